@@ -1,0 +1,79 @@
+//! Account and machine addresses: 32 bytes (an ed25519 public key, or a name-derived system
+//! account such as the DAO treasury).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A 32-byte address. Ordered by its bytes, which is the order of every deterministic iteration.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Address(pub [u8; 32]);
+
+impl Address {
+    /// The all-zero address: never a real key; used as "no validator" for plain staking (OS7).
+    pub const ZERO: Address = Address([0; 32]);
+
+    /// The address of a named system account (`team`, `dao_treasury`, ...):
+    /// `blake3("gridmint/system-account/" ‖ name)`. No private key exists for it.
+    pub fn system(name: &str) -> Address {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"gridmint/system-account/");
+        hasher.update(name.as_bytes());
+        Address(*hasher.finalize().as_bytes())
+    }
+
+    /// A deterministic test or simulation address from an index (`blake3("gridmint/sim/" ‖ i)`).
+    pub fn from_index(kind: &str, index: u64) -> Address {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"gridmint/sim/");
+        hasher.update(kind.as_bytes());
+        hasher.update(&index.to_le_bytes());
+        Address(*hasher.finalize().as_bytes())
+    }
+
+    /// Parses 64 hex digits, or `name` for a system account (letters, digits, `_`, `-`).
+    pub fn parse(text: &str) -> Result<Address, String> {
+        let text = text.trim();
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(text, &mut bytes).map_err(|e| e.to_string())?;
+            return Ok(Address(bytes));
+        }
+        if !text.is_empty()
+            && text.len() <= 64
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Ok(Address::system(text));
+        }
+        Err(format!("`{text}` is neither 64 hex digits nor a system account name"))
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}…", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Address::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
