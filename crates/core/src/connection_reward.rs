@@ -1,0 +1,179 @@
+//! Machines and the connection reward (NM6, NM7, NM9).
+//!
+//! A heartbeat marks its 300 s slot; online time = marked slots × 300 s; a machine qualifies with
+//! ≥ `min_online_slots` (61: more than 5 h) and no forfeit (NM9). The epoch's release of the
+//! mining pool is split pro rata to weight = GPU-class weight × bandwidth factor (ppb), rounding
+//! down; dust, and the whole release when nobody qualifies, stay in the pool.
+//!
+//! This is the hottest loop of the ledger (a million machines per close): it reads the 12-byte
+//! hot records twice (sum, then pay) and does no division per machine ([`crate::math::ProRata`]).
+
+use crate::epoch::ProgramPayout;
+use crate::math::ProRata;
+use crate::state::{FLAG_FORFEITED, MachineCold, MachineHot};
+use crate::{State, TxError};
+use gridmint_policy::Address;
+
+impl State {
+    pub(crate) fn tx_register_machine(
+        &mut self,
+        owner: u32,
+        available: u128,
+        machine: Address,
+        gpu_class: u8,
+        bandwidth_mbps: u32,
+        bond: u128,
+    ) -> Result<(), TxError> {
+        if self.machine_index.contains_key(&machine) {
+            return Err(TxError::MachineExists);
+        }
+        if gpu_class == 0 || usize::from(gpu_class) > self.policy.gpu_classes() {
+            return Err(TxError::InvalidGpuClass);
+        }
+        let bond_min = self
+            .policy
+            .dualproof
+            .as_ref()
+            .map_or(0, |d| d.machine_bond_min.base_units());
+        if bond < bond_min {
+            return Err(TxError::MachineBondTooLow);
+        }
+        if bond > available {
+            return Err(TxError::InsufficientBalance);
+        }
+        let bandwidth_tier = self
+            .policy
+            .connection_reward
+            .as_ref()
+            .and_then(|c| {
+                c.bandwidth_tiers
+                    .iter()
+                    .position(|t| bandwidth_mbps >= t.min_mbps)
+            })
+            .unwrap_or(0) as u8;
+        let account = &mut self.accounts[owner as usize];
+        account.spendable -= bond;
+        account.staked += bond;
+        let id = u32::try_from(self.machines.len())
+            .unwrap_or_else(|_| panic!("more than 2^32 machines"));
+        self.machines.push(MachineHot {
+            owner,
+            online_slots: 0,
+            gpu_class: gpu_class - 1,
+            bandwidth_tier,
+            flags: 0,
+        });
+        self.machines_cold.push(MachineCold {
+            address: machine,
+            bandwidth_mbps,
+            bond,
+            slot_bits: [0; 5],
+        });
+        self.machine_rewards.push(0);
+        self.machine_index.insert(machine, id);
+        Ok(())
+    }
+
+    /// NM6: a heartbeat marks the slot it falls in, if that slot is in the open epoch and not in
+    /// the future. Marking a slot twice changes nothing.
+    pub(crate) fn tx_heartbeat(&mut self, machine: Address, slot: u64) -> Result<(), TxError> {
+        let id = self.machine_id(&machine).ok_or(TxError::UnknownMachine)?;
+        let slots_per_epoch = u64::from(self.policy.slots_per_epoch());
+        let slot_seconds = self.policy.epoch.slot_seconds;
+        let epoch_of_slot = slot / slots_per_epoch + 1;
+        let slot_start = slot
+            .checked_mul(slot_seconds)
+            .and_then(|s| s.checked_add(self.genesis_time));
+        if epoch_of_slot != self.epoch || slot_start.is_none_or(|start| start > self.time) {
+            return Err(TxError::SlotOutsideEpoch);
+        }
+        let index = (slot % slots_per_epoch) as usize;
+        let cold = &mut self.machines_cold[id as usize];
+        let was_clean = cold.slot_bits == [0; 5];
+        let word = &mut cold.slot_bits[index / 64];
+        let bit = 1u64 << (index % 64);
+        if *word & bit == 0 {
+            *word |= bit;
+            self.machines[id as usize].online_slots += 1;
+            if was_clean {
+                self.heartbeat_dirty.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection weight of a machine (NM7): class weight × bandwidth factor in ppb.
+    #[inline]
+    pub fn machine_weight(&self, machine: &MachineHot) -> u64 {
+        let tiers = self
+            .policy
+            .connection_reward
+            .as_ref()
+            .map_or(1, |c| c.bandwidth_tiers.len());
+        self.weight_table
+            .get(usize::from(machine.gpu_class) * tiers + usize::from(machine.bandwidth_tier))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// G7 step 3: NM6's connection reward.
+    pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) {
+        let Some(params) = &self.policy.connection_reward else {
+            return;
+        };
+        let pool_index = self.pool_index(&params.pool);
+        let budget = self.pools[pool_index].epoch_budget;
+        let min_slots = params.min_online_slots;
+        let tiers = params.bandwidth_tiers.len();
+        let table = &self.weight_table;
+        let weight_of = |m: &MachineHot| -> u64 {
+            let qualifies = u32::from(m.online_slots) >= min_slots && m.flags & FLAG_FORFEITED == 0;
+            if qualifies {
+                table[usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier)]
+            } else {
+                0
+            }
+        };
+        let total_weight: u128 = self.machines.iter().map(|m| u128::from(weight_of(m))).sum();
+        let split = ProRata::new(budget, total_weight);
+        let mut paid = 0u128;
+        let mut recipients = 0u64;
+        if total_weight > 0 && budget > 0 {
+            for (index, machine) in self.machines.iter().enumerate() {
+                let weight = weight_of(machine);
+                if weight == 0 {
+                    continue;
+                }
+                let share = split.share(u128::from(weight));
+                let account = &mut self.accounts[machine.owner as usize];
+                account.unclaimed += share;
+                account.rewards_total += share;
+                self.machine_rewards[index] += share;
+                paid += share;
+                recipients += 1;
+            }
+        }
+        self.pools[pool_index].balance -= paid;
+        self.pools[pool_index].epoch_budget -= paid;
+        programs.push(ProgramPayout {
+            program: "connection_reward",
+            budget,
+            paid,
+            dust: budget - paid,
+            recipients,
+        });
+    }
+
+    /// Clears the per-epoch machine data after the programs ran.
+    pub(crate) fn reset_machine_epoch(&mut self) {
+        for machine in &mut self.machines {
+            machine.online_slots = 0;
+            machine.flags = 0;
+        }
+        for id in std::mem::take(&mut self.heartbeat_dirty) {
+            self.machines_cold[id as usize].slot_bits = [0; 5];
+        }
+        self.epoch_ai_tokens.clear();
+        self.epoch_compute_units.clear();
+    }
+}

@@ -1,0 +1,201 @@
+//! Closing an epoch, in the fixed order of RULES G7:
+//! 1. schedules release or mint into pools ([`crate::schedule`]);
+//! 2. burn-and-mint debts are paid ([`crate::jobs`]);
+//! 3. reward programs pay out (connection reward, staking split, staking APY, points, DualProof),
+//!    then governance executes proposals whose voting ended, and stake changes take effect;
+//! 4. the active validator set for the next epoch is elected ([`crate::staking`]);
+//! 5. policy upgrades that rule from the next epoch are installed, the summary and the state root
+//!    are written.
+
+use crate::State;
+use crate::state::{Epoch, ProposalOutcome};
+use gridmint_policy::Address;
+use serde::Serialize;
+
+/// What one reward program paid in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramPayout {
+    /// Program name: `connection_reward`, `staking_stakers`, `staking_liquidity`,
+    /// `staking_operators`, `staking_apy`, `points`, `dualproof_machines`, `dualproof_validators`.
+    pub program: &'static str,
+    /// The budget it had.
+    #[serde(with = "crate::serde_u128")]
+    pub budget: u128,
+    /// What it paid.
+    #[serde(with = "crate::serde_u128")]
+    pub paid: u128,
+    /// Rounding dust (budget − paid when there were recipients; G3).
+    #[serde(with = "crate::serde_u128")]
+    pub dust: u128,
+    /// Recipients paid.
+    pub recipients: u64,
+}
+
+/// Released or minted into a pool in an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolRelease {
+    /// Pool name.
+    pub pool: String,
+    /// Released (schedule) or minted (emission) this epoch.
+    #[serde(with = "crate::serde_u128")]
+    pub released: u128,
+    /// Cumulative.
+    #[serde(with = "crate::serde_u128")]
+    pub released_total: u128,
+    /// Balance after the close.
+    #[serde(with = "crate::serde_u128")]
+    pub balance: u128,
+}
+
+/// The record of a closed epoch (G7 step 5, X2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EpochSummary {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// Version of the policy that ruled it (G12).
+    pub policy_version: u32,
+    /// Per pool.
+    pub pools: Vec<PoolRelease>,
+    /// Per program.
+    pub programs: Vec<ProgramPayout>,
+    /// Burn-and-mint debts paid (OS4).
+    #[serde(with = "crate::serde_u128")]
+    pub debts_paid: u128,
+    /// Debts outstanding after the close.
+    #[serde(with = "crate::serde_u128")]
+    pub debts_outstanding: u128,
+    /// Minted this epoch (all causes).
+    #[serde(with = "crate::serde_u128")]
+    pub minted: u128,
+    /// Burned this epoch (all causes).
+    #[serde(with = "crate::serde_u128")]
+    pub burned: u128,
+    /// Cumulative minted.
+    #[serde(with = "crate::serde_u128")]
+    pub minted_total: u128,
+    /// Cumulative burned.
+    #[serde(with = "crate::serde_u128")]
+    pub burned_total: u128,
+    /// Total supply after the close.
+    #[serde(with = "crate::serde_u128")]
+    pub total_supply: u128,
+    /// Circulating after the close.
+    #[serde(with = "crate::serde_u128")]
+    pub circulating: u128,
+    /// Master nodes elected for the next epoch.
+    pub master_nodes: Vec<Address>,
+    /// Proposals that ended.
+    pub proposals: Vec<(u64, ProposalOutcome)>,
+    /// Merkle root over (address, cumulative rewards) of every rewarded account (X2).
+    #[serde(with = "crate::serde_u128::hash")]
+    pub rewards_root: [u8; 32],
+    /// The state root after the close (zero when roots are off).
+    #[serde(with = "crate::serde_u128::hash")]
+    pub state_root: [u8; 32],
+}
+
+impl State {
+    /// Closes the open epoch (G7) and opens the next.
+    pub fn close_epoch(&mut self) -> EpochSummary {
+        let epoch = self.epoch;
+        // 1. schedules and mints
+        self.release_schedules(epoch);
+        // 2. burn-and-mint debts
+        let debts_paid = self.pay_debts();
+        // 3. reward programs
+        let mut programs = Vec::new();
+        self.pay_connection_reward(&mut programs);
+        self.pay_staking_rewards(&mut programs);
+        self.pay_staking_apy(&mut programs);
+        self.pay_points(&mut programs);
+        self.pay_dualproof(&mut programs);
+        for pool in &mut self.pools {
+            pool.epoch_budget = 0; // unpaid release stays in the pool (G3)
+        }
+        self.reset_machine_epoch();
+        let proposals = self.execute_proposals(epoch);
+        self.apply_stake_changes(epoch);
+        self.apply_liquidity_changes();
+        // 4. election for the next epoch
+        self.elect_master_nodes();
+        self.bridge.inbound_paid_epoch = 0;
+        self.bridge.inbound_cap_epoch = self.policy.bridge.as_ref().map_or(0, |b| {
+            crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb)
+        });
+        // 5. upgrades from the next epoch, summary and roots
+        let policy_version = self.policy.version;
+        let pools: Vec<PoolRelease> = self
+            .pools
+            .iter()
+            .zip(&self.tally.released)
+            .map(|(pool, released)| PoolRelease {
+                pool: pool.name.clone(),
+                released: *released,
+                released_total: pool.released_total,
+                balance: pool.balance,
+            })
+            .collect();
+        self.install_upgrade(epoch + 1);
+        let (rewards_root, state_root) = if self.compute_roots {
+            (self.rewards_root(), self.state_root())
+        } else {
+            ([0; 32], [0; 32])
+        };
+        let summary = EpochSummary {
+            epoch,
+            policy_version,
+            pools,
+            programs,
+            debts_paid,
+            debts_outstanding: self.debts.iter().map(|(_, amount)| amount).sum(),
+            minted: self.tally.minted,
+            burned: self.tally.burned,
+            minted_total: self.minted_total,
+            burned_total: self.burned_total,
+            total_supply: self.total_supply(),
+            circulating: self.circulating(),
+            master_nodes: self.master_nodes.clone(),
+            proposals,
+            rewards_root,
+            state_root,
+        };
+        self.tally = crate::state::EpochTally {
+            released: vec![0; self.pools.len()],
+            ..Default::default()
+        };
+        self.epoch += 1;
+        summary
+    }
+
+    /// Installs an upgrade that rules from `epoch`, if one is scheduled (G12, N24-6).
+    fn install_upgrade(&mut self, epoch: Epoch) {
+        let Some(upgrade) = self.upgrades.remove(&epoch) else {
+            return;
+        };
+        if upgrade.restart_pools {
+            // N24-6: the unreleased pools are burned and the new policy's pools minted; the cap
+            // becomes the supply after the burn plus the new pools.
+            let burned: u128 = self.pools.iter().map(|p| p.balance).sum();
+            for pool in &mut self.pools {
+                pool.balance = 0;
+                pool.epoch_budget = 0;
+            }
+            self.record_burn(burned);
+            let issued: u128 = upgrade
+                .policy
+                .pools
+                .iter()
+                .map(|p| p.genesis.base_units())
+                .sum();
+            self.cap = self.total_supply() + issued;
+            self.pools.clear();
+            self.policy = upgrade.policy;
+            self.policy_start_epoch = epoch;
+            self.install_policy(epoch, true);
+        } else {
+            self.policy = upgrade.policy;
+            self.install_policy(epoch, false);
+        }
+        self.tally.released.resize(self.pools.len(), 0);
+    }
+}

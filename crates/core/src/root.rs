@@ -1,0 +1,462 @@
+//! The canonical encoding of the whole state, its root, and the rewards Merkle tree (X2).
+//!
+//! The state root is blake3 over the canonical encoding: every field of every container, in the
+//! containers' deterministic order, fixed-width little-endian. Two states are equal exactly when
+//! their encodings are, which is how the tests check that a rejected transaction changed nothing.
+//!
+//! The rewards tree has one leaf per account that ever earned rewards, in address order:
+//! leaf = blake3("gridmint/reward-leaf" ‖ address ‖ rewards_total as u128 LE),
+//! node = blake3(0x01 ‖ left ‖ right); an odd last node moves up unchanged. A proof is the list of
+//! siblings from the leaf up; anyone can check it against an epoch's root, on any chain.
+
+use crate::State;
+use gridmint_policy::Address;
+use serde::{Deserialize, Serialize};
+
+/// Receives canonical bytes (a hasher, or a `Vec` for byte comparison).
+pub trait ByteSink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl ByteSink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// blake3 behind a 64 KiB buffer, so the hasher sees large chunks (its SIMD path).
+struct BufferedHasher {
+    hasher: blake3::Hasher,
+    buffer: Vec<u8>,
+}
+
+impl ByteSink for BufferedHasher {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.buffer.len() + bytes.len() > self.buffer.capacity() {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+}
+
+struct Out<'a, S: ByteSink>(&'a mut S);
+
+impl<S: ByteSink> Out<'_, S> {
+    fn u8(&mut self, v: u8) {
+        self.0.put(&[v]);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.put(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.put(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.put(&v.to_le_bytes());
+    }
+    fn u128(&mut self, v: u128) {
+        self.0.put(&v.to_le_bytes());
+    }
+    fn len(&mut self, v: usize) {
+        self.u64(v as u64);
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.put(v);
+    }
+    fn addr(&mut self, v: &Address) {
+        self.0.put(&v.0);
+    }
+}
+
+impl State {
+    /// Writes the canonical encoding of the state.
+    pub fn encode_canonical<S: ByteSink>(&self, sink: &mut S) {
+        let mut o = Out(sink);
+        o.bytes(b"gridmint/state/v1");
+        o.bytes(&self.policy.hash());
+        o.len(self.policy_log.len());
+        for era in &self.policy_log {
+            o.u64(era.from_epoch);
+            o.u32(era.version);
+            o.bytes(&era.hash);
+        }
+        o.u64(self.policy_start_epoch);
+        o.len(self.upgrades.len());
+        for (epoch, upgrade) in &self.upgrades {
+            o.u64(*epoch);
+            o.bytes(&upgrade.policy.hash());
+            o.u8(u8::from(upgrade.restart_pools));
+        }
+        for v in [self.genesis_time, self.epoch, self.height, self.time] {
+            o.u64(v);
+        }
+        for v in [
+            self.cap,
+            self.minted_total,
+            self.burned_total,
+            self.base_fee,
+        ] {
+            o.u128(v);
+        }
+        o.u32(self.block_tx_count);
+        o.len(self.accounts.len());
+        for a in &self.accounts {
+            o.addr(&a.address);
+            for v in [
+                a.spendable,
+                a.unclaimed,
+                a.staked,
+                a.unbonding,
+                a.escrowed,
+                a.rewards_total,
+            ] {
+                o.u128(v);
+            }
+            o.u64(a.nonce);
+        }
+        o.len(self.pools.len());
+        for p in &self.pools {
+            o.bytes(p.name.as_bytes());
+            o.u8(0);
+            o.u128(p.balance);
+            o.u128(p.released_total);
+            o.u128(p.epoch_budget);
+        }
+        o.len(self.machines.len());
+        for ((hot, cold), reward) in self
+            .machines
+            .iter()
+            .zip(&self.machines_cold)
+            .zip(&self.machine_rewards)
+        {
+            o.u32(hot.owner);
+            o.u16(hot.online_slots);
+            o.u8(hot.gpu_class);
+            o.u8(hot.bandwidth_tier);
+            o.u8(hot.flags);
+            o.addr(&cold.address);
+            o.u32(cold.bandwidth_mbps);
+            o.u128(cold.bond);
+            for word in cold.slot_bits {
+                o.u64(word);
+            }
+            o.u128(*reward);
+        }
+        o.len(self.epoch_ai_tokens.len());
+        for (m, t) in &self.epoch_ai_tokens {
+            o.u32(*m);
+            o.u64(*t);
+        }
+        o.len(self.epoch_compute_units.len());
+        for (m, u) in &self.epoch_compute_units {
+            o.u32(*m);
+            o.u128(*u);
+        }
+        o.len(self.validators.len());
+        for (address, v) in &self.validators {
+            o.addr(address);
+            o.u32(v.operator);
+            o.u128(v.active);
+            o.u32(v.assigned);
+            o.u32(v.correct);
+        }
+        o.len(self.positions.len());
+        for ((validator, account), p) in &self.positions {
+            o.addr(validator);
+            o.u32(*account);
+            o.u128(p.active);
+            o.u128(p.pending_in);
+            o.u128(p.pending_out);
+        }
+        o.len(self.master_nodes.len());
+        for m in &self.master_nodes {
+            o.addr(m);
+        }
+        o.len(self.unbonding.len());
+        for ((epoch, seq), u) in &self.unbonding {
+            o.u64(*epoch);
+            o.u64(*seq);
+            o.u32(u.account);
+            o.u128(u.amount);
+            o.u128(u.burn);
+        }
+        o.u64(self.unbonding_seq);
+        o.len(self.liquidity.len());
+        for (account, l) in &self.liquidity {
+            o.u32(*account);
+            o.u128(l.active);
+            o.u8(u8::from(l.pending.is_some()));
+            o.u128(l.pending.unwrap_or(0));
+            o.u64(l.registered_epoch);
+        }
+        o.len(self.jobs.len());
+        for ((customer, id), job) in &self.jobs {
+            o.u32(*customer);
+            o.u64(*id);
+            o.u8(job.mode as u8);
+            o.u128(job.price_per_gpu_second);
+            o.u64(job.max_gpu_seconds);
+            o.u64(job.used_gpu_seconds);
+            o.u128(job.escrow);
+            o.len(job.usage.len());
+            for (m, s, t) in &job.usage {
+                o.u32(*m);
+                o.u64(*s);
+                o.u64(*t);
+            }
+        }
+        o.len(self.closed_jobs.len());
+        for (customer, id) in &self.closed_jobs {
+            o.u32(*customer);
+            o.u64(*id);
+        }
+        o.len(self.debts.len());
+        for (account, amount) in &self.debts {
+            o.u32(*account);
+            o.u128(*amount);
+        }
+        o.len(self.proposals.len());
+        for (id, p) in &self.proposals {
+            o.u64(*id);
+            o.u32(p.proposer);
+            let mut action = crate::tx::Writer::default();
+            crate::Tx {
+                signer: Address::ZERO,
+                nonce: 0,
+                body: crate::TxBody::Propose {
+                    action: p.action.clone(),
+                },
+            }
+            .encode_into(&mut action);
+            o.len(action.0.len());
+            o.bytes(&action.0);
+            o.u64(p.start_epoch);
+            o.u64(p.end_epoch);
+            o.u128(p.yes);
+            o.u128(p.no);
+            o.u128(p.quorum);
+            o.len(p.weights.len());
+            for w in &p.weights {
+                o.u128(*w);
+            }
+            o.len(p.voters.len());
+            for v in &p.voters {
+                o.u32(*v);
+            }
+        }
+        o.u64(self.next_proposal);
+        let b = &self.bridge;
+        o.u128(b.escrow);
+        o.len(b.outbound.len());
+        for out in &b.outbound {
+            o.addr(&out.from);
+            o.u128(out.amount);
+            o.bytes(&out.recipient);
+            o.u64(out.epoch);
+        }
+        o.len(b.paid_deposits.len());
+        for d in &b.paid_deposits {
+            o.u64(*d);
+        }
+        o.len(b.attestations.len());
+        for (claim, attesters) in &b.attestations {
+            o.bytes(claim);
+            o.len(attesters.len());
+            for a in attesters {
+                o.addr(a);
+            }
+        }
+        o.u128(b.inbound_paid_epoch);
+        o.u128(b.inbound_cap_epoch);
+        o.len(self.receipts.len());
+        for (id, r) in &self.receipts {
+            o.bytes(id);
+            o.u32(r.machine);
+            o.u128(r.compute_units);
+            o.len(r.votes.len());
+            for (v, vote) in &r.votes {
+                o.addr(v);
+                o.u8(match vote {
+                    None => 0,
+                    Some(false) => 1,
+                    Some(true) => 2,
+                });
+            }
+            o.u8(r.status as u8);
+            o.u64(r.epoch);
+        }
+        o.u128(self.tally.minted);
+        o.u128(self.tally.burned);
+        o.len(self.tally.released.len());
+        for r in &self.tally.released {
+            o.u128(*r);
+        }
+    }
+
+    /// The canonical bytes (for tests that compare states byte for byte).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        self.encode_canonical(&mut bytes);
+        bytes
+    }
+
+    /// The state root: blake3 of the canonical encoding.
+    pub fn state_root(&self) -> [u8; 32] {
+        let mut sink = BufferedHasher {
+            hasher: blake3::Hasher::new(),
+            buffer: Vec::with_capacity(1 << 16),
+        };
+        self.encode_canonical(&mut sink);
+        sink.hasher.update(&sink.buffer);
+        *sink.hasher.finalize().as_bytes()
+    }
+
+    /// The rewarded accounts in address order: the rewards tree's leaves.
+    pub fn reward_leaves(&self) -> Vec<(Address, u128)> {
+        self.account_index
+            .iter()
+            .map(|(address, id)| (*address, self.accounts[*id as usize].rewards_total))
+            .filter(|(_, total)| *total > 0)
+            .collect()
+    }
+
+    /// The root of the rewards tree (X2); zero when nobody has earned.
+    pub fn rewards_root(&self) -> [u8; 32] {
+        let leaves: Vec<[u8; 32]> = self
+            .reward_leaves()
+            .iter()
+            .map(|(a, t)| reward_leaf(a, *t))
+            .collect();
+        merkle_levels(leaves)
+            .last()
+            .and_then(|top| top.first())
+            .copied()
+            .unwrap_or([0; 32])
+    }
+
+    /// A proof of `address`'s cumulative rewards against [`State::rewards_root`].
+    pub fn reward_proof(&self, address: &Address) -> Option<RewardProof> {
+        let leaves = self.reward_leaves();
+        let index = leaves.binary_search_by(|(a, _)| a.cmp(address)).ok()?;
+        let rewards_total = leaves[index].1;
+        let hashes: Vec<[u8; 32]> = leaves.iter().map(|(a, t)| reward_leaf(a, *t)).collect();
+        let levels = merkle_levels(hashes);
+        let mut siblings = Vec::new();
+        let mut position = index;
+        for level in &levels[..levels.len().saturating_sub(1)] {
+            let sibling = position ^ 1;
+            if let Some(hash) = level.get(sibling) {
+                siblings.push(*hash);
+            }
+            position /= 2;
+        }
+        Some(RewardProof {
+            address: *address,
+            rewards_total,
+            index: index as u64,
+            leaf_count: leaves.len() as u64,
+            siblings,
+        })
+    }
+}
+
+/// A Merkle proof of an account's cumulative rewards (X2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardProof {
+    /// The account.
+    pub address: Address,
+    /// Its cumulative rewards.
+    #[serde(with = "crate::serde_u128")]
+    pub rewards_total: u128,
+    /// Leaf position.
+    pub index: u64,
+    /// Number of leaves.
+    pub leaf_count: u64,
+    /// Siblings from the leaf up (levels where the node had none are skipped).
+    #[serde(with = "hash_list")]
+    pub siblings: Vec<[u8; 32]>,
+}
+
+mod hash_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(hex::encode))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(t, &mut out)
+                    .map(|()| out)
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+impl RewardProof {
+    /// Recomputes the root from the proof; true when it equals `root`.
+    pub fn verify(&self, root: &[u8; 32]) -> bool {
+        if self.index >= self.leaf_count {
+            return false;
+        }
+        let mut hash = reward_leaf(&self.address, self.rewards_total);
+        let (mut position, mut count) = (self.index, self.leaf_count);
+        let mut siblings = self.siblings.iter();
+        while count > 1 {
+            let sibling = position ^ 1;
+            if sibling < count {
+                let Some(other) = siblings.next() else {
+                    return false;
+                };
+                hash = if position % 2 == 0 {
+                    node(&hash, other)
+                } else {
+                    node(other, &hash)
+                };
+            }
+            position /= 2;
+            count = count.div_ceil(2);
+        }
+        siblings.next().is_none() && &hash == root
+    }
+}
+
+fn reward_leaf(address: &Address, total: u128) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"gridmint/reward-leaf");
+    hasher.update(&address.0);
+    hasher.update(&total.to_le_bytes());
+    *hasher.finalize().as_bytes()
+}
+
+fn node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&[1]);
+    hasher.update(left);
+    hasher.update(right);
+    *hasher.finalize().as_bytes()
+}
+
+fn merkle_levels(leaves: Vec<[u8; 32]>) -> Vec<Vec<[u8; 32]>> {
+    let mut levels = vec![leaves];
+    while levels.last().is_some_and(|l| l.len() > 1) {
+        let below = levels.last().map(Vec::as_slice).unwrap_or_default();
+        let above = below
+            .chunks(2)
+            .map(|pair| {
+                if let [l, r] = pair {
+                    node(l, r)
+                } else {
+                    pair[0]
+                }
+            })
+            .collect();
+        levels.push(above);
+    }
+    levels
+}

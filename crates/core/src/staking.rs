@@ -1,0 +1,358 @@
+//! Staking, unbonding, the master-node election and the staking programs (NM3, NM10, N24-3,
+//! OS6, OS7, G9).
+//!
+//! A position holds `active` stake (what counted when the epoch began: rewards use only this, G9),
+//! `pending_in` (added this epoch) and `pending_out` (unstaked this epoch: still earns this epoch,
+//! leaves at the boundary into unbonding). At the boundary pending amounts fold into `active`,
+//! then the top `master_nodes` validators by stake (ties: lower address) are elected for the next
+//! epoch.
+
+use crate::epoch::ProgramPayout;
+use crate::math::{ProRata, mul_div_floor, ppb_of};
+use crate::state::{Epoch, Position, Unbonding, Validator};
+use crate::{State, TxError};
+use gridmint_policy::{Address, PPB};
+
+impl State {
+    pub(crate) fn tx_register_validator(
+        &mut self,
+        operator: u32,
+        available: u128,
+        bond: u128,
+    ) -> Result<(), TxError> {
+        let address = self.accounts[operator as usize].address;
+        if self.validators.contains_key(&address) {
+            return Err(TxError::ValidatorExists);
+        }
+        if bond == 0 {
+            return Err(TxError::ZeroAmount);
+        }
+        if bond < self.validator_bond_min() {
+            return Err(TxError::BondTooLow);
+        }
+        if bond > available {
+            return Err(TxError::InsufficientBalance);
+        }
+        self.validators.insert(
+            address,
+            Validator {
+                operator,
+                ..Validator::default()
+            },
+        );
+        self.move_into_stake(operator, address, bond, true);
+        Ok(())
+    }
+
+    fn validator_bond_min(&self) -> u128 {
+        self.policy.staking.validator_bond_min.base_units()
+    }
+
+    fn check_stake_target(&self, validator: Address) -> Result<(), TxError> {
+        if validator == Address::ZERO {
+            if !self.policy.staking.allow_plain {
+                return Err(TxError::ValidatorRequired);
+            }
+        } else if !self.validators.contains_key(&validator) {
+            return Err(TxError::UnknownValidator);
+        }
+        Ok(())
+    }
+
+    /// Moves `amount` from spendable (or unclaimed) into a pending stake position.
+    fn move_into_stake(
+        &mut self,
+        account: u32,
+        validator: Address,
+        amount: u128,
+        from_spendable: bool,
+    ) {
+        let holder = &mut self.accounts[account as usize];
+        if from_spendable {
+            holder.spendable -= amount;
+        } else {
+            holder.unclaimed -= amount;
+        }
+        holder.staked += amount;
+        self.positions
+            .entry((validator, account))
+            .or_default()
+            .pending_in += amount;
+    }
+
+    pub(crate) fn tx_stake(
+        &mut self,
+        staker: u32,
+        available: u128,
+        validator: Address,
+        amount: u128,
+    ) -> Result<(), TxError> {
+        if amount == 0 {
+            return Err(TxError::ZeroAmount);
+        }
+        self.check_stake_target(validator)?;
+        if amount > available {
+            return Err(TxError::InsufficientBalance);
+        }
+        self.move_into_stake(staker, validator, amount, true);
+        Ok(())
+    }
+
+    /// OS6: unclaimed rewards move into stake without the claim tax.
+    pub(crate) fn tx_claim_to_stake(
+        &mut self,
+        staker: u32,
+        validator: Address,
+    ) -> Result<(), TxError> {
+        let amount = self.accounts[staker as usize].unclaimed;
+        if amount == 0 {
+            return Err(TxError::NothingToClaim);
+        }
+        self.check_stake_target(validator)?;
+        self.move_into_stake(staker, validator, amount, false);
+        Ok(())
+    }
+
+    /// NM10/OS7: unstake; the tokens unbond from the epoch boundary for `unbonding_epochs`
+    /// (or the fast withdrawal's epochs, with its burn).
+    pub(crate) fn tx_unstake(
+        &mut self,
+        staker: u32,
+        validator: Address,
+        amount: u128,
+        fast: bool,
+    ) -> Result<(), TxError> {
+        if amount == 0 {
+            return Err(TxError::ZeroAmount);
+        }
+        let position = self
+            .positions
+            .get(&(validator, staker))
+            .copied()
+            .unwrap_or_default();
+        if position.effective() < amount {
+            return Err(TxError::InsufficientStake);
+        }
+        let staking = &self.policy.staking;
+        let (wait, burn) = if fast {
+            let wait = staking
+                .fast_unbonding_epochs
+                .ok_or(TxError::FastWithdrawalUnavailable)?;
+            (wait, ppb_of(amount, staking.fast_burn_ppb))
+        } else {
+            (staking.unbonding_epochs, 0)
+        };
+        let entry = self.positions.entry((validator, staker)).or_default();
+        let from_pending = entry.pending_in.min(amount);
+        entry.pending_in -= from_pending;
+        entry.pending_out += amount - from_pending;
+        let account = &mut self.accounts[staker as usize];
+        account.staked -= amount;
+        account.unbonding += amount;
+        let release: Epoch = self.epoch + Epoch::from(wait);
+        self.unbonding.insert(
+            (release, self.unbonding_seq),
+            Unbonding {
+                account: staker,
+                amount: amount - burn,
+                burn,
+            },
+        );
+        self.unbonding_seq += 1;
+        Ok(())
+    }
+
+    /// Burns `ppb` of a validator operator's self-bond (OT4 slashing). Returns the amount burned.
+    pub(crate) fn slash_self_bond(&mut self, validator: Address, rate_ppb: u64) -> u128 {
+        let Some(operator) = self.validators.get(&validator).map(|v| v.operator) else {
+            return 0;
+        };
+        let Some(position) = self.positions.get_mut(&(validator, operator)) else {
+            return 0;
+        };
+        let slash = ppb_of(position.effective(), rate_ppb);
+        let from_pending = position.pending_in.min(slash);
+        position.pending_in -= from_pending;
+        let from_active = slash - from_pending;
+        position.active -= from_active;
+        if let Some(v) = self.validators.get_mut(&validator) {
+            v.active -= from_active;
+        }
+        self.accounts[operator as usize].staked -= slash;
+        self.record_burn(slash);
+        slash
+    }
+
+    /// The operator's own active stake on its validator.
+    pub fn self_bond(&self, validator: &Address) -> u128 {
+        self.validators
+            .get(validator)
+            .and_then(|v| self.positions.get(&(*validator, v.operator)))
+            .map_or(0, |p| p.active)
+    }
+
+    /// G7 step 3, NM3/N24-3: the staking pool's release, split among stakers on the master nodes
+    /// (pro rata to active stake), liquidity providers (pro rata to active liquidity) and the
+    /// master-node operators (equal shares).
+    pub(crate) fn pay_staking_rewards(&mut self, programs: &mut Vec<ProgramPayout>) {
+        let Some(params) = self.policy.staking_rewards.clone() else {
+            return;
+        };
+        let pool_index = self.pool_index(&params.pool);
+        let budget = self.pools[pool_index].epoch_budget;
+        let stakers_budget = ppb_of(budget, params.stakers_ppb);
+        let liquidity_budget = ppb_of(budget, params.liquidity_ppb);
+        let operators_budget = ppb_of(budget, params.operators_ppb);
+        // stakers on master nodes
+        let masters: Vec<Address> = self.master_nodes.clone();
+        let mut stakes: Vec<(u32, u128)> = Vec::new();
+        for master in &masters {
+            for ((_, account), position) in self.positions.range((*master, 0)..=(*master, u32::MAX))
+            {
+                if position.active > 0 {
+                    stakes.push((*account, position.active));
+                }
+            }
+        }
+        let stakers = self.pay_pro_rata("staking_stakers", pool_index, stakers_budget, &stakes);
+        let liquidity: Vec<(u32, u128)> = self
+            .liquidity
+            .iter()
+            .filter(|(_, l)| l.active > 0)
+            .map(|(account, l)| (*account, l.active))
+            .collect();
+        let providers = self.pay_pro_rata(
+            "staking_liquidity",
+            pool_index,
+            liquidity_budget,
+            &liquidity,
+        );
+        let operators: Vec<(u32, u128)> = masters
+            .iter()
+            .filter_map(|m| self.validators.get(m))
+            .map(|v| (v.operator, 1))
+            .collect();
+        let operators = self.pay_pro_rata(
+            "staking_operators",
+            pool_index,
+            operators_budget,
+            &operators,
+        );
+        programs.extend([stakers, providers, operators]);
+    }
+
+    /// Pays `budget` from a pool pro rata to `weights` (rounding down; dust stays in the pool).
+    pub(crate) fn pay_pro_rata(
+        &mut self,
+        program: &'static str,
+        pool: usize,
+        budget: u128,
+        weights: &[(u32, u128)],
+    ) -> ProgramPayout {
+        let total: u128 = weights.iter().map(|(_, w)| w).sum();
+        let split = ProRata::new(budget, total);
+        let mut paid = 0;
+        for (account, weight) in weights {
+            let share = split.share(*weight);
+            self.credit_reward(*account, share);
+            paid += share;
+        }
+        self.pools[pool].balance -= paid;
+        self.pools[pool].epoch_budget = self.pools[pool].epoch_budget.saturating_sub(paid);
+        ProgramPayout {
+            program,
+            budget,
+            paid,
+            dust: budget - paid,
+            recipients: if total > 0 { weights.len() as u64 } else { 0 },
+        }
+    }
+
+    /// G7 step 3, OS7: each position earns floor(active·APY/365) from the pool; when the pool
+    /// holds less than the total, everyone is paid pro rata to what they earned.
+    pub(crate) fn pay_staking_apy(&mut self, programs: &mut Vec<ProgramPayout>) {
+        let Some(params) = self.policy.staking_apy.clone() else {
+            return;
+        };
+        let pool_index = self.pool_index(&params.pool);
+        let per_year = u128::from(self.policy.epoch.per_year) * PPB;
+        let mut earned: Vec<(u32, u128)> = Vec::new();
+        for ((_, account), position) in &self.positions {
+            let amount =
+                mul_div_floor(position.active, u128::from(params.apy_ppb), per_year).unwrap_or(0);
+            if amount > 0 {
+                earned.push((*account, amount));
+            }
+        }
+        let owed: u128 = earned.iter().map(|(_, a)| a).sum();
+        let available = self.pools[pool_index].balance;
+        let payout = if owed <= available {
+            for (account, amount) in &earned {
+                self.credit_reward(*account, *amount);
+            }
+            self.pools[pool_index].balance -= owed;
+            self.pools[pool_index].epoch_budget =
+                self.pools[pool_index].epoch_budget.saturating_sub(owed);
+            ProgramPayout {
+                program: "staking_apy",
+                budget: owed,
+                paid: owed,
+                dust: 0,
+                recipients: earned.len() as u64,
+            }
+        } else {
+            let mut payout = self.pay_pro_rata("staking_apy", pool_index, available, &earned);
+            payout.budget = owed;
+            payout
+        };
+        programs.push(payout);
+    }
+
+    /// G7 step 3 (end): stake changes of the epoch take effect; unbonding that is due is released.
+    pub(crate) fn apply_stake_changes(&mut self, epoch: Epoch) {
+        for ((validator, _), position) in self.positions.iter_mut() {
+            if position.pending_in == 0 && position.pending_out == 0 {
+                continue;
+            }
+            let before = position.active;
+            *position = Position {
+                active: position.effective(),
+                pending_in: 0,
+                pending_out: 0,
+            };
+            if let Some(v) = self.validators.get_mut(validator) {
+                v.active = (v.active - before) + position.active;
+            }
+        }
+        self.positions.retain(|_, p| p.active > 0);
+        while let Some(entry) = self.unbonding.first_entry() {
+            if entry.key().0 > epoch {
+                break;
+            }
+            let unbonding = entry.remove();
+            let account = &mut self.accounts[unbonding.account as usize];
+            account.unbonding -= unbonding.amount + unbonding.burn;
+            account.spendable += unbonding.amount;
+            self.record_burn(unbonding.burn);
+        }
+    }
+
+    /// G7 step 4, NM10: the validators with the most stake (self-bond at least the minimum) become
+    /// the master nodes of the next epoch; ties go to the lower address.
+    pub(crate) fn elect_master_nodes(&mut self) {
+        let min = self.validator_bond_min();
+        let mut candidates: Vec<(u128, Address)> = self
+            .validators
+            .iter()
+            .filter(|(address, v)| v.active > 0 && self.self_bond(address) >= min)
+            .map(|(address, v)| (v.active, *address))
+            .collect();
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        candidates.truncate(self.policy.staking.master_nodes as usize);
+        self.master_nodes = candidates.into_iter().map(|(_, address)| address).collect();
+        for validator in self.validators.values_mut() {
+            validator.assigned = 0;
+            validator.correct = 0;
+        }
+    }
+}

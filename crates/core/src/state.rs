@@ -1,0 +1,635 @@
+//! The ledger state and its genesis.
+//!
+//! Everything the rules read or write lives here, in deterministic containers only (`Vec` in
+//! creation order, `BTreeMap` by key). Machines are split into a hot array (owner, online slots,
+//! class, tier, flags: 12 bytes) read by every epoch close, and cold data touched only by
+//! transactions, so a close over a million machines streams ~12 MB.
+
+use gridmint_policy::{Address, Policy, Sink};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Index of an account in [`State::accounts`] (creation order).
+pub type AccountId = u32;
+/// Index of a machine in [`State::machines`] (registration order).
+pub type MachineId = u32;
+/// An epoch number, from 1 (G4).
+pub type Epoch = u64;
+
+/// An account's balances (G8 counts all five).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// The address.
+    pub address: Address,
+    /// Freely spendable.
+    #[serde(with = "crate::serde_u128")]
+    pub spendable: u128,
+    /// Rewards accrued, not yet claimed (G11).
+    #[serde(with = "crate::serde_u128")]
+    pub unclaimed: u128,
+    /// Staked on validators, self-bonds and machine bonds.
+    #[serde(with = "crate::serde_u128")]
+    pub staked: u128,
+    /// Unstaked, waiting for release.
+    #[serde(with = "crate::serde_u128")]
+    pub unbonding: u128,
+    /// Escrowed for open jobs (NM8).
+    #[serde(with = "crate::serde_u128")]
+    pub escrowed: u128,
+    /// Next nonce.
+    pub nonce: u64,
+    /// All rewards ever credited (the leaf value of the rewards root, X2).
+    #[serde(with = "crate::serde_u128")]
+    pub rewards_total: u128,
+}
+
+impl Account {
+    /// Everything the account holds: spendable + unclaimed + staked + unbonding + escrowed.
+    pub fn holding(&self) -> u128 {
+        self.spendable + self.unclaimed + self.staked + self.unbonding + self.escrowed
+    }
+}
+
+/// A supply bucket (G5, G6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// Name from the policy.
+    pub name: String,
+    /// Tokens held (locked and released-but-unpaid).
+    pub balance: u128,
+    /// Cumulative schedule releases and mints into this pool.
+    pub released_total: u128,
+    /// This epoch's release that a program may pay out (reset after step 3).
+    pub epoch_budget: u128,
+}
+
+/// Machine flag: forfeited this epoch's connection reward (NM9).
+pub const FLAG_FORFEITED: u8 = 1;
+
+/// The part of a machine every epoch close reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MachineHot {
+    /// Owning account.
+    pub owner: AccountId,
+    /// Marked slots this epoch.
+    pub online_slots: u16,
+    /// GPU class, 0-based.
+    pub gpu_class: u8,
+    /// Bandwidth tier index into the policy's tiers.
+    pub bandwidth_tier: u8,
+    /// [`FLAG_FORFEITED`].
+    pub flags: u8,
+}
+
+/// The part of a machine only transactions touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineCold {
+    /// The machine's address.
+    pub address: Address,
+    /// Declared bandwidth.
+    pub bandwidth_mbps: u32,
+    /// Bond (counted in the owner's `staked`).
+    pub bond: u128,
+    /// Heartbeat slots marked this epoch.
+    pub slot_bits: [u64; 5],
+}
+
+/// A stake position of one account on one validator (or [`Address::ZERO`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// Stake that counted when this epoch began (G9).
+    pub active: u128,
+    /// Added this epoch; active from the next.
+    pub pending_in: u128,
+    /// Unstaked this epoch; still earns this epoch (G9), leaves at the boundary.
+    pub pending_out: u128,
+}
+
+impl Position {
+    /// What the position will hold after the boundary.
+    pub fn effective(&self) -> u128 {
+        self.active + self.pending_in - self.pending_out
+    }
+}
+
+/// A validator ("Mind Node"), keyed by its operator's address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validator {
+    /// The operator's account.
+    pub operator: AccountId,
+    /// Σ active stake of its positions.
+    pub active: u128,
+    /// Receipts assigned this epoch (OT4).
+    pub assigned: u32,
+    /// Attestations on the final side this epoch (OT5 bonus).
+    pub correct: u32,
+}
+
+/// Tokens leaving stake at `release` epoch's close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbonding {
+    /// Owner.
+    pub account: AccountId,
+    /// Amount returned (after `burn`).
+    pub amount: u128,
+    /// Burned at release (fast withdrawal, OS7).
+    pub burn: u128,
+}
+
+/// A liquidity position (NM11).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Liquidity {
+    /// Counted this epoch.
+    pub active: u128,
+    /// Registered this epoch, counted from the next.
+    pub pending: Option<u128>,
+    /// Epoch of the last registration.
+    pub registered_epoch: Epoch,
+}
+
+/// An open job (NM8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Mode.
+    pub mode: crate::JobMode,
+    /// Base units per GPU-second.
+    pub price_per_gpu_second: u128,
+    /// Budget.
+    pub max_gpu_seconds: u64,
+    /// Used so far.
+    pub used_gpu_seconds: u64,
+    /// Escrowed = price × max.
+    pub escrow: u128,
+    /// Usage per machine: (machine, gpu-seconds, AI tokens).
+    pub usage: Vec<(MachineId, u64, u64)>,
+}
+
+/// Governance proposal (NM12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// Proposer.
+    pub proposer: AccountId,
+    /// Action.
+    pub action: crate::ProposalAction,
+    /// Created in this epoch.
+    pub start_epoch: Epoch,
+    /// Last voting epoch; executes at its close.
+    pub end_epoch: Epoch,
+    /// Yes weight.
+    pub yes: u128,
+    /// No weight.
+    pub no: u128,
+    /// Quorum needed (share of circulating at start).
+    pub quorum: u128,
+    /// Voting weight of each account at the start (spendable + staked), by account id.
+    pub weights: Vec<u128>,
+    /// Who voted.
+    pub voters: BTreeSet<AccountId>,
+}
+
+/// How a proposal ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalOutcome {
+    /// Passed and executed.
+    Executed,
+    /// Passed, but its action could not run (spend above the treasury, invalid change).
+    FailedExecution,
+    /// Quorum not reached.
+    NoQuorum,
+    /// Not more yes than no.
+    Rejected,
+}
+
+/// An outbound bridge transfer for relayers (NM13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// Sender.
+    pub from: Address,
+    /// Amount.
+    pub amount: u128,
+    /// Recipient on the other chain.
+    pub recipient: [u8; 32],
+    /// Epoch it was sent.
+    pub epoch: Epoch,
+}
+
+/// Bridge escrow and attestations (NM13, NM11).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bridge {
+    /// Tokens held for the other chain.
+    pub escrow: u128,
+    /// Outbound records, by id (= position).
+    pub outbound: Vec<Outbound>,
+    /// Deposit ids already paid.
+    pub paid_deposits: BTreeSet<u64>,
+    /// Attesters per claim hash.
+    pub attestations: BTreeMap<[u8; 32], BTreeSet<Address>>,
+    /// Paid inbound this epoch.
+    pub inbound_paid_epoch: u128,
+    /// This epoch's inbound cap.
+    pub inbound_cap_epoch: u128,
+}
+
+/// A DualProof receipt's state (OT4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Waiting for attestations.
+    Pending,
+    /// Accepted: its compute units earn mining rewards.
+    Accepted,
+    /// Rejected: the machine was slashed.
+    Rejected,
+}
+
+/// A DualProof work receipt (OT3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkReceipt {
+    /// The machine.
+    pub machine: MachineId,
+    /// Reference GPU-seconds.
+    pub compute_units: u128,
+    /// Assigned validators and their votes.
+    pub votes: Vec<(Address, Option<bool>)>,
+    /// Status.
+    pub status: ReceiptStatus,
+    /// Epoch submitted.
+    pub epoch: Epoch,
+}
+
+/// A policy change scheduled for an epoch boundary (G12, N24-6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The new policy.
+    pub policy: Policy,
+    /// Burn every pool's balance and mint the new policy's pools (N24-6), restarting schedules.
+    pub restart_pools: bool,
+}
+
+/// One entry of the policy log: the version that ruled from `from_epoch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyEra {
+    /// First epoch under this policy.
+    pub from_epoch: Epoch,
+    /// Policy name.
+    pub name: String,
+    /// Policy version.
+    pub version: u32,
+    /// blake3 of the policy's TOML.
+    #[serde(with = "crate::serde_u128::hash")]
+    pub hash: [u8; 32],
+}
+
+/// Per-epoch accumulators for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EpochTally {
+    /// Minted this epoch.
+    pub minted: u128,
+    /// Burned this epoch.
+    pub burned: u128,
+    /// Released or minted into each pool this epoch (policy order).
+    pub released: Vec<u128>,
+}
+
+/// The whole ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// The ruling policy.
+    pub policy: Policy,
+    /// Which policy ruled from which epoch (G12).
+    pub policy_log: Vec<PolicyEra>,
+    /// First epoch of the current policy's schedules.
+    pub policy_start_epoch: Epoch,
+    /// Upgrades by the first epoch they rule.
+    pub upgrades: BTreeMap<Epoch, Upgrade>,
+    /// Genesis time (s).
+    pub genesis_time: u64,
+    /// The open epoch.
+    pub epoch: Epoch,
+    /// Last applied block height (0 = genesis).
+    pub height: u64,
+    /// Last block time.
+    pub time: u64,
+    /// Cap (changes only with an upgrade that restarts pools).
+    pub cap: u128,
+    /// Minted since genesis.
+    pub minted_total: u128,
+    /// Burned since genesis.
+    pub burned_total: u128,
+    /// Accounts in creation order.
+    pub accounts: Vec<Account>,
+    /// Address → account.
+    pub account_index: BTreeMap<Address, AccountId>,
+    /// Pools in policy order.
+    pub pools: Vec<Pool>,
+    /// Hot machine data.
+    pub machines: Vec<MachineHot>,
+    /// Cold machine data.
+    pub machines_cold: Vec<MachineCold>,
+    /// Rewards ever credited per machine.
+    pub machine_rewards: Vec<u128>,
+    /// Address → machine.
+    pub machine_index: BTreeMap<Address, MachineId>,
+    /// Machines whose heartbeat bits must be cleared at the close.
+    pub heartbeat_dirty: Vec<MachineId>,
+    /// AI tokens of settled inference jobs this epoch, per machine (OS5).
+    pub epoch_ai_tokens: BTreeMap<MachineId, u64>,
+    /// Accepted compute units this epoch, per machine (OT5).
+    pub epoch_compute_units: BTreeMap<MachineId, u128>,
+    /// Validators by operator address.
+    pub validators: BTreeMap<Address, Validator>,
+    /// Stake positions by (validator or zero, account).
+    pub positions: BTreeMap<(Address, AccountId), Position>,
+    /// Master nodes (active set) for the open epoch, in election order.
+    pub master_nodes: Vec<Address>,
+    /// Unbonding entries by (release epoch, sequence).
+    pub unbonding: BTreeMap<(Epoch, u64), Unbonding>,
+    /// Next unbonding sequence number.
+    pub unbonding_seq: u64,
+    /// Liquidity positions (NM11).
+    pub liquidity: BTreeMap<AccountId, Liquidity>,
+    /// Open jobs by (customer, job id).
+    pub jobs: BTreeMap<(AccountId, u64), Job>,
+    /// Settled job ids (never reused).
+    pub closed_jobs: BTreeSet<(AccountId, u64)>,
+    /// Burn-and-mint debts, oldest first (OS4).
+    pub debts: VecDeque<(AccountId, u128)>,
+    /// Proposals by id.
+    pub proposals: BTreeMap<u64, Proposal>,
+    /// Next proposal id.
+    pub next_proposal: u64,
+    /// Bridge.
+    pub bridge: Bridge,
+    /// DualProof receipts by id.
+    pub receipts: BTreeMap<[u8; 32], WorkReceipt>,
+    /// Current EIP-1559 base fee (OT6).
+    pub base_fee: u128,
+    /// Fee-paying transactions in the current block.
+    pub block_tx_count: u32,
+    /// This epoch's tallies.
+    pub tally: EpochTally,
+    /// Precomputed connection weight per (GPU class, bandwidth tier).
+    pub weight_table: Vec<u64>,
+    /// Whether the epoch close computes the state and rewards roots (a simulation may skip them
+    /// until the end; the node never does).
+    pub compute_roots: bool,
+}
+
+impl State {
+    /// The genesis state of `policy` (G1, NM1, OS1, OT2): genesis allocations minted spendable,
+    /// pools minted with their genesis amounts.
+    pub fn genesis(policy: Policy, genesis_time: u64) -> State {
+        let mut state = State {
+            policy_log: vec![],
+            policy_start_epoch: 1,
+            upgrades: BTreeMap::new(),
+            genesis_time,
+            epoch: 1,
+            height: 0,
+            time: genesis_time,
+            cap: policy.token.cap.base_units(),
+            minted_total: 0,
+            burned_total: 0,
+            accounts: vec![],
+            account_index: BTreeMap::new(),
+            pools: vec![],
+            machines: vec![],
+            machines_cold: vec![],
+            machine_rewards: vec![],
+            machine_index: BTreeMap::new(),
+            heartbeat_dirty: vec![],
+            epoch_ai_tokens: BTreeMap::new(),
+            epoch_compute_units: BTreeMap::new(),
+            validators: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            master_nodes: vec![],
+            unbonding: BTreeMap::new(),
+            unbonding_seq: 0,
+            liquidity: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            closed_jobs: BTreeSet::new(),
+            debts: VecDeque::new(),
+            proposals: BTreeMap::new(),
+            next_proposal: 1,
+            bridge: Bridge::default(),
+            receipts: BTreeMap::new(),
+            base_fee: 0,
+            block_tx_count: 0,
+            tally: EpochTally::default(),
+            weight_table: vec![],
+            compute_roots: true,
+            policy,
+        };
+        for allocation in state.policy.genesis.clone() {
+            let id = state.account_or_create(allocation.account);
+            state.accounts[id as usize].spendable += allocation.amount.base_units();
+            state.minted_total += allocation.amount.base_units();
+        }
+        state.install_policy(1, true);
+        state
+    }
+
+    /// Makes `self.policy` rule from `from_epoch`: pools created or matched by name, derived
+    /// tables rebuilt, the era logged.
+    pub(crate) fn install_policy(&mut self, from_epoch: Epoch, mint_pools: bool) {
+        let mut pools = Vec::with_capacity(self.policy.pools.len());
+        for params in &self.policy.pools {
+            let existing = self.pools.iter().find(|p| p.name == params.name);
+            pools.push(existing.cloned().unwrap_or(Pool {
+                name: params.name.clone(),
+                balance: 0,
+                released_total: 0,
+                epoch_budget: 0,
+            }));
+        }
+        let minted_now: u128 = if mint_pools {
+            self.policy
+                .pools
+                .iter()
+                .map(|p| p.genesis.base_units())
+                .sum()
+        } else {
+            0
+        };
+        // genesis, or a restart (N24-6), mints the pools' genesis amounts
+        if mint_pools {
+            for (pool, params) in pools.iter_mut().zip(&self.policy.pools) {
+                pool.balance += params.genesis.base_units();
+            }
+            self.minted_total += minted_now;
+        }
+        assert!(
+            self.pools
+                .iter()
+                .all(|old| pools.iter().any(|p| p.name == old.name) || old.balance == 0),
+            "a policy change may not drop a pool that still holds tokens"
+        );
+        self.pools = pools;
+        self.tally.released.resize(self.pools.len(), 0);
+        self.weight_table = match &self.policy.connection_reward {
+            Some(connection) => {
+                let mut table = Vec::new();
+                for weight in &connection.gpu_weights {
+                    for tier in &connection.bandwidth_tiers {
+                        table.push(weight * tier.factor_ppb);
+                    }
+                }
+                table
+            }
+            None => vec![],
+        };
+        if self.base_fee == 0 {
+            self.base_fee = self
+                .policy
+                .gas
+                .base_fee
+                .as_ref()
+                .map_or(0, |b| b.initial.base_units());
+        }
+        for sink in self
+            .policy
+            .pools
+            .iter()
+            .map(|p| p.release_to.clone())
+            .collect::<Vec<_>>()
+        {
+            if let Sink::Account(address) = sink {
+                self.account_or_create(address);
+            }
+        }
+        if let Some(governance) = &self.policy.governance {
+            let treasury = governance.treasury;
+            self.account_or_create(treasury);
+        }
+        self.policy_log.push(PolicyEra {
+            from_epoch,
+            name: self.policy.name.clone(),
+            version: self.policy.version,
+            hash: self.policy.hash(),
+        });
+    }
+
+    /// The account id of `address`, if it exists.
+    #[inline]
+    pub fn account_id(&self, address: &Address) -> Option<AccountId> {
+        self.account_index.get(address).copied()
+    }
+
+    /// The account of `address`, if it exists.
+    pub fn account(&self, address: &Address) -> Option<&Account> {
+        self.account_id(address)
+            .map(|id| &self.accounts[id as usize])
+    }
+
+    /// The account id of `address`, creating an empty account if needed.
+    pub fn account_or_create(&mut self, address: Address) -> AccountId {
+        if let Some(id) = self.account_index.get(&address) {
+            return *id;
+        }
+        let id = AccountId::try_from(self.accounts.len())
+            .unwrap_or_else(|_| panic!("more than 2^32 accounts"));
+        self.accounts.push(Account {
+            address,
+            ..Account::default()
+        });
+        self.account_index.insert(address, id);
+        id
+    }
+
+    /// The machine id of `address`.
+    pub fn machine_id(&self, address: &Address) -> Option<MachineId> {
+        self.machine_index.get(address).copied()
+    }
+
+    /// A pool by name.
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.pools.iter().find(|p| p.name == name)
+    }
+
+    pub(crate) fn pool_index(&self, name: &str) -> usize {
+        self.pools
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("validated policy names pool `{name}`"))
+    }
+
+    /// Total supply = minted − burned (G8).
+    pub fn total_supply(&self) -> u128 {
+        self.minted_total - self.burned_total
+    }
+
+    /// Tokens held by pools.
+    pub fn pools_total(&self) -> u128 {
+        self.pools.iter().map(|p| p.balance).sum()
+    }
+
+    /// Circulating supply: total supply minus pools and the bridge escrow.
+    pub fn circulating(&self) -> u128 {
+        self.total_supply() - self.pools_total() - self.bridge.escrow
+    }
+
+    /// The epoch (1-based) of the current policy's schedules for ledger epoch `epoch`.
+    pub fn local_epoch(&self, epoch: Epoch) -> Epoch {
+        epoch + 1 - self.policy_start_epoch
+    }
+
+    /// First second after epoch `epoch` (G4).
+    pub fn epoch_end_time(&self, epoch: Epoch) -> u64 {
+        self.genesis_time + epoch * self.policy.epoch.seconds
+    }
+
+    /// Credits a reward to an account's unclaimed balance (G11) and its rewards total (X2).
+    #[inline]
+    pub(crate) fn credit_reward(&mut self, account: AccountId, amount: u128) {
+        let account = &mut self.accounts[account as usize];
+        account.unclaimed += amount;
+        account.rewards_total += amount;
+    }
+
+    /// Burns from nowhere in particular: the caller has already removed `amount` from a balance.
+    #[inline]
+    pub(crate) fn record_burn(&mut self, amount: u128) {
+        self.burned_total += amount;
+        self.tally.burned += amount;
+    }
+
+    /// Mints: the caller adds `amount` to a balance.
+    #[inline]
+    pub(crate) fn record_mint(&mut self, amount: u128) {
+        self.minted_total += amount;
+        self.tally.minted += amount;
+        assert!(
+            self.total_supply() <= self.cap,
+            "minting past the cap is a bug (G8)"
+        );
+    }
+
+    /// Voting and proposing weight: spendable + staked (NM12).
+    pub fn voting_weight(&self, account: AccountId) -> u128 {
+        let a = &self.accounts[account as usize];
+        a.spendable + a.staked
+    }
+
+    /// Schedules a policy upgrade that rules from `epoch` (G12, N24-6).
+    pub fn schedule_upgrade(&mut self, epoch: Epoch, policy: Policy, restart_pools: bool) {
+        assert!(
+            epoch > self.epoch,
+            "an upgrade must be scheduled for a future epoch"
+        );
+        self.upgrades.insert(
+            epoch,
+            Upgrade {
+                policy,
+                restart_pools,
+            },
+        );
+    }
+
+    /// Aggregated uptime for simulation: sets a machine's online slots for the open epoch (what
+    /// the node derives from heartbeats).
+    pub fn set_online_slots(&mut self, machine: MachineId, slots: u16) {
+        let max = self.policy.slots_per_epoch() as u16;
+        self.machines[machine as usize].online_slots = slots.min(max);
+    }
+}
