@@ -1,0 +1,1342 @@
+//! One test (or more) per rule id at its edges. Each test names its rule, its goal and method.
+
+mod common;
+use common::{Harness, addr, tokens};
+use gridmint_core::state::ProposalOutcome;
+use gridmint_core::{Address, JobMode, Policy, ProposalAction, TOKEN, TxBody, TxError};
+use gridmint_policy::parse_tokens;
+
+const FEE: u128 = TOKEN / 1000; // NM14: 0.001 NMT
+
+/// NM6: 60 slots do not qualify, 61 do. Method: two identical machines, 60 and 61 real heartbeats;
+/// the 61-slot machine takes the whole epoch release.
+#[test]
+fn nm6_sixty_vs_sixty_one_slots() {
+    let mut h = Harness::new("netmind", &[("alice", tokens(10))]);
+    h.register_machine("alice", "m60", 1, 100, 0);
+    h.register_machine("alice", "m61", 1, 100, 0);
+    h.heartbeats("m60", 60);
+    h.heartbeats("m61", 61);
+    let summary = h.next_epoch();
+    let program = summary
+        .programs
+        .iter()
+        .find(|p| p.program == "connection_reward")
+        .unwrap();
+    assert_eq!(program.recipients, 1);
+    assert_eq!(program.paid, program.budget, "one recipient: no dust");
+    let m60 = h.state.machine_id(&addr("m60")).unwrap() as usize;
+    let m61 = h.state.machine_id(&addr("m61")).unwrap() as usize;
+    assert_eq!(h.state.machine_rewards[m60], 0);
+    assert_eq!(
+        h.state.machine_rewards[m61],
+        parse_tokens("273972.602739726027397260").unwrap()
+    );
+}
+
+/// NM6: nobody qualifies → the whole release stays in the pool. Method: no heartbeats.
+#[test]
+fn nm6_nobody_qualifies_release_stays() {
+    let mut h = Harness::new("netmind", &[("alice", tokens(10))]);
+    h.register_machine("alice", "m", 1, 100, 0);
+    let before = h.state.pool("mining").unwrap().balance;
+    let summary = h.next_epoch();
+    let program = summary
+        .programs
+        .iter()
+        .find(|p| p.program == "connection_reward")
+        .unwrap();
+    assert_eq!(program.paid, 0);
+    assert_eq!(h.state.pool("mining").unwrap().balance, before);
+}
+
+/// NM7: weights = class weight × bandwidth factor. Method: an H100 at 100 Mbps vs an RTX 3060 at
+/// 50 Mbps: shares 10·1.0 : 1·0.7, checked exactly with floor rounding.
+#[test]
+fn nm7_weights_and_bandwidth() {
+    let mut h = Harness::new("netmind", &[("alice", tokens(10))]);
+    h.register_machine("alice", "h100", 5, 100, 0);
+    h.register_machine("alice", "r3060", 1, 50, 0);
+    h.heartbeats("h100", 61);
+    h.heartbeats("r3060", 61);
+    let summary = h.next_epoch();
+    let budget = summary.programs[0].budget;
+    let heavy = budget * 10_000 / 10_700;
+    let light = budget * 700 / 10_700;
+    assert_eq!(h.state.machine_rewards[0], heavy);
+    assert_eq!(h.state.machine_rewards[1], light);
+    assert_eq!(summary.programs[0].dust, budget - heavy - light);
+    assert_eq!(
+        h.state.pool("mining").unwrap().balance,
+        parse_tokens("4000000000").unwrap() - heavy - light,
+        "G3: dust stays"
+    );
+}
+
+/// NM9: a machine whose disconnection failed a job forfeits the connection reward but keeps its
+/// utilization share. Method: fail a job, compare with a twin machine.
+#[test]
+fn nm9_forfeit_on_failed_job() {
+    let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(1000))]);
+    h.register_machine("alice", "bad", 1, 100, 0);
+    h.register_machine("alice", "good", 1, 100, 0);
+    h.heartbeats("bad", 100);
+    h.heartbeats("good", 100);
+    h.ok(
+        "carol",
+        TxBody::SubmitJob {
+            job_id: 7,
+            mode: JobMode::Sync,
+            price_per_gpu_second: TOKEN / 100,
+            max_gpu_seconds: 1000,
+        },
+    );
+    h.ok(
+        "alice",
+        TxBody::ReportUsage {
+            customer: addr("carol"),
+            job_id: 7,
+            machine: addr("bad"),
+            gpu_seconds: 100,
+            ai_tokens: 0,
+        },
+    );
+    let alice_before = h.spendable("alice");
+    h.ok(
+        "carol",
+        TxBody::FailJob {
+            job_id: 7,
+            machine: addr("bad"),
+        },
+    );
+    assert_eq!(
+        h.spendable("alice") - alice_before,
+        TOKEN / 2,
+        "keeps 50% of 100 × 0.01"
+    );
+    let summary = h.next_epoch();
+    assert_eq!(summary.programs[0].recipients, 1);
+    assert_eq!(h.state.machine_rewards[0], 0, "forfeited");
+    assert_eq!(h.state.machine_rewards[1], summary.programs[0].budget);
+    // the forfeit lasts one epoch only
+    h.heartbeats("bad", 100);
+    h.next_epoch();
+    assert!(h.state.machine_rewards[0] > 0);
+}
+
+/// NM8: sync jobs pay providers 50% and burn 50%; async pay 20% and burn 80%; unused escrow is
+/// refunded. Method: one job of each mode, exact balances and burns.
+#[test]
+fn nm8_sync_and_async_fees() {
+    for (mode, provider_share) in [(JobMode::Sync, 500u128), (JobMode::Async, 200)] {
+        let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(1000))]);
+        h.register_machine("alice", "m", 1, 100, 0);
+        let price = 3 * TOKEN / 1000;
+        h.ok(
+            "carol",
+            TxBody::SubmitJob {
+                job_id: 1,
+                mode,
+                price_per_gpu_second: price,
+                max_gpu_seconds: 10_000,
+            },
+        );
+        assert_eq!(
+            h.state.account(&addr("carol")).unwrap().escrowed,
+            price * 10_000
+        );
+        h.ok(
+            "alice",
+            TxBody::ReportUsage {
+                customer: addr("carol"),
+                job_id: 1,
+                machine: addr("m"),
+                gpu_seconds: 4_001,
+                ai_tokens: 0,
+            },
+        );
+        let (alice, carol, burned) = (
+            h.spendable("alice"),
+            h.spendable("carol"),
+            h.state.burned_total,
+        );
+        h.ok("carol", TxBody::SettleJob { job_id: 1 });
+        let fee = price * 4_001;
+        let share = fee * provider_share / 1000;
+        assert_eq!(h.spendable("alice") - alice, share);
+        assert_eq!(h.state.burned_total - burned, fee - share);
+        assert_eq!(
+            h.spendable("carol") + FEE - carol,
+            price * 10_000 - fee,
+            "refund of unused escrow"
+        );
+        assert_eq!(h.state.account(&addr("carol")).unwrap().escrowed, 0);
+        h.err(
+            "carol",
+            TxBody::SettleJob { job_id: 1 },
+            TxError::UnknownJob,
+        );
+        h.err(
+            "carol",
+            TxBody::SubmitJob {
+                job_id: 1,
+                mode,
+                price_per_gpu_second: 1,
+                max_gpu_seconds: 1,
+            },
+            TxError::JobExists,
+        );
+    }
+}
+
+/// NM8: usage beyond the escrowed budget is rejected. Method: report max+1 GPU-seconds.
+#[test]
+fn nm8_usage_bounded_by_escrow() {
+    let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(10))]);
+    h.register_machine("alice", "m", 1, 100, 0);
+    h.ok(
+        "carol",
+        TxBody::SubmitJob {
+            job_id: 1,
+            mode: JobMode::Sync,
+            price_per_gpu_second: 1,
+            max_gpu_seconds: 100,
+        },
+    );
+    h.ok(
+        "alice",
+        TxBody::ReportUsage {
+            customer: addr("carol"),
+            job_id: 1,
+            machine: addr("m"),
+            gpu_seconds: 100,
+            ai_tokens: 0,
+        },
+    );
+    h.err(
+        "alice",
+        TxBody::ReportUsage {
+            customer: addr("carol"),
+            job_id: 1,
+            machine: addr("m"),
+            gpu_seconds: 1,
+            ai_tokens: 0,
+        },
+        TxError::UsageExceedsJob,
+    );
+    h.err(
+        "carol",
+        TxBody::ReportUsage {
+            customer: addr("carol"),
+            job_id: 1,
+            machine: addr("m"),
+            gpu_seconds: 1,
+            ai_tokens: 0,
+        },
+        TxError::NotMachineOwner,
+    );
+}
+
+fn staking_setup(preset: &str) -> Harness {
+    let mut h = Harness::new(
+        preset,
+        &[
+            ("v1", tokens(1000)),
+            ("v2", tokens(1000)),
+            ("s1", tokens(1000)),
+            ("s2", tokens(1000)),
+            ("committee", 0),
+        ],
+    );
+    h.ok("v1", TxBody::RegisterValidator { bond: tokens(100) });
+    h.ok("v2", TxBody::RegisterValidator { bond: tokens(100) });
+    h.ok(
+        "s1",
+        TxBody::Stake {
+            validator: addr("v1"),
+            amount: tokens(200),
+        },
+    );
+    h.ok(
+        "s2",
+        TxBody::Stake {
+            validator: addr("v2"),
+            amount: tokens(100),
+        },
+    );
+    h
+}
+
+/// NM3 / G9: the staking release splits 50/30/20 with dust in the pool; stake added during the
+/// epoch earns from the next one. Method: two validators elected at the close of epoch 1; in
+/// epoch 2 the split pays stakers pro rata, operators equally; nobody has liquidity so the 30%
+/// stays in the pool.
+#[test]
+fn nm3_split_50_30_20() {
+    let mut h = staking_setup("netmind");
+    let first = h.next_epoch();
+    let stakers = first
+        .programs
+        .iter()
+        .find(|p| p.program == "staking_stakers")
+        .unwrap();
+    assert_eq!(
+        stakers.paid, 0,
+        "G9: stake placed during epoch 1 earns nothing in epoch 1"
+    );
+    assert_eq!(first.master_nodes.len(), 2);
+    let summary = h.next_epoch();
+    let budget = h
+        .state
+        .pool("staking")
+        .map(|_| {
+            summary
+                .pools
+                .iter()
+                .find(|p| p.pool == "staking")
+                .unwrap()
+                .released
+        })
+        .unwrap();
+    let get = |name: &str| {
+        summary
+            .programs
+            .iter()
+            .find(|p| p.program == name)
+            .unwrap()
+            .clone()
+    };
+    let (stakers, liquidity, operators) = (
+        get("staking_stakers"),
+        get("staking_liquidity"),
+        get("staking_operators"),
+    );
+    assert_eq!(stakers.budget, budget / 2);
+    assert_eq!(liquidity.budget, budget * 3 / 10);
+    assert_eq!(operators.budget, budget / 5);
+    assert_eq!(liquidity.paid, 0, "no liquidity registered: the 30% stays");
+    // stakers: v1 100 + s1 200 on v1; v2 100 + s2 100 → weights 100:200:100:100 of 500
+    let s1 = stakers.budget * 200 / 500;
+    assert_eq!(h.unclaimed("s1"), s1);
+    assert_eq!(h.unclaimed("s2"), stakers.budget * 100 / 500);
+    assert_eq!(
+        h.unclaimed("v1"),
+        stakers.budget * 100 / 500 + operators.budget / 2
+    );
+    assert_eq!(stakers.paid + stakers.dust, stakers.budget);
+    assert!(stakers.dust < 4);
+}
+
+/// N24-3: the 10/40/50 split, with liquidity registered by committee attestations (NM11).
+/// Method: netmind-2024 with a 1-of-1 committee; liquidity registered in epoch 1 earns in epoch 2.
+#[test]
+fn n24_split_10_40_50_with_liquidity() {
+    let mut policy = Policy::preset("netmind-2024").unwrap();
+    policy.bridge.as_mut().unwrap().committee = vec![addr("committee")];
+    policy.bridge.as_mut().unwrap().threshold = 1;
+    let mut h = Harness::with_policy(
+        policy,
+        &[
+            ("v1", tokens(1000)),
+            ("lp", tokens(1)),
+            ("committee", tokens(1)),
+        ],
+    );
+    h.ok("v1", TxBody::RegisterValidator { bond: tokens(100) });
+    h.ok(
+        "committee",
+        TxBody::AttestLiquidity {
+            provider: addr("lp"),
+            amount: tokens(5000),
+        },
+    );
+    h.err(
+        "committee",
+        TxBody::AttestLiquidity {
+            provider: addr("lp"),
+            amount: tokens(6000),
+        },
+        TxError::LiquidityAlreadyRegistered,
+    );
+    h.err(
+        "v1",
+        TxBody::AttestLiquidity {
+            provider: addr("lp"),
+            amount: tokens(1),
+        },
+        TxError::NotCommitteeMember,
+    );
+    h.next_epoch();
+    let summary = h.next_epoch();
+    let get = |name: &str| {
+        summary
+            .programs
+            .iter()
+            .find(|p| p.program == name)
+            .unwrap()
+            .clone()
+    };
+    let budget = summary
+        .pools
+        .iter()
+        .find(|p| p.pool == "staking")
+        .unwrap()
+        .released;
+    assert_eq!(get("staking_operators").budget, budget / 10);
+    assert_eq!(get("staking_liquidity").budget, budget * 4 / 10);
+    assert_eq!(get("staking_stakers").budget, budget / 2);
+    assert_eq!(
+        h.unclaimed("lp"),
+        budget * 4 / 10,
+        "sole provider takes the 40%"
+    );
+    assert_eq!(h.unclaimed("v1"), budget / 10 + budget / 2);
+}
+
+/// NM10: the top validators by stake are elected; ties go to the lower address; at most 21.
+/// Method: 23 validators, two pairs tied at the cut.
+#[test]
+fn nm10_election_top_21_ties_lower_id() {
+    let names: Vec<String> = (0..23).map(|i| format!("val{i}")).collect();
+    let funded: Vec<(&str, u128)> = names.iter().map(|n| (n.as_str(), tokens(1000))).collect();
+    let mut h = Harness::new("netmind", &funded);
+    for (i, name) in names.iter().enumerate() {
+        // the last three all bond 5: only one of them fits in the 21
+        let bond = if i >= 20 {
+            tokens(5)
+        } else {
+            tokens(100 + i as u128)
+        };
+        h.ok(name, TxBody::RegisterValidator { bond });
+    }
+    let summary = h.next_epoch();
+    assert_eq!(summary.master_nodes.len(), 21);
+    let mut tied: Vec<Address> = (20..23).map(|i| addr(&format!("val{i}"))).collect();
+    tied.sort();
+    assert!(
+        summary.master_nodes.contains(&tied[0]),
+        "the lowest address wins the tie"
+    );
+    assert!(!summary.master_nodes.contains(&tied[1]) && !summary.master_nodes.contains(&tied[2]));
+    assert_eq!(summary.master_nodes[0], addr("val19"), "most stake first");
+}
+
+/// NM10: unstaking takes effect at the boundary (unbonding 0) and still earns that epoch (G9).
+/// Method: unstake in epoch 2, check spendable after the close and the reward for epoch 2.
+#[test]
+fn nm10_unstake_at_boundary() {
+    let mut h = staking_setup("netmind");
+    h.next_epoch();
+    let before = h.spendable("s1");
+    h.ok(
+        "s1",
+        TxBody::Unstake {
+            validator: addr("v1"),
+            amount: tokens(200),
+            fast: false,
+        },
+    );
+    h.err(
+        "s1",
+        TxBody::Unstake {
+            validator: addr("v1"),
+            amount: 1,
+            fast: false,
+        },
+        TxError::InsufficientStake,
+    );
+    h.err(
+        "s1",
+        TxBody::Unstake {
+            validator: addr("v2"),
+            amount: 1,
+            fast: true,
+        },
+        TxError::InsufficientStake,
+    );
+    h.err(
+        "v1",
+        TxBody::Unstake {
+            validator: addr("v1"),
+            amount: 1,
+            fast: true,
+        },
+        TxError::FastWithdrawalUnavailable,
+    );
+    assert_eq!(h.spendable("s1"), before - FEE, "not yet released");
+    h.next_epoch();
+    assert_eq!(h.spendable("s1"), before - FEE + tokens(200));
+    assert!(h.unclaimed("s1") > 0, "G9: earned in the epoch it unstaked");
+}
+
+/// G11 / OS6: claims move rewards to spendable burning the tax; claim-to-stake is tax-free.
+/// Method: osmi (2.5% tax) with a machine earning points.
+#[test]
+fn os6_claim_tax_and_tax_free_restake() {
+    let mut h = Harness::new("osmi", &[("alice", tokens(10))]);
+    h.register_machine("alice", "m", 1, 100, 0);
+    h.heartbeats("m", 216);
+    h.next_epoch();
+    let earned = h.unclaimed("alice");
+    assert!(earned > 0);
+    let (spendable, burned) = (h.spendable("alice"), h.state.burned_total);
+    h.ok("alice", TxBody::Claim);
+    let tax = earned * 25 / 1000;
+    assert_eq!(h.spendable("alice") - spendable, earned - tax);
+    assert_eq!(h.state.burned_total - burned, tax);
+    h.err("alice", TxBody::Claim, TxError::NothingToClaim);
+    h.heartbeats("m", 216);
+    h.next_epoch();
+    let earned = h.unclaimed("alice");
+    h.ok(
+        "alice",
+        TxBody::ClaimToStake {
+            validator: Address::ZERO,
+        },
+    );
+    assert_eq!(
+        h.state.account(&addr("alice")).unwrap().staked,
+        earned,
+        "no tax when restaking"
+    );
+}
+
+/// OS5: 18 h online earns the uptime point, 1M AI tokens one more point; the pool pays 5% of
+/// its balance pro rata. Method: three machines: 215 slots; 216 slots; 216 slots + 2M tokens.
+#[test]
+fn os5_points_tokens_for_tokens() {
+    let mut h = Harness::new(
+        "osmi",
+        &[
+            ("a", tokens(10)),
+            ("b", tokens(10)),
+            ("c", tokens(10)),
+            ("carol", tokens(1000)),
+        ],
+    );
+    h.register_machine("a", "m1", 1, 100, 0);
+    h.register_machine("b", "m2", 1, 100, 0);
+    h.register_machine("c", "m3", 1, 100, 0);
+    h.ok(
+        "carol",
+        TxBody::SubmitJob {
+            job_id: 1,
+            mode: JobMode::Inference,
+            price_per_gpu_second: 1,
+            max_gpu_seconds: 10,
+        },
+    );
+    h.ok(
+        "c",
+        TxBody::ReportUsage {
+            customer: addr("carol"),
+            job_id: 1,
+            machine: addr("m3"),
+            gpu_seconds: 10,
+            ai_tokens: 2_500_000,
+        },
+    );
+    h.ok("carol", TxBody::SettleJob { job_id: 1 });
+    h.heartbeats("m1", 215);
+    h.heartbeats("m2", 216);
+    h.heartbeats("m3", 216);
+    // the pool after step 1 and 2: its balance now plus this epoch's inflows
+    let summary = h.next_epoch();
+    let points = summary
+        .programs
+        .iter()
+        .find(|p| p.program == "points")
+        .unwrap();
+    assert_eq!(h.unclaimed("a"), 0, "215 slots: no uptime point");
+    assert_eq!(h.unclaimed("b"), points.budget / 4, "1 of 4 points");
+    assert_eq!(
+        h.unclaimed("c"),
+        points.budget * 3 / 4,
+        "1 uptime + 2 token points"
+    );
+    let pool_before_payout = summary
+        .pools
+        .iter()
+        .find(|p| p.pool == "node_rewards")
+        .unwrap()
+        .balance
+        + points.paid;
+    assert_eq!(points.budget, pool_before_payout * 5 / 100);
+}
+
+/// OS4: the fee is burned whole and the provider is paid from the Node Reward Pool; what the
+/// pool cannot pay becomes a debt, paid oldest first from later inflows. Method: drain the pool
+/// with two large jobs, then close epochs and watch the queue.
+#[test]
+fn os4_burn_and_mint_debts_oldest_first() {
+    let mut h = Harness::new(
+        "osmi",
+        &[
+            ("p1", tokens(10)),
+            ("p2", tokens(10)),
+            ("carol", tokens(10_000_000)),
+        ],
+    );
+    h.register_machine("p1", "m1", 1, 100, 0);
+    h.register_machine("p2", "m2", 1, 100, 0);
+    assert_eq!(
+        h.state.pool("node_rewards").unwrap().balance,
+        0,
+        "empty before the first close"
+    );
+    for (job, provider, machine) in [(1, "p1", "m1"), (2, "p2", "m2")] {
+        h.ok(
+            "carol",
+            TxBody::SubmitJob {
+                job_id: job,
+                mode: JobMode::Sync,
+                price_per_gpu_second: tokens(1),
+                max_gpu_seconds: 1_000_000,
+            },
+        );
+        h.ok(
+            provider,
+            TxBody::ReportUsage {
+                customer: addr("carol"),
+                job_id: job,
+                machine: addr(machine),
+                gpu_seconds: 1_000_000,
+                ai_tokens: 0,
+            },
+        );
+        let burned = h.state.burned_total;
+        h.ok("carol", TxBody::SettleJob { job_id: job });
+        assert_eq!(
+            h.state.burned_total - burned,
+            tokens(1_000_000),
+            "OS4: X burned"
+        );
+    }
+    let queue: Vec<u128> = h.state.debts.iter().map(|(_, a)| *a).collect();
+    assert_eq!(queue, vec![tokens(1_000_000), tokens(1_000_000)]);
+    let summary = h.next_epoch(); // the epoch's inflows (emission + tge release) go to debts first
+    assert!(summary.debts_paid > tokens(1_000_000) && summary.debts_paid < tokens(2_000_000));
+    assert_eq!(
+        h.spendable("p1"),
+        tokens(10) + tokens(1_000_000),
+        "oldest debt paid in full first"
+    );
+    assert_eq!(
+        h.spendable("p2"),
+        tokens(10) + summary.debts_paid - tokens(1_000_000),
+        "the rest to the next"
+    );
+    assert_eq!(
+        h.state.pool("node_rewards").unwrap().balance,
+        0,
+        "every inflow went to the debts"
+    );
+    while !h.state.debts.is_empty() {
+        h.next_epoch();
+    }
+    assert_eq!(h.spendable("p2"), tokens(10) + tokens(1_000_000));
+}
+
+/// OS7: 20% APY paid daily from staking_community; normal withdrawal after 14 epochs; fast after
+/// 1 epoch with 10% burned. Method: plain stake, exact daily reward, both withdrawals.
+#[test]
+fn os7_staking_apy_and_withdrawals() {
+    let mut h = Harness::new("osmi", &[("s", tokens(100_000))]);
+    h.ok(
+        "s",
+        TxBody::Stake {
+            validator: Address::ZERO,
+            amount: tokens(36_500),
+        },
+    );
+    h.next_epoch();
+    h.next_epoch();
+    assert_eq!(
+        h.unclaimed("s"),
+        tokens(20),
+        "36,500 × 20% / 365 = 20 a day, from epoch 2 (G9)"
+    );
+    let spendable = h.spendable("s");
+    h.ok(
+        "s",
+        TxBody::Unstake {
+            validator: Address::ZERO,
+            amount: tokens(1000),
+            fast: false,
+        },
+    );
+    h.ok(
+        "s",
+        TxBody::Unstake {
+            validator: Address::ZERO,
+            amount: tokens(1000),
+            fast: true,
+        },
+    );
+    let burned = h.state.burned_total;
+    h.next_epoch(); // close of e: nothing yet
+    assert_eq!(h.spendable("s"), spendable);
+    h.next_epoch(); // close of e+1: the fast withdrawal, 10% burned
+    assert_eq!(h.spendable("s"), spendable + tokens(900));
+    assert_eq!(h.state.burned_total - burned, tokens(100));
+    for _ in 0..12 {
+        h.next_epoch();
+    }
+    assert_eq!(
+        h.spendable("s"),
+        spendable + tokens(900),
+        "normal waits 14 epochs"
+    );
+    h.next_epoch();
+    assert_eq!(h.spendable("s"), spendable + tokens(1900));
+}
+
+/// OS7: when the pool is short, every staker is paid pro rata. Method: stake far more than the
+/// pool can pay in a day.
+#[test]
+fn os7_apy_pro_rata_when_short() {
+    let mut h = Harness::new(
+        "osmi",
+        &[("a", tokens(2_000_000_000)), ("b", tokens(1_000_000_000))],
+    );
+    h.ok(
+        "a",
+        TxBody::Stake {
+            validator: Address::ZERO,
+            amount: tokens(2_000_000_000),
+        },
+    );
+    h.ok(
+        "b",
+        TxBody::Stake {
+            validator: Address::ZERO,
+            amount: tokens(1_000_000_000),
+        },
+    );
+    h.next_epoch();
+    let summary = h.next_epoch();
+    let apy = summary
+        .programs
+        .iter()
+        .find(|p| p.program == "staking_apy")
+        .unwrap();
+    assert!(apy.paid < apy.budget, "short");
+    assert_eq!(h.state.pool("staking_community").unwrap().balance, apy.dust);
+    let (a, b) = (h.unclaimed("a"), h.unclaimed("b"));
+    assert!(a.abs_diff(2 * b) <= 2, "pro rata 2:1");
+}
+
+/// NM12 / G12: quorum exactly at 4% of circulating passes; one base unit less fails. A passed
+/// policy change rules from the next epoch and the ledger logs the version. Method: a whale with
+/// exactly 4% (or 4% − 1 unit) at the proposal's start votes yes on a claim-tax change.
+#[test]
+fn nm12_quorum_exactly_four_percent() {
+    for short_by in [0u128, 1] {
+        let whale = tokens(4_000_000) - short_by;
+        let mut h = Harness::new(
+            "netmind",
+            &[("whale", whale), ("rest", tokens(100_000_000) - whale)],
+        );
+        let change = ProposalAction::PolicyChange {
+            changes: vec![("claims.tax_ppb".into(), "7".into())],
+        };
+        h.ok("whale", TxBody::Propose { action: change });
+        assert_eq!(
+            h.state.proposals[&1].quorum,
+            tokens(4_000_000),
+            "4% of the 100M circulating at the start"
+        );
+        h.ok(
+            "whale",
+            TxBody::Vote {
+                proposal: 1,
+                yes: true,
+            },
+        );
+        h.err(
+            "whale",
+            TxBody::Vote {
+                proposal: 1,
+                yes: true,
+            },
+            TxError::AlreadyVoted,
+        );
+        assert_eq!(
+            h.state.proposals[&1].yes, whale,
+            "weight = spendable + staked at the start"
+        );
+        let mut outcome = None;
+        for epoch in 1..=7 {
+            let summary = h.next_epoch();
+            if let Some((_, o)) = summary.proposals.first() {
+                assert_eq!(epoch, 7, "executes at the close of its last voting epoch");
+                outcome = Some(*o);
+            }
+        }
+        if short_by == 0 {
+            assert_eq!(outcome, Some(ProposalOutcome::Executed));
+            assert_eq!(h.state.policy.claims.tax_ppb, 7);
+            assert_eq!(h.state.policy.version, 2);
+            assert_eq!(
+                h.state.policy_log.last().unwrap().from_epoch,
+                8,
+                "G12: the log records the era"
+            );
+        } else {
+            assert_eq!(outcome, Some(ProposalOutcome::NoQuorum));
+            assert_eq!(h.state.policy.claims.tax_ppb, 0);
+        }
+        h.err(
+            "whale",
+            TxBody::Vote {
+                proposal: 1,
+                yes: true,
+            },
+            TxError::UnknownProposal,
+        );
+    }
+}
+
+/// NM12: proposing needs 100,000 NMT; a spend larger than the treasury fails without effect;
+/// ungovernable keys are refused. Method: small proposer, the empty treasury, a cap change.
+#[test]
+fn nm12_proposal_limits() {
+    let mut h = Harness::new(
+        "netmind",
+        &[("small", tokens(99_999)), ("big", tokens(200_000))],
+    );
+    let spend = ProposalAction::TreasurySpend {
+        to: addr("big"),
+        amount: tokens(1),
+    };
+    h.err(
+        "small",
+        TxBody::Propose {
+            action: spend.clone(),
+        },
+        TxError::ProposerTooSmall,
+    );
+    let cap = ProposalAction::PolicyChange {
+        changes: vec![("token.cap".into(), "1".into())],
+    };
+    h.err(
+        "big",
+        TxBody::Propose { action: cap },
+        TxError::InvalidProposal,
+    );
+    let unknown = ProposalAction::PolicyChange {
+        changes: vec![("claims.nope".into(), "1".into())],
+    };
+    h.err(
+        "big",
+        TxBody::Propose { action: unknown },
+        TxError::InvalidProposal,
+    );
+    h.ok("big", TxBody::Propose { action: spend });
+    h.ok(
+        "big",
+        TxBody::Vote {
+            proposal: 1,
+            yes: true,
+        },
+    );
+    h.ok(
+        "big",
+        TxBody::Transfer {
+            to: addr("late"),
+            amount: tokens(1),
+        },
+    );
+    h.err(
+        "late",
+        TxBody::Vote {
+            proposal: 1,
+            yes: false,
+        },
+        TxError::NoVotingWeight,
+    );
+    let mut outcome = None;
+    for _ in 0..7 {
+        if let Some((_, o)) = h.next_epoch().proposals.first() {
+            outcome = Some(*o);
+        }
+    }
+    assert_eq!(
+        outcome,
+        Some(ProposalOutcome::FailedExecution),
+        "the treasury is locked until 1825"
+    );
+    let treasury = Address::system("dao_treasury");
+    h.err_as(
+        treasury,
+        TxBody::Transfer {
+            to: addr("big"),
+            amount: 1,
+        },
+        TxError::SignerLocked,
+    );
+}
+
+fn bridge_harness() -> Harness {
+    let mut policy = Policy::preset("netmind").unwrap();
+    policy.bridge.as_mut().unwrap().committee = vec![addr("c1"), addr("c2"), addr("c3")];
+    Harness::with_policy(
+        policy,
+        &[
+            ("alice", tokens(1_000_000)),
+            ("c1", tokens(1)),
+            ("c2", tokens(1)),
+            ("c3", tokens(1)),
+        ],
+    )
+}
+
+/// NM13: outbound moves tokens into escrow; inbound pays once 2 of 3 attest the same deposit;
+/// a deposit pays at most once; attesting twice is refused; the per-epoch cap (1% of escrow)
+/// holds. Method: escrow 1,000,000, then deposits around the 10,000 cap.
+#[test]
+fn nm13_bridge_attestations_and_cap() {
+    let mut h = bridge_harness();
+    h.ok(
+        "alice",
+        TxBody::BridgeOut {
+            amount: tokens(999_000),
+            recipient: [7; 32],
+        },
+    );
+    assert_eq!(h.state.bridge.escrow, tokens(999_000));
+    let deposit = |id, amount| TxBody::BridgeAttest {
+        deposit_id: id,
+        recipient: addr("bob"),
+        amount,
+    };
+    h.ok("c1", deposit(1, tokens(5)));
+    h.err("c1", deposit(1, tokens(5)), TxError::AlreadyAttested);
+    h.err("c2", deposit(1, tokens(5)), TxError::InboundCapExceeded); // epoch 1: cap is 1% of 0
+    h.err("alice", deposit(1, tokens(5)), TxError::NotCommitteeMember);
+    h.next_epoch();
+    let cap = tokens(999_000) / 100;
+    assert_eq!(h.state.bridge.inbound_cap_epoch, cap);
+    h.ok("c2", deposit(1, tokens(5)));
+    assert_eq!(h.spendable("bob"), tokens(5), "2 of 3 attested: paid");
+    h.err("c3", deposit(1, tokens(5)), TxError::DepositAlreadyPaid);
+    h.ok("c1", deposit(2, tokens(2_000_000)));
+    h.err(
+        "c2",
+        deposit(2, tokens(2_000_000)),
+        TxError::EscrowInsufficient,
+    );
+    h.ok("c1", deposit(3, cap - tokens(5) + 1));
+    h.err(
+        "c2",
+        deposit(3, cap - tokens(5) + 1),
+        TxError::InboundCapExceeded,
+    );
+    h.ok("c1", deposit(4, cap - tokens(5)));
+    h.ok("c2", deposit(4, cap - tokens(5)));
+    assert_eq!(h.state.bridge.inbound_paid_epoch, cap, "exactly at the cap");
+    assert_eq!(h.state.bridge.escrow, tokens(999_000) - cap);
+}
+
+fn omnitensor_harness() -> Harness {
+    let mut h = Harness::new(
+        "omnitensor",
+        &[
+            ("v1", tokens(100_000)),
+            ("v2", tokens(100_000)),
+            ("v3", tokens(100_000)),
+            ("owner", tokens(10_000)),
+        ],
+    );
+    for v in ["v1", "v2", "v3"] {
+        h.err(
+            v,
+            TxBody::RegisterValidator {
+                bond: tokens(31_999),
+            },
+            TxError::BondTooLow,
+        );
+        h.ok(
+            v,
+            TxBody::RegisterValidator {
+                bond: tokens(32_000),
+            },
+        );
+    }
+    h.err(
+        "owner",
+        TxBody::RegisterMachine {
+            machine: addr("m"),
+            gpu_class: 1,
+            bandwidth_mbps: 100,
+            bond: tokens(999),
+        },
+        TxError::MachineBondTooLow,
+    );
+    h.register_machine("owner", "m", 1, 100, tokens(1_000));
+    h.next_epoch();
+    h
+}
+
+fn receipt(h: &Harness, gpu_seconds: u64, salt: u8) -> (TxBody, [u8; 32]) {
+    let body = TxBody::SubmitReceipt {
+        machine: addr("m"),
+        task_id: [salt; 32],
+        model_id: [2; 32],
+        input_hash: [3; 32],
+        output_hash: [4; 32],
+        gpu_seconds,
+    };
+    let before: std::collections::BTreeSet<[u8; 32]> = h.state.receipts.keys().copied().collect();
+    let mut probe = h.state.clone();
+    let tx = h.tx(addr("owner"), body.clone());
+    probe.apply_tx(&tx, h.producer).unwrap();
+    let id = *probe
+        .receipts
+        .keys()
+        .find(|k| !before.contains(*k))
+        .unwrap();
+    (body, id)
+}
+
+/// OT3–OT5: a receipt assigned to 3 validators is accepted by 2 valid attestations and earns
+/// 6.25 OMNIT per reference GPU-hour; a dissenting validator is slashed 1%; a rejected receipt
+/// slashes the machine 10%. Method: one accepted and one rejected receipt.
+#[test]
+fn ot4_receipts_attest_and_slash() {
+    let mut h = omnitensor_harness();
+    let (body, id) = receipt(&h, 24 * 3600, 1);
+    h.ok("owner", body.clone());
+    h.err("owner", body, TxError::ReceiptExists);
+    let assigned: Vec<Address> = h.state.receipts[&id]
+        .votes
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    assert_eq!(assigned.len(), 3, "OT4: 3 validators");
+    h.err(
+        "owner",
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: true,
+        },
+        TxError::NotAssignedValidator,
+    );
+    let staked = |h: &Harness, v: &Address| h.state.account(v).unwrap().staked;
+    let dissenter_stake = staked(&h, &assigned[0]);
+    h.ok_as(
+        assigned[0],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: false,
+        },
+    );
+    h.ok_as(
+        assigned[1],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: true,
+        },
+    );
+    h.ok_as(
+        assigned[2],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: true,
+        },
+    );
+    h.err_as(
+        assigned[0],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: true,
+        },
+        TxError::ReceiptFinalized,
+    );
+    assert_eq!(
+        dissenter_stake - staked(&h, &assigned[0]),
+        tokens(32_000) / 100,
+        "the dissenter loses 1% of its bond"
+    );
+    assert_eq!(
+        staked(&h, &assigned[1]),
+        tokens(32_000),
+        "the majority keeps its bond"
+    );
+    let summary = h.next_epoch();
+    let machines = summary
+        .programs
+        .iter()
+        .find(|p| p.program == "dualproof_machines")
+        .unwrap();
+    assert_eq!(
+        machines.paid,
+        tokens(150),
+        "an RTX 3080-class machine for 24 h earns 150"
+    );
+    let (body, id) = receipt(&h, 3600, 2);
+    h.ok("owner", body);
+    let assigned: Vec<Address> = h.state.receipts[&id]
+        .votes
+        .iter()
+        .map(|(v, _)| *v)
+        .collect();
+    let burned = h.state.burned_total;
+    h.ok_as(
+        assigned[0],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: false,
+        },
+    );
+    h.ok_as(
+        assigned[1],
+        TxBody::AttestReceipt {
+            receipt: id,
+            valid: false,
+        },
+    );
+    assert_eq!(
+        h.state.burned_total - burned,
+        tokens(100) + 2 * h.state.base_fee,
+        "10% of the 1,000 bond, and two base fees"
+    );
+    assert_eq!(h.state.machines_cold[0].bond, tokens(900));
+}
+
+/// OT5: when claims exceed the daily mint budget all are paid pro rata; minting never passes the
+/// cap. Method: 3 receipts worth 3 × 150,000 OMNIT against the 200,000 budget; then a policy whose
+/// cap leaves 1,000 tokens of room.
+#[test]
+fn ot5_mint_capped_pro_rata_and_never_past_cap() {
+    for room in [None, Some(tokens(1_000))] {
+        let mut h = omnitensor_harness();
+        if let Some(room) = room {
+            h.state.cap = h.state.total_supply() + room;
+        }
+        for salt in 0..3u8 {
+            // 150,000 OMNIT = 24,000 reference GPU-hours
+            let (body, id) = receipt(&h, 24_000 * 3600, 10 + salt);
+            h.ok("owner", body);
+            let assigned: Vec<Address> = h.state.receipts[&id]
+                .votes
+                .iter()
+                .map(|(v, _)| *v)
+                .collect();
+            h.ok_as(
+                assigned[0],
+                TxBody::AttestReceipt {
+                    receipt: id,
+                    valid: true,
+                },
+            );
+            h.ok_as(
+                assigned[1],
+                TxBody::AttestReceipt {
+                    receipt: id,
+                    valid: true,
+                },
+            );
+        }
+        let supply = h.state.total_supply();
+        let summary = h.next_epoch();
+        let minted = summary.minted;
+        match room {
+            None => {
+                assert!(minted <= tokens(200_000));
+                assert!(
+                    tokens(200_000) - minted < 10,
+                    "the whole budget is paid, less dust"
+                );
+                let machines = summary
+                    .programs
+                    .iter()
+                    .find(|p| p.program == "dualproof_machines")
+                    .unwrap();
+                assert!(machines.paid < tokens(450_000));
+            }
+            Some(room) => {
+                assert!(
+                    minted <= h.state.cap - supply && minted >= room,
+                    "capped by the room left"
+                );
+                assert!(h.state.total_supply() <= h.state.cap);
+                assert_eq!(h.state.total_supply(), supply + minted);
+            }
+        }
+    }
+}
+
+/// OT6: the base fee moves at most 12.5% per block toward half the limit, never below the floor;
+/// it is burned. Method: blocks at 0%, 50% and 100% of a 10-transaction limit.
+#[test]
+fn ot6_base_fee_moves_at_most_12_5_percent() {
+    let mut policy = Policy::preset("omnitensor").unwrap();
+    policy.gas.base_fee.as_mut().unwrap().block_tx_limit = 10;
+    let mut h = Harness::with_policy(policy, &[("a", tokens(1_000))]);
+    let base = h.state.base_fee;
+    let mut height = 0;
+    let mut block = |h: &mut Harness, count: usize| {
+        height += 1;
+        let mut txs = Vec::new();
+        let nonce = h.state.account(&addr("a")).unwrap().nonce;
+        for i in 0..count + 1 {
+            txs.push(gridmint_core::Tx {
+                signer: addr("a"),
+                nonce: nonce + i as u64,
+                body: TxBody::Transfer {
+                    to: addr("b"),
+                    amount: 1,
+                },
+            });
+        }
+        let time = h.state.time;
+        let outcome = h
+            .state
+            .apply_block(&gridmint_core::Block {
+                height,
+                time,
+                producer: h.producer,
+                txs,
+            })
+            .unwrap();
+        h.state.assert_invariants();
+        outcome
+    };
+    let burned = h.state.burned_total;
+    let full = block(&mut h, 10); // 11 submitted: the 11th is refused
+    assert_eq!(
+        full.receipts.last().unwrap().code,
+        TxError::BlockFull.code()
+    );
+    assert_eq!(
+        h.state.burned_total - burned,
+        base * 10,
+        "the base fee is burned"
+    );
+    assert_eq!(h.state.base_fee, base + base / 8, "+12.5% at a full block");
+    let after_full = h.state.base_fee;
+    block(&mut h, 4); // 5 = target: unchanged (4 + the one extra)
+    assert_eq!(h.state.base_fee, after_full);
+    let mut height2 = 1_000;
+    for _ in 0..200 {
+        height2 += 1;
+        let before = h.state.base_fee;
+        let time = h.state.time;
+        h.state
+            .apply_block(&gridmint_core::Block {
+                height: h.state.height + 1,
+                time,
+                producer: h.producer,
+                txs: vec![],
+            })
+            .unwrap();
+        assert!(h.state.base_fee >= before - before / 8);
+    }
+    let _ = height2;
+    assert_eq!(
+        h.state.base_fee,
+        parse_tokens("0.0001").unwrap(),
+        "never below the floor"
+    );
+}
+
+/// N24-6: upgrading `netmind` to `netmind-2024` at an epoch boundary burns the unreleased pools
+/// and starts the new schedule. Method: 365 epochs of netmind, then the upgrade; check burns,
+/// the new cap, the policy log and the new mining release.
+#[test]
+fn n24_6_upgrade_burns_unreleased_pools() {
+    let mut h = Harness::new("netmind", &[]);
+    h.state.compute_roots = false;
+    h.state
+        .schedule_upgrade(366, Policy::preset("netmind-2024").unwrap(), true);
+    for _ in 0..364 {
+        h.next_epoch();
+    }
+    let pools_before: u128 = h.state.pools_total();
+    let supply_before = h.state.total_supply();
+    let summary = h.next_epoch(); // close of 365 installs the upgrade
+    assert_eq!(summary.policy_version, 1);
+    let released_365 = h.state.account(&Address::system("team")).unwrap().spendable;
+    assert_eq!(released_365, tokens(10_000_000));
+    assert_eq!(h.state.policy.name, "netmind-2024");
+    assert_eq!(h.state.policy_log.last().unwrap().from_epoch, 366);
+    let _ = (pools_before, supply_before);
+    assert_eq!(
+        h.state.total_supply(),
+        tokens(10_000_000) + tokens(113_000_000),
+        "all but the team's 10M burned, 113M minted"
+    );
+    assert_eq!(
+        h.state.cap,
+        h.state.total_supply(),
+        "cap = supply after the burn + the new pools (just minted)"
+    );
+    h.next_epoch();
+    assert_eq!(
+        h.state.pool("mining").unwrap().released_total,
+        tokens(20_000_000) / 730,
+        "phase 1 restarts at the upgrade"
+    );
+}
+
+/// G10: every envelope error in its documented order, each leaving the state unchanged.
+/// Method: unknown signer, replayed and skipped nonces, an unpayable fee.
+#[test]
+fn g10_envelope_errors_change_nothing() {
+    let mut h = Harness::new("netmind", &[("a", FEE)]);
+    h.err("nobody", TxBody::Claim, TxError::UnknownSigner);
+    let tx = gridmint_core::Tx {
+        signer: addr("a"),
+        nonce: 1,
+        body: TxBody::Claim,
+    };
+    h.err_tx(&tx, TxError::NonceTooHigh);
+    h.err(
+        "a",
+        TxBody::Transfer {
+            to: addr("b"),
+            amount: 1,
+        },
+        TxError::InsufficientBalance,
+    );
+    h.err(
+        "a",
+        TxBody::Transfer {
+            to: addr("b"),
+            amount: 0,
+        },
+        TxError::ZeroAmount,
+    );
+    let mut h = Harness::new("netmind", &[("a", FEE + 1)]);
+    h.ok(
+        "a",
+        TxBody::Transfer {
+            to: addr("b"),
+            amount: 1,
+        },
+    );
+    let replay = gridmint_core::Tx {
+        signer: addr("a"),
+        nonce: 0,
+        body: TxBody::Transfer {
+            to: addr("b"),
+            amount: 1,
+        },
+    };
+    h.err_tx(&replay, TxError::NonceTooLow);
+    h.err(
+        "a",
+        TxBody::Transfer {
+            to: addr("b"),
+            amount: 1,
+        },
+        TxError::InsufficientFee,
+    );
+    assert_eq!(h.spendable("b"), 1);
+    assert_eq!(
+        h.spendable("producer"),
+        FEE,
+        "NM14: the flat fee goes to the block producer"
+    );
+}
