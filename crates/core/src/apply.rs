@@ -114,8 +114,35 @@ impl State {
                 },
             })
             .collect();
-        self.update_base_fee();
+        self.end_block();
         Ok(BlockOutcome { receipts, closed })
+    }
+
+    /// Starts a block (for a producer that applies transactions one by one as it builds the
+    /// block): checks height and time, closes the epochs that ended. Follow with
+    /// [`State::apply_tx`] per transaction and [`State::end_block`].
+    pub fn begin_block(&mut self, height: u64, time: u64) -> Result<Vec<EpochSummary>, BlockError> {
+        if height != self.height + 1 {
+            return Err(BlockError::WrongHeight {
+                expected: self.height + 1,
+                got: height,
+            });
+        }
+        if time < self.time {
+            return Err(BlockError::TimeWentBackwards {
+                previous: self.time,
+                got: time,
+            });
+        }
+        let closed = self.advance_time(time);
+        self.height = height;
+        self.block_tx_count = 0;
+        Ok(closed)
+    }
+
+    /// Ends a block: moves the base fee (OT6).
+    pub fn end_block(&mut self) {
+        self.update_base_fee();
     }
 
     /// Moves the clock to `time`, closing every epoch that ended at or before it.

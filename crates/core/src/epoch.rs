@@ -2,10 +2,10 @@
 //! 1. schedules release or mint into pools ([`crate::schedule`]);
 //! 2. burn-and-mint debts are paid ([`crate::jobs`]);
 //! 3. reward programs pay out (connection reward, staking split, staking APY, points, DualProof),
-//!    then governance executes proposals whose voting ended, and stake changes take effect;
-//! 4. the active validator set for the next epoch is elected ([`crate::staking`]);
-//! 5. policy upgrades that rule from the next epoch are installed, the summary and the state root
-//!    are written.
+//!    then governance executes proposals whose voting ended, stake and liquidity changes take
+//!    effect, and the policy that rules the next epoch is installed (G12);
+//! 4. the active validator set for the next epoch is elected under that policy ([`crate::staking`]);
+//! 5. the summary and the state root are written.
 
 use crate::State;
 use crate::state::{Epoch, ProposalOutcome};
@@ -116,13 +116,7 @@ impl State {
         let proposals = self.execute_proposals(epoch);
         self.apply_stake_changes(epoch);
         self.apply_liquidity_changes();
-        // 4. election for the next epoch
-        self.elect_master_nodes();
-        self.bridge.inbound_paid_epoch = 0;
-        self.bridge.inbound_cap_epoch = self.policy.bridge.as_ref().map_or(0, |b| {
-            crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb)
-        });
-        // 5. upgrades from the next epoch, summary and roots
+        // the policy that rules the next epoch is installed before electing for it
         let policy_version = self.policy.version;
         let pools: Vec<PoolRelease> = self
             .pools
@@ -136,6 +130,13 @@ impl State {
             })
             .collect();
         self.install_upgrade(epoch + 1);
+        // 4. election for the next epoch
+        self.elect_master_nodes();
+        self.bridge.inbound_paid_epoch = 0;
+        self.bridge.inbound_cap_epoch = self.policy.bridge.as_ref().map_or(0, |b| {
+            crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb)
+        });
+        // 5. summary and roots
         let (rewards_root, state_root) = if self.compute_roots {
             (self.rewards_root(), self.state_root())
         } else {
