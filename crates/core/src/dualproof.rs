@@ -39,14 +39,7 @@ impl State {
         if gpu_seconds == 0 {
             return Err(TxError::ZeroAmount);
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(b"gridmint/receipt/");
-        hasher.update(&machine.0);
-        for hash in hashes {
-            hasher.update(hash);
-        }
-        hasher.update(&gpu_seconds.to_le_bytes());
-        let id = *hasher.finalize().as_bytes();
+        let id = Self::receipt_id(&machine, hashes, gpu_seconds);
         if self.receipts.contains_key(&id) {
             return Err(TxError::ReceiptExists);
         }
@@ -79,6 +72,18 @@ impl State {
             },
         );
         Ok(())
+    }
+
+    /// A receipt's id: blake3 over its machine, task, model, input, output and GPU-seconds.
+    pub fn receipt_id(machine: &Address, hashes: [&[u8; 32]; 4], gpu_seconds: u64) -> [u8; 32] {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"gridmint/receipt/");
+        hasher.update(&machine.0);
+        for hash in hashes {
+            hasher.update(hash);
+        }
+        hasher.update(&gpu_seconds.to_le_bytes());
+        *hasher.finalize().as_bytes()
     }
 
     /// OT4: `count` distinct master nodes drawn by stake from the receipt hash.

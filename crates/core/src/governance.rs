@@ -70,6 +70,7 @@ impl State {
                 quorum: crate::math::ppb_of(self.circulating(), params.quorum_ppb),
                 weights,
                 voters: Default::default(),
+                outcome: None,
             },
         );
         Ok(())
@@ -81,7 +82,7 @@ impl State {
             .proposals
             .get(&proposal)
             .ok_or(TxError::UnknownProposal)?;
-        if epoch > p.end_epoch {
+        if epoch > p.end_epoch || p.outcome.is_some() {
             return Err(TxError::VotingClosed);
         }
         if p.voters.contains(&voter) {
@@ -114,7 +115,7 @@ impl State {
             .collect();
         let mut outcomes = Vec::new();
         for id in ending {
-            let Some(proposal) = self.proposals.remove(&id) else {
+            let Some(proposal) = self.proposals.get(&id).cloned() else {
                 continue;
             };
             let outcome = if proposal.yes + proposal.no < proposal.quorum {
@@ -126,6 +127,10 @@ impl State {
             } else {
                 ProposalOutcome::FailedExecution
             };
+            if let Some(ended) = self.proposals.get_mut(&id) {
+                ended.outcome = Some(outcome);
+                ended.weights = Vec::new(); // the snapshot is no longer needed
+            }
             outcomes.push((id, outcome));
         }
         outcomes

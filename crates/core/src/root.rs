@@ -245,6 +245,7 @@ impl State {
             for v in &p.voters {
                 o.u32(*v);
             }
+            o.u8(p.outcome.map_or(0, |outcome| outcome as u8 + 1));
         }
         o.u64(self.next_proposal);
         let b = &self.bridge;

@@ -185,6 +185,8 @@ pub struct Proposal {
     pub weights: Vec<u128>,
     /// Who voted.
     pub voters: BTreeSet<AccountId>,
+    /// How it ended (None while voting).
+    pub outcome: Option<ProposalOutcome>,
 }
 
 /// How a proposal ended.

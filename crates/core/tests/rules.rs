@@ -792,7 +792,19 @@ fn nm12_quorum_exactly_four_percent() {
                 proposal: 1,
                 yes: true,
             },
+            TxError::VotingClosed,
+        );
+        h.err(
+            "whale",
+            TxBody::Vote {
+                proposal: 2,
+                yes: true,
+            },
             TxError::UnknownProposal,
+        );
+        assert!(
+            h.state.proposals[&1].outcome.is_some(),
+            "the ledger keeps how it ended"
         );
     }
 }

@@ -2,6 +2,8 @@
 //! rejection checked to leave the state byte-identical, invariants checked after every step.
 #![allow(dead_code)]
 
+pub mod generator;
+
 use gridmint_core::{Address, EpochSummary, Policy, State, TOKEN, Tx, TxBody, TxError};
 use gridmint_policy::{GenesisAllocation, Tokens};
 

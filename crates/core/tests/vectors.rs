@@ -1,0 +1,401 @@
+//! Golden vectors: `tests/vectors/*.json` freeze behaviour across refactors. Each holds a policy
+//! (a preset plus the generator's funded accounts), blocks of transactions, and the expected
+//! receipt codes, balances and state root. Together they cover every error code (checked below).
+//!
+//! Regenerate after an intended change with `GRIDMINT_BLESS=1 cargo test --test vectors`, and
+//! review the diff: a changed root means changed behaviour.
+
+mod common;
+use common::generator::{body, policy};
+use gridmint_core::{Address, Block, State, Tx, TxBody, TxError};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+#[derive(Serialize, Deserialize)]
+struct VectorBlock {
+    height: u64,
+    time: u64,
+    producer: Address,
+    txs: Vec<Tx>,
+    codes: Vec<u16>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Vector {
+    policy: String,
+    seed: u64,
+    blocks: Vec<VectorBlock>,
+    /// address → [spendable, unclaimed, staked, unbonding, escrowed] (decimal strings)
+    balances: BTreeMap<String, [String; 5]>,
+    state_root: String,
+}
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+}
+
+fn balances(state: &State) -> BTreeMap<String, [String; 5]> {
+    state
+        .accounts
+        .iter()
+        .map(|a| {
+            (
+                a.address.to_hex(),
+                [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed]
+                    .map(|v| v.to_string()),
+            )
+        })
+        .collect()
+}
+
+fn generate(preset: &str, seed: u64) -> Vector {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut state = State::genesis(policy(preset), 0);
+    let producer = Address::from_index("producer", 0);
+    let mut blocks = Vec::new();
+    let mut time = 0;
+    for _ in 0..rng.random_range(3..12) {
+        time += rng.random_range(0..state.policy.epoch.seconds / 2);
+        let height = state.height + 1;
+        state.begin_block(height, time).unwrap();
+        let (mut txs, mut codes) = (Vec::new(), Vec::new());
+        for _ in 0..rng.random_range(1..25) {
+            let (signer, body) = body(&mut rng, &state);
+            let expected = state.account(&signer).map_or(0, |a| a.nonce);
+            let nonce = match (rng.random_range(0..15), &body) {
+                (_, TxBody::Heartbeat { .. }) => rng.random_range(0..2),
+                (0, _) => expected.saturating_sub(1),
+                (1, _) => expected + 1,
+                _ => expected,
+            };
+            let tx = Tx {
+                signer,
+                nonce,
+                body,
+            };
+            codes.push(
+                state
+                    .apply_tx(&tx, producer)
+                    .map_or_else(|e| e.code(), |_| 0),
+            );
+            txs.push(tx);
+        }
+        state.end_block();
+        state.assert_invariants();
+        blocks.push(VectorBlock {
+            height,
+            time,
+            producer,
+            txs,
+            codes,
+        });
+    }
+    Vector {
+        policy: preset.into(),
+        seed,
+        blocks,
+        balances: balances(&state),
+        state_root: hex::encode(state.state_root()),
+    }
+}
+
+fn replay(vector: &Vector) {
+    let mut state = State::genesis(policy(&vector.policy), 0);
+    for block in &vector.blocks {
+        let outcome = state
+            .apply_block(&Block {
+                height: block.height,
+                time: block.time,
+                producer: block.producer,
+                txs: block.txs.clone(),
+            })
+            .unwrap();
+        let codes: Vec<u16> = outcome.receipts.iter().map(|r| r.code).collect();
+        assert_eq!(
+            codes, block.codes,
+            "{} seed {}: receipts of block {}",
+            vector.policy, vector.seed, block.height
+        );
+        state.assert_invariants();
+    }
+    assert_eq!(
+        balances(&state),
+        vector.balances,
+        "{} seed {}: balances",
+        vector.policy,
+        vector.seed
+    );
+    assert_eq!(
+        hex::encode(state.state_root()),
+        vector.state_root,
+        "{} seed {}: state root",
+        vector.policy,
+        vector.seed
+    );
+}
+
+/// One block of a handmade vector: seconds to advance, and the transactions to build.
+type Step<'a> = (u64, &'a dyn Fn(&State) -> Vec<(Address, TxBody)>);
+
+/// Builds a handmade vector: each step is one block of (signer, body) with automatic nonces.
+fn handmade(preset: &str, seed: u64, tweak: impl Fn(&mut State), steps: &[Step]) -> Vector {
+    let mut state = State::genesis(policy(preset), 0);
+    tweak(&mut state);
+    let producer = Address::from_index("producer", 0);
+    let mut blocks = Vec::new();
+    let mut time = 0;
+    for (advance, make) in steps {
+        time += advance;
+        let height = state.height + 1;
+        state.begin_block(height, time).unwrap();
+        let (mut txs, mut codes) = (Vec::new(), Vec::new());
+        for (signer, body) in make(&state) {
+            let nonce = if matches!(body, TxBody::Heartbeat { .. }) {
+                0
+            } else {
+                state.account(&signer).map_or(0, |a| a.nonce)
+            };
+            let tx = Tx {
+                signer,
+                nonce,
+                body,
+            };
+            codes.push(
+                state
+                    .apply_tx(&tx, producer)
+                    .map_or_else(|e| e.code(), |_| 0),
+            );
+            txs.push(tx);
+        }
+        state.end_block();
+        state.assert_invariants();
+        blocks.push(VectorBlock {
+            height,
+            time,
+            producer,
+            txs,
+            codes,
+        });
+    }
+    Vector {
+        policy: preset.into(),
+        seed,
+        blocks,
+        balances: balances(&state),
+        state_root: hex::encode(state.state_root()),
+    }
+}
+
+fn handmade_vectors() -> Vec<Vector> {
+    use common::generator::{machine, member, user};
+    use gridmint_core::{JobMode, ProposalAction, TOKEN};
+    let day = 86_400;
+    let spend = ProposalAction::TreasurySpend {
+        to: user(1),
+        amount: TOKEN,
+    };
+    let netmind = handmade(
+        "netmind",
+        900_001,
+        |_| {},
+        &[
+            (1, &|s: &State| {
+                let all = s.account(&user(0)).unwrap().spendable - s.current_fee();
+                vec![
+                    (
+                        user(0),
+                        TxBody::Transfer {
+                            to: user(7),
+                            amount: all,
+                        },
+                    ), // leaves exactly nothing
+                    (user(0), TxBody::Claim), // InsufficientFee
+                    (Address::system("dao_treasury"), TxBody::Claim), // SignerLocked
+                    (
+                        user(1),
+                        TxBody::SubmitJob {
+                            job_id: 1,
+                            mode: JobMode::Sync,
+                            price_per_gpu_second: u128::MAX,
+                            max_gpu_seconds: 2,
+                        },
+                    ), // AmountOverflow
+                    (
+                        user(2),
+                        TxBody::Propose {
+                            action: spend.clone(),
+                        },
+                    ),
+                    (
+                        user(3),
+                        TxBody::BridgeAttest {
+                            deposit_id: 1,
+                            recipient: user(3),
+                            amount: TOKEN,
+                        },
+                    ), // NotCommitteeMember
+                    (
+                        member(0),
+                        TxBody::Transfer {
+                            to: Address::from_index("late", 0),
+                            amount: TOKEN / 10,
+                        },
+                    ),
+                ]
+            }),
+            (1, &|_| {
+                vec![(
+                    Address::from_index("late", 0),
+                    TxBody::Vote {
+                        proposal: 1,
+                        yes: true,
+                    },
+                )]
+            }), // NoVotingWeight
+            (8 * day, &|_| {
+                vec![(
+                    user(2),
+                    TxBody::Vote {
+                        proposal: 1,
+                        yes: true,
+                    },
+                )]
+            }), // VotingClosed
+        ],
+    );
+    let receipt = |gpu: u64| TxBody::SubmitReceipt {
+        machine: machine(0),
+        task_id: [1; 32],
+        model_id: [2; 32],
+        input_hash: [3; 32],
+        output_hash: [4; 32],
+        gpu_seconds: gpu,
+    };
+    let id = State::receipt_id(&machine(0), [&[1; 32], &[2; 32], &[3; 32], &[4; 32]], 3600);
+    let omnitensor = handmade(
+        "omnitensor",
+        900_002,
+        |_| {},
+        &[
+            (1, &|_| {
+                let mut txs: Vec<(Address, TxBody)> = (0..3)
+                    .map(|i| {
+                        (
+                            user(i),
+                            TxBody::RegisterValidator {
+                                bond: 40_000 * TOKEN,
+                            },
+                        )
+                    })
+                    .collect();
+                txs.push((
+                    user(5),
+                    TxBody::RegisterMachine {
+                        machine: machine(0),
+                        gpu_class: 1,
+                        bandwidth_mbps: 100,
+                        bond: 1_000 * TOKEN,
+                    },
+                ));
+                txs
+            }),
+            (day, &|_| {
+                vec![(user(5), receipt(3600)), (user(5), receipt(3600))]
+            }), // ReceiptExists
+            (1, &move |s: &State| {
+                let votes: Vec<Address> = s.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
+                votes
+                    .into_iter()
+                    .map(|v| {
+                        (
+                            v,
+                            TxBody::AttestReceipt {
+                                receipt: id,
+                                valid: true,
+                            },
+                        )
+                    })
+                    .collect() // the third: ReceiptFinalized
+            }),
+            (1, &|_| {
+                (0..41)
+                    .map(|_| {
+                        (
+                            user(6),
+                            TxBody::Transfer {
+                                to: user(7),
+                                amount: 1,
+                            },
+                        )
+                    })
+                    .collect()
+            }), // BlockFull
+        ],
+    );
+    vec![netmind, omnitensor]
+}
+
+/// Writes vectors: seeds are searched until every error code appears in some vector.
+fn bless() {
+    std::fs::create_dir_all(dir()).unwrap();
+    for old in std::fs::read_dir(dir()).unwrap() {
+        std::fs::remove_file(old.unwrap().path()).unwrap();
+    }
+    let mut covered: BTreeSet<u16> = BTreeSet::new();
+    for vector in handmade_vectors() {
+        covered.extend(vector.blocks.iter().flat_map(|b| b.codes.iter().copied()));
+        let path = dir().join(format!("handmade-{}-{}.json", vector.policy, vector.seed));
+        std::fs::write(&path, serde_json::to_string_pretty(&vector).unwrap()).unwrap();
+    }
+    for (salt, preset) in ["netmind", "netmind-2024", "osmi", "omnitensor"]
+        .iter()
+        .enumerate()
+    {
+        for i in 0..400u64 {
+            let seed = salt as u64 * 1_000 + i;
+            let vector = generate(preset, seed);
+            let codes: BTreeSet<u16> = vector
+                .blocks
+                .iter()
+                .flat_map(|b| b.codes.iter().copied())
+                .collect();
+            if i == 0 || !codes.is_subset(&covered) {
+                covered.extend(codes);
+                let path = dir().join(format!("{preset}-{seed}.json"));
+                std::fs::write(&path, serde_json::to_string_pretty(&vector).unwrap()).unwrap();
+            }
+        }
+    }
+}
+
+/// Goal: behaviour is frozen. Method: replay every vector and compare receipts, balances and
+/// roots; then check that the vectors cover every error code.
+#[test]
+fn golden_vectors() {
+    if std::env::var("GRIDMINT_BLESS").is_ok() {
+        bless();
+    }
+    let mut covered = BTreeSet::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir()).expect("tests/vectors exists") {
+        let path = entry.unwrap().path();
+        let vector: Vector =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        replay(&vector);
+        covered.extend(vector.blocks.iter().flat_map(|b| b.codes.iter().copied()));
+        count += 1;
+    }
+    assert!(count > 0);
+    let missing: Vec<TxError> = TxError::ALL
+        .iter()
+        .copied()
+        .filter(|e| !covered.contains(&e.code()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no golden vector has these codes: {missing:?}"
+    );
+}
