@@ -137,6 +137,7 @@ impl State {
         let closed = self.advance_time(time);
         self.height = height;
         self.block_tx_count = 0;
+        self.block_producer = None;
         Ok(closed)
     }
 
@@ -289,7 +290,14 @@ impl State {
             self.record_burn(fee.burn);
         }
         if fee.producer > 0 {
-            let producer = self.account_or_create(producer);
+            let producer = match self.block_producer {
+                Some((address, id)) if address == producer => id,
+                _ => {
+                    let id = self.account_or_create(producer);
+                    self.block_producer = Some((producer, id));
+                    id
+                }
+            };
             self.accounts[producer as usize].spendable += fee.producer;
         }
         Ok(fee.total())

@@ -101,6 +101,14 @@ impl State {
             o.u128(v);
         }
         o.u32(self.block_tx_count);
+        match &self.block_producer {
+            Some((address, id)) => {
+                o.u8(1);
+                o.addr(address);
+                o.u32(*id);
+            }
+            None => o.u8(0),
+        }
         o.len(self.accounts.len());
         for a in &self.accounts {
             o.addr(&a.address);

@@ -369,6 +369,9 @@ pub struct State {
     pub base_fee: u128,
     /// Fee-paying transactions in the current block.
     pub block_tx_count: u32,
+    /// The current block's producer and its account, resolved once per block (a transfer then
+    /// needs two account look-ups, not three).
+    pub block_producer: Option<(Address, AccountId)>,
     /// This epoch's tallies.
     pub tally: EpochTally,
     /// Precomputed connection weight per (GPU class, bandwidth tier).
@@ -418,6 +421,7 @@ impl State {
             receipts: BTreeMap::new(),
             base_fee: 0,
             block_tx_count: 0,
+            block_producer: None,
             tally: EpochTally::default(),
             weight_table: vec![],
             compute_roots: true,
