@@ -83,21 +83,7 @@ impl Fee {
 impl State {
     /// Applies a block: closes the epochs that ended before `block.time`, then its transactions.
     pub fn apply_block(&mut self, block: &Block) -> Result<BlockOutcome, BlockError> {
-        if block.height != self.height + 1 {
-            return Err(BlockError::WrongHeight {
-                expected: self.height + 1,
-                got: block.height,
-            });
-        }
-        if block.time < self.time {
-            return Err(BlockError::TimeWentBackwards {
-                previous: self.time,
-                got: block.time,
-            });
-        }
-        let closed = self.advance_time(block.time);
-        self.height = block.height;
-        self.block_tx_count = 0;
+        let closed = self.begin_block(block.height, block.time)?;
         let receipts = block
             .txs
             .iter()
