@@ -10,10 +10,9 @@ use std::hint::black_box;
 fn funded_state(accounts: u64) -> State {
     let mut policy = Policy::preset("netmind").unwrap();
     for i in 0..accounts {
-        policy.genesis.push(GenesisAllocation {
-            account: Address::from_index("bench", i),
-            amount: Tokens(1_000 * TOKEN),
-        });
+        policy
+            .genesis
+            .push(GenesisAllocation { account: Address::from_index("bench", i), amount: Tokens(1_000 * TOKEN) });
     }
     policy.token.cap = Tokens(policy.token.cap.0 + u128::from(accounts) * 1_000 * TOKEN);
     State::genesis(policy, 0)
@@ -31,10 +30,7 @@ fn transfers(c: &mut Criterion) {
             Tx {
                 signer: Address::from_index("bench", i),
                 nonce: 0,
-                body: TxBody::Transfer {
-                    to: Address::from_index("bench", to),
-                    amount: TOKEN,
-                },
+                body: TxBody::Transfer { to: Address::from_index("bench", to), amount: TOKEN },
             }
         })
         .collect();
@@ -78,9 +74,7 @@ fn million_machines() -> State {
                 bond: 0,
             },
         };
-        state
-            .apply_tx(&tx, Address::from_index("producer", 0))
-            .unwrap();
+        state.apply_tx(&tx, Address::from_index("producer", 0)).unwrap();
     }
     for i in 0..owners as u32 {
         state.set_online_slots(i, [40, 70, 200, 288][(i % 4) as usize]);
@@ -94,20 +88,12 @@ fn epoch_close(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(1_000_000));
     group.bench_function("close_1m_machines_no_roots", |b| {
-        b.iter_batched_ref(
-            || state.clone(),
-            |s| black_box(s.close_epoch()),
-            BatchSize::LargeInput,
-        )
+        b.iter_batched_ref(|| state.clone(), |s| black_box(s.close_epoch()), BatchSize::LargeInput)
     });
     let mut rewarded = state.clone();
     rewarded.close_epoch();
-    group.bench_function("state_root_1m_machines_1m_accounts", |b| {
-        b.iter(|| black_box(rewarded.state_root()))
-    });
-    group.bench_function("rewards_root_1m_accounts", |b| {
-        b.iter(|| black_box(rewarded.rewards_root()))
-    });
+    group.bench_function("state_root_1m_machines_1m_accounts", |b| b.iter(|| black_box(rewarded.state_root())));
+    group.bench_function("rewards_root_1m_accounts", |b| b.iter(|| black_box(rewarded.rewards_root())));
     group.finish();
 }
 

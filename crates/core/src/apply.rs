@@ -88,16 +88,8 @@ impl State {
             .txs
             .iter()
             .map(|tx| match self.apply_tx(tx, block.producer) {
-                Ok(fee) => Receipt {
-                    tx_id: tx.id(),
-                    code: 0,
-                    fee,
-                },
-                Err(error) => Receipt {
-                    tx_id: tx.id(),
-                    code: error.code(),
-                    fee: 0,
-                },
+                Ok(fee) => Receipt { tx_id: tx.id(), code: 0, fee },
+                Err(error) => Receipt { tx_id: tx.id(), code: error.code(), fee: 0 },
             })
             .collect();
         self.end_block();
@@ -109,16 +101,10 @@ impl State {
     /// [`State::apply_tx`] per transaction and [`State::end_block`].
     pub fn begin_block(&mut self, height: u64, time: u64) -> Result<Vec<EpochSummary>, BlockError> {
         if height != self.height + 1 {
-            return Err(BlockError::WrongHeight {
-                expected: self.height + 1,
-                got: height,
-            });
+            return Err(BlockError::WrongHeight { expected: self.height + 1, got: height });
         }
         if time < self.time {
-            return Err(BlockError::TimeWentBackwards {
-                previous: self.time,
-                got: time,
-            });
+            return Err(BlockError::TimeWentBackwards { previous: self.time, got: time });
         }
         let closed = self.advance_time(time);
         self.height = height;
@@ -152,12 +138,7 @@ impl State {
             return self.tx_heartbeat(tx.signer, slot).map(|()| 0);
         }
         let signer = self.account_id(&tx.signer).ok_or(TxError::UnknownSigner)?;
-        if self
-            .policy
-            .governance
-            .as_ref()
-            .is_some_and(|g| g.treasury == tx.signer)
-        {
+        if self.policy.governance.as_ref().is_some_and(|g| g.treasury == tx.signer) {
             return Err(TxError::SignerLocked);
         }
         let account = &self.accounts[signer as usize];
@@ -173,99 +154,44 @@ impl State {
             return Err(TxError::BlockFull);
         }
         let fee = self.fee();
-        let available = account
-            .spendable
-            .checked_sub(fee.total())
-            .ok_or(TxError::InsufficientFee)?;
+        // a claim may pay its fee from what it claims: an owner whose only tokens are rewards
+        // can always collect them
+        let claimable = match tx.body {
+            TxBody::Claim => account.unclaimed - crate::math::ppb_of(account.unclaimed, self.policy.claims.tax_ppb),
+            _ => 0,
+        };
+        let available = (account.spendable + claimable).checked_sub(fee.total()).ok_or(TxError::InsufficientFee)?;
+        let available = available.min(account.spendable);
         match &tx.body {
             TxBody::Transfer { to, amount } => self.tx_transfer(signer, available, *to, *amount),
-            TxBody::RegisterMachine {
-                machine,
-                gpu_class,
-                bandwidth_mbps,
-                bond,
-            } => self.tx_register_machine(
-                signer,
-                available,
-                *machine,
-                *gpu_class,
-                *bandwidth_mbps,
-                *bond,
-            ),
+            TxBody::RegisterMachine { machine, gpu_class, bandwidth_mbps, bond } => {
+                self.tx_register_machine(signer, available, *machine, *gpu_class, *bandwidth_mbps, *bond)
+            }
             TxBody::Heartbeat { .. } => unreachable!("handled above"),
-            TxBody::SubmitJob {
-                job_id,
-                mode,
-                price_per_gpu_second,
-                max_gpu_seconds,
-            } => self.tx_submit_job(
-                signer,
-                available,
-                *job_id,
-                *mode,
-                *price_per_gpu_second,
-                *max_gpu_seconds,
-            ),
-            TxBody::ReportUsage {
-                customer,
-                job_id,
-                machine,
-                gpu_seconds,
-                ai_tokens,
-            } => self.tx_report_usage(
-                signer,
-                *customer,
-                *job_id,
-                *machine,
-                *gpu_seconds,
-                *ai_tokens,
-            ),
+            TxBody::SubmitJob { job_id, mode, price_per_gpu_second, max_gpu_seconds } => {
+                self.tx_submit_job(signer, available, *job_id, *mode, *price_per_gpu_second, *max_gpu_seconds)
+            }
+            TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens } => {
+                self.tx_report_usage(signer, *customer, *job_id, *machine, *gpu_seconds, *ai_tokens)
+            }
             TxBody::SettleJob { job_id } => self.tx_settle_job(signer, *job_id, None),
-            TxBody::FailJob { job_id, machine } => {
-                self.tx_settle_job(signer, *job_id, Some(*machine))
-            }
-            TxBody::RegisterValidator { bond } => {
-                self.tx_register_validator(signer, available, *bond)
-            }
-            TxBody::Stake { validator, amount } => {
-                self.tx_stake(signer, available, *validator, *amount)
-            }
-            TxBody::Unstake {
-                validator,
-                amount,
-                fast,
-            } => self.tx_unstake(signer, *validator, *amount, *fast),
+            TxBody::FailJob { job_id, machine } => self.tx_settle_job(signer, *job_id, Some(*machine)),
+            TxBody::RegisterValidator { bond } => self.tx_register_validator(signer, available, *bond),
+            TxBody::Stake { validator, amount } => self.tx_stake(signer, available, *validator, *amount),
+            TxBody::Unstake { validator, amount, fast } => self.tx_unstake(signer, *validator, *amount, *fast),
             TxBody::Claim => self.tx_claim(signer),
             TxBody::ClaimToStake { validator } => self.tx_claim_to_stake(signer, *validator),
             TxBody::Propose { action } => self.tx_propose(signer, action),
             TxBody::Vote { proposal, yes } => self.tx_vote(signer, *proposal, *yes),
-            TxBody::BridgeOut { amount, recipient } => {
-                self.tx_bridge_out(signer, available, *amount, *recipient)
+            TxBody::BridgeOut { amount, recipient } => self.tx_bridge_out(signer, available, *amount, *recipient),
+            TxBody::BridgeAttest { deposit_id, recipient, amount } => {
+                self.tx_bridge_attest(tx.signer, *deposit_id, *recipient, *amount)
             }
-            TxBody::BridgeAttest {
-                deposit_id,
-                recipient,
-                amount,
-            } => self.tx_bridge_attest(tx.signer, *deposit_id, *recipient, *amount),
-            TxBody::AttestLiquidity { provider, amount } => {
-                self.tx_attest_liquidity(tx.signer, *provider, *amount)
+            TxBody::AttestLiquidity { provider, amount } => self.tx_attest_liquidity(tx.signer, *provider, *amount),
+            TxBody::SubmitReceipt { machine, task_id, model_id, input_hash, output_hash, gpu_seconds } => {
+                self.tx_submit_receipt(signer, *machine, [task_id, model_id, input_hash, output_hash], *gpu_seconds)
             }
-            TxBody::SubmitReceipt {
-                machine,
-                task_id,
-                model_id,
-                input_hash,
-                output_hash,
-                gpu_seconds,
-            } => self.tx_submit_receipt(
-                signer,
-                *machine,
-                [task_id, model_id, input_hash, output_hash],
-                *gpu_seconds,
-            ),
-            TxBody::AttestReceipt { receipt, valid } => {
-                self.tx_attest_receipt(tx.signer, *receipt, *valid)
-            }
+            TxBody::AttestReceipt { receipt, valid } => self.tx_attest_receipt(tx.signer, *receipt, *valid),
         }?;
         // after this point the transaction has succeeded: charge the fee, consume the nonce
         let account = &mut self.accounts[signer as usize];
@@ -289,13 +215,7 @@ impl State {
         Ok(fee.total())
     }
 
-    fn tx_transfer(
-        &mut self,
-        signer: u32,
-        available: u128,
-        to: Address,
-        amount: u128,
-    ) -> Result<(), TxError> {
+    fn tx_transfer(&mut self, signer: u32, available: u128, to: Address, amount: u128) -> Result<(), TxError> {
         if amount == 0 {
             return Err(TxError::ZeroAmount);
         }

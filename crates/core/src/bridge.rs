@@ -50,12 +50,7 @@ impl State {
         account.spendable -= amount;
         let from = account.address;
         self.bridge.escrow += amount;
-        self.bridge.outbound.push(Outbound {
-            from,
-            amount,
-            recipient,
-            epoch: self.epoch,
-        });
+        self.bridge.outbound.push(Outbound { from, amount, recipient, epoch: self.epoch });
         Ok(())
     }
 
@@ -73,14 +68,7 @@ impl State {
         if self.bridge.paid_deposits.contains(&deposit_id) {
             return Err(TxError::DepositAlreadyPaid);
         }
-        let claim = claim_hash(
-            b"deposit",
-            &[
-                &deposit_id.to_le_bytes(),
-                &recipient.0,
-                &amount.to_le_bytes(),
-            ],
-        );
+        let claim = claim_hash(b"deposit", &[&deposit_id.to_le_bytes(), &recipient.0, &amount.to_le_bytes()]);
         let attesters = self.bridge.attestations.get(&claim);
         if attesters.is_some_and(|a| a.contains(&signer)) {
             return Err(TxError::AlreadyAttested);
@@ -100,11 +88,7 @@ impl State {
             let to = self.account_or_create(recipient);
             self.accounts[to as usize].spendable += amount;
         } else {
-            self.bridge
-                .attestations
-                .entry(claim)
-                .or_default()
-                .insert(signer);
+            self.bridge.attestations.entry(claim).or_default().insert(signer);
         }
         Ok(())
     }
@@ -126,10 +110,7 @@ impl State {
         if registered_now {
             return Err(TxError::LiquidityAlreadyRegistered);
         }
-        let claim = claim_hash(
-            b"liquidity",
-            &[&epoch.to_le_bytes(), &provider.0, &amount.to_le_bytes()],
-        );
+        let claim = claim_hash(b"liquidity", &[&epoch.to_le_bytes(), &provider.0, &amount.to_le_bytes()]);
         let attesters = self.bridge.attestations.get(&claim);
         if attesters.is_some_and(|a| a.contains(&signer)) {
             return Err(TxError::AlreadyAttested);
@@ -141,11 +122,7 @@ impl State {
             position.pending = Some(amount);
             position.registered_epoch = epoch;
         } else {
-            self.bridge
-                .attestations
-                .entry(claim)
-                .or_default()
-                .insert(signer);
+            self.bridge.attestations.entry(claim).or_default().insert(signer);
         }
         Ok(())
     }
@@ -157,7 +134,6 @@ impl State {
                 position.active = amount;
             }
         }
-        self.liquidity
-            .retain(|_, l| l.active > 0 || l.pending.is_some());
+        self.liquidity.retain(|_, l| l.active > 0 || l.pending.is_some());
     }
 }

@@ -30,48 +30,52 @@ impl State {
         if gpu_class == 0 || usize::from(gpu_class) > self.policy.gpu_classes() {
             return Err(TxError::InvalidGpuClass);
         }
-        let bond_min = self
-            .policy
-            .dualproof
-            .as_ref()
-            .map_or(0, |d| d.machine_bond_min.base_units());
+        let bond_min = self.policy.dualproof.as_ref().map_or(0, |d| d.machine_bond_min.base_units());
         if bond < bond_min {
             return Err(TxError::MachineBondTooLow);
         }
         if bond > available {
             return Err(TxError::InsufficientBalance);
         }
+        self.insert_machine(owner, machine, gpu_class, bandwidth_mbps, bond);
+        Ok(())
+    }
+
+    /// Adds a machine outside a transaction, as part of a genesis fleet or a simulation's fleet
+    /// (no fee, no bond). The node never calls this: its machines register by transaction.
+    pub fn add_machine(
+        &mut self,
+        owner: Address,
+        machine: Address,
+        gpu_class: u8,
+        bandwidth_mbps: u32,
+    ) -> Result<u32, TxError> {
+        if self.machine_index.contains_key(&machine) {
+            return Err(TxError::MachineExists);
+        }
+        if gpu_class == 0 || usize::from(gpu_class) > self.policy.gpu_classes() {
+            return Err(TxError::InvalidGpuClass);
+        }
+        let owner = self.account_or_create(owner);
+        Ok(self.insert_machine(owner, machine, gpu_class, bandwidth_mbps, 0))
+    }
+
+    fn insert_machine(&mut self, owner: u32, machine: Address, gpu_class: u8, bandwidth_mbps: u32, bond: u128) -> u32 {
         let bandwidth_tier = self
             .policy
             .connection_reward
             .as_ref()
-            .and_then(|c| {
-                c.bandwidth_tiers
-                    .iter()
-                    .position(|t| bandwidth_mbps >= t.min_mbps)
-            })
+            .and_then(|c| c.bandwidth_tiers.iter().position(|t| bandwidth_mbps >= t.min_mbps))
             .unwrap_or(0) as u8;
         let account = &mut self.accounts[owner as usize];
         account.spendable -= bond;
         account.staked += bond;
-        let id = u32::try_from(self.machines.len())
-            .unwrap_or_else(|_| panic!("more than 2^32 machines"));
-        self.machines.push(MachineHot {
-            owner,
-            online_slots: 0,
-            gpu_class: gpu_class - 1,
-            bandwidth_tier,
-            flags: 0,
-        });
-        self.machines_cold.push(MachineCold {
-            address: machine,
-            bandwidth_mbps,
-            bond,
-            slot_bits: [0; 5],
-        });
+        let id = u32::try_from(self.machines.len()).unwrap_or_else(|_| panic!("more than 2^32 machines"));
+        self.machines.push(MachineHot { owner, online_slots: 0, gpu_class: gpu_class - 1, bandwidth_tier, flags: 0 });
+        self.machines_cold.push(MachineCold { address: machine, bandwidth_mbps, bond, slot_bits: [0; 5] });
         self.machine_rewards.push(0);
         self.machine_index.insert(machine, id);
-        Ok(())
+        id
     }
 
     /// NM6: a heartbeat marks the slot it falls in, if that slot is in the open epoch and not in
@@ -81,9 +85,7 @@ impl State {
         let slots_per_epoch = u64::from(self.policy.slots_per_epoch());
         let slot_seconds = self.policy.epoch.slot_seconds;
         let epoch_of_slot = slot / slots_per_epoch + 1;
-        let slot_start = slot
-            .checked_mul(slot_seconds)
-            .and_then(|s| s.checked_add(self.genesis_time));
+        let slot_start = slot.checked_mul(slot_seconds).and_then(|s| s.checked_add(self.genesis_time));
         if epoch_of_slot != self.epoch || slot_start.is_none_or(|start| start > self.time) {
             return Err(TxError::SlotOutsideEpoch);
         }
@@ -105,11 +107,7 @@ impl State {
     /// The connection weight of a machine (NM7): class weight × bandwidth factor in ppb.
     #[inline]
     pub fn machine_weight(&self, machine: &MachineHot) -> u64 {
-        let tiers = self
-            .policy
-            .connection_reward
-            .as_ref()
-            .map_or(1, |c| c.bandwidth_tiers.len());
+        let tiers = self.policy.connection_reward.as_ref().map_or(1, |c| c.bandwidth_tiers.len());
         self.weight_table
             .get(usize::from(machine.gpu_class) * tiers + usize::from(machine.bandwidth_tier))
             .copied()
@@ -128,11 +126,7 @@ impl State {
         let table = &self.weight_table;
         let weight_of = |m: &MachineHot| -> u64 {
             let qualifies = u32::from(m.online_slots) >= min_slots && m.flags & FLAG_FORFEITED == 0;
-            if qualifies {
-                table[usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier)]
-            } else {
-                0
-            }
+            if qualifies { table[usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier)] } else { 0 }
         };
         let total_weight: u128 = self.machines.iter().map(|m| u128::from(weight_of(m))).sum();
         let split = ProRata::new(budget, total_weight);
@@ -155,13 +149,7 @@ impl State {
         }
         self.pools[pool_index].balance -= paid;
         self.pools[pool_index].epoch_budget -= paid;
-        programs.push(ProgramPayout {
-            program: "connection_reward",
-            budget,
-            paid,
-            dust: budget - paid,
-            recipients,
-        });
+        programs.push(ProgramPayout { program: "connection_reward", budget, paid, dust: budget - paid, recipients });
     }
 
     /// Clears the per-epoch machine data after the programs ran.

@@ -48,14 +48,8 @@ impl State {
             return Err(TxError::NoActiveValidators);
         }
         let class = usize::from(self.machines[machine_id as usize].gpu_class);
-        let factor = params
-            .class_factors_ppb
-            .get(class)
-            .or(params.class_factors_ppb.last())
-            .copied()
-            .unwrap_or(0);
-        let compute_units =
-            mul_div_floor(u128::from(gpu_seconds), u128::from(factor), PPB).unwrap_or(0);
+        let factor = params.class_factors_ppb.get(class).or(params.class_factors_ppb.last()).copied().unwrap_or(0);
+        let compute_units = mul_div_floor(u128::from(gpu_seconds), u128::from(factor), PPB).unwrap_or(0);
         for validator in &assigned {
             if let Some(v) = self.validators.get_mut(validator) {
                 v.assigned += 1;
@@ -88,11 +82,8 @@ impl State {
 
     /// OT4: `count` distinct master nodes drawn by stake from the receipt hash.
     pub fn assign_validators(&self, receipt: &[u8; 32], count: usize) -> Vec<Address> {
-        let mut candidates: Vec<(Address, u128)> = self
-            .master_nodes
-            .iter()
-            .filter_map(|m| self.validators.get(m).map(|v| (*m, v.active.max(1))))
-            .collect();
+        let mut candidates: Vec<(Address, u128)> =
+            self.master_nodes.iter().filter_map(|m| self.validators.get(m).map(|v| (*m, v.active.max(1)))).collect();
         candidates.sort();
         let mut chosen = Vec::new();
         for draw in 0..count.min(candidates.len()) {
@@ -118,43 +109,23 @@ impl State {
         chosen
     }
 
-    pub(crate) fn tx_attest_receipt(
-        &mut self,
-        signer: Address,
-        receipt: [u8; 32],
-        valid: bool,
-    ) -> Result<(), TxError> {
+    pub(crate) fn tx_attest_receipt(&mut self, signer: Address, receipt: [u8; 32], valid: bool) -> Result<(), TxError> {
         let params = self.policy.dualproof.clone().ok_or(TxError::NotInPolicy)?;
         let entry = self.receipts.get(&receipt).ok_or(TxError::UnknownReceipt)?;
         if entry.status != ReceiptStatus::Pending {
             return Err(TxError::ReceiptFinalized);
         }
-        let slot = entry
-            .votes
-            .iter()
-            .position(|(v, _)| *v == signer)
-            .ok_or(TxError::NotAssignedValidator)?;
+        let slot = entry.votes.iter().position(|(v, _)| *v == signer).ok_or(TxError::NotAssignedValidator)?;
         if entry.votes[slot].1.is_some() {
             return Err(TxError::AlreadyAttested);
         }
-        let entry = self
-            .receipts
-            .get_mut(&receipt)
-            .unwrap_or_else(|| unreachable!("checked above"));
+        let entry = self.receipts.get_mut(&receipt).unwrap_or_else(|| unreachable!("checked above"));
         entry.votes[slot].1 = Some(valid);
-        let side = entry
-            .votes
-            .iter()
-            .filter(|(_, vote)| *vote == Some(valid))
-            .count();
+        let side = entry.votes.iter().filter(|(_, vote)| *vote == Some(valid)).count();
         if side < params.quorum as usize {
             return Ok(());
         }
-        entry.status = if valid {
-            ReceiptStatus::Accepted
-        } else {
-            ReceiptStatus::Rejected
-        };
+        entry.status = if valid { ReceiptStatus::Accepted } else { ReceiptStatus::Rejected };
         let (machine, compute_units) = (entry.machine, entry.compute_units);
         let votes = entry.votes.clone();
         if valid {
@@ -204,39 +175,23 @@ impl State {
                 continue;
             };
             let bond = self.self_bond(master);
-            let base =
-                mul_div_floor(bond, u128::from(params.validator_apy_ppb), per_year).unwrap_or(0);
-            let bonus_full =
-                mul_div_floor(bond, u128::from(params.validator_bonus_apy_ppb), per_year)
-                    .unwrap_or(0);
+            let base = mul_div_floor(bond, u128::from(params.validator_apy_ppb), per_year).unwrap_or(0);
+            let bonus_full = mul_div_floor(bond, u128::from(params.validator_bonus_apy_ppb), per_year).unwrap_or(0);
             let bonus = if validator.assigned == 0 {
                 bonus_full
             } else {
-                mul_div_floor(
-                    bonus_full,
-                    u128::from(validator.correct),
-                    u128::from(validator.assigned),
-                )
-                .unwrap_or(0)
+                mul_div_floor(bonus_full, u128::from(validator.correct), u128::from(validator.assigned)).unwrap_or(0)
             };
             if base + bonus > 0 {
                 claims.push((validator.operator, base + bonus, None));
             }
         }
         let owed: u128 = claims.iter().map(|(_, a, _)| a).sum();
-        let budget = params
-            .daily_mint_cap
-            .base_units()
-            .min(self.cap - self.total_supply())
-            .min(owed);
+        let budget = params.daily_mint_cap.base_units().min(self.cap - self.total_supply()).min(owed);
         let split = ProRata::new(budget, owed);
         let (mut machines_paid, mut validators_paid) = (0u128, 0u128);
         for (account, amount, machine) in &claims {
-            let share = if owed <= budget {
-                *amount
-            } else {
-                split.share(*amount)
-            };
+            let share = if owed <= budget { *amount } else { split.share(*amount) };
             self.credit_reward(*account, share);
             match machine {
                 Some(m) => {

@@ -133,15 +133,11 @@ impl State {
         // 4. election for the next epoch
         self.elect_master_nodes();
         self.bridge.inbound_paid_epoch = 0;
-        self.bridge.inbound_cap_epoch = self.policy.bridge.as_ref().map_or(0, |b| {
-            crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb)
-        });
+        self.bridge.inbound_cap_epoch =
+            self.policy.bridge.as_ref().map_or(0, |b| crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb));
         // 5. summary and roots
-        let (rewards_root, state_root) = if self.compute_roots {
-            (self.rewards_root(), self.state_root())
-        } else {
-            ([0; 32], [0; 32])
-        };
+        let (rewards_root, state_root) =
+            if self.compute_roots { (self.rewards_root(), self.state_root()) } else { ([0; 32], [0; 32]) };
         let summary = EpochSummary {
             epoch,
             policy_version,
@@ -160,10 +156,7 @@ impl State {
             rewards_root,
             state_root,
         };
-        self.tally = crate::state::EpochTally {
-            released: vec![0; self.pools.len()],
-            ..Default::default()
-        };
+        self.tally = crate::state::EpochTally { released: vec![0; self.pools.len()], ..Default::default() };
         self.epoch += 1;
         summary
     }
@@ -182,12 +175,7 @@ impl State {
                 pool.epoch_budget = 0;
             }
             self.record_burn(burned);
-            let issued: u128 = upgrade
-                .policy
-                .pools
-                .iter()
-                .map(|p| p.genesis.base_units())
-                .sum();
+            let issued: u128 = upgrade.policy.pools.iter().map(|p| p.genesis.base_units()).sum();
             self.cap = self.total_supply() + issued;
             self.pools.clear();
             self.policy = upgrade.policy;

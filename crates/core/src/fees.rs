@@ -15,10 +15,7 @@ impl State {
     pub(crate) fn fee(&self) -> Fee {
         let gas = &self.policy.gas;
         let tip = gas.base_fee.as_ref().map_or(0, |b| b.tip.base_units());
-        Fee {
-            burn: self.base_fee,
-            producer: gas.flat_fee.base_units() + tip,
-        }
+        Fee { burn: self.base_fee, producer: gas.flat_fee.base_units() + tip }
     }
 
     /// The fee a transaction pays now (base fee + flat fee + tip).
@@ -34,17 +31,9 @@ impl State {
         let target = u128::from(params.block_tx_limit / 2);
         let used = u128::from(self.block_tx_count);
         let delta_units = used.abs_diff(target);
-        let delta = mul_div_floor(
-            self.base_fee,
-            delta_units * u128::from(params.max_change_ppb),
-            target * PPB,
-        )
-        .unwrap_or(0);
-        self.base_fee = if used > target {
-            self.base_fee + delta
-        } else {
-            self.base_fee - delta
-        };
+        let delta =
+            mul_div_floor(self.base_fee, delta_units * u128::from(params.max_change_ppb), target * PPB).unwrap_or(0);
+        self.base_fee = if used > target { self.base_fee + delta } else { self.base_fee - delta };
         self.base_fee = self.base_fee.max(params.min.base_units());
     }
 }

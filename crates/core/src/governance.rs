@@ -35,11 +35,7 @@ fn apply_changes(policy: &Policy, changes: &[(String, String)]) -> Option<Policy
 }
 
 impl State {
-    pub(crate) fn tx_propose(
-        &mut self,
-        proposer: u32,
-        action: &ProposalAction,
-    ) -> Result<(), TxError> {
+    pub(crate) fn tx_propose(&mut self, proposer: u32, action: &ProposalAction) -> Result<(), TxError> {
         let params = self.policy.governance.clone().ok_or(TxError::NotInPolicy)?;
         if self.voting_weight(proposer) < params.proposer_min.base_units() {
             return Err(TxError::ProposerTooSmall);
@@ -53,9 +49,7 @@ impl State {
                 apply_changes(&self.policy, changes).ok_or(TxError::InvalidProposal)?;
             }
         }
-        let weights = (0..self.accounts.len() as u32)
-            .map(|a| self.voting_weight(a))
-            .collect();
+        let weights = (0..self.accounts.len() as u32).map(|a| self.voting_weight(a)).collect();
         let id = self.next_proposal;
         self.next_proposal += 1;
         self.proposals.insert(
@@ -78,10 +72,7 @@ impl State {
 
     pub(crate) fn tx_vote(&mut self, voter: u32, proposal: u64, yes: bool) -> Result<(), TxError> {
         let epoch = self.epoch;
-        let p = self
-            .proposals
-            .get(&proposal)
-            .ok_or(TxError::UnknownProposal)?;
+        let p = self.proposals.get(&proposal).ok_or(TxError::UnknownProposal)?;
         if epoch > p.end_epoch || p.outcome.is_some() {
             return Err(TxError::VotingClosed);
         }
@@ -92,10 +83,7 @@ impl State {
         if weight == 0 {
             return Err(TxError::NoVotingWeight);
         }
-        let p = self
-            .proposals
-            .get_mut(&proposal)
-            .unwrap_or_else(|| unreachable!("checked above"));
+        let p = self.proposals.get_mut(&proposal).unwrap_or_else(|| unreachable!("checked above"));
         p.voters.insert(voter);
         if yes {
             p.yes += weight;
@@ -107,12 +95,7 @@ impl State {
 
     /// Tallies and executes the proposals whose last voting epoch is `epoch`.
     pub(crate) fn execute_proposals(&mut self, epoch: Epoch) -> Vec<(u64, ProposalOutcome)> {
-        let ending: Vec<u64> = self
-            .proposals
-            .iter()
-            .filter(|(_, p)| p.end_epoch == epoch)
-            .map(|(id, _)| *id)
-            .collect();
+        let ending: Vec<u64> = self.proposals.iter().filter(|(_, p)| p.end_epoch == epoch).map(|(id, _)| *id).collect();
         let mut outcomes = Vec::new();
         for id in ending {
             let Some(proposal) = self.proposals.get(&id).cloned() else {
@@ -157,13 +140,7 @@ impl State {
                 }
                 match apply_changes(&self.policy, changes) {
                     Some(policy) => {
-                        self.upgrades.insert(
-                            epoch + 1,
-                            Upgrade {
-                                policy,
-                                restart_pools: false,
-                            },
-                        );
+                        self.upgrades.insert(epoch + 1, Upgrade { policy, restart_pools: false });
                         true
                     }
                     None => false,

@@ -8,17 +8,11 @@ impl State {
     pub fn check_invariants(&self) -> Result<(), String> {
         let fail = |what: String| Err(what);
         if self.burned_total > self.minted_total {
-            return fail(format!(
-                "burned {} exceeds minted {}",
-                self.burned_total, self.minted_total
-            ));
+            return fail(format!("burned {} exceeds minted {}", self.burned_total, self.minted_total));
         }
         let supply = self.total_supply();
         if supply > self.cap {
-            return fail(format!(
-                "G8: total supply {supply} exceeds the cap {}",
-                self.cap
-            ));
+            return fail(format!("G8: total supply {supply} exceeds the cap {}", self.cap));
         }
         let holdings: u128 = self.accounts.iter().map(|a| a.holding()).sum();
         let pools = self.pools_total();
@@ -32,16 +26,12 @@ impl State {
         let positions: u128 = self.positions.values().map(|p| p.effective()).sum();
         let bonds: u128 = self.machines_cold.iter().map(|m| m.bond).sum();
         if staked != positions + bonds {
-            return fail(format!(
-                "staked {staked} != positions {positions} + machine bonds {bonds}"
-            ));
+            return fail(format!("staked {staked} != positions {positions} + machine bonds {bonds}"));
         }
         let unbonding: u128 = self.accounts.iter().map(|a| a.unbonding).sum();
         let entries: u128 = self.unbonding.values().map(|u| u.amount + u.burn).sum();
         if unbonding != entries {
-            return fail(format!(
-                "unbonding {unbonding} != unbonding entries {entries}"
-            ));
+            return fail(format!("unbonding {unbonding} != unbonding entries {entries}"));
         }
         let escrowed: u128 = self.accounts.iter().map(|a| a.escrowed).sum();
         let jobs: u128 = self.jobs.values().map(|j| j.escrow).sum();
@@ -49,16 +39,9 @@ impl State {
             return fail(format!("escrowed {escrowed} != open job escrow {jobs}"));
         }
         for (address, validator) in &self.validators {
-            let active: u128 = self
-                .positions
-                .range((*address, 0)..=(*address, u32::MAX))
-                .map(|(_, p)| p.active)
-                .sum();
+            let active: u128 = self.positions.range((*address, 0)..=(*address, u32::MAX)).map(|(_, p)| p.active).sum();
             if active != validator.active {
-                return fail(format!(
-                    "validator {address:?} active {} != positions {active}",
-                    validator.active
-                ));
+                return fail(format!("validator {address:?} active {} != positions {active}", validator.active));
             }
         }
         for job in self.jobs.values() {
@@ -69,10 +52,7 @@ impl State {
             }
         }
         if self.master_nodes.len() > self.policy.staking.master_nodes as usize
-            || self
-                .master_nodes
-                .iter()
-                .any(|m| !self.validators.contains_key(m))
+            || self.master_nodes.iter().any(|m| !self.validators.contains_key(m))
         {
             return fail("master nodes are not a subset of the validators".into());
         }
@@ -81,9 +61,7 @@ impl State {
                 return fail(format!("pool {} budget above its balance", pool.name));
             }
         }
-        if self.machines.len() != self.machines_cold.len()
-            || self.machines.len() != self.machine_index.len()
-        {
+        if self.machines.len() != self.machines_cold.len() || self.machines.len() != self.machine_index.len() {
             return fail("machine tables differ in length".into());
         }
         let max_slots = self.policy.slots_per_epoch() as u16;
@@ -91,10 +69,7 @@ impl State {
             return fail("a machine has more online slots than the epoch holds".into());
         }
         if self.account_index.len() != self.accounts.len()
-            || self
-                .account_index
-                .iter()
-                .any(|(a, id)| self.accounts.get(*id as usize).map(|x| x.address) != Some(*a))
+            || self.account_index.iter().any(|(a, id)| self.accounts.get(*id as usize).map(|x| x.address) != Some(*a))
         {
             return fail("the account index disagrees with the accounts".into());
         }
@@ -113,10 +88,7 @@ impl State {
     /// Panics on a broken invariant (a bug: stop, never catch).
     pub fn assert_invariants(&self) {
         if let Err(violation) = self.check_invariants() {
-            panic!(
-                "invariant broken at height {} epoch {}: {violation}",
-                self.height, self.epoch
-            );
+            panic!("invariant broken at height {} epoch {}: {violation}", self.height, self.epoch);
         }
     }
 }

@@ -26,14 +26,10 @@ impl State {
         if price_per_gpu_second == 0 || max_gpu_seconds == 0 {
             return Err(TxError::InvalidJob);
         }
-        if self.jobs.contains_key(&(customer, job_id))
-            || self.closed_jobs.contains(&(customer, job_id))
-        {
+        if self.jobs.contains_key(&(customer, job_id)) || self.closed_jobs.contains(&(customer, job_id)) {
             return Err(TxError::JobExists);
         }
-        let escrow = price_per_gpu_second
-            .checked_mul(u128::from(max_gpu_seconds))
-            .ok_or(TxError::AmountOverflow)?;
+        let escrow = price_per_gpu_second.checked_mul(u128::from(max_gpu_seconds)).ok_or(TxError::AmountOverflow)?;
         if escrow > available {
             return Err(TxError::InsufficientBalance);
         }
@@ -42,14 +38,7 @@ impl State {
         account.escrowed += escrow;
         self.jobs.insert(
             (customer, job_id),
-            Job {
-                mode,
-                price_per_gpu_second,
-                max_gpu_seconds,
-                used_gpu_seconds: 0,
-                escrow,
-                usage: vec![],
-            },
+            Job { mode, price_per_gpu_second, max_gpu_seconds, used_gpu_seconds: 0, escrow, usage: vec![] },
         );
         Ok(())
     }
@@ -68,24 +57,14 @@ impl State {
             return Err(TxError::NotMachineOwner);
         }
         let customer = self.account_id(&customer).ok_or(TxError::UnknownJob)?;
-        let job = self
-            .jobs
-            .get(&(customer, job_id))
-            .ok_or(TxError::UnknownJob)?;
+        let job = self.jobs.get(&(customer, job_id)).ok_or(TxError::UnknownJob)?;
         if gpu_seconds == 0 {
             return Err(TxError::ZeroAmount);
         }
-        if job
-            .used_gpu_seconds
-            .checked_add(gpu_seconds)
-            .is_none_or(|used| used > job.max_gpu_seconds)
-        {
+        if job.used_gpu_seconds.checked_add(gpu_seconds).is_none_or(|used| used > job.max_gpu_seconds) {
             return Err(TxError::UsageExceedsJob);
         }
-        let job = self
-            .jobs
-            .get_mut(&(customer, job_id))
-            .unwrap_or_else(|| unreachable!("checked above"));
+        let job = self.jobs.get_mut(&(customer, job_id)).unwrap_or_else(|| unreachable!("checked above"));
         job.used_gpu_seconds += gpu_seconds;
         match job.usage.iter_mut().find(|(m, _, _)| *m == machine) {
             Some(entry) => {
@@ -112,10 +91,7 @@ impl State {
             Some(address) => Some(self.machine_id(&address).ok_or(TxError::UnknownMachine)?),
             None => None,
         };
-        let job = self
-            .jobs
-            .remove(&(customer, job_id))
-            .unwrap_or_else(|| unreachable!("checked above"));
+        let job = self.jobs.remove(&(customer, job_id)).unwrap_or_else(|| unreachable!("checked above"));
         self.closed_jobs.insert((customer, job_id));
         let fee = job.price_per_gpu_second * u128::from(job.used_gpu_seconds);
         let account = &mut self.accounts[customer as usize];
@@ -136,11 +112,7 @@ impl State {
                 Some(params) => {
                     let pool = self.pool_index(&params.pool);
                     // newer payments queue behind older debts
-                    let pay = if self.debts.is_empty() {
-                        earned.min(self.pools[pool].balance)
-                    } else {
-                        0
-                    };
+                    let pay = if self.debts.is_empty() { earned.min(self.pools[pool].balance) } else { 0 };
                     self.pools[pool].balance -= pay;
                     self.accounts[owner as usize].spendable += pay;
                     if earned > pay {

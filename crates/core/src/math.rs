@@ -83,32 +83,14 @@ impl ProRata {
     /// Prepares the split; `total_weight` = 0 pays nothing (all dust).
     pub fn new(amount: u128, total_weight: u128) -> ProRata {
         if total_weight == 0 {
-            return ProRata {
-                amount,
-                total_weight,
-                whole_per_weight: 0,
-                remainder: 0,
-                fraction_rate: 0,
-                fast: true,
-            };
+            return ProRata { amount, total_weight, whole_per_weight: 0, remainder: 0, fraction_rate: 0, fast: true };
         }
         let whole_per_weight = amount / total_weight;
         let remainder = amount % total_weight;
         let fast = total_weight < (1u128 << 64);
         // remainder < W < 2^64, so remainder·2^64 < 2^128
-        let fraction_rate = if fast {
-            (remainder << 64) / total_weight
-        } else {
-            0
-        };
-        ProRata {
-            amount,
-            total_weight,
-            whole_per_weight,
-            remainder,
-            fraction_rate,
-            fast,
-        }
+        let fraction_rate = if fast { (remainder << 64) / total_weight } else { 0 };
+        ProRata { amount, total_weight, whole_per_weight, remainder, fraction_rate, fast }
     }
 
     /// floor(amount·weight/total_weight). `weight` must be ≤ total_weight.
@@ -141,10 +123,7 @@ mod tests {
     /// Goal: the 256-bit path agrees with known values. Method: products that overflow u128.
     #[test]
     fn mul_div_wide_known_values() {
-        assert_eq!(
-            mul_div_floor(u128::MAX, u128::MAX, u128::MAX),
-            Some(u128::MAX)
-        );
+        assert_eq!(mul_div_floor(u128::MAX, u128::MAX, u128::MAX), Some(u128::MAX));
         assert_eq!(mul_div_floor(u128::MAX, 2, 4), Some(u128::MAX / 2));
         assert_eq!(mul_div_floor(1 << 100, 1 << 100, 1 << 90), Some(1 << 110));
         assert_eq!(mul_div_floor(u128::MAX, u128::MAX, 1), None);

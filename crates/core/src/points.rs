@@ -15,34 +15,19 @@ impl State {
         };
         let pool = self.pool_index(&params.pool);
         let budget = ppb_of(self.pools[pool].balance, params.payout_ppb);
-        let points_of =
-            |index: usize, online_slots: u16, ai: &std::collections::BTreeMap<u32, u64>| -> u128 {
-                let uptime = if u32::from(online_slots) >= params.min_online_slots {
-                    params.uptime_points
-                } else {
-                    0
-                };
-                let tokens = ai
-                    .get(&(index as u32))
-                    .map_or(0, |t| t / params.ai_tokens_per_point);
-                u128::from(uptime) + u128::from(tokens)
-            };
-        let total: u128 = self
-            .machines
-            .iter()
-            .enumerate()
-            .map(|(i, m)| points_of(i, m.online_slots, &self.epoch_ai_tokens))
-            .sum();
+        let points_of = |index: usize, online_slots: u16, ai: &std::collections::BTreeMap<u32, u64>| -> u128 {
+            let uptime = if u32::from(online_slots) >= params.min_online_slots { params.uptime_points } else { 0 };
+            let tokens = ai.get(&(index as u32)).map_or(0, |t| t / params.ai_tokens_per_point);
+            u128::from(uptime) + u128::from(tokens)
+        };
+        let total: u128 =
+            self.machines.iter().enumerate().map(|(i, m)| points_of(i, m.online_slots, &self.epoch_ai_tokens)).sum();
         let split = ProRata::new(budget, total);
         let mut paid = 0;
         let mut recipients = 0;
         if total > 0 {
             for index in 0..self.machines.len() {
-                let points = points_of(
-                    index,
-                    self.machines[index].online_slots,
-                    &self.epoch_ai_tokens,
-                );
+                let points = points_of(index, self.machines[index].online_slots, &self.epoch_ai_tokens);
                 if points == 0 {
                     continue;
                 }

@@ -92,12 +92,7 @@ impl State {
         for v in [self.genesis_time, self.epoch, self.height, self.time] {
             o.u64(v);
         }
-        for v in [
-            self.cap,
-            self.minted_total,
-            self.burned_total,
-            self.base_fee,
-        ] {
+        for v in [self.cap, self.minted_total, self.burned_total, self.base_fee] {
             o.u128(v);
         }
         o.u32(self.block_tx_count);
@@ -112,14 +107,7 @@ impl State {
         o.len(self.accounts.len());
         for a in &self.accounts {
             o.addr(&a.address);
-            for v in [
-                a.spendable,
-                a.unclaimed,
-                a.staked,
-                a.unbonding,
-                a.escrowed,
-                a.rewards_total,
-            ] {
+            for v in [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed, a.rewards_total] {
                 o.u128(v);
             }
             o.u64(a.nonce);
@@ -133,12 +121,7 @@ impl State {
             o.u128(p.epoch_budget);
         }
         o.len(self.machines.len());
-        for ((hot, cold), reward) in self
-            .machines
-            .iter()
-            .zip(&self.machines_cold)
-            .zip(&self.machine_rewards)
-        {
+        for ((hot, cold), reward) in self.machines.iter().zip(&self.machines_cold).zip(&self.machine_rewards) {
             o.u32(hot.owner);
             o.u16(hot.online_slots);
             o.u8(hot.gpu_class);
@@ -230,14 +213,8 @@ impl State {
             o.u64(*id);
             o.u32(p.proposer);
             let mut action = crate::tx::Writer::default();
-            crate::Tx {
-                signer: Address::ZERO,
-                nonce: 0,
-                body: crate::TxBody::Propose {
-                    action: p.action.clone(),
-                },
-            }
-            .encode_into(&mut action);
+            crate::Tx { signer: Address::ZERO, nonce: 0, body: crate::TxBody::Propose { action: p.action.clone() } }
+                .encode_into(&mut action);
             o.len(action.0.len());
             o.bytes(&action.0);
             o.u64(p.start_epoch);
@@ -313,10 +290,7 @@ impl State {
 
     /// The state root: blake3 of the canonical encoding.
     pub fn state_root(&self) -> [u8; 32] {
-        let mut sink = BufferedHasher {
-            hasher: blake3::Hasher::new(),
-            buffer: Vec::with_capacity(1 << 16),
-        };
+        let mut sink = BufferedHasher { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(1 << 16) };
         self.encode_canonical(&mut sink);
         sink.hasher.update(&sink.buffer);
         *sink.hasher.finalize().as_bytes()
@@ -333,16 +307,8 @@ impl State {
 
     /// The root of the rewards tree (X2); zero when nobody has earned.
     pub fn rewards_root(&self) -> [u8; 32] {
-        let leaves: Vec<[u8; 32]> = self
-            .reward_leaves()
-            .iter()
-            .map(|(a, t)| reward_leaf(a, *t))
-            .collect();
-        merkle_levels(leaves)
-            .last()
-            .and_then(|top| top.first())
-            .copied()
-            .unwrap_or([0; 32])
+        let leaves: Vec<[u8; 32]> = self.reward_leaves().iter().map(|(a, t)| reward_leaf(a, *t)).collect();
+        merkle_levels(leaves).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
     }
 
     /// A proof of `address`'s cumulative rewards against [`State::rewards_root`].
@@ -399,9 +365,7 @@ mod hash_list {
             .iter()
             .map(|t| {
                 let mut out = [0u8; 32];
-                hex::decode_to_slice(t, &mut out)
-                    .map(|()| out)
-                    .map_err(serde::de::Error::custom)
+                hex::decode_to_slice(t, &mut out).map(|()| out).map_err(serde::de::Error::custom)
             })
             .collect()
     }
@@ -422,11 +386,7 @@ impl RewardProof {
                 let Some(other) = siblings.next() else {
                     return false;
                 };
-                hash = if position % 2 == 0 {
-                    node(&hash, other)
-                } else {
-                    node(other, &hash)
-                };
+                hash = if position % 2 == 0 { node(&hash, other) } else { node(other, &hash) };
             }
             position /= 2;
             count = count.div_ceil(2);
@@ -455,16 +415,7 @@ fn merkle_levels(leaves: Vec<[u8; 32]>) -> Vec<Vec<[u8; 32]>> {
     let mut levels = vec![leaves];
     while levels.last().is_some_and(|l| l.len() > 1) {
         let below = levels.last().map(Vec::as_slice).unwrap_or_default();
-        let above = below
-            .chunks(2)
-            .map(|pair| {
-                if let [l, r] = pair {
-                    node(l, r)
-                } else {
-                    pair[0]
-                }
-            })
-            .collect();
+        let above = below.chunks(2).map(|pair| if let [l, r] = pair { node(l, r) } else { pair[0] }).collect();
         levels.push(above);
     }
     levels

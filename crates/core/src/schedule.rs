@@ -14,8 +14,7 @@ pub fn released_after(tranche: &Tranche, e: Epoch) -> u128 {
     }
     let length = u128::from(tranche.last - tranche.first + 1);
     let elapsed = u128::from(e.min(tranche.last) - tranche.first + 1);
-    mul_div_floor(tranche.amount.base_units(), elapsed, length)
-        .unwrap_or_else(|| unreachable!("≤ amount"))
+    mul_div_floor(tranche.amount.base_units(), elapsed, length).unwrap_or_else(|| unreachable!("≤ amount"))
 }
 
 /// What a list of tranches releases in epoch `e` alone.
@@ -111,11 +110,7 @@ mod tests {
     /// Method: NM4's DAO tranche at 1824 and 1825.
     #[test]
     fn cliff_releases_at_close_of_lock() {
-        let dao = Tranche {
-            first: 1825,
-            last: 1825,
-            amount: Tokens::whole(2_000_000_000),
-        };
+        let dao = Tranche { first: 1825, last: 1825, amount: Tokens::whole(2_000_000_000) };
         assert_eq!(released_after(&dao, 1824), 0);
         assert_eq!(released_after(&dao, 1825), Tokens::whole(2_000_000_000).0);
     }

@@ -12,12 +12,9 @@ pub fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
     let text = String::deserialize(d)?;
     if text.is_empty() || text.len() > 39 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(serde::de::Error::custom(format!(
-            "amount `{text}` must be a decimal string of base units"
-        )));
+        return Err(serde::de::Error::custom(format!("amount `{text}` must be a decimal string of base units")));
     }
-    text.parse()
-        .map_err(|_| serde::de::Error::custom(format!("amount `{text}` exceeds 128 bits")))
+    text.parse().map_err(|_| serde::de::Error::custom(format!("amount `{text}` exceeds 128 bits")))
 }
 
 /// The same for 32-byte hashes as hex.
@@ -31,8 +28,7 @@ pub mod hash {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = String::deserialize(d)?;
         let mut out = [0u8; 32];
-        hex::decode_to_slice(&text, &mut out)
-            .map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;
+        hex::decode_to_slice(&text, &mut out).map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;
         Ok(out)
     }
 }

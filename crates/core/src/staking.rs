@@ -14,12 +14,7 @@ use crate::{State, TxError};
 use gridmint_policy::{Address, PPB};
 
 impl State {
-    pub(crate) fn tx_register_validator(
-        &mut self,
-        operator: u32,
-        available: u128,
-        bond: u128,
-    ) -> Result<(), TxError> {
+    pub(crate) fn tx_register_validator(&mut self, operator: u32, available: u128, bond: u128) -> Result<(), TxError> {
         let address = self.accounts[operator as usize].address;
         if self.validators.contains_key(&address) {
             return Err(TxError::ValidatorExists);
@@ -33,13 +28,7 @@ impl State {
         if bond > available {
             return Err(TxError::InsufficientBalance);
         }
-        self.validators.insert(
-            address,
-            Validator {
-                operator,
-                ..Validator::default()
-            },
-        );
+        self.validators.insert(address, Validator { operator, ..Validator::default() });
         self.move_into_stake(operator, address, bond, true);
         Ok(())
     }
@@ -60,13 +49,7 @@ impl State {
     }
 
     /// Moves `amount` from spendable (or unclaimed) into a pending stake position.
-    fn move_into_stake(
-        &mut self,
-        account: u32,
-        validator: Address,
-        amount: u128,
-        from_spendable: bool,
-    ) {
+    fn move_into_stake(&mut self, account: u32, validator: Address, amount: u128, from_spendable: bool) {
         let holder = &mut self.accounts[account as usize];
         if from_spendable {
             holder.spendable -= amount;
@@ -74,10 +57,7 @@ impl State {
             holder.unclaimed -= amount;
         }
         holder.staked += amount;
-        self.positions
-            .entry((validator, account))
-            .or_default()
-            .pending_in += amount;
+        self.positions.entry((validator, account)).or_default().pending_in += amount;
     }
 
     pub(crate) fn tx_stake(
@@ -99,11 +79,7 @@ impl State {
     }
 
     /// OS6: unclaimed rewards move into stake without the claim tax.
-    pub(crate) fn tx_claim_to_stake(
-        &mut self,
-        staker: u32,
-        validator: Address,
-    ) -> Result<(), TxError> {
+    pub(crate) fn tx_claim_to_stake(&mut self, staker: u32, validator: Address) -> Result<(), TxError> {
         let amount = self.accounts[staker as usize].unclaimed;
         if amount == 0 {
             return Err(TxError::NothingToClaim);
@@ -125,19 +101,13 @@ impl State {
         if amount == 0 {
             return Err(TxError::ZeroAmount);
         }
-        let position = self
-            .positions
-            .get(&(validator, staker))
-            .copied()
-            .unwrap_or_default();
+        let position = self.positions.get(&(validator, staker)).copied().unwrap_or_default();
         if position.effective() < amount {
             return Err(TxError::InsufficientStake);
         }
         let staking = &self.policy.staking;
         let (wait, burn) = if fast {
-            let wait = staking
-                .fast_unbonding_epochs
-                .ok_or(TxError::FastWithdrawalUnavailable)?;
+            let wait = staking.fast_unbonding_epochs.ok_or(TxError::FastWithdrawalUnavailable)?;
             (wait, ppb_of(amount, staking.fast_burn_ppb))
         } else {
             (staking.unbonding_epochs, 0)
@@ -150,14 +120,8 @@ impl State {
         account.staked -= amount;
         account.unbonding += amount;
         let release: Epoch = self.epoch + Epoch::from(wait);
-        self.unbonding.insert(
-            (release, self.unbonding_seq),
-            Unbonding {
-                account: staker,
-                amount: amount - burn,
-                burn,
-            },
-        );
+        self.unbonding
+            .insert((release, self.unbonding_seq), Unbonding { account: staker, amount: amount - burn, burn });
         self.unbonding_seq += 1;
         Ok(())
     }
@@ -207,37 +171,19 @@ impl State {
         let masters: Vec<Address> = self.master_nodes.clone();
         let mut stakes: Vec<(u32, u128)> = Vec::new();
         for master in &masters {
-            for ((_, account), position) in self.positions.range((*master, 0)..=(*master, u32::MAX))
-            {
+            for ((_, account), position) in self.positions.range((*master, 0)..=(*master, u32::MAX)) {
                 if position.active > 0 {
                     stakes.push((*account, position.active));
                 }
             }
         }
         let stakers = self.pay_pro_rata("staking_stakers", pool_index, stakers_budget, &stakes);
-        let liquidity: Vec<(u32, u128)> = self
-            .liquidity
-            .iter()
-            .filter(|(_, l)| l.active > 0)
-            .map(|(account, l)| (*account, l.active))
-            .collect();
-        let providers = self.pay_pro_rata(
-            "staking_liquidity",
-            pool_index,
-            liquidity_budget,
-            &liquidity,
-        );
-        let operators: Vec<(u32, u128)> = masters
-            .iter()
-            .filter_map(|m| self.validators.get(m))
-            .map(|v| (v.operator, 1))
-            .collect();
-        let operators = self.pay_pro_rata(
-            "staking_operators",
-            pool_index,
-            operators_budget,
-            &operators,
-        );
+        let liquidity: Vec<(u32, u128)> =
+            self.liquidity.iter().filter(|(_, l)| l.active > 0).map(|(account, l)| (*account, l.active)).collect();
+        let providers = self.pay_pro_rata("staking_liquidity", pool_index, liquidity_budget, &liquidity);
+        let operators: Vec<(u32, u128)> =
+            masters.iter().filter_map(|m| self.validators.get(m)).map(|v| (v.operator, 1)).collect();
+        let operators = self.pay_pro_rata("staking_operators", pool_index, operators_budget, &operators);
         programs.extend([stakers, providers, operators]);
     }
 
@@ -278,8 +224,7 @@ impl State {
         let per_year = u128::from(self.policy.epoch.per_year) * PPB;
         let mut earned: Vec<(u32, u128)> = Vec::new();
         for ((_, account), position) in &self.positions {
-            let amount =
-                mul_div_floor(position.active, u128::from(params.apy_ppb), per_year).unwrap_or(0);
+            let amount = mul_div_floor(position.active, u128::from(params.apy_ppb), per_year).unwrap_or(0);
             if amount > 0 {
                 earned.push((*account, amount));
             }
@@ -291,15 +236,8 @@ impl State {
                 self.credit_reward(*account, *amount);
             }
             self.pools[pool_index].balance -= owed;
-            self.pools[pool_index].epoch_budget =
-                self.pools[pool_index].epoch_budget.saturating_sub(owed);
-            ProgramPayout {
-                program: "staking_apy",
-                budget: owed,
-                paid: owed,
-                dust: 0,
-                recipients: earned.len() as u64,
-            }
+            self.pools[pool_index].epoch_budget = self.pools[pool_index].epoch_budget.saturating_sub(owed);
+            ProgramPayout { program: "staking_apy", budget: owed, paid: owed, dust: 0, recipients: earned.len() as u64 }
         } else {
             let mut payout = self.pay_pro_rata("staking_apy", pool_index, available, &earned);
             payout.budget = owed;
@@ -315,11 +253,7 @@ impl State {
                 continue;
             }
             let before = position.active;
-            *position = Position {
-                active: position.effective(),
-                pending_in: 0,
-                pending_out: 0,
-            };
+            *position = Position { active: position.effective(), pending_in: 0, pending_out: 0 };
             if let Some(v) = self.validators.get_mut(validator) {
                 v.active = (v.active - before) + position.active;
             }

@@ -449,15 +449,8 @@ impl State {
                 epoch_budget: 0,
             }));
         }
-        let minted_now: u128 = if mint_pools {
-            self.policy
-                .pools
-                .iter()
-                .map(|p| p.genesis.base_units())
-                .sum()
-        } else {
-            0
-        };
+        let minted_now: u128 =
+            if mint_pools { self.policy.pools.iter().map(|p| p.genesis.base_units()).sum() } else { 0 };
         // genesis, or a restart (N24-6), mints the pools' genesis amounts
         if mint_pools {
             for (pool, params) in pools.iter_mut().zip(&self.policy.pools) {
@@ -466,9 +459,7 @@ impl State {
             self.minted_total += minted_now;
         }
         assert!(
-            self.pools
-                .iter()
-                .all(|old| pools.iter().any(|p| p.name == old.name) || old.balance == 0),
+            self.pools.iter().all(|old| pools.iter().any(|p| p.name == old.name) || old.balance == 0),
             "a policy change may not drop a pool that still holds tokens"
         );
         self.pools = pools;
@@ -486,20 +477,9 @@ impl State {
             None => vec![],
         };
         if self.base_fee == 0 {
-            self.base_fee = self
-                .policy
-                .gas
-                .base_fee
-                .as_ref()
-                .map_or(0, |b| b.initial.base_units());
+            self.base_fee = self.policy.gas.base_fee.as_ref().map_or(0, |b| b.initial.base_units());
         }
-        for sink in self
-            .policy
-            .pools
-            .iter()
-            .map(|p| p.release_to.clone())
-            .collect::<Vec<_>>()
-        {
+        for sink in self.policy.pools.iter().map(|p| p.release_to.clone()).collect::<Vec<_>>() {
             if let Sink::Account(address) = sink {
                 self.account_or_create(address);
             }
@@ -524,8 +504,7 @@ impl State {
 
     /// The account of `address`, if it exists.
     pub fn account(&self, address: &Address) -> Option<&Account> {
-        self.account_id(address)
-            .map(|id| &self.accounts[id as usize])
+        self.account_id(address).map(|id| &self.accounts[id as usize])
     }
 
     /// The account id of `address`, creating an empty account if needed.
@@ -533,12 +512,8 @@ impl State {
         if let Some(id) = self.account_index.get(&address) {
             return *id;
         }
-        let id = AccountId::try_from(self.accounts.len())
-            .unwrap_or_else(|_| panic!("more than 2^32 accounts"));
-        self.accounts.push(Account {
-            address,
-            ..Account::default()
-        });
+        let id = AccountId::try_from(self.accounts.len()).unwrap_or_else(|_| panic!("more than 2^32 accounts"));
+        self.accounts.push(Account { address, ..Account::default() });
         self.account_index.insert(address, id);
         id
     }
@@ -554,10 +529,7 @@ impl State {
     }
 
     pub(crate) fn pool_index(&self, name: &str) -> usize {
-        self.pools
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or_else(|| panic!("validated policy names pool `{name}`"))
+        self.pools.iter().position(|p| p.name == name).unwrap_or_else(|| panic!("validated policy names pool `{name}`"))
     }
 
     /// Total supply = minted − burned (G8).
@@ -605,10 +577,7 @@ impl State {
     pub(crate) fn record_mint(&mut self, amount: u128) {
         self.minted_total += amount;
         self.tally.minted += amount;
-        assert!(
-            self.total_supply() <= self.cap,
-            "minting past the cap is a bug (G8)"
-        );
+        assert!(self.total_supply() <= self.cap, "minting past the cap is a bug (G8)");
     }
 
     /// Voting and proposing weight: spendable + staked (NM12).
@@ -619,17 +588,8 @@ impl State {
 
     /// Schedules a policy upgrade that rules from `epoch` (G12, N24-6).
     pub fn schedule_upgrade(&mut self, epoch: Epoch, policy: Policy, restart_pools: bool) {
-        assert!(
-            epoch > self.epoch,
-            "an upgrade must be scheduled for a future epoch"
-        );
-        self.upgrades.insert(
-            epoch,
-            Upgrade {
-                policy,
-                restart_pools,
-            },
-        );
+        assert!(epoch > self.epoch, "an upgrade must be scheduled for a future epoch");
+        self.upgrades.insert(epoch, Upgrade { policy, restart_pools });
     }
 
     /// Aggregated uptime for simulation: sets a machine's online slots for the open epoch (what

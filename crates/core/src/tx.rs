@@ -284,8 +284,7 @@ impl Writer {
         let bytes = v.as_bytes();
         let len = bytes.len().min(MAX_STRING_BYTES);
         self.0.extend_from_slice(&(len as u16).to_le_bytes());
-        self.0
-            .extend_from_slice(bytes.get(..len).unwrap_or_default());
+        self.0.extend_from_slice(bytes.get(..len).unwrap_or_default());
     }
 }
 
@@ -293,10 +292,7 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let (head, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or(DecodeError::Truncated)?;
+        let (head, rest) = self.0.split_first_chunk::<N>().ok_or(DecodeError::Truncated)?;
         self.0 = rest;
         Ok(*head)
     }
@@ -328,11 +324,7 @@ impl Reader<'_> {
     fn string(&mut self) -> Result<String, DecodeError> {
         let len = u16::from_le_bytes(self.take()?) as usize;
         if len > MAX_STRING_BYTES || len > self.0.len() {
-            return Err(if len > MAX_STRING_BYTES {
-                DecodeError::InvalidString
-            } else {
-                DecodeError::Truncated
-            });
+            return Err(if len > MAX_STRING_BYTES { DecodeError::InvalidString } else { DecodeError::Truncated });
         }
         let (head, rest) = self.0.split_at(len);
         self.0 = rest;
@@ -411,36 +403,20 @@ impl Tx {
                 w.bytes32(&to.0);
                 w.u128(*amount);
             }
-            TxBody::RegisterMachine {
-                machine,
-                gpu_class,
-                bandwidth_mbps,
-                bond,
-            } => {
+            TxBody::RegisterMachine { machine, gpu_class, bandwidth_mbps, bond } => {
                 w.bytes32(&machine.0);
                 w.u8(*gpu_class);
                 w.u32(*bandwidth_mbps);
                 w.u128(*bond);
             }
             TxBody::Heartbeat { slot } => w.u64(*slot),
-            TxBody::SubmitJob {
-                job_id,
-                mode,
-                price_per_gpu_second,
-                max_gpu_seconds,
-            } => {
+            TxBody::SubmitJob { job_id, mode, price_per_gpu_second, max_gpu_seconds } => {
                 w.u64(*job_id);
                 w.u8(*mode as u8);
                 w.u128(*price_per_gpu_second);
                 w.u64(*max_gpu_seconds);
             }
-            TxBody::ReportUsage {
-                customer,
-                job_id,
-                machine,
-                gpu_seconds,
-                ai_tokens,
-            } => {
+            TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens } => {
                 w.bytes32(&customer.0);
                 w.u64(*job_id);
                 w.bytes32(&machine.0);
@@ -457,11 +433,7 @@ impl Tx {
                 w.bytes32(&validator.0);
                 w.u128(*amount);
             }
-            TxBody::Unstake {
-                validator,
-                amount,
-                fast,
-            } => {
+            TxBody::Unstake { validator, amount, fast } => {
                 w.bytes32(&validator.0);
                 w.u128(*amount);
                 w.bool(*fast);
@@ -492,11 +464,7 @@ impl Tx {
                 w.u128(*amount);
                 w.bytes32(recipient);
             }
-            TxBody::BridgeAttest {
-                deposit_id,
-                recipient,
-                amount,
-            } => {
+            TxBody::BridgeAttest { deposit_id, recipient, amount } => {
                 w.u64(*deposit_id);
                 w.bytes32(&recipient.0);
                 w.u128(*amount);
@@ -505,14 +473,7 @@ impl Tx {
                 w.bytes32(&provider.0);
                 w.u128(*amount);
             }
-            TxBody::SubmitReceipt {
-                machine,
-                task_id,
-                model_id,
-                input_hash,
-                output_hash,
-                gpu_seconds,
-            } => {
+            TxBody::SubmitReceipt { machine, task_id, model_id, input_hash, output_hash, gpu_seconds } => {
                 w.bytes32(&machine.0);
                 w.bytes32(task_id);
                 w.bytes32(model_id);
@@ -538,10 +499,7 @@ impl Tx {
         let nonce = r.u64()?;
         let tag = r.u8()?;
         let body = match tag {
-            1 => TxBody::Transfer {
-                to: r.address()?,
-                amount: r.u128()?,
-            },
+            1 => TxBody::Transfer { to: r.address()?, amount: r.u128()? },
             2 => TxBody::RegisterMachine {
                 machine: r.address()?,
                 gpu_class: r.u8()?,
@@ -569,30 +527,15 @@ impl Tx {
                 ai_tokens: r.u64()?,
             },
             6 => TxBody::SettleJob { job_id: r.u64()? },
-            7 => TxBody::FailJob {
-                job_id: r.u64()?,
-                machine: r.address()?,
-            },
+            7 => TxBody::FailJob { job_id: r.u64()?, machine: r.address()? },
             8 => TxBody::RegisterValidator { bond: r.u128()? },
-            9 => TxBody::Stake {
-                validator: r.address()?,
-                amount: r.u128()?,
-            },
-            10 => TxBody::Unstake {
-                validator: r.address()?,
-                amount: r.u128()?,
-                fast: r.bool()?,
-            },
+            9 => TxBody::Stake { validator: r.address()?, amount: r.u128()? },
+            10 => TxBody::Unstake { validator: r.address()?, amount: r.u128()?, fast: r.bool()? },
             11 => TxBody::Claim,
-            12 => TxBody::ClaimToStake {
-                validator: r.address()?,
-            },
+            12 => TxBody::ClaimToStake { validator: r.address()? },
             13 => TxBody::Propose {
                 action: match r.u8()? {
-                    1 => ProposalAction::TreasurySpend {
-                        to: r.address()?,
-                        amount: r.u128()?,
-                    },
+                    1 => ProposalAction::TreasurySpend { to: r.address()?, amount: r.u128()? },
                     2 => {
                         let count = r.u8()? as usize;
                         if count > MAX_POLICY_CHANGES {
@@ -607,23 +550,10 @@ impl Tx {
                     other => return Err(DecodeError::UnknownTag(other, "proposal action")),
                 },
             },
-            14 => TxBody::Vote {
-                proposal: r.u64()?,
-                yes: r.bool()?,
-            },
-            15 => TxBody::BridgeOut {
-                amount: r.u128()?,
-                recipient: r.bytes32()?,
-            },
-            16 => TxBody::BridgeAttest {
-                deposit_id: r.u64()?,
-                recipient: r.address()?,
-                amount: r.u128()?,
-            },
-            17 => TxBody::AttestLiquidity {
-                provider: r.address()?,
-                amount: r.u128()?,
-            },
+            14 => TxBody::Vote { proposal: r.u64()?, yes: r.bool()? },
+            15 => TxBody::BridgeOut { amount: r.u128()?, recipient: r.bytes32()? },
+            16 => TxBody::BridgeAttest { deposit_id: r.u64()?, recipient: r.address()?, amount: r.u128()? },
+            17 => TxBody::AttestLiquidity { provider: r.address()?, amount: r.u128()? },
             18 => TxBody::SubmitReceipt {
                 machine: r.address()?,
                 task_id: r.bytes32()?,
@@ -632,20 +562,13 @@ impl Tx {
                 output_hash: r.bytes32()?,
                 gpu_seconds: r.u64()?,
             },
-            19 => TxBody::AttestReceipt {
-                receipt: r.bytes32()?,
-                valid: r.bool()?,
-            },
+            19 => TxBody::AttestReceipt { receipt: r.bytes32()?, valid: r.bool()? },
             other => return Err(DecodeError::UnknownTag(other, "transaction kind")),
         };
         if !r.0.is_empty() {
             return Err(DecodeError::TrailingBytes);
         }
-        Ok(Tx {
-            signer,
-            nonce,
-            body,
-        })
+        Ok(Tx { signer, nonce, body })
     }
 
     /// blake3 of the canonical bytes: the transaction's id.

@@ -40,21 +40,10 @@ impl AfterClose for State {
 fn netmind_release_table() {
     let mut state = State::genesis(Policy::preset("netmind").unwrap(), 0);
     state.compute_roots = false;
-    let total = |s: &State| {
-        ["mining", "staking", "dao", "team"]
-            .iter()
-            .map(|p| released(s, p))
-            .sum::<u128>()
-    };
+    let total = |s: &State| ["mining", "staking", "dao", "team"].iter().map(|p| released(s, p)).sum::<u128>();
     close_through(&mut state, 1);
-    assert_eq!(
-        released(&state, "mining"),
-        tokens("273972.602739726027397260")
-    );
-    assert_eq!(
-        released(&state, "staking"),
-        tokens("82191.780821917808219178")
-    );
+    assert_eq!(released(&state, "mining"), tokens("273972.602739726027397260"));
+    assert_eq!(released(&state, "staking"), tokens("82191.780821917808219178"));
     assert_eq!(released(&state, "dao"), 0);
     assert_eq!(released(&state, "team"), tokens("27397.260273972602739726"));
     close_through(&mut state, 365);
@@ -66,18 +55,8 @@ fn netmind_release_table() {
     assert_eq!(released(&state, "dao"), 0, "NM4: still locked at 1824");
     assert_eq!(total(&state), tokens("699616438.356164383561643833"));
     close_through(&mut state, 1825);
-    assert_eq!(
-        released(&state, "dao"),
-        tokens("2000000000"),
-        "NM4: free at the close of 1825"
-    );
-    assert_eq!(
-        state
-            .account(&gridmint_core::Address::system("dao_treasury"))
-            .unwrap()
-            .spendable,
-        tokens("2000000000")
-    );
+    assert_eq!(released(&state, "dao"), tokens("2000000000"), "NM4: free at the close of 1825");
+    assert_eq!(state.account(&gridmint_core::Address::system("dao_treasury")).unwrap().spendable, tokens("2000000000"));
     assert_eq!(released(&state, "mining"), tokens("500000000"));
     assert_eq!(released(&state, "staking"), tokens("150000000"));
     assert_eq!(released(&state, "team"), tokens("50000000"));
@@ -98,17 +77,9 @@ fn netmind_release_table() {
     assert_eq!(released(&state, "dao"), tokens("2000000000"));
     assert_eq!(released(&state, "team"), tokens("1000000000"));
     assert_eq!(total(&state), tokens("10000000000"));
-    assert_eq!(
-        state.total_supply(),
-        tokens("10000000000"),
-        "NM1: nothing minted after genesis"
-    );
+    assert_eq!(state.total_supply(), tokens("10000000000"), "NM1: nothing minted after genesis");
     close_through(&mut state, 36510);
-    assert_eq!(
-        total(&state),
-        tokens("10000000000"),
-        "nothing released after the schedule ends"
-    );
+    assert_eq!(total(&state), tokens("10000000000"), "nothing released after the schedule ends");
 }
 
 /// Goal: OS2's daily emission figures. Method: close `osmi` epochs with no burns and compare the
@@ -117,20 +88,9 @@ fn netmind_release_table() {
 fn osmi_emission_figures() {
     let mut state = State::genesis(Policy::preset("osmi").unwrap(), 0);
     state.compute_roots = false;
-    assert_eq!(
-        state.total_supply(),
-        tokens("100000000"),
-        "OS1: the TGE mints 100M"
-    );
+    assert_eq!(state.total_supply(), tokens("100000000"), "OS1: the TGE mints 100M");
     let summary = state.close_epoch();
-    let minted_into = |pool: &str| {
-        summary
-            .pools
-            .iter()
-            .find(|p| p.pool == pool)
-            .unwrap()
-            .released
-    };
+    let minted_into = |pool: &str| summary.pools.iter().find(|p| p.pool == pool).unwrap().released;
     assert_eq!(summary.minted, tokens("1350000"), "OS2: D = 0.15% of 900M");
     assert_eq!(minted_into("node_rewards"), tokens("675000"));
     assert_eq!(minted_into("project_fund"), tokens("270000"));
@@ -167,11 +127,7 @@ fn netmind_2024_schedule_totals() {
     close_through(&mut state, 730);
     assert_eq!(released(&state, "mining"), tokens("20000000"));
     assert_eq!(released(&state, "staking"), tokens("4000000"));
-    assert_eq!(
-        released(&state, "early_gpu_contributors"),
-        0,
-        "locked 730 epochs"
-    );
+    assert_eq!(released(&state, "early_gpu_contributors"), 0, "locked 730 epochs");
     close_through(&mut state, 3650);
     let total: u128 = state.pools.iter().map(|p| p.released_total).sum();
     assert_eq!(total, tokens("113000000"));
@@ -185,11 +141,7 @@ fn netmind_2024_schedule_totals() {
 fn omnitensor_genesis_locks() {
     let mut state = State::genesis(Policy::preset("omnitensor").unwrap(), 0);
     state.compute_roots = false;
-    let spendable = |s: &State, name: &str| {
-        s.account(&gridmint_core::Address::system(name))
-            .unwrap()
-            .spendable
-    };
+    let spendable = |s: &State, name: &str| s.account(&gridmint_core::Address::system(name)).unwrap().spendable;
     assert_eq!(spendable(&state, "treasury"), tokens("50000000"));
     close_through(&mut state, 180);
     assert_eq!(spendable(&state, "investors"), 0);

@@ -27,9 +27,7 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
     while applied < tx_count {
         time += rng.random_range(0..epoch_seconds / 3);
         let height = state.height + 1;
-        state
-            .begin_block(height, time)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        state.begin_block(height, time).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let mut txs = Vec::new();
         for _ in 0..rng.random_range(1..60) {
             let (signer, body) = body(&mut rng, &state);
@@ -40,61 +38,30 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
                 (1, _) => expected_nonce + 1,
                 _ => expected_nonce,
             };
-            let tx = Tx {
-                signer,
-                nonce,
-                body,
-            };
+            let tx = Tx { signer, nonce, body };
             let before = state.canonical_bytes();
             let fee = state.current_fee();
             let spendable = |s: &State, a: &Address| s.account(a).map_or(0, |x| x.spendable);
             let model = if let TxBody::Transfer { to, amount } = &tx.body {
                 let known = state.account(&signer).is_some();
-                let treasury = state
-                    .policy
-                    .governance
-                    .as_ref()
-                    .is_some_and(|g| g.treasury == signer);
-                let full = state
-                    .policy
-                    .gas
-                    .base_fee
-                    .as_ref()
-                    .is_some_and(|b| state.block_tx_count >= b.block_tx_limit);
+                let treasury = state.policy.governance.as_ref().is_some_and(|g| g.treasury == signer);
+                let full = state.policy.gas.base_fee.as_ref().is_some_and(|b| state.block_tx_count >= b.block_tx_limit);
                 let ok = known
                     && !treasury
                     && nonce == expected_nonce
                     && !full
                     && spendable(&state, &signer) >= fee.saturating_add(*amount)
                     && *amount > 0;
-                Some((
-                    ok,
-                    *to,
-                    *amount,
-                    spendable(&state, &signer),
-                    spendable(&state, to),
-                ))
+                Some((ok, *to, *amount, spendable(&state, &signer), spendable(&state, to)))
             } else {
                 None
             };
             let result = state.apply_tx(&tx, producer);
             if let Some((ok, to, amount, from_before, to_before)) = model {
-                assert_eq!(
-                    result.is_ok(),
-                    ok,
-                    "seed {seed}: transfer {tx:?} gave {result:?}, the model says ok={ok}"
-                );
+                assert_eq!(result.is_ok(), ok, "seed {seed}: transfer {tx:?} gave {result:?}, the model says ok={ok}");
                 if ok && to != signer && to != producer && signer != producer {
-                    assert_eq!(
-                        spendable(&state, &signer),
-                        from_before - amount - fee,
-                        "seed {seed}: sender balance"
-                    );
-                    assert_eq!(
-                        spendable(&state, &to),
-                        to_before + amount,
-                        "seed {seed}: recipient balance"
-                    );
+                    assert_eq!(spendable(&state, &signer), from_before - amount - fee, "seed {seed}: sender balance");
+                    assert_eq!(spendable(&state, &to), to_before + amount, "seed {seed}: recipient balance");
                 }
             }
             match result {
@@ -119,39 +86,21 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
             applied += 1;
         }
         state.end_block();
-        state
-            .check_invariants()
-            .unwrap_or_else(|e| panic!("seed {seed} {preset} height {height}: {e}"));
-        blocks.push(Block {
-            height,
-            time,
-            producer,
-            txs,
-        });
+        state.check_invariants().unwrap_or_else(|e| panic!("seed {seed} {preset} height {height}: {e}"));
+        blocks.push(Block { height, time, producer, txs });
     }
     (blocks, state.state_root())
 }
 
 fn run_policy(preset: &str, salt: u64) {
-    let seeds: u64 = std::env::var("GRIDMINT_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(125);
-    let txs: usize = std::env::var("GRIDMINT_TXS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let only: Option<u64> = std::env::var("GRIDMINT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok());
+    let seeds: u64 = std::env::var("GRIDMINT_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(125);
+    let txs: usize = std::env::var("GRIDMINT_TXS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let only: Option<u64> = std::env::var("GRIDMINT_SEED").ok().and_then(|s| s.parse().ok());
     let list: Vec<u64> = match only {
         Some(seed) => vec![seed],
         None => (0..seeds).map(|i| salt * 1_000_000 + i).collect(),
     };
-    eprintln!(
-        "{preset}: {} seeds × {txs} transactions (replay one with GRIDMINT_SEED=S)",
-        list.len()
-    );
+    eprintln!("{preset}: {} seeds × {txs} transactions (replay one with GRIDMINT_SEED=S)", list.len());
     for seed in list {
         eprintln!("seed {seed}");
         let (blocks, root) = run_seed(preset, seed, txs);

@@ -18,20 +18,13 @@ fn nm6_sixty_vs_sixty_one_slots() {
     h.heartbeats("m60", 60);
     h.heartbeats("m61", 61);
     let summary = h.next_epoch();
-    let program = summary
-        .programs
-        .iter()
-        .find(|p| p.program == "connection_reward")
-        .unwrap();
+    let program = summary.programs.iter().find(|p| p.program == "connection_reward").unwrap();
     assert_eq!(program.recipients, 1);
     assert_eq!(program.paid, program.budget, "one recipient: no dust");
     let m60 = h.state.machine_id(&addr("m60")).unwrap() as usize;
     let m61 = h.state.machine_id(&addr("m61")).unwrap() as usize;
     assert_eq!(h.state.machine_rewards[m60], 0);
-    assert_eq!(
-        h.state.machine_rewards[m61],
-        parse_tokens("273972.602739726027397260").unwrap()
-    );
+    assert_eq!(h.state.machine_rewards[m61], parse_tokens("273972.602739726027397260").unwrap());
 }
 
 /// NM6: nobody qualifies → the whole release stays in the pool. Method: no heartbeats.
@@ -41,11 +34,7 @@ fn nm6_nobody_qualifies_release_stays() {
     h.register_machine("alice", "m", 1, 100, 0);
     let before = h.state.pool("mining").unwrap().balance;
     let summary = h.next_epoch();
-    let program = summary
-        .programs
-        .iter()
-        .find(|p| p.program == "connection_reward")
-        .unwrap();
+    let program = summary.programs.iter().find(|p| p.program == "connection_reward").unwrap();
     assert_eq!(program.paid, 0);
     assert_eq!(h.state.pool("mining").unwrap().balance, before);
 }
@@ -84,12 +73,7 @@ fn nm9_forfeit_on_failed_job() {
     h.heartbeats("good", 100);
     h.ok(
         "carol",
-        TxBody::SubmitJob {
-            job_id: 7,
-            mode: JobMode::Sync,
-            price_per_gpu_second: TOKEN / 100,
-            max_gpu_seconds: 1000,
-        },
+        TxBody::SubmitJob { job_id: 7, mode: JobMode::Sync, price_per_gpu_second: TOKEN / 100, max_gpu_seconds: 1000 },
     );
     h.ok(
         "alice",
@@ -102,18 +86,8 @@ fn nm9_forfeit_on_failed_job() {
         },
     );
     let alice_before = h.spendable("alice");
-    h.ok(
-        "carol",
-        TxBody::FailJob {
-            job_id: 7,
-            machine: addr("bad"),
-        },
-    );
-    assert_eq!(
-        h.spendable("alice") - alice_before,
-        TOKEN / 2,
-        "keeps 50% of 100 × 0.01"
-    );
+    h.ok("carol", TxBody::FailJob { job_id: 7, machine: addr("bad") });
+    assert_eq!(h.spendable("alice") - alice_before, TOKEN / 2, "keeps 50% of 100 × 0.01");
     let summary = h.next_epoch();
     assert_eq!(summary.programs[0].recipients, 1);
     assert_eq!(h.state.machine_rewards[0], 0, "forfeited");
@@ -132,19 +106,8 @@ fn nm8_sync_and_async_fees() {
         let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(1000))]);
         h.register_machine("alice", "m", 1, 100, 0);
         let price = 3 * TOKEN / 1000;
-        h.ok(
-            "carol",
-            TxBody::SubmitJob {
-                job_id: 1,
-                mode,
-                price_per_gpu_second: price,
-                max_gpu_seconds: 10_000,
-            },
-        );
-        assert_eq!(
-            h.state.account(&addr("carol")).unwrap().escrowed,
-            price * 10_000
-        );
+        h.ok("carol", TxBody::SubmitJob { job_id: 1, mode, price_per_gpu_second: price, max_gpu_seconds: 10_000 });
+        assert_eq!(h.state.account(&addr("carol")).unwrap().escrowed, price * 10_000);
         h.ok(
             "alice",
             TxBody::ReportUsage {
@@ -155,35 +118,18 @@ fn nm8_sync_and_async_fees() {
                 ai_tokens: 0,
             },
         );
-        let (alice, carol, burned) = (
-            h.spendable("alice"),
-            h.spendable("carol"),
-            h.state.burned_total,
-        );
+        let (alice, carol, burned) = (h.spendable("alice"), h.spendable("carol"), h.state.burned_total);
         h.ok("carol", TxBody::SettleJob { job_id: 1 });
         let fee = price * 4_001;
         let share = fee * provider_share / 1000;
         assert_eq!(h.spendable("alice") - alice, share);
         assert_eq!(h.state.burned_total - burned, fee - share);
-        assert_eq!(
-            h.spendable("carol") + FEE - carol,
-            price * 10_000 - fee,
-            "refund of unused escrow"
-        );
+        assert_eq!(h.spendable("carol") + FEE - carol, price * 10_000 - fee, "refund of unused escrow");
         assert_eq!(h.state.account(&addr("carol")).unwrap().escrowed, 0);
+        h.err("carol", TxBody::SettleJob { job_id: 1 }, TxError::UnknownJob);
         h.err(
             "carol",
-            TxBody::SettleJob { job_id: 1 },
-            TxError::UnknownJob,
-        );
-        h.err(
-            "carol",
-            TxBody::SubmitJob {
-                job_id: 1,
-                mode,
-                price_per_gpu_second: 1,
-                max_gpu_seconds: 1,
-            },
+            TxBody::SubmitJob { job_id: 1, mode, price_per_gpu_second: 1, max_gpu_seconds: 1 },
             TxError::JobExists,
         );
     }
@@ -194,45 +140,19 @@ fn nm8_sync_and_async_fees() {
 fn nm8_usage_bounded_by_escrow() {
     let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(10))]);
     h.register_machine("alice", "m", 1, 100, 0);
-    h.ok(
-        "carol",
-        TxBody::SubmitJob {
-            job_id: 1,
-            mode: JobMode::Sync,
-            price_per_gpu_second: 1,
-            max_gpu_seconds: 100,
-        },
-    );
+    h.ok("carol", TxBody::SubmitJob { job_id: 1, mode: JobMode::Sync, price_per_gpu_second: 1, max_gpu_seconds: 100 });
     h.ok(
         "alice",
-        TxBody::ReportUsage {
-            customer: addr("carol"),
-            job_id: 1,
-            machine: addr("m"),
-            gpu_seconds: 100,
-            ai_tokens: 0,
-        },
+        TxBody::ReportUsage { customer: addr("carol"), job_id: 1, machine: addr("m"), gpu_seconds: 100, ai_tokens: 0 },
     );
     h.err(
         "alice",
-        TxBody::ReportUsage {
-            customer: addr("carol"),
-            job_id: 1,
-            machine: addr("m"),
-            gpu_seconds: 1,
-            ai_tokens: 0,
-        },
+        TxBody::ReportUsage { customer: addr("carol"), job_id: 1, machine: addr("m"), gpu_seconds: 1, ai_tokens: 0 },
         TxError::UsageExceedsJob,
     );
     h.err(
         "carol",
-        TxBody::ReportUsage {
-            customer: addr("carol"),
-            job_id: 1,
-            machine: addr("m"),
-            gpu_seconds: 1,
-            ai_tokens: 0,
-        },
+        TxBody::ReportUsage { customer: addr("carol"), job_id: 1, machine: addr("m"), gpu_seconds: 1, ai_tokens: 0 },
         TxError::NotMachineOwner,
     );
 }
@@ -240,30 +160,12 @@ fn nm8_usage_bounded_by_escrow() {
 fn staking_setup(preset: &str) -> Harness {
     let mut h = Harness::new(
         preset,
-        &[
-            ("v1", tokens(1000)),
-            ("v2", tokens(1000)),
-            ("s1", tokens(1000)),
-            ("s2", tokens(1000)),
-            ("committee", 0),
-        ],
+        &[("v1", tokens(1000)), ("v2", tokens(1000)), ("s1", tokens(1000)), ("s2", tokens(1000)), ("committee", 0)],
     );
     h.ok("v1", TxBody::RegisterValidator { bond: tokens(100) });
     h.ok("v2", TxBody::RegisterValidator { bond: tokens(100) });
-    h.ok(
-        "s1",
-        TxBody::Stake {
-            validator: addr("v1"),
-            amount: tokens(200),
-        },
-    );
-    h.ok(
-        "s2",
-        TxBody::Stake {
-            validator: addr("v2"),
-            amount: tokens(100),
-        },
-    );
+    h.ok("s1", TxBody::Stake { validator: addr("v1"), amount: tokens(200) });
+    h.ok("s2", TxBody::Stake { validator: addr("v2"), amount: tokens(100) });
     h
 }
 
@@ -275,42 +177,14 @@ fn staking_setup(preset: &str) -> Harness {
 fn nm3_split_50_30_20() {
     let mut h = staking_setup("netmind");
     let first = h.next_epoch();
-    let stakers = first
-        .programs
-        .iter()
-        .find(|p| p.program == "staking_stakers")
-        .unwrap();
-    assert_eq!(
-        stakers.paid, 0,
-        "G9: stake placed during epoch 1 earns nothing in epoch 1"
-    );
+    let stakers = first.programs.iter().find(|p| p.program == "staking_stakers").unwrap();
+    assert_eq!(stakers.paid, 0, "G9: stake placed during epoch 1 earns nothing in epoch 1");
     assert_eq!(first.master_nodes.len(), 2);
     let summary = h.next_epoch();
-    let budget = h
-        .state
-        .pool("staking")
-        .map(|_| {
-            summary
-                .pools
-                .iter()
-                .find(|p| p.pool == "staking")
-                .unwrap()
-                .released
-        })
-        .unwrap();
-    let get = |name: &str| {
-        summary
-            .programs
-            .iter()
-            .find(|p| p.program == name)
-            .unwrap()
-            .clone()
-    };
-    let (stakers, liquidity, operators) = (
-        get("staking_stakers"),
-        get("staking_liquidity"),
-        get("staking_operators"),
-    );
+    let budget =
+        h.state.pool("staking").map(|_| summary.pools.iter().find(|p| p.pool == "staking").unwrap().released).unwrap();
+    let get = |name: &str| summary.programs.iter().find(|p| p.program == name).unwrap().clone();
+    let (stakers, liquidity, operators) = (get("staking_stakers"), get("staking_liquidity"), get("staking_operators"));
     assert_eq!(stakers.budget, budget / 2);
     assert_eq!(liquidity.budget, budget * 3 / 10);
     assert_eq!(operators.budget, budget / 5);
@@ -319,10 +193,7 @@ fn nm3_split_50_30_20() {
     let s1 = stakers.budget * 200 / 500;
     assert_eq!(h.unclaimed("s1"), s1);
     assert_eq!(h.unclaimed("s2"), stakers.budget * 100 / 500);
-    assert_eq!(
-        h.unclaimed("v1"),
-        stakers.budget * 100 / 500 + operators.budget / 2
-    );
+    assert_eq!(h.unclaimed("v1"), stakers.budget * 100 / 500 + operators.budget / 2);
     assert_eq!(stakers.paid + stakers.dust, stakers.budget);
     assert!(stakers.dust < 4);
 }
@@ -334,62 +205,23 @@ fn n24_split_10_40_50_with_liquidity() {
     let mut policy = Policy::preset("netmind-2024").unwrap();
     policy.bridge.as_mut().unwrap().committee = vec![addr("committee")];
     policy.bridge.as_mut().unwrap().threshold = 1;
-    let mut h = Harness::with_policy(
-        policy,
-        &[
-            ("v1", tokens(1000)),
-            ("lp", tokens(1)),
-            ("committee", tokens(1)),
-        ],
-    );
+    let mut h = Harness::with_policy(policy, &[("v1", tokens(1000)), ("lp", tokens(1)), ("committee", tokens(1))]);
     h.ok("v1", TxBody::RegisterValidator { bond: tokens(100) });
-    h.ok(
-        "committee",
-        TxBody::AttestLiquidity {
-            provider: addr("lp"),
-            amount: tokens(5000),
-        },
-    );
+    h.ok("committee", TxBody::AttestLiquidity { provider: addr("lp"), amount: tokens(5000) });
     h.err(
         "committee",
-        TxBody::AttestLiquidity {
-            provider: addr("lp"),
-            amount: tokens(6000),
-        },
+        TxBody::AttestLiquidity { provider: addr("lp"), amount: tokens(6000) },
         TxError::LiquidityAlreadyRegistered,
     );
-    h.err(
-        "v1",
-        TxBody::AttestLiquidity {
-            provider: addr("lp"),
-            amount: tokens(1),
-        },
-        TxError::NotCommitteeMember,
-    );
+    h.err("v1", TxBody::AttestLiquidity { provider: addr("lp"), amount: tokens(1) }, TxError::NotCommitteeMember);
     h.next_epoch();
     let summary = h.next_epoch();
-    let get = |name: &str| {
-        summary
-            .programs
-            .iter()
-            .find(|p| p.program == name)
-            .unwrap()
-            .clone()
-    };
-    let budget = summary
-        .pools
-        .iter()
-        .find(|p| p.pool == "staking")
-        .unwrap()
-        .released;
+    let get = |name: &str| summary.programs.iter().find(|p| p.program == name).unwrap().clone();
+    let budget = summary.pools.iter().find(|p| p.pool == "staking").unwrap().released;
     assert_eq!(get("staking_operators").budget, budget / 10);
     assert_eq!(get("staking_liquidity").budget, budget * 4 / 10);
     assert_eq!(get("staking_stakers").budget, budget / 2);
-    assert_eq!(
-        h.unclaimed("lp"),
-        budget * 4 / 10,
-        "sole provider takes the 40%"
-    );
+    assert_eq!(h.unclaimed("lp"), budget * 4 / 10, "sole provider takes the 40%");
     assert_eq!(h.unclaimed("v1"), budget / 10 + budget / 2);
 }
 
@@ -402,21 +234,14 @@ fn nm10_election_top_21_ties_lower_id() {
     let mut h = Harness::new("netmind", &funded);
     for (i, name) in names.iter().enumerate() {
         // the last three all bond 5: only one of them fits in the 21
-        let bond = if i >= 20 {
-            tokens(5)
-        } else {
-            tokens(100 + i as u128)
-        };
+        let bond = if i >= 20 { tokens(5) } else { tokens(100 + i as u128) };
         h.ok(name, TxBody::RegisterValidator { bond });
     }
     let summary = h.next_epoch();
     assert_eq!(summary.master_nodes.len(), 21);
     let mut tied: Vec<Address> = (20..23).map(|i| addr(&format!("val{i}"))).collect();
     tied.sort();
-    assert!(
-        summary.master_nodes.contains(&tied[0]),
-        "the lowest address wins the tie"
-    );
+    assert!(summary.master_nodes.contains(&tied[0]), "the lowest address wins the tie");
     assert!(!summary.master_nodes.contains(&tied[1]) && !summary.master_nodes.contains(&tied[2]));
     assert_eq!(summary.master_nodes[0], addr("val19"), "most stake first");
 }
@@ -428,41 +253,10 @@ fn nm10_unstake_at_boundary() {
     let mut h = staking_setup("netmind");
     h.next_epoch();
     let before = h.spendable("s1");
-    h.ok(
-        "s1",
-        TxBody::Unstake {
-            validator: addr("v1"),
-            amount: tokens(200),
-            fast: false,
-        },
-    );
-    h.err(
-        "s1",
-        TxBody::Unstake {
-            validator: addr("v1"),
-            amount: 1,
-            fast: false,
-        },
-        TxError::InsufficientStake,
-    );
-    h.err(
-        "s1",
-        TxBody::Unstake {
-            validator: addr("v2"),
-            amount: 1,
-            fast: true,
-        },
-        TxError::InsufficientStake,
-    );
-    h.err(
-        "v1",
-        TxBody::Unstake {
-            validator: addr("v1"),
-            amount: 1,
-            fast: true,
-        },
-        TxError::FastWithdrawalUnavailable,
-    );
+    h.ok("s1", TxBody::Unstake { validator: addr("v1"), amount: tokens(200), fast: false });
+    h.err("s1", TxBody::Unstake { validator: addr("v1"), amount: 1, fast: false }, TxError::InsufficientStake);
+    h.err("s1", TxBody::Unstake { validator: addr("v2"), amount: 1, fast: true }, TxError::InsufficientStake);
+    h.err("v1", TxBody::Unstake { validator: addr("v1"), amount: 1, fast: true }, TxError::FastWithdrawalUnavailable);
     assert_eq!(h.spendable("s1"), before - FEE, "not yet released");
     h.next_epoch();
     assert_eq!(h.spendable("s1"), before - FEE + tokens(200));
@@ -488,43 +282,22 @@ fn os6_claim_tax_and_tax_free_restake() {
     h.heartbeats("m", 216);
     h.next_epoch();
     let earned = h.unclaimed("alice");
-    h.ok(
-        "alice",
-        TxBody::ClaimToStake {
-            validator: Address::ZERO,
-        },
-    );
-    assert_eq!(
-        h.state.account(&addr("alice")).unwrap().staked,
-        earned,
-        "no tax when restaking"
-    );
+    h.ok("alice", TxBody::ClaimToStake { validator: Address::ZERO });
+    assert_eq!(h.state.account(&addr("alice")).unwrap().staked, earned, "no tax when restaking");
 }
 
 /// OS5: 18 h online earns the uptime point, 1M AI tokens one more point; the pool pays 5% of
 /// its balance pro rata. Method: three machines: 215 slots; 216 slots; 216 slots + 2M tokens.
 #[test]
 fn os5_points_tokens_for_tokens() {
-    let mut h = Harness::new(
-        "osmi",
-        &[
-            ("a", tokens(10)),
-            ("b", tokens(10)),
-            ("c", tokens(10)),
-            ("carol", tokens(1000)),
-        ],
-    );
+    let mut h =
+        Harness::new("osmi", &[("a", tokens(10)), ("b", tokens(10)), ("c", tokens(10)), ("carol", tokens(1000))]);
     h.register_machine("a", "m1", 1, 100, 0);
     h.register_machine("b", "m2", 1, 100, 0);
     h.register_machine("c", "m3", 1, 100, 0);
     h.ok(
         "carol",
-        TxBody::SubmitJob {
-            job_id: 1,
-            mode: JobMode::Inference,
-            price_per_gpu_second: 1,
-            max_gpu_seconds: 10,
-        },
+        TxBody::SubmitJob { job_id: 1, mode: JobMode::Inference, price_per_gpu_second: 1, max_gpu_seconds: 10 },
     );
     h.ok(
         "c",
@@ -542,25 +315,11 @@ fn os5_points_tokens_for_tokens() {
     h.heartbeats("m3", 216);
     // the pool after step 1 and 2: its balance now plus this epoch's inflows
     let summary = h.next_epoch();
-    let points = summary
-        .programs
-        .iter()
-        .find(|p| p.program == "points")
-        .unwrap();
+    let points = summary.programs.iter().find(|p| p.program == "points").unwrap();
     assert_eq!(h.unclaimed("a"), 0, "215 slots: no uptime point");
     assert_eq!(h.unclaimed("b"), points.budget / 4, "1 of 4 points");
-    assert_eq!(
-        h.unclaimed("c"),
-        points.budget * 3 / 4,
-        "1 uptime + 2 token points"
-    );
-    let pool_before_payout = summary
-        .pools
-        .iter()
-        .find(|p| p.pool == "node_rewards")
-        .unwrap()
-        .balance
-        + points.paid;
+    assert_eq!(h.unclaimed("c"), points.budget * 3 / 4, "1 uptime + 2 token points");
+    let pool_before_payout = summary.pools.iter().find(|p| p.pool == "node_rewards").unwrap().balance + points.paid;
     assert_eq!(points.budget, pool_before_payout * 5 / 100);
 }
 
@@ -569,21 +328,10 @@ fn os5_points_tokens_for_tokens() {
 /// with two large jobs, then close epochs and watch the queue.
 #[test]
 fn os4_burn_and_mint_debts_oldest_first() {
-    let mut h = Harness::new(
-        "osmi",
-        &[
-            ("p1", tokens(10)),
-            ("p2", tokens(10)),
-            ("carol", tokens(10_000_000)),
-        ],
-    );
+    let mut h = Harness::new("osmi", &[("p1", tokens(10)), ("p2", tokens(10)), ("carol", tokens(10_000_000))]);
     h.register_machine("p1", "m1", 1, 100, 0);
     h.register_machine("p2", "m2", 1, 100, 0);
-    assert_eq!(
-        h.state.pool("node_rewards").unwrap().balance,
-        0,
-        "empty before the first close"
-    );
+    assert_eq!(h.state.pool("node_rewards").unwrap().balance, 0, "empty before the first close");
     for (job, provider, machine) in [(1, "p1", "m1"), (2, "p2", "m2")] {
         h.ok(
             "carol",
@@ -606,31 +354,15 @@ fn os4_burn_and_mint_debts_oldest_first() {
         );
         let burned = h.state.burned_total;
         h.ok("carol", TxBody::SettleJob { job_id: job });
-        assert_eq!(
-            h.state.burned_total - burned,
-            tokens(1_000_000),
-            "OS4: X burned"
-        );
+        assert_eq!(h.state.burned_total - burned, tokens(1_000_000), "OS4: X burned");
     }
     let queue: Vec<u128> = h.state.debts.iter().map(|(_, a)| *a).collect();
     assert_eq!(queue, vec![tokens(1_000_000), tokens(1_000_000)]);
     let summary = h.next_epoch(); // the epoch's inflows (emission + tge release) go to debts first
     assert!(summary.debts_paid > tokens(1_000_000) && summary.debts_paid < tokens(2_000_000));
-    assert_eq!(
-        h.spendable("p1"),
-        tokens(10) + tokens(1_000_000),
-        "oldest debt paid in full first"
-    );
-    assert_eq!(
-        h.spendable("p2"),
-        tokens(10) + summary.debts_paid - tokens(1_000_000),
-        "the rest to the next"
-    );
-    assert_eq!(
-        h.state.pool("node_rewards").unwrap().balance,
-        0,
-        "every inflow went to the debts"
-    );
+    assert_eq!(h.spendable("p1"), tokens(10) + tokens(1_000_000), "oldest debt paid in full first");
+    assert_eq!(h.spendable("p2"), tokens(10) + summary.debts_paid - tokens(1_000_000), "the rest to the next");
+    assert_eq!(h.state.pool("node_rewards").unwrap().balance, 0, "every inflow went to the debts");
     while !h.state.debts.is_empty() {
         h.next_epoch();
     }
@@ -642,37 +374,13 @@ fn os4_burn_and_mint_debts_oldest_first() {
 #[test]
 fn os7_staking_apy_and_withdrawals() {
     let mut h = Harness::new("osmi", &[("s", tokens(100_000))]);
-    h.ok(
-        "s",
-        TxBody::Stake {
-            validator: Address::ZERO,
-            amount: tokens(36_500),
-        },
-    );
+    h.ok("s", TxBody::Stake { validator: Address::ZERO, amount: tokens(36_500) });
     h.next_epoch();
     h.next_epoch();
-    assert_eq!(
-        h.unclaimed("s"),
-        tokens(20),
-        "36,500 × 20% / 365 = 20 a day, from epoch 2 (G9)"
-    );
+    assert_eq!(h.unclaimed("s"), tokens(20), "36,500 × 20% / 365 = 20 a day, from epoch 2 (G9)");
     let spendable = h.spendable("s");
-    h.ok(
-        "s",
-        TxBody::Unstake {
-            validator: Address::ZERO,
-            amount: tokens(1000),
-            fast: false,
-        },
-    );
-    h.ok(
-        "s",
-        TxBody::Unstake {
-            validator: Address::ZERO,
-            amount: tokens(1000),
-            fast: true,
-        },
-    );
+    h.ok("s", TxBody::Unstake { validator: Address::ZERO, amount: tokens(1000), fast: false });
+    h.ok("s", TxBody::Unstake { validator: Address::ZERO, amount: tokens(1000), fast: true });
     let burned = h.state.burned_total;
     h.next_epoch(); // close of e: nothing yet
     assert_eq!(h.spendable("s"), spendable);
@@ -682,11 +390,7 @@ fn os7_staking_apy_and_withdrawals() {
     for _ in 0..12 {
         h.next_epoch();
     }
-    assert_eq!(
-        h.spendable("s"),
-        spendable + tokens(900),
-        "normal waits 14 epochs"
-    );
+    assert_eq!(h.spendable("s"), spendable + tokens(900), "normal waits 14 epochs");
     h.next_epoch();
     assert_eq!(h.spendable("s"), spendable + tokens(1900));
 }
@@ -695,31 +399,12 @@ fn os7_staking_apy_and_withdrawals() {
 /// pool can pay in a day.
 #[test]
 fn os7_apy_pro_rata_when_short() {
-    let mut h = Harness::new(
-        "osmi",
-        &[("a", tokens(2_000_000_000)), ("b", tokens(1_000_000_000))],
-    );
-    h.ok(
-        "a",
-        TxBody::Stake {
-            validator: Address::ZERO,
-            amount: tokens(2_000_000_000),
-        },
-    );
-    h.ok(
-        "b",
-        TxBody::Stake {
-            validator: Address::ZERO,
-            amount: tokens(1_000_000_000),
-        },
-    );
+    let mut h = Harness::new("osmi", &[("a", tokens(2_000_000_000)), ("b", tokens(1_000_000_000))]);
+    h.ok("a", TxBody::Stake { validator: Address::ZERO, amount: tokens(2_000_000_000) });
+    h.ok("b", TxBody::Stake { validator: Address::ZERO, amount: tokens(1_000_000_000) });
     h.next_epoch();
     let summary = h.next_epoch();
-    let apy = summary
-        .programs
-        .iter()
-        .find(|p| p.program == "staking_apy")
-        .unwrap();
+    let apy = summary.programs.iter().find(|p| p.program == "staking_apy").unwrap();
     assert!(apy.paid < apy.budget, "short");
     assert_eq!(h.state.pool("staking_community").unwrap().balance, apy.dust);
     let (a, b) = (h.unclaimed("a"), h.unclaimed("b"));
@@ -733,38 +418,13 @@ fn os7_apy_pro_rata_when_short() {
 fn nm12_quorum_exactly_four_percent() {
     for short_by in [0u128, 1] {
         let whale = tokens(4_000_000) - short_by;
-        let mut h = Harness::new(
-            "netmind",
-            &[("whale", whale), ("rest", tokens(100_000_000) - whale)],
-        );
-        let change = ProposalAction::PolicyChange {
-            changes: vec![("claims.tax_ppb".into(), "7".into())],
-        };
+        let mut h = Harness::new("netmind", &[("whale", whale), ("rest", tokens(100_000_000) - whale)]);
+        let change = ProposalAction::PolicyChange { changes: vec![("claims.tax_ppb".into(), "7".into())] };
         h.ok("whale", TxBody::Propose { action: change });
-        assert_eq!(
-            h.state.proposals[&1].quorum,
-            tokens(4_000_000),
-            "4% of the 100M circulating at the start"
-        );
-        h.ok(
-            "whale",
-            TxBody::Vote {
-                proposal: 1,
-                yes: true,
-            },
-        );
-        h.err(
-            "whale",
-            TxBody::Vote {
-                proposal: 1,
-                yes: true,
-            },
-            TxError::AlreadyVoted,
-        );
-        assert_eq!(
-            h.state.proposals[&1].yes, whale,
-            "weight = spendable + staked at the start"
-        );
+        assert_eq!(h.state.proposals[&1].quorum, tokens(4_000_000), "4% of the 100M circulating at the start");
+        h.ok("whale", TxBody::Vote { proposal: 1, yes: true });
+        h.err("whale", TxBody::Vote { proposal: 1, yes: true }, TxError::AlreadyVoted);
+        assert_eq!(h.state.proposals[&1].yes, whale, "weight = spendable + staked at the start");
         let mut outcome = None;
         for epoch in 1..=7 {
             let summary = h.next_epoch();
@@ -777,35 +437,14 @@ fn nm12_quorum_exactly_four_percent() {
             assert_eq!(outcome, Some(ProposalOutcome::Executed));
             assert_eq!(h.state.policy.claims.tax_ppb, 7);
             assert_eq!(h.state.policy.version, 2);
-            assert_eq!(
-                h.state.policy_log.last().unwrap().from_epoch,
-                8,
-                "G12: the log records the era"
-            );
+            assert_eq!(h.state.policy_log.last().unwrap().from_epoch, 8, "G12: the log records the era");
         } else {
             assert_eq!(outcome, Some(ProposalOutcome::NoQuorum));
             assert_eq!(h.state.policy.claims.tax_ppb, 0);
         }
-        h.err(
-            "whale",
-            TxBody::Vote {
-                proposal: 1,
-                yes: true,
-            },
-            TxError::VotingClosed,
-        );
-        h.err(
-            "whale",
-            TxBody::Vote {
-                proposal: 2,
-                yes: true,
-            },
-            TxError::UnknownProposal,
-        );
-        assert!(
-            h.state.proposals[&1].outcome.is_some(),
-            "the ledger keeps how it ended"
-        );
+        h.err("whale", TxBody::Vote { proposal: 1, yes: true }, TxError::VotingClosed);
+        h.err("whale", TxBody::Vote { proposal: 2, yes: true }, TxError::UnknownProposal);
+        assert!(h.state.proposals[&1].outcome.is_some(), "the ledger keeps how it ended");
     }
 }
 
@@ -813,80 +452,26 @@ fn nm12_quorum_exactly_four_percent() {
 /// ungovernable keys are refused. Method: small proposer, the empty treasury, a cap change.
 #[test]
 fn nm12_proposal_limits() {
-    let mut h = Harness::new(
-        "netmind",
-        &[("small", tokens(99_999)), ("big", tokens(200_000))],
-    );
-    let spend = ProposalAction::TreasurySpend {
-        to: addr("big"),
-        amount: tokens(1),
-    };
-    h.err(
-        "small",
-        TxBody::Propose {
-            action: spend.clone(),
-        },
-        TxError::ProposerTooSmall,
-    );
-    let cap = ProposalAction::PolicyChange {
-        changes: vec![("token.cap".into(), "1".into())],
-    };
-    h.err(
-        "big",
-        TxBody::Propose { action: cap },
-        TxError::InvalidProposal,
-    );
-    let unknown = ProposalAction::PolicyChange {
-        changes: vec![("claims.nope".into(), "1".into())],
-    };
-    h.err(
-        "big",
-        TxBody::Propose { action: unknown },
-        TxError::InvalidProposal,
-    );
+    let mut h = Harness::new("netmind", &[("small", tokens(99_999)), ("big", tokens(200_000))]);
+    let spend = ProposalAction::TreasurySpend { to: addr("big"), amount: tokens(1) };
+    h.err("small", TxBody::Propose { action: spend.clone() }, TxError::ProposerTooSmall);
+    let cap = ProposalAction::PolicyChange { changes: vec![("token.cap".into(), "1".into())] };
+    h.err("big", TxBody::Propose { action: cap }, TxError::InvalidProposal);
+    let unknown = ProposalAction::PolicyChange { changes: vec![("claims.nope".into(), "1".into())] };
+    h.err("big", TxBody::Propose { action: unknown }, TxError::InvalidProposal);
     h.ok("big", TxBody::Propose { action: spend });
-    h.ok(
-        "big",
-        TxBody::Vote {
-            proposal: 1,
-            yes: true,
-        },
-    );
-    h.ok(
-        "big",
-        TxBody::Transfer {
-            to: addr("late"),
-            amount: tokens(1),
-        },
-    );
-    h.err(
-        "late",
-        TxBody::Vote {
-            proposal: 1,
-            yes: false,
-        },
-        TxError::NoVotingWeight,
-    );
+    h.ok("big", TxBody::Vote { proposal: 1, yes: true });
+    h.ok("big", TxBody::Transfer { to: addr("late"), amount: tokens(1) });
+    h.err("late", TxBody::Vote { proposal: 1, yes: false }, TxError::NoVotingWeight);
     let mut outcome = None;
     for _ in 0..7 {
         if let Some((_, o)) = h.next_epoch().proposals.first() {
             outcome = Some(*o);
         }
     }
-    assert_eq!(
-        outcome,
-        Some(ProposalOutcome::FailedExecution),
-        "the treasury is locked until 1825"
-    );
+    assert_eq!(outcome, Some(ProposalOutcome::FailedExecution), "the treasury is locked until 1825");
     let treasury = Address::system("dao_treasury");
-    h.err_as(
-        treasury,
-        TxBody::Transfer {
-            to: addr("big"),
-            amount: 1,
-        },
-        TxError::SignerLocked,
-    );
+    h.err_as(treasury, TxBody::Transfer { to: addr("big"), amount: 1 }, TxError::SignerLocked);
 }
 
 fn bridge_harness() -> Harness {
@@ -894,12 +479,7 @@ fn bridge_harness() -> Harness {
     policy.bridge.as_mut().unwrap().committee = vec![addr("c1"), addr("c2"), addr("c3")];
     Harness::with_policy(
         policy,
-        &[
-            ("alice", tokens(1_000_000)),
-            ("c1", tokens(1)),
-            ("c2", tokens(1)),
-            ("c3", tokens(1)),
-        ],
+        &[("alice", tokens(1_000_000)), ("c1", tokens(1)), ("c2", tokens(1)), ("c3", tokens(1))],
     )
 }
 
@@ -909,19 +489,9 @@ fn bridge_harness() -> Harness {
 #[test]
 fn nm13_bridge_attestations_and_cap() {
     let mut h = bridge_harness();
-    h.ok(
-        "alice",
-        TxBody::BridgeOut {
-            amount: tokens(999_000),
-            recipient: [7; 32],
-        },
-    );
+    h.ok("alice", TxBody::BridgeOut { amount: tokens(999_000), recipient: [7; 32] });
     assert_eq!(h.state.bridge.escrow, tokens(999_000));
-    let deposit = |id, amount| TxBody::BridgeAttest {
-        deposit_id: id,
-        recipient: addr("bob"),
-        amount,
-    };
+    let deposit = |id, amount| TxBody::BridgeAttest { deposit_id: id, recipient: addr("bob"), amount };
     h.ok("c1", deposit(1, tokens(5)));
     h.err("c1", deposit(1, tokens(5)), TxError::AlreadyAttested);
     h.err("c2", deposit(1, tokens(5)), TxError::InboundCapExceeded); // epoch 1: cap is 1% of 0
@@ -933,17 +503,9 @@ fn nm13_bridge_attestations_and_cap() {
     assert_eq!(h.spendable("bob"), tokens(5), "2 of 3 attested: paid");
     h.err("c3", deposit(1, tokens(5)), TxError::DepositAlreadyPaid);
     h.ok("c1", deposit(2, tokens(2_000_000)));
-    h.err(
-        "c2",
-        deposit(2, tokens(2_000_000)),
-        TxError::EscrowInsufficient,
-    );
+    h.err("c2", deposit(2, tokens(2_000_000)), TxError::EscrowInsufficient);
     h.ok("c1", deposit(3, cap - tokens(5) + 1));
-    h.err(
-        "c2",
-        deposit(3, cap - tokens(5) + 1),
-        TxError::InboundCapExceeded,
-    );
+    h.err("c2", deposit(3, cap - tokens(5) + 1), TxError::InboundCapExceeded);
     h.ok("c1", deposit(4, cap - tokens(5)));
     h.ok("c2", deposit(4, cap - tokens(5)));
     assert_eq!(h.state.bridge.inbound_paid_epoch, cap, "exactly at the cap");
@@ -953,36 +515,15 @@ fn nm13_bridge_attestations_and_cap() {
 fn omnitensor_harness() -> Harness {
     let mut h = Harness::new(
         "omnitensor",
-        &[
-            ("v1", tokens(100_000)),
-            ("v2", tokens(100_000)),
-            ("v3", tokens(100_000)),
-            ("owner", tokens(10_000)),
-        ],
+        &[("v1", tokens(100_000)), ("v2", tokens(100_000)), ("v3", tokens(100_000)), ("owner", tokens(10_000))],
     );
     for v in ["v1", "v2", "v3"] {
-        h.err(
-            v,
-            TxBody::RegisterValidator {
-                bond: tokens(31_999),
-            },
-            TxError::BondTooLow,
-        );
-        h.ok(
-            v,
-            TxBody::RegisterValidator {
-                bond: tokens(32_000),
-            },
-        );
+        h.err(v, TxBody::RegisterValidator { bond: tokens(31_999) }, TxError::BondTooLow);
+        h.ok(v, TxBody::RegisterValidator { bond: tokens(32_000) });
     }
     h.err(
         "owner",
-        TxBody::RegisterMachine {
-            machine: addr("m"),
-            gpu_class: 1,
-            bandwidth_mbps: 100,
-            bond: tokens(999),
-        },
+        TxBody::RegisterMachine { machine: addr("m"), gpu_class: 1, bandwidth_mbps: 100, bond: tokens(999) },
         TxError::MachineBondTooLow,
     );
     h.register_machine("owner", "m", 1, 100, tokens(1_000));
@@ -1003,11 +544,7 @@ fn receipt(h: &Harness, gpu_seconds: u64, salt: u8) -> (TxBody, [u8; 32]) {
     let mut probe = h.state.clone();
     let tx = h.tx(addr("owner"), body.clone());
     probe.apply_tx(&tx, h.producer).unwrap();
-    let id = *probe
-        .receipts
-        .keys()
-        .find(|k| !before.contains(*k))
-        .unwrap();
+    let id = *probe.receipts.keys().find(|k| !before.contains(*k)).unwrap();
     (body, id)
 }
 
@@ -1020,94 +557,26 @@ fn ot4_receipts_attest_and_slash() {
     let (body, id) = receipt(&h, 24 * 3600, 1);
     h.ok("owner", body.clone());
     h.err("owner", body, TxError::ReceiptExists);
-    let assigned: Vec<Address> = h.state.receipts[&id]
-        .votes
-        .iter()
-        .map(|(v, _)| *v)
-        .collect();
+    let assigned: Vec<Address> = h.state.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
     assert_eq!(assigned.len(), 3, "OT4: 3 validators");
-    h.err(
-        "owner",
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: true,
-        },
-        TxError::NotAssignedValidator,
-    );
+    h.err("owner", TxBody::AttestReceipt { receipt: id, valid: true }, TxError::NotAssignedValidator);
     let staked = |h: &Harness, v: &Address| h.state.account(v).unwrap().staked;
     let dissenter_stake = staked(&h, &assigned[0]);
-    h.ok_as(
-        assigned[0],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: false,
-        },
-    );
-    h.ok_as(
-        assigned[1],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: true,
-        },
-    );
-    h.ok_as(
-        assigned[2],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: true,
-        },
-    );
-    h.err_as(
-        assigned[0],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: true,
-        },
-        TxError::ReceiptFinalized,
-    );
-    assert_eq!(
-        dissenter_stake - staked(&h, &assigned[0]),
-        tokens(32_000) / 100,
-        "the dissenter loses 1% of its bond"
-    );
-    assert_eq!(
-        staked(&h, &assigned[1]),
-        tokens(32_000),
-        "the majority keeps its bond"
-    );
+    h.ok_as(assigned[0], TxBody::AttestReceipt { receipt: id, valid: false });
+    h.ok_as(assigned[1], TxBody::AttestReceipt { receipt: id, valid: true });
+    h.ok_as(assigned[2], TxBody::AttestReceipt { receipt: id, valid: true });
+    h.err_as(assigned[0], TxBody::AttestReceipt { receipt: id, valid: true }, TxError::ReceiptFinalized);
+    assert_eq!(dissenter_stake - staked(&h, &assigned[0]), tokens(32_000) / 100, "the dissenter loses 1% of its bond");
+    assert_eq!(staked(&h, &assigned[1]), tokens(32_000), "the majority keeps its bond");
     let summary = h.next_epoch();
-    let machines = summary
-        .programs
-        .iter()
-        .find(|p| p.program == "dualproof_machines")
-        .unwrap();
-    assert_eq!(
-        machines.paid,
-        tokens(150),
-        "an RTX 3080-class machine for 24 h earns 150"
-    );
+    let machines = summary.programs.iter().find(|p| p.program == "dualproof_machines").unwrap();
+    assert_eq!(machines.paid, tokens(150), "an RTX 3080-class machine for 24 h earns 150");
     let (body, id) = receipt(&h, 3600, 2);
     h.ok("owner", body);
-    let assigned: Vec<Address> = h.state.receipts[&id]
-        .votes
-        .iter()
-        .map(|(v, _)| *v)
-        .collect();
+    let assigned: Vec<Address> = h.state.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
     let burned = h.state.burned_total;
-    h.ok_as(
-        assigned[0],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: false,
-        },
-    );
-    h.ok_as(
-        assigned[1],
-        TxBody::AttestReceipt {
-            receipt: id,
-            valid: false,
-        },
-    );
+    h.ok_as(assigned[0], TxBody::AttestReceipt { receipt: id, valid: false });
+    h.ok_as(assigned[1], TxBody::AttestReceipt { receipt: id, valid: false });
     assert_eq!(
         h.state.burned_total - burned,
         tokens(100) + 2 * h.state.base_fee,
@@ -1130,25 +599,9 @@ fn ot5_mint_capped_pro_rata_and_never_past_cap() {
             // 150,000 OMNIT = 24,000 reference GPU-hours
             let (body, id) = receipt(&h, 24_000 * 3600, 10 + salt);
             h.ok("owner", body);
-            let assigned: Vec<Address> = h.state.receipts[&id]
-                .votes
-                .iter()
-                .map(|(v, _)| *v)
-                .collect();
-            h.ok_as(
-                assigned[0],
-                TxBody::AttestReceipt {
-                    receipt: id,
-                    valid: true,
-                },
-            );
-            h.ok_as(
-                assigned[1],
-                TxBody::AttestReceipt {
-                    receipt: id,
-                    valid: true,
-                },
-            );
+            let assigned: Vec<Address> = h.state.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
+            h.ok_as(assigned[0], TxBody::AttestReceipt { receipt: id, valid: true });
+            h.ok_as(assigned[1], TxBody::AttestReceipt { receipt: id, valid: true });
         }
         let supply = h.state.total_supply();
         let summary = h.next_epoch();
@@ -1156,22 +609,12 @@ fn ot5_mint_capped_pro_rata_and_never_past_cap() {
         match room {
             None => {
                 assert!(minted <= tokens(200_000));
-                assert!(
-                    tokens(200_000) - minted < 10,
-                    "the whole budget is paid, less dust"
-                );
-                let machines = summary
-                    .programs
-                    .iter()
-                    .find(|p| p.program == "dualproof_machines")
-                    .unwrap();
+                assert!(tokens(200_000) - minted < 10, "the whole budget is paid, less dust");
+                let machines = summary.programs.iter().find(|p| p.program == "dualproof_machines").unwrap();
                 assert!(machines.paid < tokens(450_000));
             }
             Some(room) => {
-                assert!(
-                    minted <= h.state.cap - supply && minted >= room,
-                    "capped by the room left"
-                );
+                assert!(minted <= h.state.cap - supply && minted >= room, "capped by the room left");
                 assert!(h.state.total_supply() <= h.state.cap);
                 assert_eq!(h.state.total_supply(), supply + minted);
             }
@@ -1196,36 +639,18 @@ fn ot6_base_fee_moves_at_most_12_5_percent() {
             txs.push(gridmint_core::Tx {
                 signer: addr("a"),
                 nonce: nonce + i as u64,
-                body: TxBody::Transfer {
-                    to: addr("b"),
-                    amount: 1,
-                },
+                body: TxBody::Transfer { to: addr("b"), amount: 1 },
             });
         }
         let time = h.state.time;
-        let outcome = h
-            .state
-            .apply_block(&gridmint_core::Block {
-                height,
-                time,
-                producer: h.producer,
-                txs,
-            })
-            .unwrap();
+        let outcome = h.state.apply_block(&gridmint_core::Block { height, time, producer: h.producer, txs }).unwrap();
         h.state.assert_invariants();
         outcome
     };
     let burned = h.state.burned_total;
     let full = block(&mut h, 10); // 11 submitted: the 11th is refused
-    assert_eq!(
-        full.receipts.last().unwrap().code,
-        TxError::BlockFull.code()
-    );
-    assert_eq!(
-        h.state.burned_total - burned,
-        base * 10,
-        "the base fee is burned"
-    );
+    assert_eq!(full.receipts.last().unwrap().code, TxError::BlockFull.code());
+    assert_eq!(h.state.burned_total - burned, base * 10, "the base fee is burned");
     assert_eq!(h.state.base_fee, base + base / 8, "+12.5% at a full block");
     let after_full = h.state.base_fee;
     block(&mut h, 4); // 5 = target: unchanged (4 + the one extra)
@@ -1236,21 +661,12 @@ fn ot6_base_fee_moves_at_most_12_5_percent() {
         let before = h.state.base_fee;
         let time = h.state.time;
         h.state
-            .apply_block(&gridmint_core::Block {
-                height: h.state.height + 1,
-                time,
-                producer: h.producer,
-                txs: vec![],
-            })
+            .apply_block(&gridmint_core::Block { height: h.state.height + 1, time, producer: h.producer, txs: vec![] })
             .unwrap();
         assert!(h.state.base_fee >= before - before / 8);
     }
     let _ = height2;
-    assert_eq!(
-        h.state.base_fee,
-        parse_tokens("0.0001").unwrap(),
-        "never below the floor"
-    );
+    assert_eq!(h.state.base_fee, parse_tokens("0.0001").unwrap(), "never below the floor");
 }
 
 /// N24-6: upgrading `netmind` to `netmind-2024` at an epoch boundary burns the unreleased pools
@@ -1260,8 +676,7 @@ fn ot6_base_fee_moves_at_most_12_5_percent() {
 fn n24_6_upgrade_burns_unreleased_pools() {
     let mut h = Harness::new("netmind", &[]);
     h.state.compute_roots = false;
-    h.state
-        .schedule_upgrade(366, Policy::preset("netmind-2024").unwrap(), true);
+    h.state.schedule_upgrade(366, Policy::preset("netmind-2024").unwrap(), true);
     for _ in 0..364 {
         h.next_epoch();
     }
@@ -1279,11 +694,7 @@ fn n24_6_upgrade_burns_unreleased_pools() {
         tokens(10_000_000) + tokens(113_000_000),
         "all but the team's 10M burned, 113M minted"
     );
-    assert_eq!(
-        h.state.cap,
-        h.state.total_supply(),
-        "cap = supply after the burn + the new pools (just minted)"
-    );
+    assert_eq!(h.state.cap, h.state.total_supply(), "cap = supply after the burn + the new pools (just minted)");
     h.next_epoch();
     assert_eq!(
         h.state.pool("mining").unwrap().released_total,
@@ -1298,57 +709,15 @@ fn n24_6_upgrade_burns_unreleased_pools() {
 fn g10_envelope_errors_change_nothing() {
     let mut h = Harness::new("netmind", &[("a", FEE)]);
     h.err("nobody", TxBody::Claim, TxError::UnknownSigner);
-    let tx = gridmint_core::Tx {
-        signer: addr("a"),
-        nonce: 1,
-        body: TxBody::Claim,
-    };
+    let tx = gridmint_core::Tx { signer: addr("a"), nonce: 1, body: TxBody::Claim };
     h.err_tx(&tx, TxError::NonceTooHigh);
-    h.err(
-        "a",
-        TxBody::Transfer {
-            to: addr("b"),
-            amount: 1,
-        },
-        TxError::InsufficientBalance,
-    );
-    h.err(
-        "a",
-        TxBody::Transfer {
-            to: addr("b"),
-            amount: 0,
-        },
-        TxError::ZeroAmount,
-    );
+    h.err("a", TxBody::Transfer { to: addr("b"), amount: 1 }, TxError::InsufficientBalance);
+    h.err("a", TxBody::Transfer { to: addr("b"), amount: 0 }, TxError::ZeroAmount);
     let mut h = Harness::new("netmind", &[("a", FEE + 1)]);
-    h.ok(
-        "a",
-        TxBody::Transfer {
-            to: addr("b"),
-            amount: 1,
-        },
-    );
-    let replay = gridmint_core::Tx {
-        signer: addr("a"),
-        nonce: 0,
-        body: TxBody::Transfer {
-            to: addr("b"),
-            amount: 1,
-        },
-    };
+    h.ok("a", TxBody::Transfer { to: addr("b"), amount: 1 });
+    let replay = gridmint_core::Tx { signer: addr("a"), nonce: 0, body: TxBody::Transfer { to: addr("b"), amount: 1 } };
     h.err_tx(&replay, TxError::NonceTooLow);
-    h.err(
-        "a",
-        TxBody::Transfer {
-            to: addr("b"),
-            amount: 1,
-        },
-        TxError::InsufficientFee,
-    );
+    h.err("a", TxBody::Transfer { to: addr("b"), amount: 1 }, TxError::InsufficientFee);
     assert_eq!(h.spendable("b"), 1);
-    assert_eq!(
-        h.spendable("producer"),
-        FEE,
-        "NM14: the flat fee goes to the block producer"
-    );
+    assert_eq!(h.spendable("producer"), FEE, "NM14: the flat fee goes to the block producer");
 }

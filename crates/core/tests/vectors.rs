@@ -42,11 +42,7 @@ fn balances(state: &State) -> BTreeMap<String, [String; 5]> {
         .accounts
         .iter()
         .map(|a| {
-            (
-                a.address.to_hex(),
-                [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed]
-                    .map(|v| v.to_string()),
-            )
+            (a.address.to_hex(), [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed].map(|v| v.to_string()))
         })
         .collect()
 }
@@ -71,27 +67,13 @@ fn generate(preset: &str, seed: u64) -> Vector {
                 (1, _) => expected + 1,
                 _ => expected,
             };
-            let tx = Tx {
-                signer,
-                nonce,
-                body,
-            };
-            codes.push(
-                state
-                    .apply_tx(&tx, producer)
-                    .map_or_else(|e| e.code(), |_| 0),
-            );
+            let tx = Tx { signer, nonce, body };
+            codes.push(state.apply_tx(&tx, producer).map_or_else(|e| e.code(), |_| 0));
             txs.push(tx);
         }
         state.end_block();
         state.assert_invariants();
-        blocks.push(VectorBlock {
-            height,
-            time,
-            producer,
-            txs,
-            codes,
-        });
+        blocks.push(VectorBlock { height, time, producer, txs, codes });
     }
     Vector {
         policy: preset.into(),
@@ -114,20 +96,10 @@ fn replay(vector: &Vector) {
             })
             .unwrap();
         let codes: Vec<u16> = outcome.receipts.iter().map(|r| r.code).collect();
-        assert_eq!(
-            codes, block.codes,
-            "{} seed {}: receipts of block {}",
-            vector.policy, vector.seed, block.height
-        );
+        assert_eq!(codes, block.codes, "{} seed {}: receipts of block {}", vector.policy, vector.seed, block.height);
         state.assert_invariants();
     }
-    assert_eq!(
-        balances(&state),
-        vector.balances,
-        "{} seed {}: balances",
-        vector.policy,
-        vector.seed
-    );
+    assert_eq!(balances(&state), vector.balances, "{} seed {}: balances", vector.policy, vector.seed);
     assert_eq!(
         hex::encode(state.state_root()),
         vector.state_root,
@@ -158,27 +130,13 @@ fn handmade(preset: &str, seed: u64, tweak: impl Fn(&mut State), steps: &[Step])
             } else {
                 state.account(&signer).map_or(0, |a| a.nonce)
             };
-            let tx = Tx {
-                signer,
-                nonce,
-                body,
-            };
-            codes.push(
-                state
-                    .apply_tx(&tx, producer)
-                    .map_or_else(|e| e.code(), |_| 0),
-            );
+            let tx = Tx { signer, nonce, body };
+            codes.push(state.apply_tx(&tx, producer).map_or_else(|e| e.code(), |_| 0));
             txs.push(tx);
         }
         state.end_block();
         state.assert_invariants();
-        blocks.push(VectorBlock {
-            height,
-            time,
-            producer,
-            txs,
-            codes,
-        });
+        blocks.push(VectorBlock { height, time, producer, txs, codes });
     }
     Vector {
         policy: preset.into(),
@@ -193,10 +151,7 @@ fn handmade_vectors() -> Vec<Vector> {
     use common::generator::{machine, member, user};
     use gridmint_core::{JobMode, ProposalAction, TOKEN};
     let day = 86_400;
-    let spend = ProposalAction::TreasurySpend {
-        to: user(1),
-        amount: TOKEN,
-    };
+    let spend = ProposalAction::TreasurySpend { to: user(1), amount: TOKEN };
     let netmind = handmade(
         "netmind",
         900_001,
@@ -205,15 +160,9 @@ fn handmade_vectors() -> Vec<Vector> {
             (1, &|s: &State| {
                 let all = s.account(&user(0)).unwrap().spendable - s.current_fee();
                 vec![
-                    (
-                        user(0),
-                        TxBody::Transfer {
-                            to: user(7),
-                            amount: all,
-                        },
-                    ), // leaves exactly nothing
-                    (user(0), TxBody::Claim), // InsufficientFee
-                    (Address::system("dao_treasury"), TxBody::Claim), // SignerLocked
+                    (user(0), TxBody::Transfer { to: user(7), amount: all }), // leaves exactly nothing
+                    (user(0), TxBody::Claim),                                 // InsufficientFee
+                    (Address::system("dao_treasury"), TxBody::Claim),         // SignerLocked
                     (
                         user(1),
                         TxBody::SubmitJob {
@@ -223,47 +172,13 @@ fn handmade_vectors() -> Vec<Vector> {
                             max_gpu_seconds: 2,
                         },
                     ), // AmountOverflow
-                    (
-                        user(2),
-                        TxBody::Propose {
-                            action: spend.clone(),
-                        },
-                    ),
-                    (
-                        user(3),
-                        TxBody::BridgeAttest {
-                            deposit_id: 1,
-                            recipient: user(3),
-                            amount: TOKEN,
-                        },
-                    ), // NotCommitteeMember
-                    (
-                        member(0),
-                        TxBody::Transfer {
-                            to: Address::from_index("late", 0),
-                            amount: TOKEN / 10,
-                        },
-                    ),
+                    (user(2), TxBody::Propose { action: spend.clone() }),
+                    (user(3), TxBody::BridgeAttest { deposit_id: 1, recipient: user(3), amount: TOKEN }), // NotCommitteeMember
+                    (member(0), TxBody::Transfer { to: Address::from_index("late", 0), amount: TOKEN / 10 }),
                 ]
             }),
-            (1, &|_| {
-                vec![(
-                    Address::from_index("late", 0),
-                    TxBody::Vote {
-                        proposal: 1,
-                        yes: true,
-                    },
-                )]
-            }), // NoVotingWeight
-            (8 * day, &|_| {
-                vec![(
-                    user(2),
-                    TxBody::Vote {
-                        proposal: 1,
-                        yes: true,
-                    },
-                )]
-            }), // VotingClosed
+            (1, &|_| vec![(Address::from_index("late", 0), TxBody::Vote { proposal: 1, yes: true })]), // NoVotingWeight
+            (8 * day, &|_| vec![(user(2), TxBody::Vote { proposal: 1, yes: true })]),                  // VotingClosed
         ],
     );
     let receipt = |gpu: u64| TxBody::SubmitReceipt {
@@ -281,16 +196,8 @@ fn handmade_vectors() -> Vec<Vector> {
         |_| {},
         &[
             (1, &|_| {
-                let mut txs: Vec<(Address, TxBody)> = (0..3)
-                    .map(|i| {
-                        (
-                            user(i),
-                            TxBody::RegisterValidator {
-                                bond: 40_000 * TOKEN,
-                            },
-                        )
-                    })
-                    .collect();
+                let mut txs: Vec<(Address, TxBody)> =
+                    (0..3).map(|i| (user(i), TxBody::RegisterValidator { bond: 40_000 * TOKEN })).collect();
                 txs.push((
                     user(5),
                     TxBody::RegisterMachine {
@@ -302,37 +209,12 @@ fn handmade_vectors() -> Vec<Vector> {
                 ));
                 txs
             }),
-            (day, &|_| {
-                vec![(user(5), receipt(3600)), (user(5), receipt(3600))]
-            }), // ReceiptExists
+            (day, &|_| vec![(user(5), receipt(3600)), (user(5), receipt(3600))]), // ReceiptExists
             (1, &move |s: &State| {
                 let votes: Vec<Address> = s.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
-                votes
-                    .into_iter()
-                    .map(|v| {
-                        (
-                            v,
-                            TxBody::AttestReceipt {
-                                receipt: id,
-                                valid: true,
-                            },
-                        )
-                    })
-                    .collect() // the third: ReceiptFinalized
+                votes.into_iter().map(|v| (v, TxBody::AttestReceipt { receipt: id, valid: true })).collect() // the third: ReceiptFinalized
             }),
-            (1, &|_| {
-                (0..41)
-                    .map(|_| {
-                        (
-                            user(6),
-                            TxBody::Transfer {
-                                to: user(7),
-                                amount: 1,
-                            },
-                        )
-                    })
-                    .collect()
-            }), // BlockFull
+            (1, &|_| (0..41).map(|_| (user(6), TxBody::Transfer { to: user(7), amount: 1 })).collect()), // BlockFull
         ],
     );
     vec![netmind, omnitensor]
@@ -350,18 +232,11 @@ fn bless() {
         let path = dir().join(format!("handmade-{}-{}.json", vector.policy, vector.seed));
         std::fs::write(&path, serde_json::to_string_pretty(&vector).unwrap()).unwrap();
     }
-    for (salt, preset) in ["netmind", "netmind-2024", "osmi", "omnitensor"]
-        .iter()
-        .enumerate()
-    {
+    for (salt, preset) in ["netmind", "netmind-2024", "osmi", "omnitensor"].iter().enumerate() {
         for i in 0..400u64 {
             let seed = salt as u64 * 1_000 + i;
             let vector = generate(preset, seed);
-            let codes: BTreeSet<u16> = vector
-                .blocks
-                .iter()
-                .flat_map(|b| b.codes.iter().copied())
-                .collect();
+            let codes: BTreeSet<u16> = vector.blocks.iter().flat_map(|b| b.codes.iter().copied()).collect();
             if i == 0 || !codes.is_subset(&covered) {
                 covered.extend(codes);
                 let path = dir().join(format!("{preset}-{seed}.json"));
@@ -382,20 +257,12 @@ fn golden_vectors() {
     let mut count = 0;
     for entry in std::fs::read_dir(dir()).expect("tests/vectors exists") {
         let path = entry.unwrap().path();
-        let vector: Vector =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let vector: Vector = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         replay(&vector);
         covered.extend(vector.blocks.iter().flat_map(|b| b.codes.iter().copied()));
         count += 1;
     }
     assert!(count > 0);
-    let missing: Vec<TxError> = TxError::ALL
-        .iter()
-        .copied()
-        .filter(|e| !covered.contains(&e.code()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "no golden vector has these codes: {missing:?}"
-    );
+    let missing: Vec<TxError> = TxError::ALL.iter().copied().filter(|e| !covered.contains(&e.code())).collect();
+    assert!(missing.is_empty(), "no golden vector has these codes: {missing:?}");
 }

@@ -40,15 +40,11 @@ impl Address {
         }
         if !text.is_empty()
             && text.len() <= 64
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             return Ok(Address::system(text));
         }
-        Err(format!(
-            "`{text}` is neither 64 hex digits nor a system account name"
-        ))
+        Err(format!("`{text}` is neither 64 hex digits nor a system account name"))
     }
 
     /// Lower-case hex.

@@ -43,23 +43,12 @@ pub fn parse_tokens(text: &str) -> Result<u128, AmountError> {
         return Err(AmountError::TooPrecise(text.to_string()));
     }
     let overflow = || AmountError::Overflow(text.to_string());
-    let whole_value: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| overflow())?
-    };
-    let mut frac_value: u128 = if frac.is_empty() {
-        0
-    } else {
-        frac.parse().map_err(|_| overflow())?
-    };
+    let whole_value: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| overflow())? };
+    let mut frac_value: u128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| overflow())? };
     for _ in frac.len()..DECIMALS as usize {
         frac_value *= 10; // at most 10^18: cannot overflow
     }
-    whole_value
-        .checked_mul(TOKEN)
-        .and_then(|v| v.checked_add(frac_value))
-        .ok_or_else(overflow)
+    whole_value.checked_mul(TOKEN).and_then(|v| v.checked_add(frac_value)).ok_or_else(overflow)
 }
 
 /// Parses a plain base-unit integer (`"1000000000000000000"`).
@@ -68,9 +57,7 @@ pub fn parse_base_units(text: &str) -> Result<u128, AmountError> {
     if cleaned.is_empty() || !cleaned.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AmountError::Syntax(text.to_string()));
     }
-    cleaned
-        .parse()
-        .map_err(|_| AmountError::Overflow(text.to_string()))
+    cleaned.parse().map_err(|_| AmountError::Overflow(text.to_string()))
 }
 
 /// Formats base units as an exact decimal token string, trailing zeros trimmed (`"6.25"`).
@@ -117,19 +104,14 @@ impl<'de> Deserialize<'de> for Tokens {
                 f.write_str("a whole number of tokens or an exact decimal string such as \"6.25\"")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Tokens, E> {
-                let v = u128::try_from(v)
-                    .map_err(|_| E::custom("a token amount cannot be negative"))?;
-                v.checked_mul(TOKEN)
-                    .map(Tokens)
-                    .ok_or_else(|| E::custom("token amount too large"))
+                let v = u128::try_from(v).map_err(|_| E::custom("a token amount cannot be negative"))?;
+                v.checked_mul(TOKEN).map(Tokens).ok_or_else(|| E::custom("token amount too large"))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Tokens, E> {
                 Ok(Tokens(u128::from(v) * TOKEN))
             }
             fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Tokens, E> {
-                Err(E::custom(
-                    "write fractional token amounts as strings, e.g. \"6.25\" (floats are inexact)",
-                ))
+                Err(E::custom("write fractional token amounts as strings, e.g. \"6.25\" (floats are inexact)"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Tokens, E> {
                 parse_tokens(v).map(Tokens).map_err(E::custom)
@@ -149,22 +131,13 @@ mod tests {
         assert_eq!(parse_tokens("1").unwrap(), TOKEN);
         assert_eq!(parse_tokens("0.001").unwrap(), TOKEN / 1000);
         assert_eq!(parse_tokens("6.25").unwrap(), 6 * TOKEN + TOKEN / 4);
-        assert_eq!(
-            parse_tokens("10_000_000_000").unwrap(),
-            10_000_000_000 * TOKEN
-        );
+        assert_eq!(parse_tokens("10_000_000_000").unwrap(), 10_000_000_000 * TOKEN);
         assert_eq!(parse_tokens("0.000000000000000001").unwrap(), 1);
-        assert!(matches!(
-            parse_tokens("0.0000000000000000001"),
-            Err(AmountError::TooPrecise(_))
-        ));
+        assert!(matches!(parse_tokens("0.0000000000000000001"), Err(AmountError::TooPrecise(_))));
         assert!(matches!(parse_tokens("1e5"), Err(AmountError::Syntax(_))));
         assert!(matches!(parse_tokens("-1"), Err(AmountError::Syntax(_))));
         assert!(matches!(parse_tokens("."), Err(AmountError::Syntax(_))));
-        assert!(matches!(
-            parse_tokens("999999999999999999999999"),
-            Err(AmountError::Overflow(_))
-        ));
+        assert!(matches!(parse_tokens("999999999999999999999999"), Err(AmountError::Overflow(_))));
     }
 
     proptest::proptest! {

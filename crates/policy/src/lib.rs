@@ -17,24 +17,16 @@ mod schema;
 mod validate;
 
 pub use address::Address;
-pub use amount::{
-    AmountError, DECIMALS, PPB, TOKEN, Tokens, format_tokens, parse_base_units, parse_tokens,
-};
+pub use amount::{AmountError, DECIMALS, PPB, TOKEN, Tokens, format_tokens, parse_base_units, parse_tokens};
 pub use schema::*;
 pub use validate::PolicyError;
 
 /// The presets shipped with gridmint, by name, with their TOML text (embedded at build time).
 pub const PRESETS: [(&str, &str); 4] = [
     ("netmind", include_str!("../../../policies/netmind.toml")),
-    (
-        "netmind-2024",
-        include_str!("../../../policies/netmind-2024.toml"),
-    ),
+    ("netmind-2024", include_str!("../../../policies/netmind-2024.toml")),
     ("osmi", include_str!("../../../policies/osmi.toml")),
-    (
-        "omnitensor",
-        include_str!("../../../policies/omnitensor.toml"),
-    ),
+    ("omnitensor", include_str!("../../../policies/omnitensor.toml")),
 ];
 
 impl Policy {
@@ -47,10 +39,8 @@ impl Policy {
 
     /// One of the embedded presets (`netmind`, `netmind-2024`, `osmi`, `omnitensor`).
     pub fn preset(name: &str) -> Result<Policy, PolicyError> {
-        let (_, text) = PRESETS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| PolicyError::UnknownPreset(name.to_string()))?;
+        let (_, text) =
+            PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| PolicyError::UnknownPreset(name.to_string()))?;
         Policy::from_toml(text)
     }
 
@@ -68,12 +58,9 @@ impl Policy {
     /// `value` (TOML syntax; a bare word is taken as a string). The result is validated. An
     /// unknown key is an error, never silently added.
     pub fn with_override(&self, key: &str, value: &str) -> Result<Policy, PolicyError> {
-        let mut tree =
-            toml::Value::try_from(self).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let mut tree = toml::Value::try_from(self).map_err(|e| PolicyError::Parse(e.to_string()))?;
         let parsed: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {value}")) {
-            Ok(mut table) => table
-                .remove("v")
-                .unwrap_or(toml::Value::String(value.to_string())),
+            Ok(mut table) => table.remove("v").unwrap_or(toml::Value::String(value.to_string())),
             Err(_) => toml::Value::String(value.to_string()),
         };
         let unknown = || PolicyError::UnknownKey(key.to_string());
@@ -96,15 +83,10 @@ impl Policy {
                     let position = match part.parse::<usize>() {
                         Ok(index) => Some(index),
                         Err(_) => items.iter().position(|item| {
-                            item.get("name")
-                                .or_else(|| item.get("pool"))
-                                .and_then(|v| v.as_str())
-                                == Some(*part)
+                            item.get("name").or_else(|| item.get("pool")).and_then(|v| v.as_str()) == Some(*part)
                         }),
                     };
-                    let item = position
-                        .and_then(|p| items.get_mut(p))
-                        .ok_or_else(unknown)?;
+                    let item = position.and_then(|p| items.get_mut(p)).ok_or_else(unknown)?;
                     if last {
                         *item = parsed;
                         break;
@@ -114,9 +96,7 @@ impl Policy {
                 _ => return Err(unknown()),
             };
         }
-        let policy: Policy = tree
-            .try_into()
-            .map_err(|e: toml::de::Error| PolicyError::Parse(e.to_string()))?;
+        let policy: Policy = tree.try_into().map_err(|e: toml::de::Error| PolicyError::Parse(e.to_string()))?;
         policy.validate()?;
         Ok(policy)
     }

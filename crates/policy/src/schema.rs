@@ -112,9 +112,7 @@ impl Sink {
             _ => match text.split_once(':') {
                 Some(("account", name)) => Address::parse(name).map(Sink::Account),
                 Some(("pool", name)) if !name.is_empty() => Ok(Sink::Pool(name.to_string())),
-                _ => Err(format!(
-                    "release_to `{text}`: expected program, hold, account:NAME or pool:NAME"
-                )),
+                _ => Err(format!("release_to `{text}`: expected program, hold, account:NAME or pool:NAME")),
             },
         }
     }

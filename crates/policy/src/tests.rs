@@ -13,10 +13,7 @@ fn presets_load() {
         let policy = Policy::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(policy.name, name);
     }
-    assert!(matches!(
-        Policy::preset("bitcoin"),
-        Err(PolicyError::UnknownPreset(_))
-    ));
+    assert!(matches!(Policy::preset("bitcoin"), Err(PolicyError::UnknownPreset(_))));
 }
 
 /// Goal: presets carry the rulebook's numbers. Method: spot-check NM1..NM5, OS2, OT5.
@@ -30,67 +27,41 @@ fn presets_carry_rulebook_numbers() {
     assert_eq!(osmi.emission.as_ref().unwrap().rate_ppb, 1_500_000);
     assert_eq!(osmi.claims.tax_ppb, 25_000_000);
     let ot = Policy::preset("omnitensor").unwrap();
-    assert_eq!(
-        ot.dualproof
-            .as_ref()
-            .unwrap()
-            .reward_per_reference_gpu_hour
-            .0,
-        parse_tokens("6.25").unwrap()
-    );
+    assert_eq!(ot.dualproof.as_ref().unwrap().reward_per_reference_gpu_hour.0, parse_tokens("6.25").unwrap());
     let n24 = Policy::preset("netmind-2024").unwrap();
     let issued: u128 = n24.pools.iter().map(|p| p.genesis.0).sum();
-    assert_eq!(
-        issued,
-        Tokens::whole(113_000_000).0,
-        "N24-4: the buckets sum to 113M"
-    );
+    assert_eq!(issued, Tokens::whole(113_000_000).0, "N24-4: the buckets sum to 113M");
 }
 
 fn rejects(text: &str, needle: &str) {
     match Policy::from_toml(text) {
         Ok(_) => panic!("accepted a bad policy (wanted an error containing `{needle}`)"),
-        Err(e) => assert!(
-            e.to_string().contains(needle),
-            "error `{e}` does not mention `{needle}`"
-        ),
+        Err(e) => assert!(e.to_string().contains(needle), "error `{e}` does not mention `{needle}`"),
     }
 }
 
 /// Goal: unknown keys are rejected, never ignored. Method: add a typo'd key.
 #[test]
 fn rejects_unknown_key() {
-    rejects(
-        &netmind_text().replace("tax_ppb = 0", "tax_ppb = 0\ntax_ppm = 1"),
-        "tax_ppm",
-    );
+    rejects(&netmind_text().replace("tax_ppb = 0", "tax_ppb = 0\ntax_ppm = 1"), "tax_ppm");
 }
 
 /// Goal: shares must sum to 10^9. Method: break the 50/30/20 split.
 #[test]
 fn rejects_shares_not_summing() {
-    rejects(
-        &netmind_text().replace("operators_ppb = 200_000_000", "operators_ppb = 200_000_001"),
-        "sum",
-    );
+    rejects(&netmind_text().replace("operators_ppb = 200_000_000", "operators_ppb = 200_000_001"), "sum");
 }
 
 /// Goal: genesis above the cap is rejected. Method: lower the cap.
 #[test]
 fn rejects_genesis_above_cap() {
-    rejects(
-        &netmind_text().replace("cap = 10_000_000_000", "cap = 9_999_999_999"),
-        "exceed the cap",
-    );
+    rejects(&netmind_text().replace("cap = 10_000_000_000", "cap = 9_999_999_999"), "exceed the cap");
 }
 
 /// Goal: overlapping tranches are rejected. Method: make tranche 2 start inside tranche 1.
 #[test]
 fn rejects_overlapping_tranches() {
-    rejects(
-        &netmind_text().replace("first = 3_651", "first = 3_650"),
-        "overlaps",
-    );
+    rejects(&netmind_text().replace("first = 3_651", "first = 3_650"), "overlaps");
 }
 
 /// Goal: a schedule releasing more than its pool is rejected. Method: shrink the pool.
@@ -106,19 +77,13 @@ fn rejects_schedule_above_pool() {
 /// Goal: a year must be 365 epochs (G4). Method: set 366.
 #[test]
 fn rejects_leap_year() {
-    rejects(
-        &netmind_text().replace("per_year = 365", "per_year = 366"),
-        "365",
-    );
+    rejects(&netmind_text().replace("per_year = 365", "per_year = 366"), "365");
 }
 
 /// Goal: floats are refused as amounts. Method: write 0.001 unquoted.
 #[test]
 fn rejects_float_amount() {
-    rejects(
-        &netmind_text().replace("flat_fee = \"0.001\"", "flat_fee = 0.001"),
-        "floats",
-    );
+    rejects(&netmind_text().replace("flat_fee = \"0.001\"", "flat_fee = 0.001"), "floats");
 }
 
 /// Goal: `with_override` sets known keys and rejects unknown ones. Method: set and read back.
@@ -127,25 +92,13 @@ fn overrides() {
     let nm = Policy::preset("netmind").unwrap();
     let changed = nm.with_override("claims.tax_ppb", "5").unwrap();
     assert_eq!(changed.claims.tax_ppb, 5);
-    let changed = nm
-        .with_override("connection_reward.min_online_slots", "72")
-        .unwrap();
+    let changed = nm.with_override("connection_reward.min_online_slots", "72").unwrap();
     assert_eq!(changed.connection_reward.unwrap().min_online_slots, 72);
     let changed = nm.with_override("gas.flat_fee", "\"0.5\"").unwrap();
     assert_eq!(changed.gas.flat_fee.0, TOKEN / 2);
-    assert!(matches!(
-        nm.with_override("claims.tax", "5"),
-        Err(PolicyError::UnknownKey(_))
-    ));
-    assert!(matches!(
-        nm.with_override("nope.x", "5"),
-        Err(PolicyError::UnknownKey(_))
-    ));
-    assert!(
-        nm.with_override("staking_rewards.stakers_ppb", "1")
-            .is_err(),
-        "an override is validated"
-    );
+    assert!(matches!(nm.with_override("claims.tax", "5"), Err(PolicyError::UnknownKey(_))));
+    assert!(matches!(nm.with_override("nope.x", "5"), Err(PolicyError::UnknownKey(_))));
+    assert!(nm.with_override("staking_rewards.stakers_ppb", "1").is_err(), "an override is validated");
     // the policy survives a round trip through TOML unchanged
     assert_eq!(Policy::from_toml(&nm.to_toml()).unwrap(), nm);
     assert_ne!(nm.hash(), changed_hash(&nm));

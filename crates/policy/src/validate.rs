@@ -10,9 +10,7 @@ pub enum PolicyError {
     #[error("policy: {0}")]
     Parse(String),
     /// No embedded preset has this name.
-    #[error(
-        "unknown policy preset `{0}` (presets: netmind, netmind-2024, osmi, omnitensor; or give a file path)"
-    )]
+    #[error("unknown policy preset `{0}` (presets: netmind, netmind-2024, osmi, omnitensor; or give a file path)")]
     UnknownPreset(String),
     /// `--set` or a policy change names a key the schema does not have.
     #[error("unknown policy key `{0}`")]
@@ -28,18 +26,12 @@ pub enum PolicyError {
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> PolicyError {
-    PolicyError::Invalid {
-        key: key.into(),
-        problem: problem.into(),
-    }
+    PolicyError::Invalid { key: key.into(), problem: problem.into() }
 }
 
 fn ppb_at_most_one(key: &str, value: u64) -> Result<(), PolicyError> {
     if u128::from(value) > PPB {
-        return Err(invalid(
-            key,
-            format!("{value} ppb is more than 10^9 (100%)"),
-        ));
+        return Err(invalid(key, format!("{value} ppb is more than 10^9 (100%)")));
     }
     Ok(())
 }
@@ -58,42 +50,26 @@ impl Policy {
         if self.epoch.per_year != 365 {
             return Err(invalid(
                 "epoch.per_year",
-                format!(
-                    "a year is exactly 365 epochs (G4), not {}",
-                    self.epoch.per_year
-                ),
+                format!("a year is exactly 365 epochs (G4), not {}", self.epoch.per_year),
             ));
         }
         if self.epoch.seconds == 0 || self.epoch.slot_seconds == 0 {
-            return Err(invalid(
-                "epoch",
-                "seconds and slot_seconds must be positive",
-            ));
+            return Err(invalid("epoch", "seconds and slot_seconds must be positive"));
         }
         if !self.epoch.seconds.is_multiple_of(self.epoch.slot_seconds)
             || self.epoch.seconds / self.epoch.slot_seconds > 320
         {
-            return Err(invalid(
-                "epoch.slot_seconds",
-                "an epoch must hold a whole number of slots, at most 320",
-            ));
+            return Err(invalid("epoch.slot_seconds", "an epoch must hold a whole number of slots, at most 320"));
         }
         let cap = self.token.cap.base_units();
         let mut names = BTreeSet::new();
         for pool in &self.pools {
             if !names.insert(pool.name.as_str()) {
-                return Err(invalid(
-                    format!("pools.{}", pool.name),
-                    "pool name used twice",
-                ));
+                return Err(invalid(format!("pools.{}", pool.name), "pool name used twice"));
             }
         }
         let pool_exists = |key: &str, name: &str| -> Result<(), PolicyError> {
-            if names.contains(name) {
-                Ok(())
-            } else {
-                Err(invalid(key, format!("no pool named `{name}`")))
-            }
+            if names.contains(name) { Ok(()) } else { Err(invalid(key, format!("no pool named `{name}`"))) }
         };
         let mut genesis_total: u128 = 0;
         for allocation in &self.genesis {
@@ -110,10 +86,7 @@ impl Policy {
                 if tranche.first == 0 || tranche.last < tranche.first {
                     return Err(invalid(
                         format!("{key}.tranches"),
-                        format!(
-                            "tranche {}..{} is empty or starts at epoch 0",
-                            tranche.first, tranche.last
-                        ),
+                        format!("tranche {}..{} is empty or starts at epoch 0", tranche.first, tranche.last),
                     ));
                 }
                 if tranche.first <= previous_last {
@@ -129,26 +102,17 @@ impl Policy {
                 released = released.saturating_add(tranche.amount.base_units());
             }
             if released > pool.genesis.base_units() {
-                return Err(invalid(
-                    format!("{key}.tranches"),
-                    "tranches release more than the pool's genesis amount",
-                ));
+                return Err(invalid(format!("{key}.tranches"), "tranches release more than the pool's genesis amount"));
             }
             if let Sink::Pool(target) = &pool.release_to {
                 pool_exists(&format!("{key}.release_to"), target)?;
                 if target == &pool.name {
-                    return Err(invalid(
-                        format!("{key}.release_to"),
-                        "a pool cannot release into itself",
-                    ));
+                    return Err(invalid(format!("{key}.release_to"), "a pool cannot release into itself"));
                 }
             }
         }
         if genesis_total > cap {
-            return Err(invalid(
-                "token.cap",
-                "genesis allocations and pools exceed the cap",
-            ));
+            return Err(invalid("token.cap", "genesis allocations and pools exceed the cap"));
         }
         if let Some(emission) = &self.emission {
             ppb_at_most_one("emission.rate_ppb", emission.rate_ppb)?;
@@ -161,42 +125,26 @@ impl Policy {
         if let Some(connection) = &self.connection_reward {
             pool_exists("connection_reward.pool", &connection.pool)?;
             if connection.gpu_weights.is_empty() || connection.gpu_weights.len() > 16 {
-                return Err(invalid(
-                    "connection_reward.gpu_weights",
-                    "between 1 and 16 GPU classes",
-                ));
+                return Err(invalid("connection_reward.gpu_weights", "between 1 and 16 GPU classes"));
             }
-            if connection
-                .gpu_weights
-                .iter()
-                .any(|w| *w == 0 || *w > 1_000_000)
-            {
-                return Err(invalid(
-                    "connection_reward.gpu_weights",
-                    "each weight must be 1..=1,000,000",
-                ));
+            if connection.gpu_weights.iter().any(|w| *w == 0 || *w > 1_000_000) {
+                return Err(invalid("connection_reward.gpu_weights", "each weight must be 1..=1,000,000"));
             }
             let tiers = &connection.bandwidth_tiers;
             if tiers.is_empty() || tiers.last().map(|t| t.min_mbps) != Some(0) {
-                return Err(invalid(
-                    "connection_reward.bandwidth_tiers",
-                    "the last tier must start at 0 Mbps",
-                ));
+                return Err(invalid("connection_reward.bandwidth_tiers", "the last tier must start at 0 Mbps"));
             }
-            if tiers
-                .windows(2)
-                .any(|w| w.first().map(|a| a.min_mbps) <= w.get(1).map(|b| b.min_mbps))
-            {
+            if tiers.windows(2).any(|w| w.first().map(|a| a.min_mbps) <= w.get(1).map(|b| b.min_mbps)) {
                 return Err(invalid(
                     "connection_reward.bandwidth_tiers",
                     "tiers must be ordered by min_mbps, highest first",
                 ));
             }
-            for tier in tiers {
-                ppb_at_most_one(
-                    "connection_reward.bandwidth_tiers.factor_ppb",
-                    tier.factor_ppb,
-                )?;
+            if tiers.iter().any(|t| t.factor_ppb == 0 || t.factor_ppb > 10_000_000_000) {
+                return Err(invalid(
+                    "connection_reward.bandwidth_tiers",
+                    "each factor_ppb must be 1..=10^10 (up to 10x)",
+                ));
             }
         }
         if self.staking.master_nodes == 0 {
@@ -205,10 +153,7 @@ impl Policy {
         ppb_at_most_one("staking.fast_burn_ppb", self.staking.fast_burn_ppb)?;
         if let Some(split) = &self.staking_rewards {
             pool_exists("staking_rewards.pool", &split.pool)?;
-            ppb_sum(
-                "staking_rewards",
-                &[split.stakers_ppb, split.liquidity_ppb, split.operators_ppb],
-            )?;
+            ppb_sum("staking_rewards", &[split.stakers_ppb, split.liquidity_ppb, split.operators_ppb])?;
         }
         if let Some(apy) = &self.staking_apy {
             pool_exists("staking_apy.pool", &apy.pool)?;
@@ -246,20 +191,14 @@ impl Policy {
                 return Err(invalid("bridge.committee", "a member is listed twice"));
             }
             if bridge.threshold == 0 || bridge.threshold as usize > bridge.committee.len() {
-                return Err(invalid(
-                    "bridge.threshold",
-                    "must be between 1 and the committee size",
-                ));
+                return Err(invalid("bridge.threshold", "must be between 1 and the committee size"));
             }
             ppb_at_most_one("bridge.inbound_cap_ppb", bridge.inbound_cap_ppb)?;
         }
         if let Some(base_fee) = &self.gas.base_fee {
             ppb_at_most_one("gas.base_fee.max_change_ppb", base_fee.max_change_ppb)?;
             if base_fee.block_tx_limit < 2 {
-                return Err(invalid(
-                    "gas.base_fee.block_tx_limit",
-                    "at least 2 (the target is half)",
-                ));
+                return Err(invalid("gas.base_fee.block_tx_limit", "at least 2 (the target is half)"));
             }
             if base_fee.initial < base_fee.min {
                 return Err(invalid("gas.base_fee.initial", "below gas.base_fee.min"));
@@ -267,28 +206,16 @@ impl Policy {
         }
         if let Some(dualproof) = &self.dualproof {
             if dualproof.quorum == 0 || dualproof.quorum > dualproof.validators_per_receipt {
-                return Err(invalid(
-                    "dualproof.quorum",
-                    "must be between 1 and validators_per_receipt",
-                ));
+                return Err(invalid("dualproof.quorum", "must be between 1 and validators_per_receipt"));
             }
             if dualproof.class_factors_ppb.is_empty() {
-                return Err(invalid(
-                    "dualproof.class_factors_ppb",
-                    "at least one GPU class",
-                ));
+                return Err(invalid("dualproof.class_factors_ppb", "at least one GPU class"));
             }
             for (key, value) in [
                 ("dualproof.machine_slash_ppb", dualproof.machine_slash_ppb),
-                (
-                    "dualproof.validator_slash_ppb",
-                    dualproof.validator_slash_ppb,
-                ),
+                ("dualproof.validator_slash_ppb", dualproof.validator_slash_ppb),
                 ("dualproof.validator_apy_ppb", dualproof.validator_apy_ppb),
-                (
-                    "dualproof.validator_bonus_apy_ppb",
-                    dualproof.validator_bonus_apy_ppb,
-                ),
+                ("dualproof.validator_bonus_apy_ppb", dualproof.validator_bonus_apy_ppb),
             ] {
                 ppb_at_most_one(key, value)?;
             }
@@ -308,14 +235,8 @@ impl Policy {
 
     /// The number of GPU classes machines may declare.
     pub fn gpu_classes(&self) -> usize {
-        let connection = self
-            .connection_reward
-            .as_ref()
-            .map_or(0, |c| c.gpu_weights.len());
-        let dualproof = self
-            .dualproof
-            .as_ref()
-            .map_or(0, |d| d.class_factors_ppb.len());
+        let connection = self.connection_reward.as_ref().map_or(0, |c| c.gpu_weights.len());
+        let dualproof = self.dualproof.as_ref().map_or(0, |d| d.class_factors_ppb.len());
         connection.max(dualproof).max(5)
     }
 }

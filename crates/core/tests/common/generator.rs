@@ -28,10 +28,7 @@ pub fn policy(name: &str) -> Policy {
         funded.push((member(i), 1_000 * TOKEN));
     }
     for (account, amount) in funded {
-        policy.genesis.push(GenesisAllocation {
-            account,
-            amount: Tokens(amount),
-        });
+        policy.genesis.push(GenesisAllocation { account, amount: Tokens(amount) });
         policy.token.cap = Tokens(policy.token.cap.0 + amount);
     }
     if let Some(bridge) = policy.bridge.as_mut() {
@@ -68,46 +65,26 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
     let hash = |rng: &mut ChaCha8Rng| [rng.random_range(0..4u8); 32];
     let slots = u64::from(state.policy.slots_per_epoch());
     match rng.random_range(0..21) {
-        0..=3 => (
-            u,
-            TxBody::Transfer {
-                to: any_address(rng),
-                amount: amount(rng),
-            },
-        ),
+        0..=3 => (u, TxBody::Transfer { to: any_address(rng), amount: amount(rng) }),
         4 => (
             u,
             TxBody::RegisterMachine {
                 machine: machine(rng.random_range(0..12)),
                 gpu_class: rng.random_range(0..7),
                 bandwidth_mbps: rng.random_range(0..200),
-                bond: if rng.random_bool(0.5) {
-                    1_000 * TOKEN
-                } else {
-                    amount(rng)
-                },
+                bond: if rng.random_bool(0.5) { 1_000 * TOKEN } else { amount(rng) },
             },
         ),
         5 => {
             let epoch_first = (state.epoch - 1) * slots;
             let slot = epoch_first + rng.random_range(0..slots + 2);
-            (
-                machine(rng.random_range(0..12)),
-                TxBody::Heartbeat {
-                    slot: slot.saturating_sub(rng.random_range(0..2)),
-                },
-            )
+            (machine(rng.random_range(0..12)), TxBody::Heartbeat { slot: slot.saturating_sub(rng.random_range(0..2)) })
         }
         6 => (
             u,
             TxBody::SubmitJob {
                 job_id: rng.random_range(0..6),
-                mode: [
-                    JobMode::Sync,
-                    JobMode::Async,
-                    JobMode::Inference,
-                    JobMode::Rental,
-                ][rng.random_range(0..4)],
+                mode: [JobMode::Sync, JobMode::Async, JobMode::Inference, JobMode::Rental][rng.random_range(0..4)],
                 price_per_gpu_second: rng.random_range(0..3) * TOKEN / 1000,
                 max_gpu_seconds: rng.random_range(0..100_000),
             },
@@ -122,60 +99,17 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
                 ai_tokens: rng.random_range(0..3_000_000),
             },
         ),
-        8 => (
-            u,
-            TxBody::SettleJob {
-                job_id: rng.random_range(0..6),
-            },
-        ),
-        9 => (
-            u,
-            TxBody::FailJob {
-                job_id: rng.random_range(0..6),
-                machine: machine(rng.random_range(0..12)),
-            },
-        ),
-        10 => (
-            u,
-            TxBody::RegisterValidator {
-                bond: if rng.random_bool(0.5) {
-                    40_000 * TOKEN
-                } else {
-                    amount(rng)
-                },
-            },
-        ),
-        11 => (
-            u,
-            TxBody::Stake {
-                validator: any_address(rng),
-                amount: amount(rng),
-            },
-        ),
-        12 => (
-            u,
-            TxBody::Unstake {
-                validator: any_address(rng),
-                amount: amount(rng) / 2,
-                fast: rng.random_bool(0.3),
-            },
-        ),
-        13 => (
-            u,
-            if rng.random_bool(0.7) {
-                TxBody::Claim
-            } else {
-                TxBody::ClaimToStake {
-                    validator: any_address(rng),
-                }
-            },
-        ),
+        8 => (u, TxBody::SettleJob { job_id: rng.random_range(0..6) }),
+        9 => (u, TxBody::FailJob { job_id: rng.random_range(0..6), machine: machine(rng.random_range(0..12)) }),
+        10 => (u, TxBody::RegisterValidator { bond: if rng.random_bool(0.5) { 40_000 * TOKEN } else { amount(rng) } }),
+        11 => (u, TxBody::Stake { validator: any_address(rng), amount: amount(rng) }),
+        12 => (u, TxBody::Unstake { validator: any_address(rng), amount: amount(rng) / 2, fast: rng.random_bool(0.3) }),
+        13 => {
+            (u, if rng.random_bool(0.7) { TxBody::Claim } else { TxBody::ClaimToStake { validator: any_address(rng) } })
+        }
         14 => {
             let action = if rng.random_bool(0.5) {
-                ProposalAction::TreasurySpend {
-                    to: any_address(rng),
-                    amount: amount(rng),
-                }
+                ProposalAction::TreasurySpend { to: any_address(rng), amount: amount(rng) }
             } else {
                 let (key, value) = [
                     ("claims.tax_ppb", "1000"),
@@ -183,26 +117,12 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
                     ("token.cap", "1"),
                     ("claims.tax_ppb", "2000000000"),
                 ][rng.random_range(0..4)];
-                ProposalAction::PolicyChange {
-                    changes: vec![(key.into(), value.into())],
-                }
+                ProposalAction::PolicyChange { changes: vec![(key.into(), value.into())] }
             };
             (u, TxBody::Propose { action })
         }
-        15 => (
-            u,
-            TxBody::Vote {
-                proposal: rng.random_range(0..4),
-                yes: rng.random_bool(0.6),
-            },
-        ),
-        16 => (
-            u,
-            TxBody::BridgeOut {
-                amount: amount(rng),
-                recipient: hash(rng),
-            },
-        ),
+        15 => (u, TxBody::Vote { proposal: rng.random_range(0..4), yes: rng.random_bool(0.6) }),
+        16 => (u, TxBody::BridgeOut { amount: amount(rng), recipient: hash(rng) }),
         17 => (
             member(rng.random_range(0..4)),
             TxBody::BridgeAttest {
@@ -213,10 +133,7 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
         ),
         18 => (
             member(rng.random_range(0..4)),
-            TxBody::AttestLiquidity {
-                provider: any_address(rng),
-                amount: rng.random_range(0..3) * TOKEN,
-            },
+            TxBody::AttestLiquidity { provider: any_address(rng), amount: rng.random_range(0..3) * TOKEN },
         ),
         19 => (
             u,
@@ -230,24 +147,11 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
             },
         ),
         _ => {
-            let receipt = state
-                .receipts
-                .keys()
-                .nth(rng.random_range(0..state.receipts.len().max(1)))
-                .copied()
-                .unwrap_or([0; 32]);
-            let signer = state
-                .master_nodes
-                .get(rng.random_range(0..state.master_nodes.len().max(1)))
-                .copied()
-                .unwrap_or(u);
-            (
-                signer,
-                TxBody::AttestReceipt {
-                    receipt,
-                    valid: rng.random_bool(0.7),
-                },
-            )
+            let receipt =
+                state.receipts.keys().nth(rng.random_range(0..state.receipts.len().max(1))).copied().unwrap_or([0; 32]);
+            let signer =
+                state.master_nodes.get(rng.random_range(0..state.master_nodes.len().max(1))).copied().unwrap_or(u);
+            (signer, TxBody::AttestReceipt { receipt, valid: rng.random_bool(0.7) })
         }
     }
 }

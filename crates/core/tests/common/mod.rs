@@ -29,32 +29,18 @@ impl Harness {
 
     pub fn with_policy(mut policy: Policy, funded: &[(&str, u128)]) -> Harness {
         for (name, amount) in funded {
-            policy.genesis.push(GenesisAllocation {
-                account: addr(name),
-                amount: Tokens(*amount),
-            });
+            policy.genesis.push(GenesisAllocation { account: addr(name), amount: Tokens(*amount) });
             policy.token.cap = Tokens(policy.token.cap.0 + amount);
         }
         policy.validate().unwrap();
         let state = State::genesis(policy, 1_000_000);
-        Harness {
-            state,
-            producer: addr("producer"),
-        }
+        Harness { state, producer: addr("producer") }
     }
 
     pub fn tx(&self, signer: Address, body: TxBody) -> Tx {
         let nonce = self.state.account(&signer).map_or(0, |a| a.nonce);
-        let nonce = if matches!(body, TxBody::Heartbeat { .. }) {
-            0
-        } else {
-            nonce
-        };
-        Tx {
-            signer,
-            nonce,
-            body,
-        }
+        let nonce = if matches!(body, TxBody::Heartbeat { .. }) { 0 } else { nonce };
+        Tx { signer, nonce, body }
     }
 
     /// Applies a transaction that must succeed.
@@ -82,17 +68,8 @@ impl Harness {
 
     pub fn err_tx(&mut self, tx: &Tx, error: TxError) {
         let before = self.state.canonical_bytes();
-        assert_eq!(
-            self.state.apply_tx(tx, self.producer),
-            Err(error),
-            "{:?}",
-            tx.body
-        );
-        assert!(
-            before == self.state.canonical_bytes(),
-            "a rejected {:?} changed the state",
-            tx.body
-        );
+        assert_eq!(self.state.apply_tx(tx, self.producer), Err(error), "{:?}", tx.body);
+        assert!(before == self.state.canonical_bytes(), "a rejected {:?} changed the state", tx.body);
     }
 
     /// Moves the clock `seconds` into the open epoch.
@@ -118,23 +95,8 @@ impl Harness {
         self.state.account(&addr(name)).map_or(0, |a| a.unclaimed)
     }
 
-    pub fn register_machine(
-        &mut self,
-        owner: &str,
-        machine: &str,
-        gpu_class: u8,
-        bandwidth_mbps: u32,
-        bond: u128,
-    ) {
-        self.ok(
-            owner,
-            TxBody::RegisterMachine {
-                machine: addr(machine),
-                gpu_class,
-                bandwidth_mbps,
-                bond,
-            },
-        );
+    pub fn register_machine(&mut self, owner: &str, machine: &str, gpu_class: u8, bandwidth_mbps: u32, bond: u128) {
+        self.ok(owner, TxBody::RegisterMachine { machine: addr(machine), gpu_class, bandwidth_mbps, bond });
     }
 
     /// Sends heartbeats for the first `slots` slots of the open epoch (moving the clock past them).

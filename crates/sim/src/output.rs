@@ -1,0 +1,166 @@
+//! Writing a run: `epochs.csv`, `summary.json`, `balances.csv`, and the table on stdout.
+//! Amounts are base units (exact integers); JSON carries them as strings.
+
+use crate::SimResult;
+use gridmint_policy::format_tokens;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+/// The header and rows of `epochs.csv`.
+pub fn epochs_csv(result: &SimResult) -> String {
+    let mut out = String::with_capacity(result.rows.len() * 200);
+    out.push_str("epoch,total_supply,minted_total,burned_total,circulating");
+    for pool in &result.pools {
+        let _ = write!(out, ",released_{pool}");
+    }
+    for program in &result.programs {
+        let _ = write!(out, ",paid_{program}");
+    }
+    out.push_str(",burned\n");
+    for row in &result.rows {
+        let _ = write!(
+            out,
+            "{},{},{},{},{}",
+            row.epoch, row.total_supply, row.minted_total, row.burned_total, row.circulating
+        );
+        for value in row.released.iter().chain(&row.paid) {
+            let _ = write!(out, ",{value}");
+        }
+        let _ = writeln!(out, ",{}", row.burned);
+    }
+    out
+}
+
+/// `balances.csv`: every account's whole holding, in address order.
+pub fn balances_csv(result: &SimResult) -> String {
+    let state = &result.state;
+    let mut out = String::with_capacity(state.accounts.len() * 90);
+    out.push_str("account,balance\n");
+    for (address, id) in &state.account_index {
+        let _ = writeln!(out, "{},{}", address.to_hex(), state.accounts[*id as usize].holding());
+    }
+    out
+}
+
+/// The Gini coefficient of machine rewards (reporting only; 0 = equal, 1 = one machine has all).
+pub fn gini(rewards: &[u128]) -> f64 {
+    let mut sorted: Vec<f64> = rewards.iter().map(|r| *r as f64).collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let total: f64 = sorted.iter().sum();
+    if n == 0.0 || total == 0.0 {
+        return 0.0;
+    }
+    let weighted: f64 = sorted.iter().enumerate().map(|(i, r)| (i as f64 + 1.0) * r).sum();
+    (2.0 * weighted) / (n * total) - (n + 1.0) / n
+}
+
+/// `summary.json`.
+pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
+    let state = &result.state;
+    let pools: serde_json::Map<String, Value> =
+        state.pools.iter().map(|p| (p.name.clone(), json!(p.balance.to_string()))).collect();
+    let all_rewards: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
+    json!({
+        "parameters": parameters,
+        "seed": result.seed,
+        "epochs": result.rows.len(),
+        "policy": { "name": state.policy.name, "version": state.policy.version, "hash": hex::encode(state.policy.hash()) },
+        "cap": state.cap.to_string(),
+        "total_supply": state.total_supply().to_string(),
+        "minted_total": state.minted_total.to_string(),
+        "burned_total": state.burned_total.to_string(),
+        "circulating": state.circulating().to_string(),
+        "pools": pools,
+        "escrow": state.bridge.escrow.to_string(),
+        "counts": {
+            "accounts": state.accounts.len(),
+            "machines": state.machines.len(),
+            "validators": state.validators.len(),
+            "master_nodes": state.master_nodes.len(),
+            "open_jobs": state.jobs.len(),
+            "debts": state.debts.len(),
+            "proposals": state.proposals.len(),
+        },
+        "transactions": {
+            "sent": result.txs_sent,
+            "rejected": result.txs_rejected,
+            "rejected_by_code": result.rejections.iter().map(|(code, n)| {
+                let name = gridmint_core::TxError::from_code(*code).map_or("unknown".to_string(), |e| format!("{e:?}"));
+                (format!("{code} {name}"), json!(n))
+            }).collect::<serde_json::Map<String, Value>>(),
+        },
+        "machine_rewards_gini": format!("{:.6}", gini(&all_rewards)),
+        "policy_log": state.policy_log,
+        "state_root": hex::encode(state.state_root()),
+        "rewards_root": hex::encode(state.rewards_root()),
+    })
+}
+
+/// Writes the three data files of a run into `dir`.
+pub fn write_run(dir: &Path, result: &SimResult, parameters: Value) -> std::io::Result<Value> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("epochs.csv"), epochs_csv(result))?;
+    std::fs::write(dir.join("balances.csv"), balances_csv(result))?;
+    let summary = summary_json(result, parameters);
+    let mut file = std::fs::File::create(dir.join("summary.json"))?;
+    file.write_all(serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes())?;
+    file.write_all(b"\n")?;
+    Ok(summary)
+}
+
+/// Tokens with thousands separators and 2 decimals, for tables (display only).
+pub fn human(base_units: u128) -> String {
+    let text = format_tokens(base_units);
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(2).collect();
+    format!("{grouped}.{frac}")
+}
+
+/// The summary table printed on stdout.
+pub fn table(result: &SimResult, symbol: &str) -> String {
+    let state = &result.state;
+    let mut out = String::new();
+    let line = |out: &mut String, k: &str, v: String| {
+        let _ = writeln!(out, "  {k:<28} {v:>32}");
+    };
+    let _ = writeln!(
+        out,
+        "gridmint simulate — {} v{}, {} epochs, seed {}",
+        state.policy.name,
+        state.policy.version,
+        result.rows.len(),
+        result.seed
+    );
+    line(&mut out, &format!("total supply ({symbol})"), human(state.total_supply()));
+    line(&mut out, "minted", human(state.minted_total));
+    line(&mut out, "burned", human(state.burned_total));
+    line(&mut out, "circulating", human(state.circulating()));
+    line(&mut out, "cap", human(state.cap));
+    for pool in &state.pools {
+        line(&mut out, &format!("pool {}", pool.name), human(pool.balance));
+    }
+    if state.bridge.escrow > 0 {
+        line(&mut out, "bridge escrow", human(state.bridge.escrow));
+    }
+    for (i, program) in result.programs.iter().enumerate() {
+        let total: u128 = result.rows.iter().map(|r| r.paid.get(i).copied().unwrap_or(0)).sum();
+        line(&mut out, &format!("paid {program}"), human(total));
+    }
+    line(&mut out, "machines", state.machines.len().to_string());
+    line(&mut out, "accounts", state.accounts.len().to_string());
+    line(&mut out, "agent txs (rejected)", format!("{} ({})", result.txs_sent, result.txs_rejected));
+    let all: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
+    line(&mut out, "machine rewards Gini", format!("{:.4}", gini(&all)));
+    line(&mut out, "state root", hex::encode(&state.state_root()[..8]));
+    out
+}

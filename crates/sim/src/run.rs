@@ -1,0 +1,550 @@
+//! One simulation run: a genesis state, the scenario's agents, one block of agent transactions
+//! per epoch, then the epoch close — the very core the node runs (RULES X1).
+//!
+//! Determinism: every random draw comes from a generator seeded by (seed, epoch, stream), and
+//! machine uptime by (seed, epoch, chunk of 8,192 machines), so a run's output does not depend on
+//! how many threads drew it. Same inputs, byte-identical output.
+
+use crate::scenario::{Scenario, tokens};
+use gridmint_core::{Address, JobMode, Policy, ProposalAction, State, Tx, TxBody};
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::BTreeMap;
+
+/// Machines per uptime chunk (the unit of parallel, deterministic drawing).
+const CHUNK: usize = 8_192;
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The policy (overrides applied).
+    pub policy: Policy,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Epochs to run.
+    pub epochs: u64,
+    /// Machines at launch (overrides the scenario).
+    pub machines: Option<u64>,
+    /// Seed.
+    pub seed: u64,
+    /// Threads for uptime drawing.
+    pub threads: usize,
+}
+
+/// One row of `epochs.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochRow {
+    /// Epoch.
+    pub epoch: u64,
+    /// Total supply.
+    pub total_supply: u128,
+    /// Minted since genesis.
+    pub minted_total: u128,
+    /// Burned since genesis.
+    pub burned_total: u128,
+    /// Total supply minus pools and escrow.
+    pub circulating: u128,
+    /// Cumulative release per pool column.
+    pub released: Vec<u128>,
+    /// Paid this epoch per program column.
+    pub paid: Vec<u128>,
+    /// Released or minted this epoch, per pool column.
+    pub released_epoch: Vec<u128>,
+    /// Burned this epoch.
+    pub burned: u128,
+    /// Held by pools and the escrow.
+    pub locked: u128,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct SimResult {
+    /// Pool column names.
+    pub pools: Vec<String>,
+    /// Program column names.
+    pub programs: Vec<String>,
+    /// One row per epoch.
+    pub rows: Vec<EpochRow>,
+    /// The final ledger.
+    pub state: State,
+    /// Rewards per machine by GPU class (class, rewards of each machine).
+    pub rewards_by_class: BTreeMap<u8, Vec<u128>>,
+    /// Transactions the agents sent, and how many the ledger rejected.
+    pub txs_sent: u64,
+    /// Rejected.
+    pub txs_rejected: u64,
+    /// Rejections by error code.
+    pub rejections: BTreeMap<u16, u64>,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A policy in an upgrade failed to load.
+    #[error("{0}")]
+    Policy(#[from] gridmint_policy::PolicyError),
+    /// A scenario value is unusable.
+    #[error("{0}")]
+    Scenario(#[from] crate::scenario::ScenarioError),
+}
+
+fn stream(seed: u64, epoch: u64, stream: u64) -> SmallRng {
+    let mut bytes = [0u8; 32];
+    let hash = blake3::hash(&[seed.to_le_bytes(), epoch.to_le_bytes(), stream.to_le_bytes()].concat());
+    bytes.copy_from_slice(hash.as_bytes());
+    SmallRng::from_seed(bytes)
+}
+
+fn pick(weights: &[f64], rng: &mut SmallRng) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut target = rng.random::<f64>() * total;
+    for (i, w) in weights.iter().enumerate() {
+        if target < *w {
+            return i;
+        }
+        target -= w;
+    }
+    weights.len().saturating_sub(1)
+}
+
+/// Loads a policy given as a preset name or a file path.
+pub fn load_policy(name_or_path: &str) -> Result<Policy, String> {
+    if gridmint_policy::PRESETS.iter().any(|(n, _)| *n == name_or_path) {
+        return Policy::preset(name_or_path).map_err(|e| e.to_string());
+    }
+    let text = std::fs::read_to_string(name_or_path).map_err(|e| {
+        format!("unknown policy `{name_or_path}`: not a preset (netmind, netmind-2024, osmi, omnitensor) and not a readable file ({e})")
+    })?;
+    Policy::from_toml(&text).map_err(|e| format!("{name_or_path}: {e}"))
+}
+
+struct Agents {
+    producer: Address,
+    funding: Option<Address>,
+    machine_means: Vec<f32>,
+    machine_classes: Vec<u8>,
+    customers: Vec<Address>,
+    validators: Vec<Address>,
+    delegators: Vec<Address>,
+    funded: bool,
+    next_job: u64,
+    sent: u64,
+    rejected: u64,
+    rejections: BTreeMap<u16, u64>,
+}
+
+/// Runs a simulation. `progress` is called after each epoch with the epochs done.
+pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimResult, SimError> {
+    let scenario = &config.scenario;
+    let mut state = State::genesis(config.policy.clone(), 0);
+    state.compute_roots = false;
+    for upgrade in &scenario.upgrades {
+        let policy = load_policy(&upgrade.policy)
+            .map_err(|e| crate::scenario::ScenarioError::Invalid { key: "upgrades.policy".into(), problem: e })?;
+        if upgrade.epoch >= 2 {
+            state.schedule_upgrade(upgrade.epoch, policy, upgrade.restart_pools);
+        }
+    }
+    let mut agents = Agents {
+        producer: Address::system("sim-producer"),
+        funding: scenario.funding.as_deref().map(|f| Address::parse(f).unwrap_or(Address::ZERO)),
+        machine_means: vec![],
+        machine_classes: vec![],
+        customers: vec![],
+        validators: vec![],
+        delegators: vec![],
+        funded: false,
+        next_job: 0,
+        sent: 0,
+        rejected: 0,
+        rejections: BTreeMap::new(),
+    };
+    let machine_count = config.machines.or(scenario.machines.as_ref().map(|m| m.count)).unwrap_or(0);
+    if let Some(machines) = &scenario.machines {
+        state.begin_block(1, 0).unwrap_or_else(|e| panic!("simulation block: {e}"));
+        add_machines(&mut state, &mut agents, machines, machine_count, config.seed, 0);
+        state.end_block();
+    }
+    if let Some(c) = &scenario.customers {
+        agents.customers = (0..c.count).map(|i| Address::from_index("customer", i)).collect();
+    }
+    if let Some(s) = &scenario.stakers {
+        agents.validators = (0..s.validators).map(|i| Address::from_index("validator", i)).collect();
+        agents.delegators = (0..s.delegators).map(|i| Address::from_index("delegator", i)).collect();
+    }
+    let mut pools: Vec<String> = Vec::new();
+    let mut programs: Vec<String> = Vec::new();
+    let mut cumulative: BTreeMap<String, u128> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(config.epochs as usize);
+    let mut growth_carry = 0.0f64;
+    let mut height = state.height;
+    for epoch in 1..=config.epochs {
+        let start = state.epoch_end_time(epoch - 1);
+        height += 1;
+        state.begin_block(height, start + 1).unwrap_or_else(|e| panic!("simulation block: {e}"));
+        agent_transactions(&mut state, &mut agents, scenario, config.seed, epoch);
+        state.end_block();
+        if let Some(machines) = &scenario.machines {
+            growth_carry += state.machines.len() as f64 * machines.growth_per_year / 365.0;
+            let new = growth_carry.floor() as u64;
+            if new > 0 {
+                growth_carry -= new as f64;
+                let first = state.machines.len() as u64;
+                add_machines(&mut state, &mut agents, machines, new, config.seed, first);
+            }
+            draw_uptime(&mut state, &agents, machines, config.seed, epoch, config.threads);
+        }
+        let closed = state.advance_time(state.epoch_end_time(epoch));
+        for summary in closed {
+            for pool in &summary.pools {
+                if !pools.contains(&pool.pool) {
+                    pools.push(pool.pool.clone());
+                }
+                *cumulative.entry(pool.pool.clone()).or_default() += pool.released;
+            }
+            for program in &summary.programs {
+                if !programs.iter().any(|p| p == program.program) {
+                    programs.push(program.program.to_string());
+                }
+            }
+            let paid = programs
+                .iter()
+                .map(|name| summary.programs.iter().filter(|p| p.program == name).map(|p| p.paid).sum())
+                .collect();
+            let released_epoch = pools
+                .iter()
+                .map(|name| summary.pools.iter().find(|p| &p.pool == name).map_or(0, |p| p.released))
+                .collect();
+            rows.push(EpochRow {
+                epoch: summary.epoch,
+                total_supply: summary.total_supply,
+                minted_total: summary.minted_total,
+                burned_total: summary.burned_total,
+                circulating: summary.circulating,
+                released: pools.iter().map(|p| cumulative.get(p).copied().unwrap_or(0)).collect(),
+                paid,
+                released_epoch,
+                burned: summary.burned,
+                locked: summary.total_supply - summary.circulating,
+            });
+        }
+        progress(epoch);
+    }
+    // rows written before a pool or program first appeared get zeros for it
+    for row in &mut rows {
+        row.released.resize(pools.len(), 0);
+        row.released_epoch.resize(pools.len(), 0);
+        row.paid.resize(programs.len(), 0);
+    }
+    let mut rewards_by_class: BTreeMap<u8, Vec<u128>> = BTreeMap::new();
+    for (machine, reward) in state.machines.iter().zip(&state.machine_rewards) {
+        rewards_by_class.entry(machine.gpu_class + 1).or_default().push(*reward);
+    }
+    Ok(SimResult {
+        pools,
+        programs,
+        rows,
+        state,
+        rewards_by_class,
+        txs_sent: agents.sent,
+        txs_rejected: agents.rejected,
+        rejections: agents.rejections,
+        seed: config.seed,
+    })
+}
+
+fn add_machines(
+    state: &mut State,
+    agents: &mut Agents,
+    params: &crate::scenario::Machines,
+    count: u64,
+    seed: u64,
+    first: u64,
+) {
+    let classes: Vec<f64> = params.gpu_mix.iter().map(|(_, w)| *w).collect();
+    let bandwidths: Vec<f64> = params.bandwidth_mix.iter().map(|(_, w)| *w).collect();
+    let mut rng = stream(seed, first, 1);
+    let (low, high) = params.mean_uptime_hours;
+    for index in first..first + count {
+        let class = params.gpu_mix[pick(&classes, &mut rng)].0;
+        let mbps = params.bandwidth_mix[pick(&bandwidths, &mut rng)].0;
+        let owner = Address::from_index("owner", index / params.machines_per_owner);
+        let machine = Address::from_index("machine", index);
+        let bond = params.bond.as_deref().and_then(|b| tokens("machines.bond", b).ok()).unwrap_or(0);
+        let registered = match agents.funding {
+            // bonded machines (OT4) register by transaction, their bond paid from the funding account
+            Some(funding) if bond > 0 => {
+                let fee = state.current_fee();
+                send(state, agents, funding, TxBody::Transfer { to: owner, amount: bond + 4 * fee })
+                    && send(
+                        state,
+                        agents,
+                        owner,
+                        TxBody::RegisterMachine { machine, gpu_class: class, bandwidth_mbps: mbps, bond },
+                    )
+            }
+            _ => state.add_machine(owner, machine, class, mbps).is_ok(),
+        };
+        if registered {
+            agents.machine_means.push((low + (high - low) * rng.random::<f64>()) as f32);
+            agents.machine_classes.push(class);
+        }
+    }
+}
+
+/// Draws each machine's uptime for the epoch and enters it as aggregated slots (what the node
+/// derives from heartbeats).
+fn draw_uptime(
+    state: &mut State,
+    agents: &Agents,
+    params: &crate::scenario::Machines,
+    seed: u64,
+    epoch: u64,
+    threads: usize,
+) {
+    let slot_hours = state.policy.epoch.slot_seconds as f32 / 3600.0;
+    let max_slots = state.policy.slots_per_epoch() as f32;
+    let sd = params.daily_uptime_sd_hours as f32;
+    let means = &agents.machine_means;
+    let mut slots = vec![0u16; means.len()];
+    let fill = |chunk_index: usize, out: &mut [u16]| {
+        let mut rng = stream(seed, epoch, 1_000 + chunk_index as u64);
+        let base = chunk_index * CHUNK;
+        for (offset, value) in out.iter_mut().enumerate() {
+            let noise: f32 = StandardNormal.sample(&mut rng);
+            let hours = (means[base + offset] + sd * noise).clamp(0.0, 24.0);
+            *value = (hours / slot_hours).min(max_slots) as u16;
+        }
+    };
+    let chunks: Vec<(usize, &mut [u16])> = slots.chunks_mut(CHUNK).enumerate().collect();
+    if threads <= 1 || chunks.len() < 4 {
+        for (index, chunk) in chunks {
+            fill(index, chunk);
+        }
+    } else {
+        let mut buckets: Vec<Vec<(usize, &mut [u16])>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, item) in chunks.into_iter().enumerate() {
+            buckets[i % threads].push(item);
+        }
+        std::thread::scope(|scope| {
+            for bucket in buckets {
+                scope.spawn(|| {
+                    for (index, chunk) in bucket {
+                        fill(index, chunk);
+                    }
+                });
+            }
+        });
+    }
+    for (machine, value) in slots.into_iter().enumerate() {
+        state.set_online_slots(machine as u32, value);
+    }
+}
+
+fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
+    let nonce =
+        if matches!(body, TxBody::Heartbeat { .. }) { 0 } else { state.account(&signer).map_or(0, |a| a.nonce) };
+    agents.sent += 1;
+    match state.apply_tx(&Tx { signer, nonce, body }, agents.producer) {
+        Ok(_) => true,
+        Err(error) => {
+            agents.rejected += 1;
+            *agents.rejections.entry(error.code()).or_default() += 1;
+            false
+        }
+    }
+}
+
+fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenario, seed: u64, epoch: u64) {
+    let mut rng = stream(seed, epoch, 2);
+    let fee = state.current_fee();
+    // funding: customers, validators and delegators get their budgets once the funding account can pay
+    if !agents.funded
+        && let Some(funding) = agents.funding
+    {
+        let mut needs: Vec<(Address, u128)> = Vec::new();
+        if let Some(c) = &scenario.customers {
+            let budget = tokens("customers.budget", &c.budget).unwrap_or(0);
+            needs.extend(agents.customers.iter().map(|a| (*a, budget)));
+        }
+        if let Some(s) = &scenario.stakers {
+            let bond = tokens("stakers.validator_bond", &s.validator_bond).unwrap_or(0);
+            let stake = tokens("stakers.stake", &s.stake).unwrap_or(0);
+            needs.extend(agents.validators.iter().map(|a| (*a, bond + 100 * fee)));
+            needs.extend(agents.delegators.iter().map(|a| (*a, stake + 1000 * fee)));
+        }
+        if let Some(bridge) = &state.policy.bridge {
+            needs.extend(bridge.committee.iter().map(|a| (*a, 10_000 * fee.max(1))));
+        }
+        let total: u128 = needs.iter().map(|(_, a)| a + fee).sum();
+        let available = state.account(&funding).map_or(0, |a| a.spendable);
+        if !needs.is_empty() && available >= total {
+            for (to, amount) in needs {
+                send(state, agents, funding, TxBody::Transfer { to, amount });
+            }
+            if let Some(s) = &scenario.stakers {
+                let bond = tokens("stakers.validator_bond", &s.validator_bond).unwrap_or(0);
+                let stake = tokens("stakers.stake", &s.stake).unwrap_or(0);
+                for v in agents.validators.clone() {
+                    send(state, agents, v, TxBody::RegisterValidator { bond });
+                }
+                for d in agents.delegators.clone() {
+                    let validator = agents
+                        .validators
+                        .get(rng.random_range(0..agents.validators.len().max(1)))
+                        .copied()
+                        .unwrap_or(Address::ZERO);
+                    send(state, agents, d, TxBody::Stake { validator, amount: stake });
+                }
+            }
+            agents.funded = true;
+        }
+    }
+    // customers' jobs
+    if let Some(c) = &scenario.customers
+        && agents.funded
+        && !state.machines.is_empty()
+    {
+        let whole = c.jobs_per_day.floor() as u64;
+        let jobs = whole + u64::from(rng.random::<f64>() < c.jobs_per_day - whole as f64);
+        let price = tokens("customers.price_per_gpu_second", &c.price_per_gpu_second).unwrap_or(1);
+        let modes = [JobMode::Sync, JobMode::Async, JobMode::Inference, JobMode::Rental];
+        let mix = [c.mode_mix.0, c.mode_mix.1, c.mode_mix.2, c.mode_mix.3];
+        let failure = scenario.machines.as_ref().map_or(0.0, |m| m.job_failure_rate);
+        for _ in 0..jobs {
+            let customer = agents.customers[rng.random_range(0..agents.customers.len())];
+            let mode = modes[pick(&mix, &mut rng)];
+            let machine_index = rng.random_range(0..state.machines.len());
+            let machine = state.machines_cold[machine_index].address;
+            let owner = state.accounts[state.machines[machine_index].owner as usize].address;
+            let gpu_seconds = rng.random_range(c.gpu_seconds_per_job / 2..=c.gpu_seconds_per_job * 3 / 2).max(1);
+            let job_id = agents.next_job;
+            agents.next_job += 1;
+            if !send(
+                state,
+                agents,
+                customer,
+                TxBody::SubmitJob { job_id, mode, price_per_gpu_second: price, max_gpu_seconds: gpu_seconds },
+            ) {
+                continue;
+            }
+            let ai_tokens = if mode == JobMode::Inference { gpu_seconds * c.ai_tokens_per_gpu_second } else { 0 };
+            // owners pay the fee to report; the core rejects it when they cannot (the job then settles at zero usage)
+            send(state, agents, owner, TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens });
+            if rng.random::<f64>() < failure {
+                send(state, agents, customer, TxBody::FailJob { job_id, machine });
+            } else {
+                send(state, agents, customer, TxBody::SettleJob { job_id });
+            }
+        }
+    }
+    // machine owners claim their rewards every few epochs
+    if let Some(m) = &scenario.machines
+        && m.claim_every_epochs > 0
+    {
+        let owners = (state.machines.len() as u64).div_ceil(m.machines_per_owner);
+        for owner in (epoch % m.claim_every_epochs..owners).step_by(m.claim_every_epochs as usize) {
+            let address = Address::from_index("owner", owner);
+            if state.account(&address).is_some_and(|a| a.unclaimed > 0) {
+                send(state, agents, address, TxBody::Claim);
+            }
+        }
+    }
+    // DualProof receipts and their attestations
+    if let Some(r) = &scenario.receipts
+        && !state.master_nodes.is_empty()
+        && !state.machines.is_empty()
+    {
+        for n in 0..r.per_day {
+            let index = rng.random_range(0..state.machines.len());
+            let machine = state.machines_cold[index].address;
+            let owner = state.accounts[state.machines[index].owner as usize].address;
+            let task = blake3::hash(&[epoch.to_le_bytes(), n.to_le_bytes()].concat());
+            let hashes = [*task.as_bytes(), [1; 32], [2; 32], [3; 32]];
+            let body = TxBody::SubmitReceipt {
+                machine,
+                task_id: hashes[0],
+                model_id: hashes[1],
+                input_hash: hashes[2],
+                output_hash: hashes[3],
+                gpu_seconds: r.gpu_seconds,
+            };
+            if !send(state, agents, owner, body) {
+                continue;
+            }
+            let id = State::receipt_id(&machine, [&hashes[0], &hashes[1], &hashes[2], &hashes[3]], r.gpu_seconds);
+            let valid = rng.random::<f64>() >= r.invalid_rate;
+            let assigned: Vec<Address> =
+                state.receipts.get(&id).map(|w| w.votes.iter().map(|(v, _)| *v).collect()).unwrap_or_default();
+            for validator in assigned {
+                if state.receipts.get(&id).is_some_and(|w| w.status != gridmint_core::state::ReceiptStatus::Pending) {
+                    break;
+                }
+                send(state, agents, validator, TxBody::AttestReceipt { receipt: id, valid });
+            }
+        }
+    }
+    // claims
+    if let Some(s) = &scenario.stakers
+        && agents.funded
+    {
+        for d in agents.delegators.clone() {
+            if rng.random::<f64>() < s.claim_rate && state.account(&d).is_some_and(|a| a.unclaimed > 0) {
+                send(state, agents, d, TxBody::Claim);
+            }
+        }
+    }
+    // liquidity registrations at the first funded epoch (and re-registered every 30 epochs)
+    if let (Some(l), Some(bridge)) = (&scenario.liquidity, state.policy.bridge.clone())
+        && agents.funded
+        && epoch % 30 == 1
+    {
+        let amount = tokens("liquidity.amount", &l.amount).unwrap_or(0);
+        for i in 0..l.count {
+            let provider = Address::from_index("liquidity", i);
+            for member in bridge.committee.iter().take(bridge.threshold as usize) {
+                send(state, agents, *member, TxBody::AttestLiquidity { provider, amount });
+            }
+        }
+    }
+    // bridge flows
+    if let (Some(b), Some(bridge)) = (&scenario.bridge, state.policy.bridge.clone())
+        && agents.funded
+    {
+        let out = tokens("bridge.out_per_day", &b.out_per_day).unwrap_or(0);
+        let inbound = tokens("bridge.in_per_day", &b.in_per_day).unwrap_or(0);
+        if let Some(customer) = agents.customers.first().copied()
+            && out > 0
+        {
+            send(state, agents, customer, TxBody::BridgeOut { amount: out, recipient: [9; 32] });
+        }
+        if inbound > 0 {
+            let recipient = agents.customers.first().copied().unwrap_or(agents.producer);
+            for member in bridge.committee.iter().take(bridge.threshold as usize) {
+                send(state, agents, *member, TxBody::BridgeAttest { deposit_id: epoch, recipient, amount: inbound });
+            }
+        }
+    }
+    // governance
+    for proposal in scenario.proposals.iter().filter(|p| p.epoch == epoch) {
+        let action = match &proposal.treasury_spend {
+            Some(amount) => ProposalAction::TreasurySpend {
+                to: agents.funding.unwrap_or(agents.producer),
+                amount: tokens("proposals.treasury_spend", amount).unwrap_or(0),
+            },
+            None => ProposalAction::PolicyChange { changes: crate::flatten(&proposal.set) },
+        };
+        let proposer = agents.validators.first().copied().unwrap_or(agents.producer);
+        if send(state, agents, proposer, TxBody::Propose { action }) {
+            let id = state.next_proposal - 1;
+            let voters: Vec<Address> = agents.validators.iter().chain(&agents.delegators).copied().collect();
+            for voter in voters {
+                let yes = rng.random::<f64>() < proposal.yes_share;
+                send(state, agents, voter, TxBody::Vote { proposal: id, yes });
+            }
+        }
+    }
+}
