@@ -325,8 +325,8 @@ fn sanitize(label: &str) -> String {
 /// p5/p50/p95 per epoch of total supply and circulating, over the runs.
 fn percentile_bands(results: &[SimResult]) -> Vec<(String, charts::Bands)> {
     let epochs = results.iter().map(|r| r.rows.len()).min().unwrap_or(0);
-    let series: [(&str, fn(&gridmint_sim::EpochRow) -> u128); 2] =
-        [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating)];
+    type Read = fn(&gridmint_sim::EpochRow) -> u128;
+    let series: [(&str, Read); 2] = [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating)];
     series
         .iter()
         .map(|(name, get)| {

@@ -64,6 +64,9 @@ fn years(epoch: u64) -> f64 {
     epoch as f64 / 365.0
 }
 
+/// A named, coloured series read from each row.
+type Series = (&'static str, RGBColor, fn(&crate::EpochRow) -> u128);
+
 /// Percentile bands over runs: (p5, p50, p95) per epoch of a series.
 pub type Bands = Vec<(f64, f64, f64)>;
 
@@ -82,7 +85,7 @@ fn supply(path: &Path, result: &SimResult, bands: Option<&[(String, Bands)]>) ->
     let x_max = years(result.rows.len() as u64);
     let y_max = result.rows.iter().map(|r| r.total_supply.max(r.burned_total) as f64 / TOKEN).fold(0.0, f64::max);
     let mut chart = frame(&root, &format!("{}: supply", result.state.policy.name), x_max, y_max, "tokens")?;
-    let series: [(&str, RGBColor, fn(&crate::EpochRow) -> u128); 4] = [
+    let series: [Series; 4] = [
         ("total supply", BLUE, |r| r.total_supply),
         ("circulating", GREEN, |r| r.circulating),
         ("locked (pools + escrow)", RGBColor(200, 120, 0), |r| r.locked),

@@ -188,7 +188,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         agent_transactions(&mut state, &mut agents, scenario, config.seed, epoch);
         state.end_block();
         if let Some(machines) = &scenario.machines {
-            growth_carry += state.machines.len() as f64 * machines.growth_per_year / 365.0;
+            growth_carry += machine_count as f64 * machines.growth_per_year / 365.0;
             let new = growth_carry.floor() as u64;
             if new > 0 {
                 growth_carry -= new as f64;

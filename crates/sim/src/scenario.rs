@@ -62,7 +62,8 @@ pub struct Scenario {
 pub struct Machines {
     /// Machines at launch (`--machines` overrides).
     pub count: u64,
-    /// Fleet growth per year, as a fraction (0.5 = +50% a year), spread daily.
+    /// Fleet growth per year as a fraction of the launch fleet (0.2 = 20% of the launch count
+    /// joins every year; linear, so a century-long forecast stays bounded), spread daily.
     #[serde(default)]
     pub growth_per_year: f64,
     /// GPU class mix: [class, weight] pairs (class 1..=5).
