@@ -157,7 +157,10 @@ impl State {
         // a claim may pay its fee from what it claims: an owner whose only tokens are rewards
         // can always collect them
         let claimable = match tx.body {
-            TxBody::Claim => account.unclaimed - crate::math::ppb_of(account.unclaimed, self.policy.claims.tax_ppb),
+            TxBody::Claim => {
+                let unclaimed = self.rewards[signer as usize].unclaimed;
+                unclaimed - crate::math::ppb_of(unclaimed, self.policy.claims.tax_ppb)
+            }
             _ => 0,
         };
         let available = (account.spendable + claimable).checked_sub(fee.total()).ok_or(TxError::InsufficientFee)?;
@@ -230,14 +233,13 @@ impl State {
 
     /// G11, OS6: claim all unclaimed rewards; `claim_tax_ppb` of them is burned.
     fn tx_claim(&mut self, signer: u32) -> Result<(), TxError> {
-        let unclaimed = self.accounts[signer as usize].unclaimed;
+        let unclaimed = self.rewards[signer as usize].unclaimed;
         if unclaimed == 0 {
             return Err(TxError::NothingToClaim);
         }
         let tax = crate::math::ppb_of(unclaimed, self.policy.claims.tax_ppb);
-        let account = &mut self.accounts[signer as usize];
-        account.unclaimed = 0;
-        account.spendable += unclaimed - tax;
+        self.rewards[signer as usize].unclaimed = 0;
+        self.accounts[signer as usize].spendable += unclaimed - tax;
         self.record_burn(tax);
         Ok(())
     }

@@ -115,36 +115,47 @@ impl State {
     }
 
     /// G7 step 3: NM6's connection reward.
+    ///
+    /// Weights take only (GPU classes × bandwidth tiers) distinct values, so machines are counted
+    /// per weight bucket, the exact pro-rata share floor(budget·w/W) is computed once per bucket,
+    /// and each qualifying machine is credited its bucket's share: the same exact result as a
+    /// per-machine split, at a table load per machine instead of a division.
     pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = &self.policy.connection_reward else {
-            return;
-        };
+        let Some(params) = &self.policy.connection_reward else { return };
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
         let min_slots = params.min_online_slots;
         let tiers = params.bandwidth_tiers.len();
-        let table = &self.weight_table;
-        let weight_of = |m: &MachineHot| -> u64 {
+        let bucket_of = |m: &MachineHot| -> Option<usize> {
             let qualifies = u32::from(m.online_slots) >= min_slots && m.flags & FLAG_FORFEITED == 0;
-            if qualifies { table[usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier)] } else { 0 }
+            qualifies.then(|| usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier))
         };
-        let total_weight: u128 = self.machines.iter().map(|m| u128::from(weight_of(m))).sum();
+        let mut counts = vec![0u64; self.weight_table.len()];
+        for machine in &self.machines {
+            if let Some(bucket) = bucket_of(machine) {
+                counts[bucket] += 1;
+            }
+        }
+        let total_weight: u128 =
+            counts.iter().zip(&self.weight_table).map(|(n, w)| u128::from(*n) * u128::from(*w)).sum();
         let split = ProRata::new(budget, total_weight);
-        let mut paid = 0u128;
-        let mut recipients = 0u64;
-        if total_weight > 0 && budget > 0 {
+        let shares: Vec<u128> = self
+            .weight_table
+            .iter()
+            .zip(&counts)
+            .map(|(w, n)| if *n > 0 { split.share(u128::from(*w)) } else { 0 })
+            .collect();
+        let paid: u128 = counts.iter().zip(&shares).map(|(n, share)| u128::from(*n) * share).sum();
+        let recipients: u64 = if paid > 0 { counts.iter().sum() } else { 0 };
+        if paid > 0 {
             for (index, machine) in self.machines.iter().enumerate() {
-                let weight = weight_of(machine);
-                if weight == 0 {
-                    continue;
+                if let Some(bucket) = bucket_of(machine) {
+                    let share = shares[bucket];
+                    let rewards = &mut self.rewards[machine.owner as usize];
+                    rewards.unclaimed += share;
+                    rewards.total += share;
+                    self.machine_rewards[index] += share;
                 }
-                let share = split.share(u128::from(weight));
-                let account = &mut self.accounts[machine.owner as usize];
-                account.unclaimed += share;
-                account.rewards_total += share;
-                self.machine_rewards[index] += share;
-                paid += share;
-                recipients += 1;
             }
         }
         self.pools[pool_index].balance -= paid;

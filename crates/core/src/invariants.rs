@@ -14,7 +14,7 @@ impl State {
         if supply > self.cap {
             return fail(format!("G8: total supply {supply} exceeds the cap {}", self.cap));
         }
-        let holdings: u128 = self.accounts.iter().map(|a| a.holding()).sum();
+        let holdings: u128 = (0..self.accounts.len() as u32).map(|id| self.holding(id)).sum();
         let pools = self.pools_total();
         if holdings + pools + self.bridge.escrow != supply {
             return fail(format!(
@@ -67,6 +67,9 @@ impl State {
         let max_slots = self.policy.slots_per_epoch() as u16;
         if self.machines.iter().any(|m| m.online_slots > max_slots) {
             return fail("a machine has more online slots than the epoch holds".into());
+        }
+        if self.rewards.len() != self.accounts.len() {
+            return fail("rewards and accounts differ in length".into());
         }
         if self.account_index.len() != self.accounts.len()
             || self.account_index.iter().any(|(a, id)| self.accounts.get(*id as usize).map(|x| x.address) != Some(*a))

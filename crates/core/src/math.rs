@@ -94,7 +94,7 @@ impl ProRata {
     }
 
     /// floor(amount·weight/total_weight). `weight` must be ≤ total_weight.
-    #[inline]
+    #[inline(always)]
     pub fn share(&self, weight: u128) -> u128 {
         if self.total_weight == 0 {
             return 0;

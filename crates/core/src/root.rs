@@ -105,9 +105,9 @@ impl State {
             None => o.u8(0),
         }
         o.len(self.accounts.len());
-        for a in &self.accounts {
+        for (a, r) in self.accounts.iter().zip(&self.rewards) {
             o.addr(&a.address);
-            for v in [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed, a.rewards_total] {
+            for v in [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed, r.total] {
                 o.u128(v);
             }
             o.u64(a.nonce);
@@ -300,7 +300,7 @@ impl State {
     pub fn reward_leaves(&self) -> Vec<(Address, u128)> {
         self.account_index
             .iter()
-            .map(|(address, id)| (*address, self.accounts[*id as usize].rewards_total))
+            .map(|(address, id)| (*address, self.rewards[*id as usize].total))
             .filter(|(_, total)| *total > 0)
             .collect()
     }

@@ -50,13 +50,12 @@ impl State {
 
     /// Moves `amount` from spendable (or unclaimed) into a pending stake position.
     fn move_into_stake(&mut self, account: u32, validator: Address, amount: u128, from_spendable: bool) {
-        let holder = &mut self.accounts[account as usize];
         if from_spendable {
-            holder.spendable -= amount;
+            self.accounts[account as usize].spendable -= amount;
         } else {
-            holder.unclaimed -= amount;
+            self.rewards[account as usize].unclaimed -= amount;
         }
-        holder.staked += amount;
+        self.accounts[account as usize].staked += amount;
         self.positions.entry((validator, account)).or_default().pending_in += amount;
     }
 
@@ -80,7 +79,7 @@ impl State {
 
     /// OS6: unclaimed rewards move into stake without the claim tax.
     pub(crate) fn tx_claim_to_stake(&mut self, staker: u32, validator: Address) -> Result<(), TxError> {
-        let amount = self.accounts[staker as usize].unclaimed;
+        let amount = self.rewards[staker as usize].unclaimed;
         if amount == 0 {
             return Err(TxError::NothingToClaim);
         }

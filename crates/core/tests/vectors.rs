@@ -41,8 +41,9 @@ fn balances(state: &State) -> BTreeMap<String, [String; 5]> {
     state
         .accounts
         .iter()
-        .map(|a| {
-            (a.address.to_hex(), [a.spendable, a.unclaimed, a.staked, a.unbonding, a.escrowed].map(|v| v.to_string()))
+        .zip(&state.rewards)
+        .map(|(a, r)| {
+            (a.address.to_hex(), [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed].map(|v| v.to_string()))
         })
         .collect()
 }

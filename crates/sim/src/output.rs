@@ -39,7 +39,7 @@ pub fn balances_csv(result: &SimResult) -> String {
     let mut out = String::with_capacity(state.accounts.len() * 90);
     out.push_str("account,balance\n");
     for (address, id) in &state.account_index {
-        let _ = writeln!(out, "{},{}", address.to_hex(), state.accounts[*id as usize].holding());
+        let _ = writeln!(out, "{},{}", address.to_hex(), state.holding(*id));
     }
     out
 }

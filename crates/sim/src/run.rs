@@ -305,7 +305,7 @@ fn draw_uptime(
     epoch: u64,
     threads: usize,
 ) {
-    let slot_hours = state.policy.epoch.slot_seconds as f32 / 3600.0;
+    let slots_per_hour = 3600.0 / state.policy.epoch.slot_seconds as f32;
     let max_slots = state.policy.slots_per_epoch() as f32;
     let sd = params.daily_uptime_sd_hours as f32;
     let means = &agents.machine_means;
@@ -316,7 +316,7 @@ fn draw_uptime(
         for (offset, value) in out.iter_mut().enumerate() {
             let noise: f32 = StandardNormal.sample(&mut rng);
             let hours = (means[base + offset] + sd * noise).clamp(0.0, 24.0);
-            *value = (hours / slot_hours).min(max_slots) as u16;
+            *value = (hours * slots_per_hour).min(max_slots) as u16;
         }
     };
     let chunks: Vec<(usize, &mut [u16])> = slots.chunks_mut(CHUNK).enumerate().collect();
@@ -339,9 +339,7 @@ fn draw_uptime(
             }
         });
     }
-    for (machine, value) in slots.into_iter().enumerate() {
-        state.set_online_slots(machine as u32, value);
-    }
+    state.set_all_online_slots(&slots);
 }
 
 fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
@@ -448,7 +446,7 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         let owners = (state.machines.len() as u64).div_ceil(m.machines_per_owner);
         for owner in (epoch % m.claim_every_epochs..owners).step_by(m.claim_every_epochs as usize) {
             let address = Address::from_index("owner", owner);
-            if state.account(&address).is_some_and(|a| a.unclaimed > 0) {
+            if state.unclaimed(&address) > 0 {
                 send(state, agents, address, TxBody::Claim);
             }
         }
@@ -492,7 +490,7 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         && agents.funded
     {
         for d in agents.delegators.clone() {
-            if rng.random::<f64>() < s.claim_rate && state.account(&d).is_some_and(|a| a.unclaimed > 0) {
+            if rng.random::<f64>() < s.claim_rate && state.unclaimed(&d) > 0 {
                 send(state, agents, d, TxBody::Claim);
             }
         }

@@ -92,7 +92,7 @@ impl Harness {
     }
 
     pub fn unclaimed(&self, name: &str) -> u128 {
-        self.state.account(&addr(name)).map_or(0, |a| a.unclaimed)
+        self.state.unclaimed(&addr(name))
     }
 
     pub fn register_machine(&mut self, owner: &str, machine: &str, gpu_class: u8, bandwidth_mbps: u32, bond: u128) {
