@@ -219,3 +219,29 @@ impl State {
         });
     }
 }
+
+impl State {
+    /// OT7: machines ranked by rewards earned (their validated contributions), most first, ties by
+    /// address; at most `limit`.
+    pub fn machine_leaderboard(&self, limit: usize) -> Vec<(Address, u128)> {
+        let mut ranked: Vec<(Address, u128)> = self
+            .machines_cold
+            .iter()
+            .zip(&self.machine_rewards)
+            .map(|(m, r)| (m.address, *r))
+            .filter(|(_, r)| *r > 0)
+            .collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        ranked
+    }
+
+    /// OT7: validators ranked by the rewards their operators earned, most first, ties by address.
+    pub fn validator_leaderboard(&self, limit: usize) -> Vec<(Address, u128)> {
+        let mut ranked: Vec<(Address, u128)> =
+            self.validators.iter().map(|(address, v)| (*address, self.rewards[v.operator as usize].total)).collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        ranked
+    }
+}

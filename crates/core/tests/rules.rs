@@ -721,3 +721,110 @@ fn g10_envelope_errors_change_nothing() {
     assert_eq!(h.spendable("b"), 1);
     assert_eq!(h.spendable("producer"), FEE, "NM14: the flat fee goes to the block producer");
 }
+
+/// OT7: leaderboards rank machines by validated contributions (rewards) and validators by their
+/// earnings. Method: two machines with 1 h and 3 h of accepted work.
+#[test]
+fn ot7_leaderboards() {
+    let mut h = omnitensor_harness();
+    h.register_machine("owner", "m2", 1, 100, tokens(1_000));
+    for (machine, hours, salt) in [("m", 1u64, 30u8), ("m2", 3, 31)] {
+        let body = TxBody::SubmitReceipt {
+            machine: addr(machine),
+            task_id: [salt; 32],
+            model_id: [2; 32],
+            input_hash: [3; 32],
+            output_hash: [4; 32],
+            gpu_seconds: hours * 3600,
+        };
+        let id =
+            gridmint_core::State::receipt_id(&addr(machine), [&[salt; 32], &[2; 32], &[3; 32], &[4; 32]], hours * 3600);
+        h.ok("owner", body);
+        let assigned: Vec<Address> = h.state.receipts[&id].votes.iter().map(|(v, _)| *v).collect();
+        h.ok_as(assigned[0], TxBody::AttestReceipt { receipt: id, valid: true });
+        h.ok_as(assigned[1], TxBody::AttestReceipt { receipt: id, valid: true });
+    }
+    h.next_epoch();
+    let board = h.state.machine_leaderboard(10);
+    assert_eq!(board.iter().map(|(a, _)| *a).collect::<Vec<_>>(), vec![addr("m2"), addr("m")]);
+    assert_eq!(board[0].1, 3 * board[1].1, "rewards scale with validated work");
+    let validators = h.state.validator_leaderboard(2);
+    assert_eq!(validators.len(), 2);
+    assert!(validators[0].1 >= validators[1].1 && validators[1].1 > 0);
+}
+
+/// X2: a reward proof verifies against the epoch's rewards root, and fails after flipping any
+/// byte of it (address, amount, siblings, position) or of the root. Method: 9 rewarded machines'
+/// owners; every owner's proof; every byte of one proof flipped in turn.
+#[test]
+fn x2_reward_proofs_verify_and_detect_tampering() {
+    let owners: Vec<String> = (0..9).map(|i| format!("owner{i}")).collect();
+    let funded: Vec<(&str, u128)> = owners.iter().map(|o| (o.as_str(), tokens(1))).collect();
+    let mut h = Harness::new("netmind", &funded);
+    for (i, owner) in owners.iter().enumerate() {
+        let machine = format!("mach{i}");
+        h.register_machine(owner, &machine, (i % 5) as u8 + 1, 100, 0);
+        h.heartbeats(&machine, 61 + i as u64);
+    }
+    let summary = h.next_epoch();
+    for owner in &owners {
+        let proof = h.state.reward_proof(&addr(owner)).unwrap();
+        assert!(proof.verify(&summary.rewards_root), "{owner}");
+        assert_eq!(proof.rewards_total, h.unclaimed(owner));
+    }
+    let proof = h.state.reward_proof(&addr("owner4")).unwrap();
+    let json = serde_json::to_vec(&proof).unwrap();
+    let mut flips = 0;
+    for byte in 0..32 {
+        let mut p = proof.clone();
+        p.address.0[byte] ^= 1;
+        assert!(!p.verify(&summary.rewards_root));
+        for sibling in 0..p.siblings.len() {
+            let mut q = proof.clone();
+            q.siblings[sibling][byte] ^= 0x80;
+            assert!(!q.verify(&summary.rewards_root));
+            flips += 1;
+        }
+        let mut root = summary.rewards_root;
+        root[byte] ^= 1;
+        assert!(!proof.verify(&root));
+    }
+    for bit in 0..128 {
+        let mut p = proof.clone();
+        p.rewards_total ^= 1 << bit;
+        assert!(!p.verify(&summary.rewards_root));
+    }
+    let mut p = proof.clone();
+    p.index ^= 1;
+    assert!(!p.verify(&summary.rewards_root));
+    assert!(flips > 0);
+    let back: gridmint_core::RewardProof = serde_json::from_slice(&json).unwrap();
+    assert!(back.verify(&summary.rewards_root), "the JSON form round-trips");
+    assert!(h.state.reward_proof(&addr("nobody")).is_none());
+}
+
+/// N24-5: burn rates under netmind-2024: sync and inference 50%, async 80%, rental 100%.
+/// Method: one job per mode, 1,000 GPU-seconds at 1 NMT each; compare burns exactly.
+#[test]
+fn n24_5_burn_rates_per_mode() {
+    for (mode, burn_per_mille) in
+        [(JobMode::Sync, 500u128), (JobMode::Inference, 500), (JobMode::Async, 800), (JobMode::Rental, 1000)]
+    {
+        let mut h = Harness::new("netmind-2024", &[("alice", tokens(10)), ("carol", tokens(10_000))]);
+        h.register_machine("alice", "m", 1, 100, 0);
+        h.ok("carol", TxBody::SubmitJob { job_id: 1, mode, price_per_gpu_second: TOKEN, max_gpu_seconds: 1_000 });
+        h.ok(
+            "alice",
+            TxBody::ReportUsage {
+                customer: addr("carol"),
+                job_id: 1,
+                machine: addr("m"),
+                gpu_seconds: 1_000,
+                ai_tokens: 0,
+            },
+        );
+        let burned = h.state.burned_total;
+        h.ok("carol", TxBody::SettleJob { job_id: 1 });
+        assert_eq!(h.state.burned_total - burned, tokens(burn_per_mille), "{mode:?}");
+    }
+}

@@ -94,6 +94,10 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
         },
         "machine_rewards_gini": format!("{:.6}", gini(&all_rewards)),
         "policy_log": state.policy_log,
+        "leaderboard": {
+            "machines": state.machine_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
+            "validators": state.validator_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
+        },
         "state_root": hex::encode(state.state_root()),
         "rewards_root": hex::encode(state.rewards_root()),
     })
