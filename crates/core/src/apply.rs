@@ -158,7 +158,7 @@ impl State {
         // can always collect them
         let claimable = match tx.body {
             TxBody::Claim => {
-                let unclaimed = self.rewards[signer as usize].unclaimed;
+                let unclaimed = self.unclaimed_of(signer);
                 unclaimed - crate::math::ppb_of(unclaimed, self.policy.claims.tax_ppb)
             }
             _ => 0,
@@ -233,10 +233,11 @@ impl State {
 
     /// G11, OS6: claim all unclaimed rewards; `claim_tax_ppb` of them is burned.
     fn tx_claim(&mut self, signer: u32) -> Result<(), TxError> {
-        let unclaimed = self.rewards[signer as usize].unclaimed;
+        let unclaimed = self.unclaimed_of(signer);
         if unclaimed == 0 {
             return Err(TxError::NothingToClaim);
         }
+        self.sweep_machine_rewards(signer);
         let tax = crate::math::ppb_of(unclaimed, self.policy.claims.tax_ppb);
         self.rewards[signer as usize].unclaimed = 0;
         self.accounts[signer as usize].spendable += unclaimed - tax;

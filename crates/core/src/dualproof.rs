@@ -192,13 +192,15 @@ impl State {
         let (mut machines_paid, mut validators_paid) = (0u128, 0u128);
         for (account, amount, machine) in &claims {
             let share = if owed <= budget { *amount } else { split.share(*amount) };
-            self.credit_reward(*account, share);
             match machine {
                 Some(m) => {
-                    self.machine_rewards[*m as usize] += share;
+                    self.credit_machine(*m, share);
                     machines_paid += share;
                 }
-                None => validators_paid += share,
+                None => {
+                    self.credit_reward(*account, share);
+                    validators_paid += share;
+                }
             }
         }
         self.record_mint(machines_paid + validators_paid);

@@ -61,7 +61,12 @@ impl State {
                 return fail(format!("pool {} budget above its balance", pool.name));
             }
         }
-        if self.machines.len() != self.machines_cold.len() || self.machines.len() != self.machine_index.len() {
+        let owned: usize = self.owner_machines.values().map(Vec::len).sum();
+        if self.machines.len() != self.machines_cold.len()
+            || self.machines.len() != self.machine_index.len()
+            || self.machines.len() != self.machine_unclaimed.len()
+            || owned != self.machines.len()
+        {
             return fail("machine tables differ in length".into());
         }
         let max_slots = self.policy.slots_per_epoch() as u16;

@@ -32,9 +32,7 @@ impl State {
                     continue;
                 }
                 let share = split.share(points);
-                let owner = self.machines[index].owner;
-                self.credit_reward(owner, share);
-                self.machine_rewards[index] += share;
+                self.credit_machine(index as u32, share);
                 paid += share;
                 recipients += 1;
             }

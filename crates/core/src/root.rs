@@ -121,7 +121,9 @@ impl State {
             o.u128(p.epoch_budget);
         }
         o.len(self.machines.len());
-        for ((hot, cold), reward) in self.machines.iter().zip(&self.machines_cold).zip(&self.machine_rewards) {
+        for (((hot, cold), reward), unclaimed) in
+            self.machines.iter().zip(&self.machines_cold).zip(&self.machine_rewards).zip(&self.machine_unclaimed)
+        {
             o.u32(hot.owner);
             o.u16(hot.online_slots);
             o.u8(hot.gpu_class);
@@ -134,6 +136,7 @@ impl State {
                 o.u64(word);
             }
             o.u128(*reward);
+            o.u128(*unclaimed);
         }
         o.len(self.epoch_ai_tokens.len());
         for (m, t) in &self.epoch_ai_tokens {
@@ -300,7 +303,7 @@ impl State {
     pub fn reward_leaves(&self) -> Vec<(Address, u128)> {
         self.account_index
             .iter()
-            .map(|(address, id)| (*address, self.rewards[*id as usize].total))
+            .map(|(address, id)| (*address, self.rewards_total_of(*id)))
             .filter(|(_, total)| *total > 0)
             .collect()
     }

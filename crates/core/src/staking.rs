@@ -79,11 +79,12 @@ impl State {
 
     /// OS6: unclaimed rewards move into stake without the claim tax.
     pub(crate) fn tx_claim_to_stake(&mut self, staker: u32, validator: Address) -> Result<(), TxError> {
-        let amount = self.rewards[staker as usize].unclaimed;
+        let amount = self.unclaimed_of(staker);
         if amount == 0 {
             return Err(TxError::NothingToClaim);
         }
         self.check_stake_target(validator)?;
+        self.sweep_machine_rewards(staker);
         self.move_into_stake(staker, validator, amount, false);
         Ok(())
     }

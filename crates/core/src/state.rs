@@ -79,6 +79,8 @@ pub struct MachineHot {
     pub bandwidth_tier: u8,
     /// [`FLAG_FORFEITED`].
     pub flags: u8,
+    /// Index into the connection weight table: class × tiers + tier (derived from the policy).
+    pub bucket: u8,
 }
 
 /// The part of a machine only transactions touch.
@@ -333,6 +335,12 @@ pub struct State {
     pub machines_cold: Vec<MachineCold>,
     /// Rewards ever credited per machine.
     pub machine_rewards: Vec<u128>,
+    /// Rewards per machine not yet claimed by its owner (G11). Machine rewards accrue on the
+    /// machine, as Helium's accrue per hotspot, so the epoch close writes only per-machine data
+    /// and can run over chunks of machines in parallel; a claim sweeps the owner's machines.
+    pub machine_unclaimed: Vec<u128>,
+    /// The machines of each owner, in registration order.
+    pub owner_machines: BTreeMap<AccountId, Vec<MachineId>>,
     /// Address → machine.
     pub machine_index: BTreeMap<Address, MachineId>,
     /// Machines whose heartbeat bits must be cleared at the close.
@@ -378,6 +386,9 @@ pub struct State {
     pub tally: EpochTally,
     /// Precomputed connection weight per (GPU class, bandwidth tier).
     pub weight_table: Vec<u64>,
+    /// Threads the epoch close may use over machines (1 = none spawned). Not part of the state:
+    /// the result is the same for any value.
+    pub threads: usize,
     /// Whether the epoch close computes the state and rewards roots (a simulation may skip them
     /// until the end; the node never does).
     pub compute_roots: bool,
@@ -405,6 +416,8 @@ impl State {
             machines: vec![],
             machines_cold: vec![],
             machine_rewards: vec![],
+            machine_unclaimed: vec![],
+            owner_machines: BTreeMap::new(),
             machine_index: BTreeMap::new(),
             heartbeat_dirty: vec![],
             epoch_ai_tokens: BTreeMap::new(),
@@ -428,6 +441,7 @@ impl State {
             tally: EpochTally::default(),
             weight_table: vec![],
             compute_roots: true,
+            threads: 1,
             policy,
         };
         for allocation in state.policy.genesis.clone() {
@@ -467,6 +481,12 @@ impl State {
         );
         self.pools = pools;
         self.tally.released.resize(self.pools.len(), 0);
+        // tiers and buckets derive from the policy: a policy change re-derives them
+        let tiers = self.policy.connection_reward.as_ref().map(|c| c.bandwidth_tiers.clone()).unwrap_or_default();
+        for (hot, cold) in self.machines.iter_mut().zip(&self.machines_cold) {
+            hot.bandwidth_tier = tiers.iter().position(|t| cold.bandwidth_mbps >= t.min_mbps).unwrap_or(0) as u8;
+            hot.bucket = (usize::from(hot.gpu_class) * tiers.len().max(1) + usize::from(hot.bandwidth_tier)) as u8;
+        }
         self.weight_table = match &self.policy.connection_reward {
             Some(connection) => {
                 let mut table = Vec::new();
@@ -499,15 +519,49 @@ impl State {
         });
     }
 
-    /// Everything account `id` holds: spendable + unclaimed + staked + unbonding + escrowed.
+    /// Everything account `id` holds: spendable + unclaimed (its own and its machines') + staked
+    /// + unbonding + escrowed.
     pub fn holding(&self, id: AccountId) -> u128 {
         let a = &self.accounts[id as usize];
-        a.spendable + self.rewards[id as usize].unclaimed + a.staked + a.unbonding + a.escrowed
+        a.spendable + self.unclaimed_of(id) + a.staked + a.unbonding + a.escrowed
+    }
+
+    /// Unclaimed rewards of account `id`: its own and its machines'.
+    pub fn unclaimed_of(&self, id: AccountId) -> u128 {
+        let machines: u128 = self
+            .owner_machines
+            .get(&id)
+            .map_or(0, |list| list.iter().map(|m| self.machine_unclaimed[*m as usize]).sum());
+        self.rewards[id as usize].unclaimed + machines
+    }
+
+    /// Cumulative rewards of account `id`: its own and its machines' (the X2 leaf value).
+    pub fn rewards_total_of(&self, id: AccountId) -> u128 {
+        let machines: u128 =
+            self.owner_machines.get(&id).map_or(0, |list| list.iter().map(|m| self.machine_rewards[*m as usize]).sum());
+        self.rewards[id as usize].total + machines
+    }
+
+    /// Moves all of an account's machines' unclaimed rewards into its own unclaimed balance.
+    pub(crate) fn sweep_machine_rewards(&mut self, id: AccountId) {
+        let Some(list) = self.owner_machines.get(&id) else { return };
+        let mut swept = 0;
+        for machine in list {
+            swept += std::mem::take(&mut self.machine_unclaimed[*machine as usize]);
+        }
+        self.rewards[id as usize].unclaimed += swept;
     }
 
     /// The unclaimed rewards of `address` (0 for an unknown address).
     pub fn unclaimed(&self, address: &Address) -> u128 {
-        self.account_id(address).map_or(0, |id| self.rewards[id as usize].unclaimed)
+        self.account_id(address).map_or(0, |id| self.unclaimed_of(id))
+    }
+
+    /// Credits a machine's reward (to the machine; its owner claims it).
+    #[inline]
+    pub(crate) fn credit_machine(&mut self, machine: MachineId, amount: u128) {
+        self.machine_unclaimed[machine as usize] += amount;
+        self.machine_rewards[machine as usize] += amount;
     }
 
     /// The account id of `address`, if it exists.

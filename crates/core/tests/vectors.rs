@@ -41,9 +41,9 @@ fn balances(state: &State) -> BTreeMap<String, [String; 5]> {
     state
         .accounts
         .iter()
-        .zip(&state.rewards)
-        .map(|(a, r)| {
-            (a.address.to_hex(), [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed].map(|v| v.to_string()))
+        .map(|a| {
+            let unclaimed = state.unclaimed(&a.address);
+            (a.address.to_hex(), [a.spendable, unclaimed, a.staked, a.unbonding, a.escrowed].map(|v| v.to_string()))
         })
         .collect()
 }

@@ -131,6 +131,9 @@ impl Policy {
                 return Err(invalid("connection_reward.gpu_weights", "each weight must be 1..=1,000,000"));
             }
             let tiers = &connection.bandwidth_tiers;
+            if tiers.len() > 15 {
+                return Err(invalid("connection_reward.bandwidth_tiers", "at most 15 tiers"));
+            }
             if tiers.is_empty() || tiers.last().map(|t| t.min_mbps) != Some(0) {
                 return Err(invalid("connection_reward.bandwidth_tiers", "the last tier must start at 0 Mbps"));
             }

@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod charts;
+pub mod normal;
 pub mod output;
 pub mod run;
 pub mod scenario;

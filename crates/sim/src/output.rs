@@ -74,6 +74,12 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
         "burned_total": state.burned_total.to_string(),
         "circulating": state.circulating().to_string(),
         "pools": pools,
+        "released": result.pools.iter().enumerate().map(|(i, pool)| {
+            (pool.clone(), json!(result.rows.last().map_or(0, |r| r.released[i]).to_string()))
+        }).collect::<serde_json::Map<String, Value>>(),
+        "paid": result.programs.iter().enumerate().map(|(i, program)| {
+            (program.clone(), json!(result.rows.iter().map(|r| r.paid[i]).sum::<u128>().to_string()))
+        }).collect::<serde_json::Map<String, Value>>(),
         "escrow": state.bridge.escrow.to_string(),
         "counts": {
             "accounts": state.accounts.len(),

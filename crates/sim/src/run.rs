@@ -9,7 +9,6 @@ use crate::scenario::{Scenario, tokens};
 use gridmint_core::{Address, JobMode, Policy, ProposalAction, State, Tx, TxBody};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
 use std::collections::BTreeMap;
 
 /// Machines per uptime chunk (the unit of parallel, deterministic drawing).
@@ -141,6 +140,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     let scenario = &config.scenario;
     let mut state = State::genesis(config.policy.clone(), 0);
     state.compute_roots = false;
+    state.threads = config.threads;
     for upgrade in &scenario.upgrades {
         let policy = load_policy(&upgrade.policy)
             .map_err(|e| crate::scenario::ScenarioError::Invalid { key: "upgrades.policy".into(), problem: e })?;
@@ -310,13 +310,17 @@ fn draw_uptime(
     let sd = params.daily_uptime_sd_hours as f32;
     let means = &agents.machine_means;
     let mut slots = vec![0u16; means.len()];
+    let table = crate::normal::table();
     let fill = |chunk_index: usize, out: &mut [u16]| {
         let mut rng = stream(seed, epoch, 1_000 + chunk_index as u64);
         let base = chunk_index * CHUNK;
-        for (offset, value) in out.iter_mut().enumerate() {
-            let noise: f32 = StandardNormal.sample(&mut rng);
-            let hours = (means[base + offset] + sd * noise).clamp(0.0, 24.0);
-            *value = (hours * slots_per_hour).min(max_slots) as u16;
+        let means = &means[base..base + out.len()];
+        for (values, means) in out.chunks_mut(4).zip(means.chunks(4)) {
+            let noise = crate::normal::four(table, rng.random::<u64>());
+            for ((value, mean), noise) in values.iter_mut().zip(means).zip(noise) {
+                let hours = (mean + sd * noise).clamp(0.0, 24.0);
+                *value = (hours * slots_per_hour).min(max_slots) as u16;
+            }
         }
     };
     let chunks: Vec<(usize, &mut [u16])> = slots.chunks_mut(CHUNK).enumerate().collect();
