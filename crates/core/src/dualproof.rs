@@ -156,7 +156,8 @@ impl State {
 
     /// G7 step 3, OT5: the capped mining mint.
     pub(crate) fn pay_dualproof(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = self.policy.dualproof.clone() else {
+        let policy = std::sync::Arc::clone(&self.policy);
+        let Some(params) = &policy.dualproof else {
             return;
         };
         let reward = params.reward_per_reference_gpu_hour.base_units();

@@ -178,11 +178,11 @@ impl State {
             let issued: u128 = upgrade.policy.pools.iter().map(|p| p.genesis.base_units()).sum();
             self.cap = self.total_supply() + issued;
             self.pools.clear();
-            self.policy = upgrade.policy;
+            self.policy = std::sync::Arc::new(upgrade.policy);
             self.policy_start_epoch = epoch;
             self.install_policy(epoch, true);
         } else {
-            self.policy = upgrade.policy;
+            self.policy = std::sync::Arc::new(upgrade.policy);
             self.install_policy(epoch, false);
         }
         self.tally.released.resize(self.pools.len(), 0);

@@ -14,11 +14,18 @@ impl State {
         if supply > self.cap {
             return fail(format!("G8: total supply {supply} exceeds the cap {}", self.cap));
         }
-        let holdings: u128 = (0..self.accounts.len() as u32).map(|id| self.holding(id)).sum();
+        let machine_unclaimed: u128 = self.machine_unclaimed.iter().sum();
+        let holdings: u128 = self
+            .accounts
+            .iter()
+            .zip(&self.rewards)
+            .map(|(a, r)| a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed)
+            .sum::<u128>()
+            + machine_unclaimed;
         let pools = self.pools_total();
         if holdings + pools + self.bridge.escrow != supply {
             return fail(format!(
-                "G8: accounts {holdings} + pools {pools} + escrow {} != supply {supply}",
+                "G8: accounts and machines {holdings} + pools {pools} + escrow {} != supply {supply}",
                 self.bridge.escrow
             ));
         }

@@ -10,7 +10,8 @@ use crate::math::{ProRata, ppb_of};
 impl State {
     /// G7 step 3: OS5.
     pub(crate) fn pay_points(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = self.policy.points.clone() else {
+        let policy = std::sync::Arc::clone(&self.policy);
+        let Some(params) = &policy.points else {
             return;
         };
         let pool = self.pool_index(&params.pool);

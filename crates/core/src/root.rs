@@ -301,9 +301,10 @@ impl State {
 
     /// The rewarded accounts in address order: the rewards tree's leaves.
     pub fn reward_leaves(&self) -> Vec<(Address, u128)> {
+        let machines = self.sum_by_owner(&self.machine_rewards);
         self.account_index
             .iter()
-            .map(|(address, id)| (*address, self.rewards_total_of(*id)))
+            .map(|(address, id)| (*address, self.rewards[*id as usize].total + machines[*id as usize]))
             .filter(|(_, total)| *total > 0)
             .collect()
     }

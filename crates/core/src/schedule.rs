@@ -35,13 +35,14 @@ impl State {
     /// G7 step 1: schedules release into their sinks; the gap-decay mint fills its pools.
     pub(crate) fn release_schedules(&mut self, epoch: Epoch) {
         let local = self.local_epoch(epoch);
+        let policy = std::sync::Arc::clone(&self.policy);
         for index in 0..self.pools.len() {
-            let params = &self.policy.pools[index];
+            let params = &policy.pools[index];
             let amount = released_in(&params.tranches, local);
             if amount == 0 {
                 continue;
             }
-            let sink = params.release_to.clone();
+            let sink = &params.release_to;
             let pool = &mut self.pools[index];
             pool.released_total += amount;
             self.tally.released[index] += amount;
@@ -50,12 +51,12 @@ impl State {
                 Sink::Hold => {}
                 Sink::Account(address) => {
                     pool.balance -= amount;
-                    let id = self.account_or_create(address);
+                    let id = self.account_or_create(*address);
                     self.accounts[id as usize].spendable += amount;
                 }
                 Sink::Pool(target) => {
                     pool.balance -= amount;
-                    let target = self.pool_index(&target);
+                    let target = self.pool_index(target);
                     self.pools[target].balance += amount;
                     if self.policy.pools[target].release_to == Sink::Program {
                         self.pools[target].epoch_budget += amount;
@@ -63,7 +64,7 @@ impl State {
                 }
             }
         }
-        if let Some(emission) = self.policy.emission.clone() {
+        if let Some(emission) = &policy.emission {
             let daily = gap_emission(self.cap, self.total_supply(), emission.rate_ppb);
             for share in &emission.split {
                 // each part rounded down; only the parts are minted (OS2)

@@ -159,7 +159,8 @@ impl State {
     /// (pro rata to active stake), liquidity providers (pro rata to active liquidity) and the
     /// master-node operators (equal shares).
     pub(crate) fn pay_staking_rewards(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = self.policy.staking_rewards.clone() else {
+        let policy = std::sync::Arc::clone(&self.policy);
+        let Some(params) = &policy.staking_rewards else {
             return;
         };
         let pool_index = self.pool_index(&params.pool);
@@ -217,7 +218,8 @@ impl State {
     /// G7 step 3, OS7: each position earns floor(active·APY/365) from the pool; when the pool
     /// holds less than the total, everyone is paid pro rata to what they earned.
     pub(crate) fn pay_staking_apy(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = self.policy.staking_apy.clone() else {
+        let policy = std::sync::Arc::clone(&self.policy);
+        let Some(params) = &policy.staking_apy else {
             return;
         };
         let pool_index = self.pool_index(&params.pool);

@@ -299,8 +299,8 @@ pub struct EpochTally {
 /// The whole ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
-    /// The ruling policy.
-    pub policy: Policy,
+    /// The ruling policy (shared: the close reads it while mutating the state).
+    pub policy: std::sync::Arc<Policy>,
     /// Which policy ruled from which epoch (G12).
     pub policy_log: Vec<PolicyEra>,
     /// First epoch of the current policy's schedules.
@@ -442,7 +442,7 @@ impl State {
             weight_table: vec![],
             compute_roots: true,
             threads: 1,
-            policy,
+            policy: std::sync::Arc::new(policy),
         };
         for allocation in state.policy.genesis.clone() {
             let id = state.account_or_create(allocation.account);
@@ -540,6 +540,16 @@ impl State {
         let machines: u128 =
             self.owner_machines.get(&id).map_or(0, |list| list.iter().map(|m| self.machine_rewards[*m as usize]).sum());
         self.rewards[id as usize].total + machines
+    }
+
+    /// Per account, the sum of `values` over the machines it owns: one sequential pass over the
+    /// machines (for roots, invariants and reports over every account).
+    pub fn sum_by_owner(&self, values: &[u128]) -> Vec<u128> {
+        let mut sums = vec![0u128; self.accounts.len()];
+        for (machine, value) in self.machines.iter().zip(values) {
+            sums[machine.owner as usize] += value;
+        }
+        sums
     }
 
     /// Moves all of an account's machines' unclaimed rewards into its own unclaimed balance.

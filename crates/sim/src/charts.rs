@@ -217,7 +217,7 @@ fn allocation(path: &Path, result: &SimResult) -> Result<(), String> {
     let state = &result.state;
     let mut items: Vec<(String, f64)> =
         state.pools.iter().filter(|p| p.balance > 0).map(|p| (p.name.clone(), p.balance as f64 / TOKEN)).collect();
-    let accounts: u128 = (0..state.accounts.len() as u32).map(|id| state.holding(id)).sum();
+    let accounts: u128 = state.total_supply() - state.pools_total() - state.bridge.escrow;
     items.push(("accounts".into(), accounts as f64 / TOKEN));
     if state.bridge.escrow > 0 {
         items.push(("bridge escrow".into(), state.bridge.escrow as f64 / TOKEN));

@@ -177,7 +177,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     }
     let mut pools: Vec<String> = Vec::new();
     let mut programs: Vec<String> = Vec::new();
-    let mut cumulative: BTreeMap<String, u128> = BTreeMap::new();
+    let mut cumulative: Vec<u128> = Vec::new();
     let mut rows = Vec::with_capacity(config.epochs as usize);
     let mut growth_carry = 0.0f64;
     let mut height = state.height;
@@ -199,32 +199,37 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         }
         let closed = state.advance_time(state.epoch_end_time(epoch));
         for summary in closed {
+            let mut released_epoch = vec![0u128; pools.len()];
             for pool in &summary.pools {
-                if !pools.contains(&pool.pool) {
-                    pools.push(pool.pool.clone());
-                }
-                *cumulative.entry(pool.pool.clone()).or_default() += pool.released;
+                let index = match pools.iter().position(|p| *p == pool.pool) {
+                    Some(index) => index,
+                    None => {
+                        pools.push(pool.pool.clone());
+                        cumulative.push(0);
+                        released_epoch.push(0);
+                        pools.len() - 1
+                    }
+                };
+                cumulative[index] += pool.released;
+                released_epoch[index] = pool.released;
             }
+            let mut paid = vec![0u128; programs.len()];
             for program in &summary.programs {
-                if !programs.iter().any(|p| p == program.program) {
-                    programs.push(program.program.to_string());
+                match programs.iter().position(|p| p == program.program) {
+                    Some(index) => paid[index] += program.paid,
+                    None => {
+                        programs.push(program.program.to_string());
+                        paid.push(program.paid);
+                    }
                 }
             }
-            let paid = programs
-                .iter()
-                .map(|name| summary.programs.iter().filter(|p| p.program == name).map(|p| p.paid).sum())
-                .collect();
-            let released_epoch = pools
-                .iter()
-                .map(|name| summary.pools.iter().find(|p| &p.pool == name).map_or(0, |p| p.released))
-                .collect();
             rows.push(EpochRow {
                 epoch: summary.epoch,
                 total_supply: summary.total_supply,
                 minted_total: summary.minted_total,
                 burned_total: summary.burned_total,
                 circulating: summary.circulating,
-                released: pools.iter().map(|p| cumulative.get(p).copied().unwrap_or(0)).collect(),
+                released: cumulative.clone(),
                 paid,
                 released_epoch,
                 burned: summary.burned,
