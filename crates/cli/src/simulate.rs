@@ -188,7 +188,7 @@ pub fn main(args: Args) -> ExitCode {
         let bar = ProgressBar::new(total_epochs);
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} epochs ({per_sec}, eta {eta})",
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} epochs (eta {eta})",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
