@@ -187,10 +187,8 @@ pub fn main(args: Args) -> ExitCode {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total_epochs);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} epochs (eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} epochs (eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
     } else {

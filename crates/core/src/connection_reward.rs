@@ -131,8 +131,12 @@ impl State {
     /// per weight bucket, the exact pro-rata share floor(budget·w/W) is computed once per bucket,
     /// and each qualifying machine is credited its bucket's share: the same exact result as a
     /// per-machine split, at a table load per machine instead of a division.
-    pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) {
-        let Some(params) = &self.policy.connection_reward else { return };
+    ///
+    /// Returns true when it also cleared every machine's slots and flags for the next epoch (it
+    /// does so in its credit pass when no later program reads them), saving the reset pass.
+    pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) -> bool {
+        let Some(params) = &self.policy.connection_reward else { return false };
+        let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
         let min_slots = params.min_online_slots;
@@ -176,22 +180,27 @@ impl State {
             .collect();
         let paid: u128 = counts.iter().zip(&shares).map(|(n, share)| u128::from(*n) * share).sum();
         let recipients: u64 = if paid > 0 { counts.iter().sum() } else { 0 };
-        if paid > 0 {
-            let credit = |machines: &[MachineHot], unclaimed: &mut [u128], rewards: &mut [u128]| {
-                for ((machine, unclaimed), rewards) in machines.iter().zip(unclaimed).zip(rewards) {
+        let credited = paid > 0 || reset;
+        if credited {
+            let credit = |machines: &mut [MachineHot], unclaimed: &mut [u128], rewards: &mut [u128]| {
+                for ((machine, unclaimed), rewards) in machines.iter_mut().zip(unclaimed).zip(rewards) {
                     let (bucket, qualifies) = bucket_of(machine);
                     let share = std::hint::select_unpredictable(qualifies, shares[bucket], 0);
                     *unclaimed += share;
                     *rewards += share;
+                    if reset {
+                        machine.online_slots = 0;
+                        machine.flags = 0;
+                    }
                 }
             };
             if self.machines.len() <= chunk {
-                credit(&self.machines, &mut self.machine_unclaimed, &mut self.machine_rewards);
+                credit(&mut self.machines, &mut self.machine_unclaimed, &mut self.machine_rewards);
             } else {
                 std::thread::scope(|scope| {
                     let parts = self
                         .machines
-                        .chunks(chunk)
+                        .chunks_mut(chunk)
                         .zip(self.machine_unclaimed.chunks_mut(chunk))
                         .zip(self.machine_rewards.chunks_mut(chunk));
                     for ((machines, unclaimed), rewards) in parts {
@@ -203,15 +212,18 @@ impl State {
         self.pools[pool_index].balance -= paid;
         self.pools[pool_index].epoch_budget -= paid;
         programs.push(ProgramPayout { program: "connection_reward", budget, paid, dust: budget - paid, recipients });
+        credited && reset
     }
 
     /// Clears the per-epoch machine data after the programs ran.
     ///
     /// (Cheap: one pass writing 3 bytes per machine.)
-    pub(crate) fn reset_machine_epoch(&mut self) {
-        for machine in &mut self.machines {
-            machine.online_slots = 0;
-            machine.flags = 0;
+    pub(crate) fn reset_machine_epoch(&mut self, slots_already_cleared: bool) {
+        if !slots_already_cleared {
+            for machine in &mut self.machines {
+                machine.online_slots = 0;
+                machine.flags = 0;
+            }
         }
         for id in std::mem::take(&mut self.heartbeat_dirty) {
             self.machines_cold[id as usize].slot_bits = [0; 5];

@@ -104,7 +104,7 @@ impl State {
         let debts_paid = self.pay_debts();
         // 3. reward programs
         let mut programs = Vec::new();
-        self.pay_connection_reward(&mut programs);
+        let slots_cleared = self.pay_connection_reward(&mut programs);
         self.pay_staking_rewards(&mut programs);
         self.pay_staking_apy(&mut programs);
         self.pay_points(&mut programs);
@@ -112,7 +112,7 @@ impl State {
         for pool in &mut self.pools {
             pool.epoch_budget = 0; // unpaid release stays in the pool (G3)
         }
-        self.reset_machine_epoch();
+        self.reset_machine_epoch(slots_cleared);
         let proposals = self.execute_proposals(epoch);
         self.apply_stake_changes(epoch);
         self.apply_liquidity_changes();

@@ -314,9 +314,8 @@ fn draw_uptime(
     let max_slots = state.policy.slots_per_epoch() as f32;
     let sd = params.daily_uptime_sd_hours as f32;
     let means = &agents.machine_means;
-    let mut slots = vec![0u16; means.len()];
     let table = crate::normal::table();
-    let fill = |chunk_index: usize, out: &mut [u16]| {
+    let fill = |chunk_index: usize, out: &mut [gridmint_core::state::MachineHot]| {
         let mut rng = stream(seed, epoch, 1_000 + chunk_index as u64);
         let base = chunk_index * CHUNK;
         let means = &means[base..base + out.len()];
@@ -324,17 +323,20 @@ fn draw_uptime(
             let noise = crate::normal::four(table, rng.random::<u64>());
             for ((value, mean), noise) in values.iter_mut().zip(means).zip(noise) {
                 let hours = (mean + sd * noise).clamp(0.0, 24.0);
-                *value = (hours * slots_per_hour).min(max_slots) as u16;
+                value.online_slots = (hours * slots_per_hour).min(max_slots) as u16;
             }
         }
     };
-    let chunks: Vec<(usize, &mut [u16])> = slots.chunks_mut(CHUNK).enumerate().collect();
+    // the slots go straight into the machines' hot records (what the node derives from heartbeats)
+    let chunks: Vec<(usize, &mut [gridmint_core::state::MachineHot])> =
+        state.machines.chunks_mut(CHUNK).enumerate().collect();
     if threads <= 1 || chunks.len() < 4 {
         for (index, chunk) in chunks {
             fill(index, chunk);
         }
     } else {
-        let mut buckets: Vec<Vec<(usize, &mut [u16])>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut buckets: Vec<Vec<(usize, &mut [gridmint_core::state::MachineHot])>> =
+            (0..threads).map(|_| Vec::new()).collect();
         for (i, item) in chunks.into_iter().enumerate() {
             buckets[i % threads].push(item);
         }
@@ -348,7 +350,6 @@ fn draw_uptime(
             }
         });
     }
-    state.set_all_online_slots(&slots);
 }
 
 fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
