@@ -45,6 +45,6 @@ proptest! {
         prop_assert_eq!(program.paid, paid);
         prop_assert_eq!(program.paid + program.dust, program.budget);
         prop_assert!(program.dust < fleet.len() as u128 + 1);
-        state.check_invariants().map_err(|e| TestCaseError::fail(e))?;
+        state.check_invariants().map_err(TestCaseError::fail)?;
     }
 }
