@@ -48,6 +48,36 @@ fn balances(state: &State) -> BTreeMap<String, [String; 5]> {
         .collect()
 }
 
+/// Applies one block built transaction by transaction: `next` sees the state the previous
+/// transaction left (so nonces can follow) and returns None when the block is complete.
+fn build_block(
+    state: &mut State,
+    producer: Address,
+    time: u64,
+    mut next: impl FnMut(&State) -> Option<Tx>,
+) -> VectorBlock {
+    let height = state.height + 1;
+    state.begin_block(height, time).unwrap();
+    let (mut txs, mut codes) = (Vec::new(), Vec::new());
+    while let Some(tx) = next(state) {
+        codes.push(state.apply_tx(&tx, producer).map_or_else(|e| e.code(), |_| 0));
+        txs.push(tx);
+    }
+    state.end_block();
+    state.assert_invariants();
+    VectorBlock { height, time, producer, txs, codes }
+}
+
+fn finish(preset: &str, seed: u64, blocks: Vec<VectorBlock>, state: &State) -> Vector {
+    Vector {
+        policy: preset.into(),
+        seed,
+        blocks,
+        balances: balances(state),
+        state_root: hex::encode(state.state_root()),
+    }
+}
+
 fn generate(preset: &str, seed: u64) -> Vector {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut state = State::genesis(policy(preset), 0);
@@ -56,11 +86,13 @@ fn generate(preset: &str, seed: u64) -> Vector {
     let mut time = 0;
     for _ in 0..rng.random_range(3..12) {
         time += rng.random_range(0..state.policy.epoch.seconds / 2);
-        let height = state.height + 1;
-        state.begin_block(height, time).unwrap();
-        let (mut txs, mut codes) = (Vec::new(), Vec::new());
-        for _ in 0..rng.random_range(1..25) {
-            let (signer, body) = body(&mut rng, &state);
+        let mut remaining = rng.random_range(1..25);
+        blocks.push(build_block(&mut state, producer, time, |state| {
+            if remaining == 0 {
+                return None;
+            }
+            remaining -= 1;
+            let (signer, body) = body(&mut rng, state);
             let expected = state.account(&signer).map_or(0, |a| a.nonce);
             let nonce = match (rng.random_range(0..15), &body) {
                 (_, TxBody::Heartbeat { .. }) => rng.random_range(0..2),
@@ -68,21 +100,10 @@ fn generate(preset: &str, seed: u64) -> Vector {
                 (1, _) => expected + 1,
                 _ => expected,
             };
-            let tx = Tx { signer, nonce, body };
-            codes.push(state.apply_tx(&tx, producer).map_or_else(|e| e.code(), |_| 0));
-            txs.push(tx);
-        }
-        state.end_block();
-        state.assert_invariants();
-        blocks.push(VectorBlock { height, time, producer, txs, codes });
+            Some(Tx { signer, nonce, body })
+        }));
     }
-    Vector {
-        policy: preset.into(),
-        seed,
-        blocks,
-        balances: balances(&state),
-        state_root: hex::encode(state.state_root()),
-    }
+    finish(preset, seed, blocks, &state)
 }
 
 fn replay(vector: &Vector) {
@@ -122,30 +143,17 @@ fn handmade(preset: &str, seed: u64, tweak: impl Fn(&mut State), steps: &[Step])
     let mut time = 0;
     for (advance, make) in steps {
         time += advance;
-        let height = state.height + 1;
-        state.begin_block(height, time).unwrap();
-        let (mut txs, mut codes) = (Vec::new(), Vec::new());
-        for (signer, body) in make(&state) {
-            let nonce = if matches!(body, TxBody::Heartbeat { .. }) {
-                0
-            } else {
-                state.account(&signer).map_or(0, |a| a.nonce)
-            };
-            let tx = Tx { signer, nonce, body };
-            codes.push(state.apply_tx(&tx, producer).map_or_else(|e| e.code(), |_| 0));
-            txs.push(tx);
-        }
-        state.end_block();
-        state.assert_invariants();
-        blocks.push(VectorBlock { height, time, producer, txs, codes });
+        state.advance_time(time);
+        let mut items = make(&state).into_iter();
+        blocks.push(build_block(&mut state, producer, time, |state| {
+            items.next().map(|(signer, body)| {
+                let heartbeat = matches!(body, TxBody::Heartbeat { .. });
+                let nonce = if heartbeat { 0 } else { state.account(&signer).map_or(0, |a| a.nonce) };
+                Tx { signer, nonce, body }
+            })
+        }));
     }
-    Vector {
-        policy: preset.into(),
-        seed,
-        blocks,
-        balances: balances(&state),
-        state_root: hex::encode(state.state_root()),
-    }
+    finish(preset, seed, blocks, &state)
 }
 
 fn handmade_vectors() -> Vec<Vector> {
