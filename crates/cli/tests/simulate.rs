@@ -204,10 +204,12 @@ fn runs_and_sweeps() {
     );
     let comparison = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
     assert_eq!(comparison.lines().count(), 5, "{comparison}");
-    assert!(
-        out.join("claims.tax_ppb=0,points.payout_ppb=100000000").join("summary.json").exists()
-            || comparison.contains("claims.tax_ppb=0,points.payout_ppb=100000000")
-    );
+    assert!(comparison.contains("claims.tax_ppb=0,points.payout_ppb=100000000"), "{comparison}");
+    // each grid point gets its own folder (the label's commas become underscores)
+    for folder in ["claims.tax_ppb=0_points.payout_ppb=50000000", "claims.tax_ppb=50000000_points.payout_ppb=100000000"]
+    {
+        assert!(out.join(folder).join("summary.json").exists(), "no run folder {folder}");
+    }
 }
 
 /// Goal: N24-6 through the CLI: netmind for 365 epochs, then netmind-2024. Method: the history
