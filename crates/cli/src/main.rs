@@ -1,5 +1,6 @@
 //! The `gridmint` binary: a thin shell over the core and the simulator.
 
+mod node_cmd;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 /// One exact, deterministic core (integer base units, no floats) runs the rules of OSMI,
 /// OmniTensor and NetMind: as a simulator today, as a ledger node and an auditor next.
 #[derive(Parser)]
-#[command(name = "gridmint", version, about, long_about = None, after_help = "Examples:\n  gridmint simulate --policy netmind --years 10 --out out/netmind\n  gridmint policy show osmi\n\nRun `gridmint <command> --help` for a command's options.")]
+#[command(name = "gridmint", version, about, long_about = None, after_help = "Examples:\n  gridmint node --dev\n  gridmint simulate --policy netmind --years 10 --out out/netmind\n  gridmint policy show osmi\n\nRun `gridmint <command> --help` for a command's options.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,6 +24,47 @@ enum Command {
     /// Inspect and check policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Run a ledger node (`--dev` for a development network with a prefunded account).
+    Node(node_cmd::NodeArgs),
+    /// Create a genesis for a network from a policy and an allocation file.
+    Init(node_cmd::InitArgs),
+    /// Create and show ed25519 keys.
+    #[command(subcommand)]
+    Keys(node_cmd::KeysCommand),
+    /// Sign and submit a transaction to a node.
+    Tx(node_cmd::TxArgs),
+    /// Show an account.
+    Account {
+        #[command(flatten)]
+        url: node_cmd::NodeUrl,
+        /// The address.
+        #[arg(value_parser = node_cmd::address)]
+        address: gridmint_core::Address,
+    },
+    /// Show a closed epoch's summary, or with --explain an account's reward breakdown (X3).
+    Epoch {
+        #[command(flatten)]
+        url: node_cmd::NodeUrl,
+        /// The epoch.
+        epoch: u64,
+        /// Explain this account's rewards in the epoch.
+        #[arg(long, value_name = "ADDRESS", value_parser = node_cmd::address)]
+        explain: Option<gridmint_core::Address>,
+    },
+    /// Check a reward proof offline (the JSON of /v1/epochs/N/proof/ADDR) against a rewards root.
+    VerifyReward {
+        /// Proof file.
+        proof: std::path::PathBuf,
+        /// The rewards root to check against [default: the one in the file].
+        #[arg(long)]
+        root: Option<String>,
+    },
+    /// Recompute every state root from the stored blocks and report any difference (X4).
+    Replay {
+        /// Data directory (the node must be stopped).
+        #[arg(long, value_name = "DIR", default_value = "gridmint-data")]
+        data: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,6 +87,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Simulate(args) => simulate::main(args),
+        Command::Node(args) => node_cmd::node(args),
+        Command::Init(args) => node_cmd::init(args),
+        Command::Keys(command) => node_cmd::keys(command),
+        Command::Tx(args) => node_cmd::tx(args),
+        Command::Account { url, address } => node_cmd::account(url, address),
+        Command::Epoch { url, epoch, explain } => node_cmd::epoch(url, epoch, explain),
+        Command::VerifyReward { proof, root } => node_cmd::verify_reward(proof, root),
+        Command::Replay { data } => node_cmd::replay(data),
         Command::Policy(PolicyCommand::List) => {
             for (name, text) in gridmint_policy::PRESETS {
                 let description = text.lines().next().unwrap_or_default().trim_start_matches("# ");

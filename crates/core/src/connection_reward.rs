@@ -238,3 +238,55 @@ impl State {
 pub(crate) fn chunk_size(machines: usize, threads: usize) -> usize {
     machines.div_ceil(threads.max(1)).max(1 << 16)
 }
+
+/// One machine as an epoch close is about to see it: the inputs of its connection reward, for
+/// RULES X3's `explain` (a node records these just before each close).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MachineView {
+    /// The machine.
+    pub machine: Address,
+    /// Its owner.
+    pub owner: Address,
+    /// GPU class, 1-based (NM7).
+    pub gpu_class: u8,
+    /// Declared bandwidth (NM7).
+    pub bandwidth_mbps: u32,
+    /// Slots marked online this epoch (NM6).
+    pub online_slots: u16,
+    /// Forfeited this epoch's reward by failing a job (NM9).
+    pub forfeited: bool,
+    /// Connection weight: class weight × bandwidth factor in ppb (NM7).
+    pub weight: u64,
+    /// Cumulative connection rewards so far.
+    #[serde(with = "crate::serde_u128")]
+    pub rewards_total: u128,
+}
+
+impl State {
+    /// Every machine of `owner` with its reward inputs (X3).
+    pub fn machine_views_of(&self, owner: &Address) -> Vec<MachineView> {
+        let Some(id) = self.account_id(owner) else { return vec![] };
+        let ids = self.owner_machines.get(&id).map(Vec::as_slice).unwrap_or_default();
+        ids.iter().map(|m| self.machine_view(*m)).collect()
+    }
+
+    /// All machines with their reward inputs, in registration order (X3).
+    pub fn machine_views(&self) -> Vec<MachineView> {
+        (0..self.machines.len() as u32).map(|m| self.machine_view(m)).collect()
+    }
+
+    fn machine_view(&self, id: u32) -> MachineView {
+        let hot = &self.machines[id as usize];
+        let cold = &self.machines_cold[id as usize];
+        MachineView {
+            machine: cold.address,
+            owner: self.accounts[hot.owner as usize].address,
+            gpu_class: hot.gpu_class + 1,
+            bandwidth_mbps: cold.bandwidth_mbps,
+            online_slots: hot.online_slots,
+            forfeited: hot.flags & FLAG_FORFEITED != 0,
+            weight: self.machine_weight(hot),
+            rewards_total: self.machine_rewards[id as usize],
+        }
+    }
+}

@@ -311,34 +311,44 @@ impl State {
 
     /// The root of the rewards tree (X2); zero when nobody has earned.
     pub fn rewards_root(&self) -> [u8; 32] {
-        let leaves: Vec<[u8; 32]> = self.reward_leaves().iter().map(|(a, t)| reward_leaf(a, *t)).collect();
-        merkle_levels(leaves).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
+        rewards_root_of(&self.reward_leaves())
     }
 
     /// A proof of `address`'s cumulative rewards against [`State::rewards_root`].
     pub fn reward_proof(&self, address: &Address) -> Option<RewardProof> {
-        let leaves = self.reward_leaves();
-        let index = leaves.binary_search_by(|(a, _)| a.cmp(address)).ok()?;
-        let rewards_total = leaves[index].1;
-        let hashes: Vec<[u8; 32]> = leaves.iter().map(|(a, t)| reward_leaf(a, *t)).collect();
-        let levels = merkle_levels(hashes);
-        let mut siblings = Vec::new();
-        let mut position = index;
-        for level in &levels[..levels.len().saturating_sub(1)] {
-            let sibling = position ^ 1;
-            if let Some(hash) = level.get(sibling) {
-                siblings.push(*hash);
-            }
-            position /= 2;
-        }
-        Some(RewardProof {
-            address: *address,
-            rewards_total,
-            index: index as u64,
-            leaf_count: leaves.len() as u64,
-            siblings,
-        })
+        reward_proof_in(&self.reward_leaves(), address)
     }
+}
+
+/// The rewards root (X2) of leaves in address order, as [`State::reward_leaves`] gives them.
+pub fn rewards_root_of(leaves: &[(Address, u128)]) -> [u8; 32] {
+    let hashes: Vec<[u8; 32]> = leaves.iter().map(|(a, t)| reward_leaf(a, *t)).collect();
+    merkle_levels(hashes).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
+}
+
+/// A proof of `address`'s leaf among `leaves` (address order): how a node proves an epoch's
+/// rewards from the leaves it stored at that epoch's close.
+pub fn reward_proof_in(leaves: &[(Address, u128)], address: &Address) -> Option<RewardProof> {
+    let index = leaves.binary_search_by(|(a, _)| a.cmp(address)).ok()?;
+    let rewards_total = leaves[index].1;
+    let hashes: Vec<[u8; 32]> = leaves.iter().map(|(a, t)| reward_leaf(a, *t)).collect();
+    let levels = merkle_levels(hashes);
+    let mut siblings = Vec::new();
+    let mut position = index;
+    for level in &levels[..levels.len().saturating_sub(1)] {
+        let sibling = position ^ 1;
+        if let Some(hash) = level.get(sibling) {
+            siblings.push(*hash);
+        }
+        position /= 2;
+    }
+    Some(RewardProof {
+        address: *address,
+        rewards_total,
+        index: index as u64,
+        leaf_count: leaves.len() as u64,
+        siblings,
+    })
 }
 
 /// A Merkle proof of an account's cumulative rewards (X2).

@@ -1,0 +1,663 @@
+//! `gridmint node`, `init`, `keys`, `tx`, `account`, `epoch`, `verify-reward`, `replay`.
+
+use clap::{Args as ClapArgs, Subcommand};
+use gridmint_core::{Address, JobMode, ProposalAction, RewardProof, Tx, TxBody};
+use gridmint_node::client::{Answer, Client};
+use gridmint_node::node::{self, Config, Shared};
+use gridmint_node::signing::{self, SignedTx, address_of, load_key};
+use gridmint_node::{Genesis, Ledger};
+use gridmint_policy::{GenesisAllocation, parse_tokens};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Run a ledger node: embedded storage, block production, the HTTP API.
+#[derive(ClapArgs, Debug)]
+#[command(after_help = "Examples:\n  \
+gridmint node --dev                       # netmind, ./gridmint-data, http://127.0.0.1:8645\n  \
+gridmint node --dev --policy osmi --data /tmp/osmi --epoch-seconds 60 --block-ms 200\n  \
+gridmint init --policy netmind --allocations alloc.toml --data net && gridmint node --data net\n\n\
+On first start with --dev the node creates a genesis with a prefunded dev account and writes its\n\
+key into the data dir (the path is printed). A transaction is acknowledged once its block is\n\
+committed; after a crash the node restarts at its last committed block. Stop with Ctrl-C.")]
+pub struct NodeArgs {
+    /// Development network: create a genesis and a prefunded dev account on first start.
+    #[arg(long)]
+    dev: bool,
+    /// Data directory (the redb database and, with --dev, the keys).
+    #[arg(long, value_name = "DIR", default_value = "gridmint-data")]
+    data: PathBuf,
+    /// Policy for a new --dev network: a preset or a policy TOML file.
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
+    /// HTTP listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8645")]
+    listen: SocketAddr,
+    /// Block interval in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    block_ms: u64,
+    /// Epoch length in seconds for a new --dev network (development networks only; slots and the
+    /// qualifying minimum are scaled to match).
+    #[arg(long, value_name = "SECONDS", requires = "dev")]
+    epoch_seconds: Option<u64>,
+    /// Mempool capacity (transactions); beyond it submissions get 503 mempool_full.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    mempool: usize,
+    /// Most transactions per block.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    max_block_txs: usize,
+    /// Largest request body in bytes (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    max_body_bytes: usize,
+    /// Most transactions per batch (413 beyond).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_batch: usize,
+    /// Requests per second per client IP (429 beyond); 0 disables the limit.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    rate_limit: u32,
+}
+
+/// Create a genesis for a real network from a policy and an allocation file.
+#[derive(ClapArgs, Debug)]
+#[command(after_help = "The allocation file is TOML:\n  \
+[[allocations]]\n  account = \"<64 hex digits>\"\n  amount = \"1000000.5\"      # tokens\n\n\
+Allocations are minted spendable at genesis; they must fit under the policy's cap unless\n\
+--raise-cap raises the cap by their sum.")]
+pub struct InitArgs {
+    /// Policy: a preset or a policy TOML file.
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: String,
+    /// Allocation file (TOML).
+    #[arg(long, value_name = "FILE")]
+    allocations: Option<PathBuf>,
+    /// Data directory to create.
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// The producer's key file (created in the data dir when absent).
+    #[arg(long, value_name = "FILE")]
+    producer_key: Option<PathBuf>,
+    /// Chain id [default: <policy>-<hash of the genesis>].
+    #[arg(long)]
+    chain_id: Option<String>,
+    /// Genesis time, Unix seconds [default: now].
+    #[arg(long)]
+    genesis_time: Option<u64>,
+    /// Raise the cap by the allocations' sum.
+    #[arg(long)]
+    raise_cap: bool,
+}
+
+/// Key management.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create an ed25519 key file and print its address.
+    New {
+        /// Where to write the key (refuses to overwrite).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print a key file's address.
+    Show {
+        /// Key file.
+        file: PathBuf,
+    },
+}
+
+/// Where the node is.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct NodeUrl {
+    /// The node's API.
+    #[arg(long, value_name = "URL", env = "GRIDMINT_NODE", default_value = "http://127.0.0.1:8645")]
+    node: String,
+}
+
+/// Sign and submit a transaction.
+#[derive(ClapArgs, Debug)]
+#[command(after_help = "Amounts are in tokens (decimal, e.g. 12.5); addresses are 64 hex digits.\n\
+Examples:\n  \
+gridmint tx --key gridmint-data/dev-key.json transfer --to <ADDR> --amount 10 --wait\n  \
+gridmint tx --key owner.json register-machine --machine-key gpu1.json --gpu-class 1 --bandwidth-mbps 1000\n  \
+gridmint tx --key gpu1.json heartbeat                  # the current slot\n  \
+gridmint tx --key owner.json raw '{\"kind\":\"claim\"}'")]
+pub struct TxArgs {
+    #[command(flatten)]
+    url: NodeUrl,
+    /// The signer's key file.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Nonce [default: the account's next nonce, counting its waiting transactions].
+    #[arg(long, global = true)]
+    nonce: Option<u64>,
+    /// Wait until the block holding it is committed, and print the receipt.
+    #[arg(long, global = true)]
+    wait: bool,
+    #[command(subcommand)]
+    kind: TxKind,
+}
+
+/// Transaction kinds.
+#[derive(Subcommand, Debug)]
+pub enum TxKind {
+    /// Move spendable tokens.
+    Transfer {
+        #[arg(long, value_parser = address)]
+        to: Address,
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+    },
+    /// Register a machine owned by the signer.
+    RegisterMachine {
+        /// The machine's address.
+        #[arg(long, value_parser = address, conflicts_with = "machine_key", required_unless_present = "machine_key")]
+        machine: Option<Address>,
+        /// The machine's key file (its address is used).
+        #[arg(long, value_name = "FILE")]
+        machine_key: Option<PathBuf>,
+        #[arg(long)]
+        gpu_class: u8,
+        #[arg(long)]
+        bandwidth_mbps: u32,
+        #[arg(long, value_parser = tokens, default_value = "0")]
+        bond: u128,
+    },
+    /// A machine's heartbeat (sign with the machine's key).
+    Heartbeat {
+        /// Absolute slot [default: the current one].
+        #[arg(long)]
+        slot: Option<u64>,
+    },
+    /// Escrow a job's budget (NM8).
+    SubmitJob {
+        #[arg(long)]
+        job_id: u64,
+        #[arg(long, value_parser = job_mode)]
+        mode: JobMode,
+        /// Tokens per GPU-second.
+        #[arg(long, value_parser = tokens)]
+        price: u128,
+        #[arg(long)]
+        max_gpu_seconds: u64,
+    },
+    /// Report a machine's work on a job.
+    ReportUsage {
+        #[arg(long, value_parser = address)]
+        customer: Address,
+        #[arg(long)]
+        job_id: u64,
+        #[arg(long, value_parser = address)]
+        machine: Address,
+        #[arg(long)]
+        gpu_seconds: u64,
+        #[arg(long, default_value_t = 0)]
+        ai_tokens: u64,
+    },
+    /// Settle a job.
+    SettleJob {
+        #[arg(long)]
+        job_id: u64,
+    },
+    /// Become a validator.
+    RegisterValidator {
+        #[arg(long, value_parser = tokens)]
+        bond: u128,
+    },
+    /// Stake on a validator.
+    Stake {
+        #[arg(long, value_parser = address)]
+        validator: Address,
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+    },
+    /// Unstake.
+    Unstake {
+        #[arg(long, value_parser = address)]
+        validator: Address,
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+        #[arg(long)]
+        fast: bool,
+    },
+    /// Claim all unclaimed rewards.
+    Claim,
+    /// Propose a treasury spend or a policy change.
+    Propose {
+        /// Pay the treasury's tokens to this address...
+        #[arg(long, value_parser = address, requires = "amount", conflicts_with = "set")]
+        spend_to: Option<Address>,
+        /// ...this many tokens.
+        #[arg(long, value_parser = tokens)]
+        amount: Option<u128>,
+        /// A policy change KEY=VALUE (repeat).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Vote on a proposal.
+    Vote {
+        #[arg(long)]
+        proposal: u64,
+        /// Vote yes (default no).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Lock tokens for the other chain.
+    BridgeOut {
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+        /// Recipient on the other chain (64 hex digits).
+        #[arg(long, value_parser = address)]
+        recipient: Address,
+    },
+    /// A relayer attests an inbound bridge deposit.
+    Attest {
+        #[arg(long)]
+        deposit_id: u64,
+        #[arg(long, value_parser = address)]
+        recipient: Address,
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+    },
+    /// Any transaction body as JSON (the `body` of docs' SignedTx, amounts in base units).
+    Raw {
+        /// e.g. '{"kind":"claim_to_stake","validator":"…"}'
+        body: String,
+    },
+}
+
+/// An address on the command line: exactly 64 hex digits (no system names, so a typo cannot
+/// become a valid address).
+pub fn address(text: &str) -> Result<Address, String> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| format!("`{text}` is not an address (64 hex digits)"))?;
+    Ok(Address(bytes))
+}
+
+fn tokens(text: &str) -> Result<u128, String> {
+    parse_tokens(text).map_err(|e| e.to_string())
+}
+
+fn job_mode(text: &str) -> Result<JobMode, String> {
+    serde_json::from_value(Value::String(text.into())).map_err(|_| "expected sync, async, inference or rental".into())
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn print_answer(answer: &Answer) -> ExitCode {
+    println!("{:#}", answer.body);
+    if answer.status < 300 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+fn load_policy_arg(policy: &str) -> Result<gridmint_core::Policy, String> {
+    gridmint_sim::load_policy(policy)
+}
+
+/// `gridmint node`.
+pub fn node(args: NodeArgs) -> ExitCode {
+    let config = Config {
+        listen: args.listen,
+        block_ms: args.block_ms,
+        mempool_capacity: args.mempool,
+        max_block_txs: args.max_block_txs,
+        max_body_bytes: args.max_body_bytes,
+        max_batch: args.max_batch,
+        rate_limit: args.rate_limit,
+        wait_timeout_ms: 30_000,
+    };
+    let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
+    let ledger = if !exists && args.dev {
+        let policy = match load_policy_arg(args.policy.as_deref().unwrap_or("netmind")) {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        let policy = match args.epoch_seconds.map(|s| node::dev_epochs(&policy, s)).transpose() {
+            Ok(p) => p.unwrap_or(policy),
+            Err(e) => return fail(format!("--epoch-seconds: {e}")),
+        };
+        match node::create_dev(&args.data, policy) {
+            Ok((ledger, key)) => {
+                let address = ledger.genesis.policy.len(); // keep the borrow short
+                let _ = address;
+                println!("created dev network in {}", args.data.display());
+                println!("dev account key: {} (prefunded with {} tokens)", key.display(), node::DEV_PREFUND_TOKENS);
+                ledger
+            }
+            Err(e) => return fail(e),
+        }
+    } else {
+        if args.epoch_seconds.is_some() && exists {
+            eprintln!("note: --epoch-seconds only shapes a new dev network; the existing one keeps its policy");
+        }
+        let mut last_print = 0u64;
+        let opened = Ledger::open(&args.data, false, |height, last| {
+            if last >= 10_000 && height >= last_print + 10_000 {
+                last_print = height;
+                eprintln!("replaying block {height} of {last}");
+            }
+        });
+        match opened {
+            Ok(ledger) => {
+                if let Some(wanted) = &args.policy {
+                    let stored = ledger.state.policy_log.first().map(|e| e.name.clone()).unwrap_or_default();
+                    let wanted_name = load_policy_arg(wanted).map(|p| p.name).unwrap_or_else(|_| wanted.clone());
+                    if stored != wanted_name {
+                        return fail(format!(
+                            "data dir {} holds chain `{}` with policy `{stored}`, not `{wanted_name}` (use another --data)",
+                            args.data.display(),
+                            ledger.genesis.chain_id
+                        ));
+                    }
+                }
+                ledger
+            }
+            Err(e) => return fail(e),
+        }
+    };
+    if args.dev {
+        let key = args.data.join(node::DEV_KEY_FILE);
+        if let Ok(k) = load_key(&key) {
+            println!("dev account: {} (key {})", address_of(&k), key.display());
+        }
+    }
+    println!(
+        "chain {} · policy {} · height {} · epoch {}",
+        ledger.genesis.chain_id, ledger.state.policy.name, ledger.state.height, ledger.state.epoch
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    let shared = Shared::new(ledger, config);
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        println!("API: http://{}/v1/status (OpenAPI at /v1/openapi.json); Ctrl-C stops", args.listen);
+        node::run(shared, listener, node::ctrl_c_or_term()).await
+    });
+    match result {
+        Ok(()) => {
+            println!("stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllocationFile {
+    #[serde(default)]
+    allocations: Vec<GenesisAllocation>,
+}
+
+/// `gridmint init`.
+pub fn init(args: InitArgs) -> ExitCode {
+    let policy = match load_policy_arg(&args.policy) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let allocations = match &args.allocations {
+        None => vec![],
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| toml::from_str::<AllocationFile>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(file) => file.allocations,
+            Err(e) => return fail(format!("allocation file {}: {e}", path.display())),
+        },
+    };
+    let policy = match node::with_allocations(policy, &allocations, args.raise_cap) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{e} (use --raise-cap to mint the allocations above the policy's cap)")),
+    };
+    if args.data.join(gridmint_node::store::DB_FILE).exists() {
+        return fail(format!("a ledger already exists in {}", args.data.display()));
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.data) {
+        return fail(format!("cannot create {}: {e}", args.data.display()));
+    }
+    let producer = match &args.producer_key {
+        Some(path) => match load_key(path) {
+            Ok(k) => k,
+            Err(e) => return fail(e),
+        },
+        None => {
+            let key = signing::generate_key();
+            let path = args.data.join(node::PRODUCER_KEY_FILE);
+            if let Err(e) = signing::save_key(&path, &key) {
+                return fail(format!("cannot write {}: {e}", path.display()));
+            }
+            key
+        }
+    };
+    let genesis_time = args.genesis_time.unwrap_or_else(node::now_seconds);
+    let chain_id = args.chain_id.unwrap_or_else(|| node::chain_id_for(&policy, genesis_time, "init"));
+    let genesis = Genesis { chain_id, genesis_time, policy: policy.to_toml(), producer: address_of(&producer) };
+    match Ledger::create(&args.data, genesis) {
+        Ok(ledger) => {
+            println!(
+                "created chain {} ({} allocations, supply {}) in {}",
+                ledger.genesis.chain_id,
+                allocations.len(),
+                ledger.state.total_supply(),
+                args.data.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `gridmint keys`.
+pub fn keys(command: KeysCommand) -> ExitCode {
+    match command {
+        KeysCommand::New { out } => {
+            let key = signing::generate_key();
+            match signing::save_key(&out, &key) {
+                Ok(()) => {
+                    println!("{}", address_of(&key));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("cannot write {}: {e}", out.display())),
+            }
+        }
+        KeysCommand::Show { file } => match load_key(&file) {
+            Ok(key) => {
+                println!("{}", address_of(&key));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+fn get_json(client: &Client, path: &str) -> Result<Value, String> {
+    let answer = client.get(path).map_err(|e| e.to_string())?;
+    if answer.status >= 300 {
+        return Err(format!("{} answered {}: {}", path, answer.status, answer.body));
+    }
+    Ok(answer.body)
+}
+
+fn key_address(path: &Path) -> Result<Address, String> {
+    load_key(path).map(|k| address_of(&k))
+}
+
+fn build_body(kind: TxKind, client: &Client) -> Result<TxBody, String> {
+    Ok(match kind {
+        TxKind::Transfer { to, amount } => TxBody::Transfer { to, amount },
+        TxKind::RegisterMachine { machine, machine_key, gpu_class, bandwidth_mbps, bond } => {
+            let machine = match (machine, machine_key) {
+                (Some(m), _) => m,
+                (None, Some(path)) => key_address(&path)?,
+                (None, None) => return Err("give --machine or --machine-key".into()),
+            };
+            TxBody::RegisterMachine { machine, gpu_class, bandwidth_mbps, bond }
+        }
+        TxKind::Heartbeat { slot } => {
+            let slot = match slot {
+                Some(s) => s,
+                None => {
+                    let status = get_json(client, "/v1/status")?;
+                    let genesis = status["genesis_time"].as_u64().unwrap_or(0);
+                    let slot_seconds = status["slot_seconds"].as_u64().unwrap_or(300).max(1);
+                    node::now_seconds().saturating_sub(genesis) / slot_seconds
+                }
+            };
+            TxBody::Heartbeat { slot }
+        }
+        TxKind::SubmitJob { job_id, mode, price, max_gpu_seconds } => {
+            TxBody::SubmitJob { job_id, mode, price_per_gpu_second: price, max_gpu_seconds }
+        }
+        TxKind::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens } => {
+            TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens }
+        }
+        TxKind::SettleJob { job_id } => TxBody::SettleJob { job_id },
+        TxKind::RegisterValidator { bond } => TxBody::RegisterValidator { bond },
+        TxKind::Stake { validator, amount } => TxBody::Stake { validator, amount },
+        TxKind::Unstake { validator, amount, fast } => TxBody::Unstake { validator, amount, fast },
+        TxKind::Claim => TxBody::Claim,
+        TxKind::Propose { spend_to, amount, set } => {
+            let action = match (spend_to, amount) {
+                (Some(to), Some(amount)) => ProposalAction::TreasurySpend { to, amount },
+                _ => {
+                    if set.is_empty() {
+                        return Err("give --spend-to with --amount, or --set KEY=VALUE".into());
+                    }
+                    let changes = set
+                        .iter()
+                        .map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_string(), v.to_string()))
+                                .ok_or_else(|| format!("--set {kv}: expected KEY=VALUE"))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    ProposalAction::PolicyChange { changes }
+                }
+            };
+            TxBody::Propose { action }
+        }
+        TxKind::Vote { proposal, yes } => TxBody::Vote { proposal, yes },
+        TxKind::BridgeOut { amount, recipient } => TxBody::BridgeOut { amount, recipient: recipient.0 },
+        TxKind::Attest { deposit_id, recipient, amount } => TxBody::BridgeAttest { deposit_id, recipient, amount },
+        TxKind::Raw { body } => serde_json::from_str(&body).map_err(|e| format!("raw body: {e}"))?,
+    })
+}
+
+/// `gridmint tx`.
+pub fn tx(args: TxArgs) -> ExitCode {
+    let client = Client::new(&args.url.node);
+    let key = match load_key(&args.key) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let signer = address_of(&key);
+    let is_heartbeat = matches!(args.kind, TxKind::Heartbeat { .. });
+    let body = match build_body(args.kind, &client) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let status = match get_json(&client, "/v1/status") {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let chain_id = status["chain_id"].as_str().unwrap_or_default().to_string();
+    let nonce = match (args.nonce, is_heartbeat) {
+        (Some(n), _) => n,
+        (None, true) => 0,
+        (None, false) => match get_json(&client, &format!("/v1/accounts/{signer}")) {
+            Ok(a) => a["next_nonce"].as_u64().unwrap_or(0),
+            Err(e) => return fail(format!("cannot read the signer's nonce: {e}")),
+        },
+    };
+    let signed = SignedTx::sign(Tx { signer, nonce, body }, &key, &chain_id);
+    let path = if args.wait { "/v1/tx?wait=true" } else { "/v1/tx" };
+    match client.post(path, &serde_json::to_value(&signed).unwrap_or_default()) {
+        Ok(answer) => print_answer(&answer),
+        Err(e) => fail(e),
+    }
+}
+
+/// `gridmint account`.
+pub fn account(url: NodeUrl, address: Address) -> ExitCode {
+    match Client::new(&url.node).get(&format!("/v1/accounts/{address}")) {
+        Ok(a) => print_answer(&a),
+        Err(e) => fail(e),
+    }
+}
+
+/// `gridmint epoch`.
+pub fn epoch(url: NodeUrl, epoch: u64, explain: Option<Address>) -> ExitCode {
+    let path = match explain {
+        Some(a) => format!("/v1/epochs/{epoch}/explain/{a}"),
+        None => format!("/v1/epochs/{epoch}"),
+    };
+    match Client::new(&url.node).get(&path) {
+        Ok(a) => print_answer(&a),
+        Err(e) => fail(e),
+    }
+}
+
+/// `gridmint verify-reward`: checks a proof offline.
+pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+    };
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => return fail(format!("{} is not JSON: {e}", file.display())),
+    };
+    let proof: RewardProof = match serde_json::from_value(value.get("proof").cloned().unwrap_or(value.clone())) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{} holds no reward proof: {e}", file.display())),
+    };
+    let root_text = root.or_else(|| value["rewards_root"].as_str().map(String::from));
+    let Some(root_text) = root_text else { return fail("no root: give --root (the epoch summary's rewards_root)") };
+    let mut root = [0u8; 32];
+    if hex::decode_to_slice(&root_text, &mut root).is_err() {
+        return fail(format!("root `{root_text}` is not 64 hex digits"));
+    }
+    if proof.verify(&root) {
+        println!("valid: {} earned {} base units in total by this root", proof.address, proof.rewards_total);
+        ExitCode::SUCCESS
+    } else {
+        println!("INVALID: the proof does not lead to root {root_text}");
+        ExitCode::from(1)
+    }
+}
+
+/// `gridmint replay`.
+pub fn replay(data: PathBuf) -> ExitCode {
+    let mut last_print = 0;
+    let result = Ledger::open(&data, true, |height, last| {
+        if height >= last_print + 10_000 || height == last {
+            last_print = height;
+            eprintln!("replayed block {height} of {last}");
+        }
+    });
+    match result {
+        Ok(ledger) => {
+            println!(
+                "replay matches: {} blocks, epoch {}, state root {}, tip {} (every signature, receipt, \
+                 invariant and state root checked)",
+                ledger.state.height,
+                ledger.state.epoch,
+                hex::encode(ledger.state.state_root()),
+                hex::encode(ledger.tip_hash)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ gridmint_node::LedgerError::ReplayMismatch { .. }) => {
+            println!("REPLAY DIFFERS: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,733 @@
+//! The HTTP API: JSON under `/v1/`, Prometheus metrics at `/metrics`, the OpenAPI document at
+//! `/v1/openapi.json`.
+//!
+//! Every error is JSON `{"error": {"code": "...", "message": "..."}}` with a stable code (listed
+//! in the OpenAPI document). Bodies are read with a size limit (413 `body_too_large`), batches are
+//! limited (413 `batch_too_large`), and each client IP has a request budget per second (429
+//! `rate_limited`). Handlers never panic on input: every parse is checked.
+
+use crate::block::{StoredBlock, TxLocation, decode_leaves};
+use crate::ledger::ExplainRecord;
+use crate::mempool::{Admitted, Refusal};
+use crate::node::Shared;
+use crate::signing::SignedTx;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gridmint_core::{Address, TxBody, TxError};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The OpenAPI document.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Every route: (method, path as in the OpenAPI document).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/status"),
+    ("get", "/v1/supply"),
+    ("get", "/v1/accounts/{address}"),
+    ("get", "/v1/machines/{address}"),
+    ("get", "/v1/validators"),
+    ("get", "/v1/epochs/{epoch}"),
+    ("get", "/v1/epochs/{epoch}/proof/{address}"),
+    ("get", "/v1/epochs/{epoch}/explain/{address}"),
+    ("get", "/v1/blocks/{height}"),
+    ("post", "/v1/tx"),
+    ("post", "/v1/tx/batch"),
+    ("get", "/v1/tx/{id}"),
+    ("post", "/v1/heartbeats"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/metrics"),
+];
+
+/// The API router.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/supply", get(supply))
+        .route("/v1/accounts/{address}", get(account))
+        .route("/v1/machines/{address}", get(machine))
+        .route("/v1/validators", get(validators))
+        .route("/v1/epochs/{epoch}", get(epoch))
+        .route("/v1/epochs/{epoch}/proof/{address}", get(proof))
+        .route("/v1/epochs/{epoch}/explain/{address}", get(explain))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/tx", post(submit))
+        .route("/v1/tx/batch", post(submit_batch))
+        .route("/v1/tx/{id}", get(receipt))
+        .route("/v1/heartbeats", post(heartbeats))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), limit_and_count))
+        .with_state(shared)
+}
+
+/// A typed API error.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+    fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn not_found(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+    fn internal(message: impl ToString) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+    }
+    fn body(&self) -> Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: Value) -> ApiResult {
+    Ok(axum::Json(value).into_response())
+}
+
+/// Request counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Requests served.
+    pub requests: AtomicU64,
+    /// Requests answered 4xx.
+    pub client_errors: AtomicU64,
+    /// Requests refused by the rate limit.
+    pub rate_limited: AtomicU64,
+    /// Transactions admitted to the mempool.
+    pub admitted: AtomicU64,
+    /// Transactions refused at admission.
+    pub refused: AtomicU64,
+    /// Blocks committed.
+    pub blocks: AtomicU64,
+    /// Transactions committed.
+    pub committed_txs: AtomicU64,
+    /// Epochs closed.
+    pub epochs: AtomicU64,
+}
+
+/// Per-client token buckets: `rate` requests per second, bursts up to one second's worth.
+pub struct RateLimiter {
+    rate: u32,
+    buckets: Mutex<BTreeMap<IpAddr, (u64, std::time::Instant)>>,
+}
+
+impl RateLimiter {
+    /// A limiter of `rate` requests per second per client; 0 disables it.
+    pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter { rate, buckets: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Spends one request of `client`'s budget; false when it has none left.
+    #[allow(clippy::disallowed_methods)]
+    pub fn allow(&self, client: IpAddr) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        // budget in micro-requests: `rate` per second refills `rate` micro-requests per µs
+        let capacity = u64::from(self.rate) * 1_000_000;
+        let now = std::time::Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 2);
+        }
+        let (tokens, at) = buckets.entry(client).or_insert((capacity, now));
+        let refill = now.duration_since(*at).as_micros().min(u128::from(u64::MAX)) as u64;
+        *tokens = tokens.saturating_add(refill.saturating_mul(u64::from(self.rate))).min(capacity);
+        *at = now;
+        if *tokens >= 1_000_000 {
+            *tokens -= 1_000_000;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn limit_and_count(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    shared.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    if !shared.limiter.allow(peer.ip()) {
+        shared.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        shared.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("more than {} requests per second from {}", shared.config.rate_limit, peer.ip()),
+        )
+        .into_response();
+    }
+    let response = next.run(request).await;
+    if response.status().is_client_error() {
+        shared.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_route", "no such route; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+}
+
+fn parse_address(text: &str) -> Result<Address, ApiError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes)
+        .map_err(|_| ApiError::bad("invalid_address", format!("`{text}` is not an address (64 hex digits)")))?;
+    Ok(Address(bytes))
+}
+
+fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::bad("invalid_number", format!("{what} `{text}` is not a non-negative integer")))
+}
+
+fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -> T {
+    let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+    f(&ledger)
+}
+
+fn amount(v: u128) -> Value {
+    Value::String(v.to_string())
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).len();
+    ok(read_state(&shared, |l| {
+        json!({
+            "chain_id": l.genesis.chain_id,
+            "height": l.state.height,
+            "epoch": l.state.epoch,
+            "time": l.state.time,
+            "genesis_time": l.state.genesis_time,
+            "epoch_seconds": l.state.policy.epoch.seconds,
+            "slot_seconds": l.state.policy.epoch.slot_seconds,
+            "tip_hash": hex::encode(l.tip_hash),
+            "policy": l.state.policy.name,
+            "policy_version": l.state.policy.version,
+            "mempool": mempool,
+            "accounts": l.state.accounts.len(),
+            "machines": l.state.machines.len(),
+        })
+    }))
+}
+
+async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
+    ok(read_state(&shared, |l| {
+        let s = &l.state;
+        let pools: Vec<Value> = s
+            .pools
+            .iter()
+            .map(|p| json!({"name": p.name, "balance": amount(p.balance), "released_total": amount(p.released_total)}))
+            .collect();
+        json!({
+            "height": s.height,
+            "epoch": s.epoch,
+            "cap": amount(s.cap),
+            "total_supply": amount(s.total_supply()),
+            "circulating": amount(s.circulating()),
+            "minted_total": amount(s.minted_total),
+            "burned_total": amount(s.burned_total),
+            "escrow": amount(s.bridge.escrow),
+            "pools": pools,
+        })
+    }))
+}
+
+async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+    let address = parse_address(&address)?;
+    let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(&address);
+    read_state(&shared, |l| {
+        let s = &l.state;
+        let id = s.account_id(&address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
+        let a = &s.accounts[id as usize];
+        let machines = s.owner_machines.get(&id).map_or(0, Vec::len);
+        ok(json!({
+            "address": address,
+            "height": s.height,
+            "spendable": amount(a.spendable),
+            "staked": amount(a.staked),
+            "unbonding": amount(a.unbonding),
+            "escrowed": amount(a.escrowed),
+            "unclaimed": amount(s.unclaimed_of(id)),
+            "rewards_total": amount(s.rewards_total_of(id)),
+            "holding": amount(s.holding(id)),
+            "nonce": a.nonce,
+            "next_nonce": pending_nonce.unwrap_or(a.nonce),
+            "machines": machines,
+        }))
+    })
+}
+
+async fn machine(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+    let address = parse_address(&address)?;
+    read_state(&shared, |l| {
+        let s = &l.state;
+        let id = s.machine_id(&address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
+        let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
+        let view = view.into_iter().find(|v| v.machine == address).ok_or_else(|| ApiError::internal("machine view"))?;
+        ok(json!({"height": s.height, "epoch": s.epoch, "machine": view}))
+    })
+}
+
+async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
+    ok(read_state(&shared, |l| {
+        let s = &l.state;
+        let validators: Vec<Value> = s
+            .validators
+            .iter()
+            .map(|(address, v)| {
+                json!({
+                    "address": address,
+                    "operator": s.accounts[v.operator as usize].address,
+                    "active_stake": amount(v.active),
+                    "master_node": s.master_nodes.contains(address),
+                })
+            })
+            .collect();
+        json!({"height": s.height, "epoch": s.epoch, "validators": validators, "master_nodes": s.master_nodes})
+    }))
+}
+
+fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
+    let epoch = parse_u64(text, "epoch")?;
+    let summary = shared.store.epoch_summary(epoch).map_err(ApiError::internal)?.ok_or_else(|| {
+        let open = read_state(shared, |l| l.state.epoch);
+        ApiError::not_found("epoch_not_closed", format!("epoch {epoch} has not closed (the open epoch is {open})"))
+    })?;
+    let summary: Value = serde_json::from_slice(&summary).map_err(ApiError::internal)?;
+    Ok((epoch, summary))
+}
+
+async fn epoch(State(shared): State<Arc<Shared>>, Path(epoch): Path<String>) -> ApiResult {
+    ok(closed_epoch(&shared, &epoch)?.1)
+}
+
+fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiError> {
+    match shared.store.epoch_leaves(epoch).map_err(ApiError::internal)? {
+        Some(bytes) => decode_leaves(&bytes).map_err(ApiError::internal),
+        None => Ok(vec![]),
+    }
+}
+
+async fn proof(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+    let (epoch, summary) = closed_epoch(&shared, &epoch)?;
+    let address = parse_address(&address)?;
+    let leaves = leaves_of(&shared, epoch)?;
+    let proof = gridmint_core::reward_proof_in(&leaves, &address).ok_or_else(|| {
+        ApiError::not_found("no_rewards", format!("{address} had earned no rewards by the close of epoch {epoch}"))
+    })?;
+    ok(json!({"epoch": epoch, "rewards_root": summary["rewards_root"], "proof": proof}))
+}
+
+async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+    let (epoch, summary) = closed_epoch(&shared, &epoch)?;
+    let address = parse_address(&address)?;
+    let record = shared
+        .store
+        .epoch_explain(epoch)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("no explain record"))?;
+    let record: ExplainRecord = serde_json::from_slice(&record).map_err(ApiError::internal)?;
+    let total_at = |e: u64| -> Result<u128, ApiError> {
+        if e == 0 {
+            return Ok(0);
+        }
+        let leaves = leaves_of(&shared, e)?;
+        Ok(leaves.binary_search_by(|(a, _)| a.cmp(&address)).map_or(0, |i| leaves[i].1))
+    };
+    let before = total_at(epoch - 1)?;
+    let after = total_at(epoch)?;
+    let machines: Vec<_> = record.machines.iter().filter(|m| m.owner == address).collect();
+    let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
+    let connection = summary["programs"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["program"] == "connection_reward"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    ok(json!({
+        "epoch": epoch,
+        "account": address,
+        "rewards_total_before": amount(before),
+        "rewards_total_after": amount(after),
+        "earned": amount(after.saturating_sub(before)),
+        "earned_by_machines": amount(from_machines),
+        "earned_otherwise": amount(after.saturating_sub(before).saturating_sub(from_machines)),
+        "connection_reward": {
+            "rule": "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
+                     it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
+            "min_online_slots": record.min_online_slots,
+            "qualifying_weight": amount(record.qualifying_weight),
+            "program": connection,
+        },
+        "machines": machines,
+        "programs": summary["programs"],
+    }))
+}
+
+fn block_json(block: &StoredBlock) -> Value {
+    let txs: Vec<Value> = block
+        .txs
+        .iter()
+        .zip(&block.receipts)
+        .map(|(tx, r)| json!({"id": hex::encode(r.tx_id), "tx": tx, "code": r.code, "error": error_name(r.code), "fee": amount(r.fee)}))
+        .collect();
+    json!({
+        "height": block.height,
+        "hash": hex::encode(block.hash()),
+        "parent": hex::encode(block.parent),
+        "time": block.time,
+        "producer": block.producer,
+        "state_root": hex::encode(block.state_root),
+        "closed_epochs": block.closed_epochs,
+        "txs": txs,
+    })
+}
+
+async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+    let height =
+        if height == "latest" { read_state(&shared, |l| l.state.height) } else { parse_u64(&height, "height")? };
+    let block = shared
+        .store
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
+    ok(block_json(&block))
+}
+
+fn error_name(code: u16) -> Option<String> {
+    TxError::from_code(code).map(|e| format!("{e:?}"))
+}
+
+fn receipt_json(id: &[u8; 32], location: &TxLocation) -> Value {
+    json!({
+        "id": hex::encode(id),
+        "status": "committed",
+        "height": location.height,
+        "index": location.index,
+        "code": location.code,
+        "error": error_name(location.code),
+        "fee": amount(location.fee),
+    })
+}
+
+async fn receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(&id, &mut bytes)
+        .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
+    if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
+        return ok(receipt_json(&bytes, &location));
+    }
+    if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) {
+        return ok(json!({"id": id, "status": "pending"}));
+    }
+    Err(ApiError::not_found("unknown_tx", "no such transaction (never received, or refused)"))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let m = &shared.metrics;
+    let (height, epoch, accounts, machines) =
+        read_state(&shared, |l| (l.state.height, l.state.epoch, l.state.accounts.len(), l.state.machines.len()));
+    let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).len();
+    let counters = [
+        ("gridmint_http_requests_total", "HTTP requests received", m.requests.load(Ordering::Relaxed)),
+        ("gridmint_http_client_errors_total", "HTTP requests answered 4xx", m.client_errors.load(Ordering::Relaxed)),
+        (
+            "gridmint_http_rate_limited_total",
+            "HTTP requests refused by the rate limit",
+            m.rate_limited.load(Ordering::Relaxed),
+        ),
+        ("gridmint_tx_admitted_total", "transactions admitted to the mempool", m.admitted.load(Ordering::Relaxed)),
+        ("gridmint_tx_refused_total", "transactions refused at admission", m.refused.load(Ordering::Relaxed)),
+        ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
+        ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
+        ("gridmint_epochs_closed_total", "epochs closed by this process", m.epochs.load(Ordering::Relaxed)),
+    ];
+    let gauges = [
+        ("gridmint_height", "last committed block height", height),
+        ("gridmint_epoch", "open epoch", epoch),
+        ("gridmint_mempool_transactions", "transactions waiting", mempool as u64),
+        ("gridmint_accounts", "accounts", accounts as u64),
+        ("gridmint_machines", "machines", machines as u64),
+    ];
+    let mut text = String::new();
+    for (name, help, value) in counters {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
+    for (name, help, value) in gauges {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+// ---- submission ----
+
+async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, ApiError> {
+    let limit = shared.config.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {limit} bytes"))
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::bad("invalid_transaction", e.to_string()),
+        _ => ApiError::bad("malformed_json", e.to_string()),
+    })
+}
+
+fn parse_wait(query: Option<String>) -> Result<bool, ApiError> {
+    let Some(query) = query else { return Ok(false) };
+    let mut wait = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair {
+            "wait" | "wait=true" | "wait=1" => wait = true,
+            "wait=false" | "wait=0" => wait = false,
+            other => {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("unknown query parameter `{other}` (only wait=true|false)"),
+                ));
+            }
+        }
+    }
+    Ok(wait)
+}
+
+/// The outcome of one submitted transaction.
+enum Outcome {
+    Pending([u8; 32]),
+    Committed([u8; 32], TxLocation),
+    Refused(ApiError),
+}
+
+fn refusal_error(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::UnknownSigner => ApiError::not_found("unknown_account", "the signer has no account (fund it first)"),
+        Refusal::UnknownMachine => ApiError::not_found("unknown_machine", "the heartbeat's machine is not registered"),
+        Refusal::NonceTooLow { expected } => ApiError::new(
+            StatusCode::CONFLICT,
+            "nonce_too_low",
+            format!("nonce already used; the next nonce is {expected}"),
+        ),
+        Refusal::NonceTooHigh { expected } => ApiError::new(
+            StatusCode::CONFLICT,
+            "nonce_too_high",
+            format!("nonce skips ahead; the next nonce is {expected}"),
+        ),
+        Refusal::HeartbeatNonce => ApiError::bad("invalid_transaction", "a heartbeat carries nonce 0"),
+        Refusal::Full => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "mempool_full", "the mempool is full; retry later")
+        }
+    }
+}
+
+/// Verifies signatures, on every core for large batches.
+fn verify_all(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), crate::signing::SignatureError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if txs.len() < 64 || threads == 1 {
+        return txs.iter().map(|t| t.verify(chain_id)).collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|t| t.verify(chain_id)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+/// Admits signature-checked transactions: a committed one returns its receipt, a waiting one
+/// is not added twice.
+fn admit(
+    shared: &Shared,
+    txs: Vec<SignedTx>,
+    verified: Vec<Result<(), crate::signing::SignatureError>>,
+) -> Result<Vec<Outcome>, ApiError> {
+    let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
+    let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+    let committed = shared.store.txs(&ids).map_err(ApiError::internal)?;
+    let mut mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
+    let mut outcomes = Vec::with_capacity(txs.len());
+    for (((tx, id), verified), committed) in txs.into_iter().zip(ids).zip(verified).zip(committed) {
+        if let Some(location) = committed {
+            outcomes.push(Outcome::Committed(id, location));
+            continue;
+        }
+        if let Err(e) = verified {
+            shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            let code = match e {
+                crate::signing::SignatureError::BadPublicKey => "invalid_signer",
+                crate::signing::SignatureError::BadSignature => "invalid_signature",
+            };
+            outcomes.push(Outcome::Refused(ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())));
+            continue;
+        }
+        match mempool.admit(tx, id, &ledger.state) {
+            Ok(Admitted::New) => {
+                shared.metrics.admitted.fetch_add(1, Ordering::Relaxed);
+                outcomes.push(Outcome::Pending(id));
+            }
+            Ok(Admitted::AlreadyPending) => outcomes.push(Outcome::Pending(id)),
+            Err(refusal) => {
+                shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                outcomes.push(Outcome::Refused(refusal_error(refusal)));
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Waits until every pending outcome is committed or the wait times out.
+async fn wait_for(shared: &Shared, outcomes: &mut [Outcome]) -> Result<(), ApiError> {
+    let mut committed = shared.committed.subscribe();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(shared.config.wait_timeout_ms);
+    loop {
+        let pending: Vec<(usize, [u8; 32])> = outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| if let Outcome::Pending(id) = o { Some((i, *id)) } else { None })
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<[u8; 32]> = pending.iter().map(|(_, id)| *id).collect();
+        let found = shared.store.txs(&ids).map_err(ApiError::internal)?;
+        let mut still = false;
+        for ((i, id), location) in pending.into_iter().zip(found) {
+            match location {
+                Some(location) => outcomes[i] = Outcome::Committed(id, location),
+                None => still = true,
+            }
+        }
+        if !still {
+            return Ok(());
+        }
+        match tokio::time::timeout_at(deadline, committed.changed()).await {
+            Ok(Ok(())) => {}
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn outcome_json(outcome: &Outcome) -> Value {
+    match outcome {
+        Outcome::Pending(id) => json!({"id": hex::encode(id), "status": "pending"}),
+        Outcome::Committed(id, location) => receipt_json(id, location),
+        Outcome::Refused(error) => json!({"status": "refused", "error": error.body()["error"]}),
+    }
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
+    let wait = parse_wait(query)?;
+    let bytes = read_body(&shared, body).await?;
+    let tx: SignedTx = parse_json(&bytes)?;
+    let verified = vec![tx.verify(&shared.chain_id)];
+    let mut outcomes = admit(&shared, vec![tx], verified)?;
+    if wait {
+        wait_for(&shared, &mut outcomes).await?;
+    }
+    match outcomes.pop() {
+        Some(Outcome::Refused(error)) => Err(error),
+        Some(outcome @ Outcome::Pending(_)) => {
+            Ok((StatusCode::ACCEPTED, axum::Json(outcome_json(&outcome))).into_response())
+        }
+        Some(outcome) => ok(outcome_json(&outcome)),
+        None => Err(ApiError::internal("no outcome")),
+    }
+}
+
+async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeats_only: bool) -> ApiResult {
+    let wait = parse_wait(query)?;
+    let bytes = read_body(&shared, body).await?;
+    let values: Vec<Value> = parse_json(&bytes)?;
+    let limit = shared.config.max_batch;
+    if values.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{} transactions in one batch; at most {limit}", values.len()),
+        ));
+    }
+    if values.is_empty() {
+        return Err(ApiError::bad("empty_batch", "the batch holds no transactions"));
+    }
+    // every item must parse: a malformed batch is refused whole
+    let mut txs = Vec::with_capacity(values.len());
+    for (i, value) in values.into_iter().enumerate() {
+        let tx: SignedTx = serde_json::from_value(value)
+            .map_err(|e| ApiError::bad("invalid_transaction", format!("transaction {i}: {e}")))?;
+        if heartbeats_only && !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
+            return Err(ApiError::bad(
+                "not_a_heartbeat",
+                format!("transaction {i} is a {}, not a heartbeat", tx.tx.body.kind_name()),
+            ));
+        }
+        txs.push(tx);
+    }
+    let chain_id = shared.chain_id.clone();
+    let (txs, verified) = tokio::task::spawn_blocking(move || {
+        let verified = verify_all(&txs, &chain_id);
+        (txs, verified)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let mut outcomes = admit(&shared, txs, verified)?;
+    if wait {
+        wait_for(&shared, &mut outcomes).await?;
+    }
+    let results: Vec<Value> = outcomes.iter().map(outcome_json).collect();
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    ok(json!({
+        "accepted": count(|o| !matches!(o, Outcome::Refused(_))),
+        "refused": count(|o| matches!(o, Outcome::Refused(_))),
+        "committed": count(|o| matches!(o, Outcome::Committed(..))),
+        "results": results,
+    }))
+}
+
+async fn submit_batch(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
+    batch(shared, query, body, false).await
+}
+
+async fn heartbeats(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
+    batch(shared, query, body, true).await
+}

@@ -1,0 +1,334 @@
+//! The ledger: the core's state, advanced one committed block at a time.
+//!
+//! Block ordering sits behind one narrow interface so that a consensus engine can drive it: a
+//! [`Proposal`] (the producer's time and the ordered signed transactions) goes to
+//! [`Ledger::commit`], which executes it deterministically, checks the invariants, and commits the
+//! block, its receipts and any epoch records in one storage transaction. Today the single-node
+//! producer in [`crate::node`] makes proposals from the mempool once per block interval; a BFT
+//! engine would make them on its leader and call the same `commit` on every replica once decided.
+//!
+//! On open the ledger replays every stored block from genesis (RULES X4) and checks each block's
+//! parent hash, receipts and state root against what was stored.
+
+use crate::block::{StoredBlock, encode_leaves, genesis_hash};
+use crate::signing::SignedTx;
+use crate::store::{BlockWrite, EpochWrite, Store, StoreError};
+use gridmint_core::{Address, BlockError, EpochSummary, Policy, Receipt, State};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The genesis record: everything needed to rebuild the state at height 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id every signature commits to.
+    pub chain_id: String,
+    /// Genesis time in seconds (epoch 1 starts here).
+    pub genesis_time: u64,
+    /// The policy, as TOML.
+    pub policy: String,
+    /// The block producer (paid the fees, NM14).
+    pub producer: Address,
+}
+
+/// A ledger failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored genesis does not parse.
+    #[error("the stored genesis is invalid: {0}")]
+    BadGenesis(String),
+    /// The data dir holds a different chain than the one asked for.
+    #[error("data dir holds chain `{stored}` (policy `{stored_policy}`), not policy `{wanted}`")]
+    WrongChain {
+        /// Stored chain id.
+        stored: String,
+        /// Stored policy name.
+        stored_policy: String,
+        /// The policy asked for.
+        wanted: String,
+    },
+    /// Replaying the stored blocks did not reproduce what was stored (X4).
+    #[error("replay differs at block {height}: {what}")]
+    ReplayMismatch {
+        /// Block height.
+        height: u64,
+        /// What differed.
+        what: String,
+    },
+    /// The proposal is not a valid next block.
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    /// An invariant broke: the node stops rather than commit.
+    #[error("invariant broken after block {height}: {what}")]
+    Invariant {
+        /// Block height.
+        height: u64,
+        /// Which invariant.
+        what: String,
+    },
+    /// A commit failed after the state moved: the in-memory state is ahead of the store and the
+    /// node must restart (it will replay to the last committed block).
+    #[error("the ledger stopped after a failed commit; restart the node")]
+    Halted,
+}
+
+/// What consensus (or the single-node producer) decides for the next block.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// The producer's time; at least the previous block's.
+    pub time: u64,
+    /// Ordered, signature-checked transactions.
+    pub txs: Vec<SignedTx>,
+}
+
+/// One machine in an epoch's explain record (X3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainMachine {
+    /// The machine.
+    pub machine: Address,
+    /// Its owner.
+    pub owner: Address,
+    /// GPU class, 1-based (NM7).
+    pub gpu_class: u8,
+    /// Declared bandwidth (NM7).
+    pub bandwidth_mbps: u32,
+    /// Slots marked online in the epoch (NM6).
+    pub online_slots: u16,
+    /// Forfeited by a failed job (NM9).
+    pub forfeited: bool,
+    /// Whether it qualified: enough slots and no forfeit (NM6, NM9).
+    pub qualified: bool,
+    /// Connection weight (NM7).
+    pub weight: u64,
+    /// Connection reward credited in the epoch.
+    #[serde(with = "gridmint_core::serde_u128")]
+    pub earned: u128,
+}
+
+/// An epoch's inputs to the connection reward, recorded at its close (X3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainRecord {
+    /// The epoch.
+    pub epoch: u64,
+    /// Slots a machine needed (NM6).
+    pub min_online_slots: u32,
+    /// Sum of the qualifying machines' weights: each earns floor(budget × weight / this).
+    #[serde(with = "gridmint_core::serde_u128")]
+    pub qualifying_weight: u128,
+    /// Every machine.
+    pub machines: Vec<ExplainMachine>,
+}
+
+/// What one epoch close produced.
+#[derive(Debug, Clone)]
+pub struct EpochRecord {
+    /// The summary (G7 step 5).
+    pub summary: EpochSummary,
+    /// Rewards leaves at the close (X2).
+    pub leaves: Vec<(Address, u128)>,
+    /// Reward inputs (X3).
+    pub explain: ExplainRecord,
+}
+
+/// The live ledger.
+pub struct Ledger {
+    /// The state after the last committed block.
+    pub state: State,
+    /// The store (shared with readers).
+    pub store: Arc<Store>,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Hash of the last committed block (the genesis hash at height 0).
+    pub tip_hash: [u8; 32],
+    halted: bool,
+}
+
+/// Executes a block on `state`: closes ended epochs one by one (recording each), then applies
+/// the transactions. Identical in effect to [`State::apply_block`].
+pub fn execute(
+    state: &mut State,
+    height: u64,
+    time: u64,
+    producer: Address,
+    txs: &[SignedTx],
+) -> Result<(Vec<Receipt>, Vec<EpochRecord>), BlockError> {
+    if height != state.height + 1 {
+        return Err(BlockError::WrongHeight { expected: state.height + 1, got: height });
+    }
+    if time < state.time {
+        return Err(BlockError::TimeWentBackwards { previous: state.time, got: time });
+    }
+    let mut records = Vec::new();
+    while time >= state.epoch_end_time(state.epoch) {
+        let min_online_slots = state.policy.connection_reward.as_ref().map_or(0, |c| c.min_online_slots);
+        let before = state.machine_views();
+        let summary = state.close_epoch();
+        let after = state.machine_views();
+        let mut qualifying_weight = 0u128;
+        let machines = before
+            .into_iter()
+            .zip(after)
+            .map(|(b, a)| {
+                let qualified = u32::from(b.online_slots) >= min_online_slots && !b.forfeited && b.weight > 0;
+                if qualified {
+                    qualifying_weight += u128::from(b.weight);
+                }
+                ExplainMachine {
+                    machine: b.machine,
+                    owner: b.owner,
+                    gpu_class: b.gpu_class,
+                    bandwidth_mbps: b.bandwidth_mbps,
+                    online_slots: b.online_slots,
+                    forfeited: b.forfeited,
+                    qualified,
+                    weight: b.weight,
+                    earned: a.rewards_total - b.rewards_total,
+                }
+            })
+            .collect();
+        let explain = ExplainRecord { epoch: summary.epoch, min_online_slots, qualifying_weight, machines };
+        records.push(EpochRecord { summary, leaves: state.reward_leaves(), explain });
+    }
+    let closed = state.begin_block(height, time)?;
+    debug_assert!(closed.is_empty());
+    let receipts = txs
+        .iter()
+        .map(|signed| match state.apply_tx(&signed.tx, producer) {
+            Ok(fee) => Receipt { tx_id: signed.id(), code: 0, fee },
+            Err(error) => Receipt { tx_id: signed.id(), code: error.code(), fee: 0 },
+        })
+        .collect();
+    state.end_block();
+    Ok((receipts, records))
+}
+
+impl Genesis {
+    /// The policy of this genesis.
+    pub fn parse_policy(&self) -> Result<Policy, LedgerError> {
+        Policy::from_toml(&self.policy).map_err(|e| LedgerError::BadGenesis(e.to_string()))
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("genesis serializes")
+    }
+}
+
+impl Ledger {
+    /// Creates a new ledger in `dir` from `genesis`.
+    pub fn create(dir: &Path, genesis: Genesis) -> Result<Ledger, LedgerError> {
+        let policy = genesis.parse_policy()?;
+        let store = Store::create(dir, &genesis.to_bytes())?;
+        let tip_hash = genesis_hash(&genesis.to_bytes());
+        let state = State::genesis(policy, genesis.genesis_time);
+        Ok(Ledger { state, store: Arc::new(store), genesis, tip_hash, halted: false })
+    }
+
+    /// Opens the ledger in `dir` and replays it to its last committed block. With `audit`, every
+    /// stored signature and the invariants after every block are checked again (the auditor's
+    /// replay, `gridmint replay`).
+    /// `progress` is called with (height, last height) as blocks replay.
+    pub fn open(dir: &Path, audit: bool, mut progress: impl FnMut(u64, u64)) -> Result<Ledger, LedgerError> {
+        let (store, genesis_bytes) = Store::open(dir)?;
+        let genesis: Genesis =
+            serde_json::from_slice(&genesis_bytes).map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
+        let policy = genesis.parse_policy()?;
+        let mut ledger = Ledger {
+            state: State::genesis(policy, genesis.genesis_time),
+            tip_hash: genesis_hash(&genesis_bytes),
+            store: Arc::new(store),
+            genesis,
+            halted: false,
+        };
+        let last = ledger.store.last_height()?;
+        for height in 1..=last {
+            let block = ledger.store.block(height)?.ok_or_else(|| LedgerError::ReplayMismatch {
+                height,
+                what: "the block is missing from the store".into(),
+            })?;
+            ledger.replay_block(&block, audit)?;
+            progress(height, last);
+        }
+        Ok(ledger)
+    }
+
+    fn replay_block(&mut self, block: &StoredBlock, audit: bool) -> Result<(), LedgerError> {
+        let height = block.height;
+        let mismatch = |what: String| LedgerError::ReplayMismatch { height, what };
+        if block.parent != self.tip_hash {
+            return Err(mismatch("its parent hash is not the previous block's hash".into()));
+        }
+        if audit {
+            for (index, tx) in block.txs.iter().enumerate() {
+                tx.verify(&self.genesis.chain_id).map_err(|e| mismatch(format!("transaction {index}: {e}")))?;
+            }
+        }
+        let (receipts, records) = execute(&mut self.state, height, block.time, block.producer, &block.txs)?;
+        if receipts != block.receipts {
+            let index = receipts.iter().zip(&block.receipts).position(|(a, b)| a != b).unwrap_or(receipts.len());
+            return Err(mismatch(format!("receipt {index} differs")));
+        }
+        let closed: Vec<u64> = records.iter().map(|r| r.summary.epoch).collect();
+        if closed != block.closed_epochs {
+            return Err(mismatch(format!("closed epochs {closed:?}, stored {:?}", block.closed_epochs)));
+        }
+        if audit && let Err(what) = self.state.check_invariants() {
+            return Err(mismatch(format!("invariant broken: {what}")));
+        }
+        let root = self.state.state_root();
+        if root != block.state_root {
+            return Err(mismatch(format!(
+                "state root {} but the block stores {}",
+                hex::encode(root),
+                hex::encode(block.state_root)
+            )));
+        }
+        self.tip_hash = block.hash();
+        Ok(())
+    }
+
+    /// Executes `proposal` as the next block and commits it durably. On success the block is
+    /// committed and every transaction in it is acknowledged.
+    pub fn commit(&mut self, proposal: Proposal) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
+        if self.halted {
+            return Err(LedgerError::Halted);
+        }
+        let height = self.state.height + 1;
+        if proposal.time < self.state.time {
+            return Err(BlockError::TimeWentBackwards { previous: self.state.time, got: proposal.time }.into());
+        }
+        // from here the state moves; any failure halts the ledger until a restart replays it
+        self.halted = true;
+        let producer = self.genesis.producer;
+        let (receipts, records) = execute(&mut self.state, height, proposal.time, producer, &proposal.txs)?;
+        if let Err(what) = self.state.check_invariants() {
+            return Err(LedgerError::Invariant { height, what });
+        }
+        let block = StoredBlock {
+            height,
+            time: proposal.time,
+            parent: self.tip_hash,
+            producer,
+            state_root: self.state.state_root(),
+            txs: proposal.txs,
+            receipts,
+            closed_epochs: records.iter().map(|r| r.summary.epoch).collect(),
+        };
+        let epochs = records
+            .iter()
+            .map(|r| EpochWrite {
+                epoch: r.summary.epoch,
+                summary: serde_json::to_vec(&r.summary).expect("summary serializes"),
+                leaves: encode_leaves(&r.leaves),
+                explain: serde_json::to_vec(&r.explain).expect("explain serializes"),
+            })
+            .collect();
+        self.store.commit_block(&BlockWrite { block: &block, epochs })?;
+        self.tip_hash = block.hash();
+        self.halted = false;
+        Ok((block, records))
+    }
+}

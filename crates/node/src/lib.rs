@@ -1,0 +1,24 @@
+//! gridmint-node: the live ledger service.
+//!
+//! - [`signing`]: ed25519 keys and domain-separated signatures over the core's canonical bytes;
+//! - [`block`]: blocks as stored and served;
+//! - [`store`]: the embedded redb store, one write transaction per block, checksummed records;
+//! - [`ledger`]: the core state advanced by committed blocks; replay (X4); the consensus seam;
+//! - [`mempool`]: the bounded mempool;
+//! - [`api`]: the HTTP API under `/v1/`, its limits, metrics and OpenAPI document;
+//! - [`node`]: the single-node producer and the server's lifecycle;
+//! - [`client`]: a small blocking client for the CLI, tests and benches.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod block;
+pub mod client;
+pub mod ledger;
+pub mod mempool;
+pub mod node;
+pub mod signing;
+pub mod store;
+
+pub use ledger::{Genesis, Ledger, LedgerError, Proposal};
+pub use signing::SignedTx;

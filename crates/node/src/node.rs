@@ -1,0 +1,262 @@
+//! The single-node producer and the server's lifecycle.
+//!
+//! The node is the imperative shell around the deterministic core: it reads the clock (block
+//! times), the network and the disk. Every block interval the producer takes the oldest
+//! transactions from the mempool and commits them as the next block through
+//! [`Ledger::commit`]; the HTTP API reads the committed state.
+
+use crate::api::{Metrics, RateLimiter};
+use crate::ledger::{Genesis, Ledger, LedgerError, Proposal};
+use crate::mempool::Mempool;
+use crate::signing::{address_of, generate_key, save_key};
+use gridmint_core::Policy;
+use gridmint_policy::{GenesisAllocation, Tokens};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+/// The node's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Block interval in milliseconds.
+    pub block_ms: u64,
+    /// Mempool capacity (transactions).
+    pub mempool_capacity: usize,
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// Largest request body accepted (bytes).
+    pub max_body_bytes: usize,
+    /// Most transactions in one batch.
+    pub max_batch: usize,
+    /// Requests per second per client IP (burst of one second's worth); 0 = no limit.
+    pub rate_limit: u32,
+    /// How long `?wait=true` waits for the commit before answering "pending" (ms).
+    pub wait_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8645)),
+            block_ms: 1000,
+            mempool_capacity: 200_000,
+            max_block_txs: 100_000,
+            max_body_bytes: 8 << 20,
+            max_batch: 10_000,
+            rate_limit: 1_000,
+            wait_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Everything the producer and the API share.
+pub struct Shared {
+    /// The ledger (write-locked while a block executes and commits).
+    pub ledger: RwLock<Ledger>,
+    /// The store, for reads that need no state.
+    pub store: Arc<crate::store::Store>,
+    /// The chain id.
+    pub chain_id: String,
+    /// The mempool.
+    pub mempool: Mutex<Mempool>,
+    /// The last committed height.
+    pub committed: watch::Sender<u64>,
+    /// Settings.
+    pub config: Config,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Per-client request budget.
+    pub limiter: RateLimiter,
+}
+
+impl Shared {
+    /// Wraps an opened ledger.
+    pub fn new(ledger: Ledger, config: Config) -> Arc<Shared> {
+        let (committed, _) = watch::channel(ledger.state.height);
+        Arc::new(Shared {
+            store: ledger.store.clone(),
+            chain_id: ledger.genesis.chain_id.clone(),
+            mempool: Mutex::new(Mempool::new(config.mempool_capacity)),
+            committed,
+            limiter: RateLimiter::new(config.rate_limit),
+            metrics: Metrics::default(),
+            config,
+            ledger: RwLock::new(ledger),
+        })
+    }
+
+    /// Produces and commits one block at `now` (seconds) from the mempool's oldest transactions.
+    pub fn produce(&self, now: u64) -> Result<u64, LedgerError> {
+        let mut ledger = self.ledger.write().unwrap_or_else(|e| e.into_inner());
+        // taken under the ledger's write lock: a retry cannot slip in between taking a
+        // transaction and committing it (admission holds the read lock)
+        let txs = self.mempool.lock().unwrap_or_else(|e| e.into_inner()).take(self.config.max_block_txs);
+        let time = now.max(ledger.state.time);
+        let count = txs.len() as u64;
+        let (block, records) = ledger.commit(Proposal { time, txs })?;
+        self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
+        self.metrics.committed_txs.fetch_add(count, Ordering::Relaxed);
+        self.metrics.epochs.fetch_add(records.len() as u64, Ordering::Relaxed);
+        drop(ledger);
+        self.committed.send_replace(block.height);
+        Ok(block.height)
+    }
+}
+
+/// Seconds since the Unix epoch: the producer's clock (the core never reads one).
+#[allow(clippy::disallowed_methods)]
+pub fn now_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The dev account's prefund: 100,000,000 tokens, minted at genesis on top of the policy's cap.
+pub const DEV_PREFUND_TOKENS: u128 = 100_000_000;
+
+/// Files a dev data dir holds besides the database.
+pub const DEV_KEY_FILE: &str = "dev-key.json";
+/// The producer's key file.
+pub const PRODUCER_KEY_FILE: &str = "producer-key.json";
+
+/// Shapes a policy for a development network: epochs of `epoch_seconds` (slots and the
+/// qualifying minimum scaled to match), for `--epoch-seconds`.
+pub fn dev_epochs(policy: &Policy, epoch_seconds: u64) -> Result<Policy, String> {
+    let old_slots = u64::from(policy.slots_per_epoch());
+    let slot_seconds =
+        (1..=epoch_seconds).find(|d| epoch_seconds.is_multiple_of(*d) && epoch_seconds / d <= old_slots).unwrap_or(1);
+    let mut policy = policy.clone();
+    policy.epoch.seconds = epoch_seconds;
+    policy.epoch.slot_seconds = slot_seconds;
+    let slots = epoch_seconds / slot_seconds;
+    if let Some(c) = policy.connection_reward.as_mut() {
+        c.min_online_slots = (u64::from(c.min_online_slots) * slots).div_ceil(old_slots.max(1)) as u32;
+    }
+    policy.validate().map_err(|e| e.to_string())?;
+    Ok(policy)
+}
+
+/// Adds spendable genesis allocations, raising the cap by their sum when the policy's pools
+/// already fill it (a dev network's prefund).
+pub fn with_allocations(
+    mut policy: Policy,
+    allocations: &[GenesisAllocation],
+    raise_cap: bool,
+) -> Result<Policy, String> {
+    let extra: u128 = allocations.iter().map(|a| a.amount.0).sum();
+    if raise_cap {
+        policy.token.cap = Tokens(policy.token.cap.0 + extra);
+    }
+    policy.genesis.extend(allocations.iter().cloned());
+    policy.validate().map_err(|e| e.to_string())?;
+    Ok(policy)
+}
+
+/// A chain id: the policy's name and a hash of the genesis.
+pub fn chain_id_for(policy: &Policy, genesis_time: u64, tag: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&policy.hash());
+    h.update(&genesis_time.to_le_bytes());
+    h.update(tag.as_bytes());
+    format!("{}-{}", policy.name, &h.finalize().to_hex()[..8])
+}
+
+/// Creates a dev ledger in `dir`: a producer key, a prefunded dev key, the genesis. Returns the
+/// ledger and the dev key's path.
+pub fn create_dev(dir: &Path, policy: Policy) -> Result<(Ledger, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let dev = generate_key();
+    let producer = generate_key();
+    let dev_path = dir.join(DEV_KEY_FILE);
+    save_key(&dev_path, &dev).map_err(|e| format!("cannot write {}: {e}", dev_path.display()))?;
+    let producer_path = dir.join(PRODUCER_KEY_FILE);
+    save_key(&producer_path, &producer).map_err(|e| format!("cannot write {}: {e}", producer_path.display()))?;
+    let prefund =
+        GenesisAllocation { account: address_of(&dev), amount: Tokens(DEV_PREFUND_TOKENS * gridmint_core::TOKEN) };
+    let policy = with_allocations(policy, &[prefund], true)?;
+    let genesis_time = now_seconds();
+    let genesis = Genesis {
+        chain_id: chain_id_for(&policy, genesis_time, &format!("dev-{}", address_of(&dev).to_hex())),
+        genesis_time,
+        policy: policy.to_toml(),
+        producer: address_of(&producer),
+    };
+    let ledger = Ledger::create(dir, genesis).map_err(|e| e.to_string())?;
+    Ok((ledger, dev_path))
+}
+
+/// Runs the node until `shutdown` resolves: the producer ticks every block interval and the API
+/// serves on the listener. A failed commit stops the node with an error (restart replays).
+pub async fn run(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+    }
+    let producer = {
+        let shared = shared.clone();
+        let mut stop = stop_rx.clone();
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(std::time::Duration::from_millis(shared.config.block_ms.max(1)));
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
+                }
+                let s = shared.clone();
+                let result = tokio::task::spawn_blocking(move || s.produce(now_seconds())).await;
+                let error = match result {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(e)) => format!("block production stopped: {e}"),
+                    Err(e) => format!("block production panicked: {e}"),
+                };
+                let _ = stop_tx.send(true);
+                return Err(error);
+            }
+        })
+    };
+    let app = crate::api::router(shared.clone());
+    let mut stop = stop_rx.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        },
+    );
+    let served = server.await.map_err(|e| format!("HTTP server failed: {e}"));
+    let produced = producer.await.map_err(|e| e.to_string())?;
+    produced.and(served)
+}
+
+/// The shutdown signal: Ctrl-C or SIGTERM.
+pub async fn ctrl_c_or_term() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

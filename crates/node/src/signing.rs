@@ -1,0 +1,173 @@
+//! Signed transactions and keys.
+//!
+//! An address is an ed25519 public key. A transaction is signed over domain-separated bytes:
+//! `"gridmint/tx/v1" ‖ len(chain id) as u16 LE ‖ chain id ‖ Tx::encode()`, so a signature for one
+//! chain is worthless on another, and verified with `verify_strict` (no malleable or small-order
+//! keys).
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use gridmint_core::{Address, Tx};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Domain tag in front of every signed message.
+pub const TX_DOMAIN: &[u8] = b"gridmint/tx/v1";
+
+/// A transaction with its signature: what clients submit and blocks carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTx {
+    /// The transaction (its `signer` is the public key).
+    pub tx: Tx,
+    /// 64-byte ed25519 signature, hex.
+    #[serde(with = "sig_hex")]
+    pub signature: [u8; 64],
+}
+
+/// Why a signature is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The signer is not a valid ed25519 public key.
+    #[error("the signer is not a valid ed25519 public key")]
+    BadPublicKey,
+    /// The signature does not verify for this chain.
+    #[error("the signature does not verify for this transaction on this chain")]
+    BadSignature,
+}
+
+/// The bytes a signer signs.
+pub fn signing_bytes(chain_id: &str, tx: &Tx) -> Vec<u8> {
+    let body = tx.encode();
+    let mut bytes = Vec::with_capacity(TX_DOMAIN.len() + 2 + chain_id.len() + body.len());
+    bytes.extend_from_slice(TX_DOMAIN);
+    bytes.extend_from_slice(&(chain_id.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(chain_id.as_bytes());
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+impl SignedTx {
+    /// Signs `tx` with `key` for `chain_id`. The caller sets `tx.signer` to the key's address.
+    pub fn sign(tx: Tx, key: &SigningKey, chain_id: &str) -> SignedTx {
+        let signature = key.sign(&signing_bytes(chain_id, &tx)).to_bytes();
+        SignedTx { tx, signature }
+    }
+
+    /// Checks the signature (strict) against the signer's key and `chain_id`.
+    pub fn verify(&self, chain_id: &str) -> Result<(), SignatureError> {
+        let key = VerifyingKey::from_bytes(&self.tx.signer.0).map_err(|_| SignatureError::BadPublicKey)?;
+        let signature = Signature::from_bytes(&self.signature);
+        key.verify_strict(&signing_bytes(chain_id, &self.tx), &signature).map_err(|_| SignatureError::BadSignature)
+    }
+
+    /// The transaction id: blake3 of the transaction's canonical bytes (not of the signature, so
+    /// a re-signed retry is still the same transaction).
+    pub fn id(&self) -> [u8; 32] {
+        self.tx.id()
+    }
+}
+
+/// The address of a key.
+pub fn address_of(key: &SigningKey) -> Address {
+    Address(key.verifying_key().to_bytes())
+}
+
+/// A new key from the operating system's randomness.
+pub fn generate_key() -> SigningKey {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the operating system has no randomness");
+    SigningKey::from_bytes(&seed)
+}
+
+/// A deterministic key from a label (tests, benches and examples only: anyone can derive it).
+pub fn key_from_label(label: &str) -> SigningKey {
+    SigningKey::from_bytes(blake3::hash(label.as_bytes()).as_bytes())
+}
+
+/// Writes a key file: JSON with the secret seed and the address, readable by the owner only.
+pub fn save_key(path: &Path, key: &SigningKey) -> std::io::Result<()> {
+    let text = serde_json::json!({
+        "address": address_of(key).to_hex(),
+        "secret_key": hex::encode(key.to_bytes()),
+    });
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    use std::io::Write;
+    let mut file = options.open(path)?;
+    file.write_all(format!("{text:#}\n").as_bytes())?;
+    file.sync_all()
+}
+
+/// Reads a key file written by [`save_key`].
+pub fn load_key(path: &Path) -> Result<SigningKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("key file {} is not JSON: {e}", path.display()))?;
+    let secret =
+        value["secret_key"].as_str().ok_or_else(|| format!("key file {} has no secret_key", path.display()))?;
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(secret, &mut seed)
+        .map_err(|_| format!("key file {}: secret_key is not 64 hex digits", path.display()))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+mod sig_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let text = <&str>::deserialize(d)?;
+        let mut out = [0u8; 64];
+        hex::decode_to_slice(text, &mut out)
+            .map_err(|_| serde::de::Error::custom("signature: expected 128 hex digits"))?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridmint_core::TxBody;
+
+    fn transfer(key: &SigningKey) -> Tx {
+        Tx { signer: address_of(key), nonce: 0, body: TxBody::Transfer { to: Address([7; 32]), amount: 5 } }
+    }
+
+    #[test]
+    fn signatures_bind_chain_and_every_byte() {
+        let key = key_from_label("alice");
+        let signed = SignedTx::sign(transfer(&key), &key, "chain-a");
+        assert_eq!(signed.verify("chain-a"), Ok(()));
+        assert_eq!(signed.verify("chain-b"), Err(SignatureError::BadSignature));
+        for i in 0..64 {
+            let mut bad = signed.clone();
+            bad.signature[i] ^= 1;
+            assert!(bad.verify("chain-a").is_err(), "flipped signature byte {i} verified");
+        }
+        let mut other = signed.clone();
+        other.tx.nonce = 1;
+        assert_eq!(other.verify("chain-a"), Err(SignatureError::BadSignature));
+        let other_key = key_from_label("bob");
+        let mut forged = SignedTx::sign(transfer(&key), &other_key, "chain-a");
+        forged.tx.signer = address_of(&key);
+        assert_eq!(forged.verify("chain-a"), Err(SignatureError::BadSignature));
+    }
+
+    #[test]
+    fn json_round_trip_and_strictness() {
+        let key = key_from_label("alice");
+        let signed = SignedTx::sign(transfer(&key), &key, "c");
+        let text = serde_json::to_string(&signed).unwrap();
+        assert_eq!(serde_json::from_str::<SignedTx>(&text).unwrap(), signed);
+        let extra = text.replacen('{', "{\"extra\":1,", 1);
+        assert!(serde_json::from_str::<SignedTx>(&extra).is_err());
+        let short = text.replace(&hex::encode(signed.signature), "abcd");
+        assert!(serde_json::from_str::<SignedTx>(&short).is_err());
+    }
+}
