@@ -675,33 +675,45 @@ async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, bo
     }
 }
 
-async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeats_only: bool) -> ApiResult {
-    let wait = parse_wait(query)?;
-    let bytes = read_body(&shared, body).await?;
-    let values: Vec<Value> = parse_json(&bytes)?;
+fn check_batch_size(shared: &Shared, len: usize) -> Result<(), ApiError> {
     let limit = shared.config.max_batch;
-    if values.len() > limit {
+    if len > limit {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "batch_too_large",
-            format!("{} transactions in one batch; at most {limit}", values.len()),
+            format!("{len} transactions in one batch; at most {limit}"),
         ));
     }
-    if values.is_empty() {
+    if len == 0 {
         return Err(ApiError::bad("empty_batch", "the batch holds no transactions"));
     }
-    // every item must parse: a malformed batch is refused whole
-    let mut txs = Vec::with_capacity(values.len());
-    for (i, value) in values.into_iter().enumerate() {
-        let tx: SignedTx = serde_json::from_value(value)
-            .map_err(|e| ApiError::bad("invalid_transaction", format!("transaction {i}: {e}")))?;
+    Ok(())
+}
+
+async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeats_only: bool) -> ApiResult {
+    let wait = parse_wait(query)?;
+    let bytes = read_body(&shared, body).await?;
+    // every item must parse: a malformed batch is refused whole (the slow path names the item)
+    let txs: Vec<SignedTx> = match serde_json::from_slice(&bytes) {
+        Ok(txs) => txs,
+        Err(_) => {
+            let values: Vec<Value> = parse_json(&bytes)?;
+            check_batch_size(&shared, values.len())?;
+            for (i, value) in values.into_iter().enumerate() {
+                serde_json::from_value::<SignedTx>(value)
+                    .map_err(|e| ApiError::bad("invalid_transaction", format!("transaction {i}: {e}")))?;
+            }
+            return Err(ApiError::internal("a batch failed to parse as a whole but not item by item"));
+        }
+    };
+    check_batch_size(&shared, txs.len())?;
+    for (i, tx) in txs.iter().enumerate() {
         if heartbeats_only && !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
             return Err(ApiError::bad(
                 "not_a_heartbeat",
                 format!("transaction {i} is a {}, not a heartbeat", tx.tx.body.kind_name()),
             ));
         }
-        txs.push(tx);
     }
     let chain_id = shared.chain_id.clone();
     let (txs, verified) = tokio::task::spawn_blocking(move || {

@@ -122,7 +122,7 @@ mod sig_hex {
         s.serialize_str(&hex::encode(v))
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
-        let text = <&str>::deserialize(d)?;
+        let text = String::deserialize(d)?;
         let mut out = [0u8; 64];
         hex::decode_to_slice(text, &mut out)
             .map_err(|_| serde::de::Error::custom("signature: expected 128 hex digits"))?;

@@ -1,0 +1,421 @@
+//! Black-box tests of `gridmint node`: real processes, real HTTP, real redb, `kill -9`.
+
+mod common;
+
+use common::*;
+use gridmint_core::{Address, RewardProof, TxBody};
+use gridmint_node::signing::{SignedTx, address_of, key_from_label};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+fn transfer(to: &ed25519_dalek::SigningKey, amount: u128) -> TxBody {
+    TxBody::Transfer { to: address_of(to), amount }
+}
+
+/// A node killed with SIGKILL at random moments during a write workload, 50 times: after each
+/// restart every acknowledged (committed) transaction is there with its receipt; at the end an
+/// audited replay (signatures, receipts, invariants, state roots) matches.
+#[test]
+fn crash_loop_kill_9_loses_nothing_acknowledged() {
+    let seed = seed("crash_loop");
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let recipients = keys("crash-recipient", 8);
+    let mut acknowledged: BTreeMap<String, Value> = BTreeMap::new();
+    let rounds = 50;
+    for round in 0..rounds {
+        let mut node = start(&data, &["--block-ms", "20", "--rate-limit", "0"]);
+        // everything acknowledged before is still there, receipt unchanged
+        for (id, receipt) in &acknowledged {
+            let answer = node.get(&format!("/v1/tx/{id}"));
+            assert_eq!(answer.status, 200, "round {round}: acknowledged {id} lost: {:?}", answer.body);
+            assert_eq!(&answer.body, receipt, "round {round}: receipt of {id} changed");
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let stop = stop.clone();
+            let client = node.client.clone();
+            let chain_id = node.chain_id.clone();
+            let dev = node.dev_key();
+            let recipients = recipients.clone();
+            let batch_size = 1 + rng.below(40) as usize;
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let dev_address = address_of(&dev);
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(account) = client.get(&format!("/v1/accounts/{dev_address}")) else { break };
+                    let Some(nonce) = account.body["next_nonce"].as_u64() else { break };
+                    let batch: Vec<SignedTx> = (0..batch_size)
+                        .map(|i| {
+                            let to = &recipients[i % recipients.len()];
+                            let tx = gridmint_core::Tx {
+                                signer: dev_address,
+                                nonce: nonce + i as u64,
+                                body: TxBody::Transfer { to: address_of(to), amount: 1 + i as u128 },
+                            };
+                            SignedTx::sign(tx, &dev, &chain_id)
+                        })
+                        .collect();
+                    let Ok(answer) = client.post("/v1/tx/batch?wait=true", &json!(batch)) else { break };
+                    if answer.status != 200 {
+                        break;
+                    }
+                    for r in answer.body["results"].as_array().unwrap() {
+                        if r["status"] == "committed" {
+                            acked.push((r["id"].as_str().unwrap().to_string(), r.clone()));
+                        }
+                    }
+                }
+                acked
+            })
+        };
+        std::thread::sleep(Duration::from_millis(30 + rng.below(300)));
+        node.kill9();
+        stop.store(true, Ordering::Relaxed);
+        for (id, receipt) in worker.join().unwrap() {
+            acknowledged.insert(id, receipt);
+        }
+    }
+    assert!(acknowledged.len() > 100, "the workload acknowledged only {} transactions", acknowledged.len());
+    let out = std::process::Command::new(BIN).args(["replay", "--data", data.to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("replay matches"),
+        "replay: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{rounds} kills, {} acknowledged transactions all present; {stdout}", acknowledged.len());
+}
+
+/// Concurrent clients transfer and read over HTTP: every consistent read of the closed set of
+/// accounts sums to what was funded, retries of committed transactions return the original
+/// receipt, and the final balances equal exactly what the receipts say happened.
+#[test]
+fn bank_over_http() {
+    let seed = seed("bank");
+    let dir = tempfile::tempdir().unwrap();
+    let node = Arc::new(start(&dir.path().join("data"), &["--block-ms", "30", "--rate-limit", "0"]));
+    let accounts = keys("bank", 8);
+    let initial: u128 = 1_000_000;
+    node.fund(&accounts, initial);
+    let producer: Address = {
+        let block = node.get("/v1/blocks/1");
+        serde_json::from_value(block.body["producer"].clone()).unwrap()
+    };
+    let set: Vec<Address> = accounts.iter().map(address_of).collect();
+    let total_at_start: u128 = set.iter().map(|a| amount(&node.account(a)["holding"])).sum::<u128>()
+        + amount(&node.account(&producer)["holding"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (node, set, stop) = (node.clone(), set.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut consistent = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut heights = Vec::new();
+                    let mut sum = 0u128;
+                    for a in set.iter().chain([&producer]) {
+                        let account = node.account(a);
+                        heights.push(account["height"].as_u64().unwrap());
+                        sum += amount(&account["holding"]); // parses as u128: never negative
+                    }
+                    if heights.iter().all(|h| *h == heights[0]) {
+                        assert_eq!(sum, total_at_start, "read at height {} sums to {sum}", heights[0]);
+                        consistent += 1;
+                    }
+                }
+                consistent
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (node, accounts) = (node.clone(), accounts.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng((seed ^ (w as u64 + 1) * 0x9E37_79B9) | 1);
+                let mut effects = Vec::new();
+                for round in 0..15 {
+                    let signer = &accounts[w * 2 + round % 2];
+                    let to = &accounts[rng.below(8) as usize];
+                    let value = 1 + u128::from(rng.below(5_000));
+                    let nonce = node.next_nonce(&address_of(signer));
+                    let tx = node.sign(signer, nonce, transfer(to, value));
+                    let first = node.post("/v1/tx?wait=true", &json!(tx));
+                    assert_eq!(first.status, 200, "{:?}", first.body);
+                    // the retry returns the original receipt and never applies twice
+                    let retry = node.post("/v1/tx?wait=true", &json!(tx));
+                    assert_eq!(retry.body, first.body, "a retry got a different answer");
+                    effects.push((address_of(signer), address_of(to), value, first.body.clone()));
+                }
+                effects
+            })
+        })
+        .collect();
+    let effects: Vec<_> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    let consistent: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(consistent > 10, "only {consistent} consistent reads");
+    let mut expected: BTreeMap<Address, i128> = set.iter().map(|a| (*a, initial as i128)).collect();
+    for (from, to, value, receipt) in &effects {
+        let fee = amount(&receipt["fee"]) as i128;
+        *expected.get_mut(from).unwrap() -= fee;
+        if receipt["code"] == 0 {
+            *expected.get_mut(from).unwrap() -= *value as i128;
+            *expected.get_mut(to).unwrap() += *value as i128;
+        }
+    }
+    for (address, want) in expected {
+        assert_eq!(amount(&node.account(&address)["spendable"]) as i128, want, "balance of {address}");
+    }
+    println!("bank: {} transfers, {consistent} consistent reads", effects.len());
+}
+
+fn expect_error(answer: &gridmint_node::client::Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "expected {status} {code}, got {:?}", answer.body);
+    assert_eq!(answer.error_code(), Some(code), "expected {code}, got {:?}", answer.body);
+}
+
+/// Every kind of bad input gets a typed 4xx and changes nothing; every limit is tested at its
+/// maximum and one past it.
+#[test]
+fn bad_input_is_refused_typed_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let max_body = 4096;
+    let node = start(
+        &dir.path().join("data"),
+        &["--block-ms", "50", "--rate-limit", "0", "--max-body-bytes", &max_body.to_string(), "--max-batch", "5"],
+    );
+    let dev = node.dev_key();
+    let dev_address = address_of(&dev);
+    let bob = key_from_label("bad-input-bob");
+    let before = node.account(&dev_address);
+    let good = node.sign(&dev, 0, transfer(&bob, 5));
+    let good_json = serde_json::to_value(&good).unwrap();
+    let good_text = good_json.to_string();
+    let post_raw = |path: &str, body: &str| node.client.post_bytes(path, body.as_bytes()).unwrap();
+
+    expect_error(&post_raw("/v1/tx", "{not json"), 400, "malformed_json");
+    expect_error(&post_raw("/v1/tx", ""), 400, "malformed_json");
+    let mut wrong_type = good_json.clone();
+    wrong_type["tx"]["nonce"] = json!("zero");
+    expect_error(&node.post("/v1/tx", &wrong_type), 400, "invalid_transaction");
+    for bad_amount in
+        [json!(1.5), json!("1.5"), json!(-1), json!("-1"), json!("340282366920938463463374607431768211456"), json!(5)]
+    {
+        let mut body = good_json.clone();
+        body["tx"]["body"]["amount"] = bad_amount.clone();
+        expect_error(&node.post("/v1/tx", &body), 400, "invalid_transaction");
+    }
+    let mut unknown_field = good_json.clone();
+    unknown_field["tx"]["memo"] = json!("hi");
+    expect_error(&node.post("/v1/tx", &unknown_field), 400, "invalid_transaction");
+    let mut unknown_kind = good_json.clone();
+    unknown_kind["tx"]["body"]["kind"] = json!("print_money");
+    expect_error(&node.post("/v1/tx", &unknown_kind), 400, "invalid_transaction");
+    let mut bad_signature = good.clone();
+    bad_signature.signature[10] ^= 0x40;
+    expect_error(&node.post("/v1/tx", &json!(bad_signature)), 401, "invalid_signature");
+    let foreign = SignedTx::sign(good.tx.clone(), &dev, "some-other-chain");
+    expect_error(&node.post("/v1/tx", &json!(foreign)), 401, "invalid_signature");
+    let skipped = node.sign(&dev, 1, transfer(&bob, 5));
+    expect_error(&node.post("/v1/tx", &json!(skipped)), 409, "nonce_too_high");
+    let stranger = key_from_label("bad-input-stranger");
+    expect_error(&node.post("/v1/tx", &json!(node.sign(&stranger, 0, transfer(&bob, 5)))), 404, "unknown_account");
+    expect_error(&node.get(&format!("/v1/accounts/{}", address_of(&stranger))), 404, "unknown_account");
+    expect_error(&node.get("/v1/accounts/xyz"), 400, "invalid_address");
+    expect_error(&node.get("/v1/epochs/abc"), 400, "invalid_number");
+    expect_error(&node.get("/v1/epochs/99999"), 404, "epoch_not_closed");
+    expect_error(&node.get("/v1/blocks/99999999"), 404, "unknown_block");
+    expect_error(&node.get(&format!("/v1/tx/{}", "ab".repeat(32))), 404, "unknown_tx");
+    expect_error(&node.get("/v1/nothing"), 404, "no_such_route");
+    expect_error(&node.get("/v1/tx"), 405, "method_not_allowed");
+    expect_error(&post_raw("/v1/tx?wait=maybe", &good_text), 400, "invalid_query");
+    expect_error(&node.post("/v1/heartbeats", &json!([good])), 400, "not_a_heartbeat");
+    expect_error(&node.post("/v1/tx/batch", &json!([])), 400, "empty_batch");
+    // nothing above changed anything
+    assert_eq!(node.account(&dev_address)["spendable"], before["spendable"]);
+    assert_eq!(node.account(&dev_address)["next_nonce"], 0);
+    assert_eq!(node.get("/v1/status").body["mempool"], 0);
+
+    // body limit: exactly the maximum is taken, one byte more is refused
+    let padded = format!("{good_text}{}", " ".repeat(max_body - good_text.len()));
+    assert_eq!(padded.len(), max_body);
+    expect_error(&post_raw("/v1/tx", &format!("{padded} ")), 413, "body_too_large");
+    assert_eq!(node.account(&dev_address)["next_nonce"], 0);
+    let accepted = post_raw("/v1/tx?wait=true", &padded);
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    assert_eq!(accepted.body["code"], 0);
+    // the replay of a used nonce (a different transaction) is refused; the same one is a retry
+    let replayed = node.sign(&dev, 0, transfer(&bob, 6));
+    expect_error(&node.post("/v1/tx", &json!(replayed)), 409, "nonce_too_low");
+    let retry = post_raw("/v1/tx", &good_text);
+    assert_eq!(retry.body, accepted.body, "a retry returns the original receipt");
+
+    // batch limit: 5 is taken, 6 refused whole
+    let batch = |n: u64, start: u64| -> Vec<SignedTx> {
+        (0..n).map(|i| node.sign(&dev, start + i, transfer(&bob, 1))).collect()
+    };
+    let before_batch = node.account(&dev_address);
+    expect_error(&node.post("/v1/tx/batch", &json!(batch(6, 1))), 413, "batch_too_large");
+    assert_eq!(node.account(&dev_address)["next_nonce"], before_batch["next_nonce"]);
+    let five = node.post("/v1/tx/batch?wait=true", &json!(batch(5, 1)));
+    assert_eq!(five.status, 200, "{:?}", five.body);
+    assert_eq!(five.body["committed"], 5);
+    let metrics = node.client.get("/metrics").unwrap();
+    assert!(metrics.body.as_str().unwrap().contains("gridmint_tx_committed_total"), "metrics: {:?}", metrics.body);
+    let openapi = node.get("/v1/openapi.json");
+    for (method, path) in gridmint_node::api::ROUTES {
+        assert!(openapi.body["paths"][path][method].is_object(), "OpenAPI lacks {method} {path}");
+    }
+    assert_eq!(openapi.body["paths"].as_object().unwrap().len(), gridmint_node::api::ROUTES.len());
+}
+
+/// The per-client rate limit (at its maximum and one past) and the mempool bound.
+#[test]
+fn rate_limit_and_full_mempool_push_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // no block for a long time, so the mempool fills; 3 requests per second per client
+    let node = start(&dir.path().join("data"), &["--block-ms", "600000", "--rate-limit", "3", "--mempool", "2"]);
+    std::thread::sleep(Duration::from_millis(1100)); // the start-up polls spent some budget
+    let dev = node.dev_key();
+    let bob = key_from_label("limits-bob");
+    let a = node.post("/v1/tx", &json!(node.sign(&dev, 0, transfer(&bob, 1))));
+    let b = node.post("/v1/tx", &json!(node.sign(&dev, 1, transfer(&bob, 1))));
+    let c = node.post("/v1/tx", &json!(node.sign(&dev, 2, transfer(&bob, 1))));
+    assert_eq!((a.status, b.status), (202, 202), "{:?} {:?}", a.body, b.body);
+    expect_error(&c, 503, "mempool_full");
+    expect_error(&node.get("/v1/status"), 429, "rate_limited");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(node.get("/v1/status").body["mempool"], 2, "the refused transaction was not queued");
+}
+
+/// Rewards over a real epoch: the proof verifies against the epoch's root, and fails after
+/// flipping any byte of it; `explain` accounts for the machine's earnings (X2, X3).
+#[test]
+fn reward_proofs_and_explain_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(&dir.path().join("data"), &["--block-ms", "50", "--epoch-seconds", "4", "--rate-limit", "0"]);
+    let owner = key_from_label("proof-owner");
+    let gpu = key_from_label("proof-gpu");
+    node.fund(std::slice::from_ref(&owner), 10u128.pow(18));
+    let register = node.sign(
+        &owner,
+        0,
+        TxBody::RegisterMachine { machine: address_of(&gpu), gpu_class: 1, bandwidth_mbps: 1000, bond: 0 },
+    );
+    assert_eq!(node.post("/v1/tx?wait=true", &json!(register)).body["code"], 0);
+    let status = node.get("/v1/status").body;
+    let (genesis, slot_seconds) = (status["genesis_time"].as_u64().unwrap(), status["slot_seconds"].as_u64().unwrap());
+    // a heartbeat in the slot of the last block's time: inside the open epoch, not in the future
+    let beat = loop {
+        let s = node.get("/v1/status").body;
+        let slot = (s["time"].as_u64().unwrap() - genesis) / slot_seconds;
+        let hb = node.sign(&gpu, 0, TxBody::Heartbeat { slot });
+        let answer = node.post("/v1/heartbeats?wait=true", &json!([hb]));
+        let result = answer.body["results"][0].clone();
+        if result["code"] == 0 {
+            break (s["epoch"].as_u64().unwrap(), result);
+        }
+    };
+    let epoch = beat.0;
+    while node.get("/v1/status").body["epoch"].as_u64().unwrap() <= epoch {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let owner_address = address_of(&owner);
+    let explain = node.get(&format!("/v1/epochs/{epoch}/explain/{owner_address}")).body;
+    let machine = &explain["machines"][0];
+    assert_eq!(machine["qualified"], true, "{explain}");
+    assert!(amount(&machine["earned"]) > 0, "{explain}");
+    assert_eq!(amount(&explain["earned_by_machines"]), amount(&machine["earned"]));
+    let answer = node.get(&format!("/v1/epochs/{epoch}/proof/{owner_address}"));
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let summary = node.get(&format!("/v1/epochs/{epoch}")).body;
+    assert_eq!(answer.body["rewards_root"], summary["rewards_root"]);
+    let proof: RewardProof = serde_json::from_value(answer.body["proof"].clone()).unwrap();
+    let mut root = [0u8; 32];
+    hex::decode_to_slice(summary["rewards_root"].as_str().unwrap(), &mut root).unwrap();
+    assert!(proof.verify(&root));
+    assert_eq!(proof.rewards_total, amount(&machine["earned"]), "the first epoch's rewards are all this machine's");
+    // flip every byte of the proof (and of the root): each must fail
+    let mut flips = 0;
+    for i in 0..32 {
+        let mut p = proof.clone();
+        p.address.0[i] ^= 1;
+        let mut r = root;
+        r[i] ^= 1;
+        assert!(!p.verify(&root) && !proof.verify(&r));
+        flips += 2;
+    }
+    for i in 0..16 {
+        let mut p = proof.clone();
+        p.rewards_total ^= 1 << (8 * i);
+        assert!(!p.verify(&root));
+        flips += 1;
+    }
+    for s in 0..proof.siblings.len() {
+        for i in 0..32 {
+            let mut p = proof.clone();
+            p.siblings[s][i] ^= 1;
+            assert!(!p.verify(&root));
+            flips += 1;
+        }
+    }
+    for i in 0..8 {
+        let mut p = proof.clone();
+        p.index ^= 1 << (8 * i);
+        let mut q = proof.clone();
+        q.leaf_count ^= 1 << (8 * i);
+        assert!(!p.verify(&root) && !q.verify(&root));
+        flips += 2;
+    }
+    // and through the CLI, offline
+    let file = dir.path().join("proof.json");
+    std::fs::write(&file, answer.body.to_string()).unwrap();
+    let ok = std::process::Command::new(BIN).args(["verify-reward", file.to_str().unwrap()]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    let mut tampered = answer.body.clone();
+    tampered["proof"]["rewards_total"] = json!((proof.rewards_total + 1).to_string());
+    std::fs::write(&file, tampered.to_string()).unwrap();
+    let bad = std::process::Command::new(BIN).args(["verify-reward", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{}", String::from_utf8_lossy(&bad.stdout));
+    println!("proof of {} base units verified; {flips} single-byte flips all fail", proof.rewards_total);
+}
+
+/// A second node on the same data dir, and a data dir that is not a ledger, are refused.
+#[test]
+fn locked_and_foreign_data_dirs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _node = start(&data, &["--block-ms", "100"]);
+    let port = free_port().to_string();
+    let second = std::process::Command::new(BIN)
+        .args(["node", "--data", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use"), "{}", String::from_utf8_lossy(&second.stderr));
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("ledger.redb"), b"this is not a database at all, just some bytes").unwrap();
+    let out = std::process::Command::new(BIN).args(["replay", "--data", foreign.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a gridmint ledger"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"hello").unwrap();
+    let out = std::process::Command::new(BIN).args(["node", "--data", other.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a gridmint ledger"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
