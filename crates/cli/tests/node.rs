@@ -136,7 +136,7 @@ fn bank_over_http() {
         .map(|w| {
             let (node, accounts) = (node.clone(), accounts.clone());
             std::thread::spawn(move || {
-                let mut rng = Rng((seed ^ (w as u64 + 1) * 0x9E37_79B9) | 1);
+                let mut rng = Rng((seed ^ ((w as u64 + 1) * 0x9E37_79B9)) | 1);
                 let mut effects = Vec::new();
                 for round in 0..15 {
                     let signer = &accounts[w * 2 + round % 2];

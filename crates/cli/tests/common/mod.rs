@@ -34,12 +34,13 @@ pub fn start(data: &Path, extra: &[&str]) -> NodeProc {
         .spawn()
         .expect("spawn gridmint node");
     let client = Client::new(&format!("http://{listen}"));
+    let mut node = NodeProc { child, client, data: data.into(), chain_id: String::new() };
     for _ in 0..600 {
-        if let Ok(answer) = client.get("/v1/status")
+        if let Ok(answer) = node.client.get("/v1/status")
             && answer.status == 200
         {
-            let chain_id = answer.body["chain_id"].as_str().unwrap().to_string();
-            return NodeProc { child, client, data: data.into(), chain_id };
+            node.chain_id = answer.body["chain_id"].as_str().unwrap().to_string();
+            return node;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
