@@ -560,17 +560,23 @@ fn refusal_error(refusal: Refusal) -> ApiError {
 }
 
 /// Verifies signatures, on every core for large batches.
-fn verify_all(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), crate::signing::SignatureError>> {
+/// Heartbeats verify in batches of 64 ([`crate::signing::verify_batch`]); everything else with
+/// `verify_strict`, one by one.
+fn verify_all(txs: &[SignedTx], chain_id: &str, heartbeats: bool) -> Vec<Result<(), crate::signing::SignatureError>> {
+    let verify_part = move |part: &[SignedTx]| -> Vec<_> {
+        if heartbeats {
+            part.chunks(64).flat_map(|group| crate::signing::verify_batch(group, chain_id)).collect()
+        } else {
+            part.iter().map(|t| t.verify(chain_id)).collect()
+        }
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if txs.len() < 64 || threads == 1 {
-        return txs.iter().map(|t| t.verify(chain_id)).collect();
+        return verify_part(txs);
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = txs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|t| t.verify(chain_id)).collect::<Vec<_>>()))
-            .collect();
+        let handles: Vec<_> = txs.chunks(chunk).map(|part| scope.spawn(move || verify_part(part))).collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
 }
@@ -717,7 +723,7 @@ async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeat
     }
     let chain_id = shared.chain_id.clone();
     let (txs, verified) = tokio::task::spawn_blocking(move || {
-        let verified = verify_all(&txs, &chain_id);
+        let verified = verify_all(&txs, &chain_id, heartbeats_only);
         (txs, verified)
     })
     .await

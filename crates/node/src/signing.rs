@@ -67,6 +67,28 @@ impl SignedTx {
     }
 }
 
+/// Verifies many signatures at once (ed25519 batch verification, about twice as fast per
+/// signature), falling back to [`SignedTx::verify`] one by one when the batch fails, so the
+/// result per transaction is exact. Used for heartbeats only: a heartbeat moves no tokens and its
+/// id excludes the signature, so batch verification's looser treatment of small-order `R`
+/// components cannot be exploited; weak (small-order) public keys are still refused.
+pub fn verify_batch(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), SignatureError>> {
+    let mut keys = Vec::with_capacity(txs.len());
+    for tx in txs {
+        match VerifyingKey::from_bytes(&tx.tx.signer.0) {
+            Ok(key) if !key.is_weak() => keys.push(key),
+            _ => return txs.iter().map(|t| t.verify(chain_id)).collect(),
+        }
+    }
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| signing_bytes(chain_id, &t.tx)).collect();
+    let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<Signature> = txs.iter().map(|t| Signature::from_bytes(&t.signature)).collect();
+    if ed25519_dalek::verify_batch(&message_refs, &signatures, &keys).is_ok() {
+        return vec![Ok(()); txs.len()];
+    }
+    txs.iter().map(|t| t.verify(chain_id)).collect()
+}
+
 /// The address of a key.
 pub fn address_of(key: &SigningKey) -> Address {
     Address(key.verifying_key().to_bytes())
@@ -157,6 +179,25 @@ mod tests {
         let mut forged = SignedTx::sign(transfer(&key), &other_key, "chain-a");
         forged.tx.signer = address_of(&key);
         assert_eq!(forged.verify("chain-a"), Err(SignatureError::BadSignature));
+    }
+
+    #[test]
+    fn batch_verification_finds_the_bad_signature() {
+        let txs: Vec<SignedTx> = (0..40)
+            .map(|i| {
+                let key = key_from_label(&format!("m{i}"));
+                let tx = Tx { signer: address_of(&key), nonce: 0, body: TxBody::Heartbeat { slot: i } };
+                SignedTx::sign(tx, &key, "c")
+            })
+            .collect();
+        assert!(verify_batch(&txs, "c").iter().all(Result::is_ok));
+        assert!(verify_batch(&txs, "other").iter().all(Result::is_err));
+        let mut bad = txs.clone();
+        bad[17].signature[3] ^= 1;
+        let results = verify_batch(&bad, "c");
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r.is_ok(), i != 17, "heartbeat {i}");
+        }
     }
 
     #[test]
