@@ -8,6 +8,8 @@
 //! Everything is signed before the clock starts; the rate counts from the first request to the
 //! last transaction committed.
 
+#![allow(clippy::disallowed_methods)] // a load generator measures wall-clock time
+
 use gridmint_core::{Tx, TxBody};
 use gridmint_node::client::Client;
 use gridmint_node::signing::{SignedTx, address_of, key_from_label, load_key};
