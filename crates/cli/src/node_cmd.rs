@@ -257,6 +257,50 @@ pub enum TxKind {
         #[arg(long, value_parser = tokens)]
         amount: u128,
     },
+    /// The customer reports that a machine's disconnection failed a job (NM9); settles it.
+    FailJob {
+        #[arg(long)]
+        job_id: u64,
+        #[arg(long, value_parser = address)]
+        machine: Address,
+    },
+    /// Claim rewards straight into stake on a validator.
+    ClaimToStake {
+        #[arg(long, value_parser = address)]
+        validator: Address,
+    },
+    /// A liquidity attester reports a provider's liquidity.
+    AttestLiquidity {
+        #[arg(long, value_parser = address)]
+        provider: Address,
+        #[arg(long, value_parser = tokens)]
+        amount: u128,
+    },
+    /// Submit a DualProof work receipt for a machine (OT3).
+    SubmitReceipt {
+        #[arg(long, value_parser = address)]
+        machine: Address,
+        /// Task id, model id, input hash, output hash: 64 hex digits each.
+        #[arg(long, value_parser = address)]
+        task_id: Address,
+        #[arg(long, value_parser = address)]
+        model_id: Address,
+        #[arg(long, value_parser = address)]
+        input_hash: Address,
+        #[arg(long, value_parser = address)]
+        output_hash: Address,
+        #[arg(long)]
+        gpu_seconds: u64,
+    },
+    /// A validator attests a work receipt (OT4, OT5).
+    AttestReceipt {
+        /// Receipt id (64 hex digits).
+        #[arg(long, value_parser = address)]
+        receipt: Address,
+        /// The receipt is valid (default: invalid).
+        #[arg(long)]
+        valid: bool,
+    },
     /// Any transaction body as JSON (the `body` of docs' SignedTx, amounts in base units).
     Raw {
         /// e.g. '{"kind":"claim_to_stake","validator":"…"}'
@@ -546,6 +590,20 @@ fn build_body(kind: TxKind, client: &Client) -> Result<TxBody, String> {
         TxKind::Vote { proposal, yes } => TxBody::Vote { proposal, yes },
         TxKind::BridgeOut { amount, recipient } => TxBody::BridgeOut { amount, recipient: recipient.0 },
         TxKind::Attest { deposit_id, recipient, amount } => TxBody::BridgeAttest { deposit_id, recipient, amount },
+        TxKind::FailJob { job_id, machine } => TxBody::FailJob { job_id, machine },
+        TxKind::ClaimToStake { validator } => TxBody::ClaimToStake { validator },
+        TxKind::AttestLiquidity { provider, amount } => TxBody::AttestLiquidity { provider, amount },
+        TxKind::SubmitReceipt { machine, task_id, model_id, input_hash, output_hash, gpu_seconds } => {
+            TxBody::SubmitReceipt {
+                machine,
+                task_id: task_id.0,
+                model_id: model_id.0,
+                input_hash: input_hash.0,
+                output_hash: output_hash.0,
+                gpu_seconds,
+            }
+        }
+        TxKind::AttestReceipt { receipt, valid } => TxBody::AttestReceipt { receipt: receipt.0, valid },
         TxKind::Raw { body } => serde_json::from_str(&body).map_err(|e| format!("raw body: {e}"))?,
     })
 }

@@ -419,3 +419,109 @@ fn locked_and_foreign_data_dirs_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn gridmint(node: &NodeProc, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(BIN).args(args).env("GRIDMINT_NODE", node.client.base()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CLI client against a live node: keys, tx with --wait, account, epoch; a clean stop on
+/// SIGINT that keeps every committed block.
+#[test]
+fn cli_client_and_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut node = start(&data, &["--block-ms", "50", "--rate-limit", "0"]);
+    let bob_file = dir.path().join("bob.json");
+    let (code, bob, _) = gridmint(&node, &["keys", "new", "--out", bob_file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let bob = bob.trim().to_string();
+    let (code, shown, _) = gridmint(&node, &["keys", "show", bob_file.to_str().unwrap()]);
+    assert_eq!((code, shown.trim()), (0, bob.as_str()));
+    let dev_key = data.join("dev-key.json");
+    let dev_key = dev_key.to_str().unwrap();
+    let (code, out, err) =
+        gridmint(&node, &["tx", "--key", dev_key, "transfer", "--to", &bob, "--amount", "12.5", "--wait"]);
+    assert_eq!(code, 0, "{out} {err}");
+    let receipt: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((receipt["status"].as_str(), receipt["code"].as_u64()), (Some("committed"), Some(0)));
+    // two without --wait in a row: the second takes the next nonce, counting the waiting one
+    for amount in ["1", "2"] {
+        let (code, out, err) = gridmint(&node, &["tx", "--key", dev_key, "transfer", "--to", &bob, "--amount", amount]);
+        assert_eq!(code, 0, "{out} {err}");
+    }
+    let (code, out, _) = gridmint(&node, &["tx", "--key", bob_file.to_str().unwrap(), "claim", "--wait"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["error"],
+        "NothingToClaim",
+        "a failed receipt names its error"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, out, _) = gridmint(&node, &["account", &bob]);
+    assert_eq!(code, 0);
+    let account: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(amount(&account["spendable"]), 155 * 10u128.pow(17), "12.5 + 1 + 2 tokens");
+    let (code, _, err) = gridmint(&node, &["account", "not-an-address"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, _) = gridmint(&node, &["epoch", "999"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("epoch_not_closed"), "{out}");
+    let (code, _, err) = gridmint(&node, &["tx", "--key", dev_key, "transfer", "--to", &bob, "--amount", "-1"]);
+    assert_eq!(code, 2, "{err}");
+    // SIGINT: a clean stop, exit 0; a restart is at the same height
+    let height = node.get("/v1/status").body["height"].as_u64().unwrap();
+    let pid = node.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = node.child.wait().unwrap();
+    assert!(status.success(), "stopped with {status}");
+    let node = start(&data, &["--block-ms", "50"]);
+    assert!(node.get("/v1/status").body["height"].as_u64().unwrap() >= height);
+    assert_eq!(amount(&node.account(&gridmint_core::Address::parse(&bob).unwrap())["spendable"]), 155 * 10u128.pow(17));
+}
+
+/// Garbage on every route never crashes the server: every answer is a typed JSON error.
+#[test]
+fn garbage_never_crashes_the_server() {
+    let seed = seed("garbage");
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(&dir.path().join("data"), &["--block-ms", "50", "--rate-limit", "0"]);
+    let paths = ["/v1/tx", "/v1/tx/batch", "/v1/heartbeats", "/v1/tx?wait=true"];
+    let fragments = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"tx\"",
+        ":",
+        ",",
+        "\"signature\"",
+        "1e999",
+        "-0",
+        "null",
+        "\"kind\"",
+        "\u{0}",
+        "\"\\u0000\"",
+    ];
+    for i in 0..300 {
+        let body: String = (0..rng.below(40)).map(|_| fragments[rng.below(fragments.len() as u64) as usize]).collect();
+        let body = if i % 3 == 0 { (0..rng.below(200)).map(|_| rng.below(256) as u8 as char).collect() } else { body };
+        let path = paths[i % paths.len()];
+        let answer = node.client.post_bytes(path, body.as_bytes()).expect("the server answers");
+        assert!((400..500).contains(&answer.status), "{path} {body:?} → {}", answer.status);
+        assert!(answer.error_code().is_some(), "{path} {body:?} → {:?}", answer.body);
+    }
+    for _ in 0..100 {
+        let alphabet = b"abcz09/-_.~";
+        let junk: String =
+            (0..rng.below(30)).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char).collect();
+        let answer = node.client.get(&format!("/v1/{junk}")).expect("the server answers");
+        assert!(answer.status < 500, "GET /v1/{junk} → {}", answer.status);
+    }
+    assert_eq!(node.get("/v1/status").status, 200, "still serving");
+}
