@@ -141,11 +141,14 @@ fn main() {
                 total as f64 / committed
             );
         }
-        "heartbeats" => {
+        "heartbeats" | "beats" => {
+            // `beats`: only the heartbeats, for machines an earlier `heartbeats` run registered
             let machines: usize = rest[0].parse().unwrap();
             let owners = machines.div_ceil(2_000);
             let owner_keys: Vec<_> = (0..owners).map(|i| key_from_label(&format!("loadgen-owner-{i}"))).collect();
-            fund(&client, &chain, &dev, &owner_keys.iter().map(address_of).collect::<Vec<_>>(), 10u128.pow(21));
+            if mode == "heartbeats" {
+                fund(&client, &chain, &dev, &owner_keys.iter().map(address_of).collect::<Vec<_>>(), 10u128.pow(21));
+            }
             let machine_keys: Vec<_> = (0..machines).map(|i| key_from_label(&format!("loadgen-machine-{i}"))).collect();
             let mut lanes = vec![vec![]; CONNECTIONS];
             for (o, owner) in owner_keys.iter().enumerate() {
@@ -166,8 +169,10 @@ fn main() {
                     .collect();
                 lanes[o % CONNECTIONS].extend(sign_all(txs, &chain));
             }
-            eprintln!("registering {machines} machines");
-            drive(&client, lanes, "/v1/tx/batch");
+            if mode == "heartbeats" {
+                eprintln!("registering {machines} machines");
+                drive(&client, lanes, "/v1/tx/batch");
+            }
             let status = client.get("/v1/status").unwrap().body;
             let slot = (status["time"].as_u64().unwrap() - status["genesis_time"].as_u64().unwrap())
                 / status["slot_seconds"].as_u64().unwrap();

@@ -10,7 +10,7 @@ use crate::block::{StoredBlock, TxLocation, decode_leaves};
 use crate::ledger::ExplainRecord;
 use crate::mempool::{Admitted, Refusal};
 use crate::node::Shared;
-use crate::signing::SignedTx;
+use crate::signing::{KeyCache, SignedTx};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
@@ -562,12 +562,17 @@ fn refusal_error(refusal: Refusal) -> ApiError {
 /// Verifies signatures, on every core for large batches.
 /// Heartbeats verify in batches of 64 ([`crate::signing::verify_batch`]); everything else with
 /// `verify_strict`, one by one.
-fn verify_all(txs: &[SignedTx], chain_id: &str, heartbeats: bool) -> Vec<Result<(), crate::signing::SignatureError>> {
+fn verify_all(
+    txs: &[SignedTx],
+    chain_id: &str,
+    heartbeats: bool,
+    cache: &KeyCache,
+) -> Vec<Result<(), crate::signing::SignatureError>> {
     let verify_part = move |part: &[SignedTx]| -> Vec<_> {
         if heartbeats {
-            part.chunks(64).flat_map(|group| crate::signing::verify_batch(group, chain_id)).collect()
+            part.chunks(64).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
         } else {
-            part.iter().map(|t| t.verify(chain_id)).collect()
+            part.iter().map(|t| cache.verify(t, chain_id)).collect()
         }
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -666,7 +671,7 @@ async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, bo
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
-    let verified = vec![tx.verify(&shared.chain_id)];
+    let verified = vec![shared.keys.verify(&tx, &shared.chain_id)];
     let mut outcomes = admit(&shared, vec![tx], verified)?;
     if wait {
         wait_for(&shared, &mut outcomes).await?;
@@ -721,9 +726,9 @@ async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeat
             ));
         }
     }
-    let chain_id = shared.chain_id.clone();
+    let verifier = shared.clone();
     let (txs, verified) = tokio::task::spawn_blocking(move || {
-        let verified = verify_all(&txs, &chain_id, heartbeats_only);
+        let verified = verify_all(&txs, &verifier.chain_id, heartbeats_only, &verifier.keys);
         (txs, verified)
     })
     .await

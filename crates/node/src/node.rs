@@ -36,6 +36,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// How long `?wait=true` waits for the commit before answering "pending" (ms).
     pub wait_timeout_ms: u64,
+    /// Make a block every interval even when there is nothing to commit.
+    pub empty_blocks: bool,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             max_batch: 10_000,
             rate_limit: 1_000,
             wait_timeout_ms: 30_000,
+            empty_blocks: true,
         }
     }
 }
@@ -71,6 +74,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Per-client request budget.
     pub limiter: RateLimiter,
+    /// Decompressed public keys of recent signers.
+    pub keys: crate::signing::KeyCache,
 }
 
 impl Shared {
@@ -83,6 +88,7 @@ impl Shared {
             mempool: Mutex::new(Mempool::new(config.mempool_capacity)),
             committed,
             limiter: RateLimiter::new(config.rate_limit),
+            keys: crate::signing::KeyCache::new(1 << 18),
             metrics: Metrics::default(),
             config,
             ledger: RwLock::new(ledger),
@@ -90,7 +96,15 @@ impl Shared {
     }
 
     /// Produces and commits one block at `now` (seconds) from the mempool's oldest transactions.
-    pub fn produce(&self, now: u64) -> Result<u64, LedgerError> {
+    /// With `--skip-empty-blocks`, a tick with nothing to commit and no epoch to close makes no
+    /// block (an idle chain does not recompute its state root every interval); returns `None`.
+    pub fn produce(&self, now: u64) -> Result<Option<u64>, LedgerError> {
+        if !self.config.empty_blocks && self.mempool.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            let ledger = self.ledger.read().unwrap_or_else(|e| e.into_inner());
+            if now < ledger.state.epoch_end_time(ledger.state.epoch) {
+                return Ok(None);
+            }
+        }
         let mut ledger = self.ledger.write().unwrap_or_else(|e| e.into_inner());
         // taken under the ledger's write lock: a retry cannot slip in between taking a
         // transaction and committing it (admission holds the read lock)
@@ -103,7 +117,7 @@ impl Shared {
         self.metrics.epochs.fetch_add(records.len() as u64, Ordering::Relaxed);
         drop(ledger);
         self.committed.send_replace(block.height);
-        Ok(block.height)
+        Ok(Some(block.height))
     }
 }
 

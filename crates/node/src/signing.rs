@@ -56,6 +56,11 @@ impl SignedTx {
     /// Checks the signature (strict) against the signer's key and `chain_id`.
     pub fn verify(&self, chain_id: &str) -> Result<(), SignatureError> {
         let key = VerifyingKey::from_bytes(&self.tx.signer.0).map_err(|_| SignatureError::BadPublicKey)?;
+        self.verify_with(&key, chain_id)
+    }
+
+    /// [`SignedTx::verify`] with the signer's key already decompressed (see [`KeyCache`]).
+    pub fn verify_with(&self, key: &VerifyingKey, chain_id: &str) -> Result<(), SignatureError> {
         let signature = Signature::from_bytes(&self.signature);
         key.verify_strict(&signing_bytes(chain_id, &self.tx), &signature).map_err(|_| SignatureError::BadSignature)
     }
@@ -72,10 +77,10 @@ impl SignedTx {
 /// result per transaction is exact. Used for heartbeats only: a heartbeat moves no tokens and its
 /// id excludes the signature, so batch verification's looser treatment of small-order `R`
 /// components cannot be exploited; weak (small-order) public keys are still refused.
-pub fn verify_batch(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), SignatureError>> {
+pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), SignatureError>> {
     let mut keys = Vec::with_capacity(txs.len());
     for tx in txs {
-        match VerifyingKey::from_bytes(&tx.tx.signer.0) {
+        match cache.get(&tx.tx.signer) {
             Ok(key) if !key.is_weak() => keys.push(key),
             _ => return txs.iter().map(|t| t.verify(chain_id)).collect(),
         }
@@ -87,6 +92,40 @@ pub fn verify_batch(txs: &[SignedTx], chain_id: &str) -> Vec<Result<(), Signatur
         return vec![Ok(()); txs.len()];
     }
     txs.iter().map(|t| t.verify(chain_id)).collect()
+}
+
+/// Decompressed public keys of recent signers: decompressing a key is about a fifth of a
+/// verification, and machines and accounts sign again and again. Bounded: when full it starts
+/// over.
+pub struct KeyCache {
+    keys: std::sync::RwLock<std::collections::BTreeMap<Address, VerifyingKey>>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    /// A cache of at most `capacity` keys (about 260 bytes each).
+    pub fn new(capacity: usize) -> KeyCache {
+        KeyCache { keys: std::sync::RwLock::new(std::collections::BTreeMap::new()), capacity }
+    }
+
+    /// The decompressed key of `address`.
+    pub fn get(&self, address: &Address) -> Result<VerifyingKey, SignatureError> {
+        if let Some(key) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(address) {
+            return Ok(*key);
+        }
+        let key = VerifyingKey::from_bytes(&address.0).map_err(|_| SignatureError::BadPublicKey)?;
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= self.capacity {
+            keys.clear();
+        }
+        keys.insert(*address, key);
+        Ok(key)
+    }
+
+    /// Verifies `tx` strictly, its key from the cache.
+    pub fn verify(&self, tx: &SignedTx, chain_id: &str) -> Result<(), SignatureError> {
+        tx.verify_with(&self.get(&tx.tx.signer)?, chain_id)
+    }
 }
 
 /// The address of a key.
@@ -190,11 +229,12 @@ mod tests {
                 SignedTx::sign(tx, &key, "c")
             })
             .collect();
-        assert!(verify_batch(&txs, "c").iter().all(Result::is_ok));
-        assert!(verify_batch(&txs, "other").iter().all(Result::is_err));
+        let cache = KeyCache::new(16); // smaller than the batch: it also starts over
+        assert!(verify_batch(&txs, "c", &cache).iter().all(Result::is_ok));
+        assert!(verify_batch(&txs, "other", &cache).iter().all(Result::is_err));
         let mut bad = txs.clone();
         bad[17].signature[3] ^= 1;
-        let results = verify_batch(&bad, "c");
+        let results = verify_batch(&bad, "c", &cache);
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_ok(), i != 17, "heartbeat {i}");
         }
