@@ -458,7 +458,7 @@ fn cli_client_and_clean_stop() {
     assert_eq!(code, 0);
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["error"],
-        "NothingToClaim",
+        "nothing_to_claim",
         "a failed receipt names its error"
     );
     std::thread::sleep(Duration::from_millis(300));

@@ -429,7 +429,7 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
 }
 
 fn error_name(code: u16) -> Option<String> {
-    TxError::from_code(code).map(|e| format!("{e:?}"))
+    TxError::from_code(code).and_then(|e| serde_json::to_value(e).ok()).and_then(|v| v.as_str().map(String::from))
 }
 
 fn receipt_json(id: &[u8; 32], location: &TxLocation) -> Value {
