@@ -525,3 +525,64 @@ fn garbage_never_crashes_the_server() {
     }
     assert_eq!(node.get("/v1/status").status, 200, "still serving");
 }
+
+/// `gridmint init` makes a real network's genesis from a policy and an allocation file; `gridmint
+/// node` (no --dev) runs it; allocations above the cap need --raise-cap.
+#[test]
+fn init_creates_a_network_from_allocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = address_of(&key_from_label("init-alice"));
+    let alloc = dir.path().join("alloc.toml");
+    std::fs::write(&alloc, format!("[[allocations]]\naccount = \"{alice}\"\namount = \"1234.5\"\n")).unwrap();
+    let data = dir.path().join("net");
+    let run = |args: &[&str]| std::process::Command::new(BIN).args(args).output().unwrap();
+    let refused = run(&[
+        "init",
+        "--policy",
+        "netmind",
+        "--allocations",
+        alloc.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "netmind's pools fill its cap: allocations need --raise-cap");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--raise-cap"));
+    let made = run(&[
+        "init",
+        "--policy",
+        "netmind",
+        "--allocations",
+        alloc.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--raise-cap",
+        "--chain-id",
+        "test-net-1",
+    ]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let again = run(&["init", "--policy", "netmind", "--data", data.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "init refuses an existing ledger");
+    let port = free_port();
+    let child = std::process::Command::new(BIN)
+        .args(["node", "--data", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--block-ms", "50"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut node = NodeProc {
+        child,
+        client: gridmint_node::client::Client::new(&format!("http://127.0.0.1:{port}")),
+        data,
+        chain_id: String::new(),
+    };
+    let status = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            node.client.get("/v1/status").ok().filter(|a| a.status == 200)
+        })
+        .expect("the node answers");
+    assert_eq!(status.body["chain_id"], "test-net-1");
+    node.chain_id = "test-net-1".into();
+    assert_eq!(amount(&node.account(&alice)["spendable"]), 12345 * 10u128.pow(17));
+    let supply = node.get("/v1/supply").body;
+    assert_eq!(amount(&supply["total_supply"]), 10_000_000_000 * 10u128.pow(18) + 12345 * 10u128.pow(17));
+}

@@ -275,3 +275,63 @@ fn open_error(dir: &Path, e: redb::DatabaseError) -> StoreError {
         other => StoreError::Foreign { path: dir.into(), why: other.to_string() },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::StoredBlock;
+    use gridmint_core::Address;
+
+    fn block(height: u64) -> StoredBlock {
+        StoredBlock {
+            height,
+            time: 10,
+            parent: [1; 32],
+            producer: Address([2; 32]),
+            state_root: [3; 32],
+            txs: vec![],
+            receipts: vec![],
+            closed_epochs: vec![1],
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_a_flipped_byte_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"genesis").unwrap();
+        store.commit_block(&BlockWrite { block: &block(1), epochs: vec![] }).unwrap();
+        assert_eq!(store.block(1).unwrap(), Some(block(1)));
+        assert_eq!(store.last_height().unwrap(), 1);
+        // flip one byte of the stored record, behind the store's back
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut blocks = txn.open_table(BLOCKS).unwrap();
+            let mut record = blocks.get(1).unwrap().unwrap().value().to_vec();
+            let last = record.len() - 1;
+            record[last] ^= 0x10;
+            blocks.insert(1, record.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+        let error = store.block(1).unwrap_err();
+        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        assert!(error.to_string().contains("checksum"), "{error}");
+        drop(store);
+        // the genesis record is checked on open too
+        let (_, genesis) = Store::open(dir.path()).unwrap();
+        assert_eq!(genesis, b"genesis");
+    }
+
+    #[test]
+    fn foreign_missing_and_existing_dirs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Store::open(&dir.path().join("nothing")), Err(StoreError::Missing(_))));
+        std::fs::write(dir.path().join("readme.txt"), "not a ledger").unwrap();
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::Foreign { .. })));
+        let other = dir.path().join("other");
+        let store = Store::create(&other, b"g").unwrap();
+        assert!(matches!(Store::create(&other, b"g"), Err(StoreError::Exists(_))));
+        assert!(matches!(Store::open(&other), Err(StoreError::Locked(_))), "a second open of a held database");
+        drop(store);
+        assert!(Store::open(&other).is_ok());
+    }
+}
