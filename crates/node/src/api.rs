@@ -570,7 +570,7 @@ fn verify_all(
 ) -> Vec<Result<(), crate::signing::SignatureError>> {
     let verify_part = move |part: &[SignedTx]| -> Vec<_> {
         if heartbeats {
-            part.chunks(64).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
+            part.chunks(256).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
         } else {
             part.iter().map(|t| cache.verify(t, chain_id)).collect()
         }
