@@ -60,6 +60,9 @@ pub struct NodeArgs {
     /// chain then stops recomputing its state root every interval: worth it with many machines).
     #[arg(long)]
     skip_empty_blocks: bool,
+    /// Print nothing per block and epoch (only start-up and errors).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Create a genesis for a real network from a policy and an allocation file.
@@ -354,6 +357,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         rate_limit: args.rate_limit,
         wait_timeout_ms: 30_000,
         empty_blocks: !args.skip_empty_blocks,
+        log: !args.quiet,
     };
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
     let ledger = if !exists && args.dev {

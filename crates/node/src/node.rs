@@ -38,6 +38,8 @@ pub struct Config {
     pub wait_timeout_ms: u64,
     /// Make a block every interval even when there is nothing to commit.
     pub empty_blocks: bool,
+    /// Print a line per block with transactions and per epoch close.
+    pub log: bool,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             rate_limit: 1_000,
             wait_timeout_ms: 30_000,
             empty_blocks: true,
+            log: false,
         }
     }
 }
@@ -112,6 +115,25 @@ impl Shared {
         let time = now.max(ledger.state.time);
         let count = txs.len() as u64;
         let (block, records) = ledger.commit(Proposal { time, txs })?;
+        if self.config.log {
+            for record in &records {
+                let s = &record.summary;
+                let paid: u128 = s.programs.iter().map(|p| p.paid).sum();
+                println!(
+                    "epoch {} closed at height {}: minted {}, burned {}, programs paid {}, supply {}",
+                    s.epoch,
+                    block.height,
+                    gridmint_policy::format_tokens(s.minted),
+                    gridmint_policy::format_tokens(s.burned),
+                    gridmint_policy::format_tokens(paid),
+                    gridmint_policy::format_tokens(s.total_supply),
+                );
+            }
+            if count > 0 {
+                let failed = block.receipts.iter().filter(|r| r.code != 0).count();
+                println!("block {}: {count} transactions ({failed} failed)", block.height);
+            }
+        }
         self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
         self.metrics.committed_txs.fetch_add(count, Ordering::Relaxed);
         self.metrics.epochs.fetch_add(records.len() as u64, Ordering::Relaxed);
