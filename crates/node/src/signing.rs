@@ -200,16 +200,24 @@ pub fn load_key(path: &Path) -> Result<SigningKey, String> {
 }
 
 mod sig_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
     pub fn serialize<S: Serializer>(v: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
-        let text = String::deserialize(d)?;
-        let mut out = [0u8; 64];
-        hex::decode_to_slice(text, &mut out)
-            .map_err(|_| serde::de::Error::custom("signature: expected 128 hex digits"))?;
-        Ok(out)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = [u8; 64];
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a signature: 128 hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<[u8; 64], E> {
+                let mut out = [0u8; 64];
+                hex::decode_to_slice(text, &mut out).map_err(|_| E::custom("signature: expected 128 hex digits"))?;
+                Ok(out)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
 

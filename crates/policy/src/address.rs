@@ -73,7 +73,17 @@ impl Serialize for Address {
 
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Address::parse(&text).map_err(serde::de::Error::custom)
+        // a visitor, so that a borrowed string is parsed in place (no allocation per address)
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Address;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an address: 64 hex digits or a system account name")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Address, E> {
+                Address::parse(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Visitor)
     }
 }
