@@ -265,6 +265,14 @@ fn bad_input_is_refused_typed_and_changes_nothing() {
     let five = node.post("/v1/tx/batch?wait=true", &json!(batch(5, 1)));
     assert_eq!(five.status, 200, "{:?}", five.body);
     assert_eq!(five.body["committed"], 5);
+    // the binary batch format: a truncated batch is refused whole, a whole one commits
+    let bytes = gridmint_node::signing::encode_batch(&batch(2, 6));
+    let octets = "application/octet-stream";
+    let truncated = node.client.post_typed("/v1/tx/batch", octets, &bytes[..bytes.len() - 1]).unwrap();
+    expect_error(&truncated, 400, "invalid_transaction");
+    assert_eq!(node.account(&dev_address)["next_nonce"], 6);
+    let binary = node.client.post_typed("/v1/tx/batch?wait=true", octets, &bytes).unwrap();
+    assert_eq!(binary.body["committed"], 2, "{:?}", binary.body);
     let metrics = node.client.get("/metrics").unwrap();
     assert!(metrics.body.as_str().unwrap().contains("gridmint_tx_committed_total"), "metrics: {:?}", metrics.body);
     let openapi = node.get("/v1/openapi.json");

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p gridmint-node --example loadgen -- URL DEV_KEY transfers SENDERS PER_SENDER
-//! cargo run --release -p gridmint-node --example loadgen -- URL DEV_KEY heartbeats MACHINES
+//! cargo run --release -p gridmint-node --example loadgen -- URL DEV_KEY heartbeats MACHINES [binary]
+//! cargo run --release -p gridmint-node --example loadgen -- URL DEV_KEY beats MACHINES [binary]
 //! ```
 //! Everything is signed before the clock starts; the rate counts from the first request to the
 //! last transaction committed.
@@ -34,12 +35,18 @@ fn sign_all(txs: Vec<(ed25519_dalek::SigningKey, Tx)>, chain: &str) -> Vec<Signe
 
 /// Posts `lanes` (each lane's transactions in order) over parallel connections; returns
 /// (seconds until all admitted, seconds until all committed, refused).
-fn drive(client: &Client, lanes: Vec<Vec<SignedTx>>, path: &str) -> (f64, f64, usize) {
+fn drive(client: &Client, lanes: Vec<Vec<SignedTx>>, path: &str, binary: bool) -> (f64, f64, usize) {
     let total: usize = lanes.iter().map(Vec::len).sum();
     let lasts: Vec<String> = lanes.iter().filter_map(|l| l.last()).map(|t| hex::encode(t.id())).collect();
     // request bodies are serialized before the clock starts, like the signatures
-    let bodies: Vec<Vec<Vec<u8>>> =
-        lanes.iter().map(|lane| lane.chunks(BATCH).map(|b| serde_json::to_vec(b).unwrap()).collect()).collect();
+    let bodies: Vec<Vec<Vec<u8>>> = lanes
+        .iter()
+        .map(|lane| {
+            lane.chunks(BATCH)
+                .map(|b| if binary { gridmint_node::signing::encode_batch(b) } else { serde_json::to_vec(b).unwrap() })
+                .collect()
+        })
+        .collect();
     let start = Instant::now();
     let refused: usize = std::thread::scope(|s| {
         let handles: Vec<_> = bodies
@@ -50,7 +57,8 @@ fn drive(client: &Client, lanes: Vec<Vec<SignedTx>>, path: &str) -> (f64, f64, u
                     let mut refused = 0;
                     for batch in &lane {
                         loop {
-                            let answer = client.post_bytes(path, batch).expect("node answers");
+                            let content_type = if binary { "application/octet-stream" } else { "application/json" };
+                            let answer = client.post_typed(path, content_type, batch).expect("node answers");
                             if answer.status == 503 || answer.status == 429 {
                                 std::thread::sleep(Duration::from_millis(50));
                                 continue;
@@ -100,7 +108,7 @@ fn fund(client: &Client, chain: &str, dev: &ed25519_dalek::SigningKey, to: &[gri
         })
         .collect();
     let signed = sign_all(txs, chain);
-    let (_, _, refused) = drive(client, vec![signed], "/v1/tx/batch");
+    let (_, _, refused) = drive(client, vec![signed], "/v1/tx/batch", false);
     assert_eq!(refused, 0);
 }
 
@@ -134,7 +142,7 @@ fn main() {
                 lanes[i % CONNECTIONS].extend(sign_all(txs, &chain));
             }
             let total: usize = lanes.iter().map(Vec::len).sum();
-            let (admitted, committed, _) = drive(&client, lanes, "/v1/tx/batch");
+            let (admitted, committed, _) = drive(&client, lanes, "/v1/tx/batch", false);
             println!(
                 "transfers: {total} signed transfers, admitted {:.0}/s, committed end to end {:.0}/s",
                 total as f64 / admitted,
@@ -171,7 +179,7 @@ fn main() {
             }
             if mode == "heartbeats" {
                 eprintln!("registering {machines} machines");
-                drive(&client, lanes, "/v1/tx/batch");
+                drive(&client, lanes, "/v1/tx/batch", false);
             }
             let status = client.get("/v1/status").unwrap().body;
             let slot = (status["time"].as_u64().unwrap() - status["genesis_time"].as_u64().unwrap())
@@ -185,9 +193,11 @@ fn main() {
             for (i, tx) in signed.into_iter().enumerate() {
                 lanes[(i / BATCH) % CONNECTIONS].push(tx);
             }
-            let (admitted, committed, refused) = drive(&client, lanes, "/v1/heartbeats");
+            let binary = rest.get(1).is_some_and(|f| f == "binary");
+            let (admitted, committed, refused) = drive(&client, lanes, "/v1/heartbeats", binary);
             println!(
-                "heartbeats: {machines} signed heartbeats ({refused} refused), ingested {:.0}/s, committed end to end {:.0}/s",
+                "heartbeats ({}): {machines} signed heartbeats ({refused} refused), ingested {:.0}/s, committed end to end {:.0}/s",
+                if binary { "binary batches" } else { "JSON batches" },
                 machines as f64 / admitted,
                 machines as f64 / committed
             );

@@ -14,7 +14,7 @@ use crate::signing::{KeyCache, SignedTx};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -701,12 +701,25 @@ fn check_batch_size(shared: &Shared, len: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeats_only: bool) -> ApiResult {
+async fn batch(
+    shared: Arc<Shared>,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+    heartbeats_only: bool,
+) -> ApiResult {
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
+    let binary = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/octet-stream");
     // every item must parse: a malformed batch is refused whole (the slow path names the item)
-    let txs: Vec<SignedTx> = match serde_json::from_slice(&bytes) {
+    let parsed = if binary {
+        crate::signing::decode_batch(&bytes).map_err(|e| ApiError::bad("invalid_transaction", e))
+    } else {
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal("unreachable"))
+    };
+    let txs: Vec<SignedTx> = match parsed {
         Ok(txs) => txs,
+        Err(e) if binary => return Err(e),
         Err(_) => {
             let values: Vec<Value> = parse_json(&bytes)?;
             check_batch_size(&shared, values.len())?;
@@ -747,10 +760,20 @@ async fn batch(shared: Arc<Shared>, query: Option<String>, body: Body, heartbeat
     }))
 }
 
-async fn submit_batch(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
-    batch(shared, query, body, false).await
+async fn submit_batch(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    batch(shared, query, headers, body, false).await
 }
 
-async fn heartbeats(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
-    batch(shared, query, body, true).await
+async fn heartbeats(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    batch(shared, query, headers, body, true).await
 }

@@ -77,6 +77,12 @@ impl Client {
         Self::finish(&url, self.agent.post(&url).header("content-type", "application/json").send(body))
     }
 
+    /// POST raw bytes to `path` with a content type.
+    pub fn post_typed(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Answer, ClientError> {
+        let url = format!("{}{path}", self.base);
+        Self::finish(&url, self.agent.post(&url).header("content-type", content_type).send(body))
+    }
+
     /// POST a JSON value to `path`.
     pub fn post(&self, path: &str, body: &Value) -> Result<Answer, ClientError> {
         self.post_bytes(path, body.to_string().as_bytes())

@@ -150,6 +150,37 @@ impl KeyCache {
     }
 }
 
+/// The binary batch format (`Content-Type: application/octet-stream` on the batch routes):
+/// per transaction, its 64-byte signature, a u16 LE length, and its canonical bytes.
+pub fn encode_batch(txs: &[SignedTx]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(txs.len() * 128);
+    for tx in txs {
+        let bytes = tx.tx.encode();
+        out.extend_from_slice(&tx.signature);
+        out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+/// Inverse of [`encode_batch`]; strict (every transaction decodes, nothing trails).
+pub fn decode_batch(mut bytes: &[u8]) -> Result<Vec<SignedTx>, String> {
+    let mut txs = Vec::new();
+    while !bytes.is_empty() {
+        let index = txs.len();
+        if bytes.len() < 66 {
+            return Err(format!("transaction {index}: the batch ends inside its header"));
+        }
+        let signature: [u8; 64] = bytes[..64].try_into().map_err(|_| "signature")?;
+        let len = usize::from(u16::from_le_bytes([bytes[64], bytes[65]]));
+        let body = bytes.get(66..66 + len).ok_or_else(|| format!("transaction {index}: the batch ends inside it"))?;
+        let tx = Tx::decode(body).map_err(|e| format!("transaction {index}: {e}"))?;
+        txs.push(SignedTx { tx, signature });
+        bytes = &bytes[66 + len..];
+    }
+    Ok(txs)
+}
+
 /// The address of a key.
 pub fn address_of(key: &SigningKey) -> Address {
     Address(key.verifying_key().to_bytes())
@@ -270,6 +301,31 @@ mod tests {
         for (i, r) in results.iter().enumerate() {
             assert_eq!(r.is_ok(), ![0, 17, 18, 69].contains(&i), "heartbeat {i}");
         }
+    }
+
+    #[test]
+    fn binary_batches_round_trip_and_refuse_truncation() {
+        let key = key_from_label("alice");
+        let txs: Vec<SignedTx> = (0..3)
+            .map(|n| {
+                SignedTx::sign(
+                    Tx { signer: address_of(&key), nonce: n, body: TxBody::Heartbeat { slot: n } },
+                    &key,
+                    "c",
+                )
+            })
+            .collect();
+        let bytes = encode_batch(&txs);
+        assert_eq!(decode_batch(&bytes).unwrap(), txs);
+        for cut in 1..bytes.len() {
+            if decode_batch(&bytes[..cut]).is_ok() {
+                // a cut exactly between transactions is a shorter valid batch
+                assert!(decode_batch(&bytes[..cut]).unwrap().len() < 3);
+            }
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(decode_batch(&trailing).is_err());
     }
 
     #[test]
