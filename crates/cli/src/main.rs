@@ -9,7 +9,7 @@ use std::process::ExitCode;
 /// gridmint — the token-economy engine for decentralized GPU compute networks.
 ///
 /// One exact, deterministic core (integer base units, no floats) runs the rules of OSMI,
-/// OmniTensor and NetMind: as a simulator today, as a ledger node and an auditor next.
+/// OmniTensor and NetMind: as a simulator, as a ledger node, and as an auditor (replay, proofs).
 #[derive(Parser)]
 #[command(name = "gridmint", version, about, long_about = None, after_help = "Examples:\n  gridmint node --dev\n  gridmint simulate --policy netmind --years 10 --out out/netmind\n  gridmint policy show osmi\n\nRun `gridmint <command> --help` for a command's options.")]
 struct Cli {
