@@ -241,7 +241,7 @@ pub(crate) fn chunk_size(machines: usize, threads: usize) -> usize {
 
 /// One machine as an epoch close is about to see it: the inputs of its connection reward, for
 /// RULES X3's `explain` (a node records these just before each close).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MachineView {
     /// The machine.
     pub machine: Address,
@@ -257,7 +257,8 @@ pub struct MachineView {
     pub forfeited: bool,
     /// Connection weight: class weight × bandwidth factor in ppb (NM7).
     pub weight: u64,
-    /// Cumulative connection rewards so far.
+    /// Cumulative rewards credited to the machine so far (connection reward, and where the policy
+    /// has them OS5 points and DualProof mining).
     #[serde(with = "crate::serde_u128")]
     pub rewards_total: u128,
 }

@@ -371,7 +371,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path
     };
     let before = total_at(epoch - 1)?;
     let after = total_at(epoch)?;
-    let machines: Vec<_> = record.machines.iter().filter(|m| m.owner == address).collect();
+    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).collect();
     let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
     let connection = summary["programs"]
         .as_array()

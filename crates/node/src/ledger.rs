@@ -13,6 +13,7 @@
 use crate::block::{StoredBlock, encode_leaves, genesis_hash};
 use crate::signing::SignedTx;
 use crate::store::{BlockWrite, EpochWrite, Store, StoreError};
+use gridmint_core::connection_reward::MachineView;
 use gridmint_core::{Address, BlockError, EpochSummary, Policy, Receipt, State};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -85,26 +86,18 @@ pub struct Proposal {
     pub txs: Vec<SignedTx>,
 }
 
-/// One machine in an epoch's explain record (X3).
+/// One machine in an epoch's explain record (X3): its reward inputs as the close saw them
+/// (`rewards_total` is the cumulative total before the close), whether it qualified for the
+/// connection reward, and what the close credited it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExplainMachine {
-    /// The machine.
-    pub machine: Address,
-    /// Its owner.
-    pub owner: Address,
-    /// GPU class, 1-based (NM7).
-    pub gpu_class: u8,
-    /// Declared bandwidth (NM7).
-    pub bandwidth_mbps: u32,
-    /// Slots marked online in the epoch (NM6).
-    pub online_slots: u16,
-    /// Forfeited by a failed job (NM9).
-    pub forfeited: bool,
-    /// Whether it qualified: enough slots and no forfeit (NM6, NM9).
+    /// Inputs before the close.
+    #[serde(flatten)]
+    pub view: MachineView,
+    /// Whether it qualified for the connection reward: enough slots and no forfeit (NM6, NM9).
     pub qualified: bool,
-    /// Connection weight (NM7).
-    pub weight: u64,
-    /// Connection reward credited in the epoch.
+    /// Everything the close credited the machine: its connection reward share, and where the
+    /// policy has them OS5 points and DualProof mining.
     #[serde(with = "gridmint_core::serde_u128")]
     pub earned: u128,
 }
@@ -177,17 +170,8 @@ pub fn execute(
                 if qualified {
                     qualifying_weight += u128::from(b.weight);
                 }
-                ExplainMachine {
-                    machine: b.machine,
-                    owner: b.owner,
-                    gpu_class: b.gpu_class,
-                    bandwidth_mbps: b.bandwidth_mbps,
-                    online_slots: b.online_slots,
-                    forfeited: b.forfeited,
-                    qualified,
-                    weight: b.weight,
-                    earned: a.rewards_total - b.rewards_total,
-                }
+                let earned = a.rewards_total - b.rewards_total;
+                ExplainMachine { view: b, qualified, earned }
             })
             .collect();
         let explain = ExplainRecord { epoch: summary.epoch, min_online_slots, qualifying_weight, machines };
