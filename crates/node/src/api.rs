@@ -215,7 +215,9 @@ fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
     text.parse().map_err(|_| ApiError::bad("invalid_number", format!("{what} `{text}` is not a non-negative integer")))
 }
 
+/// Reads the committed state (never a block still being sealed).
 fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -> T {
+    let _committed = shared.sealing.read().unwrap_or_else(|e| e.into_inner());
     let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
     f(&ledger)
 }
@@ -448,11 +450,12 @@ async fn receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> A
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&id, &mut bytes)
         .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
+    // the order a transaction moves in: mempool, the block being sealed, the store
+    if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) || shared.is_inflight(&bytes) {
+        return ok(json!({"id": id, "status": "pending"}));
+    }
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
         return ok(receipt_json(&bytes, &location));
-    }
-    if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) {
-        return ok(json!({"id": id, "status": "pending"}));
     }
     Err(ApiError::not_found("unknown_tx", "no such transaction (never received, or refused)"))
 }
@@ -570,7 +573,7 @@ fn verify_all(
 ) -> Vec<Result<(), crate::signing::SignatureError>> {
     let verify_part = move |part: &[SignedTx]| -> Vec<_> {
         if heartbeats {
-            part.chunks(256).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
+            part.chunks(1024).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
         } else {
             part.iter().map(|t| cache.verify(t, chain_id)).collect()
         }
@@ -594,13 +597,20 @@ fn admit(
     verified: Vec<Result<(), crate::signing::SignatureError>>,
 ) -> Result<Vec<Outcome>, ApiError> {
     let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
+    // under the read lock no block takes from the mempool; one may be sealing: its ids are in
+    // flight until they are in the store, so check in flight first, then the store
     let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+    let inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let committed = shared.store.txs(&ids).map_err(ApiError::internal)?;
     let mut mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
     let mut outcomes = Vec::with_capacity(txs.len());
     for (((tx, id), verified), committed) in txs.into_iter().zip(ids).zip(verified).zip(committed) {
         if let Some(location) = committed {
             outcomes.push(Outcome::Committed(id, location));
+            continue;
+        }
+        if inflight.binary_search(&id).is_ok() {
+            outcomes.push(Outcome::Pending(id));
             continue;
         }
         if let Err(e) = verified {
@@ -776,4 +786,49 @@ async fn heartbeats(
     body: Body,
 ) -> ApiResult {
     batch(shared, query, headers, body, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Proposal;
+    use crate::node::{Config, create_dev};
+    use crate::signing::load_key;
+    use gridmint_core::{Policy, Tx};
+
+    /// The producer executes a block under the write lock, then seals it (root, storage) under
+    /// a read lock while admission goes on: a retry of a transaction of the block being sealed
+    /// must answer "pending" (not refuse it, not admit it twice), and "committed" once sealed.
+    #[test]
+    fn a_retry_while_its_block_seals_is_pending_then_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+        let shared = Shared::new(ledger, Config::default());
+        let key = load_key(&key_path).unwrap();
+        let dev = crate::signing::address_of(&key);
+        let body = TxBody::Transfer { to: Address([7; 32]), amount: 1 };
+        let tx = SignedTx::sign(Tx { signer: dev, nonce: 0, body }, &key, &shared.chain_id);
+        let id = tx.id();
+        let admit_one = || admit(&shared, vec![tx.clone()], vec![Ok(())]).unwrap().pop().unwrap();
+        assert!(matches!(admit_one(), Outcome::Pending(i) if i == id));
+
+        // what `produce` does before sealing: take, mark in flight, execute
+        let (txs, ids) = shared.mempool.lock().unwrap().take(10);
+        *shared.inflight.lock().unwrap() = Arc::new(ids);
+        let executed = {
+            let mut ledger = shared.ledger.write().unwrap();
+            let time = ledger.state.time;
+            ledger.execute_next(Proposal { time, txs }).unwrap()
+        };
+        // the state has moved (the nonce is used) but nothing is stored yet
+        assert!(shared.store.tx(&id).unwrap().is_none());
+        assert!(matches!(admit_one(), Outcome::Pending(i) if i == id), "a retry while sealing is pending");
+        assert!(shared.mempool.lock().unwrap().is_empty(), "and is not admitted a second time");
+
+        let (block, _) = shared.ledger.read().unwrap().seal(executed).unwrap();
+        shared.ledger.write().unwrap().finish(&block);
+        *shared.inflight.lock().unwrap() = Arc::new(Vec::new());
+        assert!(matches!(admit_one(), Outcome::Committed(i, location) if i == id && location.code == 0));
+        assert!(shared.mempool.lock().unwrap().is_empty());
+    }
 }

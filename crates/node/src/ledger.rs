@@ -102,6 +102,21 @@ pub struct ExplainMachine {
     pub earned: u128,
 }
 
+/// A block executed by [`Ledger::execute_next`], not yet sealed.
+#[derive(Debug)]
+pub struct Executed {
+    /// Its height.
+    pub height: u64,
+    /// Its time.
+    pub time: u64,
+    /// Its transactions.
+    pub txs: Vec<SignedTx>,
+    /// Their receipts.
+    pub receipts: Vec<Receipt>,
+    /// The epochs it closed.
+    pub records: Vec<EpochRecord>,
+}
+
 /// An epoch's inputs to the connection reward, recorded at its close (X3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExplainRecord {
@@ -277,6 +292,16 @@ impl Ledger {
     /// Executes `proposal` as the next block and commits it durably. On success the block is
     /// committed and every transaction in it is acknowledged.
     pub fn commit(&mut self, proposal: Proposal) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
+        let executed = self.execute_next(proposal)?;
+        let (block, records) = self.seal(executed)?;
+        self.finish(&block);
+        Ok((block, records))
+    }
+
+    /// The first of a commit's three steps, the only one that changes the state: executes
+    /// `proposal` as the next block. Until [`Ledger::finish`] the ledger is halted (a failure in
+    /// between leaves it so, and a restart replays it to its last committed block).
+    pub fn execute_next(&mut self, proposal: Proposal) -> Result<Executed, LedgerError> {
         if self.halted {
             return Err(LedgerError::Halted);
         }
@@ -286,18 +311,29 @@ impl Ledger {
         }
         // from here the state moves; any failure halts the ledger until a restart replays it
         self.halted = true;
-        let producer = self.genesis.producer;
-        let (receipts, records) = execute(&mut self.state, height, proposal.time, producer, &proposal.txs)?;
+        let (receipts, records) =
+            execute(&mut self.state, height, proposal.time, self.genesis.producer, &proposal.txs)?;
+        Ok(Executed { height, time: proposal.time, txs: proposal.txs, receipts, records })
+    }
+
+    /// The second step, reading the state only (the node runs it under a read lock, so that
+    /// admission goes on meanwhile): checks the invariants, computes the state root and writes the
+    /// block, its receipts and its epoch records in one storage transaction, durably.
+    pub fn seal(&self, executed: Executed) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
+        let Executed { height, time, txs, receipts, records } = executed;
+        if height != self.state.height || !self.halted {
+            return Err(LedgerError::Halted);
+        }
         if let Err(what) = self.state.check_invariants() {
             return Err(LedgerError::Invariant { height, what });
         }
         let block = StoredBlock {
             height,
-            time: proposal.time,
+            time,
             parent: self.tip_hash,
-            producer,
+            producer: self.genesis.producer,
             state_root: self.state.state_root(),
-            txs: proposal.txs,
+            txs,
             receipts,
             closed_epochs: records.iter().map(|r| r.summary.epoch).collect(),
         };
@@ -311,8 +347,14 @@ impl Ledger {
             })
             .collect();
         self.store.commit_block(&BlockWrite { block: &block, epochs })?;
+        Ok((block, records))
+    }
+
+    /// The last step, once `block` is sealed: it becomes the tip and the ledger takes the next
+    /// proposal.
+    pub fn finish(&mut self, block: &StoredBlock) {
+        debug_assert_eq!(block.height, self.state.height);
         self.tip_hash = block.hash();
         self.halted = false;
-        Ok((block, records))
     }
 }

@@ -44,7 +44,7 @@ pub enum Admitted {
 
 /// The mempool.
 pub struct Mempool {
-    queue: VecDeque<SignedTx>,
+    queue: VecDeque<(SignedTx, [u8; 32])>,
     ids: BTreeSet<[u8; 32]>,
     /// Per signer: (next nonce after its waiting transactions, how many wait).
     pending: BTreeMap<Address, (u64, u32)>,
@@ -109,16 +109,16 @@ impl Mempool {
             entry.1 += 1;
         }
         self.ids.insert(id);
-        self.queue.push_back(tx);
+        self.queue.push_back((tx, id));
         Ok(Admitted::New)
     }
 
-    /// Takes up to `max` transactions, oldest first, for the next block.
-    pub fn take(&mut self, max: usize) -> Vec<SignedTx> {
+    /// Takes up to `max` transactions, oldest first, for the next block, with their ids.
+    pub fn take(&mut self, max: usize) -> (Vec<SignedTx>, Vec<[u8; 32]>) {
         let n = self.queue.len().min(max);
-        let taken: Vec<SignedTx> = self.queue.drain(..n).collect();
-        for tx in &taken {
-            self.ids.remove(&tx.id());
+        let (taken, ids): (Vec<SignedTx>, Vec<[u8; 32]>) = self.queue.drain(..n).unzip();
+        for (tx, id) in taken.iter().zip(&ids) {
+            self.ids.remove(id);
             if !matches!(tx.tx.body, TxBody::Heartbeat { .. })
                 && let Some(entry) = self.pending.get_mut(&tx.tx.signer)
             {
@@ -130,7 +130,7 @@ impl Mempool {
                 }
             }
         }
-        taken
+        (taken, ids)
     }
 }
 
@@ -169,7 +169,7 @@ mod tests {
         }
         let t3 = signed(alice, 3);
         assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Err(Refusal::Full), "capacity 3 holds 3, not 4");
-        assert_eq!(pool.take(2).len(), 2);
+        assert_eq!(pool.take(2).0.len(), 2);
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Ok(Admitted::New));
         pool.take(10);

@@ -61,8 +61,15 @@ impl Default for Config {
 
 /// Everything the producer and the API share.
 pub struct Shared {
-    /// The ledger (write-locked while a block executes and commits).
+    /// The ledger: write-locked while a block executes, read-locked while it is sealed (its
+    /// root computed and its storage transaction committed), so admission goes on meanwhile.
     pub ledger: RwLock<Ledger>,
+    /// Held for writing from a block's execution until it is committed: the API's state reads
+    /// take it for reading, so they never see a block that is not yet durable.
+    pub sealing: RwLock<()>,
+    /// The ids of the block being sealed, sorted: taken from the mempool and not yet in the
+    /// store. A retry of one of them is answered "pending", never admitted again.
+    pub inflight: Mutex<Arc<Vec<[u8; 32]>>>,
     /// The store, for reads that need no state.
     pub store: Arc<crate::store::Store>,
     /// The chain id.
@@ -95,6 +102,8 @@ impl Shared {
             metrics: Metrics::default(),
             config,
             ledger: RwLock::new(ledger),
+            sealing: RwLock::new(()),
+            inflight: Mutex::new(Arc::new(Vec::new())),
         })
     }
 
@@ -108,15 +117,37 @@ impl Shared {
                 return Ok(None);
             }
         }
+        let sealing = self.sealing.write().unwrap_or_else(|e| e.into_inner());
         let mut ledger = self.ledger.write().unwrap_or_else(|e| e.into_inner());
-        // taken under the ledger's write lock: a retry cannot slip in between taking a
-        // transaction and committing it (admission holds the read lock)
-        let txs = self.mempool.lock().unwrap_or_else(|e| e.into_inner()).take(self.config.max_block_txs);
+        // A transaction moves mempool -> in flight -> store, each move visible in the next place
+        // before it leaves the previous one; lookups (admission, receipts) check in that order.
+        let mut mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        let (txs, mut ids) = mempool.take(self.config.max_block_txs);
+        ids.sort_unstable();
+        *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids);
+        drop(mempool);
         let time = now.max(ledger.state.time);
         let count = txs.len() as u64;
-        let (block, records) = ledger.commit(Proposal { time, txs })?;
+        let executed = ledger.execute_next(Proposal { time, txs })?;
+        drop(ledger);
+        // sealing only reads the state: admission (a read lock) goes on meanwhile
+        let (block, records) = self.ledger.read().unwrap_or_else(|e| e.into_inner()).seal(executed)?;
+        self.ledger.write().unwrap_or_else(|e| e.into_inner()).finish(&block);
+        *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Vec::new());
+        drop(sealing);
+        self.report(count, &block, &records);
+        self.committed.send_replace(block.height);
+        Ok(Some(block.height))
+    }
+
+    /// Whether `id` is in the block being sealed.
+    pub fn is_inflight(&self, id: &[u8; 32]) -> bool {
+        self.inflight.lock().unwrap_or_else(|e| e.into_inner()).binary_search(id).is_ok()
+    }
+
+    fn report(&self, count: u64, block: &crate::block::StoredBlock, records: &[crate::ledger::EpochRecord]) {
         if self.config.log {
-            for record in &records {
+            for record in records {
                 let s = &record.summary;
                 let paid: u128 = s.programs.iter().map(|p| p.paid).sum();
                 println!(
@@ -137,9 +168,6 @@ impl Shared {
         self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
         self.metrics.committed_txs.fetch_add(count, Ordering::Relaxed);
         self.metrics.epochs.fetch_add(records.len() as u64, Ordering::Relaxed);
-        drop(ledger);
-        self.committed.send_replace(block.height);
-        Ok(Some(block.height))
     }
 }
 
