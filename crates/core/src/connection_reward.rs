@@ -5,12 +5,17 @@
 //! mining pool is split pro rata to weight = GPU-class weight × bandwidth factor (ppb), rounding
 //! down; dust, and the whole release when nobody qualifies, stay in the pool.
 //!
-//! This is the hottest loop of the ledger (a million machines per close): it reads the 12-byte
-//! hot records twice (sum, then pay) and does no division per machine ([`crate::math::ProRata`]).
+//! This is the hottest loop of the ledger (a million machines per close): one pass over the
+//! 12-byte hot records counts the qualifying machines per weight bucket, and no machine is
+//! credited one by one. Every qualifying machine of a bucket earns the same exact share
+//! floor(budget·w/W) ([`crate::math::ProRata`]), so the close adds it once to the bucket's
+//! cumulative `reward_index`; a machine that keeps qualifying accrues lazily and is settled
+//! (`reward_index − machine_since` credited) only when it stops qualifying, is claimed for, or the
+//! policy changes — the "reward per share" accumulator of staking contracts, exact to the unit.
 
 use crate::epoch::ProgramPayout;
 use crate::math::ProRata;
-use crate::state::{FLAG_FORFEITED, MachineCold, MachineHot};
+use crate::state::{FLAG_ACCRUING, FLAG_FORFEITED, MachineCold, MachineHot};
 use crate::{State, TxError};
 use gridmint_policy::Address;
 
@@ -84,6 +89,7 @@ impl State {
         self.machines_cold.push(MachineCold { address: machine, bandwidth_mbps, bond, slot_bits: [0; 5] });
         self.machine_rewards.push(0);
         self.machine_unclaimed.push(0);
+        self.machine_since.push(0);
         self.owner_machines.entry(owner).or_default().push(id);
         self.machine_index.insert(machine, id);
         id
@@ -128,39 +134,64 @@ impl State {
     /// G7 step 3: NM6's connection reward.
     ///
     /// Weights take only (GPU classes × bandwidth tiers) distinct values, so machines are counted
-    /// per weight bucket, the exact pro-rata share floor(budget·w/W) is computed once per bucket,
-    /// and each qualifying machine is credited its bucket's share: the same exact result as a
-    /// per-machine split, at a table load per machine instead of a division.
+    /// per weight bucket and the exact pro-rata share floor(budget·w/W) is computed once per
+    /// bucket: the same exact result as a per-machine split. The share is added to the bucket's
+    /// `reward_index`; the counting pass settles a machine only when its qualification changes
+    /// (starts: it records the index it starts from; stops: it is credited what it accrued).
     ///
-    /// Returns true when it also cleared every machine's slots and flags for the next epoch (it
-    /// does so in its credit pass when no later program reads them), saving the reset pass.
+    /// Returns true when it also cleared every machine's slots and forfeit for the next epoch (it
+    /// does so in its pass when no later program reads them), saving the reset pass.
     pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) -> bool {
         let Some(params) = &self.policy.connection_reward else { return false };
         let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
         let min_slots = params.min_online_slots;
-        // branch-free: whether a machine qualifies is as random as its uptime, so a branch on it
-        // would mispredict half the time
-        let bucket_of = |m: &MachineHot| -> (usize, bool) {
-            let qualifies = (u32::from(m.online_slots) >= min_slots) & (m.flags & FLAG_FORFEITED == 0);
-            (usize::from(m.bucket), qualifies)
-        };
         let buckets = self.weight_table.len();
-        let count = |machines: &[MachineHot]| {
+        let index = &self.reward_index;
+        // one pass: count per bucket, settle the machines whose qualification changed, and
+        // (with `reset`) clear the epoch's slots and forfeit
+        let pass = |machines: &mut [MachineHot], since: &mut [u128], unclaimed: &mut [u128], rewards: &mut [u128]| {
             let mut counts = vec![0u64; buckets];
-            for machine in machines {
-                let (bucket, qualifies) = bucket_of(machine);
+            for (i, machine) in machines.iter_mut().enumerate() {
+                let bucket = usize::from(machine.bucket);
+                // branch-free: qualification is as random as uptime
+                let qualifies = (u32::from(machine.online_slots) >= min_slots) & (machine.flags & FLAG_FORFEITED == 0);
                 counts[bucket] += u64::from(qualifies);
+                let accruing = machine.flags & FLAG_ACCRUING != 0;
+                if qualifies != accruing {
+                    if qualifies {
+                        since[i] = index[bucket];
+                    } else {
+                        let owed = index[bucket] - since[i];
+                        unclaimed[i] += owed;
+                        rewards[i] += owed;
+                    }
+                }
+                let keep = if reset { 0 } else { machine.flags & !FLAG_ACCRUING };
+                machine.flags = keep | if qualifies { FLAG_ACCRUING } else { 0 };
+                if reset {
+                    machine.online_slots = 0;
+                }
             }
             counts
         };
         let chunk = chunk_size(self.machines.len(), self.threads);
         let counts: Vec<u64> = if self.machines.len() <= chunk {
-            count(&self.machines)
+            pass(&mut self.machines, &mut self.machine_since, &mut self.machine_unclaimed, &mut self.machine_rewards)
         } else {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = self.machines.chunks(chunk).map(|c| scope.spawn(move || count(c))).collect();
+                let parts = self
+                    .machines
+                    .chunks_mut(chunk)
+                    .zip(self.machine_since.chunks_mut(chunk))
+                    .zip(self.machine_unclaimed.chunks_mut(chunk))
+                    .zip(self.machine_rewards.chunks_mut(chunk));
+                let handles: Vec<_> = parts
+                    .map(|(((machines, since), unclaimed), rewards)| {
+                        scope.spawn(move || pass(machines, since, unclaimed, rewards))
+                    })
+                    .collect();
                 let mut total = vec![0u64; buckets];
                 for handle in handles {
                     let part = handle.join().unwrap_or_else(|_| panic!("a counting thread panicked"));
@@ -172,47 +203,19 @@ impl State {
         let total_weight: u128 =
             counts.iter().zip(&self.weight_table).map(|(n, w)| u128::from(*n) * u128::from(*w)).sum();
         let split = ProRata::new(budget, total_weight);
-        let shares: Vec<u128> = self
-            .weight_table
-            .iter()
-            .zip(&counts)
-            .map(|(w, n)| if *n > 0 { split.share(u128::from(*w)) } else { 0 })
-            .collect();
-        let paid: u128 = counts.iter().zip(&shares).map(|(n, share)| u128::from(*n) * share).sum();
-        let recipients: u64 = if paid > 0 { counts.iter().sum() } else { 0 };
-        let credited = paid > 0 || reset;
-        if credited {
-            let credit = |machines: &mut [MachineHot], unclaimed: &mut [u128], rewards: &mut [u128]| {
-                for ((machine, unclaimed), rewards) in machines.iter_mut().zip(unclaimed).zip(rewards) {
-                    let (bucket, qualifies) = bucket_of(machine);
-                    let share = std::hint::select_unpredictable(qualifies, shares[bucket], 0);
-                    *unclaimed += share;
-                    *rewards += share;
-                    if reset {
-                        machine.online_slots = 0;
-                        machine.flags = 0;
-                    }
-                }
-            };
-            if self.machines.len() <= chunk {
-                credit(&mut self.machines, &mut self.machine_unclaimed, &mut self.machine_rewards);
-            } else {
-                std::thread::scope(|scope| {
-                    let parts = self
-                        .machines
-                        .chunks_mut(chunk)
-                        .zip(self.machine_unclaimed.chunks_mut(chunk))
-                        .zip(self.machine_rewards.chunks_mut(chunk));
-                    for ((machines, unclaimed), rewards) in parts {
-                        scope.spawn(move || credit(machines, unclaimed, rewards));
-                    }
-                });
+        let mut paid = 0u128;
+        for ((index, weight), n) in self.reward_index.iter_mut().zip(&self.weight_table).zip(&counts) {
+            if *n > 0 {
+                let share = split.share(u128::from(*weight));
+                *index += share;
+                paid += u128::from(*n) * share;
             }
         }
+        let recipients: u64 = if paid > 0 { counts.iter().sum() } else { 0 };
         self.pools[pool_index].balance -= paid;
         self.pools[pool_index].epoch_budget -= paid;
         programs.push(ProgramPayout { program: "connection_reward", budget, paid, dust: budget - paid, recipients });
-        credited && reset
+        reset
     }
 
     /// Clears the per-epoch machine data after the programs ran.
@@ -222,7 +225,7 @@ impl State {
         if !slots_already_cleared {
             for machine in &mut self.machines {
                 machine.online_slots = 0;
-                machine.flags = 0;
+                machine.flags &= FLAG_ACCRUING;
             }
         }
         for id in std::mem::take(&mut self.heartbeat_dirty) {
@@ -287,7 +290,7 @@ impl State {
             online_slots: hot.online_slots,
             forfeited: hot.flags & FLAG_FORFEITED != 0,
             weight: self.machine_weight(hot),
-            rewards_total: self.machine_rewards[id as usize],
+            rewards_total: self.machine_rewards_total(id),
         }
     }
 }

@@ -230,8 +230,8 @@ impl State {
         let mut ranked: Vec<(Address, u128)> = self
             .machines_cold
             .iter()
-            .zip(&self.machine_rewards)
-            .map(|(m, r)| (m.address, *r))
+            .zip(self.machines_rewards_total())
+            .map(|(m, r)| (m.address, r))
             .filter(|(_, r)| *r > 0)
             .collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -14,7 +14,7 @@ impl State {
         if supply > self.cap {
             return fail(format!("G8: total supply {supply} exceeds the cap {}", self.cap));
         }
-        let machine_unclaimed: u128 = self.machine_unclaimed.iter().sum();
+        let machine_unclaimed: u128 = self.machines_unclaimed().iter().sum();
         let holdings: u128 = self
             .accounts
             .iter()
@@ -72,6 +72,9 @@ impl State {
         if self.machines.len() != self.machines_cold.len()
             || self.machines.len() != self.machine_index.len()
             || self.machines.len() != self.machine_unclaimed.len()
+            || self.machines.len() != self.machine_rewards.len()
+            || self.machines.len() != self.machine_since.len()
+            || self.reward_index.len() != self.weight_table.len()
             || owned != self.machines.len()
         {
             return fail("machine tables differ in length".into());

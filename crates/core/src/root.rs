@@ -121,22 +121,24 @@ impl State {
             o.u128(p.epoch_budget);
         }
         o.len(self.machines.len());
-        for (((hot, cold), reward), unclaimed) in
-            self.machines.iter().zip(&self.machines_cold).zip(&self.machine_rewards).zip(&self.machine_unclaimed)
-        {
+        // settled values (what a per-close credit would hold), so the root does not depend on
+        // when machines were last settled; FLAG_ACCRUING is bookkeeping and left out
+        for (id, (hot, cold)) in self.machines.iter().zip(&self.machines_cold).enumerate() {
+            let pending = self.machine_pending(id as u32);
+            let (reward, unclaimed) = (self.machine_rewards[id] + pending, self.machine_unclaimed[id] + pending);
             o.u32(hot.owner);
             o.u16(hot.online_slots);
             o.u8(hot.gpu_class);
             o.u8(hot.bandwidth_tier);
-            o.u8(hot.flags);
+            o.u8(hot.flags & !crate::state::FLAG_ACCRUING);
             o.addr(&cold.address);
             o.u32(cold.bandwidth_mbps);
             o.u128(cold.bond);
             for word in cold.slot_bits {
                 o.u64(word);
             }
-            o.u128(*reward);
-            o.u128(*unclaimed);
+            o.u128(reward);
+            o.u128(unclaimed);
         }
         o.len(self.epoch_ai_tokens.len());
         for (m, t) in &self.epoch_ai_tokens {
@@ -301,7 +303,7 @@ impl State {
 
     /// The rewarded accounts in address order: the rewards tree's leaves.
     pub fn reward_leaves(&self) -> Vec<(Address, u128)> {
-        let machines = self.sum_by_owner(&self.machine_rewards);
+        let machines = self.sum_by_owner(&self.machines_rewards_total());
         self.account_index
             .iter()
             .map(|(address, id)| (*address, self.rewards[*id as usize].total + machines[*id as usize]))

@@ -65,6 +65,10 @@ pub struct Pool {
 
 /// Machine flag: forfeited this epoch's connection reward (NM9).
 pub const FLAG_FORFEITED: u8 = 1;
+/// Machine flag: qualified for the connection reward at the last close, so it accrues its
+/// bucket's share lazily (see [`State::machine_pending`]). Bookkeeping only: not part of the
+/// state root, which commits to the settled values.
+pub const FLAG_ACCRUING: u8 = 2;
 
 /// The part of a machine every epoch close reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +81,7 @@ pub struct MachineHot {
     pub gpu_class: u8,
     /// Bandwidth tier index into the policy's tiers.
     pub bandwidth_tier: u8,
-    /// [`FLAG_FORFEITED`].
+    /// [`FLAG_FORFEITED`], [`FLAG_ACCRUING`].
     pub flags: u8,
     /// Index into the connection weight table: class × tiers + tier (derived from the policy).
     pub bucket: u8,
@@ -333,12 +337,22 @@ pub struct State {
     pub machines: Vec<MachineHot>,
     /// Cold machine data.
     pub machines_cold: Vec<MachineCold>,
-    /// Rewards ever credited per machine.
-    pub machine_rewards: Vec<u128>,
+    /// Rewards ever credited per machine, as last settled: the whole amount is this plus
+    /// [`State::machine_pending`] (read it with [`State::machine_rewards_total`]).
+    pub(crate) machine_rewards: Vec<u128>,
     /// Rewards per machine not yet claimed by its owner (G11). Machine rewards accrue on the
     /// machine, as Helium's accrue per hotspot, so the epoch close writes only per-machine data
     /// and can run over chunks of machines in parallel; a claim sweeps the owner's machines.
-    pub machine_unclaimed: Vec<u128>,
+    ///
+    /// As last settled: the whole amount is this plus [`State::machine_pending`] (read it with
+    /// [`State::machine_unclaimed`]).
+    pub(crate) machine_unclaimed: Vec<u128>,
+    /// Per connection-weight bucket, the cumulative share one qualifying machine of the bucket
+    /// earned over every close since the policy was installed: a machine that qualified at every
+    /// close since it last settled is owed `reward_index[bucket] - machine_since[machine]`.
+    pub(crate) reward_index: Vec<u128>,
+    /// Per machine, its bucket's `reward_index` when it last settled.
+    pub(crate) machine_since: Vec<u128>,
     /// The machines of each owner, in registration order.
     pub owner_machines: BTreeMap<AccountId, Vec<MachineId>>,
     /// Address → machine.
@@ -417,6 +431,8 @@ impl State {
             machines_cold: vec![],
             machine_rewards: vec![],
             machine_unclaimed: vec![],
+            reward_index: vec![],
+            machine_since: vec![],
             owner_machines: BTreeMap::new(),
             machine_index: BTreeMap::new(),
             heartbeat_dirty: vec![],
@@ -456,6 +472,8 @@ impl State {
     /// Makes `self.policy` rule from `from_epoch`: pools created or matched by name, derived
     /// tables rebuilt, the era logged.
     pub(crate) fn install_policy(&mut self, from_epoch: Epoch, mint_pools: bool) {
+        // buckets and weights may change: settle every machine on the old ones first
+        self.settle_all_machines();
         let mut pools = Vec::with_capacity(self.policy.pools.len());
         for params in &self.policy.pools {
             let existing = self.pools.iter().find(|p| p.name == params.name);
@@ -499,6 +517,9 @@ impl State {
             }
             None => vec![],
         };
+        // every machine is settled: the index starts over for the new buckets
+        self.reward_index = vec![0; self.weight_table.len()];
+        self.machine_since.iter_mut().for_each(|since| *since = 0);
         if self.base_fee == 0 {
             self.base_fee = self.policy.gas.base_fee.as_ref().map_or(0, |b| b.initial.base_units());
         }
@@ -528,17 +549,15 @@ impl State {
 
     /// Unclaimed rewards of account `id`: its own and its machines'.
     pub fn unclaimed_of(&self, id: AccountId) -> u128 {
-        let machines: u128 = self
-            .owner_machines
-            .get(&id)
-            .map_or(0, |list| list.iter().map(|m| self.machine_unclaimed[*m as usize]).sum());
+        let machines: u128 =
+            self.owner_machines.get(&id).map_or(0, |list| list.iter().map(|m| self.machine_unclaimed(*m)).sum());
         self.rewards[id as usize].unclaimed + machines
     }
 
     /// Cumulative rewards of account `id`: its own and its machines' (the X2 leaf value).
     pub fn rewards_total_of(&self, id: AccountId) -> u128 {
         let machines: u128 =
-            self.owner_machines.get(&id).map_or(0, |list| list.iter().map(|m| self.machine_rewards[*m as usize]).sum());
+            self.owner_machines.get(&id).map_or(0, |list| list.iter().map(|m| self.machine_rewards_total(*m)).sum());
         self.rewards[id as usize].total + machines
     }
 
@@ -556,8 +575,12 @@ impl State {
     pub(crate) fn sweep_machine_rewards(&mut self, id: AccountId) {
         let Some(list) = self.owner_machines.get(&id) else { return };
         let mut swept = 0;
-        for machine in list {
-            swept += std::mem::take(&mut self.machine_unclaimed[*machine as usize]);
+        for &machine in list {
+            let pending = self.machine_pending(machine);
+            let m = machine as usize;
+            self.machine_rewards[m] += pending;
+            self.machine_since[m] += pending;
+            swept += std::mem::take(&mut self.machine_unclaimed[m]) + pending;
         }
         self.rewards[id as usize].unclaimed += swept;
     }
@@ -565,6 +588,48 @@ impl State {
     /// The unclaimed rewards of `address` (0 for an unknown address).
     pub fn unclaimed(&self, address: &Address) -> u128 {
         self.account_id(address).map_or(0, |id| self.unclaimed_of(id))
+    }
+
+    /// The connection reward `machine` has accrued since it last settled: its bucket's share of
+    /// every close it qualified at in a row (zero unless it qualified at the last close). Exactly
+    /// what crediting it at each close would have added, at no per-close cost.
+    #[inline]
+    pub fn machine_pending(&self, machine: MachineId) -> u128 {
+        let hot = &self.machines[machine as usize];
+        if hot.flags & FLAG_ACCRUING == 0 {
+            return 0;
+        }
+        self.reward_index[usize::from(hot.bucket)] - self.machine_since[machine as usize]
+    }
+
+    /// Rewards of `machine` not yet claimed by its owner.
+    pub fn machine_unclaimed(&self, machine: MachineId) -> u128 {
+        self.machine_unclaimed[machine as usize] + self.machine_pending(machine)
+    }
+
+    /// Rewards ever credited to `machine`.
+    pub fn machine_rewards_total(&self, machine: MachineId) -> u128 {
+        self.machine_rewards[machine as usize] + self.machine_pending(machine)
+    }
+
+    /// [`State::machine_unclaimed`] of every machine, in registration order.
+    pub fn machines_unclaimed(&self) -> Vec<u128> {
+        (0..self.machines.len() as MachineId).map(|m| self.machine_unclaimed(m)).collect()
+    }
+
+    /// [`State::machine_rewards_total`] of every machine, in registration order.
+    pub fn machines_rewards_total(&self) -> Vec<u128> {
+        (0..self.machines.len() as MachineId).map(|m| self.machine_rewards_total(m)).collect()
+    }
+
+    /// Credits every machine what it has accrued (before buckets or weights change).
+    fn settle_all_machines(&mut self) {
+        for m in 0..self.machines.len() {
+            let pending = self.machine_pending(m as MachineId);
+            self.machine_unclaimed[m] += pending;
+            self.machine_rewards[m] += pending;
+            self.machine_since[m] += pending;
+        }
     }
 
     /// Credits a machine's reward (to the machine; its owner claims it).

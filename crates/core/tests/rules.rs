@@ -23,8 +23,8 @@ fn nm6_sixty_vs_sixty_one_slots() {
     assert_eq!(program.paid, program.budget, "one recipient: no dust");
     let m60 = h.state.machine_id(&addr("m60")).unwrap() as usize;
     let m61 = h.state.machine_id(&addr("m61")).unwrap() as usize;
-    assert_eq!(h.state.machine_rewards[m60], 0);
-    assert_eq!(h.state.machine_rewards[m61], parse_tokens("273972.602739726027397260").unwrap());
+    assert_eq!(h.state.machine_rewards_total(m60 as u32), 0);
+    assert_eq!(h.state.machine_rewards_total(m61 as u32), parse_tokens("273972.602739726027397260").unwrap());
 }
 
 /// NM6: nobody qualifies → the whole release stays in the pool. Method: no heartbeats.
@@ -52,8 +52,8 @@ fn nm7_weights_and_bandwidth() {
     let budget = summary.programs[0].budget;
     let heavy = budget * 10_000 / 10_700;
     let light = budget * 700 / 10_700;
-    assert_eq!(h.state.machine_rewards[0], heavy);
-    assert_eq!(h.state.machine_rewards[1], light);
+    assert_eq!(h.state.machine_rewards_total(0), heavy);
+    assert_eq!(h.state.machine_rewards_total(1), light);
     assert_eq!(summary.programs[0].dust, budget - heavy - light);
     assert_eq!(
         h.state.pool("mining").unwrap().balance,
@@ -90,12 +90,12 @@ fn nm9_forfeit_on_failed_job() {
     assert_eq!(h.spendable("alice") - alice_before, TOKEN / 2, "keeps 50% of 100 × 0.01");
     let summary = h.next_epoch();
     assert_eq!(summary.programs[0].recipients, 1);
-    assert_eq!(h.state.machine_rewards[0], 0, "forfeited");
-    assert_eq!(h.state.machine_rewards[1], summary.programs[0].budget);
+    assert_eq!(h.state.machine_rewards_total(0), 0, "forfeited");
+    assert_eq!(h.state.machine_rewards_total(1), summary.programs[0].budget);
     // the forfeit lasts one epoch only
     h.heartbeats("bad", 100);
     h.next_epoch();
-    assert!(h.state.machine_rewards[0] > 0);
+    assert!(h.state.machine_rewards_total(0) > 0);
 }
 
 /// NM8: sync jobs pay providers 50% and burn 50%; async pay 20% and burn 80%; unused escrow is

@@ -38,7 +38,7 @@ pub fn balances_csv(result: &SimResult) -> String {
     let state = &result.state;
     let mut out = String::with_capacity(state.accounts.len() * 90);
     out.push_str("account,balance\n");
-    let machines = state.sum_by_owner(&state.machine_unclaimed);
+    let machines = state.sum_by_owner(&state.machines_unclaimed());
     for (address, id) in &state.account_index {
         let (a, r) = (&state.accounts[*id as usize], &state.rewards[*id as usize]);
         let holding = a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed + machines[*id as usize];

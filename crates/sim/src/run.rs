@@ -245,8 +245,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         row.paid.resize(programs.len(), 0);
     }
     let mut rewards_by_class: BTreeMap<u8, Vec<u128>> = BTreeMap::new();
-    for (machine, reward) in state.machines.iter().zip(&state.machine_rewards) {
-        rewards_by_class.entry(machine.gpu_class + 1).or_default().push(*reward);
+    for (machine, reward) in state.machines.iter().zip(state.machines_rewards_total()) {
+        rewards_by_class.entry(machine.gpu_class + 1).or_default().push(reward);
     }
     Ok(SimResult {
         pools,
