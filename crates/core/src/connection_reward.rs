@@ -10,7 +10,7 @@
 //! credited one by one. Every qualifying machine of a bucket earns the same exact share
 //! floor(budget·w/W) ([`crate::math::ProRata`]), so the close adds it once to the bucket's
 //! cumulative `reward_index`; a machine that keeps qualifying accrues lazily and is settled
-//! (`reward_index − machine_since` credited) only when it stops qualifying, is claimed for, or the
+//! (credited its bucket's index at the run's end minus at its start) only when it stops qualifying, is claimed for, or the
 //! policy changes — the "reward per share" accumulator of staking contracts, exact to the unit.
 
 use crate::epoch::ProgramPayout;
@@ -87,9 +87,8 @@ impl State {
             bucket,
         });
         self.machines_cold.push(MachineCold { address: machine, bandwidth_mbps, bond, slot_bits: [0; 5] });
-        self.machine_rewards.push(0);
-        self.machine_unclaimed.push(0);
-        self.machine_since.push(0);
+        self.machine_credit.push(0);
+        self.machine_claimed.push(0);
         self.owner_machines.entry(owner).or_default().push(id);
         self.machine_index.insert(machine, id);
         id
@@ -151,46 +150,57 @@ impl State {
         let index = &self.reward_index;
         // one pass: count per bucket, settle the machines whose qualification changed, and
         // (with `reset`) clear the epoch's slots and forfeit
-        let pass = |machines: &mut [MachineHot], since: &mut [u128], unclaimed: &mut [u128], rewards: &mut [u128]| {
-            let mut counts = vec![0u64; buckets];
-            for (i, machine) in machines.iter_mut().enumerate() {
-                let bucket = usize::from(machine.bucket);
-                // branch-free: qualification is as random as uptime
-                let qualifies = (u32::from(machine.online_slots) >= min_slots) & (machine.flags & FLAG_FORFEITED == 0);
-                counts[bucket] += u64::from(qualifies);
-                let accruing = machine.flags & FLAG_ACCRUING != 0;
-                if qualifies != accruing {
-                    if qualifies {
-                        since[i] = index[bucket];
-                    } else {
-                        let owed = index[bucket] - since[i];
-                        unclaimed[i] += owed;
-                        rewards[i] += owed;
+        let pass = |machines: &mut [MachineHot], credits: &mut [u128]| {
+            // four interleaved histograms: consecutive machines of one bucket do not wait on
+            // each other's increment; a u8 bucket indexes 256 entries without a bounds check
+            let mut histograms = [[0u32; 256]; 4];
+            for (machines, credits) in machines.chunks_mut(64).zip(credits.chunks_mut(64)) {
+                // branch-free over the block (qualification is as random as uptime); then only
+                // the machines whose qualification changed are visited, by bit
+                let mut changed = 0u64;
+                for (j, machine) in machines.iter_mut().enumerate() {
+                    let qualifies =
+                        (u32::from(machine.online_slots) >= min_slots) & (machine.flags & FLAG_FORFEITED == 0);
+                    let accruing = machine.flags & FLAG_ACCRUING != 0;
+                    histograms[j & 3][usize::from(machine.bucket)] += u32::from(qualifies);
+                    changed |= u64::from(qualifies != accruing) << j;
+                    let keep = if reset { 0 } else { machine.flags & !FLAG_ACCRUING };
+                    machine.flags = keep | if qualifies { FLAG_ACCRUING } else { 0 };
+                    if reset {
+                        machine.online_slots = 0;
                     }
                 }
-                let keep = if reset { 0 } else { machine.flags & !FLAG_ACCRUING };
-                machine.flags = keep | if qualifies { FLAG_ACCRUING } else { 0 };
-                if reset {
-                    machine.online_slots = 0;
+                while changed != 0 {
+                    let j = changed.trailing_zeros() as usize;
+                    changed &= changed - 1;
+                    let (machine, credit) = (&machines[j], &mut credits[j]);
+                    let at = index[usize::from(machine.bucket)];
+                    // a run starts at the index before this close's share, or ends there
+                    *credit = if machine.flags & FLAG_ACCRUING != 0 {
+                        credit.wrapping_sub(at)
+                    } else {
+                        credit.wrapping_add(at)
+                    };
+                }
+            }
+            let mut counts = vec![0u64; buckets];
+            for histogram in &histograms {
+                for (count, n) in counts.iter_mut().zip(histogram) {
+                    *count += u64::from(*n);
                 }
             }
             counts
         };
         let chunk = chunk_size(self.machines.len(), self.threads);
         let counts: Vec<u64> = if self.machines.len() <= chunk {
-            pass(&mut self.machines, &mut self.machine_since, &mut self.machine_unclaimed, &mut self.machine_rewards)
+            pass(&mut self.machines, &mut self.machine_credit)
         } else {
             std::thread::scope(|scope| {
-                let parts = self
+                let handles: Vec<_> = self
                     .machines
                     .chunks_mut(chunk)
-                    .zip(self.machine_since.chunks_mut(chunk))
-                    .zip(self.machine_unclaimed.chunks_mut(chunk))
-                    .zip(self.machine_rewards.chunks_mut(chunk));
-                let handles: Vec<_> = parts
-                    .map(|(((machines, since), unclaimed), rewards)| {
-                        scope.spawn(move || pass(machines, since, unclaimed, rewards))
-                    })
+                    .zip(self.machine_credit.chunks_mut(chunk))
+                    .map(|(machines, credits)| scope.spawn(move || pass(machines, credits)))
                     .collect();
                 let mut total = vec![0u64; buckets];
                 for handle in handles {

@@ -71,9 +71,8 @@ impl State {
         let owned: usize = self.owner_machines.values().map(Vec::len).sum();
         if self.machines.len() != self.machines_cold.len()
             || self.machines.len() != self.machine_index.len()
-            || self.machines.len() != self.machine_unclaimed.len()
-            || self.machines.len() != self.machine_rewards.len()
-            || self.machines.len() != self.machine_since.len()
+            || self.machines.len() != self.machine_credit.len()
+            || self.machines.len() != self.machine_claimed.len()
             || self.reward_index.len() != self.weight_table.len()
             || owned != self.machines.len()
         {

@@ -124,8 +124,8 @@ impl State {
         // settled values (what a per-close credit would hold), so the root does not depend on
         // when machines were last settled; FLAG_ACCRUING is bookkeeping and left out
         for (id, (hot, cold)) in self.machines.iter().zip(&self.machines_cold).enumerate() {
-            let pending = self.machine_pending(id as u32);
-            let (reward, unclaimed) = (self.machine_rewards[id] + pending, self.machine_unclaimed[id] + pending);
+            let reward = self.machine_rewards_total(id as u32);
+            let unclaimed = reward - self.machine_claimed[id];
             o.u32(hot.owner);
             o.u16(hot.online_slots);
             o.u8(hot.gpu_class);

@@ -66,7 +66,7 @@ pub struct Pool {
 /// Machine flag: forfeited this epoch's connection reward (NM9).
 pub const FLAG_FORFEITED: u8 = 1;
 /// Machine flag: qualified for the connection reward at the last close, so it accrues its
-/// bucket's share lazily (see [`State::machine_pending`]). Bookkeeping only: not part of the
+/// bucket's share lazily (see [`State::machine_rewards_total`]). Bookkeeping only: not part of the
 /// state root, which commits to the settled values.
 pub const FLAG_ACCRUING: u8 = 2;
 
@@ -337,22 +337,21 @@ pub struct State {
     pub machines: Vec<MachineHot>,
     /// Cold machine data.
     pub machines_cold: Vec<MachineCold>,
-    /// Rewards ever credited per machine, as last settled: the whole amount is this plus
-    /// [`State::machine_pending`] (read it with [`State::machine_rewards_total`]).
-    pub(crate) machine_rewards: Vec<u128>,
-    /// Rewards per machine not yet claimed by its owner (G11). Machine rewards accrue on the
-    /// machine, as Helium's accrue per hotspot, so the epoch close writes only per-machine data
-    /// and can run over chunks of machines in parallel; a claim sweeps the owner's machines.
-    ///
-    /// As last settled: the whole amount is this plus [`State::machine_pending`] (read it with
-    /// [`State::machine_unclaimed`]).
-    pub(crate) machine_unclaimed: Vec<u128>,
+    /// Per machine, its credit: every amount credited to it, plus for each run of closes at which
+    /// it qualified for the connection reward its bucket's `reward_index` at the run's end minus
+    /// at its start (a run still going counts the current index as its end). One 16-byte value per
+    /// machine, written only when its qualification changes; wrapping arithmetic (mid-run it may
+    /// hold "minus the start index" mod 2^128, while the total it stands for is a true amount).
+    /// Read it with [`State::machine_rewards_total`].
+    pub(crate) machine_credit: Vec<u128>,
+    /// Per machine: its rewards total when its owner last claimed (G11); what it has not yet
+    /// claimed is the difference (read it with [`State::machine_unclaimed`]).
+    pub(crate) machine_claimed: Vec<u128>,
     /// Per connection-weight bucket, the cumulative share one qualifying machine of the bucket
-    /// earned over every close since the policy was installed: a machine that qualified at every
-    /// close since it last settled is owed `reward_index[bucket] - machine_since[machine]`.
+    /// earned over every close since the policy was installed (see `machine_credit`). Machine rewards accrue
+    /// on the machine, as Helium's accrue per hotspot, so the close writes only per-machine data
+    /// and runs over chunks of machines in parallel; a claim sweeps the owner's machines.
     pub(crate) reward_index: Vec<u128>,
-    /// Per machine, its bucket's `reward_index` when it last settled.
-    pub(crate) machine_since: Vec<u128>,
     /// The machines of each owner, in registration order.
     pub owner_machines: BTreeMap<AccountId, Vec<MachineId>>,
     /// Address → machine.
@@ -429,10 +428,9 @@ impl State {
             pools: vec![],
             machines: vec![],
             machines_cold: vec![],
-            machine_rewards: vec![],
-            machine_unclaimed: vec![],
+            machine_credit: vec![],
+            machine_claimed: vec![],
             reward_index: vec![],
-            machine_since: vec![],
             owner_machines: BTreeMap::new(),
             machine_index: BTreeMap::new(),
             heartbeat_dirty: vec![],
@@ -519,7 +517,7 @@ impl State {
         };
         // every machine is settled: the index starts over for the new buckets
         self.reward_index = vec![0; self.weight_table.len()];
-        self.machine_since.iter_mut().for_each(|since| *since = 0);
+
         if self.base_fee == 0 {
             self.base_fee = self.policy.gas.base_fee.as_ref().map_or(0, |b| b.initial.base_units());
         }
@@ -576,11 +574,9 @@ impl State {
         let Some(list) = self.owner_machines.get(&id) else { return };
         let mut swept = 0;
         for &machine in list {
-            let pending = self.machine_pending(machine);
             let m = machine as usize;
-            self.machine_rewards[m] += pending;
-            self.machine_since[m] += pending;
-            swept += std::mem::take(&mut self.machine_unclaimed[m]) + pending;
+            let total = self.machine_rewards_total(machine);
+            swept += total - std::mem::replace(&mut self.machine_claimed[m], total);
         }
         self.rewards[id as usize].unclaimed += swept;
     }
@@ -590,26 +586,19 @@ impl State {
         self.account_id(address).map_or(0, |id| self.unclaimed_of(id))
     }
 
-    /// The connection reward `machine` has accrued since it last settled: its bucket's share of
-    /// every close it qualified at in a row (zero unless it qualified at the last close). Exactly
-    /// what crediting it at each close would have added, at no per-close cost.
+    /// Rewards ever credited to `machine`: its credit plus, while it keeps qualifying, its
+    /// bucket's current `reward_index` (the end of its running run). Exactly what crediting it at
+    /// every close would have added, at no per-close cost.
     #[inline]
-    pub fn machine_pending(&self, machine: MachineId) -> u128 {
+    pub fn machine_rewards_total(&self, machine: MachineId) -> u128 {
         let hot = &self.machines[machine as usize];
-        if hot.flags & FLAG_ACCRUING == 0 {
-            return 0;
-        }
-        self.reward_index[usize::from(hot.bucket)] - self.machine_since[machine as usize]
+        let running = if hot.flags & FLAG_ACCRUING != 0 { self.reward_index[usize::from(hot.bucket)] } else { 0 };
+        self.machine_credit[machine as usize].wrapping_add(running)
     }
 
     /// Rewards of `machine` not yet claimed by its owner.
     pub fn machine_unclaimed(&self, machine: MachineId) -> u128 {
-        self.machine_unclaimed[machine as usize] + self.machine_pending(machine)
-    }
-
-    /// Rewards ever credited to `machine`.
-    pub fn machine_rewards_total(&self, machine: MachineId) -> u128 {
-        self.machine_rewards[machine as usize] + self.machine_pending(machine)
+        self.machine_rewards_total(machine) - self.machine_claimed[machine as usize]
     }
 
     /// [`State::machine_unclaimed`] of every machine, in registration order.
@@ -622,21 +611,21 @@ impl State {
         (0..self.machines.len() as MachineId).map(|m| self.machine_rewards_total(m)).collect()
     }
 
-    /// Credits every machine what it has accrued (before buckets or weights change).
+    /// Closes every running run at the current index (before buckets, weights and the index
+    /// change): a machine that keeps qualifying then runs on from the new index, zero.
     fn settle_all_machines(&mut self) {
-        for m in 0..self.machines.len() {
-            let pending = self.machine_pending(m as MachineId);
-            self.machine_unclaimed[m] += pending;
-            self.machine_rewards[m] += pending;
-            self.machine_since[m] += pending;
+        for (hot, credit) in self.machines.iter().zip(&mut self.machine_credit) {
+            if hot.flags & FLAG_ACCRUING != 0 {
+                *credit = credit.wrapping_add(self.reward_index[usize::from(hot.bucket)]);
+            }
         }
     }
 
     /// Credits a machine's reward (to the machine; its owner claims it).
     #[inline]
     pub(crate) fn credit_machine(&mut self, machine: MachineId, amount: u128) {
-        self.machine_unclaimed[machine as usize] += amount;
-        self.machine_rewards[machine as usize] += amount;
+        let credit = &mut self.machine_credit[machine as usize];
+        *credit = credit.wrapping_add(amount);
     }
 
     /// The account id of `address`, if it exists.
