@@ -194,6 +194,11 @@ pub fn main(args: Args) -> ExitCode {
     } else {
         ProgressBar::hidden()
     };
+    if jobs.len() == 1 {
+        // one run spreads each epoch over a pool of `threads` (many runs go side by side instead);
+        // fails only when a pool already exists, which then serves as well
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+    }
     #[allow(clippy::disallowed_methods)] // wall time is reported to the user, never used by the core
     let started = std::time::Instant::now();
     let done = AtomicU64::new(0);

@@ -328,27 +328,11 @@ fn draw_uptime(
         }
     };
     // the slots go straight into the machines' hot records (what the node derives from heartbeats)
-    let chunks: Vec<(usize, &mut [gridmint_core::state::MachineHot])> =
-        state.machines.chunks_mut(CHUNK).enumerate().collect();
-    if threads <= 1 || chunks.len() < 4 {
-        for (index, chunk) in chunks {
-            fill(index, chunk);
-        }
+    if threads <= 1 || state.machines.len() < 4 * CHUNK {
+        state.machines.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
     } else {
-        let mut buckets: Vec<Vec<(usize, &mut [gridmint_core::state::MachineHot])>> =
-            (0..threads).map(|_| Vec::new()).collect();
-        for (i, item) in chunks.into_iter().enumerate() {
-            buckets[i % threads].push(item);
-        }
-        std::thread::scope(|scope| {
-            for bucket in buckets {
-                scope.spawn(|| {
-                    for (index, chunk) in bucket {
-                        fill(index, chunk);
-                    }
-                });
-            }
-        });
+        use rayon::prelude::*;
+        state.machines.par_chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
     }
 }
 
