@@ -192,7 +192,9 @@ impl State {
             counts
         };
         let chunk = chunk_size(self.machines.len(), self.threads);
-        let counts: Vec<u64> = if self.machines.len() <= chunk {
+        let counts: Vec<u64> = if self.machines.is_empty() {
+            vec![0; buckets]
+        } else if self.machines.len() <= chunk {
             pass(&mut self.machines, &mut self.machine_credit)
         } else {
             // a pool kept across closes: a close of 100,000 machines takes well under a

@@ -351,6 +351,16 @@ fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -
 }
 
 fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenario, seed: u64, epoch: u64) {
+    let idle = scenario.customers.is_none()
+        && scenario.stakers.is_none()
+        && scenario.machines.as_ref().is_none_or(|m| m.claim_every_epochs == 0)
+        && scenario.receipts.is_none()
+        && scenario.liquidity.is_none()
+        && scenario.bridge.is_none()
+        && scenario.proposals.iter().all(|p| p.epoch != epoch);
+    if idle && (agents.funded || agents.funding.is_none()) {
+        return; // nobody acts this epoch (a schedule-only forecast)
+    }
     let mut rng = stream(seed, epoch, 2);
     let fee = state.current_fee();
     // funding: customers, validators and delegators get their budgets once the funding account can pay
