@@ -181,10 +181,11 @@ impl Store {
             let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
             blocks.insert(block.height, seal(&block.encode()).as_slice()).map_err(|e| self.db_err(e))?;
             let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
-            for (index, (tx, receipt)) in block.txs.iter().zip(&block.receipts).enumerate() {
+            // the receipt carries the transaction's id: no need to hash it again
+            for (index, receipt) in block.receipts.iter().enumerate() {
                 let location =
                     TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
-                txs.insert(&tx.id(), seal(&location.encode()).as_slice()).map_err(|e| self.db_err(e))?;
+                txs.insert(&receipt.tx_id, seal(&location.encode()).as_slice()).map_err(|e| self.db_err(e))?;
             }
             let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
             let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
