@@ -612,11 +612,13 @@ impl State {
     }
 
     /// Closes every running run at the current index (before buckets, weights and the index
-    /// change): a machine that keeps qualifying then runs on from the new index, zero.
+    /// change, or the connection reward goes away): a machine that still qualifies at the next
+    /// close starts a new run there, from the new index.
     fn settle_all_machines(&mut self) {
-        for (hot, credit) in self.machines.iter().zip(&mut self.machine_credit) {
+        for (hot, credit) in self.machines.iter_mut().zip(&mut self.machine_credit) {
             if hot.flags & FLAG_ACCRUING != 0 {
                 *credit = credit.wrapping_add(self.reward_index[usize::from(hot.bucket)]);
+                hot.flags &= !FLAG_ACCRUING;
             }
         }
     }

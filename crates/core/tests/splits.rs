@@ -9,6 +9,34 @@ use gridmint_core::math::mul_div_floor;
 use gridmint_core::{Address, Policy, State, TxBody};
 use proptest::prelude::*;
 
+/// Goal: an upgrade to a policy without a connection reward keeps every machine's accrued total
+/// (runs are closed before the index goes away) and the ledger conserves supply after it.
+/// Method: machines qualify for two closes, the upgrade drops the program, two more closes.
+#[test]
+fn accrued_rewards_survive_an_upgrade_that_drops_the_connection_reward() {
+    let mut h = Harness::new("netmind", &[("o0", tokens(1))]);
+    let mut without = h.state.policy.as_ref().clone();
+    without.connection_reward = None;
+    h.state.schedule_upgrade(3, without, false);
+    let ids: Vec<u32> = (0..3)
+        .map(|i| h.state.add_machine(addr("o0"), Address::from_index("machine", i), 1 + i as u8, 500).unwrap())
+        .collect();
+    for _ in 0..2 {
+        ids.iter().for_each(|id| h.state.set_online_slots(*id, 200));
+        h.next_epoch();
+    }
+    let totals: Vec<u128> = ids.iter().map(|id| h.state.machine_rewards_total(*id)).collect();
+    assert!(totals.iter().all(|t| *t > 0), "they earned at both closes");
+    for _ in 0..2 {
+        ids.iter().for_each(|id| h.state.set_online_slots(*id, 200));
+        h.next_epoch(); // checks the invariants (G8)
+    }
+    assert!(h.state.policy.connection_reward.is_none());
+    let after: Vec<u128> = ids.iter().map(|id| h.state.machine_rewards_total(*id)).collect();
+    assert_eq!(after, totals, "nothing earned without the program, nothing lost");
+    assert_eq!(h.unclaimed("o0"), totals.iter().sum::<u128>());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
