@@ -9,9 +9,9 @@
 //! 12-byte hot records counts the qualifying machines per weight bucket, and no machine is
 //! credited one by one. Every qualifying machine of a bucket earns the same exact share
 //! floor(budget·w/W) ([`crate::math::ProRata`]), so the close adds it once to the bucket's
-//! cumulative `reward_index`; a machine that keeps qualifying accrues lazily and is settled
-//! (credited its bucket's index at the run's end minus at its start) only when it stops qualifying, is claimed for, or the
-//! policy changes — the "reward per share" accumulator of staking contracts, exact to the unit.
+//! cumulative `reward_index` — the "reward per share" accumulator of staking contracts, exact to
+//! the unit. A machine's credit changes only when its qualification does: a run of qualifying
+//! closes adds its bucket's index at the run's end minus at its start (`State::machine_credit`).
 
 use crate::epoch::ProgramPayout;
 use crate::math::ProRata;
@@ -135,8 +135,8 @@ impl State {
     /// Weights take only (GPU classes × bandwidth tiers) distinct values, so machines are counted
     /// per weight bucket and the exact pro-rata share floor(budget·w/W) is computed once per
     /// bucket: the same exact result as a per-machine split. The share is added to the bucket's
-    /// `reward_index`; the counting pass settles a machine only when its qualification changes
-    /// (starts: it records the index it starts from; stops: it is credited what it accrued).
+    /// `reward_index`; the counting pass touches a machine's credit only when its qualification
+    /// changes (a run starts: minus the index; it ends: plus the index).
     ///
     /// Returns true when it also cleared every machine's slots and forfeit for the next epoch (it
     /// does so in its pass when no later program reads them), saving the reset pass.

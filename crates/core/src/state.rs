@@ -66,8 +66,9 @@ pub struct Pool {
 /// Machine flag: forfeited this epoch's connection reward (NM9).
 pub const FLAG_FORFEITED: u8 = 1;
 /// Machine flag: qualified for the connection reward at the last close, so it accrues its
-/// bucket's share lazily (see [`State::machine_rewards_total`]). Bookkeeping only: not part of the
-/// state root, which commits to the settled values.
+/// bucket's share lazily (see [`State::machine_rewards_total`]). Set and cleared by the close and
+/// by policy changes only: clearing it elsewhere would drop the running accrual. Bookkeeping only:
+/// not part of the state root, which commits to the settled values.
 pub const FLAG_ACCRUING: u8 = 2;
 
 /// The part of a machine every epoch close reads.
