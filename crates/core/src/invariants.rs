@@ -14,7 +14,7 @@ impl State {
         if supply > self.cap {
             return fail(format!("G8: total supply {supply} exceeds the cap {}", self.cap));
         }
-        let machine_unclaimed: u128 = self.machines_unclaimed().iter().sum();
+        let machine_unclaimed: u128 = (0..self.machines.len() as u32).map(|m| self.machine_unclaimed(m)).sum();
         let holdings: u128 = self
             .accounts
             .iter()

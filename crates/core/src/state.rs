@@ -349,9 +349,9 @@ pub struct State {
     /// claimed is the difference (read it with [`State::machine_unclaimed`]).
     pub(crate) machine_claimed: Vec<u128>,
     /// Per connection-weight bucket, the cumulative share one qualifying machine of the bucket
-    /// earned over every close since the policy was installed (see `machine_credit`). Machine rewards accrue
-    /// on the machine, as Helium's accrue per hotspot, so the close writes only per-machine data
-    /// and runs over chunks of machines in parallel; a claim sweeps the owner's machines.
+    /// earned over every close since the policy was installed (see `machine_credit`). Machine
+    /// rewards accrue on the machine, as Helium's accrue per hotspot, and a claim sweeps the
+    /// owner's machines.
     pub(crate) reward_index: Vec<u128>,
     /// The machines of each owner, in registration order.
     pub owner_machines: BTreeMap<AccountId, Vec<MachineId>>,

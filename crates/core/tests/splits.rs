@@ -40,9 +40,9 @@ fn accrued_rewards_survive_an_upgrade_that_drops_the_connection_reward() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
-    /// Goal: lazy accrual (each bucket's `reward_index`, settled when a machine stops qualifying,
-    /// is claimed for, or the policy changes) credits exactly what crediting every machine at
-    /// every close would. Method: a random fleet over random epochs with random slots and
+    /// Goal: lazy accrual (each bucket's `reward_index`; a machine's credit moves only when its
+    /// qualification changes, a claim records the total claimed, a policy change closes every
+    /// run) credits exactly what crediting every machine at every close would. Method: a random fleet over random epochs with random slots and
     /// forfeits, owners claiming at random, and at a random epoch an upgrade that reverses the
     /// GPU weights; after every close each machine's total against the running sum of its exact
     /// shares floor(budget·w/W), each owner's unclaimed against the sum since its last claim, a

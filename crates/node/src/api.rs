@@ -563,7 +563,7 @@ fn refusal_error(refusal: Refusal) -> ApiError {
 }
 
 /// Verifies signatures, on every core for large batches.
-/// Heartbeats verify in batches of 64 ([`crate::signing::verify_batch`]); everything else with
+/// Heartbeats verify in batches of 1,024 ([`crate::signing::verify_batch`]); everything else with
 /// `verify_strict`, one by one.
 fn verify_all(
     txs: &[SignedTx],
