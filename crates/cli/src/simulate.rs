@@ -194,11 +194,11 @@ pub fn main(args: Args) -> ExitCode {
     } else {
         ProgressBar::hidden()
     };
-    if jobs.len() == 1 {
-        // one run spreads each epoch over a pool of `threads` (many runs go side by side instead);
-        // fails only when a pool already exists, which then serves as well
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
-    }
+    // one run spreads each epoch over a pool of `threads` and runs on one of its workers, which
+    // takes part in every parallel step (a thread outside the pool would hand each step over and
+    // sleep until it is done: two thread wake-ups per step, thousands of steps); many runs go
+    // side by side instead
+    let pool = if jobs.len() == 1 { rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok() } else { None };
     #[allow(clippy::disallowed_methods)] // wall time is reported to the user, never used by the core
     let started = std::time::Instant::now();
     let done = AtomicU64::new(0);
@@ -212,8 +212,8 @@ pub fn main(args: Args) -> ExitCode {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = jobs.get(index) else { break };
                     // progress in steps of 16 epochs (the bar is shared by all workers)
-                    let outcome = gridmint_sim::run(&job.config, &|epoch| {
-                        let step = if epoch % 16 == 0 {
+                    let progress = |epoch: u64| {
+                        let step = if epoch.is_multiple_of(16) {
                             16
                         } else if epoch == job.config.epochs {
                             epoch % 16
@@ -223,7 +223,11 @@ pub fn main(args: Args) -> ExitCode {
                         if step > 0 {
                             bar.set_position(done.fetch_add(step, Ordering::Relaxed) + step);
                         }
-                    });
+                    };
+                    let outcome = match &pool {
+                        Some(pool) => pool.install(|| gridmint_sim::run(&job.config, &progress)),
+                        None => gridmint_sim::run(&job.config, &progress),
+                    };
                     match outcome {
                         Ok(result) => {
                             if let Ok(mut slots) = results.lock() {
@@ -247,7 +251,11 @@ pub fn main(args: Args) -> ExitCode {
     let results: Vec<SimResult> = results.into_inner().unwrap_or_default().into_iter().flatten().collect();
     #[allow(clippy::disallowed_methods)]
     let elapsed = started.elapsed();
-    match write_outputs(&args, &jobs, &results) {
+    let written = match &pool {
+        Some(pool) => pool.install(|| write_outputs(&args, &jobs, &results)),
+        None => write_outputs(&args, &jobs, &results),
+    };
+    match written {
         Ok(()) => {
             if let [only] = results.as_slice() {
                 print!("{}", output::table(only, &only.state.policy.token.symbol));
@@ -296,7 +304,7 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
             s.minted_total,
             s.burned_total,
             s.circulating(),
-            gridmint_core::Address(s.state_root())
+            gridmint_core::Address(result.state_root)
         ));
         table.push_str(&format!(
             "{:<48} {:>24} {:>24} {:>24}\n",

@@ -15,9 +15,10 @@
 
 use crate::epoch::ProgramPayout;
 use crate::math::ProRata;
-use crate::state::{FLAG_ACCRUING, FLAG_FORFEITED, MachineCold, MachineHot};
+use crate::state::{Account, AccountId, MachineCold, MachineHot, MachineId, Rewards, bit};
 use crate::{State, TxError};
 use gridmint_policy::Address;
+use std::collections::BTreeMap;
 
 impl State {
     pub(crate) fn tx_register_machine(
@@ -65,7 +66,89 @@ impl State {
         Ok(self.insert_machine(owner, machine, gpu_class, bandwidth_mbps, 0))
     }
 
+    /// Adds a whole fleet outside transactions, all or nothing: the same state as
+    /// [`State::add_machine`] for each machine in order (owners created in order of first
+    /// appearance), in time linear in the fleet. `add_machine` costs an index search and an
+    /// insertion per machine and per new owner; here the new addresses are sorted once, checked
+    /// against the indexes by one merged walk, and a large fleet rebuilds each index in one go.
+    pub fn add_machines(&mut self, fleet: &[FleetMachine]) -> Result<Vec<MachineId>, TxError> {
+        let classes = self.policy.gpu_classes();
+        if fleet.iter().any(|m| m.gpu_class == 0 || usize::from(m.gpu_class) > classes) {
+            return Err(TxError::InvalidGpuClass);
+        }
+        let first = u32::try_from(self.machines.len() + fleet.len())
+            .map(|end| end - fleet.len() as u32)
+            .unwrap_or_else(|_| panic!("more than 2^32 machines"));
+        // machines: new addresses sorted, distinct, and not yet registered
+        let mut machines: Vec<(Address, MachineId)> =
+            fleet.iter().zip(first..).map(|(m, id)| (m.machine, id)).collect();
+        machines.sort_unstable();
+        if machines.windows(2).any(|w| w[0].0 == w[1].0)
+            || sorted_overlap(self.machine_index.keys(), machines.iter().map(|(a, _)| a))
+        {
+            return Err(TxError::MachineExists);
+        }
+        // owners: each group of equal addresses (sorted; ties in fleet order) is an account
+        // already, or a new one numbered by its first appearance
+        let mut by_owner: Vec<(Address, u32)> = fleet.iter().zip(0..).map(|(m, i)| (m.owner, i)).collect();
+        by_owner.sort_unstable();
+        let mut owner_of = vec![0 as AccountId; fleet.len()];
+        let mut new_owners: Vec<(u32, Address, usize, usize)> = Vec::new(); // first position, address, group
+        let mut existing = self.account_index.iter().peekable();
+        let mut start = 0;
+        while start < by_owner.len() {
+            let address = by_owner[start].0;
+            let end = start + by_owner[start..].iter().take_while(|(a, _)| *a == address).count();
+            while existing.next_if(|(a, _)| **a < address).is_some() {}
+            match existing.peek() {
+                Some((a, id)) if **a == address => {
+                    by_owner[start..end].iter().for_each(|(_, i)| owner_of[*i as usize] = **id)
+                }
+                _ => new_owners.push((by_owner[start].1, address, start, end)),
+            }
+            start = end;
+        }
+        let mut by_appearance: Vec<usize> = (0..new_owners.len()).collect();
+        by_appearance.sort_unstable_by_key(|k| new_owners[*k].0);
+        let mut new_ids = vec![0 as AccountId; new_owners.len()];
+        for k in by_appearance {
+            let (_, address, start, end) = new_owners[k];
+            let id = AccountId::try_from(self.accounts.len()).unwrap_or_else(|_| panic!("more than 2^32 accounts"));
+            self.accounts.push(Account { address, ..Account::default() });
+            self.rewards.push(Rewards::default());
+            by_owner[start..end].iter().for_each(|(_, i)| owner_of[*i as usize] = id);
+            new_ids[k] = id;
+        }
+        insert_sorted(&mut self.account_index, new_owners.iter().zip(new_ids).map(|((_, a, _, _), id)| (*a, id)));
+        self.reserve_machines(fleet.len());
+        for (m, owner) in fleet.iter().zip(owner_of) {
+            self.push_machine(owner, m.machine, m.gpu_class, m.bandwidth_mbps, 0);
+        }
+        insert_sorted(&mut self.machine_index, machines.into_iter());
+        Ok((first..first + fleet.len() as u32).collect())
+    }
+
+    /// Makes room for `additional` machines and as many owner accounts (a fleet added at once
+    /// then grows no table by reallocation).
+    pub fn reserve_machines(&mut self, additional: usize) {
+        self.machines.reserve(additional);
+        self.machine_bucket.reserve(additional);
+        self.online_slots.reserve(additional);
+        self.machines_cold.reserve(additional);
+        self.machine_credit.reserve(additional);
+        self.machine_claimed.reserve(additional);
+        self.accounts.reserve(additional);
+        self.rewards.reserve(additional);
+    }
+
     fn insert_machine(&mut self, owner: u32, machine: Address, gpu_class: u8, bandwidth_mbps: u32, bond: u128) -> u32 {
+        let id = self.push_machine(owner, machine, gpu_class, bandwidth_mbps, bond);
+        self.machine_index.insert(machine, id);
+        id
+    }
+
+    /// Everything of registering a machine but its entry in `machine_index`.
+    fn push_machine(&mut self, owner: u32, machine: Address, gpu_class: u8, bandwidth_mbps: u32, bond: u128) -> u32 {
         let bandwidth_tier = self
             .policy
             .connection_reward
@@ -78,19 +161,17 @@ impl State {
         let id = u32::try_from(self.machines.len()).unwrap_or_else(|_| panic!("more than 2^32 machines"));
         let tiers = self.policy.connection_reward.as_ref().map_or(1, |c| c.bandwidth_tiers.len());
         let bucket = ((usize::from(gpu_class) - 1) * tiers + usize::from(bandwidth_tier)) as u8;
-        self.machines.push(MachineHot {
-            owner,
-            online_slots: 0,
-            gpu_class: gpu_class - 1,
-            bandwidth_tier,
-            flags: 0,
-            bucket,
-        });
+        self.machines.push(MachineHot { owner, gpu_class: gpu_class - 1, bandwidth_tier });
+        self.machine_bucket.push(bucket);
+        self.online_slots.push(0);
+        if id % 64 == 0 {
+            self.forfeited.push(0);
+            self.accruing.push(0);
+        }
         self.machines_cold.push(MachineCold { address: machine, bandwidth_mbps, bond, slot_bits: [0; 5] });
         self.machine_credit.push(0);
         self.machine_claimed.push(0);
         self.owner_machines.entry(owner).or_default().push(id);
-        self.machine_index.insert(machine, id);
         id
     }
 
@@ -112,7 +193,7 @@ impl State {
         let bit = 1u64 << (index % 64);
         if *word & bit == 0 {
             *word |= bit;
-            self.machines[id as usize].online_slots += 1;
+            self.online_slots[id as usize] += 1;
             if was_clean {
                 self.heartbeat_dirty.push(id);
             }
@@ -132,11 +213,13 @@ impl State {
 
     /// G7 step 3: NM6's connection reward.
     ///
-    /// Weights take only (GPU classes × bandwidth tiers) distinct values, so machines are counted
-    /// per weight bucket and the exact pro-rata share floor(budget·w/W) is computed once per
-    /// bucket: the same exact result as a per-machine split. The share is added to the bucket's
-    /// `reward_index`; the counting pass touches a machine's credit only when its qualification
-    /// changes (a run starts: minus the index; it ends: plus the index).
+    /// Weights take only (GPU classes × bandwidth tiers) distinct values, so the exact pro-rata
+    /// share floor(budget·w/W) is computed once per weight bucket: the same exact result as a
+    /// per-machine split. The share is added to the bucket's `reward_index`. The pass over the
+    /// machines reads their online slots (2 bytes each) and forfeit bits, 64 machines to a word
+    /// of qualification bits, and compares it with the word of `accruing` bits: only the machines
+    /// whose qualification changed are visited, to settle their credit (a run starts: minus the
+    /// index; it ends: plus the index) and move the bucket's count of qualifying machines.
     ///
     /// Returns true when it also cleared every machine's slots and forfeit for the next epoch (it
     /// does so in its pass when no later program reads them), saving the reset pass.
@@ -145,78 +228,88 @@ impl State {
         let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
-        let min_slots = params.min_online_slots;
+        let min_slots = u16::try_from(params.min_online_slots).unwrap_or(u16::MAX);
         let buckets = self.weight_table.len();
         let index = &self.reward_index;
-        // one pass: count per bucket, settle the machines whose qualification changed, and
-        // (with `reset`) clear the epoch's slots and forfeit
-        let pass = |machines: &mut [MachineHot], credits: &mut [u128]| {
-            // four interleaved histograms: consecutive machines of one bucket do not wait on
-            // each other's increment; a u8 bucket indexes 256 entries without a bounds check
-            let mut histograms = [[0u32; 256]; 4];
-            for (machines, credits) in machines.chunks_mut(64).zip(credits.chunks_mut(64)) {
-                // branch-free over the block (qualification is as random as uptime); then only
-                // the machines whose qualification changed are visited, by bit
-                let mut changed = 0u64;
-                for (j, machine) in machines.iter_mut().enumerate() {
-                    let qualifies =
-                        (u32::from(machine.online_slots) >= min_slots) & (machine.flags & FLAG_FORFEITED == 0);
-                    let accruing = machine.flags & FLAG_ACCRUING != 0;
-                    histograms[j & 3][usize::from(machine.bucket)] += u32::from(qualifies);
-                    changed |= u64::from(qualifies != accruing) << j;
-                    let keep = if reset { 0 } else { machine.flags & !FLAG_ACCRUING };
-                    machine.flags = keep | if qualifies { FLAG_ACCRUING } else { 0 };
-                    if reset {
-                        machine.online_slots = 0;
-                    }
+        let machine_bucket = &self.machine_bucket;
+        // one pass over a range of whole words: returns each bucket's change in qualifying machines
+        let pass = |first_word: usize,
+                    slots: &mut [u16],
+                    forfeited: &mut [u64],
+                    accruing: &mut [u64],
+                    credits: &mut [u128]| {
+            // a u8 bucket indexes 256-entry tables without a bounds check
+            let mut at = [0u128; 256];
+            let known = index.len().min(256);
+            at[..known].copy_from_slice(&index[..known]);
+            let mut delta = [0i64; 256];
+            let first = first_word * 64;
+            let bucket_of = &machine_bucket[first..first + credits.len()];
+            for (((slots, forfeit), accruing), (credits, bucket_of)) in slots
+                .chunks_mut(64)
+                .zip(forfeited.iter_mut())
+                .zip(accruing.iter_mut())
+                .zip(credits.chunks_mut(64).zip(bucket_of.chunks(64)))
+            {
+                let qualifies = qualification_bits(slots, min_slots) & !*forfeit;
+                let mut changed = qualifies ^ *accruing;
+                *accruing = qualifies;
+                if reset {
+                    slots.fill(0);
+                    *forfeit = 0;
                 }
                 while changed != 0 {
                     let j = changed.trailing_zeros() as usize;
                     changed &= changed - 1;
-                    let (machine, credit) = (&machines[j], &mut credits[j]);
-                    let at = index[usize::from(machine.bucket)];
-                    // a run starts at the index before this close's share, or ends there
-                    *credit = if machine.flags & FLAG_ACCRUING != 0 {
-                        credit.wrapping_sub(at)
-                    } else {
-                        credit.wrapping_add(at)
-                    };
+                    // a bit is set only for a machine of the word
+                    let (Some(credit), Some(bucket)) = (credits.get_mut(j), bucket_of.get(j)) else { continue };
+                    let bucket = usize::from(*bucket);
+                    // a run starts at the index before this close's share (credit minus the
+                    // index), or ends there (plus): branch-free, as starts and ends alternate at
+                    // random; `minus` is all ones for a start, so (at ^ minus) - minus = -at
+                    let starts = qualifies >> j & 1;
+                    let minus = 0u128.wrapping_sub(u128::from(starts));
+                    *credit = credit.wrapping_add((at[bucket] ^ minus).wrapping_sub(minus));
+                    // ±1 (bounded by the machine count: wrapping adds no overflow check)
+                    delta[bucket] = delta[bucket].wrapping_add(((starts << 1) as i64).wrapping_sub(1));
                 }
             }
-            let mut counts = vec![0u64; buckets];
-            for histogram in &histograms {
-                for (count, n) in counts.iter_mut().zip(histogram) {
-                    *count += u64::from(*n);
-                }
-            }
-            counts
+            delta[..buckets.min(256)].to_vec()
         };
-        let chunk = chunk_size(self.machines.len(), self.threads);
-        let counts: Vec<u64> = if self.machines.is_empty() {
-            vec![0; buckets]
-        } else if self.machines.len() <= chunk {
-            pass(&mut self.machines, &mut self.machine_credit)
+        let words = self.accruing.len();
+        let chunk = chunk_words(words, self.threads);
+        let delta: Vec<i64> = if words <= chunk {
+            pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)
         } else {
             // a pool kept across closes: a close of 100,000 machines takes well under a
             // millisecond, less than spawning threads for it would
             use rayon::prelude::*;
-            self.machines
-                .par_chunks_mut(chunk)
-                .zip(self.machine_credit.par_chunks_mut(chunk))
-                .map(|(machines, credits)| pass(machines, credits))
+            self.online_slots
+                .par_chunks_mut(chunk * 64)
+                .zip(self.forfeited.par_chunks_mut(chunk))
+                .zip(self.accruing.par_chunks_mut(chunk))
+                .zip(self.machine_credit.par_chunks_mut(chunk * 64))
+                .enumerate()
+                .map(|(i, (((slots, forfeited), accruing), credits))| {
+                    pass(i * chunk, slots, forfeited, accruing, credits)
+                })
                 .reduce(
-                    || vec![0u64; buckets],
+                    || vec![0i64; buckets],
                     |mut total, part| {
                         total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
                         total
                     },
                 )
         };
+        for (count, d) in self.accruing_count.iter_mut().zip(delta) {
+            *count = count.checked_add_signed(d).unwrap_or_else(|| panic!("a bucket's qualifying count went negative"));
+        }
+        let counts = &self.accruing_count;
         let total_weight: u128 =
             counts.iter().zip(&self.weight_table).map(|(n, w)| u128::from(*n) * u128::from(*w)).sum();
         let split = ProRata::new(budget, total_weight);
         let mut paid = 0u128;
-        for ((index, weight), n) in self.reward_index.iter_mut().zip(&self.weight_table).zip(&counts) {
+        for ((index, weight), n) in self.reward_index.iter_mut().zip(&self.weight_table).zip(counts) {
             if *n > 0 {
                 let share = split.share(u128::from(*weight));
                 *index += share;
@@ -232,13 +325,11 @@ impl State {
 
     /// Clears the per-epoch machine data after the programs ran.
     ///
-    /// (Cheap: one pass writing 3 bytes per machine.)
+    /// (Cheap: 2 bytes and a bit per machine.)
     pub(crate) fn reset_machine_epoch(&mut self, slots_already_cleared: bool) {
         if !slots_already_cleared {
-            for machine in &mut self.machines {
-                machine.online_slots = 0;
-                machine.flags &= FLAG_ACCRUING;
-            }
+            self.online_slots.fill(0);
+            self.forfeited.fill(0);
         }
         for id in std::mem::take(&mut self.heartbeat_dirty) {
             self.machines_cold[id as usize].slot_bits = [0; 5];
@@ -248,10 +339,67 @@ impl State {
     }
 }
 
-/// Machines per task for the epoch close: an equal share per thread, in whole blocks of 64, and
-/// at least 16k machines (below that a task costs more than it saves).
-pub(crate) fn chunk_size(machines: usize, threads: usize) -> usize {
-    machines.div_ceil(threads.max(1)).next_multiple_of(64).max(1 << 14)
+/// One machine of a fleet added outside transactions ([`State::add_machines`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetMachine {
+    /// Its owner (created if new).
+    pub owner: Address,
+    /// The machine.
+    pub machine: Address,
+    /// GPU class, 1-based.
+    pub gpu_class: u8,
+    /// Declared bandwidth.
+    pub bandwidth_mbps: u32,
+}
+
+/// Whether two ascending sequences share an element (one merged walk).
+fn sorted_overlap<'a>(a: impl Iterator<Item = &'a Address>, b: impl Iterator<Item = &'a Address>) -> bool {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        match x.cmp(y) {
+            std::cmp::Ordering::Less => _ = a.next(),
+            std::cmp::Ordering::Greater => _ = b.next(),
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// Adds entries whose keys `index` does not hold: one insertion each when they are few, else a
+/// rebuild from all entries (collecting into a `BTreeMap` sorts, which for two ascending runs is
+/// linear, then builds the tree bottom-up).
+fn insert_sorted<V>(index: &mut BTreeMap<Address, V>, new: impl ExactSizeIterator<Item = (Address, V)>) {
+    if new.len() * 8 < index.len() {
+        index.extend(new);
+    } else {
+        let mut new: Vec<(Address, V)> = new.collect();
+        new.sort_unstable_by_key(|x| x.0);
+        *index = std::mem::take(index).into_iter().chain(new).collect();
+    }
+}
+
+/// Bit j of the result: whether `slots[j]` (up to 64) reaches `min_slots`. Compares into bytes
+/// first (vector code), then packs eight 0/1 bytes at a time into a byte of bits with one
+/// multiplication (byte i of `x` lands on bit 56 + i of `x · 0x0102040810204080`, and no two
+/// terms share a bit, so nothing carries).
+#[inline]
+fn qualification_bits(slots: &[u16], min_slots: u16) -> u64 {
+    let mut bytes = [0u8; 64];
+    for (byte, s) in bytes.iter_mut().zip(slots) {
+        *byte = u8::from(*s >= min_slots);
+    }
+    let mut bits = 0u64;
+    for (k, eight) in bytes.chunks_exact(8).enumerate() {
+        let x = u64::from_le_bytes([eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7]]);
+        bits |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    bits
+}
+
+/// Words of 64 machines per task for the epoch close: an equal share per thread, and at least
+/// 256 words, 16,384 machines (below that a task costs more than it saves).
+pub(crate) fn chunk_words(words: usize, threads: usize) -> usize {
+    words.div_ceil(threads.max(1)).max(1 << 8)
 }
 
 /// One machine as an epoch close is about to see it: the inputs of its connection reward, for
@@ -299,8 +447,8 @@ impl State {
             owner: self.accounts[hot.owner as usize].address,
             gpu_class: hot.gpu_class + 1,
             bandwidth_mbps: cold.bandwidth_mbps,
-            online_slots: hot.online_slots,
-            forfeited: hot.flags & FLAG_FORFEITED != 0,
+            online_slots: self.online_slots[id as usize],
+            forfeited: bit(&self.forfeited, id),
             weight: self.machine_weight(hot),
             rewards_total: self.machine_rewards_total(id),
         }

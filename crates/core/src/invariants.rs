@@ -73,13 +73,31 @@ impl State {
             || self.machines.len() != self.machine_index.len()
             || self.machines.len() != self.machine_credit.len()
             || self.machines.len() != self.machine_claimed.len()
+            || self.machines.len() != self.online_slots.len()
+            || self.machines.len() != self.machine_bucket.len()
+            || self.machines.len().div_ceil(64) != self.forfeited.len()
+            || self.machines.len().div_ceil(64) != self.accruing.len()
+            || self.accruing_count.len() != self.weight_table.len()
             || self.reward_index.len() != self.weight_table.len()
             || owned != self.machines.len()
         {
             return fail("machine tables differ in length".into());
         }
+        // the close keeps each bucket's count of accruing machines by the changes alone
+        let mut accruing = vec![0u64; self.accruing_count.len()];
+        for (id, bucket) in self.machine_bucket.iter().enumerate() {
+            if crate::state::bit(&self.accruing, id as u32) {
+                match accruing.get_mut(usize::from(*bucket)) {
+                    Some(n) => *n += 1,
+                    None => return fail(format!("machine {id} accrues in a bucket the policy does not have")),
+                }
+            }
+        }
+        if accruing != self.accruing_count {
+            return fail("a bucket's count of accruing machines disagrees with the machines".into());
+        }
         let max_slots = self.policy.slots_per_epoch() as u16;
-        if self.machines.iter().any(|m| m.online_slots > max_slots) {
+        if self.online_slots.iter().any(|s| *s > max_slots) {
             return fail("a machine has more online slots than the epoch holds".into());
         }
         if self.rewards.len() != self.accounts.len() {

@@ -9,7 +9,7 @@
 //! first from the pool's later inflows (G7 step 2).
 
 use crate::math::ppb_of;
-use crate::state::{FLAG_FORFEITED, Job};
+use crate::state::Job;
 use crate::{JobMode, State, TxError};
 use gridmint_policy::Address;
 
@@ -132,7 +132,7 @@ impl State {
         }
         self.record_burn(fee - paid_from_fee);
         if let Some(machine) = failed {
-            self.machines[machine as usize].flags |= FLAG_FORFEITED;
+            self.forfeit_connection_reward(machine);
         }
         Ok(())
     }

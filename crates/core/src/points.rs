@@ -22,13 +22,13 @@ impl State {
             u128::from(uptime) + u128::from(tokens)
         };
         let total: u128 =
-            self.machines.iter().enumerate().map(|(i, m)| points_of(i, m.online_slots, &self.epoch_ai_tokens)).sum();
+            self.online_slots.iter().enumerate().map(|(i, s)| points_of(i, *s, &self.epoch_ai_tokens)).sum();
         let split = ProRata::new(budget, total);
         let mut paid = 0;
         let mut recipients = 0;
         if total > 0 {
             for index in 0..self.machines.len() {
-                let points = points_of(index, self.machines[index].online_slots, &self.epoch_ai_tokens);
+                let points = points_of(index, self.online_slots[index], &self.epoch_ai_tokens);
                 if points == 0 {
                     continue;
                 }

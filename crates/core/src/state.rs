@@ -1,9 +1,10 @@
 //! The ledger state and its genesis.
 //!
 //! Everything the rules read or write lives here, in deterministic containers only (`Vec` in
-//! creation order, `BTreeMap` by key). Machines are split into a hot array (owner, online slots,
-//! class, tier, flags: 12 bytes) read by every epoch close, and cold data touched only by
-//! transactions, so a close over a million machines streams ~12 MB.
+//! creation order, `BTreeMap` by key). Machines are stored by column where an epoch close reads
+//! them: online slots (2 bytes a machine), forfeits and running accruals (a bit each); the
+//! weight bucket (1 byte) and the credit (16 bytes) of the machines whose qualification changed;
+//! then a record of fixed facts (owner, class, tier) and cold data touched only by transactions.
 
 use gridmint_policy::{Address, Policy, Sink};
 use serde::Serialize;
@@ -63,29 +64,22 @@ pub struct Pool {
     pub epoch_budget: u128,
 }
 
-/// Machine flag: forfeited this epoch's connection reward (NM9).
-pub const FLAG_FORFEITED: u8 = 1;
-/// Machine flag: qualified for the connection reward at the last close, so it accrues its
-/// bucket's share lazily (see [`State::machine_rewards_total`]). Set and cleared by the close and
-/// by policy changes only: clearing it elsewhere would drop the running accrual. Bookkeeping only:
-/// not part of the state root, which commits to the settled values.
-pub const FLAG_ACCRUING: u8 = 2;
-
-/// The part of a machine every epoch close reads.
+/// A machine's fixed facts (its online slots, forfeit, accrual and weight bucket live in columns
+/// of their own, where the close reads them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MachineHot {
     /// Owning account.
     pub owner: AccountId,
-    /// Marked slots this epoch.
-    pub online_slots: u16,
     /// GPU class, 0-based.
     pub gpu_class: u8,
     /// Bandwidth tier index into the policy's tiers.
     pub bandwidth_tier: u8,
-    /// [`FLAG_FORFEITED`], [`FLAG_ACCRUING`].
-    pub flags: u8,
-    /// Index into the connection weight table: class × tiers + tier (derived from the policy).
-    pub bucket: u8,
+}
+
+/// Whether bit `i` of a bitmap of machines (64 a word) is set.
+#[inline]
+pub fn bit(bits: &[u64], i: u32) -> bool {
+    bits[(i / 64) as usize] >> (i % 64) & 1 != 0
 }
 
 /// The part of a machine only transactions touch.
@@ -334,8 +328,24 @@ pub struct State {
     pub account_index: BTreeMap<Address, AccountId>,
     /// Pools in policy order.
     pub pools: Vec<Pool>,
-    /// Hot machine data.
+    /// Per machine, its fixed facts (owner, class, tier).
     pub machines: Vec<MachineHot>,
+    /// Per machine, its index into the connection weight table: class × tiers + tier (derived
+    /// from the policy).
+    pub(crate) machine_bucket: Vec<u8>,
+    /// Per machine, the slots marked online in the open epoch (NM6): one column, 2 bytes a
+    /// machine, the first thing a close reads.
+    pub online_slots: Vec<u16>,
+    /// Machines that forfeited this epoch's connection reward (NM9), a bit each (64 a word).
+    pub(crate) forfeited: Vec<u64>,
+    /// Machines that qualified for the connection reward at the last close, a bit each: they
+    /// accrue their bucket's share lazily (see [`State::machine_rewards_total`]). Set and cleared
+    /// by the close and by policy changes only: clearing a bit elsewhere would drop the running
+    /// accrual. Bookkeeping only: not part of the state root, which commits to settled values.
+    pub(crate) accruing: Vec<u64>,
+    /// Per connection-weight bucket, how many machines have their `accruing` bit set: the close
+    /// updates it by the machines whose qualification changed, never recounting the others.
+    pub(crate) accruing_count: Vec<u64>,
     /// Cold machine data.
     pub machines_cold: Vec<MachineCold>,
     /// Per machine, its credit: every amount credited to it, plus for each run of closes at which
@@ -428,6 +438,11 @@ impl State {
             account_index: BTreeMap::new(),
             pools: vec![],
             machines: vec![],
+            machine_bucket: vec![],
+            online_slots: vec![],
+            forfeited: vec![],
+            accruing: vec![],
+            accruing_count: vec![],
             machines_cold: vec![],
             machine_credit: vec![],
             machine_claimed: vec![],
@@ -500,9 +515,9 @@ impl State {
         self.tally.released.resize(self.pools.len(), 0);
         // tiers and buckets derive from the policy: a policy change re-derives them
         let tiers = self.policy.connection_reward.as_ref().map(|c| c.bandwidth_tiers.clone()).unwrap_or_default();
-        for (hot, cold) in self.machines.iter_mut().zip(&self.machines_cold) {
+        for ((hot, cold), bucket) in self.machines.iter_mut().zip(&self.machines_cold).zip(&mut self.machine_bucket) {
             hot.bandwidth_tier = tiers.iter().position(|t| cold.bandwidth_mbps >= t.min_mbps).unwrap_or(0) as u8;
-            hot.bucket = (usize::from(hot.gpu_class) * tiers.len().max(1) + usize::from(hot.bandwidth_tier)) as u8;
+            *bucket = (usize::from(hot.gpu_class) * tiers.len().max(1) + usize::from(hot.bandwidth_tier)) as u8;
         }
         self.weight_table = match &self.policy.connection_reward {
             Some(connection) => {
@@ -518,6 +533,7 @@ impl State {
         };
         // every machine is settled: the index starts over for the new buckets
         self.reward_index = vec![0; self.weight_table.len()];
+        self.accruing_count = vec![0; self.weight_table.len()];
 
         if self.base_fee == 0 {
             self.base_fee = self.policy.gas.base_fee.as_ref().map_or(0, |b| b.initial.base_units());
@@ -592,8 +608,11 @@ impl State {
     /// every close would have added, at no per-close cost.
     #[inline]
     pub fn machine_rewards_total(&self, machine: MachineId) -> u128 {
-        let hot = &self.machines[machine as usize];
-        let running = if hot.flags & FLAG_ACCRUING != 0 { self.reward_index[usize::from(hot.bucket)] } else { 0 };
+        let running = if bit(&self.accruing, machine) {
+            self.reward_index[usize::from(self.machine_bucket[machine as usize])]
+        } else {
+            0
+        };
         self.machine_credit[machine as usize].wrapping_add(running)
     }
 
@@ -616,12 +635,16 @@ impl State {
     /// change, or the connection reward goes away): a machine that still qualifies at the next
     /// close starts a new run there, from the new index.
     fn settle_all_machines(&mut self) {
-        for (hot, credit) in self.machines.iter_mut().zip(&mut self.machine_credit) {
-            if hot.flags & FLAG_ACCRUING != 0 {
-                *credit = credit.wrapping_add(self.reward_index[usize::from(hot.bucket)]);
-                hot.flags &= !FLAG_ACCRUING;
+        for (w, word) in self.accruing.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let m = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let credit = &mut self.machine_credit[m];
+                *credit = credit.wrapping_add(self.reward_index[usize::from(self.machine_bucket[m])]);
             }
         }
+        self.accruing_count.iter_mut().for_each(|n| *n = 0);
     }
 
     /// Credits a machine's reward (to the machine; its owner claims it).
@@ -732,8 +755,8 @@ impl State {
     /// epoch's slots.
     pub fn set_all_online_slots(&mut self, slots: &[u16]) {
         let max = self.policy.slots_per_epoch() as u16;
-        for (machine, value) in self.machines.iter_mut().zip(slots) {
-            machine.online_slots = (*value).min(max);
+        for (machine, value) in self.online_slots.iter_mut().zip(slots) {
+            *machine = (*value).min(max);
         }
     }
 
@@ -741,6 +764,17 @@ impl State {
     /// the node derives from heartbeats).
     pub fn set_online_slots(&mut self, machine: MachineId, slots: u16) {
         let max = self.policy.slots_per_epoch() as u16;
-        self.machines[machine as usize].online_slots = slots.min(max);
+        self.online_slots[machine as usize] = slots.min(max);
+    }
+
+    /// Whether `machine` forfeited this epoch's connection reward (NM9).
+    pub fn machine_forfeited(&self, machine: MachineId) -> bool {
+        bit(&self.forfeited, machine)
+    }
+
+    /// NM9: `machine` forfeits this epoch's connection reward (a failed job; simulations and
+    /// tests may mark it directly). Cleared at the close.
+    pub fn forfeit_connection_reward(&mut self, machine: MachineId) {
+        self.forfeited[(machine / 64) as usize] |= 1 << (machine % 64);
     }
 }

@@ -5,8 +5,9 @@
 
 mod common;
 use common::{Harness, addr, tokens};
+use gridmint_core::connection_reward::FleetMachine;
 use gridmint_core::math::mul_div_floor;
-use gridmint_core::{Address, Policy, State, TxBody};
+use gridmint_core::{Address, Policy, State, TxBody, TxError};
 use proptest::prelude::*;
 
 /// Goal: an upgrade to a policy without a connection reward keeps every machine's accrued total
@@ -39,6 +40,52 @@ fn accrued_rewards_survive_an_upgrade_that_drops_the_connection_reward() {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// Goal: a fleet added at once (`add_machines`, linear time) leaves exactly the state that
+    /// adding its machines one by one does — accounts numbered in order of first appearance,
+    /// existing owners reused — and a bad fleet changes nothing. Method: random fleets over a few
+    /// owners, one of them a genesis account, added on top of machines already registered;
+    /// compare state roots; then a duplicate machine, a registered machine and a bad class.
+    #[test]
+    fn a_fleet_added_at_once_equals_its_machines_added_one_by_one(
+        before in 0usize..40,
+        fleet in proptest::collection::vec((0usize..6, 1u8..=4, 0u32..3_000), 0..400),
+    ) {
+        let policy = Policy::preset("netmind").unwrap();
+        let mut one_by_one = State::genesis(policy.clone(), 0);
+        let genesis_account = one_by_one.accounts[0].address;
+        let owner = |k: usize| if k == 0 { genesis_account } else { Address::from_index("owner", k as u64) };
+        for i in 0..before {
+            one_by_one.add_machine(owner(i % 3), Address::from_index("machine", i as u64), 1, 100).unwrap();
+        }
+        let mut at_once = one_by_one.clone();
+        let machines: Vec<FleetMachine> = fleet
+            .iter()
+            .enumerate()
+            .map(|(i, (k, class, mbps))| FleetMachine {
+                owner: owner(*k),
+                machine: Address::from_index("machine", (before + i) as u64),
+                gpu_class: *class,
+                bandwidth_mbps: *mbps,
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for m in &machines {
+            ids.push(one_by_one.add_machine(m.owner, m.machine, m.gpu_class, m.bandwidth_mbps).unwrap());
+        }
+        prop_assert_eq!(at_once.add_machines(&machines).unwrap(), ids);
+        prop_assert_eq!(at_once.state_root(), one_by_one.state_root());
+        at_once.assert_invariants();
+        let root = at_once.state_root();
+        let new = |i: u64| FleetMachine { owner: owner(1), machine: Address::from_index("spare", i), gpu_class: 1, bandwidth_mbps: 0 };
+        let registered = FleetMachine { machine: Address::from_index("machine", 0), ..new(0) };
+        prop_assert_eq!(at_once.add_machines(&[new(1), new(2), new(1)]), Err(TxError::MachineExists));
+        if before > 0 {
+            prop_assert_eq!(at_once.add_machines(&[new(1), registered]), Err(TxError::MachineExists));
+        }
+        prop_assert_eq!(at_once.add_machines(&[new(1), FleetMachine { gpu_class: 9, ..new(2) }]), Err(TxError::InvalidGpuClass));
+        prop_assert_eq!(at_once.state_root(), root, "a refused fleet changed the state");
+    }
+
 
     /// Goal: lazy accrual (each bucket's `reward_index`; a machine's credit moves only when its
     /// qualification changes, a claim records the total claimed, a policy change closes every
@@ -70,11 +117,11 @@ proptest! {
             for (i, id) in ids.iter().enumerate() {
                 h.state.set_online_slots(*id, epoch_slots[i]);
                 if forfeits.contains(&(epoch * 40 + i)) {
-                    h.state.machines[*id as usize].flags |= gridmint_core::state::FLAG_FORFEITED;
+                    h.state.forfeit_connection_reward(*id);
                 }
             }
-            let weights: Vec<u128> = h.state.machines.iter().map(|m| {
-                let qualifies = m.online_slots >= 61 && m.flags & gridmint_core::state::FLAG_FORFEITED == 0;
+            let weights: Vec<u128> = h.state.machines.iter().zip(0..).map(|(m, id)| {
+                let qualifies = h.state.online_slots[id as usize] >= 61 && !h.state.machine_forfeited(id);
                 if qualifies { u128::from(h.state.machine_weight(m)) } else { 0 }
             }).collect();
             let all: u128 = weights.iter().sum();
@@ -112,14 +159,15 @@ proptest! {
             let id = state.add_machine(Address::from_index("owner", i as u64 % 7), Address::from_index("machine", i as u64), *class, *mbps).unwrap();
             state.set_online_slots(id, *slots);
             if forfeit[i] && i % 3 == 0 {
-                state.machines[id as usize].flags |= gridmint_core::state::FLAG_FORFEITED;
+                state.forfeit_connection_reward(id);
             }
         }
         let weights: Vec<u128> = state
             .machines
             .iter()
-            .map(|m| {
-                let qualifies = m.online_slots >= 61 && m.flags & gridmint_core::state::FLAG_FORFEITED == 0;
+            .zip(0..)
+            .map(|(m, id)| {
+                let qualifies = state.online_slots[id as usize] >= 61 && !state.machine_forfeited(id);
                 if qualifies { u128::from(state.machine_weight(m)) } else { 0 }
             })
             .collect();

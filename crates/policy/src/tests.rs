@@ -107,3 +107,17 @@ fn overrides() {
 fn changed_hash(p: &Policy) -> [u8; 32] {
     p.with_override("version", "99").unwrap().hash()
 }
+
+proptest::proptest! {
+    /// Goal: addresses order exactly as their bytes do (every deterministic iteration, and so
+    /// every state root, depends on it; `Ord` compares words for speed). Method: random pairs,
+    /// and pairs equal up to a random byte.
+    #[test]
+    fn addresses_order_as_their_bytes(a in proptest::array::uniform32(0u8..), b in proptest::array::uniform32(0u8..), at in 0usize..32) {
+        proptest::prop_assert_eq!(Address(a).cmp(&Address(b)), a.cmp(&b));
+        let mut c = a;
+        c[at] = b[at];
+        proptest::prop_assert_eq!(Address(a).cmp(&Address(c)), a.cmp(&c));
+        proptest::prop_assert_eq!(Address(c).partial_cmp(&Address(a)), Some(c.cmp(&a)));
+    }
+}

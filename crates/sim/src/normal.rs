@@ -9,15 +9,21 @@ use std::sync::OnceLock;
 const BITS: u32 = 16;
 const SIZE: usize = 1 << BITS;
 
-/// The table, built once.
-pub fn table() -> &'static [f32] {
-    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..SIZE).map(|k| inverse_normal_cdf((k as f64 + 0.5) / SIZE as f64) as f32).collect())
+/// The table, built once (a fixed-size array: a 16-bit index needs no bounds check).
+pub fn table() -> &'static [f32; SIZE] {
+    static TABLE: OnceLock<Box<[f32; SIZE]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Box::new([0f32; SIZE]);
+        for (k, z) in table.iter_mut().enumerate() {
+            *z = inverse_normal_cdf((k as f64 + 0.5) / SIZE as f64) as f32;
+        }
+        table
+    })
 }
 
 /// Four standard-normal draws from one 64-bit random word.
 #[inline(always)]
-pub fn four(table: &[f32], word: u64) -> [f32; 4] {
+pub fn four(table: &[f32; SIZE], word: u64) -> [f32; 4] {
     let mask = (SIZE - 1) as u64;
     [
         table[(word & mask) as usize],

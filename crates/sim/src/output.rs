@@ -39,11 +39,25 @@ pub fn balances_csv(result: &SimResult) -> String {
     let mut out = String::with_capacity(state.accounts.len() * 90);
     out.push_str("account,balance\n");
     let machines = state.sum_by_owner(&state.machines_unclaimed());
-    for (address, id) in &state.account_index {
-        let (a, r) = (&state.accounts[*id as usize], &state.rewards[*id as usize]);
-        let holding = a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed + machines[*id as usize];
-        let _ = writeln!(out, "{},{holding}", address.to_hex());
-    }
+    let accounts: Vec<(&gridmint_core::Address, &u32)> = state.account_index.iter().collect();
+    // lines formatted in parallel, in address order
+    use rayon::prelude::*;
+    let parts: Vec<String> = accounts
+        .par_chunks(4_096)
+        .map(|chunk| {
+            let mut part = String::with_capacity(chunk.len() * 100);
+            for (address, id) in chunk {
+                let (a, r) = (&state.accounts[**id as usize], &state.rewards[**id as usize]);
+                let holding = a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed + machines[**id as usize];
+                let mut hex = [0u8; 64];
+                let _ = hex::encode_to_slice(address.0, &mut hex);
+                part.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+                let _ = writeln!(part, ",{holding}");
+            }
+            part
+        })
+        .collect();
+    parts.iter().for_each(|part| out.push_str(part));
     out
 }
 
@@ -107,17 +121,20 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
             "machines": state.machine_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
             "validators": state.validator_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
         },
-        "state_root": hex::encode(state.state_root()),
-        "rewards_root": hex::encode(state.rewards_root()),
+        "state_root": hex::encode(result.state_root),
+        "rewards_root": hex::encode(result.rewards_root),
     })
 }
 
 /// Writes the three data files of a run into `dir`.
 pub fn write_run(dir: &Path, result: &SimResult, parameters: Value) -> std::io::Result<Value> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("epochs.csv"), epochs_csv(result))?;
-    std::fs::write(dir.join("balances.csv"), balances_csv(result))?;
-    let summary = summary_json(result, parameters);
+    let (epochs, (balances, summary)) = rayon::join(
+        || epochs_csv(result),
+        || rayon::join(|| balances_csv(result), || summary_json(result, parameters)),
+    );
+    std::fs::write(dir.join("epochs.csv"), epochs)?;
+    std::fs::write(dir.join("balances.csv"), balances)?;
     let mut file = std::fs::File::create(dir.join("summary.json"))?;
     file.write_all(serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes())?;
     file.write_all(b"\n")?;
@@ -174,6 +191,6 @@ pub fn table(result: &SimResult, symbol: &str) -> String {
     line(&mut out, "agent txs (rejected)", format!("{} ({})", result.txs_sent, result.txs_rejected));
     let all: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
     line(&mut out, "machine rewards Gini", format!("{:.4}", gini(&all)));
-    line(&mut out, "state root", hex::encode(&state.state_root()[..8]));
+    line(&mut out, "state root", hex::encode(&result.state_root[..8]));
     out
 }

@@ -6,6 +6,7 @@
 //! how many threads drew it. Same inputs, byte-identical output.
 
 use crate::scenario::{Scenario, tokens};
+use gridmint_core::connection_reward::FleetMachine;
 use gridmint_core::{Address, JobMode, Policy, ProposalAction, State, Tx, TxBody};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -67,6 +68,10 @@ pub struct SimResult {
     pub rows: Vec<EpochRow>,
     /// The final ledger.
     pub state: State,
+    /// Its state root (computed once, at the end of the run).
+    pub state_root: [u8; 32],
+    /// Its rewards root (X2).
+    pub rewards_root: [u8; 32],
     /// Rewards per machine by GPU class (class, rewards of each machine).
     pub rewards_by_class: BTreeMap<u8, Vec<u128>>,
     /// Transactions the agents sent, and how many the ledger rejected.
@@ -124,6 +129,7 @@ struct Agents {
     producer: Address,
     funding: Option<Address>,
     machine_means: Vec<f32>,
+    uptime: FixedUptime,
     machine_classes: Vec<u8>,
     customers: Vec<Address>,
     validators: Vec<Address>,
@@ -152,6 +158,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         producer: Address::system("sim-producer"),
         funding: scenario.funding.as_deref().map(|f| Address::parse(f).unwrap_or(Address::ZERO)),
         machine_means: vec![],
+        uptime: FixedUptime::default(),
         machine_classes: vec![],
         customers: vec![],
         validators: vec![],
@@ -195,7 +202,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
                 let first = state.machines.len() as u64;
                 add_machines(&mut state, &mut agents, machines, new, config.seed, first);
             }
-            draw_uptime(&mut state, &agents, machines, config.seed, epoch, config.threads);
+            draw_uptime(&mut state, &mut agents, machines, config.seed, epoch, config.threads);
         }
         let closed = state.advance_time(state.epoch_end_time(epoch));
         for summary in closed {
@@ -248,11 +255,15 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     for (machine, reward) in state.machines.iter().zip(state.machines_rewards_total()) {
         rewards_by_class.entry(machine.gpu_class + 1).or_default().push(reward);
     }
+    // the two roots hash independent data: side by side
+    let (state_root, rewards_root) = rayon::join(|| state.state_root(), || state.rewards_root());
     Ok(SimResult {
         pools,
         programs,
         rows,
         state,
+        state_root,
+        rewards_root,
         rewards_by_class,
         txs_sent: agents.sent,
         txs_rejected: agents.rejected,
@@ -273,11 +284,28 @@ fn add_machines(
     let bandwidths: Vec<f64> = params.bandwidth_mix.iter().map(|(_, w)| *w).collect();
     let mut rng = stream(seed, first, 1);
     let (low, high) = params.mean_uptime_hours;
+    // the addresses are hashes: a large fleet computes them on every core first
+    let per_owner = params.machines_per_owner;
+    let addresses = |kind: &'static str, range: std::ops::Range<u64>| -> Vec<Address> {
+        use rayon::prelude::*;
+        if range.end - range.start < 4_096 {
+            range.map(|i| Address::from_index(kind, i)).collect()
+        } else {
+            range.into_par_iter().map(|i| Address::from_index(kind, i)).collect()
+        }
+    };
+    let machines = addresses("machine", first..first + count);
+    let owners = addresses("owner", first / per_owner..(first + count).div_ceil(per_owner));
+    state.reserve_machines(count as usize);
+    agents.machine_means.reserve(count as usize);
+    agents.machine_classes.reserve(count as usize);
+    let gpu_classes = state.policy.gpu_classes();
+    let mut fleet = Vec::new();
     for index in first..first + count {
         let class = params.gpu_mix[pick(&classes, &mut rng)].0;
         let mbps = params.bandwidth_mix[pick(&bandwidths, &mut rng)].0;
-        let owner = Address::from_index("owner", index / params.machines_per_owner);
-        let machine = Address::from_index("machine", index);
+        let owner = owners[(index / per_owner - first / per_owner) as usize];
+        let machine = machines[(index - first) as usize];
         let bond = params.bond.as_deref().and_then(|b| tokens("machines.bond", b).ok()).unwrap_or(0);
         let registered = match agents.funding {
             // bonded machines (OT4) register by transaction, their bond paid from the funding account
@@ -291,48 +319,117 @@ fn add_machines(
                         TxBody::RegisterMachine { machine, gpu_class: class, bandwidth_mbps: mbps, bond },
                     )
             }
-            _ => state.add_machine(owner, machine, class, mbps).is_ok(),
+            // the rest join as one fleet below (a class the policy lacks is skipped, as
+            // `add_machine` would refuse it)
+            _ => {
+                let valid = class >= 1 && usize::from(class) <= gpu_classes;
+                if valid {
+                    fleet.push(FleetMachine { owner, machine, gpu_class: class, bandwidth_mbps: mbps });
+                }
+                valid
+            }
         };
         if registered {
             agents.machine_means.push((low + (high - low) * rng.random::<f64>()) as f32);
             agents.machine_classes.push(class);
         }
     }
+    state.add_machines(&fleet).unwrap_or_else(|e| panic!("a fleet of new, distinct machines: {e}"));
+}
+
+/// A day's uptime in fixed point, 1/256 of a slot: base + noise, clamped to [0, cap], in whole
+/// slots. Integer lanes make the draw a few vector instructions per eight machines (float clamps
+/// and a float-to-integer conversion took several times more). Rounding each term to 1/256 of a
+/// slot (a second, for 300-second slots) is far below the slot count's own granularity.
+#[derive(Default)]
+struct FixedUptime {
+    /// (slot seconds, slots per epoch, sd) the tables were made for: a policy change remakes them.
+    key: Option<(u64, u32, u64)>,
+    /// sd · z_k in 1/256 slot, for the normal table's 2^16 quantiles z_k.
+    noise: Option<Box<[i32; 1 << 16]>>,
+    /// Each machine's mean uptime in 1/256 slot.
+    base: Vec<i32>,
+    /// min(24 h, the epoch) in 1/256 slot.
+    cap: i32,
+}
+
+/// Units per slot of [`FixedUptime`].
+const UNIT: f64 = 256.0;
+
+impl FixedUptime {
+    /// Makes the tables current for the policy and any machines added since.
+    fn refresh(&mut self, means: &[f32], sd_hours: f64, slot_seconds: u64, slots_per_epoch: u32) {
+        let key = (slot_seconds, slots_per_epoch, sd_hours.to_bits());
+        let per_hour = 3600.0 / slot_seconds as f64 * UNIT;
+        if self.key != Some(key) {
+            self.key = Some(key);
+            let mut noise = Box::new([0i32; 1 << 16]);
+            // beyond ±2^29 units the cap decides anyway; bounded terms cannot overflow a lane
+            let bound = f64::from(1 << 29);
+            for (n, z) in noise.iter_mut().zip(crate::normal::table().iter()) {
+                *n = (f64::from(*z) * sd_hours * per_hour).round().clamp(-bound, bound) as i32;
+            }
+            self.noise = Some(noise);
+            self.base.clear();
+            self.cap = (24.0 * per_hour).min(f64::from(slots_per_epoch) * UNIT) as i32;
+        }
+        let from = self.base.len();
+        self.base.extend(means[from..].iter().map(|m| (f64::from(*m) * per_hour).round() as i32));
+    }
 }
 
 /// Draws each machine's uptime for the epoch and enters it as aggregated slots (what the node
-/// derives from heartbeats).
+/// derives from heartbeats): clip(mean + N(0, sd), 0, 24) hours in whole slots.
 fn draw_uptime(
     state: &mut State,
-    agents: &Agents,
+    agents: &mut Agents,
     params: &crate::scenario::Machines,
     seed: u64,
     epoch: u64,
     threads: usize,
 ) {
-    let slots_per_hour = 3600.0 / state.policy.epoch.slot_seconds as f32;
-    let max_slots = state.policy.slots_per_epoch() as f32;
-    let sd = params.daily_uptime_sd_hours as f32;
-    let means = &agents.machine_means;
-    let table = crate::normal::table();
-    let fill = |chunk_index: usize, out: &mut [gridmint_core::state::MachineHot]| {
+    let (slot_seconds, slots_per_epoch) = (state.policy.epoch.slot_seconds, state.policy.slots_per_epoch());
+    agents.uptime.refresh(&agents.machine_means, params.daily_uptime_sd_hours, slot_seconds, slots_per_epoch);
+    let FixedUptime { noise: Some(noise), base, cap, .. } = &agents.uptime else { return };
+    let (noise, cap) = (&**noise, *cap);
+    let slots = |base: i32, noise: i32| {
+        let x = base.wrapping_add(noise);
+        let x = if x < 0 { 0 } else { x };
+        let x = if x > cap { cap } else { x };
+        (x >> 8) as u16
+    };
+    let fill = |chunk_index: usize, out: &mut [u16]| {
         let mut rng = stream(seed, epoch, 1_000 + chunk_index as u64);
-        let base = chunk_index * CHUNK;
-        let means = &means[base..base + out.len()];
-        for (values, means) in out.chunks_mut(4).zip(means.chunks(4)) {
-            let noise = crate::normal::four(table, rng.random::<u64>());
-            for ((value, mean), noise) in values.iter_mut().zip(means).zip(noise) {
-                let hours = (mean + sd * noise).clamp(0.0, 24.0);
-                value.online_slots = (hours * slots_per_hour).min(max_slots) as u16;
-            }
+        let first = chunk_index * CHUNK;
+        let base = &base[first..first + out.len()];
+        let mut values = out.chunks_exact_mut(8);
+        let mut eight = base.chunks_exact(8);
+        // four machines per random word (a 16-bit quantile index each), eight at a time in
+        // fixed-size arrays the compiler turns into vector code
+        for (values, base) in (&mut values).zip(&mut eight) {
+            let [a, b] = [rng.random::<u64>(), rng.random::<u64>()];
+            let k = [a, a >> 16, a >> 32, a >> 48, b, b >> 16, b >> 32, b >> 48];
+            let base: &[i32; 8] = base.try_into().unwrap_or_else(|_| unreachable!("chunks of eight"));
+            let drawn: [u16; 8] = std::array::from_fn(|j| slots(base[j], noise[usize::from(k[j] as u16)]));
+            values.copy_from_slice(&drawn);
+        }
+        let [a, b] = [rng.random::<u64>(), rng.random::<u64>()];
+        let k = [a, a >> 16, a >> 32, a >> 48, b, b >> 16, b >> 32, b >> 48];
+        for ((value, base), k) in values.into_remainder().iter_mut().zip(eight.remainder()).zip(k) {
+            *value = slots(*base, noise[usize::from(k as u16)]);
         }
     };
-    // the slots go straight into the machines' hot records (what the node derives from heartbeats)
-    if threads <= 1 || state.machines.len() < 4 * CHUNK {
-        state.machines.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
+    // the slots go straight into the machines' online-slots column (what the node derives from
+    // heartbeats)
+    if threads <= 1 || state.online_slots.len() < 4 * CHUNK {
+        state.online_slots.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
     } else {
+        // one task per thread, each a run of whole chunks (fewer, larger tasks than one a chunk)
         use rayon::prelude::*;
-        state.machines.par_chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
+        let per_task = state.online_slots.len().div_ceil(CHUNK).div_ceil(threads);
+        state.online_slots.par_chunks_mut(per_task * CHUNK).enumerate().for_each(|(task, run)| {
+            run.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(task * per_task + index, chunk));
+        });
     }
 }
 
