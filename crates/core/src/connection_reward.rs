@@ -82,7 +82,7 @@ impl State {
         // machines: new addresses sorted, distinct, and not yet registered
         let mut machines: Vec<(Address, MachineId)> =
             fleet.iter().zip(first..).map(|(m, id)| (m.machine, id)).collect();
-        machines.sort_unstable();
+        sort(&mut machines);
         if machines.windows(2).any(|w| w[0].0 == w[1].0)
             || sorted_overlap(self.machine_index.keys(), machines.iter().map(|(a, _)| a))
         {
@@ -91,7 +91,7 @@ impl State {
         // owners: each group of equal addresses (sorted; ties in fleet order) is an account
         // already, or a new one numbered by its first appearance
         let mut by_owner: Vec<(Address, u32)> = fleet.iter().zip(0..).map(|(m, i)| (m.owner, i)).collect();
-        by_owner.sort_unstable();
+        sort(&mut by_owner);
         let mut owner_of = vec![0 as AccountId; fleet.len()];
         let mut new_owners: Vec<(u32, Address, usize, usize)> = Vec::new(); // first position, address, group
         let mut existing = self.account_index.iter().peekable();
@@ -108,10 +108,14 @@ impl State {
             }
             start = end;
         }
-        let mut by_appearance: Vec<usize> = (0..new_owners.len()).collect();
-        by_appearance.sort_unstable_by_key(|k| new_owners[*k].0);
+        // new owners in order of first appearance: mark each at its first position, then walk
+        let mut first_at = vec![u32::MAX; fleet.len()];
+        for (k, owner) in new_owners.iter().enumerate() {
+            first_at[owner.0 as usize] = k as u32;
+        }
+        let first_new = self.accounts.len();
         let mut new_ids = vec![0 as AccountId; new_owners.len()];
-        for k in by_appearance {
+        for k in first_at.into_iter().filter(|k| *k != u32::MAX).map(|k| k as usize) {
             let (_, address, start, end) = new_owners[k];
             let id = AccountId::try_from(self.accounts.len()).unwrap_or_else(|_| panic!("more than 2^32 accounts"));
             self.accounts.push(Account { address, ..Account::default() });
@@ -119,12 +123,29 @@ impl State {
             by_owner[start..end].iter().for_each(|(_, i)| owner_of[*i as usize] = id);
             new_ids[k] = id;
         }
+        drop(by_owner);
         insert_sorted(&mut self.account_index, new_owners.iter().zip(new_ids).map(|((_, a, _, _), id)| (*a, id)));
-        self.reserve_machines(fleet.len());
-        for (m, owner) in fleet.iter().zip(owner_of) {
-            self.push_machine(owner, m.machine, m.gpu_class, m.bandwidth_mbps, 0);
-        }
+        drop(new_owners);
+        // (each temporary goes as soon as it has served: a fleet of 100,000 is tens of MB)
         insert_sorted(&mut self.machine_index, machines.into_iter());
+        self.reserve_machines(fleet.len());
+        // the new owners' machine lists are built apart and join `owner_machines` at once
+        let mut lists: Vec<Vec<MachineId>> = vec![Vec::new(); self.accounts.len() - first_new];
+        for (m, owner) in fleet.iter().zip(owner_of) {
+            let id = self.push_machine(owner, m.machine, m.gpu_class, m.bandwidth_mbps, 0, false);
+            match (owner as usize).checked_sub(first_new) {
+                Some(k) => lists[k].push(id),
+                None => self.owner_machines.entry(owner).or_default().push(id),
+            }
+        }
+        let few = lists.len() * 8 < self.owner_machines.len();
+        let lists = lists.into_iter().zip(first_new as AccountId..).map(|(list, owner)| (owner, list));
+        if few {
+            self.owner_machines.extend(lists);
+        } else {
+            // keys above every existing one: the chain is sorted, and the tree is built bottom-up
+            self.owner_machines = std::mem::take(&mut self.owner_machines).into_iter().chain(lists).collect();
+        }
         Ok((first..first + fleet.len() as u32).collect())
     }
 
@@ -142,13 +163,22 @@ impl State {
     }
 
     fn insert_machine(&mut self, owner: u32, machine: Address, gpu_class: u8, bandwidth_mbps: u32, bond: u128) -> u32 {
-        let id = self.push_machine(owner, machine, gpu_class, bandwidth_mbps, bond);
+        let id = self.push_machine(owner, machine, gpu_class, bandwidth_mbps, bond, true);
         self.machine_index.insert(machine, id);
         id
     }
 
-    /// Everything of registering a machine but its entry in `machine_index`.
-    fn push_machine(&mut self, owner: u32, machine: Address, gpu_class: u8, bandwidth_mbps: u32, bond: u128) -> u32 {
+    /// Everything of registering a machine but its entry in `machine_index` (and, unless
+    /// `listed`, in its owner's list of machines).
+    fn push_machine(
+        &mut self,
+        owner: u32,
+        machine: Address,
+        gpu_class: u8,
+        bandwidth_mbps: u32,
+        bond: u128,
+        listed: bool,
+    ) -> u32 {
         let bandwidth_tier = self
             .policy
             .connection_reward
@@ -171,7 +201,9 @@ impl State {
         self.machines_cold.push(MachineCold { address: machine, bandwidth_mbps, bond, slot_bits: [0; 5] });
         self.machine_credit.push(0);
         self.machine_claimed.push(0);
-        self.owner_machines.entry(owner).or_default().push(id);
+        if listed {
+            self.owner_machines.entry(owner).or_default().push(id);
+        }
         id
     }
 
@@ -350,6 +382,13 @@ pub struct FleetMachine {
     pub gpu_class: u8,
     /// Declared bandwidth.
     pub bandwidth_mbps: u32,
+}
+
+/// Sorts, on the rayon pool when long (the result is the same: unstable sorts of distinct
+/// elements; pairs here carry distinct ids or positions).
+fn sort<T: Ord + Send>(items: &mut [T]) {
+    use rayon::prelude::*;
+    if items.len() < 1 << 14 { items.sort_unstable() } else { items.par_sort_unstable() }
 }
 
 /// Whether two ascending sequences share an element (one merged walk).

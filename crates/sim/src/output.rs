@@ -33,32 +33,28 @@ pub fn epochs_csv(result: &SimResult) -> String {
     out
 }
 
-/// `balances.csv`: every account's whole holding, in address order.
-pub fn balances_csv(result: &SimResult) -> String {
+/// `balances.csv`: every account's whole holding, in address order, in parts (formatted in
+/// parallel) that make the file when written one after the other.
+pub fn balances_csv(result: &SimResult) -> Vec<String> {
     let state = &result.state;
-    let mut out = String::with_capacity(state.accounts.len() * 90);
-    out.push_str("account,balance\n");
     let machines = state.sum_by_owner(&state.machines_unclaimed());
     let accounts: Vec<(&gridmint_core::Address, &u32)> = state.account_index.iter().collect();
     // lines formatted in parallel, in address order
     use rayon::prelude::*;
-    let parts: Vec<String> = accounts
-        .par_chunks(4_096)
-        .map(|chunk| {
-            let mut part = String::with_capacity(chunk.len() * 100);
-            for (address, id) in chunk {
-                let (a, r) = (&state.accounts[**id as usize], &state.rewards[**id as usize]);
-                let holding = a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed + machines[**id as usize];
-                let mut hex = [0u8; 64];
-                let _ = hex::encode_to_slice(address.0, &mut hex);
-                part.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-                let _ = writeln!(part, ",{holding}");
-            }
-            part
-        })
-        .collect();
-    parts.iter().for_each(|part| out.push_str(part));
-    out
+    let mut parts: Vec<String> = vec!["account,balance\n".to_string()];
+    parts.par_extend(accounts.par_chunks(4_096).map(|chunk| {
+        let mut part = String::with_capacity(chunk.len() * 100);
+        for (address, id) in chunk {
+            let (a, r) = (&state.accounts[**id as usize], &state.rewards[**id as usize]);
+            let holding = a.spendable + r.unclaimed + a.staked + a.unbonding + a.escrowed + machines[**id as usize];
+            let mut hex = [0u8; 64];
+            let _ = hex::encode_to_slice(address.0, &mut hex);
+            part.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+            let _ = writeln!(part, ",{holding}");
+        }
+        part
+    }));
+    parts
 }
 
 /// The Gini coefficient of machine rewards (reporting only; 0 = equal, 1 = one machine has all).
@@ -134,7 +130,9 @@ pub fn write_run(dir: &Path, result: &SimResult, parameters: Value) -> std::io::
         || rayon::join(|| balances_csv(result), || summary_json(result, parameters)),
     );
     std::fs::write(dir.join("epochs.csv"), epochs)?;
-    std::fs::write(dir.join("balances.csv"), balances)?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("balances.csv"))?);
+    balances.iter().try_for_each(|part| file.write_all(part.as_bytes()))?;
+    file.flush()?;
     let mut file = std::fs::File::create(dir.join("summary.json"))?;
     file.write_all(serde_json::to_string_pretty(&summary).unwrap_or_default().as_bytes())?;
     file.write_all(b"\n")?;

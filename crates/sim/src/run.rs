@@ -284,18 +284,9 @@ fn add_machines(
     let bandwidths: Vec<f64> = params.bandwidth_mix.iter().map(|(_, w)| *w).collect();
     let mut rng = stream(seed, first, 1);
     let (low, high) = params.mean_uptime_hours;
-    // the addresses are hashes: a large fleet computes them on every core first
     let per_owner = params.machines_per_owner;
-    let addresses = |kind: &'static str, range: std::ops::Range<u64>| -> Vec<Address> {
-        use rayon::prelude::*;
-        if range.end - range.start < 4_096 {
-            range.map(|i| Address::from_index(kind, i)).collect()
-        } else {
-            range.into_par_iter().map(|i| Address::from_index(kind, i)).collect()
-        }
-    };
-    let machines = addresses("machine", first..first + count);
-    let owners = addresses("owner", first / per_owner..(first + count).div_ceil(per_owner));
+    let bonded = agents.funding.is_some()
+        && params.bond.as_deref().and_then(|b| tokens("machines.bond", b).ok()).unwrap_or(0) > 0;
     state.reserve_machines(count as usize);
     agents.machine_means.reserve(count as usize);
     agents.machine_classes.reserve(count as usize);
@@ -304,8 +295,12 @@ fn add_machines(
     for index in first..first + count {
         let class = params.gpu_mix[pick(&classes, &mut rng)].0;
         let mbps = params.bandwidth_mix[pick(&bandwidths, &mut rng)].0;
-        let owner = owners[(index / per_owner - first / per_owner) as usize];
-        let machine = machines[(index - first) as usize];
+        // a fleet's addresses are hashed below, on every core
+        let (owner, machine) = if bonded {
+            (Address::from_index("owner", index / per_owner), Address::from_index("machine", index))
+        } else {
+            (Address::ZERO, Address::ZERO)
+        };
         let bond = params.bond.as_deref().and_then(|b| tokens("machines.bond", b).ok()).unwrap_or(0);
         let registered = match agents.funding {
             // bonded machines (OT4) register by transaction, their bond paid from the funding account
@@ -324,7 +319,7 @@ fn add_machines(
             _ => {
                 let valid = class >= 1 && usize::from(class) <= gpu_classes;
                 if valid {
-                    fleet.push(FleetMachine { owner, machine, gpu_class: class, bandwidth_mbps: mbps });
+                    fleet.push((index, FleetMachine { owner, machine, gpu_class: class, bandwidth_mbps: mbps }));
                 }
                 valid
             }
@@ -334,6 +329,17 @@ fn add_machines(
             agents.machine_classes.push(class);
         }
     }
+    let address = |(index, m): &mut (u64, FleetMachine)| {
+        m.owner = Address::from_index("owner", *index / per_owner);
+        m.machine = Address::from_index("machine", *index);
+    };
+    if fleet.len() < 4_096 {
+        fleet.iter_mut().for_each(address);
+    } else {
+        use rayon::prelude::*;
+        fleet.par_iter_mut().for_each(address);
+    }
+    let fleet: Vec<FleetMachine> = fleet.into_iter().map(|(_, m)| m).collect();
     state.add_machines(&fleet).unwrap_or_else(|e| panic!("a fleet of new, distinct machines: {e}"));
 }
 
