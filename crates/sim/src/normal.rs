@@ -21,18 +21,6 @@ pub fn table() -> &'static [f32; SIZE] {
     })
 }
 
-/// Four standard-normal draws from one 64-bit random word.
-#[inline(always)]
-pub fn four(table: &[f32; SIZE], word: u64) -> [f32; 4] {
-    let mask = (SIZE - 1) as u64;
-    [
-        table[(word & mask) as usize],
-        table[((word >> 16) & mask) as usize],
-        table[((word >> 32) & mask) as usize],
-        table[((word >> 48) & mask) as usize],
-    ]
-}
-
 /// Φ⁻¹(p) by P. J. Acklam's rational approximation (relative error below 1.15e-9), for 0 < p < 1.
 pub fn inverse_normal_cdf(p: f64) -> f64 {
     const A: [f64; 6] = [
