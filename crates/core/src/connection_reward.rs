@@ -260,7 +260,11 @@ impl State {
         let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
-        let min_slots = u16::try_from(params.min_online_slots).unwrap_or(u16::MAX);
+        // a threshold above any u16 count: nobody qualifies
+        let (min_slots, reachable) = match u16::try_from(params.min_online_slots) {
+            Ok(min) => (min, u64::MAX),
+            Err(_) => (u16::MAX, 0),
+        };
         let buckets = self.weight_table.len();
         let index = &self.reward_index;
         let machine_bucket = &self.machine_bucket;
@@ -283,7 +287,7 @@ impl State {
                 .zip(accruing.iter_mut())
                 .zip(credits.chunks_mut(64).zip(bucket_of.chunks(64)))
             {
-                let qualifies = qualification_bits(slots, min_slots) & !*forfeit;
+                let qualifies = qualification_bits(slots, min_slots) & !*forfeit & reachable;
                 let mut changed = qualifies ^ *accruing;
                 *accruing = qualifies;
                 if reset {

@@ -38,6 +38,22 @@ fn accrued_rewards_survive_an_upgrade_that_drops_the_connection_reward() {
     assert_eq!(h.unclaimed("o0"), totals.iter().sum::<u128>());
 }
 
+/// Goal: a qualifying threshold above any 16-bit slot count pays nobody (the close compares
+/// slots as u16, and must not truncate the threshold). Method: min_online_slots 2^16 + 61, a
+/// machine online all epoch.
+#[test]
+fn a_threshold_beyond_any_slot_count_pays_nobody() {
+    let mut policy = Policy::preset("netmind").unwrap();
+    policy.connection_reward.as_mut().unwrap().min_online_slots = 65_536 + 61; // 61 when truncated to 16 bits
+    let mut state = State::genesis(policy, 0);
+    let id = state.add_machine(Address::from_index("owner", 0), Address::from_index("machine", 0), 1, 100).unwrap();
+    state.set_online_slots(id, u16::MAX);
+    let summary = state.close_epoch();
+    let program = summary.programs.iter().find(|p| p.program == "connection_reward").unwrap();
+    assert_eq!((program.paid, program.recipients), (0, 0));
+    assert_eq!(state.machine_rewards_total(id), 0);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
     /// Goal: a fleet added at once (`add_machines`, linear time) leaves exactly the state that
