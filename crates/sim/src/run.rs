@@ -408,9 +408,12 @@ fn draw_uptime(
     let FixedUptime { noise: Some(noise), base, cap, .. } = &agents.uptime else { return };
     let (noise, cap) = (&**noise, *cap);
     let slots = |base: i32, noise: i32| FixedUptime::day(base, noise, cap);
-    let fill = |chunk_index: usize, out: &mut [u16]| {
-        let mut rng = stream(seed, epoch, 1_000 + chunk_index as u64);
-        let first = chunk_index * CHUNK;
+    // machines [first, first + out.len()), within one chunk, from a multiple of 8 into it: the
+    // chunk's stream skips the words of the machines before (two words per eight machines), so
+    // the draw is the same however the chunk is cut
+    let fill = |first: usize, out: &mut [u16]| {
+        let mut rng = stream(seed, epoch, 1_000 + (first / CHUNK) as u64);
+        (0..first % CHUNK / 4).for_each(|_| _ = rng.random::<u64>());
         let base = &base[first..first + out.len()];
         let mut values = out.chunks_exact_mut(8);
         let mut eight = base.chunks_exact(8);
@@ -431,14 +434,21 @@ fn draw_uptime(
     };
     // the slots go straight into the machines' online-slots column (what the node derives from
     // heartbeats)
-    if threads <= 1 || state.online_slots.len() < 4 * CHUNK {
-        state.online_slots.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index, chunk));
+    let machines = state.online_slots.len();
+    if threads <= 1 || machines < 4 * CHUNK {
+        state.online_slots.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index * CHUNK, chunk));
     } else {
-        // one task per thread, each a run of whole chunks (fewer, larger tasks than one a chunk)
+        // one equal share per thread (in multiples of 8 machines), each cut at chunk boundaries
         use rayon::prelude::*;
-        let per_task = state.online_slots.len().div_ceil(CHUNK).div_ceil(threads);
-        state.online_slots.par_chunks_mut(per_task * CHUNK).enumerate().for_each(|(task, run)| {
-            run.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(task * per_task + index, chunk));
+        let share = machines.div_ceil(threads).next_multiple_of(8);
+        state.online_slots.par_chunks_mut(share).enumerate().for_each(|(task, mut run)| {
+            let mut first = task * share;
+            while !run.is_empty() {
+                let (piece, rest) = run.split_at_mut(run.len().min(CHUNK - first % CHUNK));
+                fill(first, piece);
+                first += piece.len();
+                run = rest;
+            }
         });
     }
 }
