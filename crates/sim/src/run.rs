@@ -2,8 +2,9 @@
 //! per epoch, then the epoch close — the very core the node runs (RULES X1).
 //!
 //! Determinism: every random draw comes from a generator seeded by (seed, epoch, stream), and
-//! machine uptime by (seed, epoch, chunk of 8,192 machines), so a run's output does not depend on
-//! how many threads drew it. Same inputs, byte-identical output.
+//! machine uptime by (seed, epoch, chunk of 8,192 machines; a thread that starts mid-chunk skips
+//! the stream ahead), so a run's output does not depend on how many threads drew it. Same
+//! inputs, byte-identical output.
 
 use crate::scenario::{Scenario, tokens};
 use gridmint_core::connection_reward::FleetMachine;
