@@ -234,8 +234,13 @@ impl State {
             .map(|(m, r)| (m.address, r))
             .filter(|(_, r)| *r > 0)
             .collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(limit);
+        // the top `limit` by selection (linear), then sorted: a total order, so the same list
+        let order = |a: &(Address, u128), b: &(Address, u128)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit, order);
+            ranked.truncate(limit);
+        }
+        ranked.sort_by(order);
         ranked
     }
 

@@ -232,8 +232,7 @@ fn allocation(path: &Path, result: &SimResult) -> Result<(), String> {
 }
 
 fn rewards(path: &Path, result: &SimResult) -> Result<(), String> {
-    let all: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
-    let gini = crate::output::gini(&all);
+    let gini = result.machine_rewards_gini;
     let items: Vec<(String, f64)> = result
         .rewards_by_class
         .iter()

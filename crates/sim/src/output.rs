@@ -60,7 +60,7 @@ pub fn balances_csv(result: &SimResult) -> Vec<String> {
 /// The Gini coefficient of machine rewards (reporting only; 0 = equal, 1 = one machine has all).
 pub fn gini(rewards: &[u128]) -> f64 {
     let mut sorted: Vec<f64> = rewards.iter().map(|r| *r as f64).collect();
-    sorted.sort_by(f64::total_cmp);
+    sorted.sort_unstable_by(f64::total_cmp);
     let n = sorted.len() as f64;
     let total: f64 = sorted.iter().sum();
     if n == 0.0 || total == 0.0 {
@@ -75,7 +75,6 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
     let state = &result.state;
     let pools: serde_json::Map<String, Value> =
         state.pools.iter().map(|p| (p.name.clone(), json!(p.balance.to_string()))).collect();
-    let all_rewards: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
     json!({
         "parameters": parameters,
         "seed": result.seed,
@@ -111,7 +110,7 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
                 (format!("{code} {name}"), json!(n))
             }).collect::<serde_json::Map<String, Value>>(),
         },
-        "machine_rewards_gini": format!("{:.6}", gini(&all_rewards)),
+        "machine_rewards_gini": format!("{:.6}", result.machine_rewards_gini),
         "policy_log": state.policy_log,
         "leaderboard": {
             "machines": state.machine_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
@@ -187,8 +186,7 @@ pub fn table(result: &SimResult, symbol: &str) -> String {
     line(&mut out, "machines", state.machines.len().to_string());
     line(&mut out, "accounts", state.accounts.len().to_string());
     line(&mut out, "agent txs (rejected)", format!("{} ({})", result.txs_sent, result.txs_rejected));
-    let all: Vec<u128> = result.rewards_by_class.values().flatten().copied().collect();
-    line(&mut out, "machine rewards Gini", format!("{:.4}", gini(&all)));
+    line(&mut out, "machine rewards Gini", format!("{:.4}", result.machine_rewards_gini));
     line(&mut out, "state root", hex::encode(&result.state_root[..8]));
     out
 }

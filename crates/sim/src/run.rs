@@ -75,6 +75,8 @@ pub struct SimResult {
     pub rewards_root: [u8; 32],
     /// Rewards per machine by GPU class (class, rewards of each machine).
     pub rewards_by_class: BTreeMap<u8, Vec<u128>>,
+    /// The Gini coefficient of machine rewards (reporting only).
+    pub machine_rewards_gini: f64,
     /// Transactions the agents sent, and how many the ledger rejected.
     pub txs_sent: u64,
     /// Rejected.
@@ -257,7 +259,10 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         rewards_by_class.entry(machine.gpu_class + 1).or_default().push(reward);
     }
     // the two roots hash independent data: side by side
-    let (state_root, rewards_root) = rayon::join(|| state.state_root(), || state.rewards_root());
+    let ((state_root, rewards_root), machine_rewards_gini) = rayon::join(
+        || rayon::join(|| state.state_root(), || state.rewards_root()),
+        || crate::output::gini(&rewards_by_class.values().flatten().copied().collect::<Vec<u128>>()),
+    );
     Ok(SimResult {
         pools,
         programs,
@@ -266,6 +271,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         state_root,
         rewards_root,
         rewards_by_class,
+        machine_rewards_gini,
         txs_sent: agents.sent,
         txs_rejected: agents.rejected,
         rejections: agents.rejections,
