@@ -314,7 +314,9 @@ impl State {
         };
         let words = self.accruing.len();
         let chunk = chunk_words(words, self.threads);
-        let delta: Vec<i64> = if words <= chunk {
+        let delta: Vec<i64> = if words == 0 {
+            vec![0; buckets] // no machines (a schedule-only forecast closes tens of thousands of epochs)
+        } else if words <= chunk {
             pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)
         } else {
             // a pool kept across closes: a close of 100,000 machines takes well under a
