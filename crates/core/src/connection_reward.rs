@@ -83,9 +83,13 @@ impl State {
         let mut machines: Vec<(Address, MachineId)> =
             fleet.iter().zip(first..).map(|(m, id)| (m.machine, id)).collect();
         sort(&mut machines);
-        if machines.windows(2).any(|w| w[0].0 == w[1].0)
-            || sorted_overlap(self.machine_index.keys(), machines.iter().map(|(a, _)| a))
-        {
+        // a few new machines (a growing fleet's day) are looked up; many, walked along the index
+        let registered = if machines.len() * 8 < self.machine_index.len() {
+            machines.iter().any(|(a, _)| self.machine_index.contains_key(a))
+        } else {
+            sorted_overlap(self.machine_index.keys(), machines.iter().map(|(a, _)| a))
+        };
+        if registered || machines.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(TxError::MachineExists);
         }
         // owners: each group of equal addresses (sorted; ties in fleet order) is an account
@@ -94,17 +98,21 @@ impl State {
         sort(&mut by_owner);
         let mut owner_of = vec![0 as AccountId; fleet.len()];
         let mut new_owners: Vec<(u32, Address, usize, usize)> = Vec::new(); // first position, address, group
+        let few = by_owner.len() * 8 < self.account_index.len();
         let mut existing = self.account_index.iter().peekable();
         let mut start = 0;
         while start < by_owner.len() {
             let address = by_owner[start].0;
             let end = start + by_owner[start..].iter().take_while(|(a, _)| *a == address).count();
-            while existing.next_if(|(a, _)| **a < address).is_some() {}
-            match existing.peek() {
-                Some((a, id)) if **a == address => {
-                    by_owner[start..end].iter().for_each(|(_, i)| owner_of[*i as usize] = **id)
-                }
-                _ => new_owners.push((by_owner[start].1, address, start, end)),
+            let account = if few {
+                self.account_index.get(&address).copied()
+            } else {
+                while existing.next_if(|(a, _)| **a < address).is_some() {}
+                existing.peek().filter(|(a, _)| **a == address).map(|(_, id)| **id)
+            };
+            match account {
+                Some(id) => by_owner[start..end].iter().for_each(|(_, i)| owner_of[*i as usize] = id),
+                None => new_owners.push((by_owner[start].1, address, start, end)),
             }
             start = end;
         }

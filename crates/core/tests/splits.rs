@@ -90,6 +90,23 @@ proptest! {
         }
         prop_assert_eq!(at_once.add_machines(&machines).unwrap(), ids);
         prop_assert_eq!(at_once.state_root(), one_by_one.state_root());
+        // ten more owners, so that a one-machine fleet is small next to the indexes
+        let extra: Vec<FleetMachine> = (0..10)
+            .map(|j| FleetMachine { owner: Address::from_index("extra owner", j), machine: Address::from_index("extra", j), gpu_class: 1, bandwidth_mbps: 0 })
+            .collect();
+        for m in &extra {
+            one_by_one.add_machine(m.owner, m.machine, m.gpu_class, m.bandwidth_mbps).unwrap();
+        }
+        at_once.add_machines(&extra).unwrap();
+        // small fleets (a growing fleet's day: looked up, not walked): an existing owner, a new one
+        for (i, k) in [(0u64, 1usize), (1, 5), (2, 0)] {
+            let m = FleetMachine { owner: owner(k), machine: Address::from_index("day", i), gpu_class: 2, bandwidth_mbps: 90 };
+            let id = one_by_one.add_machine(m.owner, m.machine, m.gpu_class, m.bandwidth_mbps).unwrap();
+            prop_assert_eq!(at_once.add_machines(&[m]).unwrap(), vec![id]);
+            let late = FleetMachine { owner: Address::from_index("late owner", i), ..m };
+            prop_assert_eq!(at_once.add_machines(&[late]), Err(TxError::MachineExists));
+        }
+        prop_assert_eq!(at_once.state_root(), one_by_one.state_root());
         at_once.assert_invariants();
         let root = at_once.state_root();
         let new = |i: u64| FleetMachine { owner: owner(1), machine: Address::from_index("spare", i), gpu_class: 1, bandwidth_mbps: 0 };
