@@ -6,8 +6,8 @@
 //! down; dust, and the whole release when nobody qualifies, stay in the pool.
 //!
 //! This is the hottest loop of the ledger (a million machines per close): one pass over the
-//! 12-byte hot records counts the qualifying machines per weight bucket, and no machine is
-//! credited one by one. Every qualifying machine of a bucket earns the same exact share
+//! machines' online-slot column and forfeit and accrual bits, 64 machines to a word, visits only
+//! the machines whose qualification changed, and no machine is credited one by one. Every qualifying machine of a bucket earns the same exact share
 //! floor(budget·w/W) ([`crate::math::ProRata`]), so the close adds it once to the bucket's
 //! cumulative `reward_index` — the "reward per share" accumulator of staking contracts, exact to
 //! the unit. A machine's credit changes only when its qualification does: a run of qualifying
