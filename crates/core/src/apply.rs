@@ -5,6 +5,7 @@
 //! fee) and its kind's checks *before anything is written*; after the checks it must succeed.
 //! A rejected transaction therefore leaves the state byte-identical (G10) and pays nothing.
 
+use crate::connection_reward::UptimeFill;
 use crate::epoch::EpochSummary;
 use crate::{State, TxError};
 use crate::{Tx, TxBody};
@@ -120,9 +121,16 @@ impl State {
 
     /// Moves the clock to `time`, closing every epoch that ended at or before it.
     pub fn advance_time(&mut self, time: u64) -> Vec<EpochSummary> {
+        self.advance_time_with(time, None)
+    }
+
+    /// [`State::advance_time`] for a simulation that enters the open epoch's uptime as it closes:
+    /// `uptime` sets the online slots of the first epoch to close (see [`UptimeFill`]); later
+    /// epochs closed by the same call see none.
+    pub fn advance_time_with(&mut self, time: u64, mut uptime: Option<UptimeFill<'_>>) -> Vec<EpochSummary> {
         let mut closed = Vec::new();
         while time >= self.epoch_end_time(self.epoch) {
-            closed.push(self.close_epoch());
+            closed.push(self.close_epoch_with(uptime.take()));
         }
         self.time = self.time.max(time);
         closed

@@ -263,8 +263,23 @@ impl State {
     ///
     /// Returns true when it also cleared every machine's slots and forfeit for the next epoch (it
     /// does so in its pass when no later program reads them), saving the reset pass.
-    pub(crate) fn pay_connection_reward(&mut self, programs: &mut Vec<ProgramPayout>) -> bool {
-        let Some(params) = &self.policy.connection_reward else { return false };
+    pub(crate) fn pay_connection_reward(
+        &mut self,
+        programs: &mut Vec<ProgramPayout>,
+        uptime: Option<UptimeFill<'_>>,
+    ) -> bool {
+        let max_slots = self.policy.slots_per_epoch().min(u32::from(u16::MAX)) as u16;
+        // sets a part's slots (machines first.., a multiple of 64), capped at the epoch's slots
+        let fill = |first: usize, slots: &mut [u16]| {
+            if let Some(uptime) = uptime {
+                uptime(first, slots);
+                slots.iter_mut().for_each(|s| *s = (*s).min(max_slots));
+            }
+        };
+        let Some(params) = &self.policy.connection_reward else {
+            fill(0, &mut self.online_slots);
+            return false;
+        };
         let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
@@ -321,31 +336,41 @@ impl State {
             delta[..buckets.min(256)].to_vec()
         };
         let words = self.accruing.len();
-        let chunk = chunk_words(words, self.threads);
+        let chunk = chunk_words(words, self.threads.min(rayon::current_num_threads()));
         let delta: Vec<i64> = if words == 0 {
             vec![0; buckets] // no machines (a schedule-only forecast closes tens of thousands of epochs)
         } else if words <= chunk {
+            fill(0, &mut self.online_slots);
             pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)
         } else {
-            // a pool kept across closes: a close of 100,000 machines takes well under a
-            // millisecond, less than spawning threads for it would
-            use rayon::prelude::*;
-            self.online_slots
-                .par_chunks_mut(chunk * 64)
-                .zip(self.forfeited.par_chunks_mut(chunk))
-                .zip(self.accruing.par_chunks_mut(chunk))
-                .zip(self.machine_credit.par_chunks_mut(chunk * 64))
-                .enumerate()
-                .map(|(i, (((slots, forfeited), accruing), credits))| {
-                    pass(i * chunk, slots, forfeited, accruing, credits)
+            // one part per thread of the pool, the same part to the same thread at every close:
+            // a part's columns (a few hundred kB to a few MB) stay in that core's cache from one
+            // close to the next; and the draw of its slots, if any, happens there just before
+            type Part<'a> = (&'a mut [u16], &'a mut [u64], &'a mut [u64], &'a mut [u128]);
+            let parts: Vec<std::sync::Mutex<Option<Part<'_>>>> = self
+                .online_slots
+                .chunks_mut(chunk * 64)
+                .zip(self.forfeited.chunks_mut(chunk))
+                .zip(self.accruing.chunks_mut(chunk))
+                .zip(self.machine_credit.chunks_mut(chunk * 64))
+                .map(|(((slots, forfeited), accruing), credits)| {
+                    std::sync::Mutex::new(Some((slots, forfeited, accruing, credits)))
                 })
-                .reduce(
-                    || vec![0i64; buckets],
-                    |mut total, part| {
-                        total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
-                        total
-                    },
-                )
+                .collect();
+            let deltas = rayon::broadcast(|context| {
+                let index = context.index();
+                let part = parts.get(index)?.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+                let (slots, forfeited, accruing, credits) = part?;
+                fill(index * chunk * 64, slots);
+                Some(pass(index * chunk, slots, forfeited, accruing, credits))
+            });
+            let deltas: Vec<Vec<i64>> = deltas.into_iter().flatten().collect();
+            assert_eq!(deltas.len(), parts.len(), "every part of the machines is closed by one thread");
+            let mut total = vec![0i64; buckets];
+            for part in deltas {
+                total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+            }
+            total
         };
         for (count, d) in self.accruing_count.iter_mut().zip(delta) {
             *count = count.checked_add_signed(d).unwrap_or_else(|| panic!("a bucket's qualifying count went negative"));
@@ -384,6 +409,13 @@ impl State {
         self.epoch_compute_units.clear();
     }
 }
+
+/// A simulation's uptime for the open epoch, entered as its close reads it: `fill(first, slots)`
+/// sets the online slots of machines `first .. first + slots.len()` (what the node derives from
+/// heartbeats; values above the epoch's slots count as all of them). The close calls it once for
+/// each machine, in parts that start at multiples of 64, from several threads at once: the result
+/// must not depend on how the machines are cut.
+pub type UptimeFill<'a> = &'a (dyn Fn(usize, &mut [u16]) + Sync);
 
 /// One machine of a fleet added outside transactions ([`State::add_machines`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

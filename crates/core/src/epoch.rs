@@ -8,6 +8,7 @@
 //! 5. the summary and the state root are written.
 
 use crate::State;
+use crate::connection_reward::UptimeFill;
 use crate::state::{Epoch, ProposalOutcome};
 use gridmint_policy::Address;
 use serde::Serialize;
@@ -97,6 +98,14 @@ pub struct EpochSummary {
 impl State {
     /// Closes the open epoch (G7) and opens the next.
     pub fn close_epoch(&mut self) -> EpochSummary {
+        self.close_epoch_with(None)
+    }
+
+    /// [`State::close_epoch`], the open epoch's online slots first set by `uptime` (a
+    /// simulation's draw, see [`UptimeFill`]): the same summary and state as setting them all
+    /// beforehand, but the connection reward's pass over the machines sets each thread's share
+    /// just before reading it, in one parallel step.
+    pub fn close_epoch_with(&mut self, uptime: Option<UptimeFill<'_>>) -> EpochSummary {
         let epoch = self.epoch;
         // 1. schedules and mints
         self.release_schedules(epoch);
@@ -104,7 +113,7 @@ impl State {
         let debts_paid = self.pay_debts();
         // 3. reward programs
         let mut programs = Vec::new();
-        let slots_cleared = self.pay_connection_reward(&mut programs);
+        let slots_cleared = self.pay_connection_reward(&mut programs, uptime);
         self.pay_staking_rewards(&mut programs);
         self.pay_staking_apy(&mut programs);
         self.pay_points(&mut programs);

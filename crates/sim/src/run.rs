@@ -205,9 +205,12 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
                 let first = state.machines.len() as u64;
                 add_machines(&mut state, &mut agents, machines, new, config.seed, first);
             }
-            draw_uptime(&mut state, &mut agents, machines, config.seed, epoch, config.threads);
         }
-        let closed = state.advance_time(state.epoch_end_time(epoch));
+        let end = state.epoch_end_time(epoch);
+        let closed = match &scenario.machines {
+            Some(machines) => close_drawing_uptime(&mut state, &mut agents, machines, config.seed, epoch, end),
+            None => state.advance_time(end),
+        };
         for summary in closed {
             let mut released_epoch = vec![0u128; pools.len()];
             for pool in &summary.pools {
@@ -400,24 +403,26 @@ impl FixedUptime {
     }
 }
 
-/// Draws each machine's uptime for the epoch and enters it as aggregated slots (what the node
-/// derives from heartbeats): clip(mean + N(0, sd), 0, 24) hours in whole slots.
-fn draw_uptime(
+/// Closes the epoch with each machine's uptime drawn as the close reads it, entered as
+/// aggregated slots (what the node derives from heartbeats): clip(mean + N(0, sd), 0, 24) hours
+/// in whole slots. The draw of a thread's share of the machines happens in the close's parallel
+/// pass, on that thread, just before the pass reads it ([`State::advance_time_with`]).
+fn close_drawing_uptime(
     state: &mut State,
     agents: &mut Agents,
     params: &crate::scenario::Machines,
     seed: u64,
     epoch: u64,
-    threads: usize,
-) {
+    end: u64,
+) -> Vec<gridmint_core::EpochSummary> {
     let (slot_seconds, slots_per_epoch) = (state.policy.epoch.slot_seconds, state.policy.slots_per_epoch());
     agents.uptime.refresh(&agents.machine_means, params.daily_uptime_sd_hours, slot_seconds, slots_per_epoch);
-    let FixedUptime { noise: Some(noise), base, cap, .. } = &agents.uptime else { return };
+    let FixedUptime { noise: Some(noise), base, cap, .. } = &agents.uptime else { return state.advance_time(end) };
     let (noise, cap) = (&**noise, *cap);
     let slots = |base: i32, noise: i32| FixedUptime::day(base, noise, cap);
     // machines [first, first + out.len()), within one chunk, from a multiple of 8 into it: the
     // chunk's stream skips the words of the machines before (two words per eight machines), so
-    // the draw is the same however the chunk is cut
+    // the draw is the same however the machines are cut
     let fill = |first: usize, out: &mut [u16]| {
         let mut rng = stream(seed, epoch, 1_000 + (first / CHUNK) as u64);
         (0..first % CHUNK / 4).for_each(|_| _ = rng.random::<u64>());
@@ -439,25 +444,16 @@ fn draw_uptime(
             *value = slots(*base, noise[usize::from(k as u16)]);
         }
     };
-    // the slots go straight into the machines' online-slots column (what the node derives from
-    // heartbeats)
-    let machines = state.online_slots.len();
-    if threads <= 1 || machines < 4 * CHUNK {
-        state.online_slots.chunks_mut(CHUNK).enumerate().for_each(|(index, chunk)| fill(index * CHUNK, chunk));
-    } else {
-        // one equal share per thread (in multiples of 8 machines), each cut at chunk boundaries
-        use rayon::prelude::*;
-        let share = machines.div_ceil(threads).next_multiple_of(8);
-        state.online_slots.par_chunks_mut(share).enumerate().for_each(|(task, mut run)| {
-            let mut first = task * share;
-            while !run.is_empty() {
-                let (piece, rest) = run.split_at_mut(run.len().min(CHUNK - first % CHUNK));
-                fill(first, piece);
-                first += piece.len();
-                run = rest;
-            }
-        });
-    }
+    // a part the close hands over (from a multiple of 8) is cut at chunk boundaries
+    let draw = |mut first: usize, mut run: &mut [u16]| {
+        while !run.is_empty() {
+            let (piece, rest) = run.split_at_mut(run.len().min(CHUNK - first % CHUNK));
+            fill(first, piece);
+            first += piece.len();
+            run = rest;
+        }
+    };
+    state.advance_time_with(end, Some(&draw))
 }
 
 fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
