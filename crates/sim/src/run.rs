@@ -393,13 +393,20 @@ impl FixedUptime {
         self.base.extend(means[from..].iter().map(|m| (f64::from(*m) * per_hour).round() as i32));
     }
 
-    /// A machine's day in whole slots: its base plus a noise entry, clamped to [0, cap].
+    /// A machine's day in whole slots: its base plus a noise entry, clamped to [0, cap], in
+    /// whole slots (`cap_slots` = cap / 256). Floored first and clamped after, the same value
+    /// (⌊clamp(x, 0, cap)/256⌋ = clamp(⌊x/256⌋, 0, ⌊cap/256⌋)) in the 16-bit lanes of vector
+    /// code: a saturating narrowing (|x| < 2^30), then a 16-bit max and min.
     #[inline(always)]
-    fn day(base: i32, noise: i32, cap: i32) -> u16 {
-        let x = base.wrapping_add(noise);
-        let x = if x < 0 { 0 } else { x };
-        let x = if x > cap { cap } else { x };
-        (x >> 8) as u16
+    fn day(base: i32, noise: i32, cap_slots: i16) -> u16 {
+        let x = base.wrapping_add(noise) >> 8;
+        let x = x.max(i32::from(i16::MIN)).min(i32::from(i16::MAX)) as i16;
+        x.max(0).min(cap_slots) as u16
+    }
+
+    /// The cap in whole slots, for [`FixedUptime::day`].
+    fn cap_slots(&self) -> i16 {
+        (self.cap >> 8).min(i32::from(i16::MAX)) as i16
     }
 }
 
@@ -417,8 +424,8 @@ fn close_drawing_uptime(
 ) -> Vec<gridmint_core::EpochSummary> {
     let (slot_seconds, slots_per_epoch) = (state.policy.epoch.slot_seconds, state.policy.slots_per_epoch());
     agents.uptime.refresh(&agents.machine_means, params.daily_uptime_sd_hours, slot_seconds, slots_per_epoch);
-    let FixedUptime { noise: Some(noise), base, cap, .. } = &agents.uptime else { return state.advance_time(end) };
-    let (noise, cap) = (&**noise, *cap);
+    let FixedUptime { noise: Some(noise), base, .. } = &agents.uptime else { return state.advance_time(end) };
+    let (noise, cap) = (&**noise, agents.uptime.cap_slots());
     let slots = |base: i32, noise: i32| FixedUptime::day(base, noise, cap);
     // machines [first, first + out.len()), within one chunk, from a multiple of 8 into it: the
     // chunk's stream skips the words of the machines before (two words per eight machines), so
@@ -692,7 +699,7 @@ mod tests {
             for (mean, base) in means.iter().zip(&uptime.base) {
                 let (mut differ, mut sum_fixed, mut sum_exact) = (0, 0.0, 0.0);
                 for (k, z) in crate::normal::table().iter().enumerate() {
-                    let fixed = FixedUptime::day(*base, noise[k], uptime.cap);
+                    let fixed = FixedUptime::day(*base, noise[k], uptime.cap_slots());
                     let hours = (f64::from(*mean) + 3.0 * f64::from(*z)).clamp(0.0, 24.0);
                     let exact = ((hours * per_hour).floor() as u32).min(slots_per_epoch) as u16;
                     assert!(fixed.abs_diff(exact) <= 1, "mean {mean} k {k}: {fixed} vs {exact}");
