@@ -269,24 +269,28 @@ impl State {
         uptime: Option<UptimeFill<'_>>,
     ) -> bool {
         let max_slots = self.policy.slots_per_epoch().min(u32::from(u16::MAX)) as u16;
-        // sets a part's slots (machines first.., a multiple of 64), capped at the epoch's slots
-        let fill = |first: usize, slots: &mut [u16]| {
+        let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
+        // sets a part's slots (machines first.., a multiple of 64), capped at the epoch's slots;
+        // when the pass clears them, nothing but its comparison ever reads them, and the cap
+        // changes no comparison (a threshold above the cap is unreachable, below)
+        let fill = |first: usize, slots: &mut [u16], capped: bool| {
             if let Some(uptime) = uptime {
                 uptime(first, slots);
-                slots.iter_mut().for_each(|s| *s = (*s).min(max_slots));
+                if capped {
+                    slots.iter_mut().for_each(|s| *s = (*s).min(max_slots));
+                }
             }
         };
         let Some(params) = &self.policy.connection_reward else {
-            fill(0, &mut self.online_slots);
+            fill(0, &mut self.online_slots, true);
             return false;
         };
-        let reset = self.policy.points.is_none() && self.policy.dualproof.is_none();
         let pool_index = self.pool_index(&params.pool);
         let budget = self.pools[pool_index].epoch_budget;
-        // a threshold above any u16 count: nobody qualifies
+        // a threshold above any count an epoch can have: nobody qualifies
         let (min_slots, reachable) = match u16::try_from(params.min_online_slots) {
-            Ok(min) => (min, u64::MAX),
-            Err(_) => (u16::MAX, 0),
+            Ok(min) if min <= max_slots => (min, u64::MAX),
+            _ => (u16::MAX, 0),
         };
         let buckets = self.weight_table.len();
         let index = &self.reward_index;
@@ -297,50 +301,48 @@ impl State {
                     forfeited: &mut [u64],
                     accruing: &mut [u64],
                     credits: &mut [u128]| {
-            // a u8 bucket indexes 256-entry tables without a bounds check
-            let mut at = [0u128; 256];
-            let known = index.len().min(256);
-            at[..known].copy_from_slice(&index[..known]);
-            let mut delta = [0i64; 256];
+            // a run starts at the index before this close's share (credit minus the index), or
+            // ends there (plus): `change[starts][bucket]`, a u8 bucket indexing 256 entries
+            // without a bounds check; `flips[starts][bucket]` counts them
+            let mut change = [[0u128; 256]; 2];
+            for (bucket, at) in index.iter().take(256).enumerate() {
+                change[0][bucket] = *at;
+                change[1][bucket] = at.wrapping_neg();
+            }
+            let mut flips = [[0u64; 256]; 2];
             let first = first_word * 64;
             let bucket_of = &machine_bucket[first..first + credits.len()];
-            for (((slots, forfeit), accruing), (credits, bucket_of)) in slots
+            let mut words = slots
                 .chunks_mut(64)
                 .zip(forfeited.iter_mut())
                 .zip(accruing.iter_mut())
-                .zip(credits.chunks_mut(64).zip(bucket_of.chunks(64)))
-            {
+                .zip(credits.chunks_mut(64).zip(bucket_of.chunks(64)));
+            for (((slots, forfeit), accruing), (credits, bucket_of)) in &mut words {
                 let qualifies = qualification_bits(slots, min_slots) & !*forfeit & reachable;
-                let mut changed = qualifies ^ *accruing;
+                let changed = qualifies ^ *accruing;
                 *accruing = qualifies;
                 if reset {
                     slots.fill(0);
                     *forfeit = 0;
                 }
-                while changed != 0 {
-                    let j = changed.trailing_zeros() as usize;
-                    changed &= changed - 1;
-                    // a bit is set only for a machine of the word
-                    let (Some(credit), Some(bucket)) = (credits.get_mut(j), bucket_of.get(j)) else { continue };
-                    let bucket = usize::from(*bucket);
-                    // a run starts at the index before this close's share (credit minus the
-                    // index), or ends there (plus): branch-free, as starts and ends alternate at
-                    // random; `minus` is all ones for a start, so (at ^ minus) - minus = -at
-                    let starts = qualifies >> j & 1;
-                    let minus = 0u128.wrapping_sub(u128::from(starts));
-                    *credit = credit.wrapping_add((at[bucket] ^ minus).wrapping_sub(minus));
-                    // ±1 (bounded by the machine count: wrapping adds no overflow check)
-                    delta[bucket] = delta[bucket].wrapping_add(((starts << 1) as i64).wrapping_sub(1));
+                // only the changed machines, branch-free whether a run starts or ends (they
+                // alternate at random); a whole word's columns as arrays, indexed by bit number
+                match (credits.as_mut_array::<64>(), bucket_of.as_array::<64>()) {
+                    (Some(credits), Some(bucket_of)) => {
+                        settle(changed, qualifies, credits, bucket_of, &change, &mut flips);
+                    }
+                    _ => settle(changed, qualifies, credits, bucket_of, &change, &mut flips),
                 }
             }
-            delta[..buckets.min(256)].to_vec()
+            // starts minus ends (bounded by the machine count)
+            (0..buckets.min(256)).map(|b| flips[1][b] as i64 - flips[0][b] as i64).collect::<Vec<i64>>()
         };
         let words = self.accruing.len();
         let chunk = chunk_words(words, self.threads.min(rayon::current_num_threads()));
         let delta: Vec<i64> = if words == 0 {
             vec![0; buckets] // no machines (a schedule-only forecast closes tens of thousands of epochs)
         } else if words <= chunk {
-            fill(0, &mut self.online_slots);
+            fill(0, &mut self.online_slots, !reset);
             pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)
         } else {
             // one part per thread of the pool, the same part to the same thread at every close:
@@ -361,7 +363,7 @@ impl State {
                 let index = context.index();
                 let part = parts.get(index)?.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
                 let (slots, forfeited, accruing, credits) = part?;
-                fill(index * chunk * 64, slots);
+                fill(index * chunk * 64, slots, !reset);
                 Some(pass(index * chunk, slots, forfeited, accruing, credits))
             });
             let deltas: Vec<Vec<i64>> = deltas.into_iter().flatten().collect();
@@ -479,6 +481,33 @@ fn qualification_bits(slots: &[u16], min_slots: u16) -> u64 {
         bits |= (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
     }
     bits
+}
+
+/// Settles the credits of a word's machines whose qualification changed (bits of `changed`,
+/// `qualifies` the new bits): a run starts (`change[1]`, minus the index) or ends (`change[0]`,
+/// plus it); counts them by kind and bucket. Generic over arrays (a whole word: no bounds
+/// checks) and slices (a fleet's last, partial word).
+#[inline(always)]
+fn settle<C, B>(
+    mut changed: u64,
+    qualifies: u64,
+    credits: &mut C,
+    bucket_of: &B,
+    change: &[[u128; 256]; 2],
+    flips: &mut [[u64; 256]; 2],
+) where
+    C: std::ops::IndexMut<usize, Output = u128> + ?Sized,
+    B: std::ops::Index<usize, Output = u8> + ?Sized,
+{
+    while changed != 0 {
+        // < 64: the mask only tells the compiler (a bit set is a machine of the word)
+        let j = changed.trailing_zeros() as usize & 63;
+        changed &= changed - 1;
+        let starts = (qualifies >> j & 1) as usize;
+        let bucket = usize::from(bucket_of[j]);
+        credits[j] = credits[j].wrapping_add(change[starts][bucket]);
+        flips[starts][bucket] = flips[starts][bucket].wrapping_add(1);
+    }
 }
 
 /// Words of 64 machines per task for the epoch close: an equal share per thread, and at least

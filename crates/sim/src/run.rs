@@ -105,6 +105,16 @@ fn stream(seed: u64, epoch: u64, stream: u64) -> SmallRng {
     SmallRng::from_seed(bytes)
 }
 
+/// The uptime draw's stream for a chunk of machines in an epoch: WyRand (fastrand), whose
+/// state only advances by a constant, so its outputs have no serial dependency beyond an add
+/// (the draw's words come twice as fast as from Xoshiro256++), seeded by the same hash.
+fn uptime_stream(seed: u64, epoch: u64, chunk: u64) -> fastrand::Rng {
+    let hash = blake3::hash(&[seed.to_le_bytes(), epoch.to_le_bytes(), (1_000 + chunk).to_le_bytes()].concat());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash.as_bytes()[..8]);
+    fastrand::Rng::with_seed(u64::from_le_bytes(first))
+}
+
 fn pick(weights: &[f64], rng: &mut SmallRng) -> usize {
     let total: f64 = weights.iter().sum();
     let mut target = rng.random::<f64>() * total;
@@ -431,21 +441,21 @@ fn close_drawing_uptime(
     // chunk's stream skips the words of the machines before (two words per eight machines), so
     // the draw is the same however the machines are cut
     let fill = |first: usize, out: &mut [u16]| {
-        let mut rng = stream(seed, epoch, 1_000 + (first / CHUNK) as u64);
-        (0..first % CHUNK / 4).for_each(|_| _ = rng.random::<u64>());
+        let mut rng = uptime_stream(seed, epoch, (first / CHUNK) as u64);
+        (0..first % CHUNK / 4).for_each(|_| _ = rng.u64(..));
         let base = &base[first..first + out.len()];
         let mut values = out.chunks_exact_mut(8);
         let mut eight = base.chunks_exact(8);
         // four machines per random word (a 16-bit quantile index each), eight at a time in
         // fixed-size arrays the compiler turns into vector code
         for (values, base) in (&mut values).zip(&mut eight) {
-            let [a, b] = [rng.random::<u64>(), rng.random::<u64>()];
+            let [a, b] = [rng.u64(..), rng.u64(..)];
             let k = [a, a >> 16, a >> 32, a >> 48, b, b >> 16, b >> 32, b >> 48];
             let base: &[i32; 8] = base.try_into().unwrap_or_else(|_| unreachable!("chunks of eight"));
             let drawn: [u16; 8] = std::array::from_fn(|j| slots(base[j], noise[usize::from(k[j] as u16)]));
             values.copy_from_slice(&drawn);
         }
-        let [a, b] = [rng.random::<u64>(), rng.random::<u64>()];
+        let [a, b] = [rng.u64(..), rng.u64(..)];
         let k = [a, a >> 16, a >> 32, a >> 48, b, b >> 16, b >> 32, b >> 48];
         for ((value, base), k) in values.into_remainder().iter_mut().zip(eight.remainder()).zip(k) {
             *value = slots(*base, noise[usize::from(k as u16)]);
