@@ -54,6 +54,65 @@ fn a_threshold_beyond_any_slot_count_pays_nobody() {
     assert_eq!(state.machine_rewards_total(id), 0);
 }
 
+/// Goal: an epoch whose uptime the close itself enters (`close_epoch_with`, as the simulator
+/// does: each thread fills its own part of the machines just before closing it) ends in exactly
+/// the state of one whose slots were set beforehand — across several parts on several threads,
+/// when a later program reads the slots (points on top of the connection reward), when filled
+/// values exceed the epoch's slots (they count as all of them), and when the threshold is above
+/// the epoch's slots. Method: 40,000 machines (three parts on three threads), slots from a fixed
+/// mix of (epoch, machine) up to 400 (the epoch has 288), four closes each way; summaries, state
+/// roots and invariants compared after every close, and the fill must visit every machine once.
+#[test]
+fn uptime_entered_by_the_close_equals_slots_set_before_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let netmind = Policy::preset("netmind").unwrap();
+    let mut with_points = netmind.clone();
+    with_points.points = Policy::preset("osmi").unwrap().points;
+    let points = with_points.points.as_mut().unwrap();
+    points.pool = "mining".into();
+    points.min_online_slots = 289; // only values above the epoch's slots would reach it
+    let mut unreachable = netmind.clone();
+    unreachable.connection_reward.as_mut().unwrap().min_online_slots = 289;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    for (name, policy) in [("netmind", netmind), ("points", with_points), ("threshold 289", unreachable)] {
+        let mut before = State::genesis(policy, 0);
+        before.threads = 3;
+        let fleet: Vec<FleetMachine> = (0..40_000u64)
+            .map(|i| FleetMachine {
+                owner: Address::from_index("owner", i % 1_000),
+                machine: Address::from_index("machine", i),
+                gpu_class: 1 + (i % 4) as u8,
+                bandwidth_mbps: (i % 3) as u32 * 600,
+            })
+            .collect();
+        before.add_machines(&fleet).unwrap();
+        let mut entered = before.clone();
+        for epoch in 1..=4u64 {
+            let slots = |machine: usize| ((epoch * 7_919 + machine as u64 * 104_729) % 401) as u16;
+            let all: Vec<u16> = (0..fleet.len()).map(slots).collect();
+            before.set_all_online_slots(&all);
+            let expected = before.close_epoch();
+            let visited = AtomicUsize::new(0);
+            let fill = |first: usize, out: &mut [u16]| {
+                assert_eq!(first % 64, 0, "a part starts at a word");
+                out.iter_mut().enumerate().for_each(|(k, s)| *s = slots(first + k));
+                visited.fetch_add(out.len(), Ordering::Relaxed);
+            };
+            let summary = pool.install(|| entered.close_epoch_with(Some(&fill)));
+            assert_eq!(visited.load(Ordering::Relaxed), fleet.len(), "{name}: every machine filled once");
+            assert_eq!(format!("{summary:?}"), format!("{expected:?}"), "{name}, epoch {epoch}");
+            assert_eq!(entered.state_root(), before.state_root(), "{name}, epoch {epoch}");
+            entered.check_invariants().unwrap();
+        }
+        let paid = |s: &State| (0..fleet.len() as u32).map(|id| s.machine_rewards_total(id)).sum::<u128>();
+        if name == "threshold 289" {
+            assert_eq!(paid(&entered), 0, "an unreachable threshold pays nobody");
+        } else {
+            assert!(paid(&entered) > 0, "{name}: machines earned");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
     /// Goal: a fleet added at once (`add_machines`, linear time) leaves exactly the state that

@@ -121,3 +121,21 @@ proptest::proptest! {
         proptest::prop_assert_eq!(Address(c).partial_cmp(&Address(a)), Some(c.cmp(&a)));
     }
 }
+
+/// Goal: `from_index` is `blake3("gridmint/sim/" ‖ kind ‖ index_le)` whichever way it hashes
+/// (one call on a stack buffer for short kinds, the incremental hasher past 64 bytes): every
+/// simulated address, and so every forecast's files, depends on it. Method: kinds of every length
+/// around the 64-byte boundary and a few indexes, against the hasher fed the parts.
+#[test]
+fn simulation_addresses_hash_prefix_kind_and_index() {
+    for length in 0..60 {
+        let kind: String = "machine-owner-customer-validator-".repeat(2)[..length].to_string();
+        for index in [0u64, 1, 41, u64::MAX] {
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(b"gridmint/sim/");
+            hasher.update(kind.as_bytes());
+            hasher.update(&index.to_le_bytes());
+            assert_eq!(Address::from_index(&kind, index).0, *hasher.finalize().as_bytes(), "kind {kind:?}");
+        }
+    }
+}
