@@ -340,7 +340,7 @@ impl State {
         let words = self.accruing.len();
         let chunk = chunk_words(words, self.threads.min(rayon::current_num_threads()));
         let delta: Vec<i64> = if words == 0 {
-            vec![0; buckets] // no machines (a schedule-only forecast closes tens of thousands of epochs)
+            Vec::new() // no machines, no change (a schedule-only forecast closes tens of thousands of epochs)
         } else if words <= chunk {
             fill(0, &mut self.online_slots, !reset);
             pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)

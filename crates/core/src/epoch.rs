@@ -35,8 +35,9 @@ pub struct ProgramPayout {
 /// Released or minted into a pool in an epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PoolRelease {
-    /// Pool name.
-    pub pool: String,
+    /// Pool name (shared with the state's pool: a summary per epoch copies no string).
+    #[serde(serialize_with = "crate::epoch::serialize_str")]
+    pub pool: std::sync::Arc<str>,
     /// Released (schedule) or minted (emission) this epoch.
     #[serde(with = "crate::serde_u128")]
     pub released: u128,
@@ -93,6 +94,11 @@ pub struct EpochSummary {
     /// The state root after the close (zero when roots are off).
     #[serde(with = "crate::serde_u128::hash")]
     pub state_root: [u8; 32],
+}
+
+/// Serializes a shared string as a string.
+fn serialize_str<S: serde::Serializer>(text: &std::sync::Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(text)
 }
 
 impl State {

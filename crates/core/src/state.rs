@@ -55,7 +55,7 @@ pub struct Rewards {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pool {
     /// Name from the policy.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// Tokens held (locked and released-but-unpaid).
     pub balance: u128,
     /// Cumulative schedule releases and mints into this pool.
@@ -490,9 +490,9 @@ impl State {
         self.settle_all_machines();
         let mut pools = Vec::with_capacity(self.policy.pools.len());
         for params in &self.policy.pools {
-            let existing = self.pools.iter().find(|p| p.name == params.name);
+            let existing = self.pools.iter().find(|p| *p.name == *params.name);
             pools.push(existing.cloned().unwrap_or(Pool {
-                name: params.name.clone(),
+                name: params.name.as_str().into(),
                 balance: 0,
                 released_total: 0,
                 epoch_budget: 0,
@@ -684,11 +684,14 @@ impl State {
 
     /// A pool by name.
     pub fn pool(&self, name: &str) -> Option<&Pool> {
-        self.pools.iter().find(|p| p.name == name)
+        self.pools.iter().find(|p| &*p.name == name)
     }
 
     pub(crate) fn pool_index(&self, name: &str) -> usize {
-        self.pools.iter().position(|p| p.name == name).unwrap_or_else(|| panic!("validated policy names pool `{name}`"))
+        self.pools
+            .iter()
+            .position(|p| &*p.name == name)
+            .unwrap_or_else(|| panic!("validated policy names pool `{name}`"))
     }
 
     /// Total supply = minted − burned (G8).

@@ -90,7 +90,7 @@ fn osmi_emission_figures() {
     state.compute_roots = false;
     assert_eq!(state.total_supply(), tokens("100000000"), "OS1: the TGE mints 100M");
     let summary = state.close_epoch();
-    let minted_into = |pool: &str| summary.pools.iter().find(|p| p.pool == pool).unwrap().released;
+    let minted_into = |pool: &str| summary.pools.iter().find(|p| &*p.pool == pool).unwrap().released;
     assert_eq!(summary.minted, tokens("1350000"), "OS2: D = 0.15% of 900M");
     assert_eq!(minted_into("node_rewards"), tokens("675000"));
     assert_eq!(minted_into("project_fund"), tokens("270000"));

@@ -181,8 +181,11 @@ fn nm3_split_50_30_20() {
     assert_eq!(stakers.paid, 0, "G9: stake placed during epoch 1 earns nothing in epoch 1");
     assert_eq!(first.master_nodes.len(), 2);
     let summary = h.next_epoch();
-    let budget =
-        h.state.pool("staking").map(|_| summary.pools.iter().find(|p| p.pool == "staking").unwrap().released).unwrap();
+    let budget = h
+        .state
+        .pool("staking")
+        .map(|_| summary.pools.iter().find(|p| &*p.pool == "staking").unwrap().released)
+        .unwrap();
     let get = |name: &str| summary.programs.iter().find(|p| p.program == name).unwrap().clone();
     let (stakers, liquidity, operators) = (get("staking_stakers"), get("staking_liquidity"), get("staking_operators"));
     assert_eq!(stakers.budget, budget / 2);
@@ -217,7 +220,7 @@ fn n24_split_10_40_50_with_liquidity() {
     h.next_epoch();
     let summary = h.next_epoch();
     let get = |name: &str| summary.programs.iter().find(|p| p.program == name).unwrap().clone();
-    let budget = summary.pools.iter().find(|p| p.pool == "staking").unwrap().released;
+    let budget = summary.pools.iter().find(|p| &*p.pool == "staking").unwrap().released;
     assert_eq!(get("staking_operators").budget, budget / 10);
     assert_eq!(get("staking_liquidity").budget, budget * 4 / 10);
     assert_eq!(get("staking_stakers").budget, budget / 2);
@@ -319,7 +322,7 @@ fn os5_points_tokens_for_tokens() {
     assert_eq!(h.unclaimed("a"), 0, "215 slots: no uptime point");
     assert_eq!(h.unclaimed("b"), points.budget / 4, "1 of 4 points");
     assert_eq!(h.unclaimed("c"), points.budget * 3 / 4, "1 uptime + 2 token points");
-    let pool_before_payout = summary.pools.iter().find(|p| p.pool == "node_rewards").unwrap().balance + points.paid;
+    let pool_before_payout = summary.pools.iter().find(|p| &*p.pool == "node_rewards").unwrap().balance + points.paid;
     assert_eq!(points.budget, pool_before_payout * 5 / 100);
 }
 

@@ -253,7 +253,9 @@ async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
         let pools: Vec<Value> = s
             .pools
             .iter()
-            .map(|p| json!({"name": p.name, "balance": amount(p.balance), "released_total": amount(p.released_total)}))
+            .map(
+                |p| json!({"name": &*p.name, "balance": amount(p.balance), "released_total": amount(p.released_total)}),
+            )
             .collect();
         json!({
             "height": s.height,

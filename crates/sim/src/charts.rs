@@ -216,7 +216,7 @@ fn bars(path: &Path, title: &str, items: &[(String, f64)], y_label: &str) -> Res
 fn allocation(path: &Path, result: &SimResult) -> Result<(), String> {
     let state = &result.state;
     let mut items: Vec<(String, f64)> =
-        state.pools.iter().filter(|p| p.balance > 0).map(|p| (p.name.clone(), p.balance as f64 / TOKEN)).collect();
+        state.pools.iter().filter(|p| p.balance > 0).map(|p| (p.name.to_string(), p.balance as f64 / TOKEN)).collect();
     let accounts: u128 = state.total_supply() - state.pools_total() - state.bridge.escrow;
     items.push(("accounts".into(), accounts as f64 / TOKEN));
     if state.bridge.escrow > 0 {

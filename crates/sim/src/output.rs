@@ -74,7 +74,7 @@ pub fn gini(rewards: &[u128]) -> f64 {
 pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
     let state = &result.state;
     let pools: serde_json::Map<String, Value> =
-        state.pools.iter().map(|p| (p.name.clone(), json!(p.balance.to_string()))).collect();
+        state.pools.iter().map(|p| (p.name.to_string(), json!(p.balance.to_string()))).collect();
     json!({
         "parameters": parameters,
         "seed": result.seed,
