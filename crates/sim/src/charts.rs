@@ -132,7 +132,7 @@ fn supply(path: &Path, result: &SimResult, bands: Option<&[(String, Bands)]>) ->
 fn daily_distribution(path: &Path, result: &SimResult) -> Result<(), String> {
     let root = BitMapBackend::new(path, (1000, 600)).into_drawing_area();
     let x_max = years(result.rows.len() as u64);
-    let stack_top = |row: &crate::EpochRow| row.released_epoch.iter().map(|v| *v as f64 / TOKEN).sum::<f64>();
+    let stack_top = |row: &crate::EpochRow| row.released_epoch().iter().map(|v| *v as f64 / TOKEN).sum::<f64>();
     // the daily mean over a 30-day window keeps one-day cliffs (NM4) from flattening the rest
     let y_max = result
         .rows
@@ -156,7 +156,7 @@ fn daily_distribution(path: &Path, result: &SimResult) -> Result<(), String> {
             .map(|r| {
                 (
                     years(r.epoch),
-                    r.released_epoch.iter().take(index + 1).map(|v| *v as f64 / TOKEN).sum::<f64>().min(y_max * 1.05),
+                    r.released_epoch().iter().take(index + 1).map(|v| *v as f64 / TOKEN).sum::<f64>().min(y_max * 1.05),
                 )
             })
             .collect();

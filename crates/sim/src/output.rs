@@ -25,7 +25,7 @@ pub fn epochs_csv(result: &SimResult) -> String {
             "{},{},{},{},{}",
             row.epoch, row.total_supply, row.minted_total, row.burned_total, row.circulating
         );
-        for value in row.released.iter().chain(&row.paid) {
+        for value in row.released().iter().chain(row.paid()) {
             let _ = write!(out, ",{value}");
         }
         let _ = writeln!(out, ",{}", row.burned);
@@ -87,10 +87,10 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
         "circulating": state.circulating().to_string(),
         "pools": pools,
         "released": result.pools.iter().enumerate().map(|(i, pool)| {
-            (pool.clone(), json!(result.rows.last().map_or(0, |r| r.released[i]).to_string()))
+            (pool.clone(), json!(result.rows.last().map_or(0, |r| r.released()[i]).to_string()))
         }).collect::<serde_json::Map<String, Value>>(),
         "paid": result.programs.iter().enumerate().map(|(i, program)| {
-            (program.clone(), json!(result.rows.iter().map(|r| r.paid[i]).sum::<u128>().to_string()))
+            (program.clone(), json!(result.rows.iter().map(|r| r.paid()[i]).sum::<u128>().to_string()))
         }).collect::<serde_json::Map<String, Value>>(),
         "escrow": state.bridge.escrow.to_string(),
         "counts": {
@@ -180,7 +180,7 @@ pub fn table(result: &SimResult, symbol: &str) -> String {
         line(&mut out, "bridge escrow", human(state.bridge.escrow));
     }
     for (i, program) in result.programs.iter().enumerate() {
-        let total: u128 = result.rows.iter().map(|r| r.paid.get(i).copied().unwrap_or(0)).sum();
+        let total: u128 = result.rows.iter().map(|r| r.paid().get(i).copied().unwrap_or(0)).sum();
         line(&mut out, &format!("paid {program}"), human(total));
     }
     line(&mut out, "machines", state.machines.len().to_string());

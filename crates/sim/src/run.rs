@@ -46,16 +46,46 @@ pub struct EpochRow {
     pub burned_total: u128,
     /// Total supply minus pools and escrow.
     pub circulating: u128,
-    /// Cumulative release per pool column.
-    pub released: Vec<u128>,
-    /// Paid this epoch per program column.
-    pub paid: Vec<u128>,
-    /// Released or minted this epoch, per pool column.
-    pub released_epoch: Vec<u128>,
     /// Burned this epoch.
     pub burned: u128,
     /// Held by pools and the escrow.
     pub locked: u128,
+    /// Per pool column the cumulative release, then per pool column this epoch's release, then
+    /// per program column this epoch's payout: one allocation a row (a 100-year forecast keeps
+    /// 36,500 rows).
+    values: Vec<u128>,
+    /// Pool columns in `values`.
+    pools: usize,
+}
+
+impl EpochRow {
+    /// Cumulative release per pool column.
+    pub fn released(&self) -> &[u128] {
+        &self.values[..self.pools]
+    }
+
+    /// Released or minted this epoch, per pool column.
+    pub fn released_epoch(&self) -> &[u128] {
+        &self.values[self.pools..2 * self.pools]
+    }
+
+    /// Paid this epoch per program column.
+    pub fn paid(&self) -> &[u128] {
+        &self.values[2 * self.pools..]
+    }
+
+    /// The row with `pools` pool and `programs` program columns, those it lacks (they appeared
+    /// later in the run) zero.
+    fn padded(&mut self, pools: usize, programs: usize) {
+        if self.pools == pools && self.values.len() == 2 * pools + programs {
+            return;
+        }
+        let mut values = vec![0; 2 * pools + programs];
+        values[..self.pools].copy_from_slice(self.released());
+        values[pools..pools + self.pools].copy_from_slice(self.released_epoch());
+        values[2 * pools..2 * pools + self.paid().len()].copy_from_slice(self.paid());
+        (self.values, self.pools) = (values, pools);
+    }
 }
 
 /// The outcome of a run.
@@ -200,6 +230,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     let mut programs: Vec<String> = Vec::new();
     let mut cumulative: Vec<u128> = Vec::new();
     let mut rows = Vec::with_capacity(config.epochs as usize);
+    // an epoch's columns are gathered in these, then copied into its row
+    let (mut released_epoch_buffer, mut paid_buffer) = (Vec::new(), Vec::new());
     let mut growth_carry = 0.0f64;
     let mut height = state.height;
     for epoch in 1..=config.epochs {
@@ -223,9 +255,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
             None => state.advance_time(end),
         };
         for summary in closed {
-            // (zeroed by `resize`, not `vec![0; n]`: calloc costs hundreds of instructions, and
-            // a schedule-only forecast builds a row per epoch for 36,500 epochs)
-            let mut released_epoch = Vec::with_capacity(pools.len() + 1);
+            let mut released_epoch = std::mem::take(&mut released_epoch_buffer);
+            released_epoch.clear();
             released_epoch.resize(pools.len(), 0u128);
             for pool in &summary.pools {
                 let index = match pools.iter().position(|p| p.as_str() == &*pool.pool) {
@@ -240,7 +271,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
                 cumulative[index] += pool.released;
                 released_epoch[index] = pool.released;
             }
-            let mut paid = Vec::with_capacity(programs.len() + 1);
+            let mut paid = std::mem::take(&mut paid_buffer);
+            paid.clear();
             paid.resize(programs.len(), 0u128);
             for program in &summary.programs {
                 match programs.iter().position(|p| p == program.program) {
@@ -257,20 +289,18 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
                 minted_total: summary.minted_total,
                 burned_total: summary.burned_total,
                 circulating: summary.circulating,
-                released: cumulative.clone(),
-                paid,
-                released_epoch,
+                values: cumulative.iter().chain(&released_epoch).chain(&paid).copied().collect(),
+                pools: pools.len(),
                 burned: summary.burned,
                 locked: summary.total_supply - summary.circulating,
             });
+            (released_epoch_buffer, paid_buffer) = (released_epoch, paid);
         }
         progress(epoch);
     }
     // rows written before a pool or program first appeared get zeros for it
     for row in &mut rows {
-        row.released.resize(pools.len(), 0);
-        row.released_epoch.resize(pools.len(), 0);
-        row.paid.resize(programs.len(), 0);
+        row.padded(pools.len(), programs.len());
     }
     let mut rewards_by_class: BTreeMap<u8, Vec<u128>> = BTreeMap::new();
     for (machine, reward) in state.machines.iter().zip(state.machines_rewards_total()) {
