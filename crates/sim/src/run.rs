@@ -249,17 +249,24 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
                 add_machines(&mut state, &mut agents, machines, new, config.seed, first);
             }
         }
-        let end = state.epoch_end_time(epoch);
+        // the open epoch closes (what `advance_time` to its end does, without a vector of one
+        // summary per epoch), then the clock moves to its end
+        assert_eq!(state.epoch, epoch, "the simulation closes the open epoch");
         let closed = match &scenario.machines {
-            Some(machines) => close_drawing_uptime(&mut state, &mut agents, machines, config.seed, epoch, end),
-            None => state.advance_time(end),
+            Some(machines) => close_drawing_uptime(&mut state, &mut agents, machines, config.seed, epoch),
+            None => state.close_epoch(),
         };
-        for summary in closed {
+        state.advance_time(state.epoch_end_time(epoch));
+        {
+            let summary = closed;
             let mut released_epoch = std::mem::take(&mut released_epoch_buffer);
             released_epoch.clear();
             released_epoch.resize(pools.len(), 0u128);
-            for pool in &summary.pools {
-                let index = match pools.iter().position(|p| p.as_str() == &*pool.pool) {
+            for (k, pool) in summary.pools.iter().enumerate() {
+                // the pools come in the same order every epoch: the k-th column first
+                let same = |p: &String| p.as_str() == &*pool.pool;
+                let found = if pools.get(k).is_some_and(same) { Some(k) } else { pools.iter().position(same) };
+                let index = match found {
                     Some(index) => index,
                     None => {
                         pools.push(pool.pool.to_string());
@@ -458,18 +465,17 @@ impl FixedUptime {
 /// Closes the epoch with each machine's uptime drawn as the close reads it, entered as
 /// aggregated slots (what the node derives from heartbeats): clip(mean + N(0, sd), 0, 24) hours
 /// in whole slots. The draw of a thread's share of the machines happens in the close's parallel
-/// pass, on that thread, just before the pass reads it ([`State::advance_time_with`]).
+/// pass, on that thread, just before the pass reads it ([`State::close_epoch_with`]).
 fn close_drawing_uptime(
     state: &mut State,
     agents: &mut Agents,
     params: &crate::scenario::Machines,
     seed: u64,
     epoch: u64,
-    end: u64,
-) -> Vec<gridmint_core::EpochSummary> {
+) -> gridmint_core::EpochSummary {
     let (slot_seconds, slots_per_epoch) = (state.policy.epoch.slot_seconds, state.policy.slots_per_epoch());
     agents.uptime.refresh(&agents.machine_means, params.daily_uptime_sd_hours, slot_seconds, slots_per_epoch);
-    let FixedUptime { noise: Some(noise), base, .. } = &agents.uptime else { return state.advance_time(end) };
+    let FixedUptime { noise: Some(noise), base, .. } = &agents.uptime else { return state.close_epoch() };
     let (noise, cap) = (&**noise, agents.uptime.cap_slots());
     let slots = |base: i32, noise: i32| FixedUptime::day(base, noise, cap);
     // machines [first, first + out.len()), within one chunk, from a multiple of 8 into it: the
@@ -505,7 +511,7 @@ fn close_drawing_uptime(
             run = rest;
         }
     };
-    state.advance_time_with(end, Some(&draw))
+    state.close_epoch_with(Some(&draw))
 }
 
 fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
