@@ -230,7 +230,8 @@ fn runs_and_sweeps() {
 }
 
 /// Goal: N24-6 through the CLI: netmind for 365 epochs, then netmind-2024. Method: the history
-/// scenario; the policy log and the new pools appear in the output.
+/// scenario; the policy log and the new pools appear in the output, and the rows written before
+/// the new pools and programs existed carry zeros in their columns, every other value in place.
 #[test]
 fn netmind_history_upgrade() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,6 +243,11 @@ fn netmind_history_upgrade() {
     assert_eq!(summary["policy_log"][1]["from_epoch"], 366);
     let csv = Csv::read(&dir.path().join("epochs.csv"));
     assert!(csv.header.contains(&"released_early_gpu_contributors".to_string()));
+    assert!(csv.rows.iter().all(|row| row.len() == csv.header.len()), "every row has every column");
+    assert_eq!(csv.get(1, "released_early_gpu_contributors"), 0, "a pool before it existed");
+    assert_eq!(csv.get(1, "released_mining"), 273_972_602_739_726_027_397_260, "NM: 100M tokens over 365 epochs");
+    assert!(csv.get(1, "paid_connection_reward") > 0, "the machines earned on day one");
+    assert_eq!(csv.get(1, "burned"), 0);
     assert!(csv.get(366, "burned_total") > tokens("9000000000"), "the unreleased NM pools were burned");
     assert!(csv.get(730, "total_supply") < tokens("300000000"));
 }

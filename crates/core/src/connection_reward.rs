@@ -7,11 +7,12 @@
 //!
 //! This is the hottest loop of the ledger (a million machines per close): one pass over the
 //! machines' online-slot column and forfeit and accrual bits, 64 machines to a word, visits only
-//! the machines whose qualification changed, and no machine is credited one by one. Every qualifying machine of a bucket earns the same exact share
-//! floor(budget·w/W) ([`crate::math::ProRata`]), so the close adds it once to the bucket's
-//! cumulative `reward_index` — the "reward per share" accumulator of staking contracts, exact to
-//! the unit. A machine's credit changes only when its qualification does: a run of qualifying
-//! closes adds its bucket's index at the run's end minus at its start (`State::machine_credit`).
+//! the machines whose qualification changed, and no machine is credited one by one. Every
+//! qualifying machine of a bucket earns the same exact share floor(budget·w/W)
+//! ([`crate::math::ProRata`]), so the close adds it once to the bucket's cumulative
+//! `reward_index` — the "reward per share" accumulator of staking contracts, exact to the unit.
+//! A machine's credit changes only when its qualification does: a run of qualifying closes adds
+//! its bucket's index at the run's end minus at its start (`State::machine_credit`).
 
 use crate::epoch::ProgramPayout;
 use crate::math::ProRata;

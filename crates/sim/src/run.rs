@@ -128,22 +128,22 @@ pub enum SimError {
     Scenario(#[from] crate::scenario::ScenarioError),
 }
 
+/// The 32 bytes every random stream of a run starts from: blake3 of (seed, epoch, stream).
+fn stream_seed(seed: u64, epoch: u64, stream: u64) -> [u8; 32] {
+    *blake3::hash(&[seed.to_le_bytes(), epoch.to_le_bytes(), stream.to_le_bytes()].concat()).as_bytes()
+}
+
 fn stream(seed: u64, epoch: u64, stream: u64) -> SmallRng {
-    let mut bytes = [0u8; 32];
-    let hash = blake3::hash(&[seed.to_le_bytes(), epoch.to_le_bytes(), stream.to_le_bytes()].concat());
-    bytes.copy_from_slice(hash.as_bytes());
-    SmallRng::from_seed(bytes)
+    SmallRng::from_seed(stream_seed(seed, epoch, stream))
 }
 
 /// The uptime draw's stream for a chunk of machines in an epoch: WyRand (fastrand), whose
 /// state only advances by a constant, so its outputs have no serial dependency beyond an add
 /// (with Xoshiro256++ the draw took 8.9 instructions a machine-day, 6.9 with WyRand), seeded by
-/// blake3 of (seed, epoch, chunk).
+/// the first 8 bytes of stream 1000 + chunk's seed.
 fn uptime_stream(seed: u64, epoch: u64, chunk: u64) -> fastrand::Rng {
-    let hash = blake3::hash(&[seed.to_le_bytes(), epoch.to_le_bytes(), (1_000 + chunk).to_le_bytes()].concat());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&hash.as_bytes()[..8]);
-    fastrand::Rng::with_seed(u64::from_le_bytes(first))
+    let [a, b, c, d, e, f, g, h, ..] = stream_seed(seed, epoch, 1_000 + chunk);
+    fastrand::Rng::with_seed(u64::from_le_bytes([a, b, c, d, e, f, g, h]))
 }
 
 fn pick(weights: &[f64], rng: &mut SmallRng) -> usize {
