@@ -1,14 +1,24 @@
 //! The bounded mempool: signature-checked transactions waiting for a block, in arrival order.
 //!
-//! Admission checks what can be checked without executing: the signer exists (an account, or for
-//! a heartbeat a registered machine), and the nonce is exactly the next one counting the
-//! signer's transactions already waiting (a replayed nonce and a skipped nonce are both refused).
-//! A transaction already waiting is not added twice. When full, the mempool refuses new
-//! transactions (the API answers 503 with `Retry-After`) instead of growing.
+//! Admission checks the envelope (RULES G10) against the committed state, counting the
+//! signer's transactions already waiting: the encoding's limits, the signer exists and is not
+//! locked, the nonce is exactly the next one after the waiting ones (a replayed nonce and a
+//! skipped nonce are both refused), the fee of this and every waiting transaction is payable;
+//! a heartbeat's machine is registered and its slot is the current one at the node's clock
+//! (within the tolerance) and not yet marked. A transaction already waiting is not added twice.
+//! When full, the mempool refuses new transactions (the API answers 503 with `Retry-After`)
+//! instead of growing.
+//!
+//! A waiting transaction that the envelope refuses when its block executes (its signer spent
+//! the fee meanwhile, a heartbeat delivered too late) is dropped: never stored. The mempool
+//! remembers the last dropped ids and why, so that a client asking for its receipt learns it.
 
 use crate::signing::SignedTx;
-use gridmint_core::{Address, State, TxBody};
+use gridmint_core::{Address, State, TxBody, TxError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many dropped transaction ids are remembered.
+pub const DROPPED_MEMORY: usize = 100_000;
 
 /// Why the mempool refuses a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +39,8 @@ pub enum Refusal {
     },
     /// A heartbeat must carry nonce 0.
     HeartbeatNonce,
+    /// Any other envelope check of the core (G10): limits, locked signer, fee, heartbeat slot.
+    Envelope(TxError),
     /// No room.
     Full,
 }
@@ -48,13 +60,23 @@ pub struct Mempool {
     ids: BTreeSet<[u8; 32]>,
     /// Per signer: (next nonce after its waiting transactions, how many wait).
     pending: BTreeMap<Address, (u64, u32)>,
+    /// Recently dropped ids and why, oldest first.
+    dropped: BTreeMap<[u8; 32], TxError>,
+    dropped_order: VecDeque<[u8; 32]>,
     capacity: usize,
 }
 
 impl Mempool {
     /// An empty mempool holding at most `capacity` transactions.
     pub fn new(capacity: usize) -> Mempool {
-        Mempool { queue: VecDeque::new(), ids: BTreeSet::new(), pending: BTreeMap::new(), capacity }
+        Mempool {
+            queue: VecDeque::new(),
+            ids: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            dropped: BTreeMap::new(),
+            dropped_order: VecDeque::new(),
+            capacity,
+        }
     }
 
     /// Transactions waiting.
@@ -77,36 +99,54 @@ impl Mempool {
         self.ids.contains(id)
     }
 
-    /// Admits a signature-checked transaction against the committed `state`.
-    pub fn admit(&mut self, tx: SignedTx, id: [u8; 32], state: &State) -> Result<Admitted, Refusal> {
+    /// Why `id` was dropped, if it was dropped recently (and not admitted again since).
+    pub fn dropped(&self, id: &[u8; 32]) -> Option<TxError> {
+        self.dropped.get(id).copied()
+    }
+
+    /// The envelope checks of admission, changing nothing: cheap (no signature), so the API runs
+    /// them before it verifies signatures. `now` is the node's clock, for heartbeats.
+    pub fn precheck(&self, tx: &SignedTx, state: &State, now: u64) -> Result<(), Refusal> {
+        let tx = &tx.tx;
+        if let TxBody::Heartbeat { .. } = tx.body {
+            if tx.nonce != 0 {
+                return Err(Refusal::HeartbeatNonce);
+            }
+            return state.precheck_at(tx, tx.nonce, 0, now).map_err(|e| match e {
+                TxError::UnknownMachine => Refusal::UnknownMachine,
+                other => Refusal::Envelope(other),
+            });
+        }
+        let (expected, waiting) = match self.pending.get(&tx.signer) {
+            Some((next, waiting)) => (*next, *waiting),
+            None => (state.account(&tx.signer).ok_or(Refusal::UnknownSigner)?.nonce, 0),
+        };
+        let reserved = state.current_fee() * u128::from(waiting);
+        state.precheck_at(tx, expected, reserved, now).map_err(|e| match e {
+            TxError::UnknownSigner => Refusal::UnknownSigner,
+            TxError::NonceTooLow => Refusal::NonceTooLow { expected },
+            TxError::NonceTooHigh => Refusal::NonceTooHigh { expected },
+            other => Refusal::Envelope(other),
+        })
+    }
+
+    /// Admits a signature-checked transaction against the committed `state` at the node's clock
+    /// `now` (seconds).
+    pub fn admit(&mut self, tx: SignedTx, id: [u8; 32], state: &State, now: u64) -> Result<Admitted, Refusal> {
         if self.ids.contains(&id) {
             return Ok(Admitted::AlreadyPending);
         }
         if self.queue.len() >= self.capacity {
             return Err(Refusal::Full);
         }
-        if let TxBody::Heartbeat { .. } = tx.tx.body {
-            if tx.tx.nonce != 0 {
-                return Err(Refusal::HeartbeatNonce);
-            }
-            if state.machine_id(&tx.tx.signer).is_none() {
-                return Err(Refusal::UnknownMachine);
-            }
-        } else {
-            let signer = tx.tx.signer;
-            let expected = match self.pending.get(&signer) {
-                Some((next, _)) => *next,
-                None => state.account(&signer).ok_or(Refusal::UnknownSigner)?.nonce,
-            };
-            if tx.tx.nonce < expected {
-                return Err(Refusal::NonceTooLow { expected });
-            }
-            if tx.tx.nonce > expected {
-                return Err(Refusal::NonceTooHigh { expected });
-            }
-            let entry = self.pending.entry(signer).or_insert((expected, 0));
-            entry.0 += 1;
+        self.precheck(&tx, state, now)?;
+        if !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
+            let entry = self.pending.entry(tx.tx.signer).or_insert((tx.tx.nonce, 0));
+            entry.0 = tx.tx.nonce + 1;
             entry.1 += 1;
+        }
+        if self.dropped.remove(&id).is_some() {
+            self.dropped_order.retain(|d| *d != id);
         }
         self.ids.insert(id);
         self.queue.push_back((tx, id));
@@ -124,13 +164,46 @@ impl Mempool {
             {
                 entry.1 -= 1;
                 if entry.1 == 0 {
-                    // nothing else waits: the next nonce is the committed one again (a failed
-                    // transaction does not consume its nonce)
+                    // nothing else waits: the next nonce is the committed one again
                     self.pending.remove(&tx.tx.signer);
                 }
             }
         }
         (taken, ids)
+    }
+
+    /// What the block did not take back: transactions refused only for want of room in the
+    /// block wait again at the front, in order; the others are dropped and remembered.
+    pub fn return_refused(&mut self, refused: Vec<(SignedTx, TxError)>) {
+        let mut again = Vec::new();
+        for (tx, error) in refused {
+            let id = tx.id();
+            if error == TxError::BlockFull && !self.ids.contains(&id) {
+                again.push((tx, id));
+            } else {
+                self.remember_dropped(id, error);
+            }
+        }
+        for (tx, id) in again.into_iter().rev() {
+            if !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
+                let entry = self.pending.entry(tx.tx.signer).or_insert((tx.tx.nonce + 1, 0));
+                entry.0 = entry.0.max(tx.tx.nonce + 1);
+                entry.1 += 1;
+            }
+            self.ids.insert(id);
+            self.queue.push_front((tx, id));
+        }
+    }
+
+    fn remember_dropped(&mut self, id: [u8; 32], error: TxError) {
+        if self.dropped.insert(id, error).is_none() {
+            self.dropped_order.push_back(id);
+        }
+        while self.dropped_order.len() > DROPPED_MEMORY {
+            if let Some(old) = self.dropped_order.pop_front() {
+                self.dropped.remove(&old);
+            }
+        }
     }
 }
 
