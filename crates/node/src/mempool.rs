@@ -218,36 +218,88 @@ mod tests {
         SignedTx { tx: Tx { signer, nonce, body }, signature: [0; 64] }
     }
 
-    #[test]
-    fn nonces_capacity_and_retries() {
+    fn funded(amount: u128) -> (Address, State) {
         let alice = address_of(&key_from_label("alice"));
         let mut policy = Policy::preset("netmind").unwrap();
-        policy.token.cap = gridmint_policy::Tokens(policy.token.cap.0 + 10);
-        policy.genesis.push(gridmint_policy::GenesisAllocation { account: alice, amount: gridmint_policy::Tokens(10) });
-        let state = State::genesis(policy, 0);
+        policy.token.cap = gridmint_policy::Tokens(policy.token.cap.0 + amount);
+        policy
+            .genesis
+            .push(gridmint_policy::GenesisAllocation { account: alice, amount: gridmint_policy::Tokens(amount) });
+        (alice, State::genesis(policy, 0))
+    }
+
+    #[test]
+    fn nonces_capacity_and_retries() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
         let mut pool = Mempool::new(3);
         let t0 = signed(alice, 0);
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::New));
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::AlreadyPending));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::New));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::AlreadyPending));
         let t2 = signed(alice, 2);
-        assert_eq!(pool.admit(t2.clone(), t2.id(), &state), Err(Refusal::NonceTooHigh { expected: 1 }));
+        assert_eq!(pool.admit(t2.clone(), t2.id(), &state, 0), Err(Refusal::NonceTooHigh { expected: 1 }));
         let mut replay = signed(alice, 0);
         replay.tx.body = TxBody::Transfer { to: Address([8; 32]), amount: 1 };
-        assert_eq!(pool.admit(replay.clone(), replay.id(), &state), Err(Refusal::NonceTooLow { expected: 1 }));
+        assert_eq!(pool.admit(replay.clone(), replay.id(), &state, 0), Err(Refusal::NonceTooLow { expected: 1 }));
         let stranger = signed(Address([5; 32]), 0);
-        assert_eq!(pool.admit(stranger.clone(), stranger.id(), &state), Err(Refusal::UnknownSigner));
+        assert_eq!(pool.admit(stranger.clone(), stranger.id(), &state, 0), Err(Refusal::UnknownSigner));
         for n in 1..3 {
             let t = signed(alice, n);
-            assert_eq!(pool.admit(t.clone(), t.id(), &state), Ok(Admitted::New));
+            assert_eq!(pool.admit(t.clone(), t.id(), &state, 0), Ok(Admitted::New));
         }
         let t3 = signed(alice, 3);
-        assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Err(Refusal::Full), "capacity 3 holds 3, not 4");
+        assert_eq!(pool.admit(t3.clone(), t3.id(), &state, 0), Err(Refusal::Full), "capacity 3 holds 3, not 4");
         assert_eq!(pool.take(2).0.len(), 2);
         assert_eq!(pool.len(), 1);
-        assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Ok(Admitted::New));
+        assert_eq!(pool.admit(t3.clone(), t3.id(), &state, 0), Ok(Admitted::New));
         pool.take(10);
         assert!(pool.is_empty());
         // nothing waits: the committed nonce (still 0 here) rules again
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::New));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::New));
+    }
+
+    /// G10 at admission: the fees of the signer's waiting transactions count, so an account
+    /// cannot queue more transactions than it can pay for.
+    #[test]
+    fn waiting_transactions_reserve_their_fees() {
+        let (alice, state) = funded(2 * state_fee());
+        let mut pool = Mempool::new(100);
+        for n in 0..2 {
+            let t = signed(alice, n);
+            assert_eq!(pool.admit(t.clone(), t.id(), &state, 0), Ok(Admitted::New));
+        }
+        let t = signed(alice, 2);
+        assert_eq!(
+            pool.admit(t.clone(), t.id(), &state, 0),
+            Err(Refusal::Envelope(TxError::InsufficientFee)),
+            "a third fee is not payable"
+        );
+    }
+
+    fn state_fee() -> u128 {
+        State::genesis(Policy::preset("netmind").unwrap(), 0).current_fee()
+    }
+
+    /// What a block refused comes back: for want of room, to wait at the front in order; for
+    /// any other reason, dropped and remembered, until admitted again.
+    #[test]
+    fn refused_by_the_block_wait_or_are_dropped() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(100);
+        let txs: Vec<SignedTx> = (0..4).map(|n| signed(alice, n)).collect();
+        for t in &txs {
+            pool.admit(t.clone(), t.id(), &state, 0).unwrap();
+        }
+        let (taken, _) = pool.take(4);
+        assert_eq!(taken.len(), 4);
+        let late = signed(alice, 9);
+        pool.return_refused(vec![
+            (txs[2].clone(), TxError::BlockFull),
+            (txs[3].clone(), TxError::BlockFull),
+            (late.clone(), TxError::InsufficientFee),
+        ]);
+        let (again, _) = pool.take(10);
+        assert_eq!(again, vec![txs[2].clone(), txs[3].clone()], "in order, at the front");
+        assert_eq!(pool.dropped(&late.id()), Some(TxError::InsufficientFee));
+        assert_eq!(pool.dropped(&txs[2].id()), None);
     }
 }
