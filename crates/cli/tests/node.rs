@@ -510,7 +510,7 @@ fn cli_client_and_clean_stop() {
     assert!(status.success(), "stopped with {status}");
     let node = start(&data, &["--block-ms", "50"]);
     assert!(node.get("/v1/status").body["height"].as_u64().unwrap() >= height);
-    assert_eq!(amount(&node.account(&gridmint_core::Address::parse(&bob).unwrap())["spendable"]), 155 * 10u128.pow(17));
+    assert_eq!(amount(&node.account(&gridmint_core::Address::parse(&bob).unwrap())["spendable"]), expected);
 }
 
 /// Garbage on every route never crashes the server: every answer is a typed JSON error.
