@@ -65,10 +65,8 @@ fn transactions_over_the_limits_are_refused_and_the_node_restarts() {
     let dev = node.dev_key();
     let change = |changes: Vec<(String, String)>| TxBody::Propose { action: ProposalAction::PolicyChange { changes } };
     let long_key = "a".repeat(255) + "é";
-    let over: Vec<TxBody> = vec![
-        change(vec![(long_key, "1".into())]),
-        change((0..33).map(|i| (format!("k{i}"), "1".into())).collect()),
-    ];
+    let over: Vec<TxBody> =
+        vec![change(vec![(long_key, "1".into())]), change((0..33).map(|i| (format!("k{i}"), "1".into())).collect())];
     for body in over {
         let tx = node.sign(&dev, node.next_nonce(&address_of(&dev)), body);
         let answer = node.post("/v1/tx", &json!(tx));
@@ -91,7 +89,10 @@ fn transactions_over_the_limits_are_refused_and_the_node_restarts() {
     assert!(status["height"].as_u64().unwrap() >= height, "{status}");
     let (code, out) = {
         drop(node);
-        let out = std::process::Command::new(common::BIN).args(["replay", "--data", data.to_str().unwrap()]).output().unwrap();
+        let out = std::process::Command::new(common::BIN)
+            .args(["replay", "--data", data.to_str().unwrap()])
+            .output()
+            .unwrap();
         (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
     };
     assert_eq!(code, Some(0), "{out}");

@@ -89,21 +89,21 @@ impl State {
             burned_total,
             accounts,
             rewards,
-            account_index: _,         // derived: address -> position in `accounts`
+            account_index: _, // derived: address -> position in `accounts`
             pools,
             machines,
-            machine_bucket: _,        // derived from the policy and each machine's class and tier
+            machine_bucket: _, // derived from the policy and each machine's class and tier
             online_slots,
             forfeited,
-            accruing: _,              // bookkeeping: the settled totals below commit to it
-            accruing_count: _,        // bookkeeping, as `accruing`
+            accruing: _,       // bookkeeping: the settled totals below commit to it
+            accruing_count: _, // bookkeeping, as `accruing`
             machines_cold,
-            machine_credit: _,        // encoded settled, as each machine's rewards total
+            machine_credit: _, // encoded settled, as each machine's rewards total
             machine_claimed,
-            reward_index: _,          // encoded settled, as each machine's rewards total
-            owner_machines: _,        // derived from each machine's owner
-            machine_index: _,         // derived: address -> machine
-            heartbeat_dirty: _,       // bookkeeping: the machines whose slot bits are set
+            reward_index: _,    // encoded settled, as each machine's rewards total
+            owner_machines: _,  // derived from each machine's owner
+            machine_index: _,   // derived: address -> machine
+            heartbeat_dirty: _, // bookkeeping: the machines whose slot bits are set
             epoch_ai_tokens,
             epoch_compute_units,
             validators,
@@ -121,11 +121,11 @@ impl State {
             receipts,
             base_fee,
             block_tx_count,
-            block_producer: _,        // a lookup cache within one block
+            block_producer: _, // a lookup cache within one block
             tally,
-            weight_table: _,          // derived from the policy
-            threads: _,               // how the close runs, not what it computes
-            compute_roots: _,         // likewise
+            weight_table: _,  // derived from the policy
+            threads: _,       // how the close runs, not what it computes
+            compute_roots: _, // likewise
         } = self;
         let mut o = Out(sink);
         o.bytes(b"gridmint/state/v1");

@@ -68,13 +68,17 @@ fn any_tx() -> impl Strategy<Value = Tx> {
     let mode = prop_oneof![Just(JobMode::Sync), Just(JobMode::Async), Just(JobMode::Inference), Just(JobMode::Rental)];
     let body = prop_oneof![
         (address.clone(), any::<u128>()).prop_map(|(to, amount)| TxBody::Transfer { to, amount }),
-        (address.clone(), any::<u8>(), any::<u32>(), any::<u128>()).prop_map(|(machine, gpu_class, bandwidth_mbps, bond)| {
-            TxBody::RegisterMachine { machine, gpu_class, bandwidth_mbps, bond }
-        }),
+        (address.clone(), any::<u8>(), any::<u32>(), any::<u128>()).prop_map(
+            |(machine, gpu_class, bandwidth_mbps, bond)| {
+                TxBody::RegisterMachine { machine, gpu_class, bandwidth_mbps, bond }
+            }
+        ),
         any::<u64>().prop_map(|slot| TxBody::Heartbeat { slot }),
-        (any::<u64>(), mode, any::<u128>(), any::<u64>()).prop_map(|(job_id, mode, price_per_gpu_second, max_gpu_seconds)| {
-            TxBody::SubmitJob { job_id, mode, price_per_gpu_second, max_gpu_seconds }
-        }),
+        (any::<u64>(), mode, any::<u128>(), any::<u64>()).prop_map(
+            |(job_id, mode, price_per_gpu_second, max_gpu_seconds)| {
+                TxBody::SubmitJob { job_id, mode, price_per_gpu_second, max_gpu_seconds }
+            }
+        ),
         (address.clone(), any::<u64>(), address.clone(), any::<u64>(), any::<u64>()).prop_map(
             |(customer, job_id, machine, gpu_seconds, ai_tokens)| TxBody::ReportUsage {
                 customer,
@@ -88,8 +92,11 @@ fn any_tx() -> impl Strategy<Value = Tx> {
         (any::<u64>(), address.clone()).prop_map(|(job_id, machine)| TxBody::FailJob { job_id, machine }),
         any::<u128>().prop_map(|bond| TxBody::RegisterValidator { bond }),
         (address.clone(), any::<u128>()).prop_map(|(validator, amount)| TxBody::Stake { validator, amount }),
-        (address.clone(), any::<u128>(), any::<bool>())
-            .prop_map(|(validator, amount, fast)| TxBody::Unstake { validator, amount, fast }),
+        (address.clone(), any::<u128>(), any::<bool>()).prop_map(|(validator, amount, fast)| TxBody::Unstake {
+            validator,
+            amount,
+            fast
+        }),
         Just(TxBody::Claim),
         address.clone().prop_map(|validator| TxBody::ClaimToStake { validator }),
         (address.clone(), any::<u128>())

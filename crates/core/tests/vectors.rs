@@ -229,7 +229,10 @@ fn handmade_vectors() -> Vec<Vector> {
             (1, &|_| vec![(Address::from_index("late", 0), TxBody::Vote { proposal: 1, yes: true })]), // NoVotingWeight
             (8 * day, &|_| vec![(user(2), TxBody::Vote { proposal: 1, yes: true })]),                  // VotingClosed
             (1, &|_| {
-                vec![(user(5), TxBody::RegisterMachine { machine: machine(0), gpu_class: 1, bandwidth_mbps: 100, bond: 0 })]
+                vec![(
+                    user(5),
+                    TxBody::RegisterMachine { machine: machine(0), gpu_class: 1, bandwidth_mbps: 100, bond: 0 },
+                )]
             }),
             (1, &|s: &State| {
                 let slot = (s.time - s.genesis_time) / s.policy.epoch.slot_seconds;

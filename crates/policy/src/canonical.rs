@@ -125,15 +125,18 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
             w.u64(*ppb);
         });
     });
-    w.option(connection_reward, |w, ConnectionRewardParams { pool, min_online_slots, gpu_weights, bandwidth_tiers }| {
-        w.str(pool);
-        w.u32(*min_online_slots);
-        w.list(gpu_weights, |w, v| w.u64(*v));
-        w.list(bandwidth_tiers, |w, BandwidthTier { min_mbps, factor_ppb }| {
-            w.u32(*min_mbps);
-            w.u64(*factor_ppb);
-        });
-    });
+    w.option(
+        connection_reward,
+        |w, ConnectionRewardParams { pool, min_online_slots, gpu_weights, bandwidth_tiers }| {
+            w.str(pool);
+            w.u32(*min_online_slots);
+            w.list(gpu_weights, |w, v| w.u64(*v));
+            w.list(bandwidth_tiers, |w, BandwidthTier { min_mbps, factor_ppb }| {
+                w.u32(*min_mbps);
+                w.u64(*factor_ppb);
+            });
+        },
+    );
     let StakingParams {
         master_nodes,
         validator_bond_min,

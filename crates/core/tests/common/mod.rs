@@ -94,7 +94,11 @@ impl Harness {
         match self.state.execute_tx(tx, self.producer) {
             Err(refused) => {
                 assert_eq!(refused, error, "{:?}", tx.body);
-                assert!(before.canonical_bytes() == self.state.canonical_bytes(), "a refused {:?} changed the state", tx.body);
+                assert!(
+                    before.canonical_bytes() == self.state.canonical_bytes(),
+                    "a refused {:?} changed the state",
+                    tx.body
+                );
             }
             Ok(receipt) => {
                 assert_eq!(TxError::from_code(receipt.code), Some(error), "{:?}", tx.body);
