@@ -240,3 +240,17 @@ fn nm9_no_forfeit_griefing() {
     let summary = h.next_epoch();
     assert_eq!(h.state.machine_rewards_total(victim), summary.programs[0].budget, "the victim keeps its reward");
 }
+
+/// X4: the state root commits to the ledger's meaning only: the producer's account cached for
+/// one block's fees is not part of it. Method: the same state with and without the cache.
+#[test]
+fn the_lookup_cache_is_not_in_the_root() {
+    let mut h = Harness::new("netmind", &[("a", tokens(10))]);
+    h.ok("a", TxBody::Transfer { to: addr("b"), amount: 1 });
+    let mut cached = h.state.clone();
+    let producer = cached.account_id(&h.producer).unwrap();
+    cached.block_producer = Some((h.producer, producer));
+    let mut uncached = h.state.clone();
+    uncached.block_producer = None;
+    assert_eq!(cached.state_root(), uncached.state_root());
+}
