@@ -352,10 +352,9 @@ impl State {
     /// it was refused by the envelope (nothing changed) *or* failed its kind's checks (it paid
     /// its fee and consumed its nonce). [`State::execute_tx`] tells the two apart.
     pub fn apply_tx(&mut self, tx: &Tx, producer: Address) -> Result<u128, TxError> {
-        let receipt = self.execute_tx(tx, producer)?;
-        match TxError::from_code(receipt.code) {
-            None => Ok(receipt.fee),
-            Some(error) => Err(error),
+        match self.run_tx(tx, producer)? {
+            (None, fee) => Ok(fee),
+            (Some(error), _) => Err(error),
         }
     }
 
@@ -364,8 +363,17 @@ impl State {
     /// receipt of an included transaction, which succeeded (code 0) or failed its kind's checks
     /// (its code; it paid its fee and consumed its nonce, nothing else changed).
     pub fn execute_tx(&mut self, tx: &Tx, producer: Address) -> Result<Receipt, TxError> {
-        if let TxBody::Heartbeat { .. } = tx.body {
-            return self.execute_heartbeat(tx, self.time);
+        let (error, fee) = self.run_tx(tx, producer)?;
+        Ok(Receipt { tx_id: tx.id(), code: error.map_or(0, TxError::code), fee })
+    }
+
+    /// [`State::execute_tx`] without the receipt's id (a simulation does not hash what it
+    /// applies): the kind's error if it failed, and the fee paid.
+    fn run_tx(&mut self, tx: &Tx, producer: Address) -> Result<(Option<TxError>, u128), TxError> {
+        if let TxBody::Heartbeat { slot } = tx.body {
+            let id = self.check_heartbeat(tx, slot, self.time)?;
+            self.mark_slot(id, slot);
+            return Ok((None, 0));
         }
         let (signer, fee) = self.check_envelope(tx)?;
         let available = self.accounts[signer as usize].spendable.saturating_sub(fee.total());
@@ -403,8 +411,7 @@ impl State {
         // passed the envelope: the fee is charged and the nonce consumed, whatever the kind's
         // checks said (a failed kind wrote nothing)
         self.charge(signer, fee, producer);
-        let code = result.err().map_or(0, TxError::code);
-        Ok(Receipt { tx_id: tx.id(), code, fee: fee.total() })
+        Ok((result.err(), fee.total()))
     }
 
     /// The envelope of a fee-paying transaction (G10), in the order of docs/ERRORS.md: limits,
