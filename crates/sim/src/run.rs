@@ -113,6 +113,8 @@ pub struct SimResult {
     pub txs_rejected: u64,
     /// Rejections by error code.
     pub rejections: BTreeMap<u16, u64>,
+    /// Scheduled upgrades a close refused to install (the old policy stayed; G12).
+    pub refused_upgrades: Vec<gridmint_core::epoch::RefusedUpgrade>,
     /// The seed.
     pub seed: u64,
 }
@@ -126,6 +128,16 @@ pub enum SimError {
     /// A scenario value is unusable.
     #[error("{0}")]
     Scenario(#[from] crate::scenario::ScenarioError),
+    /// A scenario upgrade was refused when scheduled (G12).
+    #[error("scenario `upgrades` (epoch {epoch}, policy `{policy}`): {error}")]
+    Upgrade {
+        /// The epoch it would rule from.
+        epoch: u64,
+        /// The policy as the scenario names it.
+        policy: String,
+        /// Why it was refused.
+        error: gridmint_core::state::UpgradeError,
+    },
 }
 
 /// The 32 bytes every random stream of a run starts from: blake3 of (seed, epoch, stream).
@@ -194,9 +206,11 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     for upgrade in &scenario.upgrades {
         let policy = load_policy(&upgrade.policy)
             .map_err(|e| crate::scenario::ScenarioError::Invalid { key: "upgrades.policy".into(), problem: e })?;
-        if upgrade.epoch >= 2 {
-            state.schedule_upgrade(upgrade.epoch, policy, upgrade.restart_pools);
-        }
+        state.schedule_upgrade(upgrade.epoch, policy, upgrade.restart_pools).map_err(|error| SimError::Upgrade {
+            epoch: upgrade.epoch,
+            policy: upgrade.policy.clone(),
+            error,
+        })?;
     }
     let mut agents = Agents {
         producer: Address::system("sim-producer"),
@@ -233,6 +247,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     // an epoch's columns are gathered in these, then copied into its row
     let (mut released_epoch_buffer, mut paid_buffer) = (Vec::new(), Vec::new());
     let mut growth_carry = 0.0f64;
+    let mut refused_upgrades = Vec::new();
     let mut height = state.height;
     for epoch in 1..=config.epochs {
         let start = state.epoch_end_time(epoch - 1);
@@ -258,7 +273,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         };
         state.advance_time(state.epoch_end_time(epoch));
         {
-            let summary = closed;
+            let mut summary = closed;
+            refused_upgrades.extend(summary.refused_upgrade.take());
             let mut released_epoch = std::mem::take(&mut released_epoch_buffer);
             released_epoch.clear();
             released_epoch.resize(pools.len(), 0u128);
@@ -330,6 +346,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         txs_sent: agents.sent,
         txs_rejected: agents.rejected,
         rejections: agents.rejections,
+        refused_upgrades,
         seed: config.seed,
     })
 }
