@@ -109,6 +109,10 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
                 let name = gridmint_core::TxError::from_code(*code).map_or("unknown".to_string(), |e| format!("{e:?}"));
                 (format!("{code} {name}"), json!(n))
             }).collect::<serde_json::Map<String, Value>>(),
+            "rejected_by_kind": result.rejections_by_kind.iter().map(|((kind, code), n)| {
+                let name = gridmint_core::TxError::from_code(*code).map_or("unknown".to_string(), |e| format!("{e:?}"));
+                (format!("{kind} {code} {name}"), json!(n))
+            }).collect::<serde_json::Map<String, Value>>(),
         },
         "machine_rewards_gini": format!("{:.6}", result.machine_rewards_gini),
         "policy_log": state.policy_log,
