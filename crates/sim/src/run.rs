@@ -204,6 +204,16 @@ struct Agents {
 /// Runs a simulation. `progress` is called after each epoch with the epochs done.
 pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimResult, SimError> {
     let scenario = &config.scenario;
+    if let (Some(funding), Some(governance)) = (&scenario.funding, &config.policy.governance)
+        && Address::parse(funding).is_ok_and(|a| a == governance.treasury)
+    {
+        return Err(SimError::Scenario(crate::scenario::ScenarioError::Invalid {
+            key: "funding".into(),
+            problem: format!(
+                "`{funding}` is the policy's governance treasury, which only passed proposals spend (NM12): it cannot sign the agents' transfers"
+            ),
+        }));
+    }
     let mut state = State::genesis(config.policy.clone(), 0);
     state.compute_roots = false;
     state.threads = config.threads;

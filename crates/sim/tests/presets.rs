@@ -126,3 +126,22 @@ fn omnitensor_default_scenario_exercises_omnitensor() {
     assert!(claimers(&result) > 10);
     only_meant_rejections("omnitensor", &result, &[]);
 }
+
+/// Goal: a scenario that funds its agents from the governance treasury (a locked signer: every
+/// transfer from it is refused, the cause of issue 11) is refused before the run, naming
+/// `funding`. Method: the omnitensor scenario funded from `treasury`.
+#[test]
+fn funding_from_the_locked_treasury_is_refused() {
+    let mut scenario = Scenario::default_for("omnitensor");
+    scenario.funding = Some("treasury".into());
+    let config = SimConfig {
+        policy: Policy::preset("omnitensor").unwrap(),
+        scenario,
+        epochs: 5,
+        machines: None,
+        seed: 1,
+        threads: 1,
+    };
+    let error = run(&config, &|_| {}).unwrap_err().to_string();
+    assert!(error.contains("funding") && error.contains("governance treasury"), "{error}");
+}
