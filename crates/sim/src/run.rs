@@ -436,7 +436,9 @@ fn add_machines(
     register_waiting(state, agents);
 }
 
-/// Fees a validator keeps spendable for its attestations; below it, it claims its rewards.
+/// Fees a validator keeps spendable for a day's attestations; below it, it claims its rewards.
+/// Validators are funded with twice as many besides their bond, so one that sends no fee-paying
+/// transactions never needs to claim.
 const VALIDATOR_FEE_RESERVE: u128 = 100;
 
 /// A bonded machine waiting for the funding account to pay its bond.
@@ -631,7 +633,7 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         if let Some(s) = &scenario.stakers {
             let bond = tokens("stakers.validator_bond", &s.validator_bond).unwrap_or(0);
             let stake = tokens("stakers.stake", &s.stake).unwrap_or(0);
-            needs.extend(agents.validators.iter().map(|a| (*a, bond + 100 * fee)));
+            needs.extend(agents.validators.iter().map(|a| (*a, bond + 2 * VALIDATOR_FEE_RESERVE * fee)));
             needs.extend(agents.delegators.iter().map(|a| (*a, stake + 1000 * fee)));
         }
         if let Some(bridge) = &state.policy.bridge {
