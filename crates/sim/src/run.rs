@@ -692,9 +692,11 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
                 continue;
             }
             let ai_tokens = if mode == JobMode::Inference { gpu_seconds * c.ai_tokens_per_gpu_second } else { 0 };
-            // owners pay the fee to report; the core rejects it when they cannot (the job then settles at zero usage)
-            send(state, agents, owner, TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens });
-            if rng.random::<f64>() < failure {
+            // owners pay the fee to report; the core rejects it when they cannot (the job then
+            // settles at zero usage, and the machine, which took no part in it, cannot fail it: NM9)
+            let reported =
+                send(state, agents, owner, TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens });
+            if rng.random::<f64>() < failure && reported {
                 send(state, agents, customer, TxBody::FailJob { job_id, machine });
             } else {
                 send(state, agents, customer, TxBody::SettleJob { job_id });
