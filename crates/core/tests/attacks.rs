@@ -254,3 +254,25 @@ fn the_lookup_cache_is_not_in_the_root() {
     uncached.block_producer = None;
     assert_eq!(cached.state_root(), uncached.state_root());
 }
+
+/// A policy whose connection reward weighs fewer GPU classes than the five NM7 tiers: a machine
+/// of an unweighed class used to register and then crash the epoch close (an index past the
+/// reward buckets). Now its registration fails `invalid_gpu_class` and the close runs.
+#[test]
+fn a_class_without_a_weight_cannot_register() {
+    let mut policy = gridmint_core::Policy::preset("netmind").unwrap();
+    policy.connection_reward.as_mut().unwrap().gpu_weights = vec![1, 2, 3];
+    let mut h = common::Harness::with_policy(policy, &[("alice", tokens(10))]);
+    let body = |class: u8, name: &str| TxBody::RegisterMachine {
+        machine: addr(name),
+        gpu_class: class,
+        bandwidth_mbps: 100,
+        bond: 0,
+    };
+    h.err("alice", body(4, "m4"), TxError::InvalidGpuClass);
+    h.err("alice", body(5, "m5"), TxError::InvalidGpuClass);
+    h.ok("alice", body(3, "m3"));
+    h.online(&[("m3", 100)]);
+    let summary = h.next_epoch();
+    assert_eq!(summary.programs[0].recipients, 1);
+}

@@ -256,10 +256,13 @@ impl Policy {
         self.pools.iter().position(|p| p.name == name)
     }
 
-    /// The number of GPU classes machines may declare.
+    /// The number of GPU classes machines may declare: with a connection reward, exactly the
+    /// classes it weighs (a machine of a class without a weight would have no reward bucket);
+    /// otherwise DualProof's classes, at least the five NM7 tiers.
     pub fn gpu_classes(&self) -> usize {
-        let connection = self.connection_reward.as_ref().map_or(0, |c| c.gpu_weights.len());
-        let dualproof = self.dualproof.as_ref().map_or(0, |d| d.class_factors_ppb.len());
-        connection.max(dualproof).max(5)
+        match &self.connection_reward {
+            Some(connection) => connection.gpu_weights.len(),
+            None => self.dualproof.as_ref().map_or(0, |d| d.class_factors_ppb.len()).max(5),
+        }
     }
 }
