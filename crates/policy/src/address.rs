@@ -85,9 +85,7 @@ pub enum AddressError {
         character: char,
     },
     /// A system account's name where a user address is expected.
-    #[error(
-        "`{0}` is a system account name, not a user address: give a checksummed address (gm1…) or 64 hex digits"
-    )]
+    #[error("`{0}` is a system account name, not a user address: give a checksummed address (gm1…) or 64 hex digits")]
     SystemName(String),
     /// Only hex digits, but not 64 of them.
     #[error("{digits} hex digits: a hex address has exactly 64 (one missing or extra?)")]
@@ -324,6 +322,13 @@ const WEAK_KEY_Y: [[u8; 32]; 7] = [
         0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
     ],
 ];
+
+/// The message, for callers whose errors are strings (scenario and policy validation).
+impl From<AddressError> for String {
+    fn from(error: AddressError) -> String {
+        error.to_string()
+    }
+}
 
 fn check_hrp(hrp: &str) -> Result<(), AddressError> {
     if (1..=16).contains(&hrp.len()) && hrp.bytes().all(|b| b.is_ascii_lowercase()) {

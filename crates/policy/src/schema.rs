@@ -111,7 +111,9 @@ impl Sink {
             "program" => Ok(Sink::Program),
             "hold" => Ok(Sink::Hold),
             _ => match text.split_once(':') {
-                Some(("account", name)) => Address::parse(name).map(Sink::Account).map_err(|e| format!("release_to `{text}`: {e}")),
+                Some(("account", name)) => {
+                    Address::parse(name).map(Sink::Account).map_err(|e| format!("release_to `{text}`: {e}"))
+                }
                 Some(("pool", name)) if !name.is_empty() => Ok(Sink::Pool(name.to_string())),
                 _ => Err(format!("release_to `{text}`: expected program, hold, account:NAME or pool:NAME")),
             },
