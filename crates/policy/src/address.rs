@@ -586,32 +586,58 @@ mod tests {
         ed25519_dalek::VerifyingKey::from_bytes(bytes).is_ok_and(|key| key.is_weak())
     }
 
-    /// Goal: `is_weak_key` is exactly ed25519-dalek's `VerifyingKey::is_weak`. Method: the 14
-    /// encodings our list implies (7 y values × 2 sign bits) are all weak for dalek; they decode
-    /// to 8 distinct points, which is the whole torsion subgroup (it has 8 elements), so no
-    /// small-order point is missing; the encodings of each point are y and y + p (when below
-    /// 2^255) with either sign bit, and every single-bit change of each of the 14 agrees with
-    /// dalek, so no encoding next to one in the list is missing either. Real keys are not weak.
+    /// Goal: `is_weak_key` is exactly ed25519-dalek's `VerifyingKey::is_weak`. Method: our list
+    /// decodes (dalek) to 8 distinct small-order points, which is the whole torsion subgroup (it
+    /// has 8 elements), so no weak point is missing. Every encoding a decoder accepts for those
+    /// points is then rebuilt from the points alone (y and, below 2^255, y + p, each with either
+    /// sign bit) and must be exactly the 14 we flag, all weak for dalek; every single-bit change
+    /// of each agrees with dalek. Real keys and system accounts are not weak.
     #[test]
     fn weak_keys_match_ed25519_dalek() {
-        let mut encodings = Vec::new();
-        for y in WEAK_KEY_Y {
-            for sign in [0, 0x80] {
-                let mut bytes = y;
-                bytes[31] |= sign;
-                encodings.push(bytes);
+        // every y of our list with both sign bits, kept where is_weak_key says so
+        let flagged: std::collections::BTreeSet<[u8; 32]> = [0u8, 0x80]
+            .iter()
+            .flat_map(|sign| {
+                WEAK_KEY_Y.map(|mut y| {
+                    y[31] |= sign;
+                    y
+                })
+            })
+            .filter(|bytes| Address(*bytes).is_weak_key())
+            .collect();
+        let points: std::collections::BTreeSet<[u8; 32]> = flagged
+            .iter()
+            .map(|bytes| {
+                let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).expect("decodes");
+                assert!(key.is_weak(), "{} is weak for dalek", hex::encode(bytes));
+                key.to_edwards().compress().to_bytes()
+            })
+            .collect();
+        assert_eq!(points.len(), 8, "the 8 small-order points");
+        let mut rebuilt = std::collections::BTreeSet::new();
+        for point in &points {
+            let mut y = *point;
+            y[31] &= 0x7f;
+            let mut ys = vec![y];
+            // y + p < 2^255 when y < 19: p + y = 2^255 − 19 + y, i.e. ed+y ff … ff 7f
+            if y[0] < 19 && y[1..].iter().all(|&b| b == 0) {
+                let mut plus_p = [0xff; 32];
+                plus_p[0] = 0xed + y[0];
+                plus_p[31] = 0x7f;
+                ys.push(plus_p);
+            }
+            for y in ys {
+                for sign in [0, 0x80] {
+                    let mut encoding = y;
+                    encoding[31] |= sign;
+                    assert!(dalek_weak(&encoding), "{}", hex::encode(encoding));
+                    rebuilt.insert(encoding);
+                }
             }
         }
-        let mut points = std::collections::BTreeSet::new();
-        for bytes in &encodings {
-            assert!(Address(*bytes).is_weak_key());
-            let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).expect("decodes");
-            assert!(key.is_weak(), "{} is weak for dalek", hex::encode(bytes));
-            points.insert(key.to_edwards().compress().to_bytes());
-        }
-        assert_eq!(encodings.len(), 14);
-        assert_eq!(points.len(), 8, "the 8 small-order points, each at least once");
-        for bytes in &encodings {
+        assert_eq!(rebuilt, flagged, "the flagged encodings are exactly those of the small-order points");
+        assert_eq!(flagged.len(), 14);
+        for bytes in &flagged {
             for bit in 0..256 {
                 let mut flipped = *bytes;
                 flipped[bit / 8] ^= 1 << (bit % 8);
