@@ -272,7 +272,7 @@ impl Address {
     }
 
     /// Whether this is a small-order ed25519 public key (the identity, the point of order 2, the
-    /// two of order 4 and the four of order 8, in any of the 14 encodings an ed25519 library
+    /// two of order 4 and the four of order 8, in any of the 14 encodings ed25519-dalek's decoding
     /// accepts for them): no one holds a private key that signs for it, so tokens sent to it can
     /// never move. `Address::ZERO` is one (the order-4 point with y = 0). The same test as
     /// `ed25519_dalek::VerifyingKey::is_weak`, checked against it in this crate's tests.
@@ -281,7 +281,7 @@ impl Address {
     /// point's negation is small-order too, so the sign bit does not matter: clear it and compare
     /// y with the seven values that decode to a small-order point, p = 2^255 − 19: 0, 1, p − 1,
     /// the two y of the order-8 points, and the non-canonical p (= 0) and p + 1 (= 1).
-    /// A system account (a hash) is not a point on purpose and is never reported weak.
+    /// A system account (a hash) hits one of these 14 values with probability about 2^-252.
     pub fn is_weak_key(&self) -> bool {
         let mut y = self.0;
         y[31] &= 0x7f;
