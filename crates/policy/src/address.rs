@@ -84,8 +84,11 @@ pub enum AddressError {
         /// The character.
         character: char,
     },
-    /// A system account's name where a user address is expected.
-    #[error("`{0}` is a system account name, not a user address: give a checksummed address (gm1…) or 64 hex digits")]
+    /// A text shaped like a system account name (see [`Address::is_system_name`]) where a user
+    /// address is expected.
+    #[error(
+        "`{0}` is not an address: give a checksummed address (gm1…) or 64 hex digits (a system account name is not accepted here)"
+    )]
     SystemName(String),
     /// Only hex digits, but not 64 of them.
     #[error("{digits} hex digits: a hex address has exactly 64 (one missing or extra?)")]
