@@ -206,3 +206,46 @@ fn a_live_node_takes_checksummed_addresses_and_refuses_names() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(amount(&node.account(&carol)["spendable"]), 5);
 }
+
+/// Goal: an allocation file (where system accounts are meant) takes names and both address
+/// forms, and refuses a mistyped address and a small-order key instead of minting to them.
+/// Method: `gridmint init` with one allocation file per case.
+#[test]
+fn allocation_files_take_names_and_refuse_typos_and_weak_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = address_of(&key_from_label("alloc-alice"));
+    let cases: Vec<(String, Option<&str>)> = vec![
+        (format!("account = \"{}\"", alice.to_bech32m()), None),
+        (format!("account = \"{}\"", alice.to_hex()), None),
+        ("account = \"early_backers\"".into(), None),
+        (format!("account = \"{}\"", &alice.to_hex()[1..]), Some("63 hex digits")),
+        (format!("account = \"{}\"", typo(&alice.to_bech32m(), 10)), Some("checksum")),
+        ("account = \"Early Backers\"".into(), Some("cannot appear in an address")),
+        (format!("account = \"{}\"", "0".repeat(64)), Some("small-order")),
+    ];
+    for (i, (account, error)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("alloc{i}.toml"));
+        std::fs::write(&file, format!("[[allocations]]\n{account}\namount = \"1000\"\n")).unwrap();
+        let data = dir.path().join(format!("data{i}"));
+        let (code, out, err) = gridmint(
+            None,
+            &[
+                "init",
+                "--policy",
+                "netmind",
+                "--raise-cap",
+                "--allocations",
+                file.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ],
+        );
+        match error {
+            None => assert_eq!(code, 0, "{account}: {out} {err}"),
+            Some(message) => {
+                assert_eq!(code, 2, "{account} accepted: {out}");
+                assert!(err.contains(message), "{account}: expected {message:?} in {err}");
+            }
+        }
+    }
+}
