@@ -16,7 +16,7 @@
 //!
 //! [`Address::parse_user`] reads these two forms and nothing else. A **system account** (a name
 //! such as `dao_treasury`, hashed by [`Address::system`]) has no key; its name is accepted only
-//! where a system account is explicitly meant: a policy or allocation file ([`Address::parse`],
+//! where a system account is explicitly meant: a policy or allocation file ([`Address::parse_account`],
 //! [`deserialize_allowing_system`]). `Deserialize` for `Address` accepts only the two user
 //! forms, so a transaction's JSON cannot name a system account by its name.
 //!
@@ -244,7 +244,7 @@ impl Address {
     /// starting with a letter, and is refused when it could be a mangled address: 16 or more hex
     /// digits alone, or a start of `gm1`. So a 63-digit or 65-digit hex typo, or a bech32m address
     /// with a typo, is an error here too, never a system account.
-    pub fn parse(text: &str) -> Result<Address, AddressError> {
+    pub fn parse_account(text: &str) -> Result<Address, AddressError> {
         match parse_user(text, DEFAULT_HRP) {
             Err(AddressError::SystemName(_)) => Ok(Address::system(text)),
             Err(AddressError::NotAnAddress) => Err(AddressError::NotAnAccount),
@@ -252,7 +252,13 @@ impl Address {
         }
     }
 
-    /// Whether `text` is a valid system account name for [`Address::parse`].
+    /// [`Address::parse_account`] with the error as its message (the signature the policy and
+    /// scenario code calls).
+    pub fn parse(text: &str) -> Result<Address, String> {
+        Address::parse_account(text).map_err(|e| e.to_string())
+    }
+
+    /// Whether `text` is a valid system account name for [`Address::parse_account`].
     pub fn is_system_name(text: &str) -> bool {
         let bytes = text.as_bytes();
         (1..=MAX_SYSTEM_NAME).contains(&bytes.len())
@@ -447,7 +453,7 @@ impl<'de> Deserialize<'de> for Address {
 }
 
 /// For `#[serde(deserialize_with = …)]` on a policy field where a system account is meant (the
-/// treasury, allocations): [`Address::parse`], a system account name or a user address.
+/// treasury, allocations): [`Address::parse_account`], a system account name or a user address.
 pub fn deserialize_allowing_system<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
     d.deserialize_str(AddressVisitor { allow_system: true })
 }
@@ -478,7 +484,7 @@ impl serde::de::Visitor<'_> for AddressVisitor {
         }
     }
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Address, E> {
-        let parsed = if self.allow_system { Address::parse(text) } else { Address::parse_user(text) };
+        let parsed = if self.allow_system { Address::parse_account(text) } else { Address::parse_user(text) };
         parsed.map_err(E::custom)
     }
 }
@@ -688,7 +694,7 @@ mod tests {
             assert_eq!(Address::parse_user(&text), Err(error.clone()), "{text:?}");
             assert!(!error.to_string().is_empty());
         }
-        assert_eq!(Address::parse("Dao_Treasury"), Err(E::NotAnAccount));
+        assert_eq!(Address::parse_account("Dao_Treasury"), Err(E::NotAnAccount));
         assert_eq!(Address::parse_user_with(SEQ_BECH32M, "GM"), Err(E::InvalidPrefix("GM".into())));
         assert_eq!(seq().to_bech32m_with("g1"), Err(E::InvalidPrefix("g1".into())));
         let long = "x".repeat(10_000);
