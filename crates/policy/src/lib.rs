@@ -17,7 +17,10 @@ pub mod canonical;
 mod schema;
 mod validate;
 
-pub use address::Address;
+pub use address::{
+    Address, AddressError, DEFAULT_HRP, MAX_ADDRESS_TEXT, MAX_SYSTEM_NAME, deserialize_allowing_system,
+    deserialize_list_allowing_system,
+};
 pub use amount::{AmountError, DECIMALS, PPB, TOKEN, Tokens, format_tokens, parse_base_units, parse_tokens};
 pub use schema::*;
 pub use validate::{PolicyError, REAL_EPOCH_SECONDS};
