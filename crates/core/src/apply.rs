@@ -543,6 +543,10 @@ impl State {
         if amount == 0 {
             return Err(TxError::ZeroAmount);
         }
+        if to.is_weak_key() {
+            // a small-order or identity key: anyone could sign for it, or nobody
+            return Err(TxError::InvalidRecipient);
+        }
         if amount > available {
             return Err(TxError::InsufficientBalance);
         }

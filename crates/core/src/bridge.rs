@@ -65,6 +65,9 @@ impl State {
         if amount == 0 {
             return Err(TxError::ZeroAmount);
         }
+        if recipient.is_weak_key() {
+            return Err(TxError::InvalidRecipient);
+        }
         if self.bridge.paid_deposits.contains(&deposit_id) {
             return Err(TxError::DepositAlreadyPaid);
         }

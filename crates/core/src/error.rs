@@ -55,6 +55,8 @@ codes! {
     InsufficientBalance = 11,
     /// The amount overflows what the ledger can hold.
     AmountOverflow = 12,
+    /// The recipient is a small-order or identity public key (no one, or anyone, holds its key).
+    InvalidRecipient = 13,
     /// A machine with this address is already registered.
     MachineExists = 20,
     /// No machine has this address.

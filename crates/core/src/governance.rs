@@ -44,6 +44,9 @@ impl State {
             ProposalAction::TreasurySpend { amount, .. } if *amount == 0 => {
                 return Err(TxError::ZeroAmount);
             }
+            ProposalAction::TreasurySpend { to, .. } if to.is_weak_key() => {
+                return Err(TxError::InvalidRecipient);
+            }
             ProposalAction::TreasurySpend { .. } => {}
             ProposalAction::PolicyChange { changes } => {
                 apply_changes(&self.policy, changes).ok_or(TxError::InvalidProposal)?;

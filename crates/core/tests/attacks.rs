@@ -276,3 +276,18 @@ fn a_class_without_a_weight_cannot_register() {
     let summary = h.next_epoch();
     assert_eq!(summary.programs[0].recipients, 1);
 }
+
+/// Transfers (and treasury spends, bridge payouts) to a small-order or identity key are refused:
+/// no one holds such a key's secret, or anyone can forge for it. Method: the identity key (the
+/// all-zero encoding's neighbour 0x01 00…) and the all-zero key as recipients.
+#[test]
+fn no_transfer_to_a_weak_key() {
+    let mut h = Harness::new("netmind", &[("a", tokens(10))]);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    for weak in [Address(identity), Address::ZERO] {
+        assert!(weak.is_weak_key());
+        h.err("a", TxBody::Transfer { to: weak, amount: 1 }, TxError::InvalidRecipient);
+    }
+    h.ok("a", TxBody::Transfer { to: addr("b"), amount: 1 });
+}
