@@ -54,7 +54,8 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
                     && nonce == expected_nonce
                     && !full
                     && spendable(&state, &signer) >= fee.saturating_add(*amount)
-                    && *amount > 0;
+                    && *amount > 0
+                    && !to.is_weak_key();
                 Some((ok, *to, *amount, spendable(&state, &signer), spendable(&state, to)))
             } else {
                 None
