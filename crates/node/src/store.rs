@@ -291,13 +291,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 impl Store {
     fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
-        let e = e.into();
-        match e {
-            redb::Error::Corrupted(why) => {
-                StoreError::Damaged { path: self.dir.clone(), why: format!("redb reports corruption: {why}") }
-            }
-            other => StoreError::Db { path: self.dir.clone(), source: Box::new(other) },
-        }
+        redb_error(&self.dir, e.into())
     }
 
     fn corrupt(&self, table: Table, key: Key, why: impl Into<String>) -> StoreError {
@@ -745,12 +739,20 @@ fn open_checked(dir: &Path, file: &Path) -> Result<Database, StoreError> {
             });
         }
     };
-    let checked = catch_unwind(AssertUnwindSafe(|| db.check_integrity()));
-    let error = match checked {
+    let checked = catch_unwind(AssertUnwindSafe(|| {
         // false: redb rebuilt its free-page state; the data roots are unchanged (a two-phase
         // primary is never rolled back, it is an error instead)
-        Ok(Ok(_)) => return Ok(db),
-        Ok(Err(e)) => open_error(dir, e, false),
+        db.check_integrity().map_err(|e| open_error(dir, e, false))?;
+        // one empty commit, as redb's own close makes: it rewrites the other commit slot, which
+        // the check above does not look at and a later commit would otherwise trip over
+        let mut txn = db.begin_write().map_err(|e| redb_error(dir, e.into()))?;
+        txn.set_two_phase_commit(true);
+        txn.set_quick_repair(true);
+        txn.commit().map_err(|e| redb_error(dir, e.into()))
+    }));
+    let error = match checked {
+        Ok(Ok(())) => return Ok(db),
+        Ok(Err(e)) => e,
         Err(panic) => StoreError::Damaged {
             path: dir.into(),
             why: format!("the database panicked while checking it ({})", panic_message(panic.as_ref())),
@@ -761,6 +763,21 @@ fn open_checked(dir: &Path, file: &Path) -> Result<Database, StoreError> {
     Err(error)
 }
 
+/// A redb error after open: corruption is damage, anything else a storage error.
+fn redb_error(dir: &Path, e: redb::Error) -> StoreError {
+    match e {
+        redb::Error::Corrupted(why) => {
+            StoreError::Damaged { path: dir.into(), why: format!("redb reports corruption: {why}") }
+        }
+        redb::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
+        {
+            StoreError::Damaged { path: dir.into(), why: format!("redb cannot read {DB_FILE} ({io})") }
+        }
+        other => StoreError::Db { path: dir.into(), source: Box::new(other) },
+    }
+}
+
 fn open_error(dir: &Path, e: redb::DatabaseError, rolled_back: bool) -> StoreError {
     let damaged = |why: String| StoreError::Damaged { path: dir.into(), why };
     match e {
@@ -768,8 +785,14 @@ fn open_error(dir: &Path, e: redb::DatabaseError, rolled_back: bool) -> StoreErr
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
             StoreError::Locked(dir.into())
         }
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::InvalidData => {
-            damaged(format!("redb does not recognise {DB_FILE} ({io})"))
+        // structures that point past the end of the file, or that redb cannot parse
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            damaged(format!("redb cannot read {DB_FILE} ({io})"))
         }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
             StoreError::Db { path: dir.into(), source: Box::new(io) }
