@@ -385,6 +385,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         if args.epoch_seconds.is_some() && exists {
             eprintln!("note: --epoch-seconds only shapes a new dev network; the existing one keeps its policy");
         }
+        quiet_redb_panics();
         let mut last_print = 0u64;
         let opened = Ledger::open(&args.data, false, |height, last| {
             if last >= 10_000 && height >= last_print + 10_000 {
@@ -721,6 +722,24 @@ fn damaged(data: &Path, error: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_DAMAGED)
 }
 
+/// A panic inside redb on a damaged file is caught by the store and reported as damage (exit
+/// code 3): print it as one line instead of a panic report with a backtrace.
+fn quiet_redb_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match info.location() {
+        Some(location) if location.file().contains("redb") => {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("note: the database library failed an internal check at {location}: {message}");
+        }
+        _ => default(info),
+    }));
+}
+
 /// Whether a ledger error is damage to the store.
 fn is_damage(error: &gridmint_node::LedgerError) -> bool {
     matches!(error, gridmint_node::LedgerError::Store(e) if e.is_damage())
@@ -729,6 +748,7 @@ fn is_damage(error: &gridmint_node::LedgerError) -> bool {
 /// `gridmint replay`: the replay from genesis (X4), then the audit of every table against the
 /// blocks ([`gridmint_node::audit`]).
 pub fn replay(data: PathBuf) -> ExitCode {
+    quiet_redb_panics();
     let mut last_print = 0;
     let result = Ledger::open(&data, true, |height, last| {
         if height >= last_print + 10_000 || height == last {

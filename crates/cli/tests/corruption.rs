@@ -243,7 +243,6 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
                             "{label}: {} offset {} ^ {:#04x} (seed {seed})",
                             flip.file, flip.offset, flip.mask
                         );
-                        if std::env::var("CORRUPTION_TRACE").is_ok() { eprintln!("TRACE {what}"); }
                         let copy = root.path().join(format!("copy-{clean}-{i}"));
                         // every 6th flip, and every flip of redb's god byte, also through the binary
                         let binary = i % 6 == 0 || (flip.file == DB_FILE && flip.offset == 9);

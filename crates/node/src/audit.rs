@@ -222,3 +222,62 @@ fn committed_at(store: &Store, id: &[u8; 32], height: u64, index: u32) -> Result
 fn receipt_at(store: &Store, height: u64, index: u32) -> Result<Option<gridmint_core::Receipt>, StoreError> {
     Ok(store.block(height)?.and_then(|b| b.receipts.get(index as usize).cloned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::TxLocation;
+    use crate::ledger::Proposal;
+    use crate::node::{create_dev, dev_epochs};
+    use crate::signing::{SignedTx, address_of, load_key};
+    use crate::store::Key;
+    use gridmint_core::{Address, Policy, Tx, TxBody};
+
+    /// Records with valid checksums that disagree with the blocks — an entry removed, moved,
+    /// added, or replaced by other bytes — are each reported, naming the table and the key.
+    #[test]
+    fn every_table_is_checked_against_the_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
+        let (mut ledger, key_path) = create_dev(dir.path(), policy).unwrap();
+        let key = load_key(&key_path).unwrap();
+        let start = ledger.state.time;
+        let mut ids = Vec::new();
+        for nonce in 0..6u64 {
+            let body = TxBody::Transfer { to: Address([7; 32]), amount: 1 + u128::from(nonce) };
+            let tx = SignedTx::sign(Tx { signer: address_of(&key), nonce, body }, &key, &ledger.genesis.chain_id);
+            ids.push(tx.id());
+            // the last block is past the first epoch's end: it closes it
+            let time = if nonce == 5 { start + 61 } else { start + nonce };
+            ledger.commit(Proposal { time, txs: vec![tx] }).unwrap();
+        }
+        let store = ledger.store.clone();
+        let clean = audit(&store, |_, _| {}).unwrap();
+        assert!(clean.mismatches.is_empty(), "{:?}", clean.mismatches);
+        assert_eq!((clean.blocks, clean.txs, clean.epochs), (6, 6, 1));
+
+        store.tamper(Table::Txs, Key::Id(&ids[0]), None);
+        let wrong = TxLocation { height: 2, index: 1, code: 0, fee: 0 };
+        store.tamper(Table::Txs, Key::Id(&ids[1]), Some(&wrong.encode()));
+        let stray = [9u8; 32];
+        store.tamper(Table::Txs, Key::Id(&stray), Some(&TxLocation { height: 3, index: 0, code: 0, fee: 0 }.encode()));
+        store.tamper(Table::Leaves, Key::Number(1), Some(&[1u8; 48]));
+        store.tamper(Table::Explain, Key::Number(1), None);
+        store.tamper(Table::Epochs, Key::Number(99), Some(b"{}"));
+        store.tamper(Table::Meta, Key::Name("extra"), Some(b"x"));
+        let found = audit(&store, |_, _| {}).unwrap().mismatches;
+        let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();
+        for expected in [
+            ("txs", hex::encode(ids[0])),
+            ("txs", hex::encode(ids[1])),
+            ("txs", hex::encode(stray)),
+            ("leaves", "1".to_string()),
+            ("explain", "1".to_string()),
+            ("epochs", "99".to_string()),
+            ("meta", "\"extra\"".to_string()),
+        ] {
+            assert!(named.contains(&(expected.0, expected.1.clone())), "{expected:?} not reported: {found:#?}");
+        }
+        assert_eq!(found.len(), 7, "{found:#?}");
+    }
+}

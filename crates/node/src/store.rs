@@ -246,9 +246,33 @@ impl EpochWrite {
     }
 }
 
+/// redb's database, dropped under `catch_unwind`: redb's close writes a last commit, which can
+/// panic on a damaged file, and a store is dropped on every path (error paths included).
+struct Db(Option<Database>);
+
+impl std::ops::Deref for Db {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.0.as_ref().expect("the database is there until the store is dropped")
+    }
+}
+
+impl std::ops::DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Database {
+        self.0.as_mut().expect("the database is there until the store is dropped")
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let db = self.0.take();
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+    }
+}
+
 /// The open store.
 pub struct Store {
-    db: Database,
+    db: Db,
     dir: PathBuf,
     /// The tip file (absent only while an opening store is being checked).
     tip: Mutex<Option<std::fs::File>>,
@@ -336,7 +360,7 @@ impl Store {
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e, false))?;
-        let store = Store { db, dir: dir.into(), tip: Mutex::new(Some(tip)) };
+        let store = Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)) };
         store.guard("creating the tables", || {
             let txn = store.begin_write()?;
             {
@@ -373,7 +397,7 @@ impl Store {
         }
         check_redb_header(dir, &file)?;
         let db = open_checked(dir, &file)?;
-        let store = Store { db, dir: dir.into(), tip: Mutex::new(None) };
+        let store = Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None) };
         // the format first: an old format (which has no tip file) is refused by name
         store.check_format()?;
         let tip = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(TIP_FILE)).map_err(|e| {
@@ -647,6 +671,41 @@ impl Store {
         self.get(Table::Explain, epoch)
     }
 
+    /// Writes (or with `None` removes) a correctly sealed record behind the ledger's back: what a
+    /// bug or a deliberate edit could leave, which only the audit can tell.
+    #[cfg(test)]
+    pub(crate) fn tamper(&self, table: Table, key: Key, payload: Option<&[u8]>) {
+        let txn = self.db.begin_write().unwrap();
+        {
+            let record = payload.map(|p| seal(table, key, p));
+            match (table, key) {
+                (Table::Meta, Key::Name(name)) => {
+                    let mut t = txn.open_table(META).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(name, r.as_slice()).unwrap()),
+                        None => drop(t.remove(name).unwrap()),
+                    }
+                }
+                (Table::Txs, Key::Id(id)) => {
+                    let mut t = txn.open_table(TXS).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(id, r.as_slice()).unwrap()),
+                        None => drop(t.remove(id).unwrap()),
+                    }
+                }
+                (table, Key::Number(n)) => {
+                    let mut t = txn.open_table(table.u64_table()).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(n, r.as_slice()).unwrap()),
+                        None => drop(t.remove(n).unwrap()),
+                    }
+                }
+                other => panic!("no such key: {other:?}"),
+            }
+        }
+        txn.commit().unwrap();
+    }
+
     fn get(&self, table: Table, key: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.guard("reading a record", || {
             let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
@@ -758,8 +817,7 @@ fn open_checked(dir: &Path, file: &Path) -> Result<Database, StoreError> {
             why: format!("the database panicked while checking it ({})", panic_message(panic.as_ref())),
         },
     };
-    // dropping redb writes a last commit: on a damaged file that may panic again
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+    drop(Db(Some(db)));
     Err(error)
 }
 
