@@ -66,7 +66,7 @@ fn fixture(dir: &Path, clean: bool) -> Fixture {
     let mut acknowledged = Vec::new();
     let mut epochs = 0;
     let mut leaves = 0;
-    let mut nonces = std::collections::HashMap::new();
+    let mut nonces = std::collections::BTreeMap::new();
     let mut next = |key: &ed25519_dalek::SigningKey| {
         let n = nonces.entry(address_of(key)).or_insert(0u64);
         *n += 1;
@@ -75,7 +75,8 @@ fn fixture(dir: &Path, clean: bool) -> Fixture {
     let mut commit = |ledger: &mut Ledger, time: u64, txs: Vec<SignedTx>, acknowledged: &mut Vec<_>| {
         let (block, records) = ledger.commit(Proposal { time, txs }).unwrap();
         for (index, receipt) in block.receipts.iter().enumerate() {
-            let location = TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
+            let location =
+                TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
             acknowledged.push((receipt.tx_id, location));
         }
         epochs += records.len() as u64;
@@ -151,7 +152,7 @@ fn check_in_process(fixture: &Fixture, copy: &Path, what: &str) -> Verdict {
     let ids: Vec<[u8; 32]> = fixture.acknowledged.iter().map(|(id, _)| *id).collect();
     let found = ledger.store.txs(&ids).unwrap_or_else(|e| panic!("{what}: reading the index after a clean open: {e}"));
     // a heartbeat repeated in the same slot is the same transaction: its last commit is indexed
-    let mut expected = std::collections::HashMap::new();
+    let mut expected = std::collections::BTreeMap::new();
     for (id, location) in &fixture.acknowledged {
         expected.insert(*id, *location);
     }
@@ -223,6 +224,7 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
     let seed = seed("corruption");
     let mut rng = Rng(seed | 1);
     let root = tempfile::tempdir().unwrap();
+    #[allow(clippy::disallowed_methods)] // the test's own run time, reported
     let started = std::time::Instant::now();
     let mut total = (0, 0, 0);
     for clean in [true, false] {
@@ -239,13 +241,11 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let Some(flip) = flips.get(i) else { break };
-                        let what = format!(
-                            "{label}: {} offset {} ^ {:#04x} (seed {seed})",
-                            flip.file, flip.offset, flip.mask
-                        );
+                        let what =
+                            format!("{label}: {} offset {} ^ {:#04x} (seed {seed})", flip.file, flip.offset, flip.mask);
                         let copy = root.path().join(format!("copy-{clean}-{i}"));
                         // every 6th flip, and every flip of redb's god byte, also through the binary
-                        let binary = i % 6 == 0 || (flip.file == DB_FILE && flip.offset == 9);
+                        let binary = i.is_multiple_of(6) || (flip.file == DB_FILE && flip.offset == 9);
                         let binary_verdict = binary.then(|| {
                             let copy = root.path().join(format!("bin-{clean}-{i}"));
                             copy_with_flip(&fixture, &copy, flip.file, flip.offset, flip.mask);

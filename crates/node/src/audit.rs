@@ -138,13 +138,16 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
         // the index, against the re-executed receipts
         let ids: Vec<[u8; 32]> = receipts.iter().map(|r| r.tx_id).collect();
         for ((index, receipt), found) in receipts.iter().enumerate().zip(store.txs(&ids)?) {
-            let expected = crate::block::TxLocation { height, index: index as u32, code: receipt.code, fee: receipt.fee };
+            let expected =
+                crate::block::TxLocation { height, index: index as u32, code: receipt.code, fee: receipt.fee };
             let key = hex::encode(receipt.tx_id);
             match found {
                 Some(location) if location == expected => matched_txs += 1,
                 // the same id committed again later (a failed transaction can be): the later
                 // commit overwrote the entry, and is checked when its block is reached
-                Some(location) if location.height > height && committed_at(store, &receipt.tx_id, location.height, location.index)? => {}
+                Some(location)
+                    if location.height > height
+                        && committed_at(store, &receipt.tx_id, location.height, location.index)? => {}
                 Some(location) => audit.mismatch(
                     Table::Txs,
                     key,
@@ -154,7 +157,11 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
                         expected.code, expected.fee, location.height, location.index, location.code, location.fee
                     ),
                 ),
-                None => audit.mismatch(Table::Txs, key, format!("committed in block {height} at {index}, missing from the index")),
+                None => audit.mismatch(
+                    Table::Txs,
+                    key,
+                    format!("committed in block {height} at {index}, missing from the index"),
+                ),
             }
         }
         // the epoch records, byte for byte as the commit writes them

@@ -532,8 +532,12 @@ impl Store {
                 let mut explain = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
                 for e in &write.epochs {
                     let key = Key::Number(e.epoch);
-                    epochs.insert(e.epoch, seal(Table::Epochs, key, &e.summary).as_slice()).map_err(|e| self.db_err(e))?;
-                    leaves.insert(e.epoch, seal(Table::Leaves, key, &e.leaves).as_slice()).map_err(|e| self.db_err(e))?;
+                    epochs
+                        .insert(e.epoch, seal(Table::Epochs, key, &e.summary).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                    leaves
+                        .insert(e.epoch, seal(Table::Leaves, key, &e.leaves).as_slice())
+                        .map_err(|e| self.db_err(e))?;
                     explain
                         .insert(e.epoch, seal(Table::Explain, key, &e.explain).as_slice())
                         .map_err(|e| self.db_err(e))?;
@@ -910,10 +914,7 @@ mod tests {
         }
         txn.commit().unwrap();
         let error = store.block(1).unwrap_err();
-        assert!(
-            matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "1"),
-            "{error}"
-        );
+        assert!(matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "1"), "{error}");
         assert!(error.to_string().contains("checksum"), "{error}");
         let error = store.block(7).unwrap_err();
         assert!(matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "7"), "{error}");
