@@ -276,6 +276,8 @@ pub struct Store {
     dir: PathBuf,
     /// The tip file (absent only while an opening store is being checked).
     tip: Mutex<Option<std::fs::File>>,
+    /// Set when redb panicked: every later operation is refused as damage.
+    panicked: AtomicBool,
 }
 
 /// The 16-byte tag of a record: blake3 over the domain, the table, the key and the payload.
@@ -322,18 +324,27 @@ impl Store {
         StoreError::Corrupt { path: self.dir.clone(), table: table.name(), key: key.to_string(), why: why.into() }
     }
 
-    /// Runs `f` (which calls redb) so that a panic inside redb is [`StoreError::Damaged`]. Sound:
-    /// redb only panics on a file whose structures are inconsistent, and after one the store is
-    /// treated as damaged — the error goes up, a failed commit halts the ledger, and nothing that
-    /// redb's unwound state may have left behind is trusted for a later answer without it being
-    /// checked again on the next open.
+    /// Runs `f` (which calls redb) so that a panic inside redb is [`StoreError::Damaged`]. Sound
+    /// (hence `AssertUnwindSafe`): redb only panics on a file whose structures are inconsistent,
+    /// and after one the store refuses every further operation as damage, so nothing redb's
+    /// unwound state holds is used again; a failed commit halts the ledger, and the next open
+    /// checks the whole file.
     fn guard<T>(&self, doing: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.panicked.load(Ordering::SeqCst) {
+            return Err(StoreError::Damaged {
+                path: self.dir.clone(),
+                why: "the database panicked earlier; restart to check the file again".into(),
+            });
+        }
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(result) => result,
-            Err(panic) => Err(StoreError::Damaged {
-                path: self.dir.clone(),
-                why: format!("the database panicked while {doing} ({})", panic_message(panic.as_ref())),
-            }),
+            Err(panic) => {
+                self.panicked.store(true, Ordering::SeqCst);
+                Err(StoreError::Damaged {
+                    path: self.dir.clone(),
+                    why: format!("the database panicked while {doing} ({})", panic_message(panic.as_ref())),
+                })
+            }
         }
     }
 
@@ -360,7 +371,8 @@ impl Store {
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e, false))?;
-        let store = Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)) };
+        let store =
+            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)), panicked: AtomicBool::new(false) };
         store.guard("creating the tables", || {
             let txn = store.begin_write()?;
             {
@@ -397,7 +409,8 @@ impl Store {
         }
         check_redb_header(dir, &file)?;
         let db = open_checked(dir, &file)?;
-        let store = Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None) };
+        let store =
+            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None), panicked: AtomicBool::new(false) };
         // the format first: an old format (which has no tip file) is refused by name
         store.check_format()?;
         let tip = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(TIP_FILE)).map_err(|e| {
