@@ -203,12 +203,27 @@ struct Flip {
 }
 
 /// The flips for one fixture: every byte of redb's 320-byte super-header, the god byte's three
-/// flags one by one, `random` offsets over the whole file, and 16 over the tip file.
+/// flags one by one, the size fields bit by bit, `random` offsets over the whole file, and 16
+/// over the tip file.
 fn flips(rng: &mut Rng, db_len: u64, random: usize) -> Vec<Flip> {
     let mask = |rng: &mut Rng| (rng.below(255) + 1) as u8;
     let mut out: Vec<Flip> = (0..320).map(|offset| Flip { file: DB_FILE, offset, mask: mask(rng) }).collect();
     for bit in [1u8, 2, 4] {
         out.push(Flip { file: DB_FILE, offset: 9, mask: bit });
+    }
+    // the fields redb sizes reads and allocations by, bit by bit: the page size and region
+    // geometry, and the size bits (the top byte) of each commit slot's two root page numbers
+    for offset in 12..24 {
+        for bit in [0x01u8, 0x04, 0x10, 0x40, 0x80] {
+            out.push(Flip { file: DB_FILE, offset, mask: bit });
+        }
+    }
+    for slot in [64u64, 192] {
+        for root in [8u64, 40] {
+            for bit in [0x08u8, 0x10, 0x20, 0x40, 0x80] {
+                out.push(Flip { file: DB_FILE, offset: slot + root + 7, mask: bit });
+            }
+        }
     }
     for _ in 0..random {
         out.push(Flip { file: DB_FILE, offset: 320 + rng.below(db_len - 320), mask: mask(rng) });
@@ -231,7 +246,9 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
         let label = if clean { "clean" } else { "after kill -9" };
         let fixture = fixture(&root.path().join(format!("source-{clean}")), clean);
         let db_len = std::fs::metadata(fixture.dir.join(DB_FILE)).unwrap().len();
-        let flips = flips(&mut rng, db_len, 250);
+        // GRIDMINT_CORRUPTION_FLIPS: more random offsets per data dir, for a longer soak
+        let random = std::env::var("GRIDMINT_CORRUPTION_FLIPS").ok().and_then(|n| n.parse().ok()).unwrap_or(250);
+        let flips = flips(&mut rng, db_len, random);
         let counts = Mutex::new((0usize, 0usize, 0usize)); // detected, harmless, through the binary
         let node_runs = Mutex::new(0);
         let next = std::sync::atomic::AtomicUsize::new(0);

@@ -17,23 +17,24 @@
 //!
 //! # What redb checks, and what this module adds
 //!
-//! redb keeps a checksum of every B-tree page in its parent and of each root in the header's
-//! commit slots, but it only verifies them when it repairs a file after an unclean shutdown, not
-//! on reads, and a clean file is opened without any check. Its repair also *rolls back* to the
-//! previous commit when the newest one fails its checksums. So on its own a flipped byte can make
-//! redb panic (asserts and slice indexing on garbage), return a wrong or missing entry, or drop
-//! the last committed block — all three were seen. Hence:
+//! redb keeps a checksum of every B-tree page in its parent and of each root in the header's two
+//! commit slots, but it verifies them only when it repairs a file after an unclean shutdown — not
+//! on reads, and not at all when it opens a cleanly closed file — and its repair falls back to the
+//! previous commit when the newest fails its checksums. On its own a flipped byte can therefore
+//! make redb panic (asserts and slice indexing on garbage), allocate terabytes (a page number's
+//! size bits; an abort, not a panic), return a wrong or missing entry, or drop the last committed
+//! block. Hence:
 //!
-//! - every open verifies every reachable page against redb's checksums
-//!   ([`redb::Database::check_integrity`], the cost of one read of the file; the replay on open
-//!   reads most of it anyway), so the trees read afterwards are the ones that were committed;
-//! - every commit is two-phase (data fsynced before the header points at it), so a damaged newest
-//!   commit is an error rather than a silent roll-back, and a roll-back that redb would still
-//!   attempt (a header whose two-phase flag was flipped) is aborted;
+//! - before redb reads the file, its header's fixed fields are checked and its god byte is set
+//!   so that redb repairs on every open ([`prepare_redb_header`]): both commit slots' checksums
+//!   are checked and every reachable page is verified against its checksum, top down, before
+//!   anything in it is used — the cost of one read of the file, which the replay on open reads
+//!   most of anyway;
+//! - every commit is two-phase (redb fsyncs the data before the header points at it);
 //! - a small side file, [`TIP_FILE`], records the height and hash of the last committed block,
 //!   written and fsynced after the redb commit and before the block is acknowledged: a store
-//!   behind it has lost an acknowledged block (a flipped bit in redb's header can select the
-//!   previous commit slot) and is refused;
+//!   behind it has lost an acknowledged block (redb's fall-back to the previous commit slot, or a
+//!   flipped bit in its header selecting it) and is refused;
 //! - redb is called under [`std::panic::catch_unwind`], so a panic inside it on a damaged page
 //!   becomes [`StoreError::Damaged`] (see [`Store::open`] for why that is sound here);
 //! - the record tags above catch what slips past all of that, and `gridmint replay` audits every
@@ -44,13 +45,10 @@
 //! is refused.
 
 use crate::block::{StoredBlock, TxLocation, genesis_hash};
-use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, RepairSession, TableDefinition, WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -81,6 +79,13 @@ const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0
 const REDB_HEADER_LEN: usize = 320;
 /// The page size this store uses (redb's default), as its header records it.
 const REDB_PAGE_SIZE: u32 = 4096;
+/// redb's region geometry for that page size (its defaults), as its header records it.
+const REDB_REGION_HEADER_PAGES: u32 = 0;
+const REDB_REGION_DATA_PAGES: u32 = 1 << 20;
+/// redb's god byte: bit 0 the primary commit slot, bit 1 recovery required, bit 2 two-phase.
+const REDB_GOD_BYTE: usize = 9;
+const REDB_RECOVERY_REQUIRED: u8 = 2;
+const REDB_TWO_PHASE_COMMIT: u8 = 4;
 
 /// The store's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,7 +375,7 @@ impl Store {
         tip.write_all(&genesis_tip).map_err(io)?;
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
-        let db = Database::create(&file).map_err(|e| open_error(dir, e, false))?;
+        let db = Database::create(&file).map_err(|e| open_error(dir, e))?;
         let store =
             Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)), panicked: AtomicBool::new(false) };
         store.guard("creating the tables", || {
@@ -395,10 +400,11 @@ impl Store {
     /// Opens the ledger in `dir`, checking that it is one and that it is whole; returns it with
     /// its genesis record.
     ///
-    /// A damaged file is [`StoreError::Damaged`] or [`StoreError::Corrupt`], never a panic: redb is
-    /// opened and its integrity checked under `catch_unwind` (with `AssertUnwindSafe`: nothing
-    /// that a panic interrupts is used again — the half-opened database is dropped, itself under
-    /// `catch_unwind`, and the error returned).
+    /// A damaged file is [`StoreError::Damaged`] or [`StoreError::Corrupt`], never a panic: redb
+    /// verifies the whole file as it opens ([`prepare_redb_header`]), under `catch_unwind` (with
+    /// `AssertUnwindSafe`: nothing that a panic interrupts is used again — the half-opened
+    /// database is dropped, itself under `catch_unwind`, and the error returned). The last
+    /// committed block must be there, as the tip file records it.
     pub fn open(dir: &Path) -> Result<(Store, Vec<u8>), StoreError> {
         let file = dir.join(DB_FILE);
         if !file.exists() {
@@ -407,7 +413,6 @@ impl Store {
             }
             return Err(StoreError::Missing(dir.into()));
         }
-        check_redb_header(dir, &file)?;
         let db = open_checked(dir, &file)?;
         let store =
             Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None), panicked: AtomicBool::new(false) };
@@ -761,14 +766,38 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks redb's header before redb reads it (redb asserts on some of its fields): a file that
-/// does not start with redb's magic number is foreign; one that nearly does, or whose page size
-/// is not ours, is a damaged ledger.
-fn check_redb_header(dir: &Path, file: &Path) -> Result<(), StoreError> {
+/// Checks redb's header before redb reads it, and makes redb verify the whole file as it opens.
+///
+/// A file that does not start with redb's magic number is foreign; one that nearly does, or
+/// whose page size or region geometry is not what this store creates, is a damaged ledger
+/// (redb asserts on those fields, or sizes allocations by them). Then redb's god byte is set to
+/// "recovery required, not two-phase": redb then checks both commit slots' checksums, picks the
+/// newest valid one, and verifies every reachable page against its checksum (falling back to the
+/// other slot if the newest fails) before it reads anything else. Left alone, redb opens a
+/// cleanly closed file without any check, and a damaged page number in it can make redb allocate
+/// terabytes — an abort no `catch_unwind` can catch. A fall-back that loses an acknowledged block
+/// is caught by the tip file ([`Store::open`]). The file is locked meanwhile, so a running node's
+/// file is never touched (redb's file format 3, as redb 3 writes it; the layout is pinned by
+/// `tests::redb_header_is_as_this_module_expects`).
+fn prepare_redb_header(dir: &Path, file: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Db { path: dir.into(), source: Box::new(e) };
+    let mut handle = std::fs::OpenOptions::new().read(true).write(true).open(file).map_err(io)?;
+    match handle.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let checked = check_and_force(dir, &mut handle);
+    // released explicitly: a child process forked meanwhile (not yet exec'd) shares the handle,
+    // and would otherwise hold the lock past the drop, refusing redb's own lock
+    let _ = handle.unlock();
+    checked
+}
+
+fn check_and_force(dir: &Path, handle: &mut std::fs::File) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Db { path: dir.into(), source: Box::new(e) };
     let mut head = Vec::with_capacity(REDB_HEADER_LEN);
-    std::fs::File::open(file)
-        .and_then(|f| f.take(REDB_HEADER_LEN as u64).read_to_end(&mut head))
-        .map_err(|e| StoreError::Db { path: dir.into(), source: Box::new(e) })?;
+    handle.take(REDB_HEADER_LEN as u64).read_to_end(&mut head).map_err(io)?;
     let magic_differs = (0..REDB_MAGIC.len()).filter(|&i| head.get(i) != Some(&REDB_MAGIC[i])).count();
     if magic_differs > 1 {
         return Err(StoreError::Foreign { path: dir.into(), why: format!("its {DB_FILE} is not a redb database") });
@@ -780,62 +809,40 @@ fn check_redb_header(dir: &Path, file: &Path) -> Result<(), StoreError> {
     if head.len() < REDB_HEADER_LEN {
         return damaged(format!("{DB_FILE} is truncated ({} bytes)", head.len()));
     }
-    let page_size = u32::from_le_bytes(head[12..16].try_into().unwrap_or_default());
-    if page_size != REDB_PAGE_SIZE {
-        return damaged(format!("the header of {DB_FILE} records page size {page_size}, not {REDB_PAGE_SIZE}"));
+    let field =
+        |offset: usize| u32::from_le_bytes([head[offset], head[offset + 1], head[offset + 2], head[offset + 3]]);
+    for (offset, name, expected) in [
+        (12, "page size", REDB_PAGE_SIZE),
+        (16, "region header pages", REDB_REGION_HEADER_PAGES),
+        (20, "region data pages", REDB_REGION_DATA_PAGES),
+    ] {
+        if field(offset) != expected {
+            return damaged(format!("the header of {DB_FILE} records {name} {}, not {expected}", field(offset)));
+        }
+    }
+    let god = head[REDB_GOD_BYTE];
+    let forced = (god | REDB_RECOVERY_REQUIRED) & !REDB_TWO_PHASE_COMMIT;
+    if forced != god {
+        handle.seek(SeekFrom::Start(REDB_GOD_BYTE as u64)).map_err(io)?;
+        handle.write_all(&[forced]).map_err(io)?;
+        handle.sync_data().map_err(io)?;
     }
     Ok(())
 }
 
-/// Opens redb and verifies every reachable page against its checksums, without panicking.
+/// Opens redb, which verifies every reachable page as it opens (see [`prepare_redb_header`]),
+/// without panicking.
 fn open_checked(dir: &Path, file: &Path) -> Result<Database, StoreError> {
-    let rolled_back = Arc::new(AtomicBool::new(false));
-    let flag = rolled_back.clone();
-    let opened = catch_unwind(AssertUnwindSafe(|| {
-        let mut builder = Database::builder();
-        builder.set_repair_callback(move |session: &mut RepairSession| {
-            // redb reports progress 0.3 only when the newest commit fails its checksums and it is
-            // about to fall back to the previous one: that would drop a committed block silently
-            // (our commits are two-phase, so only a damaged header gets here)
-            let progress = session.progress();
-            if progress > 0.1 && progress < 0.5 {
-                flag.store(true, Ordering::SeqCst);
-                session.abort();
-            }
-        });
-        builder.open(file)
-    }));
-    let mut db = match opened {
-        Ok(Ok(db)) => db,
-        Ok(Err(e)) => return Err(open_error(dir, e, rolled_back.load(Ordering::SeqCst))),
-        Err(panic) => {
-            return Err(StoreError::Damaged {
-                path: dir.into(),
-                why: format!("the database panicked while opening it ({})", panic_message(panic.as_ref())),
-            });
-        }
-    };
-    let checked = catch_unwind(AssertUnwindSafe(|| {
-        // false: redb rebuilt its free-page state; the data roots are unchanged (a two-phase
-        // primary is never rolled back, it is an error instead)
-        db.check_integrity().map_err(|e| open_error(dir, e, false))?;
-        // one empty commit, as redb's own close makes: it rewrites the other commit slot, which
-        // the check above does not look at and a later commit would otherwise trip over
-        let mut txn = db.begin_write().map_err(|e| redb_error(dir, e.into()))?;
-        txn.set_two_phase_commit(true);
-        txn.set_quick_repair(true);
-        txn.commit().map_err(|e| redb_error(dir, e.into()))
-    }));
-    let error = match checked {
-        Ok(Ok(())) => return Ok(db),
-        Ok(Err(e)) => e,
-        Err(panic) => StoreError::Damaged {
+    prepare_redb_header(dir, file)?;
+    let opened = catch_unwind(AssertUnwindSafe(|| Database::open(file)));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(open_error(dir, e)),
+        Err(panic) => Err(StoreError::Damaged {
             path: dir.into(),
-            why: format!("the database panicked while checking it ({})", panic_message(panic.as_ref())),
-        },
-    };
-    drop(Db(Some(db)));
-    Err(error)
+            why: format!("the database panicked while opening it ({})", panic_message(panic.as_ref())),
+        }),
+    }
 }
 
 /// A redb error after open: corruption is damage, anything else a storage error.
@@ -853,7 +860,7 @@ fn redb_error(dir: &Path, e: redb::Error) -> StoreError {
     }
 }
 
-fn open_error(dir: &Path, e: redb::DatabaseError, rolled_back: bool) -> StoreError {
+fn open_error(dir: &Path, e: redb::DatabaseError) -> StoreError {
     let damaged = |why: String| StoreError::Damaged { path: dir.into(), why };
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(dir.into()),
@@ -872,11 +879,6 @@ fn open_error(dir: &Path, e: redb::DatabaseError, rolled_back: bool) -> StoreErr
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
             StoreError::Db { path: dir.into(), source: Box::new(io) }
         }
-        redb::DatabaseError::RepairAborted if rolled_back => damaged(
-            "the newest commit fails redb's checksums (redb would fall back to the previous one and drop \
-             committed blocks)"
-                .into(),
-        ),
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
             damaged(format!("redb's checksums or structures do not match: {why}"))
         }
@@ -978,6 +980,30 @@ mod tests {
         std::fs::remove_file(dir.path().join(TIP_FILE)).unwrap();
         let error = Store::open(dir.path()).err().expect("refused");
         assert!(error.to_string().contains("gridmint-ledger-v1"), "{error}");
+    }
+
+    /// The redb header fields that [`prepare_redb_header`] reads and writes are where, and hold
+    /// what, it expects (a redb upgrade that moves them fails here first); and a store opened
+    /// after its god byte was forced opens whole.
+    #[test]
+    fn redb_header_is_as_this_module_expects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"g").unwrap();
+        let first = block(1, genesis_hash(b"g"));
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(head[..9], REDB_MAGIC);
+        assert_eq!(head[12..16], REDB_PAGE_SIZE.to_le_bytes());
+        assert_eq!(head[16..20], REDB_REGION_HEADER_PAGES.to_le_bytes());
+        assert_eq!(head[20..24], REDB_REGION_DATA_PAGES.to_le_bytes());
+        // open: recovery required (redb sets it while the file is open); our commits are two-phase
+        assert_eq!(head[REDB_GOD_BYTE] & (REDB_RECOVERY_REQUIRED | REDB_TWO_PHASE_COMMIT), 6);
+        drop(store);
+        let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(head[REDB_GOD_BYTE] & REDB_RECOVERY_REQUIRED, 0, "closed cleanly");
+        let (store, genesis) = Store::open(dir.path()).unwrap();
+        assert_eq!((genesis.as_slice(), store.last_height().unwrap()), (&b"g"[..], 1));
+        assert_eq!(store.block(1).unwrap(), Some(first));
     }
 
     #[test]
