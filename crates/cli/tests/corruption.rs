@@ -5,8 +5,8 @@
 //! The data dirs are written by the ledger API (blocks with transfers, a machine's heartbeats,
 //! two epoch closes with reward leaves), once closed cleanly and once left as after `kill -9`
 //! (the database is never closed: redb must repair it on open). For each, every byte of redb's
-//! super-header and a seeded sample of offsets over the whole file and over the tip file are
-//! flipped, one per copy. Every offset is checked in-process through the library (a panic there
+//! super-header, the fields redb sizes reads by (bit by bit), and a seeded sample of offsets over
+//! the whole file and over the tip file are flipped, one per copy. Every offset is checked in-process through the library (a panic there
 //! fails the test: nothing catches it but the production code); a subset also runs the real
 //! binary, `gridmint replay --data COPY`, whose exit code must be 0 or 3 (never 101, a panic)
 //! and agree with the library; a few damaged copies also go to `gridmint node`, which must exit 3.
