@@ -26,7 +26,7 @@
 //! block. Hence:
 //!
 //! - before redb reads the file, its header's fixed fields are checked and its god byte is set
-//!   so that redb repairs on every open ([`prepare_redb_header`]): both commit slots' checksums
+//!   so that redb repairs on every open (`prepare_redb_header`): both commit slots' checksums
 //!   are checked and every reachable page is verified against its checksum, top down, before
 //!   anything in it is used — the cost of one read of the file, which the replay on open reads
 //!   most of anyway;
@@ -401,7 +401,7 @@ impl Store {
     /// its genesis record.
     ///
     /// A damaged file is [`StoreError::Damaged`] or [`StoreError::Corrupt`], never a panic: redb
-    /// verifies the whole file as it opens ([`prepare_redb_header`]), under `catch_unwind` (with
+    /// verifies the whole file as it opens (`prepare_redb_header`), under `catch_unwind` (with
     /// `AssertUnwindSafe`: nothing that a panic interrupts is used again — the half-opened
     /// database is dropped, itself under `catch_unwind`, and the error returned). The last
     /// committed block must be there, as the tip file records it.
