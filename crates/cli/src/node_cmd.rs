@@ -70,9 +70,10 @@ pub struct NodeArgs {
 /// Create a genesis for a real network from a policy and an allocation file.
 #[derive(ClapArgs, Debug)]
 #[command(after_help = "The allocation file is TOML:\n  \
-[[allocations]]\n  account = \"<64 hex digits>\"\n  amount = \"1000000.5\"      # tokens\n\n\
+[[allocations]]\n  account = \"gm1…\"            # an address (gm1… or 64 hex digits) or a system account name\n  \
+amount = \"1000000.5\"      # tokens\n\n\
 Allocations are minted spendable at genesis; they must fit under the policy's cap unless\n\
---raise-cap raises the cap by their sum.")]
+--raise-cap raises the cap by their sum. An allocation to a small-order (weak) key is refused.")]
 pub struct InitArgs {
     /// Policy: a preset or a policy TOML file.
     #[arg(long, value_name = "NAME|FILE")]
@@ -100,16 +101,35 @@ pub struct InitArgs {
 /// Key management.
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Create an ed25519 key file and print its address.
+    /// Create an ed25519 key file and print its address (gm1…).
     New {
         /// Where to write the key (refuses to overwrite).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print the address as 64 hex digits instead.
+        #[arg(long)]
+        hex: bool,
     },
-    /// Print a key file's address.
+    /// Print a key file's address (gm1…).
     Show {
         /// Key file.
         file: PathBuf,
+        /// Print the address as 64 hex digits instead.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Check an address and print both of its forms: gm1… (checksummed) and 64 hex digits.
+    #[command(after_help = "Examples:\n  \
+gridmint keys address gm1…                  # is it well-formed? its hex form\n  \
+gridmint keys address 3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29\n  \
+gridmint keys address --system dao_treasury # a system account's address (no key exists for it)")]
+    Address {
+        /// The address: gm1… or 64 hex digits.
+        #[arg(value_parser = address, required_unless_present = "system", conflicts_with = "system")]
+        address: Option<Address>,
+        /// A system account's name instead (e.g. dao_treasury): accounts without a key, named in policies.
+        #[arg(long, value_name = "NAME")]
+        system: Option<String>,
     },
 }
 
@@ -123,7 +143,8 @@ pub struct NodeUrl {
 
 /// Sign and submit a transaction.
 #[derive(ClapArgs, Debug)]
-#[command(after_help = "Amounts are in tokens (decimal, e.g. 12.5); addresses are 64 hex digits.\n\
+#[command(after_help = "Amounts are in tokens (decimal, e.g. 12.5). Addresses are checksummed gm1… (what `keys`\n\
+prints) or 64 hex digits; a system account name is refused (see `gridmint keys address --system`).\n\
 Examples:\n  \
 gridmint tx --key gridmint-data/dev-key.json transfer --to <ADDR> --amount 10 --wait\n  \
 gridmint tx --key owner.json register-machine --machine-key gpu1.json --gpu-class 1 --bandwidth-mbps 1000\n  \
@@ -150,7 +171,8 @@ pub struct TxArgs {
 pub enum TxKind {
     /// Move spendable tokens.
     Transfer {
-        #[arg(long, value_parser = address)]
+        /// The recipient: gm1… or 64 hex digits (a small-order key is refused).
+        #[arg(long, value_parser = recipient)]
         to: Address,
         #[arg(long, value_parser = tokens)]
         amount: u128,
@@ -232,7 +254,7 @@ pub enum TxKind {
     /// Propose a treasury spend or a policy change.
     Propose {
         /// Pay the treasury's tokens to this address...
-        #[arg(long, value_parser = address, requires = "amount", conflicts_with = "set")]
+        #[arg(long, value_parser = recipient, requires = "amount", conflicts_with = "set")]
         spend_to: Option<Address>,
         /// ...this many tokens.
         #[arg(long, value_parser = tokens)]
@@ -254,14 +276,14 @@ pub enum TxKind {
         #[arg(long, value_parser = tokens)]
         amount: u128,
         /// Recipient on the other chain (64 hex digits).
-        #[arg(long, value_parser = address)]
-        recipient: Address,
+        #[arg(long, value_parser = hash32)]
+        recipient: [u8; 32],
     },
     /// A relayer attests an inbound bridge deposit.
     Attest {
         #[arg(long)]
         deposit_id: u64,
-        #[arg(long, value_parser = address)]
+        #[arg(long, value_parser = recipient)]
         recipient: Address,
         #[arg(long, value_parser = tokens)]
         amount: u128,
@@ -290,22 +312,22 @@ pub enum TxKind {
         #[arg(long, value_parser = address)]
         machine: Address,
         /// Task id, model id, input hash, output hash: 64 hex digits each.
-        #[arg(long, value_parser = address)]
-        task_id: Address,
-        #[arg(long, value_parser = address)]
-        model_id: Address,
-        #[arg(long, value_parser = address)]
-        input_hash: Address,
-        #[arg(long, value_parser = address)]
-        output_hash: Address,
+        #[arg(long, value_parser = hash32)]
+        task_id: [u8; 32],
+        #[arg(long, value_parser = hash32)]
+        model_id: [u8; 32],
+        #[arg(long, value_parser = hash32)]
+        input_hash: [u8; 32],
+        #[arg(long, value_parser = hash32)]
+        output_hash: [u8; 32],
         #[arg(long)]
         gpu_seconds: u64,
     },
     /// A validator attests a work receipt (OT4, OT5).
     AttestReceipt {
         /// Receipt id (64 hex digits).
-        #[arg(long, value_parser = address)]
-        receipt: Address,
+        #[arg(long, value_parser = hash32)]
+        receipt: [u8; 32],
         /// The receipt is valid (default: invalid).
         #[arg(long)]
         valid: bool,
@@ -317,12 +339,43 @@ pub enum TxKind {
     },
 }
 
-/// An address on the command line: exactly 64 hex digits (no system names, so a typo cannot
-/// become a valid address).
-pub fn address(text: &str) -> Result<Address, String> {
+/// An address on the command line: checksummed `gm1…` or 64 hex digits, never a system account
+/// name, so a typo cannot become a valid address ([`Address::parse_user`]).
+pub fn address(text: &str) -> Result<Address, gridmint_policy::AddressError> {
+    Address::parse_user(text)
+}
+
+/// An address that receives tokens: [`address`], and not a small-order key (no one can sign for
+/// one, so tokens sent there are lost).
+fn recipient(text: &str) -> Result<Address, String> {
+    let address = address(text).map_err(|e| e.to_string())?;
+    if address.is_weak_key() {
+        return Err("a small-order (weak) public key: no one can spend from it, tokens sent there are lost".into());
+    }
+    Ok(address)
+}
+
+/// A 32-byte id or hash (not an address): exactly 64 hex digits.
+fn hash32(text: &str) -> Result<[u8; 32], String> {
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| format!("`{text}` is not an address (64 hex digits)"))?;
-    Ok(Address(bytes))
+    if text.len() != 64 || hex::decode_to_slice(text, &mut bytes).is_err() {
+        return Err(format!("expected 64 hex digits, got {} characters", text.chars().count()));
+    }
+    Ok(bytes)
+}
+
+/// Adds `<key>_bech32m` (the gm1… form) next to each top-level address field of a node's answer.
+fn with_bech32m(mut body: Value, keys: &[&str]) -> Value {
+    if let Value::Object(fields) = &mut body {
+        for key in keys {
+            let Some(address) = fields.get(*key).and_then(Value::as_str).and_then(|t| Address::parse_user(t).ok())
+            else {
+                continue;
+            };
+            fields.entry(format!("{key}_bech32m")).or_insert_with(|| Value::String(address.to_bech32m()));
+        }
+    }
+    body
 }
 
 fn tokens(text: &str) -> Result<u128, String> {
@@ -460,6 +513,10 @@ pub fn init(args: InitArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // G4: a real network's epochs are one day (dev networks: `gridmint node --dev --epoch-seconds`)
+    if let Err(e) = policy.validate_real_network() {
+        return fail(format!("{}: {e}", args.policy));
+    }
     let allocations = match &args.allocations {
         None => vec![],
         Some(path) => match std::fs::read_to_string(path)
@@ -470,6 +527,12 @@ pub fn init(args: InitArgs) -> ExitCode {
             Err(e) => return fail(format!("allocation file {}: {e}", path.display())),
         },
     };
+    if let Some(weak) = allocations.iter().find(|a| a.account.is_weak_key()) {
+        return fail(format!(
+            "allocation file: account {} is a small-order (weak) key: no one can spend from it",
+            weak.account.to_bech32m()
+        ));
+    }
     let policy = match node::with_allocations(policy, &allocations, args.raise_cap) {
         Ok(p) => p,
         Err(e) => return fail(format!("{e} (use --raise-cap to mint the allocations above the policy's cap)")),
@@ -515,24 +578,50 @@ pub fn init(args: InitArgs) -> ExitCode {
 /// `gridmint keys`.
 pub fn keys(command: KeysCommand) -> ExitCode {
     match command {
-        KeysCommand::New { out } => {
+        KeysCommand::New { out, hex } => {
             let key = signing::generate_key();
             match signing::save_key(&out, &key) {
                 Ok(()) => {
-                    println!("{}", address_of(&key));
+                    println!("{}", address_text(address_of(&key), hex));
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format!("cannot write {}: {e}", out.display())),
             }
         }
-        KeysCommand::Show { file } => match load_key(&file) {
+        KeysCommand::Show { file, hex } => match load_key(&file) {
             Ok(key) => {
-                println!("{}", address_of(&key));
+                println!("{}", address_text(address_of(&key), hex));
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
         },
+        KeysCommand::Address { address, system } => {
+            let address = match (address, system) {
+                (Some(address), _) => address,
+                (None, Some(name)) if Address::is_system_name(&name) => {
+                    println!("system account `{name}` (no key exists for it)");
+                    Address::system(&name)
+                }
+                (None, Some(name)) => {
+                    return fail(format!(
+                        "`{name}` is not a system account name (1 to {} of a-z 0-9 _ -, starting with a letter)",
+                        gridmint_policy::MAX_SYSTEM_NAME
+                    ));
+                }
+                (None, None) => return fail("give an address or --system NAME"),
+            };
+            println!("bech32m: {}", address.to_bech32m());
+            println!("hex:     {}", address.to_hex());
+            if address.is_weak_key() {
+                println!("warning: a small-order (weak) public key: no one can spend from it");
+            }
+            ExitCode::SUCCESS
+        }
     }
+}
+
+fn address_text(address: Address, hex: bool) -> String {
+    if hex { address.to_hex() } else { address.to_bech32m() }
 }
 
 fn get_json(client: &Client, path: &str) -> Result<Value, String> {
@@ -602,22 +691,15 @@ fn build_body(kind: TxKind, client: &Client) -> Result<TxBody, String> {
             TxBody::Propose { action }
         }
         TxKind::Vote { proposal, yes } => TxBody::Vote { proposal, yes },
-        TxKind::BridgeOut { amount, recipient } => TxBody::BridgeOut { amount, recipient: recipient.0 },
+        TxKind::BridgeOut { amount, recipient } => TxBody::BridgeOut { amount, recipient },
         TxKind::Attest { deposit_id, recipient, amount } => TxBody::BridgeAttest { deposit_id, recipient, amount },
         TxKind::FailJob { job_id, machine } => TxBody::FailJob { job_id, machine },
         TxKind::ClaimToStake { validator } => TxBody::ClaimToStake { validator },
         TxKind::AttestLiquidity { provider, amount } => TxBody::AttestLiquidity { provider, amount },
         TxKind::SubmitReceipt { machine, task_id, model_id, input_hash, output_hash, gpu_seconds } => {
-            TxBody::SubmitReceipt {
-                machine,
-                task_id: task_id.0,
-                model_id: model_id.0,
-                input_hash: input_hash.0,
-                output_hash: output_hash.0,
-                gpu_seconds,
-            }
+            TxBody::SubmitReceipt { machine, task_id, model_id, input_hash, output_hash, gpu_seconds }
         }
-        TxKind::AttestReceipt { receipt, valid } => TxBody::AttestReceipt { receipt: receipt.0, valid },
+        TxKind::AttestReceipt { receipt, valid } => TxBody::AttestReceipt { receipt, valid },
         TxKind::Raw { body } => serde_json::from_str(&body).map_err(|e| format!("raw body: {e}"))?,
     })
 }
@@ -656,10 +738,13 @@ pub fn tx(args: TxArgs) -> ExitCode {
     }
 }
 
-/// `gridmint account`.
+/// `gridmint account`: the node's answer, with `address_bech32m` added.
 pub fn account(url: NodeUrl, address: Address) -> ExitCode {
-    match Client::new(&url.node).get(&format!("/v1/accounts/{address}")) {
-        Ok(a) => print_answer(&a),
+    match Client::new(&url.node).get(&format!("/v1/accounts/{}", address.to_hex())) {
+        Ok(mut a) => {
+            a.body = with_bech32m(a.body, &["address"]);
+            print_answer(&a)
+        }
         Err(e) => fail(e),
     }
 }
@@ -667,11 +752,14 @@ pub fn account(url: NodeUrl, address: Address) -> ExitCode {
 /// `gridmint epoch`.
 pub fn epoch(url: NodeUrl, epoch: u64, explain: Option<Address>) -> ExitCode {
     let path = match explain {
-        Some(a) => format!("/v1/epochs/{epoch}/explain/{a}"),
+        Some(a) => format!("/v1/epochs/{epoch}/explain/{}", a.to_hex()),
         None => format!("/v1/epochs/{epoch}"),
     };
     match Client::new(&url.node).get(&path) {
-        Ok(a) => print_answer(&a),
+        Ok(mut a) => {
+            a.body = with_bech32m(a.body, &["account"]);
+            print_answer(&a)
+        }
         Err(e) => fail(e),
     }
 }
@@ -697,7 +785,11 @@ pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
         return fail(format!("root `{root_text}` is not 64 hex digits"));
     }
     if proof.verify(&root) {
-        println!("valid: {} earned {} base units in total by this root", proof.address, proof.rewards_total);
+        println!(
+            "valid: {} earned {} base units in total by this root",
+            proof.address.to_bech32m(),
+            proof.rewards_total
+        );
         ExitCode::SUCCESS
     } else {
         println!("INVALID: the proof does not lead to root {root_text}");

@@ -127,8 +127,18 @@ impl Shared {
         *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids);
         drop(mempool);
         let time = now.max(ledger.state.time);
-        let count = txs.len() as u64;
-        let executed = ledger.execute_next(Proposal { time, txs })?;
+        let mut executed = ledger.execute_next(Proposal { time, txs })?;
+        // refused by the envelope as the block executed (G10): never stored; those that found
+        // the block full wait for the next
+        let refused = std::mem::take(&mut executed.refused);
+        if !refused.is_empty() {
+            self.metrics.dropped.fetch_add(
+                refused.iter().filter(|(_, e)| *e != gridmint_core::TxError::BlockFull).count() as u64,
+                Ordering::Relaxed,
+            );
+            self.mempool.lock().unwrap_or_else(|e| e.into_inner()).return_refused(refused);
+        }
+        let count = executed.txs.len() as u64;
         drop(ledger);
         // sealing only reads the state: admission (a read lock) goes on meanwhile
         let (block, records) = self.ledger.read().unwrap_or_else(|e| e.into_inner()).seal(executed)?;
@@ -185,8 +195,11 @@ pub const DEV_KEY_FILE: &str = "dev-key.json";
 /// The producer's key file.
 pub const PRODUCER_KEY_FILE: &str = "producer-key.json";
 
-/// Shapes a policy for a development network: epochs of `epoch_seconds` (slots and the
-/// qualifying minimum scaled to match), for `--epoch-seconds`.
+/// Shapes a policy for a development network: epochs of `epoch_seconds`, for `--epoch-seconds`.
+/// Slots shrink to match (at most as many per epoch as before), and every slot-count threshold
+/// of the policy is scaled by the new slots per epoch over the old, rounding up, so it asks for
+/// the same share of an epoch: NM6's `connection_reward.min_online_slots` (61 of 288) and OS5's
+/// `points.min_online_slots` (216 of 288: 18 h of a day).
 pub fn dev_epochs(policy: &Policy, epoch_seconds: u64) -> Result<Policy, String> {
     let old_slots = u64::from(policy.slots_per_epoch());
     let slot_seconds =
@@ -195,8 +208,15 @@ pub fn dev_epochs(policy: &Policy, epoch_seconds: u64) -> Result<Policy, String>
     policy.epoch.seconds = epoch_seconds;
     policy.epoch.slot_seconds = slot_seconds;
     let slots = epoch_seconds / slot_seconds;
+    let scale = |threshold: &mut u32| {
+        let scaled = (u64::from(*threshold) * slots).div_ceil(old_slots.max(1));
+        *threshold = u32::try_from(scaled).unwrap_or(u32::MAX);
+    };
     if let Some(c) = policy.connection_reward.as_mut() {
-        c.min_online_slots = (u64::from(c.min_online_slots) * slots).div_ceil(old_slots.max(1)) as u32;
+        scale(&mut c.min_online_slots);
+    }
+    if let Some(p) = policy.points.as_mut() {
+        scale(&mut p.min_online_slots);
     }
     policy.validate().map_err(|e| e.to_string())?;
     Ok(policy)

@@ -13,13 +13,17 @@
 
 mod address;
 mod amount;
+pub mod canonical;
 mod schema;
 mod validate;
 
-pub use address::Address;
+pub use address::{
+    Address, AddressError, DEFAULT_HRP, MAX_ADDRESS_TEXT, MAX_SYSTEM_NAME, deserialize_allowing_system,
+    deserialize_list_allowing_system,
+};
 pub use amount::{AmountError, DECIMALS, PPB, TOKEN, Tokens, format_tokens, parse_base_units, parse_tokens};
 pub use schema::*;
-pub use validate::PolicyError;
+pub use validate::{PolicyError, REAL_EPOCH_SECONDS};
 
 /// The presets shipped with gridmint, by name, with their TOML text (embedded at build time).
 pub const PRESETS: [(&str, &str); 4] = [
@@ -49,9 +53,10 @@ impl Policy {
         toml::to_string(self).unwrap_or_else(|e| panic!("a valid policy always serializes: {e}"))
     }
 
-    /// blake3 of [`Policy::to_toml`]: identifies a policy version in the ledger (G12).
+    /// blake3 of the policy's canonical encoding ([`canonical::encode`], never its TOML text):
+    /// identifies a policy version in the ledger (G12) and feeds every state root.
     pub fn hash(&self) -> [u8; 32] {
-        *blake3::hash(self.to_toml().as_bytes()).as_bytes()
+        *blake3::hash(&canonical::encode(self)).as_bytes()
     }
 
     /// A copy with `key` (a dotted path such as `claims.tax_ppb` or `pools.mining.genesis`) set to

@@ -85,7 +85,8 @@ pub struct EpochParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisAllocation {
-    /// Account: 64 hex digits or a system account name.
+    /// Account: a system account name, a `gm1…` address or 64 hex digits.
+    #[serde(deserialize_with = "crate::address::deserialize_allowing_system")]
     pub account: Address,
     /// Amount minted to it at genesis.
     pub amount: Tokens,
@@ -110,7 +111,9 @@ impl Sink {
             "program" => Ok(Sink::Program),
             "hold" => Ok(Sink::Hold),
             _ => match text.split_once(':') {
-                Some(("account", name)) => Address::parse(name).map(Sink::Account),
+                Some(("account", name)) => {
+                    Address::parse(name).map(Sink::Account).map_err(|e| format!("release_to `{text}`: {e}"))
+                }
                 Some(("pool", name)) if !name.is_empty() => Ok(Sink::Pool(name.to_string())),
                 _ => Err(format!("release_to `{text}`: expected program, hold, account:NAME or pool:NAME")),
             },
@@ -314,7 +317,8 @@ pub struct GovernanceParams {
     pub voting_epochs: u32,
     /// Quorum as a share of circulating supply at the proposal's start (4%).
     pub quorum_ppb: u64,
-    /// The treasury account that only passed proposals spend.
+    /// The treasury account that only passed proposals spend (a system account name or an address).
+    #[serde(deserialize_with = "crate::address::deserialize_allowing_system")]
     pub treasury: Address,
 }
 
@@ -322,7 +326,8 @@ pub struct GovernanceParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BridgeParams {
-    /// Committee members (attesters).
+    /// Committee members (attesters): system account names or addresses.
+    #[serde(deserialize_with = "crate::address::deserialize_list_allowing_system")]
     pub committee: Vec<Address>,
     /// Matching attestations needed (M of N).
     pub threshold: u32,

@@ -25,6 +25,9 @@ pub enum PolicyError {
     },
 }
 
+/// A real network's epoch length: one day (G4).
+pub const REAL_EPOCH_SECONDS: u64 = 86_400;
+
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> PolicyError {
     PolicyError::Invalid { key: key.into(), problem: problem.into() }
 }
@@ -226,6 +229,23 @@ impl Policy {
         Ok(())
     }
 
+    /// Checks what a real network's genesis needs beyond [`Policy::validate`]: epochs of exactly
+    /// [`REAL_EPOCH_SECONDS`] (G4). Only development networks shorten epochs (`gridmint node
+    /// --dev --epoch-seconds`), scaling their slot thresholds with them.
+    pub fn validate_real_network(&self) -> Result<(), PolicyError> {
+        self.validate()?;
+        if self.epoch.seconds != REAL_EPOCH_SECONDS {
+            return Err(invalid(
+                "epoch.seconds",
+                format!(
+                    "a real network's epochs are 86,400 s (G4), not {}; only a dev network shortens them (gridmint node --dev --epoch-seconds)",
+                    self.epoch.seconds
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The number of heartbeat slots in an epoch.
     pub fn slots_per_epoch(&self) -> u32 {
         (self.epoch.seconds / self.epoch.slot_seconds) as u32
@@ -236,10 +256,13 @@ impl Policy {
         self.pools.iter().position(|p| p.name == name)
     }
 
-    /// The number of GPU classes machines may declare.
+    /// The number of GPU classes machines may declare: with a connection reward, exactly the
+    /// classes it weighs (a machine of a class without a weight would have no reward bucket);
+    /// otherwise DualProof's classes, at least the five NM7 tiers.
     pub fn gpu_classes(&self) -> usize {
-        let connection = self.connection_reward.as_ref().map_or(0, |c| c.gpu_weights.len());
-        let dualproof = self.dualproof.as_ref().map_or(0, |d| d.class_factors_ppb.len());
-        connection.max(dualproof).max(5)
+        match &self.connection_reward {
+            Some(connection) => connection.gpu_weights.len(),
+            None => self.dualproof.as_ref().map_or(0, |d| d.class_factors_ppb.len()).max(5),
+        }
     }
 }
