@@ -3,7 +3,8 @@
 //! [`crate::Ledger::open`] replays the blocks (X4: parent hashes, receipts, state roots). That
 //! leaves the tables the node answers from — the transaction index, the epoch summaries, the
 //! reward leaves and the explain records — and the meta table. [`audit`] re-executes the stored
-//! blocks from the genesis with the ledger's own [`crate::ledger::execute`] and checks:
+//! blocks from the genesis with the core's own `State::execute_block` (the replay's path) and
+//! checks:
 //!
 //! - `meta`: exactly the keys `"format"` and `"genesis"`, the current format tag, a genesis that
 //!   parses and whose policy parses;
@@ -18,7 +19,7 @@
 //! checksum is an error ([`StoreError::Corrupt`]), as on any read.
 
 use crate::block::genesis_hash;
-use crate::ledger::{Genesis, execute};
+use crate::ledger::Genesis;
 use crate::store::{EpochWrite, FORMAT, Store, StoreError, Table};
 use gridmint_core::State;
 use std::collections::BTreeSet;
@@ -117,8 +118,8 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
         if block.parent != parent {
             audit.mismatch(Table::Blocks, height, "its parent hash is not the previous block's hash");
         }
-        let (receipts, records) = match execute(&mut state, height, block.time, block.producer, &block.txs) {
-            Ok(r) => r,
+        let (receipts, records) = match state.execute_block(height, block.time, block.producer, &block.txs, true) {
+            Ok((outcome, records)) => (outcome.receipts, records),
             Err(e) => {
                 audit.mismatch(Table::Blocks, height, format!("it does not execute: {e}"));
                 return Ok(audit);
