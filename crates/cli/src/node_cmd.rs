@@ -20,7 +20,9 @@ gridmint node --dev --policy osmi --data /tmp/osmi --epoch-seconds 60 --block-ms
 gridmint init --policy netmind --allocations alloc.toml --data net && gridmint node --data net\n\n\
 On first start with --dev the node creates a genesis with a prefunded dev account and writes its\n\
 key into the data dir (the path is printed). A transaction is acknowledged once its block is\n\
-committed; after a crash the node restarts at its last committed block. Stop with Ctrl-C.")]
+committed; after a crash the node restarts at its last committed block. Stop with Ctrl-C.\n\n\
+Exit codes: 0 stopped cleanly; 1 stopped on an error; 2 refused (arguments, locked or foreign data\n\
+dir); 3 the data dir's store is damaged or does not replay (the message names the data dir).")]
 pub struct NodeArgs {
     /// Development network: create a genesis and a prefunded dev account on first start.
     #[arg(long)]
@@ -436,6 +438,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         if args.epoch_seconds.is_some() && exists {
             eprintln!("note: --epoch-seconds only shapes a new dev network; the existing one keeps its policy");
         }
+        quiet_redb_panics();
         let mut last_print = 0u64;
         let opened = Ledger::open(&args.data, false, |height, last| {
             if last >= 10_000 && height >= last_print + 10_000 {
@@ -458,6 +461,8 @@ pub fn node(args: NodeArgs) -> ExitCode {
                 }
                 ledger
             }
+            Err(e @ gridmint_node::LedgerError::ReplayMismatch { .. }) => return damaged(&args.data, e),
+            Err(e) if is_damage(&e) => return damaged(&args.data, e),
             Err(e) => return fail(e),
         }
     };
@@ -792,8 +797,50 @@ pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
     }
 }
 
-/// `gridmint replay`.
+/// Exit code of `gridmint node` and `gridmint replay` when the data dir's store is damaged: a
+/// record fails its checksum, redb's pages or header fail their checks (or redb panicked on
+/// them), or the store is behind a block it acknowledged. 1 is a replay or audit that differs,
+/// 2 any other refusal (locked, foreign, missing data dir, bad arguments).
+pub const EXIT_DAMAGED: u8 = 3;
+
+/// Reports a damaged store and returns [`EXIT_DAMAGED`].
+fn damaged(data: &Path, error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    eprintln!(
+        "error: the store in {} is damaged: restore the data dir from a copy, or rebuild it from another \
+         node's blocks (exit code {EXIT_DAMAGED})",
+        data.display()
+    );
+    ExitCode::from(EXIT_DAMAGED)
+}
+
+/// A panic inside redb on a damaged file is caught by the store and reported as damage (exit
+/// code 3): print it as one line instead of a panic report with a backtrace.
+fn quiet_redb_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| match info.location() {
+        Some(location) if location.file().contains("redb") => {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            eprintln!("note: the database library failed an internal check at {location}: {message}");
+        }
+        _ => default(info),
+    }));
+}
+
+/// Whether a ledger error is damage to the store.
+fn is_damage(error: &gridmint_node::LedgerError) -> bool {
+    matches!(error, gridmint_node::LedgerError::Store(e) if e.is_damage())
+}
+
+/// `gridmint replay`: the replay from genesis (X4), then the audit of every table against the
+/// blocks ([`gridmint_node::audit`]).
 pub fn replay(data: PathBuf) -> ExitCode {
+    quiet_redb_panics();
     let mut last_print = 0;
     let result = Ledger::open(&data, true, |height, last| {
         if height >= last_print + 10_000 || height == last {
@@ -801,22 +848,44 @@ pub fn replay(data: PathBuf) -> ExitCode {
             eprintln!("replayed block {height} of {last}");
         }
     });
-    match result {
-        Ok(ledger) => {
-            println!(
-                "replay matches: {} blocks, epoch {}, state root {}, tip {} (every signature, receipt, \
-                 invariant and state root checked)",
-                ledger.state.height,
-                ledger.state.epoch,
-                hex::encode(ledger.state.state_root()),
-                hex::encode(ledger.tip_hash)
-            );
-            ExitCode::SUCCESS
-        }
+    let ledger = match result {
+        Ok(ledger) => ledger,
         Err(e @ gridmint_node::LedgerError::ReplayMismatch { .. }) => {
             println!("REPLAY DIFFERS: {e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
         }
-        Err(e) => fail(e),
+        Err(e) if is_damage(&e) => return damaged(&data, e),
+        Err(e) => return fail(e),
+    };
+    let mut last_print = 0;
+    let audited = gridmint_node::audit::audit(&ledger.store, |height, last| {
+        if height >= last_print + 10_000 || height == last {
+            last_print = height;
+            eprintln!("audited block {height} of {last}");
+        }
+    });
+    let audit = match audited {
+        Ok(audit) => audit,
+        Err(e) if e.is_damage() => return damaged(&data, e),
+        Err(e) => return fail(e),
+    };
+    if !audit.mismatches.is_empty() {
+        for mismatch in &audit.mismatches {
+            println!("REPLAY DIFFERS: {mismatch}");
+        }
+        println!("{} differences between the tables and the blocks", audit.mismatches.len());
+        return ExitCode::from(1);
     }
+    println!(
+        "replay matches: {} blocks, epoch {}, state root {}, tip {} (every signature, receipt, invariant and state \
+         root checked; the transaction index ({} entries), {} epochs' summaries, reward leaves and explain records, \
+         and the meta table match the blocks)",
+        ledger.state.height,
+        ledger.state.epoch,
+        hex::encode(ledger.state.state_root()),
+        hex::encode(ledger.tip_hash),
+        audit.txs,
+        audit.epochs,
+    );
+    ExitCode::SUCCESS
 }

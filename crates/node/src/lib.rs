@@ -3,6 +3,7 @@
 //! - [`signing`]: ed25519 keys and domain-separated signatures over the core's canonical bytes;
 //! - [`block`]: blocks as stored and served;
 //! - [`store`]: the embedded redb store, one write transaction per block, checksummed records;
+//! - [`audit`]: the auditor's check of every table against the blocks (`gridmint replay`);
 //! - [`ledger`]: the core state advanced by committed blocks; replay (X4); the consensus seam;
 //! - [`mempool`]: the bounded mempool;
 //! - [`api`]: the HTTP API under `/v1/`, its limits, metrics and OpenAPI document;
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod audit;
 pub mod block;
 pub mod client;
 pub mod ledger;

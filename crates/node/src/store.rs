@@ -1,7 +1,10 @@
 //! The embedded store (redb): one write transaction per block.
 //!
-//! Every value is a checksummed record: `blake3(payload)[..16] ‖ payload`; a record that fails
-//! its checksum is reported as corruption, never decoded. Tables:
+//! Every value is a checksummed record, `tag ‖ payload`, where the 16-byte tag is the start of
+//! blake3 over a domain tag, the table's name, the key and the payload (all length-prefixed): a
+//! value that was moved to another key, or a key that was altered, fails its check as surely as
+//! a damaged value. A record that fails it is [`StoreError::Corrupt`] naming the table and the
+//! key, never decoded and never a silent miss. Tables:
 //!
 //! | table | key | value |
 //! |---|---|---|
@@ -12,13 +15,42 @@
 //! | `leaves` | epoch | the rewards tree's leaves at that close (X2 proofs) |
 //! | `explain` | epoch | every machine's reward inputs and earnings in that epoch (X3) |
 //!
+//! # What redb checks, and what this module adds
+//!
+//! redb keeps a checksum of every B-tree page in its parent and of each root in the header's two
+//! commit slots, but it verifies them only when it repairs a file after an unclean shutdown — not
+//! on reads, and not at all when it opens a cleanly closed file — and its repair falls back to the
+//! previous commit when the newest fails its checksums. On its own a flipped byte can therefore
+//! make redb panic (asserts and slice indexing on garbage), allocate terabytes (a page number's
+//! size bits; an abort, not a panic), return a wrong or missing entry, or drop the last committed
+//! block. Hence:
+//!
+//! - before redb reads the file, its header's fixed fields are checked and its god byte is set
+//!   so that redb repairs on every open (`prepare_redb_header`): both commit slots' checksums
+//!   are checked and every reachable page is verified against its checksum, top down, before
+//!   anything in it is used — the cost of one read of the file, which the replay on open reads
+//!   most of anyway;
+//! - every commit is two-phase (redb fsyncs the data before the header points at it);
+//! - a small side file, [`TIP_FILE`], records the height and hash of the last committed block,
+//!   written and fsynced after the redb commit and before the block is acknowledged: a store
+//!   behind it has lost an acknowledged block (redb's fall-back to the previous commit slot, or a
+//!   flipped bit in its header selecting it) and is refused;
+//! - redb is called under [`std::panic::catch_unwind`], so a panic inside it on a damaged page
+//!   becomes [`StoreError::Damaged`] (see [`Store::open`] for why that is sound here);
+//! - the record tags above catch what slips past all of that, and `gridmint replay` audits every
+//!   table against the blocks ([`crate::audit`]).
+//!
 //! redb commits with fsync (durability `Immediate`): a block is either wholly there after a
 //! crash or not at all. redb also locks the database file, so a second node on the same data dir
 //! is refused.
 
-use crate::block::{StoredBlock, TxLocation};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use crate::block::{StoredBlock, TxLocation, genesis_hash};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -27,10 +59,105 @@ const EPOCHS: TableDefinition<u64, &[u8]> = TableDefinition::new("epochs");
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 const EXPLAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("explain");
 
-/// The format tag written at creation; any other value is a foreign data dir.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v1";
+/// The format tag written at creation; any other value is a foreign data dir or an old format.
+/// v2: record tags cover (table, key, value); two-phase commits; the tip file.
+pub const FORMAT: &[u8] = b"gridmint-ledger-v2";
+/// The prefix every gridmint format tag starts with (to name an old format when refusing it).
+const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
 pub const DB_FILE: &str = "ledger.redb";
+/// The tip file inside a data dir: the last committed block's height and hash.
+pub const TIP_FILE: &str = "ledger.tip";
+
+const RECORD_DOMAIN: &[u8] = b"gridmint/store/record/v2";
+const TAG_LEN: usize = 16;
+const TIP_DOMAIN: &[u8] = b"gridmint/store/tip/v1";
+const TIP_SLOT: usize = 64;
+/// redb's magic number (file format 3), the first bytes of its file.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+/// redb's super-header: header and two commit slots.
+const REDB_HEADER_LEN: usize = 320;
+/// The page size this store uses (redb's default), as its header records it.
+const REDB_PAGE_SIZE: u32 = 4096;
+/// redb's region geometry for that page size (its defaults), as its header records it.
+const REDB_REGION_HEADER_PAGES: u32 = 0;
+const REDB_REGION_DATA_PAGES: u32 = 1 << 20;
+/// redb's god byte: bit 0 the primary commit slot, bit 1 recovery required, bit 2 two-phase.
+const REDB_GOD_BYTE: usize = 9;
+const REDB_RECOVERY_REQUIRED: u8 = 2;
+const REDB_TWO_PHASE_COMMIT: u8 = 4;
+
+/// The store's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Format tag and genesis.
+    Meta,
+    /// Blocks by height.
+    Blocks,
+    /// Transaction index by id.
+    Txs,
+    /// Epoch summaries.
+    Epochs,
+    /// Reward leaves per epoch.
+    Leaves,
+    /// Explain records per epoch.
+    Explain,
+}
+
+impl Table {
+    /// The table's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Meta => "meta",
+            Table::Blocks => "blocks",
+            Table::Txs => "txs",
+            Table::Epochs => "epochs",
+            Table::Leaves => "leaves",
+            Table::Explain => "explain",
+        }
+    }
+
+    fn u64_table(self) -> TableDefinition<'static, u64, &'static [u8]> {
+        match self {
+            Table::Blocks => BLOCKS,
+            Table::Epochs => EPOCHS,
+            Table::Leaves => LEAVES,
+            Table::Explain => EXPLAIN,
+            Table::Meta | Table::Txs => unreachable!("{} is not keyed by a number", self.name()),
+        }
+    }
+}
+
+/// A record's key, for its tag and for messages.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'a> {
+    /// A height or an epoch.
+    Number(u64),
+    /// A transaction id.
+    Id(&'a [u8; 32]),
+    /// A meta key.
+    Name(&'a str),
+}
+
+impl Key<'_> {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Key::Number(n) => n.to_le_bytes().to_vec(),
+            Key::Id(id) => id.to_vec(),
+            Key::Name(name) => name.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Key::Number(n) => write!(f, "{n}"),
+            Key::Id(id) => write!(f, "{}", hex::encode(id)),
+            Key::Name(name) => write!(f, "\"{name}\""),
+        }
+    }
+}
 
 /// A store failure. Every variant names what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +173,26 @@ pub enum StoreError {
         /// What was found.
         why: String,
     },
-    /// A record failed its checksum or could not be decoded.
-    #[error("data dir {path} is corrupt: {what}")]
+    /// A record failed its checksum over (table, key, value), or could not be decoded.
+    #[error("data dir {path} is damaged: table `{table}`, key {key}: {why}")]
     Corrupt {
         /// Data dir.
         path: PathBuf,
-        /// Which record.
-        what: String,
+        /// The table.
+        table: &'static str,
+        /// The record's key (a number, a hex id or a quoted name).
+        key: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The database file is damaged below the records: redb's header or pages fail their checks,
+    /// redb panicked reading them, or the store is behind an acknowledged block.
+    #[error("data dir {path} is damaged: {why}")]
+    Damaged {
+        /// Data dir.
+        path: PathBuf,
+        /// What was found.
+        why: String,
     },
     /// No ledger in this dir.
     #[error("no ledger in {0} (create one with `gridmint init` or `gridmint node --dev`)")]
@@ -60,7 +200,7 @@ pub enum StoreError {
     /// A ledger already exists here.
     #[error("a ledger already exists in {0}")]
     Exists(PathBuf),
-    /// The database itself failed.
+    /// The database itself failed (an I/O error, not damage).
     #[error("storage error in {path}: {source}")]
     Db {
         /// Data dir.
@@ -68,6 +208,14 @@ pub enum StoreError {
         /// redb's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+impl StoreError {
+    /// Whether this is damage to the stored data ([`StoreError::Corrupt`] or
+    /// [`StoreError::Damaged`]): the CLI exits with code 3 on it.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. } | StoreError::Damaged { .. })
+    }
 }
 
 /// What one block writes, all in one transaction.
@@ -90,55 +238,173 @@ pub struct EpochWrite {
     pub explain: Vec<u8>,
 }
 
-/// The open store.
-pub struct Store {
-    db: Database,
-    dir: PathBuf,
+impl EpochWrite {
+    /// The records of one epoch close, encoded as they are stored (the single encoding, shared by
+    /// the ledger's commit and the audit).
+    pub fn from_record(record: &crate::ledger::EpochRecord) -> EpochWrite {
+        EpochWrite {
+            epoch: record.summary.epoch,
+            summary: serde_json::to_vec(&record.summary).expect("summary serializes"),
+            leaves: crate::block::encode_leaves(&record.leaves),
+            explain: serde_json::to_vec(&record.explain).expect("explain serializes"),
+        }
+    }
 }
 
-fn seal(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + payload.len());
-    out.extend_from_slice(&blake3::hash(payload).as_bytes()[..16]);
+/// redb's database, dropped under `catch_unwind`: redb's close writes a last commit, which can
+/// panic on a damaged file, and a store is dropped on every path (error paths included).
+struct Db(Option<Database>);
+
+impl std::ops::Deref for Db {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.0.as_ref().expect("the database is there until the store is dropped")
+    }
+}
+
+impl std::ops::DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Database {
+        self.0.as_mut().expect("the database is there until the store is dropped")
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let db = self.0.take();
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+    }
+}
+
+/// The open store.
+pub struct Store {
+    db: Db,
+    dir: PathBuf,
+    /// The tip file (absent only while an opening store is being checked).
+    tip: Mutex<Option<std::fs::File>>,
+    /// Set when redb panicked: every later operation is refused as damage.
+    panicked: AtomicBool,
+}
+
+/// The 16-byte tag of a record: blake3 over the domain, the table, the key and the payload.
+pub fn record_tag(table: Table, key: Key, payload: &[u8]) -> [u8; TAG_LEN] {
+    let name = table.name().as_bytes();
+    let key = key.bytes();
+    let mut h = blake3::Hasher::new();
+    h.update(RECORD_DOMAIN);
+    h.update(&(name.len() as u32).to_le_bytes());
+    h.update(name);
+    h.update(&(key.len() as u32).to_le_bytes());
+    h.update(&key);
+    h.update(&(payload.len() as u64).to_le_bytes());
+    h.update(payload);
+    let mut tag = [0u8; TAG_LEN];
+    tag.copy_from_slice(&h.finalize().as_bytes()[..TAG_LEN]);
+    tag
+}
+
+fn seal(table: Table, key: Key, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(TAG_LEN + payload.len());
+    out.extend_from_slice(&record_tag(table, key, payload));
     out.extend_from_slice(payload);
     out
 }
 
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".into()
+    }
+}
+
 impl Store {
     fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
-        StoreError::Db { path: self.dir.clone(), source: Box::new(e.into()) }
+        redb_error(&self.dir, e.into())
     }
 
-    fn unseal<'v>(&self, record: &'v [u8], what: impl FnOnce() -> String) -> Result<&'v [u8], StoreError> {
-        if record.len() < 16 || blake3::hash(&record[16..]).as_bytes()[..16] != record[..16] {
-            return Err(StoreError::Corrupt { path: self.dir.clone(), what: format!("{} fails its checksum", what()) });
+    fn corrupt(&self, table: Table, key: Key, why: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { path: self.dir.clone(), table: table.name(), key: key.to_string(), why: why.into() }
+    }
+
+    /// Runs `f` (which calls redb) so that a panic inside redb is [`StoreError::Damaged`]. Sound
+    /// (hence `AssertUnwindSafe`): redb only panics on a file whose structures are inconsistent,
+    /// and after one the store refuses every further operation as damage, so nothing redb's
+    /// unwound state holds is used again; a failed commit halts the ledger, and the next open
+    /// checks the whole file.
+    fn guard<T>(&self, doing: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.panicked.load(Ordering::SeqCst) {
+            return Err(StoreError::Damaged {
+                path: self.dir.clone(),
+                why: "the database panicked earlier; restart to check the file again".into(),
+            });
         }
-        Ok(&record[16..])
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(result) => result,
+            Err(panic) => {
+                self.panicked.store(true, Ordering::SeqCst);
+                Err(StoreError::Damaged {
+                    path: self.dir.clone(),
+                    why: format!("the database panicked while {doing} ({})", panic_message(panic.as_ref())),
+                })
+            }
+        }
+    }
+
+    fn unseal<'v>(&self, table: Table, key: Key, record: &'v [u8]) -> Result<&'v [u8], StoreError> {
+        if record.len() < TAG_LEN || record_tag(table, key, &record[TAG_LEN..]) != record[..TAG_LEN] {
+            return Err(self.corrupt(table, key, "the record fails its checksum over (table, key, value)"));
+        }
+        Ok(&record[TAG_LEN..])
     }
 
     /// Creates a new ledger in `dir` with its genesis record.
     pub fn create(dir: &Path, genesis: &[u8]) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db { path: dir.into(), source: Box::new(e) })?;
+        let io = |e: std::io::Error| StoreError::Db { path: dir.into(), source: Box::new(e) };
+        std::fs::create_dir_all(dir).map_err(io)?;
         let file = dir.join(DB_FILE);
         if file.exists() {
             return Err(StoreError::Exists(dir.into()));
         }
+        // the tip first: a crash before the database exists leaves a dir that is created again
+        let genesis_tip = tip_slot(0, &genesis_hash(genesis));
+        let mut tip = std::fs::File::create(dir.join(TIP_FILE)).map_err(io)?;
+        tip.write_all(&genesis_tip).map_err(io)?;
+        tip.write_all(&genesis_tip).map_err(io)?;
+        tip.sync_all().map_err(io)?;
+        sync_dir(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e))?;
-        let store = Store { db, dir: dir.into() };
-        let txn = store.db.begin_write().map_err(|e| store.db_err(e))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| store.db_err(e))?;
-            meta.insert("format", seal(FORMAT).as_slice()).map_err(|e| store.db_err(e))?;
-            meta.insert("genesis", seal(genesis).as_slice()).map_err(|e| store.db_err(e))?;
-            for table in [BLOCKS, EPOCHS, LEAVES, EXPLAIN] {
-                txn.open_table(table).map_err(|e| store.db_err(e))?;
+        let store =
+            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)), panicked: AtomicBool::new(false) };
+        store.guard("creating the tables", || {
+            let txn = store.begin_write()?;
+            {
+                let mut meta = txn.open_table(META).map_err(|e| store.db_err(e))?;
+                meta.insert("format", seal(Table::Meta, Key::Name("format"), FORMAT).as_slice())
+                    .map_err(|e| store.db_err(e))?;
+                meta.insert("genesis", seal(Table::Meta, Key::Name("genesis"), genesis).as_slice())
+                    .map_err(|e| store.db_err(e))?;
+                for table in [BLOCKS, EPOCHS, LEAVES, EXPLAIN] {
+                    txn.open_table(table).map_err(|e| store.db_err(e))?;
+                }
+                txn.open_table(TXS).map_err(|e| store.db_err(e))?;
             }
-            txn.open_table(TXS).map_err(|e| store.db_err(e))?;
-        }
-        txn.commit().map_err(|e| store.db_err(e))?;
+            txn.commit().map_err(|e| store.db_err(e))
+        })?;
+        sync_dir(dir).map_err(io)?;
         Ok(store)
     }
 
-    /// Opens the ledger in `dir`, checking that it is one; returns it with its genesis record.
+    /// Opens the ledger in `dir`, checking that it is one and that it is whole; returns it with
+    /// its genesis record.
+    ///
+    /// A damaged file is [`StoreError::Damaged`] or [`StoreError::Corrupt`], never a panic: redb
+    /// verifies the whole file as it opens (`prepare_redb_header`), under `catch_unwind` (with
+    /// `AssertUnwindSafe`: nothing that a panic interrupts is used again — the half-opened
+    /// database is dropped, itself under `catch_unwind`, and the error returned). The last
+    /// committed block must be there, as the tip file records it.
     pub fn open(dir: &Path) -> Result<(Store, Vec<u8>), StoreError> {
         let file = dir.join(DB_FILE);
         if !file.exists() {
@@ -147,25 +413,111 @@ impl Store {
             }
             return Err(StoreError::Missing(dir.into()));
         }
-        let db = Database::open(&file).map_err(|e| open_error(dir, e))?;
-        let store = Store { db, dir: dir.into() };
-        let txn = store.db.begin_read().map_err(|e| store.db_err(e))?;
-        let meta = txn
-            .open_table(META)
-            .map_err(|_| StoreError::Foreign { path: dir.into(), why: "it has no gridmint meta table".into() })?;
-        let format = meta.get("format").map_err(|e| store.db_err(e))?.map(|v| v.value().to_vec());
-        match format {
-            Some(record) if store.unseal(&record, || "the format record".into())? == FORMAT => {}
-            _ => return Err(StoreError::Foreign { path: dir.into(), why: "unknown format tag".into() }),
-        }
-        let genesis =
-            meta.get("genesis").map_err(|e| store.db_err(e))?.map(|v| v.value().to_vec()).ok_or_else(|| {
-                StoreError::Corrupt { path: dir.into(), what: "the genesis record is missing".into() }
-            })?;
-        let genesis = store.unseal(&genesis, || "the genesis record".into())?.to_vec();
-        drop(meta);
-        drop(txn);
+        let db = open_checked(dir, &file)?;
+        let store =
+            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None), panicked: AtomicBool::new(false) };
+        // the format first: an old format (which has no tip file) is refused by name
+        store.check_format()?;
+        let tip = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(TIP_FILE)).map_err(|e| {
+            StoreError::Damaged { path: dir.into(), why: format!("its tip file {TIP_FILE} cannot be opened ({e})") }
+        })?;
+        *store.tip.lock().unwrap_or_else(|p| p.into_inner()) = Some(tip);
+        let genesis = store
+            .meta("genesis")?
+            .ok_or_else(|| store.corrupt(Table::Meta, Key::Name("genesis"), "the genesis record is missing"))?;
+        store.check_tip(&genesis)?;
         Ok((store, genesis))
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let record = self.guard("reading the format record", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let meta = txn.open_table(META).map_err(|_| StoreError::Foreign {
+                path: self.dir.clone(),
+                why: "it has no gridmint meta table".into(),
+            })?;
+            Ok(meta.get("format").map_err(|e| self.db_err(e))?.map(|v| v.value().to_vec()))
+        })?;
+        let Some(record) = record else {
+            return Err(StoreError::Foreign { path: self.dir.clone(), why: "it has no format tag".into() });
+        };
+        if record.len() > TAG_LEN && record[TAG_LEN..].starts_with(FORMAT_PREFIX) && record[TAG_LEN..] != *FORMAT {
+            let found = String::from_utf8_lossy(&record[TAG_LEN..]).into_owned();
+            return Err(StoreError::Foreign {
+                path: self.dir.clone(),
+                why: format!(
+                    "it is in format `{found}`, and this gridmint reads `{}` only (replay the chain into a new data \
+                     dir with the version that wrote it, or start a new one)",
+                    String::from_utf8_lossy(FORMAT)
+                ),
+            });
+        }
+        let payload = self.unseal(Table::Meta, Key::Name("format"), &record)?;
+        if payload != FORMAT {
+            return Err(StoreError::Foreign { path: self.dir.clone(), why: "unknown format tag".into() });
+        }
+        Ok(())
+    }
+
+    /// The last committed block per the tip file must be in the store with the same hash.
+    fn check_tip(&self, genesis: &[u8]) -> Result<(), StoreError> {
+        let (height, hash) = self.read_tip()?;
+        let last = self.last_height()?;
+        let damaged = |why: String| StoreError::Damaged { path: self.dir.clone(), why };
+        if last < height {
+            return Err(damaged(format!(
+                "block {height} was committed and acknowledged ({TIP_FILE}), but the database ends at block {last}: \
+                 it was rolled back"
+            )));
+        }
+        let stored = if height == 0 {
+            genesis_hash(genesis)
+        } else {
+            self.block(height)?
+                .ok_or_else(|| self.corrupt(Table::Blocks, Key::Number(height), "the block is missing"))?
+                .hash()
+        };
+        if stored != hash {
+            return Err(damaged(format!(
+                "block {height} in the database is not the one committed ({TIP_FILE} has hash {})",
+                hex::encode(hash)
+            )));
+        }
+        Ok(())
+    }
+
+    fn read_tip(&self) -> Result<(u64, [u8; 32]), StoreError> {
+        let mut bytes = Vec::new();
+        let read = match self.tip.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(file) => file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_end(&mut bytes)),
+            None => Err(std::io::Error::other("the tip file is not open")),
+        };
+        read.map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })?;
+        let best = bytes.chunks(TIP_SLOT).take(2).filter_map(parse_tip_slot).max_by_key(|(height, _)| *height);
+        best.ok_or_else(|| StoreError::Damaged {
+            path: self.dir.clone(),
+            why: format!("its tip file {TIP_FILE} has no valid record"),
+        })
+    }
+
+    fn write_tip(&self, height: u64, hash: &[u8; 32]) -> Result<(), StoreError> {
+        let slot = tip_slot(height, hash);
+        let result = match self.tip.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(file) => file
+                .seek(SeekFrom::Start((height % 2) * TIP_SLOT as u64))
+                .and_then(|_| file.write_all(&slot))
+                .and_then(|_| file.sync_data()),
+            None => Err(std::io::Error::other("the tip file is not open")),
+        };
+        result.map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })
+    }
+
+    fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        // the data is fsynced before the header points at it: a damaged newest commit is then
+        // an error on open, never a silent roll-back to the previous one
+        txn.set_two_phase_commit(true);
+        Ok(txn)
     }
 
     /// The data dir.
@@ -173,107 +525,364 @@ impl Store {
         &self.dir
     }
 
-    /// Commits one block and everything it wrote, atomically and durably.
+    /// Commits one block and everything it wrote, atomically and durably, then records it as the
+    /// tip. On success the block may be acknowledged.
     pub fn commit_block(&self, write: &BlockWrite) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        {
-            let block = write.block;
-            let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
-            blocks.insert(block.height, seal(&block.encode()).as_slice()).map_err(|e| self.db_err(e))?;
-            let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
-            // the receipt carries the transaction's id: no need to hash it again
-            for (index, receipt) in block.receipts.iter().enumerate() {
-                let location =
-                    TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
-                txs.insert(&receipt.tx_id, seal(&location.encode()).as_slice()).map_err(|e| self.db_err(e))?;
+        let block = write.block;
+        self.guard("committing a block", || {
+            let txn = self.begin_write()?;
+            {
+                let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
+                let key = Key::Number(block.height);
+                blocks
+                    .insert(block.height, seal(Table::Blocks, key, &block.encode()).as_slice())
+                    .map_err(|e| self.db_err(e))?;
+                let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
+                // the receipt carries the transaction's id: no need to hash it again
+                for (index, receipt) in block.receipts.iter().enumerate() {
+                    let location =
+                        TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
+                    let record = seal(Table::Txs, Key::Id(&receipt.tx_id), &location.encode());
+                    txs.insert(&receipt.tx_id, record.as_slice()).map_err(|e| self.db_err(e))?;
+                }
+                let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
+                let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
+                let mut explain = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
+                for e in &write.epochs {
+                    let key = Key::Number(e.epoch);
+                    epochs
+                        .insert(e.epoch, seal(Table::Epochs, key, &e.summary).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                    leaves
+                        .insert(e.epoch, seal(Table::Leaves, key, &e.leaves).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                    explain
+                        .insert(e.epoch, seal(Table::Explain, key, &e.explain).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                }
             }
-            let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
-            let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
-            let mut explain = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
-            for e in &write.epochs {
-                epochs.insert(e.epoch, seal(&e.summary).as_slice()).map_err(|e| self.db_err(e))?;
-                leaves.insert(e.epoch, seal(&e.leaves).as_slice()).map_err(|e| self.db_err(e))?;
-                explain.insert(e.epoch, seal(&e.explain).as_slice()).map_err(|e| self.db_err(e))?;
+            txn.commit().map_err(|e| self.db_err(e))
+        })?;
+        self.write_tip(block.height, &block.hash())
+    }
+
+    /// A meta record.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.guard("reading the meta table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(META).map_err(|e| self.db_err(e))?;
+            let Some(value) = table.get(name).map_err(|e| self.db_err(e))? else { return Ok(None) };
+            self.unseal(Table::Meta, Key::Name(name), value.value()).map(|p| Some(p.to_vec()))
+        })
+    }
+
+    /// Every key of the meta table.
+    pub fn meta_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.guard("reading the meta table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(META).map_err(|e| self.db_err(e))?;
+            let mut keys = Vec::new();
+            for entry in table.iter().map_err(|e| self.db_err(e))? {
+                let (key, _) = entry.map_err(|e| self.db_err(e))?;
+                keys.push(key.value().to_string());
             }
-        }
-        txn.commit().map_err(|e| self.db_err(e))
+            Ok(keys)
+        })
     }
 
     /// The stored block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
-        let Some(bytes) = self.get(BLOCKS, height)? else { return Ok(None) };
-        StoredBlock::decode(&bytes)
-            .map(Some)
-            .map_err(|why| StoreError::Corrupt { path: self.dir.clone(), what: format!("block {height}: {why}") })
+        let Some(bytes) = self.get(Table::Blocks, height)? else { return Ok(None) };
+        let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, Key::Number(height), why))?;
+        if block.height != height {
+            return Err(self.corrupt(Table::Blocks, Key::Number(height), format!("it holds block {}", block.height)));
+        }
+        Ok(Some(block))
     }
 
-    /// The highest stored block height (0 when only the genesis exists).
+    /// The highest stored block height (0 when only the genesis exists). Its record is checked:
+    /// a damaged last key cannot hide the last block.
     pub fn last_height(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
-        let last = table.last().map_err(|e| self.db_err(e))?;
-        Ok(last.map_or(0, |(k, _)| k.value()))
+        self.guard("reading the last block", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
+            let Some((key, value)) = table.last().map_err(|e| self.db_err(e))? else { return Ok(0) };
+            let height = key.value();
+            self.unseal(Table::Blocks, Key::Number(height), value.value())?;
+            Ok(height)
+        })
     }
 
     /// Where a transaction was committed, with its receipt.
     pub fn tx(&self, id: &[u8; 32]) -> Result<Option<TxLocation>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
-        let Some(value) = table.get(id).map_err(|e| self.db_err(e))? else { return Ok(None) };
-        let payload = self.unseal(value.value(), || format!("transaction {}", hex::encode(id)))?;
-        TxLocation::decode(payload).map(Some).map_err(|why| StoreError::Corrupt {
-            path: self.dir.clone(),
-            what: format!("transaction {}: {why}", hex::encode(id)),
-        })
+        Ok(self.txs(std::slice::from_ref(id))?.pop().flatten())
     }
 
     /// Several transactions' locations in one read.
     pub fn txs(&self, ids: &[[u8; 32]]) -> Result<Vec<Option<TxLocation>>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
-        ids.iter()
-            .map(|id| {
-                let Some(value) = table.get(id).map_err(|e| self.db_err(e))? else { return Ok(None) };
-                let payload = self.unseal(value.value(), || format!("transaction {}", hex::encode(id)))?;
-                TxLocation::decode(payload).map(Some).map_err(|why| StoreError::Corrupt {
-                    path: self.dir.clone(),
-                    what: format!("transaction {}: {why}", hex::encode(id)),
+        self.guard("reading the transaction index", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
+            ids.iter()
+                .map(|id| {
+                    let Some(value) = table.get(id).map_err(|e| self.db_err(e))? else { return Ok(None) };
+                    self.decode_location(id, value.value()).map(Some)
                 })
-            })
-            .collect()
+                .collect()
+        })
+    }
+
+    fn decode_location(&self, id: &[u8; 32], record: &[u8]) -> Result<TxLocation, StoreError> {
+        let payload = self.unseal(Table::Txs, Key::Id(id), record)?;
+        TxLocation::decode(payload).map_err(|why| self.corrupt(Table::Txs, Key::Id(id), why))
+    }
+
+    /// Calls `f` with every entry of the transaction index, in id order; an entry that fails its
+    /// check is passed as its error.
+    pub fn scan_txs(&self, mut f: impl FnMut([u8; 32], Result<TxLocation, StoreError>)) -> Result<(), StoreError> {
+        self.guard("scanning the transaction index", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
+            for entry in table.iter().map_err(|e| self.db_err(e))? {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let id = *key.value();
+                f(id, self.decode_location(&id, value.value()));
+            }
+            Ok(())
+        })
+    }
+
+    /// The number of entries in a table.
+    pub fn table_len(&self, table: Table) -> Result<u64, StoreError> {
+        self.guard("counting a table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            match table {
+                Table::Meta => txn.open_table(META).map_err(|e| self.db_err(e))?.len(),
+                Table::Txs => txn.open_table(TXS).map_err(|e| self.db_err(e))?.len(),
+                other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.len(),
+            }
+            .map_err(|e| self.db_err(e))
+        })
+    }
+
+    /// Every key of a table keyed by a number (blocks, epochs, leaves, explain), in order.
+    pub fn number_keys(&self, table: Table) -> Result<Vec<u64>, StoreError> {
+        self.guard("listing a table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(table.u64_table()).map_err(|e| self.db_err(e))?;
+            let mut keys = Vec::new();
+            for entry in handle.iter().map_err(|e| self.db_err(e))? {
+                keys.push(entry.map_err(|e| self.db_err(e))?.0.value());
+            }
+            Ok(keys)
+        })
     }
 
     /// An epoch's summary JSON.
     pub fn epoch_summary(&self, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(EPOCHS, epoch)
+        self.get(Table::Epochs, epoch)
     }
 
     /// An epoch's reward leaves (binary: 32-byte address ‖ 16-byte LE total, repeated).
     pub fn epoch_leaves(&self, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(LEAVES, epoch)
+        self.get(Table::Leaves, epoch)
     }
 
     /// An epoch's explain record (JSON).
     pub fn epoch_explain(&self, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(EXPLAIN, epoch)
+        self.get(Table::Explain, epoch)
     }
 
-    fn get(&self, table: TableDefinition<u64, &[u8]>, key: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let table_handle = txn.open_table(table).map_err(|e| self.db_err(e))?;
-        let Some(value) = table_handle.get(key).map_err(|e| self.db_err(e))? else { return Ok(None) };
-        let name = table.to_string();
-        self.unseal(value.value(), || format!("{name} record {key}")).map(|p| Some(p.to_vec()))
+    /// Writes (or with `None` removes) a correctly sealed record behind the ledger's back: what a
+    /// bug or a deliberate edit could leave, which only the audit can tell.
+    #[cfg(test)]
+    pub(crate) fn tamper(&self, table: Table, key: Key, payload: Option<&[u8]>) {
+        let txn = self.db.begin_write().unwrap();
+        {
+            let record = payload.map(|p| seal(table, key, p));
+            match (table, key) {
+                (Table::Meta, Key::Name(name)) => {
+                    let mut t = txn.open_table(META).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(name, r.as_slice()).unwrap()),
+                        None => drop(t.remove(name).unwrap()),
+                    }
+                }
+                (Table::Txs, Key::Id(id)) => {
+                    let mut t = txn.open_table(TXS).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(id, r.as_slice()).unwrap()),
+                        None => drop(t.remove(id).unwrap()),
+                    }
+                }
+                (table, Key::Number(n)) => {
+                    let mut t = txn.open_table(table.u64_table()).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(n, r.as_slice()).unwrap()),
+                        None => drop(t.remove(n).unwrap()),
+                    }
+                }
+                other => panic!("no such key: {other:?}"),
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    fn get(&self, table: Table, key: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.guard("reading a record", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(table.u64_table()).map_err(|e| self.db_err(e))?;
+            let Some(value) = handle.get(key).map_err(|e| self.db_err(e))? else { return Ok(None) };
+            self.unseal(table, Key::Number(key), value.value()).map(|p| Some(p.to_vec()))
+        })
+    }
+}
+
+fn tip_slot(height: u64, hash: &[u8; 32]) -> [u8; TIP_SLOT] {
+    let mut slot = [0u8; TIP_SLOT];
+    slot[..8].copy_from_slice(&height.to_le_bytes());
+    slot[8..40].copy_from_slice(hash);
+    let tag = blake3::Hasher::new().update(TIP_DOMAIN).update(&slot[..40]).finalize();
+    slot[40..56].copy_from_slice(&tag.as_bytes()[..16]);
+    slot
+}
+
+fn parse_tip_slot(slot: &[u8]) -> Option<(u64, [u8; 32])> {
+    if slot.len() != TIP_SLOT {
+        return None;
+    }
+    let height = u64::from_le_bytes(slot[..8].try_into().ok()?);
+    let hash: [u8; 32] = slot[8..40].try_into().ok()?;
+    (tip_slot(height, &hash)[..] == *slot).then_some((height, hash))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Checks redb's header before redb reads it, and makes redb verify the whole file as it opens.
+///
+/// A file that does not start with redb's magic number is foreign; one that nearly does, or
+/// whose page size or region geometry is not what this store creates, is a damaged ledger
+/// (redb asserts on those fields, or sizes allocations by them). Then redb's god byte is set to
+/// "recovery required, not two-phase": redb then checks both commit slots' checksums, picks the
+/// newest valid one, and verifies every reachable page against its checksum (falling back to the
+/// other slot if the newest fails) before it reads anything else. Left alone, redb opens a
+/// cleanly closed file without any check, and a damaged page number in it can make redb allocate
+/// terabytes — an abort no `catch_unwind` can catch. A fall-back that loses an acknowledged block
+/// is caught by the tip file ([`Store::open`]). The file is locked meanwhile, so a running node's
+/// file is never touched (redb's file format 3, as redb 3 writes it; the layout is pinned by
+/// `tests::redb_header_is_as_this_module_expects`).
+fn prepare_redb_header(dir: &Path, file: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Db { path: dir.into(), source: Box::new(e) };
+    let mut handle = std::fs::OpenOptions::new().read(true).write(true).open(file).map_err(io)?;
+    match handle.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let checked = check_and_force(dir, &mut handle);
+    // released explicitly: a child process forked meanwhile (not yet exec'd) shares the handle,
+    // and would otherwise hold the lock past the drop, refusing redb's own lock
+    let _ = handle.unlock();
+    checked
+}
+
+fn check_and_force(dir: &Path, handle: &mut std::fs::File) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Db { path: dir.into(), source: Box::new(e) };
+    let mut head = Vec::with_capacity(REDB_HEADER_LEN);
+    handle.take(REDB_HEADER_LEN as u64).read_to_end(&mut head).map_err(io)?;
+    let magic_differs = (0..REDB_MAGIC.len()).filter(|&i| head.get(i) != Some(&REDB_MAGIC[i])).count();
+    if magic_differs > 1 {
+        return Err(StoreError::Foreign { path: dir.into(), why: format!("its {DB_FILE} is not a redb database") });
+    }
+    let damaged = |why: String| Err(StoreError::Damaged { path: dir.into(), why });
+    if magic_differs == 1 {
+        return damaged(format!("the magic number of {DB_FILE} is damaged"));
+    }
+    if head.len() < REDB_HEADER_LEN {
+        return damaged(format!("{DB_FILE} is truncated ({} bytes)", head.len()));
+    }
+    let field =
+        |offset: usize| u32::from_le_bytes([head[offset], head[offset + 1], head[offset + 2], head[offset + 3]]);
+    for (offset, name, expected) in [
+        (12, "page size", REDB_PAGE_SIZE),
+        (16, "region header pages", REDB_REGION_HEADER_PAGES),
+        (20, "region data pages", REDB_REGION_DATA_PAGES),
+    ] {
+        if field(offset) != expected {
+            return damaged(format!("the header of {DB_FILE} records {name} {}, not {expected}", field(offset)));
+        }
+    }
+    let god = head[REDB_GOD_BYTE];
+    let forced = (god | REDB_RECOVERY_REQUIRED) & !REDB_TWO_PHASE_COMMIT;
+    if forced != god {
+        handle.seek(SeekFrom::Start(REDB_GOD_BYTE as u64)).map_err(io)?;
+        handle.write_all(&[forced]).map_err(io)?;
+        handle.sync_data().map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Opens redb, which verifies every reachable page as it opens (see [`prepare_redb_header`]),
+/// without panicking.
+fn open_checked(dir: &Path, file: &Path) -> Result<Database, StoreError> {
+    prepare_redb_header(dir, file)?;
+    let opened = catch_unwind(AssertUnwindSafe(|| Database::open(file)));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(open_error(dir, e)),
+        Err(panic) => Err(StoreError::Damaged {
+            path: dir.into(),
+            why: format!("the database panicked while opening it ({})", panic_message(panic.as_ref())),
+        }),
+    }
+}
+
+/// A redb error after open: corruption is damage, anything else a storage error.
+fn redb_error(dir: &Path, e: redb::Error) -> StoreError {
+    match e {
+        redb::Error::Corrupted(why) => {
+            StoreError::Damaged { path: dir.into(), why: format!("redb reports corruption: {why}") }
+        }
+        redb::Error::Io(io)
+            if matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
+        {
+            StoreError::Damaged { path: dir.into(), why: format!("redb cannot read {DB_FILE} ({io})") }
+        }
+        other => StoreError::Db { path: dir.into(), source: Box::new(other) },
     }
 }
 
 fn open_error(dir: &Path, e: redb::DatabaseError) -> StoreError {
+    let damaged = |why: String| StoreError::Damaged { path: dir.into(), why };
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(dir.into()),
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::WouldBlock => {
             StoreError::Locked(dir.into())
         }
-        other => StoreError::Foreign { path: dir.into(), why: other.to_string() },
+        // structures that point past the end of the file, or that redb cannot parse
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidInput
+            ) =>
+        {
+            damaged(format!("redb cannot read {DB_FILE} ({io})"))
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            StoreError::Db { path: dir.into(), source: Box::new(io) }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)) => {
+            damaged(format!("redb's checksums or structures do not match: {why}"))
+        }
+        other => damaged(format!("redb refuses it: {other}")),
     }
 }
 
@@ -283,11 +892,11 @@ mod tests {
     use crate::block::StoredBlock;
     use gridmint_core::Address;
 
-    fn block(height: u64) -> StoredBlock {
+    fn block(height: u64, parent: [u8; 32]) -> StoredBlock {
         StoredBlock {
             height,
             time: 10,
-            parent: [1; 32],
+            parent,
             producer: Address([2; 32]),
             state_root: [3; 32],
             txs: vec![],
@@ -297,13 +906,17 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_and_a_flipped_byte_is_corruption() {
+    fn records_round_trip_and_a_flipped_byte_or_a_moved_record_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), b"genesis").unwrap();
-        store.commit_block(&BlockWrite { block: &block(1), epochs: vec![] }).unwrap();
-        assert_eq!(store.block(1).unwrap(), Some(block(1)));
-        assert_eq!(store.last_height().unwrap(), 1);
-        // flip one byte of the stored record, behind the store's back
+        let first = block(1, genesis_hash(b"genesis"));
+        let second = block(2, first.hash());
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &second, epochs: vec![] }).unwrap();
+        assert_eq!(store.block(1).unwrap(), Some(first.clone()));
+        assert_eq!(store.last_height().unwrap(), 2);
+        // behind the store's back: flip one byte of block 1's record, and copy block 2's record
+        // (valid for key 2) to key 7
         let txn = store.db.begin_write().unwrap();
         {
             let mut blocks = txn.open_table(BLOCKS).unwrap();
@@ -311,15 +924,86 @@ mod tests {
             let last = record.len() - 1;
             record[last] ^= 0x10;
             blocks.insert(1, record.as_slice()).unwrap();
+            let moved = blocks.get(2).unwrap().unwrap().value().to_vec();
+            blocks.insert(7, moved.as_slice()).unwrap();
         }
         txn.commit().unwrap();
         let error = store.block(1).unwrap_err();
-        assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
+        assert!(matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "1"), "{error}");
         assert!(error.to_string().contains("checksum"), "{error}");
+        let error = store.block(7).unwrap_err();
+        assert!(matches!(&error, StoreError::Corrupt { table: "blocks", key, .. } if key == "7"), "{error}");
+        // the last key is checked too: it cannot hide the last block behind another key
+        assert!(matches!(store.last_height(), Err(StoreError::Corrupt { table: "blocks", .. })));
         drop(store);
-        // the genesis record is checked on open too
-        let (_, genesis) = Store::open(dir.path()).unwrap();
-        assert_eq!(genesis, b"genesis");
+        let error = Store::open(dir.path()).err().expect("refused");
+        assert!(error.is_damage(), "{error}");
+    }
+
+    #[test]
+    fn a_store_behind_its_tip_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"g").unwrap();
+        let first = block(1, genesis_hash(b"g"));
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        // roll the database back behind the store's back (a flipped bit in redb's header can
+        // select the previous commit): the tip still says block 1
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(BLOCKS).unwrap().remove(1).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+        let error = Store::open(dir.path()).err().expect("refused");
+        assert!(matches!(error, StoreError::Damaged { .. }), "{error}");
+        assert!(error.to_string().contains("rolled back"), "{error}");
+        // a damaged tip file is damage, not a panic
+        std::fs::write(dir.path().join(TIP_FILE), [7u8; 128]).unwrap();
+        let error = Store::open(dir.path()).err().expect("refused");
+        assert!(error.to_string().contains("no valid record"), "{error}");
+    }
+
+    #[test]
+    fn an_old_format_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"g").unwrap();
+        // what format v1 wrote: blake3(payload)[..16] ‖ payload
+        let old = b"gridmint-ledger-v1";
+        let mut record = blake3::hash(old).as_bytes()[..16].to_vec();
+        record.extend_from_slice(old);
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert("format", record.as_slice()).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+        let error = Store::open(dir.path()).err().expect("refused");
+        assert!(matches!(error, StoreError::Foreign { .. }), "{error}");
+        assert!(error.to_string().contains("gridmint-ledger-v1"), "{error}");
+        // and without its tip file (as v1 wrote it), still named as the old format
+        std::fs::remove_file(dir.path().join(TIP_FILE)).unwrap();
+        let error = Store::open(dir.path()).err().expect("refused");
+        assert!(error.to_string().contains("gridmint-ledger-v1"), "{error}");
+    }
+
+    /// The redb header fields that [`prepare_redb_header`] reads and writes are where, and hold
+    /// what, it expects (a redb upgrade that moves them fails here first); and a store opened
+    /// after its god byte was forced opens whole.
+    #[test]
+    fn redb_header_is_as_this_module_expects() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"g").unwrap();
+        let first = block(1, genesis_hash(b"g"));
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(head[..9], REDB_MAGIC);
+        assert_eq!(head[12..16], REDB_PAGE_SIZE.to_le_bytes());
+        assert_eq!(head[16..20], REDB_REGION_HEADER_PAGES.to_le_bytes());
+        assert_eq!(head[20..24], REDB_REGION_DATA_PAGES.to_le_bytes());
+        // open: recovery required (redb sets it while the file is open); our commits are two-phase
+        assert_eq!(head[REDB_GOD_BYTE] & (REDB_RECOVERY_REQUIRED | REDB_TWO_PHASE_COMMIT), 6);
+        drop(store);
+        let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(head[REDB_GOD_BYTE] & REDB_RECOVERY_REQUIRED, 0, "closed cleanly");
+        let (store, genesis) = Store::open(dir.path()).unwrap();
+        assert_eq!((genesis.as_slice(), store.last_height().unwrap()), (&b"g"[..], 1));
+        assert_eq!(store.block(1).unwrap(), Some(first));
     }
 
     #[test]
@@ -334,5 +1018,9 @@ mod tests {
         assert!(matches!(Store::open(&other), Err(StoreError::Locked(_))), "a second open of a held database");
         drop(store);
         assert!(Store::open(&other).is_ok());
+        let garbage = dir.path().join("garbage");
+        std::fs::create_dir_all(&garbage).unwrap();
+        std::fs::write(garbage.join(DB_FILE), b"this is not a database at all").unwrap();
+        assert!(matches!(Store::open(&garbage), Err(StoreError::Foreign { .. })));
     }
 }

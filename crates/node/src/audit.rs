@@ -1,0 +1,291 @@
+//! The auditor's check of every table against the blocks (`gridmint replay`).
+//!
+//! [`crate::Ledger::open`] replays the blocks (X4: parent hashes, receipts, state roots). That
+//! leaves the tables the node answers from — the transaction index, the epoch summaries, the
+//! reward leaves and the explain records — and the meta table. [`audit`] re-executes the stored
+//! blocks from the genesis with the core's own `State::execute_block` (the replay's path) and
+//! checks:
+//!
+//! - `meta`: exactly the keys `"format"` and `"genesis"`, the current format tag, a genesis that
+//!   parses and whose policy parses;
+//! - `blocks`: exactly heights 1..=last, each block's height, parent hash, receipts and closed
+//!   epochs as the re-execution gives them;
+//! - `txs`: every committed transaction's id maps to its block, its position and its receipt,
+//!   and there is no other entry;
+//! - `epochs`, `leaves`, `explain`: for every closed epoch, exactly the bytes the commit writes
+//!   for the re-executed close ([`EpochWrite::from_record`]), and no other epoch.
+//!
+//! Every difference is a [`Mismatch`] naming the table and the key. A record that fails its
+//! checksum is an error ([`StoreError::Corrupt`]), as on any read.
+
+use crate::block::genesis_hash;
+use crate::ledger::Genesis;
+use crate::store::{EpochWrite, FORMAT, Store, StoreError, Table};
+use gridmint_core::State;
+use std::collections::BTreeSet;
+
+/// One difference between a table and what the blocks imply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The table.
+    pub table: &'static str,
+    /// The key (a number, a hex id or a quoted name).
+    pub key: String,
+    /// What differs.
+    pub what: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "table `{}`, key {}: {}", self.table, self.key, self.what)
+    }
+}
+
+/// What the audit checked, and what differed.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// Blocks re-executed.
+    pub blocks: u64,
+    /// Transaction index entries checked.
+    pub txs: u64,
+    /// Closed epochs whose three records were checked.
+    pub epochs: u64,
+    /// Every difference found (empty when the store matches its blocks).
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Audit {
+    fn mismatch(&mut self, table: Table, key: impl std::fmt::Display, what: impl Into<String>) {
+        self.mismatches.push(Mismatch { table: table.name(), key: key.to_string(), what: what.into() });
+    }
+}
+
+/// Audits every table of `store` against its blocks; `progress` is called with (height, last
+/// height) as blocks are re-executed.
+pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit, StoreError> {
+    let mut audit = Audit::default();
+    // meta
+    let mut keys = store.meta_keys()?;
+    keys.sort();
+    if keys != ["format", "genesis"] {
+        for key in keys.iter().filter(|k| *k != "format" && *k != "genesis") {
+            audit.mismatch(Table::Meta, format!("\"{key}\""), "an entry that gridmint does not write");
+        }
+        for key in ["format", "genesis"].iter().filter(|k| !keys.iter().any(|s| s == *k)) {
+            audit.mismatch(Table::Meta, format!("\"{key}\""), "missing");
+        }
+    }
+    if let Some(format) = store.meta("format")?
+        && format != FORMAT
+    {
+        audit.mismatch(Table::Meta, "\"format\"", format!("format tag {}", String::from_utf8_lossy(&format)));
+    }
+    let Some(genesis_bytes) = store.meta("genesis")? else { return Ok(audit) };
+    let genesis: Genesis = match serde_json::from_slice(&genesis_bytes) {
+        Ok(g) => g,
+        Err(e) => {
+            audit.mismatch(Table::Meta, "\"genesis\"", format!("the genesis does not parse: {e}"));
+            return Ok(audit);
+        }
+    };
+    let policy = match genesis.parse_policy() {
+        Ok(p) => p,
+        Err(e) => {
+            audit.mismatch(Table::Meta, "\"genesis\"", e.to_string());
+            return Ok(audit);
+        }
+    };
+
+    // blocks, re-executed; the transaction index and the epoch records checked against them
+    let last = store.last_height()?;
+    let stored_blocks = store.table_len(Table::Blocks)?;
+    if stored_blocks != last {
+        let extra = store.number_keys(Table::Blocks)?.into_iter().filter(|h| !(1..=last).contains(h));
+        for height in extra {
+            audit.mismatch(Table::Blocks, height, format!("a block outside heights 1..={last}"));
+        }
+    }
+    let mut state = State::genesis(policy, genesis.genesis_time);
+    let mut parent = genesis_hash(&genesis_bytes);
+    let mut matched_txs = 0u64;
+    let mut closed = BTreeSet::new();
+    for height in 1..=last {
+        let Some(block) = store.block(height)? else {
+            audit.mismatch(Table::Blocks, height, "missing");
+            return Ok(audit);
+        };
+        audit.blocks += 1;
+        if block.parent != parent {
+            audit.mismatch(Table::Blocks, height, "its parent hash is not the previous block's hash");
+        }
+        let (receipts, records) = match state.execute_block(height, block.time, block.producer, &block.txs, true) {
+            Ok((outcome, records)) => (outcome.receipts, records),
+            Err(e) => {
+                audit.mismatch(Table::Blocks, height, format!("it does not execute: {e}"));
+                return Ok(audit);
+            }
+        };
+        if receipts != block.receipts {
+            audit.mismatch(Table::Blocks, height, "its receipts differ from the re-execution's");
+        }
+        let closed_here: Vec<u64> = records.iter().map(|r| r.summary.epoch).collect();
+        if closed_here != block.closed_epochs {
+            audit.mismatch(
+                Table::Blocks,
+                height,
+                format!("it closed epochs {closed_here:?}, it records {:?}", block.closed_epochs),
+            );
+        }
+        // the index, against the re-executed receipts
+        let ids: Vec<[u8; 32]> = receipts.iter().map(|r| r.tx_id).collect();
+        for ((index, receipt), found) in receipts.iter().enumerate().zip(store.txs(&ids)?) {
+            let expected =
+                crate::block::TxLocation { height, index: index as u32, code: receipt.code, fee: receipt.fee };
+            let key = hex::encode(receipt.tx_id);
+            match found {
+                Some(location) if location == expected => matched_txs += 1,
+                // the same id committed again later (a failed transaction can be): the later
+                // commit overwrote the entry, and is checked when its block is reached
+                Some(location)
+                    if location.height > height
+                        && committed_at(store, &receipt.tx_id, location.height, location.index)? => {}
+                Some(location) => audit.mismatch(
+                    Table::Txs,
+                    key,
+                    format!(
+                        "committed in block {height} at {index} (code {}, fee {}), the index says block {} at {} \
+                         (code {}, fee {})",
+                        expected.code, expected.fee, location.height, location.index, location.code, location.fee
+                    ),
+                ),
+                None => audit.mismatch(
+                    Table::Txs,
+                    key,
+                    format!("committed in block {height} at {index}, missing from the index"),
+                ),
+            }
+        }
+        // the epoch records, byte for byte as the commit writes them
+        for record in &records {
+            let epoch = record.summary.epoch;
+            closed.insert(epoch);
+            audit.epochs += 1;
+            let expected = EpochWrite::from_record(record);
+            for (table, stored, wanted) in [
+                (Table::Epochs, store.epoch_summary(epoch)?, &expected.summary),
+                (Table::Leaves, store.epoch_leaves(epoch)?, &expected.leaves),
+                (Table::Explain, store.epoch_explain(epoch)?, &expected.explain),
+            ] {
+                match stored {
+                    Some(bytes) if bytes == *wanted => {}
+                    Some(_) => audit.mismatch(table, epoch, "differs from the re-executed close"),
+                    None => audit.mismatch(table, epoch, "missing"),
+                }
+            }
+        }
+        parent = block.hash();
+        progress(height, last);
+    }
+
+    // nothing else in the index or the epoch tables
+    let indexed = store.table_len(Table::Txs)?;
+    audit.txs = indexed;
+    if indexed != matched_txs {
+        let mut wrong = Vec::new();
+        store.scan_txs(|id, location| wrong.push((id, location)))?;
+        let reported: BTreeSet<String> =
+            audit.mismatches.iter().filter(|m| m.table == Table::Txs.name()).map(|m| m.key.clone()).collect();
+        for (id, location) in wrong {
+            let location = location?;
+            let receipt = receipt_at(store, location.height, location.index)?;
+            let right = receipt.is_some_and(|r| r.tx_id == id && r.code == location.code && r.fee == location.fee);
+            if !right && !reported.contains(&hex::encode(id)) {
+                audit.mismatch(
+                    Table::Txs,
+                    hex::encode(id),
+                    format!(
+                        "an entry for block {} at {} (code {}, fee {}), where no such transaction was committed",
+                        location.height, location.index, location.code, location.fee
+                    ),
+                );
+            }
+        }
+    }
+    for table in [Table::Epochs, Table::Leaves, Table::Explain] {
+        for epoch in store.number_keys(table)? {
+            if !closed.contains(&epoch) {
+                audit.mismatch(table, epoch, "an epoch that no block closed");
+            }
+        }
+    }
+    Ok(audit)
+}
+
+/// Whether block `height` holds the transaction `id` at `index`.
+fn committed_at(store: &Store, id: &[u8; 32], height: u64, index: u32) -> Result<bool, StoreError> {
+    Ok(receipt_at(store, height, index)?.is_some_and(|r| r.tx_id == *id))
+}
+
+/// The receipt at `index` in block `height`, if there is one.
+fn receipt_at(store: &Store, height: u64, index: u32) -> Result<Option<gridmint_core::Receipt>, StoreError> {
+    Ok(store.block(height)?.and_then(|b| b.receipts.get(index as usize).cloned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::TxLocation;
+    use crate::ledger::Proposal;
+    use crate::node::{create_dev, dev_epochs};
+    use crate::signing::{SignedTx, address_of, load_key};
+    use crate::store::Key;
+    use gridmint_core::{Address, Policy, Tx, TxBody};
+
+    /// Records with valid checksums that disagree with the blocks — an entry removed, moved,
+    /// added, or replaced by other bytes — are each reported, naming the table and the key.
+    #[test]
+    fn every_table_is_checked_against_the_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
+        let (mut ledger, key_path) = create_dev(dir.path(), policy).unwrap();
+        let key = load_key(&key_path).unwrap();
+        let start = ledger.state.time;
+        let mut ids = Vec::new();
+        for nonce in 0..6u64 {
+            let body = TxBody::Transfer { to: Address([7; 32]), amount: 1 + u128::from(nonce) };
+            let tx = SignedTx::sign(Tx { signer: address_of(&key), nonce, body }, &key, &ledger.genesis.chain_id);
+            ids.push(tx.id());
+            // the last block is past the first epoch's end: it closes it
+            let time = if nonce == 5 { start + 61 } else { start + nonce };
+            ledger.commit(Proposal { time, txs: vec![tx] }).unwrap();
+        }
+        let store = ledger.store.clone();
+        let clean = audit(&store, |_, _| {}).unwrap();
+        assert!(clean.mismatches.is_empty(), "{:?}", clean.mismatches);
+        assert_eq!((clean.blocks, clean.txs, clean.epochs), (6, 6, 1));
+
+        store.tamper(Table::Txs, Key::Id(&ids[0]), None);
+        let wrong = TxLocation { height: 2, index: 1, code: 0, fee: 0 };
+        store.tamper(Table::Txs, Key::Id(&ids[1]), Some(&wrong.encode()));
+        let stray = [9u8; 32];
+        store.tamper(Table::Txs, Key::Id(&stray), Some(&TxLocation { height: 3, index: 0, code: 0, fee: 0 }.encode()));
+        store.tamper(Table::Leaves, Key::Number(1), Some(&[1u8; 48]));
+        store.tamper(Table::Explain, Key::Number(1), None);
+        store.tamper(Table::Epochs, Key::Number(99), Some(b"{}"));
+        store.tamper(Table::Meta, Key::Name("extra"), Some(b"x"));
+        let found = audit(&store, |_, _| {}).unwrap().mismatches;
+        let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();
+        for expected in [
+            ("txs", hex::encode(ids[0])),
+            ("txs", hex::encode(ids[1])),
+            ("txs", hex::encode(stray)),
+            ("leaves", "1".to_string()),
+            ("explain", "1".to_string()),
+            ("epochs", "99".to_string()),
+            ("meta", "\"extra\"".to_string()),
+        ] {
+            assert!(named.contains(&(expected.0, expected.1.clone())), "{expected:?} not reported: {found:#?}");
+        }
+        assert_eq!(found.len(), 7, "{found:#?}");
+    }
+}
