@@ -10,7 +10,7 @@
 //! On open the ledger replays every stored block from genesis (RULES X4) and checks each block's
 //! parent hash, receipts and state root against what was stored.
 
-use crate::block::{StoredBlock, encode_leaves, genesis_hash};
+use crate::block::{StoredBlock, genesis_hash};
 use crate::signing::SignedTx;
 use crate::store::{BlockWrite, EpochWrite, Store, StoreError};
 pub use gridmint_core::apply::{EpochRecord, ExplainMachine, ExplainRecord};
@@ -259,15 +259,8 @@ impl Ledger {
             receipts,
             closed_epochs: records.iter().map(|r| r.summary.epoch).collect(),
         };
-        let epochs = records
-            .iter()
-            .map(|r| EpochWrite {
-                epoch: r.summary.epoch,
-                summary: serde_json::to_vec(&r.summary).expect("summary serializes"),
-                leaves: encode_leaves(&r.leaves),
-                explain: serde_json::to_vec(&r.explain).expect("explain serializes"),
-            })
-            .collect();
+        // one encoding of an epoch's records, shared with the audit
+        let epochs = records.iter().map(EpochWrite::from_record).collect();
         self.store.commit_block(&BlockWrite { block: &block, epochs })?;
         Ok((block, records))
     }
