@@ -103,6 +103,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // the rest of the body may still be on its way: this connection is done
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -132,6 +136,14 @@ pub struct Metrics {
     pub committed_txs: AtomicU64,
     /// Epochs closed.
     pub epochs: AtomicU64,
+    /// HTTP connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections refused for a connection bound (503 `too_many_connections`).
+    pub connections_refused: AtomicU64,
+    /// Connections closed for not sending a whole request head in time (idle or slow).
+    pub header_timeouts: AtomicU64,
+    /// Requests answered 408 for a body that did not arrive in time.
+    pub body_timeouts: AtomicU64,
 }
 
 /// Per-client token buckets: `rate` requests per second, bursts up to one second's worth.
@@ -189,11 +201,48 @@ async fn limit_and_count(
         )
         .into_response();
     }
-    let response = next.run(request).await;
+    let response = typed(next.run(request).await).await;
     if response.status().is_client_error() {
         shared.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
     }
     response
+}
+
+/// Every error response is the typed JSON error: one that is not (a refusal from a layer below
+/// the handlers) is rewritten, keeping its status and its text as the message.
+async fn typed(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => "no_such_route",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::REQUEST_TIMEOUT => "body_timeout",
+        s if s.is_server_error() => "internal",
+        _ => "malformed_request",
+    };
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if message.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { message };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// The path parameters of a route, as text: a segment that does not percent-decode to UTF-8 is
+/// refused with `400 invalid_path` (axum's own refusal is plain text).
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Params(params)),
+            Err(e) => Err(ApiError::bad("invalid_path", e.body_text())),
+        }
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -271,7 +320,7 @@ async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
     }))
 }
 
-async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(&address);
     read_state(&shared, |l| {
@@ -296,7 +345,7 @@ async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>)
     })
 }
 
-async fn machine(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     read_state(&shared, |l| {
         let s = &l.state;
@@ -336,7 +385,7 @@ fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
     Ok((epoch, summary))
 }
 
-async fn epoch(State(shared): State<Arc<Shared>>, Path(epoch): Path<String>) -> ApiResult {
+async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>) -> ApiResult {
     ok(closed_epoch(&shared, &epoch)?.1)
 }
 
@@ -347,7 +396,7 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
     }
 }
 
-async fn proof(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
     let leaves = leaves_of(&shared, epoch)?;
@@ -357,7 +406,7 @@ async fn proof(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(
     ok(json!({"epoch": epoch, "rewards_root": summary["rewards_root"], "proof": proof}))
 }
 
-async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
     let record = shared
@@ -373,9 +422,21 @@ async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path
         let leaves = leaves_of(&shared, e)?;
         Ok(leaves.binary_search_by(|(a, _)| a.cmp(&address)).map_or(0, |i| leaves[i].1))
     };
-    let before = total_at(epoch - 1)?;
-    let after = total_at(epoch)?;
+    let leaves = leaves_of(&shared, epoch)?;
+    let leaf = leaves.binary_search_by(|(a, _)| a.cmp(&address)).ok();
     let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).collect();
+    let known = leaf.is_some()
+        || !machines.is_empty()
+        || record.machines.iter().any(|m| m.view.machine == address)
+        || read_state(&shared, |l| l.state.account_id(&address).is_some());
+    if !known {
+        return Err(ApiError::not_found(
+            "unknown_account",
+            format!("{address} has no account, no machine in epoch {epoch}'s record and no rewards by its close"),
+        ));
+    }
+    let before = total_at(epoch - 1)?;
+    let after = leaf.map_or(0, |i| leaves[i].1);
     let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
     let connection = summary["programs"]
         .as_array()
@@ -421,7 +482,7 @@ fn block_json(block: &StoredBlock) -> Value {
     })
 }
 
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>) -> ApiResult {
     let height =
         if height == "latest" { read_state(&shared, |l| l.state.height) } else { parse_u64(&height, "height")? };
     let block = shared
@@ -448,13 +509,13 @@ fn receipt_json(id: &[u8; 32], location: &TxLocation) -> Value {
     })
 }
 
-async fn receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) -> ApiResult {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&id, &mut bytes)
         .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
     // the order a transaction moves in: mempool, the block being sealed, the store
     if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) || shared.is_inflight(&bytes) {
-        return ok(json!({"id": id, "status": "pending"}));
+        return ok(json!({"id": hex::encode(bytes), "status": "pending"}));
     }
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
         return ok(receipt_json(&bytes, &location));
@@ -484,6 +545,21 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
         ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
         ("gridmint_epochs_closed_total", "epochs closed by this process", m.epochs.load(Ordering::Relaxed)),
+        (
+            "gridmint_http_connections_refused_total",
+            "connections refused for a connection bound",
+            m.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_header_timeouts_total",
+            "connections closed for not sending a request head in time (idle or slow)",
+            m.header_timeouts.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_body_timeouts_total",
+            "requests answered 408 for a body that did not arrive in time",
+            m.body_timeouts.load(Ordering::Relaxed),
+        ),
     ];
     let gauges = [
         ("gridmint_height", "last committed block height", height),
@@ -491,6 +567,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_mempool_transactions", "transactions waiting", mempool as u64),
         ("gridmint_accounts", "accounts", accounts as u64),
         ("gridmint_machines", "machines", machines as u64),
+        ("gridmint_http_connections_open", "HTTP connections open", m.connections_open.load(Ordering::Relaxed)),
     ];
     let mut text = String::new();
     for (name, help, value) in counters {
@@ -504,14 +581,30 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 // ---- submission ----
 
+/// Reads a request body: at most `max_body_bytes` (413 `body_too_large`), whole within
+/// `body_timeout_ms` (408 `body_timeout`, and the connection is closed).
 async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, ApiError> {
     let limit = shared.config.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {limit} bytes"))
-    })
+    let timeout = std::time::Duration::from_millis(shared.config.body_timeout_ms);
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body over {limit} bytes"),
+        )),
+        Err(_) => {
+            shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive within {} ms", shared.config.body_timeout_ms),
+            ))
+        }
+    }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::bad("invalid_transaction", e.to_string()),
         _ => ApiError::bad("malformed_json", e.to_string()),
@@ -727,19 +820,21 @@ async fn batch(
     let parsed = if binary {
         crate::signing::decode_batch(&bytes).map_err(|e| ApiError::bad("invalid_transaction", e))
     } else {
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal("unreachable"))
+        serde_json::from_slice(&bytes).map_err(|e: serde_json::Error| ApiError::bad("invalid_transaction", e.to_string()))
     };
     let txs: Vec<SignedTx> = match parsed {
         Ok(txs) => txs,
         Err(e) if binary => return Err(e),
-        Err(_) => {
-            let values: Vec<Value> = parse_json(&bytes)?;
-            check_batch_size(&shared, values.len())?;
-            for (i, value) in values.into_iter().enumerate() {
-                serde_json::from_value::<SignedTx>(value)
+        Err(whole) => {
+            // name the item: each is parsed from its own text (a `Value` would hide what the
+            // typed parse refuses, such as a duplicate key)
+            let items: Vec<&serde_json::value::RawValue> = parse_json(&bytes)?;
+            check_batch_size(&shared, items.len())?;
+            for (i, item) in items.into_iter().enumerate() {
+                serde_json::from_str::<SignedTx>(item.get())
                     .map_err(|e| ApiError::bad("invalid_transaction", format!("transaction {i}: {e}")))?;
             }
-            return Err(ApiError::internal("a batch failed to parse as a whole but not item by item"));
+            return Err(whole);
         }
     };
     check_batch_size(&shared, txs.len())?;
