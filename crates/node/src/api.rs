@@ -17,18 +17,19 @@ use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gridmint_core::{Address, TxBody, TxError};
+use crate::openapi::*;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The OpenAPI document.
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// Every route: (method, path as in the OpenAPI document).
+/// Every route: (method, path as in the OpenAPI document). A test checks it against the
+/// generated document and the router.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("get", "/v1/supply"),
@@ -47,29 +48,49 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
 ];
 
+/// The routes with their handlers and their documentation: the router and the OpenAPI document
+/// both come from this one list.
+fn routes() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(status))
+        .routes(routes!(supply))
+        .routes(routes!(account))
+        .routes(routes!(machine))
+        .routes(routes!(validators))
+        .routes(routes!(epoch))
+        .routes(routes!(proof))
+        .routes(routes!(explain))
+        .routes(routes!(block))
+        .routes(routes!(submit))
+        .routes(routes!(submit_batch))
+        .routes(routes!(receipt))
+        .routes(routes!(heartbeats))
+        .routes(routes!(openapi))
+        .routes(routes!(metrics))
+}
+
+/// The OpenAPI document of a node with `config` (its batch limit is in the document).
+pub fn openapi_document(config: &crate::node::Config) -> Value {
+    let (_, document) = routes().split_for_parts();
+    crate::openapi::finish(document, config)
+}
+
 /// The API router.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/supply", get(supply))
-        .route("/v1/accounts/{address}", get(account))
-        .route("/v1/machines/{address}", get(machine))
-        .route("/v1/validators", get(validators))
-        .route("/v1/epochs/{epoch}", get(epoch))
-        .route("/v1/epochs/{epoch}/proof/{address}", get(proof))
-        .route("/v1/epochs/{epoch}/explain/{address}", get(explain))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/tx", post(submit))
-        .route("/v1/tx/batch", post(submit_batch))
-        .route("/v1/tx/{id}", get(receipt))
-        .route("/v1/heartbeats", post(heartbeats))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
+    let (router, document) = routes().split_for_parts();
+    let document = crate::openapi::finish(document, &shared.config);
+    let document: Arc<str> = serde_json::to_string_pretty(&document).unwrap_or_default().into();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(OpenApiJson(document)))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), limit_and_count))
         .with_state(shared)
 }
+
+/// The document as served.
+#[derive(Clone)]
+struct OpenApiJson(Arc<str>);
 
 /// A typed API error.
 #[derive(Debug)]
@@ -113,7 +134,7 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn ok(value: Value) -> ApiResult {
+fn ok<T: serde::Serialize>(value: T) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
@@ -271,55 +292,68 @@ fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -
     f(&ledger)
 }
 
-fn amount(v: u128) -> Value {
-    Value::String(v.to_string())
+fn amount(v: u128) -> String {
+    v.to_string()
 }
 
+/// Chain id, height, open epoch, tip, mempool size.
+#[utoipa::path(get, path = "/v1/status", tag = "chain",
+    responses((status = 200, description = "the node's status", body = StatusView)))]
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).len();
-    ok(read_state(&shared, |l| {
-        json!({
-            "chain_id": l.genesis.chain_id,
-            "height": l.state.height,
-            "epoch": l.state.epoch,
-            "time": l.state.time,
-            "genesis_time": l.state.genesis_time,
-            "epoch_seconds": l.state.policy.epoch.seconds,
-            "slot_seconds": l.state.policy.epoch.slot_seconds,
-            "tip_hash": hex::encode(l.tip_hash),
-            "policy": l.state.policy.name,
-            "policy_version": l.state.policy.version,
-            "mempool": mempool,
-            "accounts": l.state.accounts.len(),
-            "machines": l.state.machines.len(),
-        })
+    ok(read_state(&shared, |l| StatusView {
+        chain_id: l.genesis.chain_id.clone(),
+        height: l.state.height,
+        epoch: l.state.epoch,
+        time: l.state.time,
+        genesis_time: l.state.genesis_time,
+        epoch_seconds: l.state.policy.epoch.seconds,
+        slot_seconds: l.state.policy.epoch.slot_seconds,
+        tip_hash: hex::encode(l.tip_hash),
+        policy: l.state.policy.name.clone(),
+        policy_version: l.state.policy.version,
+        mempool: mempool as u64,
+        accounts: l.state.accounts.len() as u64,
+        machines: l.state.machines.len() as u64,
     }))
 }
 
+/// Total supply, circulating, minted, burned, bridge escrow and every pool.
+#[utoipa::path(get, path = "/v1/supply", tag = "chain",
+    responses((status = 200, description = "the supply", body = SupplyView)))]
 async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(read_state(&shared, |l| {
         let s = &l.state;
-        let pools: Vec<Value> = s
-            .pools
-            .iter()
-            .map(
-                |p| json!({"name": &*p.name, "balance": amount(p.balance), "released_total": amount(p.released_total)}),
-            )
-            .collect();
-        json!({
-            "height": s.height,
-            "epoch": s.epoch,
-            "cap": amount(s.cap),
-            "total_supply": amount(s.total_supply()),
-            "circulating": amount(s.circulating()),
-            "minted_total": amount(s.minted_total),
-            "burned_total": amount(s.burned_total),
-            "escrow": amount(s.bridge.escrow),
-            "pools": pools,
-        })
+        SupplyView {
+            height: s.height,
+            epoch: s.epoch,
+            cap: amount(s.cap),
+            total_supply: amount(s.total_supply()),
+            circulating: amount(s.circulating()),
+            minted_total: amount(s.minted_total),
+            burned_total: amount(s.burned_total),
+            escrow: amount(s.bridge.escrow),
+            pools: s
+                .pools
+                .iter()
+                .map(|p| PoolView {
+                    name: p.name.to_string(),
+                    balance: amount(p.balance),
+                    released_total: amount(p.released_total),
+                })
+                .collect(),
+        }
     }))
 }
 
+/// An account's balances (spendable, staked, unbonding, escrowed, unclaimed), nonce and machines.
+#[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
+    params(("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the account", body = AccountView),
+        (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_account: no such account", body = ErrorBody),
+    ))]
 async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(&address);
@@ -327,24 +361,31 @@ async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
         let s = &l.state;
         let id = s.account_id(&address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
         let a = &s.accounts[id as usize];
-        let machines = s.owner_machines.get(&id).map_or(0, Vec::len);
-        ok(json!({
-            "address": address,
-            "height": s.height,
-            "spendable": amount(a.spendable),
-            "staked": amount(a.staked),
-            "unbonding": amount(a.unbonding),
-            "escrowed": amount(a.escrowed),
-            "unclaimed": amount(s.unclaimed_of(id)),
-            "rewards_total": amount(s.rewards_total_of(id)),
-            "holding": amount(s.holding(id)),
-            "nonce": a.nonce,
-            "next_nonce": pending_nonce.unwrap_or(a.nonce),
-            "machines": machines,
-        }))
+        ok(AccountView {
+            address: address.to_hex(),
+            height: s.height,
+            spendable: amount(a.spendable),
+            staked: amount(a.staked),
+            unbonding: amount(a.unbonding),
+            escrowed: amount(a.escrowed),
+            unclaimed: amount(s.unclaimed_of(id)),
+            rewards_total: amount(s.rewards_total_of(id)),
+            holding: amount(s.holding(id)),
+            nonce: a.nonce,
+            next_nonce: pending_nonce.unwrap_or(a.nonce),
+            machines: s.owner_machines.get(&id).map_or(0, Vec::len) as u64,
+        })
     })
 }
 
+/// A machine: owner, class, bandwidth, online slots this epoch, weight, rewards.
+#[utoipa::path(get, path = "/v1/machines/{address}", tag = "accounts",
+    params(("address" = inline(Hex32Input), Path, description = "the machine")),
+    responses(
+        (status = 200, description = "the machine", body = MachineResponse),
+        (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_machine: no such machine", body = ErrorBody),
+    ))]
 async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     read_state(&shared, |l| {
@@ -352,26 +393,31 @@ async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
         let id = s.machine_id(&address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
         let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
         let view = view.into_iter().find(|v| v.machine == address).ok_or_else(|| ApiError::internal("machine view"))?;
-        ok(json!({"height": s.height, "epoch": s.epoch, "machine": view}))
+        ok(MachineResponse { height: s.height, epoch: s.epoch, machine: view })
     })
 }
 
+/// Validators with their active stake, and the elected master nodes.
+#[utoipa::path(get, path = "/v1/validators", tag = "chain",
+    responses((status = 200, description = "the validators", body = ValidatorsView)))]
 async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(read_state(&shared, |l| {
         let s = &l.state;
-        let validators: Vec<Value> = s
-            .validators
-            .iter()
-            .map(|(address, v)| {
-                json!({
-                    "address": address,
-                    "operator": s.accounts[v.operator as usize].address,
-                    "active_stake": amount(v.active),
-                    "master_node": s.master_nodes.contains(address),
+        ValidatorsView {
+            height: s.height,
+            epoch: s.epoch,
+            validators: s
+                .validators
+                .iter()
+                .map(|(address, v)| ValidatorView {
+                    address: address.to_hex(),
+                    operator: s.accounts[v.operator as usize].address.to_hex(),
+                    active_stake: amount(v.active),
+                    master_node: s.master_nodes.contains(address),
                 })
-            })
-            .collect();
-        json!({"height": s.height, "epoch": s.epoch, "validators": validators, "master_nodes": s.master_nodes})
+                .collect(),
+            master_nodes: s.master_nodes.iter().map(Address::to_hex).collect(),
+        }
     }))
 }
 
@@ -385,6 +431,14 @@ fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
     Ok((epoch, summary))
 }
 
+/// A closed epoch's summary (G7 step 5): releases, payouts, burns, supply, rewards root, state root.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch")),
+    responses(
+        (status = 200, description = "the epoch's summary", body = EpochSummaryDoc),
+        (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed", body = ErrorBody),
+    ))]
 async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>) -> ApiResult {
     ok(closed_epoch(&shared, &epoch)?.1)
 }
@@ -396,6 +450,14 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
     }
 }
 
+/// A Merkle proof of the account's cumulative rewards against the epoch's rewards root (X2).
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/proof/{address}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the proof", body = ProofView),
+        (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed, no_rewards", body = ErrorBody),
+    ))]
 async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
@@ -403,9 +465,18 @@ async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Para
     let proof = gridmint_core::reward_proof_in(&leaves, &address).ok_or_else(|| {
         ApiError::not_found("no_rewards", format!("{address} had earned no rewards by the close of epoch {epoch}"))
     })?;
-    ok(json!({"epoch": epoch, "rewards_root": summary["rewards_root"], "proof": proof}))
+    ok(ProofView { epoch, rewards_root: summary["rewards_root"].clone(), proof })
 }
 
+/// Why the account earned what it earned in the epoch (X3): its machines' uptime, qualification,
+/// weights, shares; the program budget and dust.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/explain/{address}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the explanation", body = ExplainView),
+        (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed; unknown_account: no account, no machine in the epoch's record and no rewards by its close", body = ErrorBody),
+    ))]
 async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
@@ -424,7 +495,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
     };
     let leaves = leaves_of(&shared, epoch)?;
     let leaf = leaves.binary_search_by(|(a, _)| a.cmp(&address)).ok();
-    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).collect();
+    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).cloned().collect();
     let known = leaf.is_some()
         || !machines.is_empty()
         || record.machines.iter().any(|m| m.view.machine == address)
@@ -443,45 +514,58 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
         .and_then(|p| p.iter().find(|p| p["program"] == "connection_reward"))
         .cloned()
         .unwrap_or(Value::Null);
-    ok(json!({
-        "epoch": epoch,
-        "account": address,
-        "rewards_total_before": amount(before),
-        "rewards_total_after": amount(after),
-        "earned": amount(after.saturating_sub(before)),
-        "earned_by_machines": amount(from_machines),
-        "earned_otherwise": amount(after.saturating_sub(before).saturating_sub(from_machines)),
-        "connection_reward": {
-            "rule": "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
-                     it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
-            "min_online_slots": record.min_online_slots,
-            "qualifying_weight": amount(record.qualifying_weight),
-            "program": connection,
+    ok(ExplainView {
+        epoch,
+        account: address.to_hex(),
+        rewards_total_before: amount(before),
+        rewards_total_after: amount(after),
+        earned: amount(after.saturating_sub(before)),
+        earned_by_machines: amount(from_machines),
+        earned_otherwise: amount(after.saturating_sub(before).saturating_sub(from_machines)),
+        connection_reward: ConnectionRewardExplain {
+            rule: "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
+                   it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
+            min_online_slots: record.min_online_slots,
+            qualifying_weight: amount(record.qualifying_weight),
+            program: connection,
         },
-        "machines": machines,
-        "programs": summary["programs"],
-    }))
-}
-
-fn block_json(block: &StoredBlock) -> Value {
-    let txs: Vec<Value> = block
-        .txs
-        .iter()
-        .zip(&block.receipts)
-        .map(|(tx, r)| json!({"id": hex::encode(r.tx_id), "tx": tx, "code": r.code, "error": error_name(r.code), "fee": amount(r.fee)}))
-        .collect();
-    json!({
-        "height": block.height,
-        "hash": hex::encode(block.hash()),
-        "parent": hex::encode(block.parent),
-        "time": block.time,
-        "producer": block.producer,
-        "state_root": hex::encode(block.state_root),
-        "closed_epochs": block.closed_epochs,
-        "txs": txs,
+        machines,
+        programs: summary["programs"].clone(),
     })
 }
 
+fn block_view(block: StoredBlock) -> BlockView {
+    BlockView {
+        height: block.height,
+        hash: hex::encode(block.hash()),
+        parent: hex::encode(block.parent),
+        time: block.time,
+        producer: block.producer.to_hex(),
+        state_root: hex::encode(block.state_root),
+        closed_epochs: block.closed_epochs.clone(),
+        txs: block
+            .txs
+            .into_iter()
+            .zip(&block.receipts)
+            .map(|(tx, r)| BlockTxView {
+                id: hex::encode(r.tx_id),
+                tx,
+                code: r.code,
+                error: error_name(r.code),
+                fee: amount(r.fee),
+            })
+            .collect(),
+    }
+}
+
+/// A committed block with its transactions and receipts (`latest` for the tip).
+#[utoipa::path(get, path = "/v1/blocks/{height}", tag = "chain",
+    params(("height" = inline(HeightParam), Path, description = "a height, or `latest`")),
+    responses(
+        (status = 200, description = "the block", body = BlockView),
+        (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_block", body = ErrorBody),
+    ))]
 async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>) -> ApiResult {
     let height =
         if height == "latest" { read_state(&shared, |l| l.state.height) } else { parse_u64(&height, "height")? };
@@ -490,43 +574,58 @@ async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>
         .block(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
-    ok(block_json(&block))
+    ok(block_view(block))
 }
 
 fn error_name(code: u16) -> Option<String> {
     TxError::from_code(code).and_then(|e| serde_json::to_value(e).ok()).and_then(|v| v.as_str().map(String::from))
 }
 
-fn receipt_json(id: &[u8; 32], location: &TxLocation) -> Value {
-    json!({
-        "id": hex::encode(id),
-        "status": "committed",
-        "height": location.height,
-        "index": location.index,
-        "code": location.code,
-        "error": error_name(location.code),
-        "fee": amount(location.fee),
-    })
+fn receipt_of(id: &[u8; 32], location: &TxLocation) -> Receipt {
+    Receipt {
+        id: hex::encode(id),
+        status: CommittedStatus::Committed,
+        height: location.height,
+        index: location.index,
+        code: location.code,
+        error: error_name(location.code),
+        fee: amount(location.fee),
+    }
 }
 
+/// A transaction's status: its receipt once committed, or pending.
+#[utoipa::path(get, path = "/v1/tx/{id}", tag = "transactions",
+    params(("id" = inline(Hex32Input), Path, description = "the transaction id")),
+    responses(
+        (status = 200, description = "committed (its receipt) or pending", body = TxStatus),
+        (status = 400, description = "invalid_tx_id, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_tx: never received, or refused", body = ErrorBody),
+    ))]
 async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) -> ApiResult {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&id, &mut bytes)
         .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
     // the order a transaction moves in: mempool, the block being sealed, the store
     if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) || shared.is_inflight(&bytes) {
-        return ok(json!({"id": hex::encode(bytes), "status": "pending"}));
+        return ok(TxStatus::Pending(Pending { id: hex::encode(bytes), status: PendingStatus::Pending }));
     }
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
-        return ok(receipt_json(&bytes, &location));
+        return ok(TxStatus::Committed(receipt_of(&bytes, &location)));
     }
     Err(ApiError::not_found("unknown_tx", "no such transaction (never received, or refused)"))
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
+async fn openapi(axum::Extension(OpenApiJson(document)): axum::Extension<OpenApiJson>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document.to_string()).into_response()
 }
 
+/// Prometheus metrics: request, admission, block and connection counters; height, epoch,
+/// mempool, accounts, machines, open connections.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let m = &shared.metrics;
     let (height, epoch, accounts, machines) =
@@ -764,30 +863,51 @@ async fn wait_for(shared: &Shared, outcomes: &mut [Outcome]) -> Result<(), ApiEr
     }
 }
 
-fn outcome_json(outcome: &Outcome) -> Value {
+fn outcome_view(outcome: Outcome) -> TxOutcome {
     match outcome {
-        Outcome::Pending(id) => json!({"id": hex::encode(id), "status": "pending"}),
-        Outcome::Committed(id, location) => receipt_json(id, location),
-        Outcome::Refused(error) => json!({"status": "refused", "error": error.body()["error"]}),
+        Outcome::Pending(id) => TxOutcome::Pending(Pending { id: hex::encode(id), status: PendingStatus::Pending }),
+        Outcome::Committed(id, location) => TxOutcome::Committed(receipt_of(&id, &location)),
+        Outcome::Refused(error) => TxOutcome::Refused(Refused {
+            status: RefusedStatus::Refused,
+            error: ErrorDetail { code: error.code.to_string(), message: error.message },
+        }),
     }
 }
 
+/// Submit one signed transaction. A retry of a committed transaction returns its original
+/// receipt; it never applies twice.
+#[utoipa::path(post, path = "/v1/tx", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the block holding it is committed (up to the node's wait timeout)")),
+    request_body(content = SignedTxDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "committed: the receipt", body = Receipt),
+        (status = 202, description = "pending: admitted to the mempool", body = Pending),
+        (status = 400, description = "malformed_json, invalid_transaction, invalid_query", body = ErrorBody),
+        (status = 401, description = "invalid_signature, invalid_signer", body = ErrorBody),
+        (status = 404, description = "unknown_account (fund it first), unknown_machine", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 409, description = "nonce_too_low, nonce_too_high", body = ErrorBody),
+        (status = 413, description = "body_too_large", body = ErrorBody),
+        (status = 503, description = "mempool_full (retry later)", body = ErrorBody),
+    ))]
 async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
     let verified = vec![shared.keys.verify(&tx, &shared.chain_id)];
     let mut outcomes = admit(&shared, vec![tx], verified)?;
+    if let Some(Outcome::Refused(_)) = outcomes.last()
+        && let Some(Outcome::Refused(error)) = outcomes.pop()
+    {
+        return Err(error);
+    }
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
-    match outcomes.pop() {
-        Some(Outcome::Refused(error)) => Err(error),
-        Some(outcome @ Outcome::Pending(_)) => {
-            Ok((StatusCode::ACCEPTED, axum::Json(outcome_json(&outcome))).into_response())
-        }
-        Some(outcome) => ok(outcome_json(&outcome)),
-        None => Err(ApiError::internal("no outcome")),
+    match outcomes.pop().map(outcome_view) {
+        Some(TxOutcome::Refused(_)) | None => Err(ApiError::internal("no outcome")),
+        Some(TxOutcome::Pending(pending)) => Ok((StatusCode::ACCEPTED, axum::Json(pending)).into_response()),
+        Some(TxOutcome::Committed(receipt)) => ok(receipt),
     }
 }
 
@@ -857,16 +977,29 @@ async fn batch(
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
-    let results: Vec<Value> = outcomes.iter().map(outcome_json).collect();
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    ok(json!({
-        "accepted": count(|o| !matches!(o, Outcome::Refused(_))),
-        "refused": count(|o| matches!(o, Outcome::Refused(_))),
-        "committed": count(|o| matches!(o, Outcome::Committed(..))),
-        "results": results,
-    }))
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
+    let (refused, committed) = (count(|o| matches!(o, Outcome::Refused(_))), count(|o| matches!(o, Outcome::Committed(..))));
+    ok(BatchView {
+        accepted: outcomes.len() as u64 - refused,
+        refused,
+        committed,
+        results: outcomes.into_iter().map(outcome_view).collect(),
+    })
 }
 
+/// Submit a JSON array of signed transactions; each gets its own result (receipt, pending, or a
+/// typed refusal). A batch that does not parse whole is refused whole. Also takes the binary batch
+/// format (`content-type: application/octet-stream`): per transaction its 64-byte signature, a
+/// u16 little-endian length and its canonical bytes (`Tx::encode`).
+#[utoipa::path(post, path = "/v1/tx/batch", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the blocks holding them are committed (up to the node's wait timeout)")),
+    request_body(content = Vec<SignedTxDoc>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "per-transaction results", body = BatchView),
+        (status = 400, description = "malformed_json, invalid_transaction (the message names the item), empty_batch, invalid_query", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 413, description = "body_too_large, batch_too_large", body = ErrorBody),
+    ))]
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
@@ -876,6 +1009,17 @@ async fn submit_batch(
     batch(shared, query, headers, body, false).await
 }
 
+/// Submit machines' heartbeats: a JSON array of signed heartbeats (or the binary batch format),
+/// verified in batches. Every item must be a heartbeat.
+#[utoipa::path(post, path = "/v1/heartbeats", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the blocks holding them are committed (up to the node's wait timeout)")),
+    request_body(content = Vec<SignedHeartbeatDoc>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "per-heartbeat results", body = BatchView),
+        (status = 400, description = "malformed_json, invalid_transaction (the message names the item), not_a_heartbeat, empty_batch, invalid_query", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 413, description = "body_too_large, batch_too_large", body = ErrorBody),
+    ))]
 async fn heartbeats(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,

@@ -5,96 +5,12 @@
 //! Connections come from several loopback addresses (127.0.0.2, 127.0.0.3, ...: all of
 //! 127.0.0.0/8 is this machine) so that the per-client bound can be tested apart from the total.
 
-use gridmint_core::Policy;
-use gridmint_node::node::{Config, Shared, create_dev, run};
-use serde_json::Value;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+mod common;
+
+use common::*;
+use gridmint_node::node::Config;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-
-/// A node serving on a free loopback port, in this process.
-struct Node {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(config: Config) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let (ledger, _) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(Shared::new(ledger, config), listener, async move {
-        let _ = stopped.await;
-    }));
-    Node { addr, stop: Some(stop), task, _dir: dir }
-}
-
-impl Node {
-    /// Stops the node (as Ctrl-C would) and checks that it stopped cleanly.
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        // a bound on a hang, not a timing: the grace in these tests is at most a second
-        let result = tokio::time::timeout(Duration::from_secs(60), self.task).await;
-        result.expect("the node stops after its shutdown grace").unwrap().unwrap();
-    }
-}
-
-/// A connection to `node` from the loopback address `127.0.0.<source>`.
-async fn connect_from(node: &Node, source: u8) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, source)), 0)).unwrap();
-    socket.connect(node.addr).await.unwrap()
-}
-
-/// Sends `request` on a new connection from `127.0.0.<source>` and reads until the server closes
-/// (each request here asks for `connection: close`): (status, body as JSON).
-async fn exchange(node: &Node, source: u8, request: &[u8]) -> (u16, Value) {
-    let mut stream = connect_from(node, source).await;
-    stream.write_all(request).await.unwrap();
-    let bytes = read_to_close(&mut stream).await;
-    parse_response(&bytes)
-}
-
-/// Reads until the server closes the connection (a reset counts as closed); bounded at 60 s so a
-/// server that never closes fails the test instead of hanging it.
-async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buf)).await {
-            Err(_) => panic!("the server did not close the connection within 60 s; read {:?}", String::from_utf8_lossy(&out)),
-            Ok(Ok(0)) | Ok(Err(_)) => return out,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn parse_response(bytes: &[u8]) -> (u16, Value) {
-    let text = String::from_utf8_lossy(bytes);
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let body = serde_json::from_str(body).unwrap_or_else(|_| panic!("body of {text:?} is not JSON"));
-    (status, body)
-}
-
-fn get(path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nhost: gridmint\r\nconnection: close\r\n\r\n").into_bytes()
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no {name}"));
-    line[name.len() + 1..].parse().unwrap()
-}
-
-async fn metrics(node: &Node) -> String {
-    let mut stream = connect_from(node, 1).await;
-    stream.write_all(&get("/metrics")).await.unwrap();
-    String::from_utf8(read_to_close(&mut stream).await).unwrap()
-}
 
 fn quiet_config() -> Config {
     Config { rate_limit: 0, block_ms: 200, shutdown_grace_ms: 500, ..Config::default() }
