@@ -210,10 +210,12 @@ pub struct MachineDoc {
     #[schema(value_type = Hex32)]
     pub owner: String,
     /// GPU class.
+    #[schema(maximum = 255)]
     pub gpu_class: u8,
     /// Bandwidth.
     pub bandwidth_mbps: u32,
     /// Online slots this epoch.
+    #[schema(maximum = 65535)]
     pub online_slots: u16,
     /// Forfeited this epoch's reward.
     pub forfeited: bool,
@@ -313,10 +315,12 @@ pub struct ExplainMachineDoc {
     #[schema(value_type = Hex32)]
     pub owner: String,
     /// GPU class.
+    #[schema(maximum = 255)]
     pub gpu_class: u8,
     /// Bandwidth.
     pub bandwidth_mbps: u32,
     /// Online slots in the epoch.
+    #[schema(maximum = 65535)]
     pub online_slots: u16,
     /// Forfeited the epoch's reward.
     pub forfeited: bool,
@@ -634,6 +638,7 @@ pub enum TxBodyDoc {
         #[schema(value_type = Hex32Input)]
         machine: String,
         /// GPU class.
+        #[schema(maximum = 255)]
         gpu_class: u8,
         /// Bandwidth.
         bandwidth_mbps: u32,
@@ -841,8 +846,8 @@ pub struct HeartbeatBodyDoc {
         title = "gridmint node API",
         version = "1",
         description = "The live ledger of a gridmint network. Amounts are base units as decimal strings. Hex is \
-accepted in upper or lower case and printed in lower case. Every error, on every route and for every request the \
-server cannot parse, is `{\"error\": {\"code\", \"message\"}}` with a stable code: besides each operation's own, \
+accepted in upper or lower case and printed in lower case. JSON integers are written without a fraction or an exponent (`5`, not `5.0`). Every error, on every \
+route and for every request the server cannot parse, is `{\"error\": {\"code\", \"message\"}}` with a stable code: besides each operation's own, \
 429 `rate_limited` (too many requests from this client, with Retry-After), 503 `too_many_connections` (a \
 connection bound: the total, or per client IP), 400 `malformed_request` (not HTTP/1.1), 414 `uri_too_long`, 431 \
 `headers_too_large`. A connection must send a whole request head within the node's header timeout of opening or \
@@ -865,6 +870,17 @@ pub struct ApiDoc;
 /// `rate_limited`, and batches hold 1 to `config.max_batch` items.
 pub fn finish(document: utoipa::openapi::OpenApi, config: &crate::node::Config) -> serde_json::Value {
     let mut document = serde_json::to_value(document).unwrap_or_default();
+    // utoipa leaves the variants of an internally tagged enum open; the core refuses unknown
+    // fields in every kind with fields (serde lets a kind without fields, `claim`, take extras)
+    for name in ["TxBodyDoc", "ProposalActionDoc"] {
+        if let Some(variants) = document["components"]["schemas"][name]["oneOf"].as_array_mut() {
+            for variant in variants {
+                if variant["properties"].as_object().is_some_and(|p| p.len() > 1) {
+                    variant["additionalProperties"] = false.into();
+                }
+            }
+        }
+    }
     let error = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
     if let Some(paths) = document["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
@@ -984,6 +1000,16 @@ mod tests {
                 let mirror = serde_json::from_value::<TxBodyDoc>(Value::Object(extra)).is_ok();
                 assert_eq!(core, mirror, "{printed} with an extra field");
                 assert!(!core || body == TxBody::Claim, "the core takes an unknown field in {printed}");
+                // and the document says which
+                let document = crate::api::openapi_document(&crate::node::Config::default());
+                let variant = document["components"]["schemas"]["TxBodyDoc"]["oneOf"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["properties"]["kind"]["enum"][0] == printed["kind"])
+                    .unwrap_or_else(|| panic!("no variant for {printed}"))
+                    .clone();
+                assert_eq!(variant["additionalProperties"] != json!(false), core, "{variant}");
             }
         }
     }
