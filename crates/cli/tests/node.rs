@@ -477,23 +477,24 @@ fn cli_client_and_clean_stop() {
     }
     let (code, out, _) = gridmint(&node, &["tx", "--key", bob_file.to_str().unwrap(), "claim", "--wait"]);
     assert_eq!(code, 0);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["error"],
-        "nothing_to_claim",
-        "a failed receipt names its error"
-    );
+    let failed = serde_json::from_str::<Value>(&out).unwrap();
+    assert_eq!(failed["error"], "nothing_to_claim", "a failed receipt names its error");
+    // G10: a transaction that fails its kind's checks is included and pays its fee
+    let fee = amount(&failed["fee"]);
+    assert!(fee > 0, "{failed}");
     // the two transfers sent without --wait commit within a few blocks
+    let expected = 155 * 10u128.pow(17) - fee;
     let mut spendable = 0;
     for _ in 0..200 {
         let (code, out, _) = gridmint(&node, &["account", &bob]);
         assert_eq!(code, 0);
         spendable = amount(&serde_json::from_str::<Value>(&out).unwrap()["spendable"]);
-        if spendable == 155 * 10u128.pow(17) {
+        if spendable == expected {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(spendable, 155 * 10u128.pow(17), "12.5 + 1 + 2 tokens");
+    assert_eq!(spendable, expected, "12.5 + 1 + 2 tokens, less the failed claim's fee");
     let (code, _, err) = gridmint(&node, &["account", "not-an-address"]);
     assert_eq!(code, 2, "{err}");
     let (code, out, _) = gridmint(&node, &["epoch", "999"]);
@@ -509,7 +510,7 @@ fn cli_client_and_clean_stop() {
     assert!(status.success(), "stopped with {status}");
     let node = start(&data, &["--block-ms", "50"]);
     assert!(node.get("/v1/status").body["height"].as_u64().unwrap() >= height);
-    assert_eq!(amount(&node.account(&gridmint_core::Address::parse(&bob).unwrap())["spendable"]), 155 * 10u128.pow(17));
+    assert_eq!(amount(&node.account(&gridmint_core::Address::parse(&bob).unwrap())["spendable"]), expected);
 }
 
 /// Garbage on every route never crashes the server: every answer is a typed JSON error.

@@ -218,28 +218,22 @@ impl State {
 
     /// NM6: a heartbeat marks the slot it falls in, if that slot is in the open epoch and not in
     /// the future. Marking a slot twice changes nothing.
-    pub(crate) fn tx_heartbeat(&mut self, machine: Address, slot: u64) -> Result<(), TxError> {
-        let id = self.machine_id(&machine).ok_or(TxError::UnknownMachine)?;
-        let slots_per_epoch = u64::from(self.policy.slots_per_epoch());
-        let slot_seconds = self.policy.epoch.slot_seconds;
-        let epoch_of_slot = slot / slots_per_epoch + 1;
-        let slot_start = slot.checked_mul(slot_seconds).and_then(|s| s.checked_add(self.genesis_time));
-        if epoch_of_slot != self.epoch || slot_start.is_none_or(|start| start > self.time) {
-            return Err(TxError::SlotOutsideEpoch);
-        }
-        let index = (slot % slots_per_epoch) as usize;
-        let cold = &mut self.machines_cold[id as usize];
+    /// Whether `machine` has marked `slot` (a slot of the open epoch).
+    pub(crate) fn slot_marked(&self, machine: MachineId, slot: u64) -> bool {
+        let index = (slot % u64::from(self.policy.slots_per_epoch())) as usize;
+        self.machines_cold[machine as usize].slot_bits[index / 64] >> (index % 64) & 1 != 0
+    }
+
+    /// Marks `slot` (a slot of the open epoch, not yet marked) online for `machine` (NM6).
+    pub(crate) fn mark_slot(&mut self, machine: MachineId, slot: u64) {
+        let index = (slot % u64::from(self.policy.slots_per_epoch())) as usize;
+        let cold = &mut self.machines_cold[machine as usize];
         let was_clean = cold.slot_bits == [0; 5];
-        let word = &mut cold.slot_bits[index / 64];
-        let bit = 1u64 << (index % 64);
-        if *word & bit == 0 {
-            *word |= bit;
-            self.online_slots[id as usize] += 1;
-            if was_clean {
-                self.heartbeat_dirty.push(id);
-            }
+        cold.slot_bits[index / 64] |= 1u64 << (index % 64);
+        self.online_slots[machine as usize] += 1;
+        if was_clean {
+            self.heartbeat_dirty.push(machine);
         }
-        Ok(())
     }
 
     /// The connection weight of a machine (NM7): class weight × bandwidth factor in ppb.

@@ -1,10 +1,13 @@
-//! Rejection codes (RULES G10). A rejected transaction is a value, not a failure: its code is
-//! written into the receipt and the state is left byte-identical.
+//! Rejection codes (RULES G10).
 //!
 //! Checks run in a fixed order and the first failing check's code is returned:
-//! 1. the envelope: signer known (1), signer not a locked system account (5), nonce (2, 3),
-//!    block not full (6), fee payable (4);
-//! 2. the body, in the order of its fields (each kind's checks are listed in docs/ERRORS.md).
+//! 1. the envelope: the encoding's limits (7), signer known (1), signer not a locked system
+//!    account (5), nonce (2, 3), block not full (6), fee payable (4); for a heartbeat: nonce 0
+//!    (3), a registered machine (21), its slot current (24), not yet marked (26). A transaction
+//!    that fails the envelope is *refused*: it changes nothing and never enters a block.
+//! 2. the body, in the order of its fields (each kind's checks are listed in docs/ERRORS.md). A
+//!    transaction that fails here is *included* with its code in the receipt: it pays its fee,
+//!    consumes its nonce, and changes nothing else.
 //!
 //! Codes are stable: a code's number and meaning never change; new codes get new numbers.
 
@@ -43,6 +46,9 @@ codes! {
     SignerLocked = 5,
     /// The block already holds the policy's transaction limit.
     BlockFull = 6,
+    /// A string or list is over the limits of the canonical encoding (256-byte strings, 32
+    /// policy changes).
+    InvalidEncoding = 7,
     /// An amount that must be positive is zero.
     ZeroAmount = 10,
     /// The spendable balance is too small.
@@ -57,10 +63,13 @@ codes! {
     NotMachineOwner = 22,
     /// The GPU class is outside the policy's classes.
     InvalidGpuClass = 23,
-    /// The heartbeat's slot is not in the current epoch or lies in the future.
+    /// The heartbeat's slot is not the ledger's current slot (within the tolerance for clock skew
+    /// and latency) or not in the open epoch.
     SlotOutsideEpoch = 24,
     /// The machine's bond is below the policy minimum.
     MachineBondTooLow = 25,
+    /// The machine has already marked this slot online.
+    HeartbeatDuplicate = 26,
     /// The customer already has a job with this id.
     JobExists = 30,
     /// No open job with this customer and id.
@@ -69,6 +78,9 @@ codes! {
     UsageExceedsJob = 33,
     /// A job needs a positive price and GPU-second budget.
     InvalidJob = 35,
+    /// The machine did not work on this job (it reported no usage for it): it cannot be failed
+    /// by it.
+    MachineNotInJob = 36,
     /// The signer already runs a validator.
     ValidatorExists = 40,
     /// No validator has this address.

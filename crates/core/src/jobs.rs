@@ -88,7 +88,15 @@ impl State {
             return Err(TxError::UnknownJob);
         }
         let failed = match failed_by {
-            Some(address) => Some(self.machine_id(&address).ok_or(TxError::UnknownMachine)?),
+            Some(address) => {
+                let machine = self.machine_id(&address).ok_or(TxError::UnknownMachine)?;
+                // NM9: only a machine that worked on the job can be failed by it
+                let job = &self.jobs[&(customer, job_id)];
+                if !job.usage.iter().any(|(m, _, _)| *m == machine) {
+                    return Err(TxError::MachineNotInJob);
+                }
+                Some(machine)
+            }
             None => None,
         };
         let job = self.jobs.remove(&(customer, job_id)).unwrap_or_else(|| unreachable!("checked above"));

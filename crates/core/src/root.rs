@@ -73,64 +73,110 @@ impl<S: ByteSink> Out<'_, S> {
 impl State {
     /// Writes the canonical encoding of the state.
     pub fn encode_canonical<S: ByteSink>(&self, sink: &mut S) {
+        // every field named: a field added to `State` fails to compile here until it is either
+        // encoded or listed as not part of the state's meaning
+        let State {
+            policy,
+            policy_log,
+            policy_start_epoch,
+            upgrades,
+            genesis_time,
+            epoch,
+            height,
+            time,
+            cap,
+            minted_total,
+            burned_total,
+            accounts,
+            rewards,
+            account_index: _, // derived: address -> position in `accounts`
+            pools,
+            machines,
+            machine_bucket: _, // derived from the policy and each machine's class and tier
+            online_slots,
+            forfeited,
+            accruing: _,       // bookkeeping: the settled totals below commit to it
+            accruing_count: _, // bookkeeping, as `accruing`
+            machines_cold,
+            machine_credit: _, // encoded settled, as each machine's rewards total
+            machine_claimed,
+            reward_index: _,    // encoded settled, as each machine's rewards total
+            owner_machines: _,  // derived from each machine's owner
+            machine_index: _,   // derived: address -> machine
+            heartbeat_dirty: _, // bookkeeping: the machines whose slot bits are set
+            epoch_ai_tokens,
+            epoch_compute_units,
+            validators,
+            positions,
+            master_nodes,
+            unbonding,
+            unbonding_seq,
+            liquidity,
+            jobs,
+            closed_jobs,
+            debts,
+            proposals,
+            next_proposal,
+            bridge,
+            receipts,
+            base_fee,
+            block_tx_count,
+            block_producer: _, // a lookup cache within one block
+            tally,
+            weight_table: _,  // derived from the policy
+            threads: _,       // how the close runs, not what it computes
+            compute_roots: _, // likewise
+        } = self;
         let mut o = Out(sink);
         o.bytes(b"gridmint/state/v1");
-        o.bytes(&self.policy.hash());
-        o.len(self.policy_log.len());
-        for era in &self.policy_log {
+        o.bytes(&policy.hash());
+        o.len(policy_log.len());
+        for era in policy_log {
             o.u64(era.from_epoch);
             o.u32(era.version);
             o.bytes(&era.hash);
         }
-        o.u64(self.policy_start_epoch);
-        o.len(self.upgrades.len());
-        for (epoch, upgrade) in &self.upgrades {
+        o.u64(*policy_start_epoch);
+        o.len(upgrades.len());
+        for (epoch, upgrade) in upgrades {
             o.u64(*epoch);
             o.bytes(&upgrade.policy.hash());
             o.u8(u8::from(upgrade.restart_pools));
         }
-        for v in [self.genesis_time, self.epoch, self.height, self.time] {
+        for v in [*genesis_time, *epoch, *height, *time] {
             o.u64(v);
         }
-        for v in [self.cap, self.minted_total, self.burned_total, self.base_fee] {
+        for v in [*cap, *minted_total, *burned_total, *base_fee] {
             o.u128(v);
         }
-        o.u32(self.block_tx_count);
-        match &self.block_producer {
-            Some((address, id)) => {
-                o.u8(1);
-                o.addr(address);
-                o.u32(*id);
-            }
-            None => o.u8(0),
-        }
-        o.len(self.accounts.len());
-        for (a, r) in self.accounts.iter().zip(&self.rewards) {
+        o.u32(*block_tx_count);
+        o.len(accounts.len());
+        for (a, r) in accounts.iter().zip(rewards) {
             o.addr(&a.address);
             for v in [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed, r.total] {
                 o.u128(v);
             }
             o.u64(a.nonce);
         }
-        o.len(self.pools.len());
-        for p in &self.pools {
+        o.len(pools.len());
+        for p in pools {
             o.bytes(p.name.as_bytes());
             o.u8(0);
             o.u128(p.balance);
             o.u128(p.released_total);
             o.u128(p.epoch_budget);
         }
-        o.len(self.machines.len());
+        o.len(machines.len());
         // settled values (what a per-close credit would hold), so the root does not depend on
         // when machines were last settled; the accruing bits are bookkeeping and left out
-        for (id, (hot, cold)) in self.machines.iter().zip(&self.machines_cold).enumerate() {
+        for (id, (hot, cold)) in machines.iter().zip(machines_cold).enumerate() {
             let reward = self.machine_rewards_total(id as u32);
-            let unclaimed = reward - self.machine_claimed[id];
+            let unclaimed = reward - machine_claimed[id];
             o.u32(hot.owner);
-            o.u16(self.online_slots[id]);
+            o.u16(online_slots[id]);
             o.u8(hot.gpu_class);
             o.u8(hot.bandwidth_tier);
-            o.u8(u8::from(crate::state::bit(&self.forfeited, id as u32)));
+            o.u8(u8::from(crate::state::bit(forfeited, id as u32)));
             o.addr(&cold.address);
             o.u32(cold.bandwidth_mbps);
             o.u128(cold.bond);
@@ -140,55 +186,55 @@ impl State {
             o.u128(reward);
             o.u128(unclaimed);
         }
-        o.len(self.epoch_ai_tokens.len());
-        for (m, t) in &self.epoch_ai_tokens {
+        o.len(epoch_ai_tokens.len());
+        for (m, t) in epoch_ai_tokens {
             o.u32(*m);
             o.u64(*t);
         }
-        o.len(self.epoch_compute_units.len());
-        for (m, u) in &self.epoch_compute_units {
+        o.len(epoch_compute_units.len());
+        for (m, u) in epoch_compute_units {
             o.u32(*m);
             o.u128(*u);
         }
-        o.len(self.validators.len());
-        for (address, v) in &self.validators {
+        o.len(validators.len());
+        for (address, v) in validators {
             o.addr(address);
             o.u32(v.operator);
             o.u128(v.active);
             o.u32(v.assigned);
             o.u32(v.correct);
         }
-        o.len(self.positions.len());
-        for ((validator, account), p) in &self.positions {
+        o.len(positions.len());
+        for ((validator, account), p) in positions {
             o.addr(validator);
             o.u32(*account);
             o.u128(p.active);
             o.u128(p.pending_in);
             o.u128(p.pending_out);
         }
-        o.len(self.master_nodes.len());
-        for m in &self.master_nodes {
+        o.len(master_nodes.len());
+        for m in master_nodes {
             o.addr(m);
         }
-        o.len(self.unbonding.len());
-        for ((epoch, seq), u) in &self.unbonding {
+        o.len(unbonding.len());
+        for ((epoch, seq), u) in unbonding {
             o.u64(*epoch);
             o.u64(*seq);
             o.u32(u.account);
             o.u128(u.amount);
             o.u128(u.burn);
         }
-        o.u64(self.unbonding_seq);
-        o.len(self.liquidity.len());
-        for (account, l) in &self.liquidity {
+        o.u64(*unbonding_seq);
+        o.len(liquidity.len());
+        for (account, l) in liquidity {
             o.u32(*account);
             o.u128(l.active);
             o.u8(u8::from(l.pending.is_some()));
             o.u128(l.pending.unwrap_or(0));
             o.u64(l.registered_epoch);
         }
-        o.len(self.jobs.len());
-        for ((customer, id), job) in &self.jobs {
+        o.len(jobs.len());
+        for ((customer, id), job) in jobs {
             o.u32(*customer);
             o.u64(*id);
             o.u8(job.mode as u8);
@@ -203,18 +249,18 @@ impl State {
                 o.u64(*t);
             }
         }
-        o.len(self.closed_jobs.len());
-        for (customer, id) in &self.closed_jobs {
+        o.len(closed_jobs.len());
+        for (customer, id) in closed_jobs {
             o.u32(*customer);
             o.u64(*id);
         }
-        o.len(self.debts.len());
-        for (account, amount) in &self.debts {
+        o.len(debts.len());
+        for (account, amount) in debts {
             o.u32(*account);
             o.u128(*amount);
         }
-        o.len(self.proposals.len());
-        for (id, p) in &self.proposals {
+        o.len(proposals.len());
+        for (id, p) in proposals {
             o.u64(*id);
             o.u32(p.proposer);
             let mut action = crate::tx::Writer::default();
@@ -237,8 +283,8 @@ impl State {
             }
             o.u8(p.outcome.map_or(0, |outcome| outcome as u8 + 1));
         }
-        o.u64(self.next_proposal);
-        let b = &self.bridge;
+        o.u64(*next_proposal);
+        let b = bridge;
         o.u128(b.escrow);
         o.len(b.outbound.len());
         for out in &b.outbound {
@@ -261,8 +307,8 @@ impl State {
         }
         o.u128(b.inbound_paid_epoch);
         o.u128(b.inbound_cap_epoch);
-        o.len(self.receipts.len());
-        for (id, r) in &self.receipts {
+        o.len(receipts.len());
+        for (id, r) in receipts {
             o.bytes(id);
             o.u32(r.machine);
             o.u128(r.compute_units);
@@ -278,10 +324,10 @@ impl State {
             o.u8(r.status as u8);
             o.u64(r.epoch);
         }
-        o.u128(self.tally.minted);
-        o.u128(self.tally.burned);
-        o.len(self.tally.released.len());
-        for r in &self.tally.released {
+        o.u128(tally.minted);
+        o.u128(tally.burned);
+        o.len(tally.released.len());
+        for r in &tally.released {
             o.u128(*r);
         }
     }

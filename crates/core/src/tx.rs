@@ -18,8 +18,11 @@ pub const MAX_STRING_BYTES: usize = 256;
 pub const MAX_POLICY_CHANGES: usize = 32;
 
 /// A signed-for transaction: who acts, in which order, and what.
+///
+/// Deserializing (JSON) checks every limit of the canonical encoding ([`Tx::check_limits`]), so
+/// a transaction that arrives by JSON can always be encoded and decoded back to itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "TxUnchecked")]
 pub struct Tx {
     /// The account (or, for heartbeats, the machine) whose key signs.
     pub signer: Address,
@@ -27,6 +30,30 @@ pub struct Tx {
     pub nonce: u64,
     /// What the transaction does.
     pub body: TxBody,
+}
+
+impl AsRef<Tx> for Tx {
+    fn as_ref(&self) -> &Tx {
+        self
+    }
+}
+
+/// [`Tx`] as it arrives, before its limits are checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxUnchecked {
+    signer: Address,
+    nonce: u64,
+    body: TxBody,
+}
+
+impl TryFrom<TxUnchecked> for Tx {
+    type Error = DecodeError;
+    fn try_from(raw: TxUnchecked) -> Result<Tx, DecodeError> {
+        let tx = Tx { signer: raw.signer, nonce: raw.nonce, body: raw.body };
+        tx.check_limits()?;
+        Ok(tx)
+    }
 }
 
 /// The mode of a job: it decides the provider share and the burn (NM8, N24-5).
@@ -242,11 +269,14 @@ pub enum DecodeError {
     /// A boolean byte other than 0 or 1.
     #[error("invalid boolean byte {0}")]
     InvalidBool(u8),
-    /// A string longer than allowed or not UTF-8.
-    #[error("invalid string")]
+    /// A string that is not UTF-8.
+    #[error("invalid string (not UTF-8)")]
     InvalidString,
+    /// A string longer than [`MAX_STRING_BYTES`] bytes.
+    #[error("a string is longer than {MAX_STRING_BYTES} bytes")]
+    StringTooLong,
     /// More policy changes than allowed.
-    #[error("too many policy changes")]
+    #[error("more than {MAX_POLICY_CHANGES} policy changes in one proposal")]
     TooManyChanges,
 }
 
@@ -279,10 +309,12 @@ impl Writer {
     pub fn bool(&mut self, v: bool) {
         self.0.push(u8::from(v));
     }
-    /// u16 length + UTF-8.
+    /// u16 length + UTF-8. Never truncates: a string over [`MAX_STRING_BYTES`] is written
+    /// whole (up to `u16::MAX` bytes) and then fails to decode, which is why every transaction
+    /// is checked with [`Tx::check_limits`] before it is signed, admitted or applied.
     pub fn string(&mut self, v: &str) {
         let bytes = v.as_bytes();
-        let len = bytes.len().min(MAX_STRING_BYTES);
+        let len = bytes.len().min(usize::from(u16::MAX));
         self.0.extend_from_slice(&(len as u16).to_le_bytes());
         self.0.extend_from_slice(bytes.get(..len).unwrap_or_default());
     }
@@ -324,7 +356,7 @@ impl Reader<'_> {
     fn string(&mut self) -> Result<String, DecodeError> {
         let len = u16::from_le_bytes(self.take()?) as usize;
         if len > MAX_STRING_BYTES || len > self.0.len() {
-            return Err(if len > MAX_STRING_BYTES { DecodeError::InvalidString } else { DecodeError::Truncated });
+            return Err(if len > MAX_STRING_BYTES { DecodeError::StringTooLong } else { DecodeError::Truncated });
         }
         let (head, rest) = self.0.split_at(len);
         self.0 = rest;
@@ -448,9 +480,9 @@ impl Tx {
                 }
                 ProposalAction::PolicyChange { changes } => {
                     w.u8(2);
-                    let count = changes.len().min(MAX_POLICY_CHANGES);
-                    w.u8(count as u8);
-                    for (key, value) in changes.iter().take(count) {
+                    // never truncated (see `Writer::string`): an over-long list fails to decode
+                    w.u8(changes.len().min(usize::from(u8::MAX)) as u8);
+                    for (key, value) in changes {
                         w.string(key);
                         w.string(value);
                     }
@@ -569,6 +601,23 @@ impl Tx {
             return Err(DecodeError::TrailingBytes);
         }
         Ok(Tx { signer, nonce, body })
+    }
+
+    /// Checks every limit of the canonical encoding: strings of at most [`MAX_STRING_BYTES`]
+    /// bytes, at most [`MAX_POLICY_CHANGES`] changes in a proposal. A transaction that passes
+    /// encodes to bytes that [`Tx::decode`] turns back into exactly it.
+    pub fn check_limits(&self) -> Result<(), DecodeError> {
+        if let TxBody::Propose { action: ProposalAction::PolicyChange { changes } } = &self.body {
+            if changes.len() > MAX_POLICY_CHANGES {
+                return Err(DecodeError::TooManyChanges);
+            }
+            for (key, value) in changes {
+                if key.len() > MAX_STRING_BYTES || value.len() > MAX_STRING_BYTES {
+                    return Err(DecodeError::StringTooLong);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// blake3 of the canonical bytes: the transaction's id.

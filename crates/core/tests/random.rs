@@ -1,7 +1,9 @@
 //! Random transaction sequences over all four policies, valid and invalid transactions of every
 //! kind, checked against a simple reference model:
 //! - transfers: success exactly when the model says so, with the exact balance changes;
-//! - every transaction: success consumes the nonce; a rejection leaves the state byte-identical;
+//! - every transaction: one refused by the envelope leaves the state byte-identical and stays out
+//!   of the block; one included with a failure code changes exactly its fee and nonce (G10);
+//!   success consumes the nonce;
 //! - after every block: every invariant (G8 conservation, the cap, stake and escrow sums);
 //! - some seeds are replayed from scratch and must reach the same state root (determinism).
 //!
@@ -10,6 +12,7 @@
 //! starts with the seed that replays it.
 
 mod common;
+use common::charged;
 use common::generator::{body, policy};
 use gridmint_core::{Address, Block, State, Tx, TxBody, TxError};
 use rand::{RngExt, SeedableRng};
@@ -56,7 +59,12 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
             } else {
                 None
             };
-            let result = state.apply_tx(&tx, producer);
+            let state_before = state.clone();
+            let outcome = state.execute_tx(&tx, producer);
+            let result = match &outcome {
+                Ok(receipt) => TxError::from_code(receipt.code).map_or(Ok(receipt.fee), Err),
+                Err(error) => Err(*error),
+            };
             if let Some((ok, to, amount, from_before, to_before)) = model {
                 assert_eq!(result.is_ok(), ok, "seed {seed}: transfer {tx:?} gave {result:?}, the model says ok={ok}");
                 if ok && to != signer && to != producer && signer != producer {
@@ -64,8 +72,8 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
                     assert_eq!(spendable(&state, &to), to_before + amount, "seed {seed}: recipient balance");
                 }
             }
-            match result {
-                Ok(_) => {
+            match outcome {
+                Ok(receipt) if receipt.code == 0 => {
                     if !matches!(tx.body, TxBody::Heartbeat { .. }) {
                         assert_eq!(
                             state.account(&signer).unwrap().nonce,
@@ -74,12 +82,23 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
                         );
                     }
                 }
+                Ok(receipt) => {
+                    let error = TxError::from_code(receipt.code).expect("a documented code");
+                    assert!(!matches!(tx.body, TxBody::Heartbeat { .. }), "seed {seed}: a heartbeat is never charged");
+                    assert!(
+                        charged(&state_before, signer, producer).canonical_bytes() == state.canonical_bytes(),
+                        "seed {seed}: failed {tx:?} ({error}) changed more than its fee and nonce"
+                    );
+                }
                 Err(error) => {
                     assert!(TxError::from_code(error.code()) == Some(error));
                     assert!(
                         before == state.canonical_bytes(),
-                        "seed {seed}: rejected {tx:?} ({error}) changed the state"
+                        "seed {seed}: refused {tx:?} ({error}) changed the state"
                     );
+                    // refused: never in a block
+                    applied += 1;
+                    continue;
                 }
             }
             txs.push(tx);

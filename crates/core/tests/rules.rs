@@ -15,8 +15,7 @@ fn nm6_sixty_vs_sixty_one_slots() {
     let mut h = Harness::new("netmind", &[("alice", tokens(10))]);
     h.register_machine("alice", "m60", 1, 100, 0);
     h.register_machine("alice", "m61", 1, 100, 0);
-    h.heartbeats("m60", 60);
-    h.heartbeats("m61", 61);
+    h.online(&[("m60", 60), ("m61", 61)]);
     let summary = h.next_epoch();
     let program = summary.programs.iter().find(|p| p.program == "connection_reward").unwrap();
     assert_eq!(program.recipients, 1);
@@ -46,8 +45,7 @@ fn nm7_weights_and_bandwidth() {
     let mut h = Harness::new("netmind", &[("alice", tokens(10))]);
     h.register_machine("alice", "h100", 5, 100, 0);
     h.register_machine("alice", "r3060", 1, 50, 0);
-    h.heartbeats("h100", 61);
-    h.heartbeats("r3060", 61);
+    h.online(&[("h100", 61), ("r3060", 61)]);
     let summary = h.next_epoch();
     let budget = summary.programs[0].budget;
     let heavy = budget * 10_000 / 10_700;
@@ -69,8 +67,7 @@ fn nm9_forfeit_on_failed_job() {
     let mut h = Harness::new("netmind", &[("alice", tokens(10)), ("carol", tokens(1000))]);
     h.register_machine("alice", "bad", 1, 100, 0);
     h.register_machine("alice", "good", 1, 100, 0);
-    h.heartbeats("bad", 100);
-    h.heartbeats("good", 100);
+    h.online(&[("bad", 100), ("good", 100)]);
     h.ok(
         "carol",
         TxBody::SubmitJob { job_id: 7, mode: JobMode::Sync, price_per_gpu_second: TOKEN / 100, max_gpu_seconds: 1000 },
@@ -260,9 +257,10 @@ fn nm10_unstake_at_boundary() {
     h.err("s1", TxBody::Unstake { validator: addr("v1"), amount: 1, fast: false }, TxError::InsufficientStake);
     h.err("s1", TxBody::Unstake { validator: addr("v2"), amount: 1, fast: true }, TxError::InsufficientStake);
     h.err("v1", TxBody::Unstake { validator: addr("v1"), amount: 1, fast: true }, TxError::FastWithdrawalUnavailable);
-    assert_eq!(h.spendable("s1"), before - FEE, "not yet released");
+    // G10: the two failed unstakes were included and paid their fees
+    assert_eq!(h.spendable("s1"), before - 3 * FEE, "not yet released");
     h.next_epoch();
-    assert_eq!(h.spendable("s1"), before - FEE + tokens(200));
+    assert_eq!(h.spendable("s1"), before - 3 * FEE + tokens(200));
     assert!(h.unclaimed("s1") > 0, "G9: earned in the epoch it unstaked");
 }
 
@@ -313,9 +311,7 @@ fn os5_points_tokens_for_tokens() {
         },
     );
     h.ok("carol", TxBody::SettleJob { job_id: 1 });
-    h.heartbeats("m1", 215);
-    h.heartbeats("m2", 216);
-    h.heartbeats("m3", 216);
+    h.online(&[("m1", 215), ("m2", 216), ("m3", 216)]);
     // the pool after step 1 and 2: its balance now plus this epoch's inflows
     let summary = h.next_epoch();
     let points = summary.programs.iter().find(|p| p.program == "points").unwrap();
@@ -646,13 +642,14 @@ fn ot6_base_fee_moves_at_most_12_5_percent() {
             });
         }
         let time = h.state.time;
-        let outcome = h.state.apply_block(&gridmint_core::Block { height, time, producer: h.producer, txs }).unwrap();
+        let built = h.state.build_block(height, time, h.producer, txs, false).unwrap();
         h.state.assert_invariants();
-        outcome
+        built
     };
     let burned = h.state.burned_total;
-    let full = block(&mut h, 10); // 11 submitted: the 11th is refused
-    assert_eq!(full.receipts.last().unwrap().code, TxError::BlockFull.code());
+    let full = block(&mut h, 10); // 11 submitted: the 11th finds the block full and stays out
+    assert_eq!(full.included.len(), 10);
+    assert_eq!(full.refused.iter().map(|(_, e)| *e).collect::<Vec<_>>(), vec![TxError::BlockFull]);
     assert_eq!(h.state.burned_total - burned, base * 10, "the base fee is burned");
     assert_eq!(h.state.base_fee, base + base / 8, "+12.5% at a full block");
     let after_full = h.state.base_fee;
@@ -706,23 +703,82 @@ fn n24_6_upgrade_burns_unreleased_pools() {
     );
 }
 
-/// G10: every envelope error in its documented order, each leaving the state unchanged.
-/// Method: unknown signer, replayed and skipped nonces, an unpayable fee.
+/// G10 (revised 2026-11-29): a transaction that fails the envelope is refused and changes
+/// nothing; one that fails its kind's checks is included, pays its fee, consumes its nonce and
+/// changes nothing else; so an account holding one base unit cannot get anything stored.
+/// Method: each envelope check and two kind failures through the harness (which compares the
+/// state with one charged field by field), then 1,000 transfers from a 1-base-unit account.
 #[test]
-fn g10_envelope_errors_change_nothing() {
-    let mut h = Harness::new("netmind", &[("a", FEE)]);
-    h.err("nobody", TxBody::Claim, TxError::UnknownSigner);
-    let tx = gridmint_core::Tx { signer: addr("a"), nonce: 1, body: TxBody::Claim };
-    h.err_tx(&tx, TxError::NonceTooHigh);
-    h.err("a", TxBody::Transfer { to: addr("b"), amount: 1 }, TxError::InsufficientBalance);
+fn g10_envelope_refused_kind_failures_pay() {
+    let mut h = Harness::new("netmind", &[("a", 3 * FEE)]);
+    let claim = h.tx(addr("nobody"), TxBody::Claim);
+    h.refused(&claim, TxError::UnknownSigner);
+    h.refused(&gridmint_core::Tx { signer: addr("a"), nonce: 1, body: TxBody::Claim }, TxError::NonceTooHigh);
+    // kind failures: included, each pays the flat fee to the producer and uses a nonce
     h.err("a", TxBody::Transfer { to: addr("b"), amount: 0 }, TxError::ZeroAmount);
-    let mut h = Harness::new("netmind", &[("a", FEE + 1)]);
-    h.ok("a", TxBody::Transfer { to: addr("b"), amount: 1 });
+    h.err("a", TxBody::Transfer { to: addr("b"), amount: 3 * FEE }, TxError::InsufficientBalance);
+    assert_eq!(h.spendable("a"), FEE);
+    assert_eq!(h.state.account(&addr("a")).unwrap().nonce, 2);
+    assert_eq!(h.spendable("producer"), 2 * FEE, "NM14: the fees of failed transactions go to the producer");
+    assert!(h.state.account(&addr("b")).is_none(), "a failed transfer creates no account");
     let replay = gridmint_core::Tx { signer: addr("a"), nonce: 0, body: TxBody::Transfer { to: addr("b"), amount: 1 } };
-    h.err_tx(&replay, TxError::NonceTooLow);
-    h.err("a", TxBody::Transfer { to: addr("b"), amount: 1 }, TxError::InsufficientFee);
-    assert_eq!(h.spendable("b"), 1);
-    assert_eq!(h.spendable("producer"), FEE, "NM14: the flat fee goes to the block producer");
+    h.refused(&replay, TxError::NonceTooLow);
+    h.err("a", TxBody::Claim, TxError::NothingToClaim);
+    // nothing left to pay a fee with: refused by the envelope from now on
+    let spam = h.tx(addr("a"), TxBody::Transfer { to: addr("b"), amount: 1 });
+    h.refused(&spam, TxError::InsufficientFee);
+
+    let mut h = Harness::new("netmind", &[("spammer", 1)]);
+    let before = h.state.canonical_bytes();
+    let candidates: Vec<gridmint_core::Tx> = (0..1_000)
+        .map(|i| gridmint_core::Tx {
+            signer: addr("spammer"),
+            nonce: 0,
+            body: TxBody::Transfer { to: addr(&format!("victim{i}")), amount: 1 },
+        })
+        .collect();
+    let time = h.state.time;
+    let built = h.state.build_block(1, time, h.producer, candidates, false).unwrap();
+    assert!(built.included.is_empty(), "nothing of a spammer without a fee enters a block");
+    assert_eq!(built.refused.len(), 1_000);
+    assert!(built.refused.iter().all(|(_, e)| *e == TxError::InsufficientFee));
+    let mut after = h.state.clone();
+    after.height = 0;
+    after.base_fee = h.state.base_fee;
+    assert!(after.canonical_bytes() == before, "an empty block of refusals changes only the height");
+}
+
+/// G10: a block built from candidates leaves the refused ones out and replays to the same root;
+/// a decided block that carries a refused transaction is invalid. Method: a block of a success,
+/// a kind failure, a replayed nonce and a transfer from an unknown account.
+#[test]
+fn g10_built_blocks_replay_and_refused_transactions_invalidate_a_block() {
+    let mut h = Harness::new("netmind", &[("a", tokens(10))]);
+    let genesis = h.state.clone();
+    let tx = |nonce, amount, signer: &str| gridmint_core::Tx {
+        signer: addr(signer),
+        nonce,
+        body: TxBody::Transfer { to: addr("b"), amount },
+    };
+    let candidates = vec![tx(0, 5, "a"), tx(1, 0, "a"), tx(1, 1, "a"), tx(0, 1, "nobody"), tx(2, 1, "a")];
+    let time = h.state.time + 10;
+    let built = h.state.build_block(1, time, h.producer, candidates.clone(), false).unwrap();
+    assert_eq!(built.included, vec![candidates[0].clone(), candidates[1].clone(), candidates[4].clone()]);
+    let codes: Vec<u16> = built.receipts.iter().map(|r| r.code).collect();
+    assert_eq!(codes, vec![0, TxError::ZeroAmount.code(), 0]);
+    let refused: Vec<TxError> = built.refused.iter().map(|(_, e)| *e).collect();
+    assert_eq!(refused, vec![TxError::NonceTooLow, TxError::UnknownSigner]);
+    let mut replica = genesis.clone();
+    let block = gridmint_core::Block { height: 1, time, producer: h.producer, txs: built.included.clone() };
+    let outcome = replica.apply_block(&block).unwrap();
+    assert_eq!(outcome.receipts, built.receipts);
+    assert_eq!(replica.state_root(), h.state.state_root());
+    let mut replica = genesis;
+    let bad = gridmint_core::Block { height: 1, time, producer: h.producer, txs: candidates };
+    assert_eq!(
+        replica.apply_block(&bad),
+        Err(gridmint_core::BlockError::Refused { index: 2, error: TxError::NonceTooLow })
+    );
 }
 
 /// OT7: leaderboards rank machines by validated contributions (rewards) and validators by their
@@ -764,11 +820,12 @@ fn x2_reward_proofs_verify_and_detect_tampering() {
     let owners: Vec<String> = (0..9).map(|i| format!("owner{i}")).collect();
     let funded: Vec<(&str, u128)> = owners.iter().map(|o| (o.as_str(), tokens(1))).collect();
     let mut h = Harness::new("netmind", &funded);
+    let machines: Vec<String> = (0..owners.len()).map(|i| format!("mach{i}")).collect();
     for (i, owner) in owners.iter().enumerate() {
-        let machine = format!("mach{i}");
-        h.register_machine(owner, &machine, (i % 5) as u8 + 1, 100, 0);
-        h.heartbeats(&machine, 61 + i as u64);
+        h.register_machine(owner, &machines[i], (i % 5) as u8 + 1, 100, 0);
     }
+    let online: Vec<(&str, u64)> = machines.iter().enumerate().map(|(i, m)| (m.as_str(), 61 + i as u64)).collect();
+    h.online(&online);
     let summary = h.next_epoch();
     for owner in &owners {
         let proof = h.state.reward_proof(&addr(owner)).unwrap();

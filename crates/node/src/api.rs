@@ -151,6 +151,8 @@ pub struct Metrics {
     pub admitted: AtomicU64,
     /// Transactions refused at admission.
     pub refused: AtomicU64,
+    /// Admitted transactions dropped when their block executed (the envelope refused them then).
+    pub dropped: AtomicU64,
     /// Blocks committed.
     pub blocks: AtomicU64,
     /// Transactions committed.
@@ -612,7 +614,15 @@ async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) 
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
         return ok(TxStatus::Committed(receipt_of(&bytes, &location)));
     }
-    Err(ApiError::not_found("unknown_tx", "no such transaction (never received, or refused)"))
+    if let Some(error) = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).dropped(&bytes) {
+        // admitted, then refused by the envelope when its block executed: never stored (G10)
+        return ok(json!({
+            "id": id,
+            "status": "dropped",
+            "error": {"code": error.code(), "name": error, "message": error.describe()},
+        }));
+    }
+    Err(ApiError::not_found("unknown_tx", "no such transaction (never received, refused, or dropped long ago)"))
 }
 
 /// This document.
@@ -641,6 +651,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ),
         ("gridmint_tx_admitted_total", "transactions admitted to the mempool", m.admitted.load(Ordering::Relaxed)),
         ("gridmint_tx_refused_total", "transactions refused at admission", m.refused.load(Ordering::Relaxed)),
+        ("gridmint_tx_dropped_total", "admitted transactions dropped at execution", m.dropped.load(Ordering::Relaxed)),
         ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
         ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
         ("gridmint_epochs_closed_total", "epochs closed by this process", m.epochs.load(Ordering::Relaxed)),
@@ -750,10 +761,25 @@ fn refusal_error(refusal: Refusal) -> ApiError {
             format!("nonce skips ahead; the next nonce is {expected}"),
         ),
         Refusal::HeartbeatNonce => ApiError::bad("invalid_transaction", "a heartbeat carries nonce 0"),
+        Refusal::Envelope(error) => envelope_error(error),
         Refusal::Full => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "mempool_full", "the mempool is full; retry later")
         }
     }
+}
+
+/// A refusal by the core's envelope checks (G10): the transaction never enters a block.
+fn envelope_error(error: TxError) -> ApiError {
+    let (status, code) = match error {
+        TxError::InsufficientFee => (StatusCode::PAYMENT_REQUIRED, "insufficient_fee"),
+        TxError::SignerLocked => (StatusCode::FORBIDDEN, "signer_locked"),
+        TxError::InvalidEncoding => (StatusCode::BAD_REQUEST, "invalid_transaction"),
+        TxError::SlotOutsideEpoch => (StatusCode::CONFLICT, "slot_not_current"),
+        TxError::HeartbeatDuplicate => (StatusCode::CONFLICT, "slot_already_marked"),
+        TxError::BlockFull => (StatusCode::SERVICE_UNAVAILABLE, "block_full"),
+        _ => (StatusCode::BAD_REQUEST, "refused"),
+    };
+    ApiError::new(status, code, format!("refused (code {}): {}", error.code(), error.describe()))
 }
 
 /// Verifies signatures, on every core for large batches.
@@ -816,7 +842,7 @@ fn admit(
             outcomes.push(Outcome::Refused(ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())));
             continue;
         }
-        match mempool.admit(tx, id, &ledger.state) {
+        match mempool.admit(tx, id, &ledger.state, crate::node::now_seconds()) {
             Ok(Admitted::New) => {
                 shared.metrics.admitted.fetch_add(1, Ordering::Relaxed);
                 outcomes.push(Outcome::Pending(id));

@@ -13,8 +13,8 @@
 use crate::block::{StoredBlock, encode_leaves, genesis_hash};
 use crate::signing::SignedTx;
 use crate::store::{BlockWrite, EpochWrite, Store, StoreError};
-use gridmint_core::connection_reward::MachineView;
-use gridmint_core::{Address, BlockError, EpochSummary, Policy, Receipt, State};
+pub use gridmint_core::apply::{EpochRecord, ExplainMachine, ExplainRecord};
+use gridmint_core::{Address, BlockError, Policy, Receipt, State, TxError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -82,24 +82,9 @@ pub enum LedgerError {
 pub struct Proposal {
     /// The producer's time; at least the previous block's.
     pub time: u64,
-    /// Ordered, signature-checked transactions.
+    /// Ordered, signature-checked candidate transactions: those the envelope refuses when the
+    /// block executes are left out of it (G10).
     pub txs: Vec<SignedTx>,
-}
-
-/// One machine in an epoch's explain record (X3): its reward inputs as the close saw them
-/// (`rewards_total` is the cumulative total before the close), whether it qualified for the
-/// connection reward, and what the close credited it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExplainMachine {
-    /// Inputs before the close.
-    #[serde(flatten)]
-    pub view: MachineView,
-    /// Whether it qualified for the connection reward: enough slots and no forfeit (NM6, NM9).
-    pub qualified: bool,
-    /// Everything the close credited the machine: its connection reward share, and where the
-    /// policy has them OS5 points and DualProof mining.
-    #[serde(with = "gridmint_core::serde_u128")]
-    pub earned: u128,
 }
 
 /// A block executed by [`Ledger::execute_next`], not yet sealed.
@@ -115,31 +100,8 @@ pub struct Executed {
     pub receipts: Vec<Receipt>,
     /// The epochs it closed.
     pub records: Vec<EpochRecord>,
-}
-
-/// An epoch's inputs to the connection reward, recorded at its close (X3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExplainRecord {
-    /// The epoch.
-    pub epoch: u64,
-    /// Slots a machine needed (NM6).
-    pub min_online_slots: u32,
-    /// Sum of the qualifying machines' weights: each earns floor(budget × weight / this).
-    #[serde(with = "gridmint_core::serde_u128")]
-    pub qualifying_weight: u128,
-    /// Every machine.
-    pub machines: Vec<ExplainMachine>,
-}
-
-/// What one epoch close produced.
-#[derive(Debug, Clone)]
-pub struct EpochRecord {
-    /// The summary (G7 step 5).
-    pub summary: EpochSummary,
-    /// Rewards leaves at the close (X2).
-    pub leaves: Vec<(Address, u128)>,
-    /// Reward inputs (X3).
-    pub explain: ExplainRecord,
+    /// Proposed transactions the envelope refused (G10): not in the block, never stored.
+    pub refused: Vec<(SignedTx, TxError)>,
 }
 
 /// The live ledger.
@@ -153,56 +115,6 @@ pub struct Ledger {
     /// Hash of the last committed block (the genesis hash at height 0).
     pub tip_hash: [u8; 32],
     halted: bool,
-}
-
-/// Executes a block on `state`: closes ended epochs one by one (recording each), then applies
-/// the transactions. Identical in effect to [`State::apply_block`].
-pub fn execute(
-    state: &mut State,
-    height: u64,
-    time: u64,
-    producer: Address,
-    txs: &[SignedTx],
-) -> Result<(Vec<Receipt>, Vec<EpochRecord>), BlockError> {
-    if height != state.height + 1 {
-        return Err(BlockError::WrongHeight { expected: state.height + 1, got: height });
-    }
-    if time < state.time {
-        return Err(BlockError::TimeWentBackwards { previous: state.time, got: time });
-    }
-    let mut records = Vec::new();
-    while time >= state.epoch_end_time(state.epoch) {
-        let min_online_slots = state.policy.connection_reward.as_ref().map_or(0, |c| c.min_online_slots);
-        let before = state.machine_views();
-        let summary = state.close_epoch();
-        let after = state.machine_views();
-        let mut qualifying_weight = 0u128;
-        let machines = before
-            .into_iter()
-            .zip(after)
-            .map(|(b, a)| {
-                let qualified = u32::from(b.online_slots) >= min_online_slots && !b.forfeited && b.weight > 0;
-                if qualified {
-                    qualifying_weight += u128::from(b.weight);
-                }
-                let earned = a.rewards_total - b.rewards_total;
-                ExplainMachine { view: b, qualified, earned }
-            })
-            .collect();
-        let explain = ExplainRecord { epoch: summary.epoch, min_online_slots, qualifying_weight, machines };
-        records.push(EpochRecord { summary, leaves: state.reward_leaves(), explain });
-    }
-    let closed = state.begin_block(height, time)?;
-    debug_assert!(closed.is_empty());
-    let receipts = txs
-        .iter()
-        .map(|signed| match state.apply_tx(&signed.tx, producer) {
-            Ok(fee) => Receipt { tx_id: signed.id(), code: 0, fee },
-            Err(error) => Receipt { tx_id: signed.id(), code: error.code(), fee: 0 },
-        })
-        .collect();
-    state.end_block();
-    Ok((receipts, records))
 }
 
 impl Genesis {
@@ -265,7 +177,11 @@ impl Ledger {
                 tx.verify(&self.genesis.chain_id).map_err(|e| mismatch(format!("transaction {index}: {e}")))?;
             }
         }
-        let (receipts, records) = execute(&mut self.state, height, block.time, block.producer, &block.txs)?;
+        let (outcome, records) = self
+            .state
+            .execute_block(height, block.time, block.producer, &block.txs, true)
+            .map_err(|e| mismatch(e.to_string()))?;
+        let receipts = outcome.receipts;
         if receipts != block.receipts {
             let index = receipts.iter().zip(&block.receipts).position(|(a, b)| a != b).unwrap_or(receipts.len());
             return Err(mismatch(format!("receipt {index} differs")));
@@ -311,16 +227,22 @@ impl Ledger {
         }
         // from here the state moves; any failure halts the ledger until a restart replays it
         self.halted = true;
-        let (receipts, records) =
-            execute(&mut self.state, height, proposal.time, self.genesis.producer, &proposal.txs)?;
-        Ok(Executed { height, time: proposal.time, txs: proposal.txs, receipts, records })
+        let built = self.state.build_block(height, proposal.time, self.genesis.producer, proposal.txs, true)?;
+        Ok(Executed {
+            height,
+            time: proposal.time,
+            txs: built.included,
+            receipts: built.receipts,
+            records: built.records,
+            refused: built.refused,
+        })
     }
 
     /// The second step, reading the state only (the node runs it under a read lock, so that
     /// admission goes on meanwhile): checks the invariants, computes the state root and writes the
     /// block, its receipts and its epoch records in one storage transaction, durably.
     pub fn seal(&self, executed: Executed) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
-        let Executed { height, time, txs, receipts, records } = executed;
+        let Executed { height, time, txs, receipts, records, refused: _ } = executed;
         if height != self.state.height || !self.halted {
             return Err(LedgerError::Halted);
         }

@@ -1,14 +1,24 @@
 //! The bounded mempool: signature-checked transactions waiting for a block, in arrival order.
 //!
-//! Admission checks what can be checked without executing: the signer exists (an account, or for
-//! a heartbeat a registered machine), and the nonce is exactly the next one counting the
-//! signer's transactions already waiting (a replayed nonce and a skipped nonce are both refused).
-//! A transaction already waiting is not added twice. When full, the mempool refuses new
-//! transactions (the API answers 503 with `Retry-After`) instead of growing.
+//! Admission checks the envelope (RULES G10) against the committed state, counting the
+//! signer's transactions already waiting: the encoding's limits, the signer exists and is not
+//! locked, the nonce is exactly the next one after the waiting ones (a replayed nonce and a
+//! skipped nonce are both refused), the fee of this and every waiting transaction is payable;
+//! a heartbeat's machine is registered and its slot is the current one at the node's clock
+//! (within the tolerance) and not yet marked. A transaction already waiting is not added twice.
+//! When full, the mempool refuses new transactions (the API answers 503 with `Retry-After`)
+//! instead of growing.
+//!
+//! A waiting transaction that the envelope refuses when its block executes (its signer spent
+//! the fee meanwhile, a heartbeat delivered too late) is dropped: never stored. The mempool
+//! remembers the last dropped ids and why, so that a client asking for its receipt learns it.
 
 use crate::signing::SignedTx;
-use gridmint_core::{Address, State, TxBody};
+use gridmint_core::{Address, State, TxBody, TxError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How many dropped transaction ids are remembered.
+pub const DROPPED_MEMORY: usize = 100_000;
 
 /// Why the mempool refuses a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +39,8 @@ pub enum Refusal {
     },
     /// A heartbeat must carry nonce 0.
     HeartbeatNonce,
+    /// Any other envelope check of the core (G10): limits, locked signer, fee, heartbeat slot.
+    Envelope(TxError),
     /// No room.
     Full,
 }
@@ -48,13 +60,23 @@ pub struct Mempool {
     ids: BTreeSet<[u8; 32]>,
     /// Per signer: (next nonce after its waiting transactions, how many wait).
     pending: BTreeMap<Address, (u64, u32)>,
+    /// Recently dropped ids and why, oldest first.
+    dropped: BTreeMap<[u8; 32], TxError>,
+    dropped_order: VecDeque<[u8; 32]>,
     capacity: usize,
 }
 
 impl Mempool {
     /// An empty mempool holding at most `capacity` transactions.
     pub fn new(capacity: usize) -> Mempool {
-        Mempool { queue: VecDeque::new(), ids: BTreeSet::new(), pending: BTreeMap::new(), capacity }
+        Mempool {
+            queue: VecDeque::new(),
+            ids: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            dropped: BTreeMap::new(),
+            dropped_order: VecDeque::new(),
+            capacity,
+        }
     }
 
     /// Transactions waiting.
@@ -77,36 +99,54 @@ impl Mempool {
         self.ids.contains(id)
     }
 
-    /// Admits a signature-checked transaction against the committed `state`.
-    pub fn admit(&mut self, tx: SignedTx, id: [u8; 32], state: &State) -> Result<Admitted, Refusal> {
+    /// Why `id` was dropped, if it was dropped recently (and not admitted again since).
+    pub fn dropped(&self, id: &[u8; 32]) -> Option<TxError> {
+        self.dropped.get(id).copied()
+    }
+
+    /// The envelope checks of admission, changing nothing: cheap (no signature), so the API runs
+    /// them before it verifies signatures. `now` is the node's clock, for heartbeats.
+    pub fn precheck(&self, tx: &SignedTx, state: &State, now: u64) -> Result<(), Refusal> {
+        let tx = &tx.tx;
+        if let TxBody::Heartbeat { .. } = tx.body {
+            if tx.nonce != 0 {
+                return Err(Refusal::HeartbeatNonce);
+            }
+            return state.precheck_at(tx, tx.nonce, 0, now).map_err(|e| match e {
+                TxError::UnknownMachine => Refusal::UnknownMachine,
+                other => Refusal::Envelope(other),
+            });
+        }
+        let (expected, waiting) = match self.pending.get(&tx.signer) {
+            Some((next, waiting)) => (*next, *waiting),
+            None => (state.account(&tx.signer).ok_or(Refusal::UnknownSigner)?.nonce, 0),
+        };
+        let reserved = state.current_fee() * u128::from(waiting);
+        state.precheck_at(tx, expected, reserved, now).map_err(|e| match e {
+            TxError::UnknownSigner => Refusal::UnknownSigner,
+            TxError::NonceTooLow => Refusal::NonceTooLow { expected },
+            TxError::NonceTooHigh => Refusal::NonceTooHigh { expected },
+            other => Refusal::Envelope(other),
+        })
+    }
+
+    /// Admits a signature-checked transaction against the committed `state` at the node's clock
+    /// `now` (seconds).
+    pub fn admit(&mut self, tx: SignedTx, id: [u8; 32], state: &State, now: u64) -> Result<Admitted, Refusal> {
         if self.ids.contains(&id) {
             return Ok(Admitted::AlreadyPending);
         }
         if self.queue.len() >= self.capacity {
             return Err(Refusal::Full);
         }
-        if let TxBody::Heartbeat { .. } = tx.tx.body {
-            if tx.tx.nonce != 0 {
-                return Err(Refusal::HeartbeatNonce);
-            }
-            if state.machine_id(&tx.tx.signer).is_none() {
-                return Err(Refusal::UnknownMachine);
-            }
-        } else {
-            let signer = tx.tx.signer;
-            let expected = match self.pending.get(&signer) {
-                Some((next, _)) => *next,
-                None => state.account(&signer).ok_or(Refusal::UnknownSigner)?.nonce,
-            };
-            if tx.tx.nonce < expected {
-                return Err(Refusal::NonceTooLow { expected });
-            }
-            if tx.tx.nonce > expected {
-                return Err(Refusal::NonceTooHigh { expected });
-            }
-            let entry = self.pending.entry(signer).or_insert((expected, 0));
-            entry.0 += 1;
+        self.precheck(&tx, state, now)?;
+        if !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
+            let entry = self.pending.entry(tx.tx.signer).or_insert((tx.tx.nonce, 0));
+            entry.0 = tx.tx.nonce + 1;
             entry.1 += 1;
+        }
+        if self.dropped.remove(&id).is_some() {
+            self.dropped_order.retain(|d| *d != id);
         }
         self.ids.insert(id);
         self.queue.push_back((tx, id));
@@ -124,13 +164,46 @@ impl Mempool {
             {
                 entry.1 -= 1;
                 if entry.1 == 0 {
-                    // nothing else waits: the next nonce is the committed one again (a failed
-                    // transaction does not consume its nonce)
+                    // nothing else waits: the next nonce is the committed one again
                     self.pending.remove(&tx.tx.signer);
                 }
             }
         }
         (taken, ids)
+    }
+
+    /// What the block did not take back: transactions refused only for want of room in the
+    /// block wait again at the front, in order; the others are dropped and remembered.
+    pub fn return_refused(&mut self, refused: Vec<(SignedTx, TxError)>) {
+        let mut again = Vec::new();
+        for (tx, error) in refused {
+            let id = tx.id();
+            if error == TxError::BlockFull && !self.ids.contains(&id) {
+                again.push((tx, id));
+            } else {
+                self.remember_dropped(id, error);
+            }
+        }
+        for (tx, id) in again.into_iter().rev() {
+            if !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
+                let entry = self.pending.entry(tx.tx.signer).or_insert((tx.tx.nonce + 1, 0));
+                entry.0 = entry.0.max(tx.tx.nonce + 1);
+                entry.1 += 1;
+            }
+            self.ids.insert(id);
+            self.queue.push_front((tx, id));
+        }
+    }
+
+    fn remember_dropped(&mut self, id: [u8; 32], error: TxError) {
+        if self.dropped.insert(id, error).is_none() {
+            self.dropped_order.push_back(id);
+        }
+        while self.dropped_order.len() > DROPPED_MEMORY {
+            if let Some(old) = self.dropped_order.pop_front() {
+                self.dropped.remove(&old);
+            }
+        }
     }
 }
 
@@ -145,36 +218,88 @@ mod tests {
         SignedTx { tx: Tx { signer, nonce, body }, signature: [0; 64] }
     }
 
-    #[test]
-    fn nonces_capacity_and_retries() {
+    fn funded(amount: u128) -> (Address, State) {
         let alice = address_of(&key_from_label("alice"));
         let mut policy = Policy::preset("netmind").unwrap();
-        policy.token.cap = gridmint_policy::Tokens(policy.token.cap.0 + 10);
-        policy.genesis.push(gridmint_policy::GenesisAllocation { account: alice, amount: gridmint_policy::Tokens(10) });
-        let state = State::genesis(policy, 0);
+        policy.token.cap = gridmint_policy::Tokens(policy.token.cap.0 + amount);
+        policy
+            .genesis
+            .push(gridmint_policy::GenesisAllocation { account: alice, amount: gridmint_policy::Tokens(amount) });
+        (alice, State::genesis(policy, 0))
+    }
+
+    #[test]
+    fn nonces_capacity_and_retries() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
         let mut pool = Mempool::new(3);
         let t0 = signed(alice, 0);
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::New));
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::AlreadyPending));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::New));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::AlreadyPending));
         let t2 = signed(alice, 2);
-        assert_eq!(pool.admit(t2.clone(), t2.id(), &state), Err(Refusal::NonceTooHigh { expected: 1 }));
+        assert_eq!(pool.admit(t2.clone(), t2.id(), &state, 0), Err(Refusal::NonceTooHigh { expected: 1 }));
         let mut replay = signed(alice, 0);
         replay.tx.body = TxBody::Transfer { to: Address([8; 32]), amount: 1 };
-        assert_eq!(pool.admit(replay.clone(), replay.id(), &state), Err(Refusal::NonceTooLow { expected: 1 }));
+        assert_eq!(pool.admit(replay.clone(), replay.id(), &state, 0), Err(Refusal::NonceTooLow { expected: 1 }));
         let stranger = signed(Address([5; 32]), 0);
-        assert_eq!(pool.admit(stranger.clone(), stranger.id(), &state), Err(Refusal::UnknownSigner));
+        assert_eq!(pool.admit(stranger.clone(), stranger.id(), &state, 0), Err(Refusal::UnknownSigner));
         for n in 1..3 {
             let t = signed(alice, n);
-            assert_eq!(pool.admit(t.clone(), t.id(), &state), Ok(Admitted::New));
+            assert_eq!(pool.admit(t.clone(), t.id(), &state, 0), Ok(Admitted::New));
         }
         let t3 = signed(alice, 3);
-        assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Err(Refusal::Full), "capacity 3 holds 3, not 4");
+        assert_eq!(pool.admit(t3.clone(), t3.id(), &state, 0), Err(Refusal::Full), "capacity 3 holds 3, not 4");
         assert_eq!(pool.take(2).0.len(), 2);
         assert_eq!(pool.len(), 1);
-        assert_eq!(pool.admit(t3.clone(), t3.id(), &state), Ok(Admitted::New));
+        assert_eq!(pool.admit(t3.clone(), t3.id(), &state, 0), Ok(Admitted::New));
         pool.take(10);
         assert!(pool.is_empty());
         // nothing waits: the committed nonce (still 0 here) rules again
-        assert_eq!(pool.admit(t0.clone(), t0.id(), &state), Ok(Admitted::New));
+        assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::New));
+    }
+
+    /// G10 at admission: the fees of the signer's waiting transactions count, so an account
+    /// cannot queue more transactions than it can pay for.
+    #[test]
+    fn waiting_transactions_reserve_their_fees() {
+        let (alice, state) = funded(2 * state_fee());
+        let mut pool = Mempool::new(100);
+        for n in 0..2 {
+            let t = signed(alice, n);
+            assert_eq!(pool.admit(t.clone(), t.id(), &state, 0), Ok(Admitted::New));
+        }
+        let t = signed(alice, 2);
+        assert_eq!(
+            pool.admit(t.clone(), t.id(), &state, 0),
+            Err(Refusal::Envelope(TxError::InsufficientFee)),
+            "a third fee is not payable"
+        );
+    }
+
+    fn state_fee() -> u128 {
+        State::genesis(Policy::preset("netmind").unwrap(), 0).current_fee()
+    }
+
+    /// What a block refused comes back: for want of room, to wait at the front in order; for
+    /// any other reason, dropped and remembered, until admitted again.
+    #[test]
+    fn refused_by_the_block_wait_or_are_dropped() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(100);
+        let txs: Vec<SignedTx> = (0..4).map(|n| signed(alice, n)).collect();
+        for t in &txs {
+            pool.admit(t.clone(), t.id(), &state, 0).unwrap();
+        }
+        let (taken, _) = pool.take(4);
+        assert_eq!(taken.len(), 4);
+        let late = signed(alice, 9);
+        pool.return_refused(vec![
+            (txs[2].clone(), TxError::BlockFull),
+            (txs[3].clone(), TxError::BlockFull),
+            (late.clone(), TxError::InsufficientFee),
+        ]);
+        let (again, _) = pool.take(10);
+        assert_eq!(again, vec![txs[2].clone(), txs[3].clone()], "in order, at the front");
+        assert_eq!(pool.dropped(&late.id()), Some(TxError::InsufficientFee));
+        assert_eq!(pool.dropped(&txs[2].id()), None);
     }
 }

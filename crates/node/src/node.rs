@@ -145,8 +145,18 @@ impl Shared {
         *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids);
         drop(mempool);
         let time = now.max(ledger.state.time);
-        let count = txs.len() as u64;
-        let executed = ledger.execute_next(Proposal { time, txs })?;
+        let mut executed = ledger.execute_next(Proposal { time, txs })?;
+        // refused by the envelope as the block executed (G10): never stored; those that found
+        // the block full wait for the next
+        let refused = std::mem::take(&mut executed.refused);
+        if !refused.is_empty() {
+            self.metrics.dropped.fetch_add(
+                refused.iter().filter(|(_, e)| *e != gridmint_core::TxError::BlockFull).count() as u64,
+                Ordering::Relaxed,
+            );
+            self.mempool.lock().unwrap_or_else(|e| e.into_inner()).return_refused(refused);
+        }
+        let count = executed.txs.len() as u64;
         drop(ledger);
         // sealing only reads the state: admission (a read lock) goes on meanwhile
         let (block, records) = self.ledger.read().unwrap_or_else(|e| e.into_inner()).seal(executed)?;

@@ -46,6 +46,12 @@ pub fn signing_bytes(chain_id: &str, tx: &Tx) -> Vec<u8> {
     bytes
 }
 
+impl AsRef<Tx> for SignedTx {
+    fn as_ref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
 impl SignedTx {
     /// Signs `tx` with `key` for `chain_id`. The caller sets `tx.signer` to the key's address.
     pub fn sign(tx: Tx, key: &SigningKey, chain_id: &str) -> SignedTx {

@@ -13,6 +13,7 @@
 
 mod address;
 mod amount;
+pub mod canonical;
 mod schema;
 mod validate;
 
@@ -49,9 +50,10 @@ impl Policy {
         toml::to_string(self).unwrap_or_else(|e| panic!("a valid policy always serializes: {e}"))
     }
 
-    /// blake3 of [`Policy::to_toml`]: identifies a policy version in the ledger (G12).
+    /// blake3 of the policy's canonical encoding ([`canonical::encode`], never its TOML text):
+    /// identifies a policy version in the ledger (G12) and feeds every state root.
     pub fn hash(&self) -> [u8; 32] {
-        *blake3::hash(self.to_toml().as_bytes()).as_bytes()
+        *blake3::hash(&canonical::encode(self)).as_bytes()
     }
 
     /// A copy with `key` (a dotted path such as `claims.tax_ppb` or `pools.mining.genesis`) set to
