@@ -11,8 +11,8 @@
 # stops the node. Checks: no 5xx (not_a_server_error); every status and body is documented
 # (status_code_conformance, content_type_conformance, response_schema_conformance); and a
 # request the document calls valid is not refused as malformed (positive_data_acceptance: it may
-# get 2xx, or 401/404/409 — a fuzzer cannot sign for the dev account, so a transaction it makes
-# is refused for its signature, its signer or its nonce, never for its shape). Exits non-zero on
+# get 2xx, or 401/402/403/404/409 — a fuzzer cannot sign for the dev account, so a transaction it
+# makes is refused for its signature, signer, fee or nonce, never for its shape). Exits non-zero on
 # any failure, or if the node does not stop cleanly.
 set -euo pipefail
 
@@ -86,7 +86,7 @@ EOF
 
 cat >"$WORK/schemathesis.toml" <<EOF
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "404", "409"]
+expected-statuses = ["2xx", "401", "402", "403", "404", "409"]
 
 [dictionaries.addresses]
 values = ["$DEV", "$MACHINE", "$FRIEND"]

@@ -599,7 +599,7 @@ fn receipt_of(id: &[u8; 32], location: &TxLocation) -> Receipt {
 #[utoipa::path(get, path = "/v1/tx/{id}", tag = "transactions",
     params(("id" = inline(Hex32Input), Path, description = "the transaction id")),
     responses(
-        (status = 200, description = "committed (its receipt) or pending", body = TxStatus),
+        (status = 200, description = "committed (its receipt), pending, or dropped", body = TxStatus),
         (status = 400, description = "invalid_tx_id, invalid_path", body = ErrorBody),
         (status = 404, description = "unknown_tx: never received, or refused", body = ErrorBody),
     ))]
@@ -616,10 +616,14 @@ async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) 
     }
     if let Some(error) = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).dropped(&bytes) {
         // admitted, then refused by the envelope when its block executed: never stored (G10)
-        return ok(json!({
-            "id": id,
-            "status": "dropped",
-            "error": {"code": error.code(), "name": error, "message": error.describe()},
+        return ok(TxStatus::Dropped(Dropped {
+            id: hex::encode(bytes),
+            status: DroppedStatus::Dropped,
+            error: DroppedError {
+                code: error.code(),
+                name: serde_json::to_value(error).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                message: error.describe().to_string(),
+            },
         }));
     }
     Err(ApiError::not_found("unknown_tx", "no such transaction (never received, refused, or dropped long ago)"))
@@ -908,13 +912,15 @@ fn outcome_view(outcome: Outcome) -> TxOutcome {
     responses(
         (status = 200, description = "committed: the receipt", body = Receipt),
         (status = 202, description = "pending: admitted to the mempool", body = Pending),
-        (status = 400, description = "malformed_json, invalid_transaction, invalid_query", body = ErrorBody),
+        (status = 400, description = "malformed_json, invalid_transaction, invalid_query, refused (another envelope refusal, G10)", body = ErrorBody),
         (status = 401, description = "invalid_signature, invalid_signer", body = ErrorBody),
+        (status = 402, description = "insufficient_fee: the signer cannot pay the fee, counting its waiting transactions", body = ErrorBody),
+        (status = 403, description = "signer_locked", body = ErrorBody),
         (status = 404, description = "unknown_account (fund it first), unknown_machine", body = ErrorBody),
         (status = 408, description = "body_timeout", body = ErrorBody),
-        (status = 409, description = "nonce_too_low, nonce_too_high", body = ErrorBody),
+        (status = 409, description = "nonce_too_low, nonce_too_high, slot_not_current, slot_already_marked", body = ErrorBody),
         (status = 413, description = "body_too_large", body = ErrorBody),
-        (status = 503, description = "mempool_full (retry later)", body = ErrorBody),
+        (status = 503, description = "mempool_full, block_full (retry later)", body = ErrorBody),
     ))]
 async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
     let wait = parse_wait(query)?;

@@ -492,7 +492,38 @@ pub struct Refused {
     pub error: ErrorDetail,
 }
 
-/// `GET /v1/tx/{id}`: committed or pending.
+/// `dropped`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DroppedStatus {
+    /// Admitted, then refused by the envelope checks when its block executed (G10): never stored.
+    Dropped,
+}
+
+/// Why a transaction was dropped.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DroppedError {
+    /// The error code of docs/ERRORS.md.
+    pub code: u16,
+    /// The error's name.
+    pub name: String,
+    /// For people.
+    pub message: String,
+}
+
+/// A transaction dropped when its block executed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dropped {
+    /// Its id.
+    #[schema(value_type = Hex32)]
+    pub id: String,
+    /// `dropped`.
+    pub status: DroppedStatus,
+    /// Why.
+    pub error: DroppedError,
+}
+
+/// `GET /v1/tx/{id}`: committed, pending, or dropped (remembered for the last 100,000).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum TxStatus {
@@ -500,6 +531,8 @@ pub enum TxStatus {
     Committed(Receipt),
     /// Pending.
     Pending(Pending),
+    /// Dropped.
+    Dropped(Dropped),
 }
 
 /// One transaction's outcome in a batch.
