@@ -70,6 +70,10 @@ pub struct NodeArgs {
     /// A request body must arrive whole within this many milliseconds (408 body_timeout beyond).
     #[arg(long, value_name = "MS", default_value_t = 30_000)]
     body_timeout_ms: u64,
+    /// A response write that makes no progress for this many milliseconds (the client does not
+    /// read) closes the connection.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    write_timeout_ms: u64,
     /// On Ctrl-C or SIGTERM, how many milliseconds requests in progress get to finish.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     shutdown_grace_ms: u64,
@@ -379,6 +383,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         max_connections_per_ip: args.max_connections_per_ip,
         header_timeout_ms: args.header_timeout_ms,
         body_timeout_ms: args.body_timeout_ms,
+        write_timeout_ms: args.write_timeout_ms,
         shutdown_grace_ms: args.shutdown_grace_ms,
     };
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();

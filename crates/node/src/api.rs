@@ -167,6 +167,8 @@ pub struct Metrics {
     pub header_timeouts: AtomicU64,
     /// Requests answered 408 for a body that did not arrive in time.
     pub body_timeouts: AtomicU64,
+    /// Connections closed for a response write the client did not take in time.
+    pub write_timeouts: AtomicU64,
 }
 
 /// Per-client token buckets: `rate` requests per second, bursts up to one second's worth.
@@ -673,6 +675,11 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "gridmint_http_body_timeouts_total",
             "requests answered 408 for a body that did not arrive in time",
             m.body_timeouts.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_write_timeouts_total",
+            "connections closed for a response the client did not read in time",
+            m.write_timeouts.load(Ordering::Relaxed),
         ),
     ];
     let gauges = [

@@ -50,6 +50,9 @@ pub struct Config {
     pub header_timeout_ms: u64,
     /// A request body must arrive whole within this long, else 408 `body_timeout` (ms).
     pub body_timeout_ms: u64,
+    /// A response write that makes no progress for this long (the client does not read) closes
+    /// the connection (ms).
+    pub write_timeout_ms: u64,
     /// On shutdown, how long requests in progress may finish before their connections are
     /// dropped (ms).
     pub shutdown_grace_ms: u64,
@@ -72,6 +75,7 @@ impl Default for Config {
             max_connections_per_ip: 256,
             header_timeout_ms: 15_000,
             body_timeout_ms: 30_000,
+            write_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
         }
     }

@@ -12,7 +12,9 @@
 //!   keep-alive connections and slow headers (slowloris) alike. hyper starts this clock as soon as
 //!   it waits for a request, so idle and slow-header connections share the one timeout;
 //! - a request body must arrive whole within [`crate::node::Config::body_timeout_ms`]: `408 body_timeout`
-//!   (enforced where the body is read, [`crate::api`]).
+//!   (enforced where the body is read, [`crate::api`]);
+//! - a response write that makes no progress for [`crate::node::Config::write_timeout_ms`] (the
+//!   client does not read) closes the connection ([`WriteStall`]).
 //!
 //! hyper answers a request it cannot parse (a bad request line, a URI over 64 KiB, more than 100
 //! headers or a head over its buffer) by itself, with an empty body; [`TypedErrors`] rewrites
@@ -226,7 +228,8 @@ pub async fn serve(
                 tower_service::Service::call(&mut app, request)
             }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(TypedErrors::new(stream)), service));
+        let io = WriteStall::new(stream, Duration::from_millis(config.write_timeout_ms.max(1)), shared.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(TypedErrors::new(io)), service));
         let shared = shared.clone();
         shared.metrics.connections_open.fetch_add(1, Ordering::Relaxed);
         tasks.spawn(async move {
@@ -244,6 +247,68 @@ pub async fn serve(
     let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
     tasks.shutdown().await;
     Ok(())
+}
+
+/// The socket, with a bound on how long a write may wait for the client to read: a response
+/// that makes no progress for the write timeout fails its connection (a client that reads
+/// slowly, or not at all, cannot hold it open).
+pub struct WriteStall<S> {
+    inner: S,
+    timeout: Duration,
+    /// Set while a write waits for the client.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    shared: Arc<Shared>,
+}
+
+impl<S> WriteStall<S> {
+    fn new(inner: S, timeout: Duration, shared: Arc<Shared>) -> WriteStall<S> {
+        WriteStall { inner, timeout, stalled: None, shared }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for WriteStall<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> WriteStall<S> {
+    /// The outcome of a write-side poll: progress clears the stall clock; waiting starts it (once)
+    /// and fails the write when it runs out.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, polled: Poll<std::io::Result<T>>) -> Poll<std::io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let timeout = self.timeout;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stalled.as_mut().poll(cx).is_ready() {
+            self.stalled = None;
+            self.shared.metrics.write_timeouts.fetch_add(1, Ordering::Relaxed);
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client took no response bytes within the write timeout",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStall<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, polled)
+    }
 }
 
 /// The socket, with hyper's own error answers rewritten as typed JSON errors.

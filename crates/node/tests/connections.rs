@@ -231,3 +231,33 @@ async fn unparseable_requests_get_typed_errors() {
     assert_eq!(status, 200, "still serving");
     node.stop().await;
 }
+
+/// A client that asks and then does not read (slow read) is closed once a response write has
+/// made no progress for the write timeout: it does not hold its connection for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_closed_after_the_write_timeout() {
+    let node = start(Config { write_timeout_ms: 500, ..quiet_config() }).await;
+    let (_, document) = exchange(&node, 1, &get("/v1/openapi.json")).await;
+    let one = document.to_string().len();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stream = socket.connect(node.addr).await.unwrap();
+    // 300 requests for a large document, pipelined: far more than the socket buffers hold
+    let asked = 300;
+    let request = b"GET /v1/openapi.json HTTP/1.1\r\nhost: gridmint\r\n\r\n".repeat(asked);
+    stream.write_all(&request).await.unwrap();
+    // read nothing until the server gave up (bounded: a minute)
+    let mut gave_up = false;
+    for _ in 0..600 {
+        if metric(&metrics(&node).await, "gridmint_http_write_timeouts_total") >= 1 {
+            gave_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gave_up, "no write timed out");
+    let read = read_to_close(&mut stream).await;
+    assert!(read.len() < asked * one, "the connection was closed before every response was sent: {} bytes", read.len());
+    node.stop().await;
+}
