@@ -458,7 +458,9 @@ pub fn node(args: NodeArgs) -> ExitCode {
         let fds = gridmint_node::serve::raise_fd_limit();
         let connections = gridmint_node::serve::effective_max_connections(args.max_connections.max(1), fds);
         match fds {
-            Some(fds) => println!("{fds}: at most {connections} connections, {} per client IP", args.max_connections_per_ip),
+            Some(fds) => {
+                println!("{fds}: at most {connections} connections, {} per client IP", args.max_connections_per_ip)
+            }
             None => println!("at most {connections} connections, {} per client IP", args.max_connections_per_ip),
         }
         node::run(shared, listener, node::ctrl_c_or_term()).await

@@ -2,14 +2,21 @@
 //! `/v1/openapi.json`.
 //!
 //! Every error is JSON `{"error": {"code": "...", "message": "..."}}` with a stable code (listed
-//! in the OpenAPI document). Bodies are read with a size limit (413 `body_too_large`), batches are
-//! limited (413 `batch_too_large`), and each client IP has a request budget per second (429
-//! `rate_limited`). Handlers never panic on input: every parse is checked.
+//! in the OpenAPI document); a bare error answer from a layer below the handlers is rewritten so
+//! (see also [`crate::serve`] for hyper's own). Bodies are read with a size limit (413
+//! `body_too_large`) and a time limit (408 `body_timeout`), batches are limited (413
+//! `batch_too_large`), and each client IP has a request budget per second (429 `rate_limited`).
+//! Handlers never panic on input: every parse is checked. Hex is taken in either case and printed
+//! in lower case.
+//!
+//! Each handler's `#[utoipa::path]` annotation documents it; `routes` builds the router and the
+//! OpenAPI document from the same list ([`crate::openapi`] holds the response types).
 
 use crate::block::{StoredBlock, TxLocation, decode_leaves};
 use crate::ledger::ExplainRecord;
 use crate::mempool::{Admitted, Refusal};
 use crate::node::Shared;
+use crate::openapi::*;
 use crate::signing::{KeyCache, SignedTx};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -18,15 +25,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gridmint_core::{Address, TxBody, TxError};
-use crate::openapi::*;
 use serde_json::{Value, json};
-use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Every route: (method, path as in the OpenAPI document). A test checks it against the
 /// generated document and the router.
@@ -251,7 +257,8 @@ async fn typed(response: Response) -> Response {
         _ => "malformed_request",
     };
     let message = String::from_utf8_lossy(&text).trim().to_string();
-    let message = if message.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { message };
+    let message =
+        if message.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { message };
     ApiError::new(status, code, message).into_response()
 }
 
@@ -979,7 +986,8 @@ async fn batch(
     let parsed = if binary {
         crate::signing::decode_batch(&bytes).map_err(|e| ApiError::bad("invalid_transaction", e))
     } else {
-        serde_json::from_slice(&bytes).map_err(|e: serde_json::Error| ApiError::bad("invalid_transaction", e.to_string()))
+        serde_json::from_slice(&bytes)
+            .map_err(|e: serde_json::Error| ApiError::bad("invalid_transaction", e.to_string()))
     };
     let txs: Vec<SignedTx> = match parsed {
         Ok(txs) => txs,
@@ -1017,7 +1025,8 @@ async fn batch(
         wait_for(&shared, &mut outcomes).await?;
     }
     let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
-    let (refused, committed) = (count(|o| matches!(o, Outcome::Refused(_))), count(|o| matches!(o, Outcome::Committed(..))));
+    let (refused, committed) =
+        (count(|o| matches!(o, Outcome::Refused(_))), count(|o| matches!(o, Outcome::Committed(..))));
     ok(BatchView {
         accepted: outcomes.len() as u64 - refused,
         refused,

@@ -626,10 +626,7 @@ pub enum JobModeDoc {
 
 /// A policy change: a dotted key and a TOML value.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PolicyChangeDoc(
-    #[schema(max_length = 256)] pub String,
-    #[schema(max_length = 256)] pub String,
-);
+pub struct PolicyChangeDoc(#[schema(max_length = 256)] pub String, #[schema(max_length = 256)] pub String);
 
 /// What a proposal does (`gridmint_core::ProposalAction`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -1017,8 +1014,8 @@ mod tests {
     fn the_request_mirrors_match_the_core_types() {
         for body in every_kind() {
             let printed = serde_json::to_value(&body).unwrap();
-            let mirror: TxBodyDoc = serde_json::from_value(printed.clone())
-                .unwrap_or_else(|e| panic!("the mirror refuses {printed}: {e}"));
+            let mirror: TxBodyDoc =
+                serde_json::from_value(printed.clone()).unwrap_or_else(|e| panic!("the mirror refuses {printed}: {e}"));
             assert_eq!(serde_json::to_value(&mirror).unwrap(), printed);
             let upper = Value::from_str_upper(&printed);
             let parsed: TxBody = serde_json::from_value(upper.clone()).unwrap_or_else(|e| panic!("{upper}: {e}"));
@@ -1068,7 +1065,8 @@ mod tests {
     /// The property names of a schema in the document, following `$ref`s.
     fn properties(document: &Value, name: &str) -> Vec<String> {
         let schema = &document["components"]["schemas"][name];
-        let mut keys: Vec<String> = schema["properties"].as_object().unwrap_or_else(|| panic!("{name}: {schema}")).keys().cloned().collect();
+        let mut keys: Vec<String> =
+            schema["properties"].as_object().unwrap_or_else(|| panic!("{name}: {schema}")).keys().cloned().collect();
         keys.sort();
         keys
     }

@@ -211,7 +211,11 @@ pub async fn serve(
         };
         let Ok(place) = global.clone().try_acquire_owned() else {
             shared.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
-            refuse(stream, format!("the node serves at most {max_connections} connections at once; retry later"), &lingering);
+            refuse(
+                stream,
+                format!("the node serves at most {max_connections} connections at once; retry later"),
+                &lingering,
+            );
             continue;
         };
         let Some(slot) = PerClient::try_take(&clients, peer.ip(), per_ip) else {
@@ -341,11 +345,9 @@ pub fn typed_replacement(buf: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let (status_line, code, message) = match rest.get(..4)? {
-        b"400 " => (
-            "400 Bad Request",
-            "malformed_request",
-            "the request is not valid HTTP/1.1 (request line, URI or headers)",
-        ),
+        b"400 " => {
+            ("400 Bad Request", "malformed_request", "the request is not valid HTTP/1.1 (request line, URI or headers)")
+        }
         b"414 " => ("414 URI Too Long", "uri_too_long", "the request URI is longer than 65,534 bytes"),
         b"431 " => (
             "431 Request Header Fields Too Large",

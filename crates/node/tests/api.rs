@@ -52,7 +52,8 @@ async fn every_route_is_documented_and_every_documented_route_is_served() {
             "{method} {url}: {status} {body}"
         );
         for other in ["PUT", "DELETE", "PATCH", if method == "get" { "POST" } else { "GET" }] {
-            let request = format!("{other} {url} HTTP/1.1\r\nhost: g\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let request =
+                format!("{other} {url} HTTP/1.1\r\nhost: g\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             let (status, body) = exchange(&node, 1, request.as_bytes()).await;
             assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{other} {url}");
         }
@@ -70,7 +71,8 @@ async fn every_route_is_documented_and_every_documented_route_is_served() {
 #[test]
 fn the_committed_openapi_document_is_the_generated_one() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
-    let generated = serde_json::to_string_pretty(&gridmint_node::api::openapi_document(&Config::default())).unwrap() + "\n";
+    let generated =
+        serde_json::to_string_pretty(&gridmint_node::api::openapi_document(&Config::default())).unwrap() + "\n";
     if std::env::var_os("GRIDMINT_WRITE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
@@ -112,9 +114,16 @@ async fn duplicate_keys_are_refused_typed_and_change_nothing() {
             let index = if batch.starts_with(&format!("[{good_text},")) { 1 } else { 0 };
             for route in ["/v1/tx/batch", "/v1/heartbeats"] {
                 let (status, body) = exchange(&node, 1, &post(route, &batch)).await;
-                assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_transaction")), "{route} {what}: {body}");
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (400, Some("invalid_transaction")),
+                    "{route} {what}: {body}"
+                );
                 let message = body["error"]["message"].as_str().unwrap();
-                assert!(message.contains(&format!("transaction {index}")) && message.contains("duplicate field"), "{message}");
+                assert!(
+                    message.contains(&format!("transaction {index}")) && message.contains("duplicate field"),
+                    "{message}"
+                );
             }
         }
         let (status, body) = exchange(&node, 1, &post("/v1/tx", item)).await;

@@ -58,7 +58,8 @@ async fn a_flood_of_idle_and_slow_connections_does_not_lock_out_a_new_client() {
     // slow body: a whole head announcing 1,000 bytes, then 10 of them
     for _ in 0..slow_bodies {
         let mut stream = connect_from(&node, 9).await;
-        let head = "POST /v1/tx HTTP/1.1\r\nhost: gridmint\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+        let head =
+            "POST /v1/tx HTTP/1.1\r\nhost: gridmint\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
         stream.write_all(head.as_bytes()).await.unwrap();
         stream.write_all(b"{\"tx\": {\"s").await.unwrap();
         held.push(stream);
@@ -139,7 +140,9 @@ async fn slow_and_idle_connections_are_closed_after_their_timeouts() {
                 let (status, body) = parse_response(&bytes);
                 assert_eq!((status, body["error"]["code"].as_str()), (408, Some("body_timeout")), "{body}");
             }
-            "idle after a response" => assert!(bytes.starts_with(b"HTTP/1.1 200 "), "{:?}", String::from_utf8_lossy(&bytes)),
+            "idle after a response" => {
+                assert!(bytes.starts_with(b"HTTP/1.1 200 "), "{:?}", String::from_utf8_lossy(&bytes))
+            }
             _ => assert!(bytes.is_empty(), "{kind}: {:?}", String::from_utf8_lossy(&bytes)),
         }
         *closed.entry(kind).or_default() += 1;
@@ -156,7 +159,8 @@ async fn slow_and_idle_connections_are_closed_after_their_timeouts() {
 /// too_many_connections` (typed JSON) and closed; a closed connection gives its place back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_a_bound_are_refused_with_a_typed_503() {
-    let config = Config { max_connections: 10, max_connections_per_ip: 4, header_timeout_ms: 600_000, ..quiet_config() };
+    let config =
+        Config { max_connections: 10, max_connections_per_ip: 4, header_timeout_ms: 600_000, ..quiet_config() };
     let node = start(config).await;
     let mut held = Vec::new();
     for _ in 0..4 {

@@ -69,7 +69,9 @@ pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     let mut buf = [0u8; 8192];
     loop {
         match tokio::time::timeout(Duration::from_secs(60), stream.read(&mut buf)).await {
-            Err(_) => panic!("the server did not close the connection within 60 s; read {:?}", String::from_utf8_lossy(&out)),
+            Err(_) => {
+                panic!("the server did not close the connection within 60 s; read {:?}", String::from_utf8_lossy(&out))
+            }
             Ok(Ok(0)) | Ok(Err(_)) => return out,
             Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
         }
@@ -108,4 +110,3 @@ pub async fn metrics(node: &Node) -> String {
     stream.write_all(&get("/metrics")).await.unwrap();
     String::from_utf8(read_to_close(&mut stream).await).unwrap()
 }
-
