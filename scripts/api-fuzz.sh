@@ -18,7 +18,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
-EXAMPLES=${API_FUZZ_EXAMPLES:-60}
+EXAMPLES=${API_FUZZ_EXAMPLES:-300}
 SEED=${API_FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 VENV=$PWD/target/api-fuzz/venv
 

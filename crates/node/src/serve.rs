@@ -26,7 +26,7 @@
 use crate::node::Shared;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -102,7 +102,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 /// Open connections per client.
 #[derive(Default)]
 struct PerClient {
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Mutex<BTreeMap<IpAddr, usize>>,
 }
 
 /// A connection's place in its client's count; given back on drop.
