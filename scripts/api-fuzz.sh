@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes a real node's HTTP API against its own OpenAPI document with Schemathesis.
 #
-#   scripts/api-fuzz.sh                  # about 2-4 minutes on 2 cores after the build
-#   API_FUZZ_EXAMPLES=200 scripts/api-fuzz.sh      # more cases per operation
-#   API_FUZZ_SEED=1234 scripts/api-fuzz.sh         # replay a run (the seed is printed)
+#   scripts/api-fuzz.sh                        # ~1.5 min on 2 cores once built (~3 min with the build)
+#   API_FUZZ_EXAMPLES=1000 scripts/api-fuzz.sh # more cases per operation (default 300)
+#   API_FUZZ_SEED=1234 scripts/api-fuzz.sh     # replay a run (the seed is printed)
 #
 # It installs Schemathesis into a virtualenv under target/ when it is missing (needs python3
 # with venv, and the Python package index), builds `gridmint`, starts `gridmint node --dev` on a
