@@ -490,6 +490,10 @@ pub fn init(args: InitArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    // G4: a real network's epochs are one day (dev networks: `gridmint node --dev --epoch-seconds`)
+    if let Err(e) = policy.validate_real_network() {
+        return fail(format!("{}: {e}", args.policy));
+    }
     let allocations = match &args.allocations {
         None => vec![],
         Some(path) => match std::fs::read_to_string(path)

@@ -32,19 +32,24 @@ pub struct ProgramPayout {
     pub recipients: u64,
 }
 
-/// Released or minted into a pool in an epoch.
+/// Released or minted into a pool in an epoch, and the pool after the close.
+///
+/// A summary lists the pools of the policy that rules the next epoch, in its order, then any pool
+/// an upgrade at this close removed (balance 0: burned by a restart, or empty). So the balances
+/// add up with the accounts and the escrow to the summary's `total_supply` at every close (G8),
+/// an upgrade's burn and mint included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PoolRelease {
     /// Pool name (shared with the state's pool: a summary per epoch copies no string).
     #[serde(serialize_with = "crate::epoch::serialize_str")]
     pub pool: std::sync::Arc<str>,
-    /// Released (schedule) or minted (emission) this epoch.
+    /// Released (schedule) or minted (emission) this epoch, under the policy that ruled it.
     #[serde(with = "crate::serde_u128")]
     pub released: u128,
-    /// Cumulative.
+    /// Cumulative, after the close (a restart at this close starts the new pool at 0).
     #[serde(with = "crate::serde_u128")]
     pub released_total: u128,
-    /// Balance after the close.
+    /// Balance after the close (after an upgrade's burn and mint).
     #[serde(with = "crate::serde_u128")]
     pub balance: u128,
 }
@@ -94,6 +99,25 @@ pub struct EpochSummary {
     /// The state root after the close (zero when roots are off).
     #[serde(with = "crate::serde_u128::hash")]
     pub state_root: [u8; 32],
+    /// A scheduled upgrade this close refused to install (the old policy stays), if any (G12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_upgrade: Option<RefusedUpgrade>,
+}
+
+/// An upgrade that was valid when scheduled but no longer is at the close that would install it
+/// (e.g. a pool it drops has received tokens since, or the supply grew past its cap). The close
+/// does not install it: the policy that ruled the closed epoch keeps ruling, no era is logged,
+/// and the upgrade is removed from the schedule. The summary of that close records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedUpgrade {
+    /// The epoch it would have ruled from.
+    pub from_epoch: Epoch,
+    /// Its policy's name.
+    pub policy: String,
+    /// Its policy's version.
+    pub version: u32,
+    /// Why it was refused ([`crate::state::UpgradeError`]).
+    pub reason: String,
 }
 
 /// Serializes a shared string as a string.
@@ -131,9 +155,10 @@ impl State {
         let proposals = self.execute_proposals(epoch);
         self.apply_stake_changes(epoch);
         self.apply_liquidity_changes();
-        // the policy that rules the next epoch is installed before electing for it
+        // the policy that rules the next epoch is installed before electing for it; the
+        // summary's pools are taken after it (an upgrade may burn and mint pools, G8)
         let policy_version = self.policy.version;
-        let pools: Vec<PoolRelease> = self
+        let mut pools: Vec<PoolRelease> = self
             .pools
             .iter()
             .zip(&self.tally.released)
@@ -144,7 +169,11 @@ impl State {
                 balance: pool.balance,
             })
             .collect();
-        self.install_upgrade(epoch + 1);
+        let mut refused_upgrade = None;
+        if self.upgrades.contains_key(&(epoch + 1)) {
+            refused_upgrade = self.install_upgrade(epoch + 1);
+            pools = self.pools_after_upgrade(pools);
+        }
         // 4. election for the next epoch
         self.elect_master_nodes();
         self.bridge.inbound_paid_epoch = 0;
@@ -170,6 +199,7 @@ impl State {
             proposals,
             rewards_root,
             state_root,
+            refused_upgrade,
         };
         // the tally starts over, its per-pool vector reused (a close should not allocate much:
         // a 100-year forecast closes 36,500 epochs)
@@ -181,30 +211,68 @@ impl State {
         summary
     }
 
-    /// Installs an upgrade that rules from `epoch`, if one is scheduled (G12, N24-6).
-    fn install_upgrade(&mut self, epoch: Epoch) {
-        let Some(upgrade) = self.upgrades.remove(&epoch) else {
-            return;
-        };
+    /// The summary's pools after an upgrade: the pools now ruling, each with what its name
+    /// released this epoch (from `before`, the pools as they closed the epoch), then the pools
+    /// the upgrade removed, at balance 0.
+    fn pools_after_upgrade(&self, before: Vec<PoolRelease>) -> Vec<PoolRelease> {
+        let mut pools: Vec<PoolRelease> = self
+            .pools
+            .iter()
+            .map(|pool| PoolRelease {
+                pool: pool.name.clone(),
+                released: before.iter().find(|b| b.pool == pool.name).map_or(0, |b| b.released),
+                released_total: pool.released_total,
+                balance: pool.balance,
+            })
+            .collect();
+        for old in before {
+            if !self.pools.iter().any(|p| p.name == old.pool) {
+                pools.push(PoolRelease { balance: 0, ..old });
+            }
+        }
+        pools
+    }
+
+    /// Installs the upgrade that rules from `epoch`, if one is scheduled (G12, N24-6), after
+    /// checking it against the state it meets ([`State::check_upgrade_at_close`]). One that
+    /// fails the check is removed unapplied and returned as refused: the ruling policy stays.
+    fn install_upgrade(&mut self, epoch: Epoch) -> Option<RefusedUpgrade> {
+        let upgrade = self.upgrades.remove(&epoch)?;
+        if let Err(error) = self.check_upgrade_at_close(epoch, &upgrade.policy, upgrade.restart_pools) {
+            return Some(RefusedUpgrade {
+                from_epoch: epoch,
+                policy: upgrade.policy.name.clone(),
+                version: upgrade.policy.version,
+                reason: error.to_string(),
+            });
+        }
         if upgrade.restart_pools {
-            // N24-6: the unreleased pools are burned and the new policy's pools minted; the cap
-            // becomes the supply after the burn plus the new pools.
+            // N24-6: the unreleased pools are burned and the new policy's pools minted. The new
+            // policy's cap is its headroom over its own genesis allocations (cap − Σ genesis
+            // accounts; N24-1: 147,571,163 − 34,571,163 = the 113,000,000 issued) on top of the
+            // supply after the burn, which stands in for those allocations.
             let burned: u128 = self.pools.iter().map(|p| p.balance).sum();
             for pool in &mut self.pools {
                 pool.balance = 0;
                 pool.epoch_budget = 0;
             }
             self.record_burn(burned);
+            let allocated: u128 = upgrade.policy.genesis.iter().map(|g| g.amount.base_units()).sum();
+            let headroom = upgrade.policy.token.cap.base_units() - allocated; // validated: ≥ the pools' genesis
             let issued: u128 = upgrade.policy.pools.iter().map(|p| p.genesis.base_units()).sum();
-            self.cap = self.total_supply() + issued;
+            self.cap = self.total_supply() + headroom;
             self.pools.clear();
             self.policy = std::sync::Arc::new(upgrade.policy);
             self.policy_start_epoch = epoch;
             self.install_policy(epoch, true);
+            self.tally.minted += issued; // the new pools, minted by `install_policy`
         } else {
+            // checked: the new cap holds the supply (G8)
+            self.cap = upgrade.policy.token.cap.base_units();
             self.policy = std::sync::Arc::new(upgrade.policy);
             self.install_policy(epoch, false);
         }
         self.tally.released.resize(self.pools.len(), 0);
+        None
     }
 }

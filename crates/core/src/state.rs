@@ -6,7 +6,7 @@
 //! weight bucket (1 byte) and the credit (16 bytes) of the machines whose qualification changed;
 //! then a record of fixed facts (owner, class, tier) and cold data touched only by transactions.
 
-use gridmint_policy::{Address, Policy, Sink};
+use gridmint_policy::{Address, Policy, PolicyError, Sink, format_tokens};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -507,9 +507,11 @@ impl State {
             }
             self.minted_total += minted_now;
         }
-        assert!(
+        // an upgrade is checked before it is installed (`check_upgrade_at_close`): it drops no
+        // pool that holds tokens
+        debug_assert!(
             self.pools.iter().all(|old| pools.iter().any(|p| p.name == old.name) || old.balance == 0),
-            "a policy change may not drop a pool that still holds tokens"
+            "a checked policy change drops no pool that still holds tokens"
         );
         self.pools = pools;
         self.tally.released.resize(self.pools.len(), 0);
@@ -748,10 +750,15 @@ impl State {
         a.spendable + a.staked
     }
 
-    /// Schedules a policy upgrade that rules from `epoch` (G12, N24-6).
-    pub fn schedule_upgrade(&mut self, epoch: Epoch, policy: Policy, restart_pools: bool) {
-        assert!(epoch > self.epoch, "an upgrade must be scheduled for a future epoch");
+    /// Schedules a policy upgrade that rules from `epoch` (G12, N24-6), after checking it
+    /// against the state it will meet ([`State::check_upgrade`]). A refused upgrade changes
+    /// nothing. The close that would install it checks it again against the state it then meets
+    /// and refuses it, keeping the old policy, when it has become invalid (see
+    /// [`crate::epoch::RefusedUpgrade`]).
+    pub fn schedule_upgrade(&mut self, epoch: Epoch, policy: Policy, restart_pools: bool) -> Result<(), UpgradeError> {
+        self.check_upgrade(epoch, &policy, restart_pools)?;
         self.upgrades.insert(epoch, Upgrade { policy, restart_pools });
+        Ok(())
     }
 
     /// Aggregated uptime for every machine at once (`slots[i]` for machine i), capped at the
@@ -779,5 +786,226 @@ impl State {
     /// tests may mark it directly). Cleared at the close.
     pub fn forfeit_connection_reward(&mut self, machine: MachineId) {
         self.forfeited[(machine / 64) as usize] |= 1 << (machine % 64);
+    }
+}
+
+/// Why a policy upgrade was refused (G12), when it was scheduled ([`State::schedule_upgrade`])
+/// or at the close that would have installed it ([`crate::epoch::RefusedUpgrade`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpgradeError {
+    /// The policy itself is invalid.
+    #[error("the upgrade's policy is invalid: {0}")]
+    InvalidPolicy(PolicyError),
+    /// The epoch is not after the open epoch (epoch 1 always belongs to the genesis policy).
+    #[error(
+        "an upgrade must rule from an epoch after the open epoch {open}, not from epoch {epoch} (the genesis policy rules epoch 1)"
+    )]
+    NotInFuture {
+        /// The epoch asked for.
+        epoch: Epoch,
+        /// The open epoch.
+        open: Epoch,
+    },
+    /// Another upgrade already rules from this epoch.
+    #[error("an upgrade to `{name}` v{version} is already scheduled for epoch {epoch}: one upgrade per epoch")]
+    AlreadyScheduled {
+        /// The epoch.
+        epoch: Epoch,
+        /// The scheduled policy's name.
+        name: String,
+        /// Its version.
+        version: u32,
+    },
+    /// The upgrade changes the epoch length (G4: epochs keep their length for a ledger's life;
+    /// every epoch boundary is genesis + e·seconds).
+    #[error("the upgrade changes epoch.seconds from {from} to {to}: an epoch's length never changes (G4)")]
+    EpochLength {
+        /// The ledger's epoch length.
+        from: u64,
+        /// The upgrade's.
+        to: u64,
+    },
+    /// The new cap is below the total supply the upgrade would meet (G8: supply ≤ cap).
+    #[error("the upgrade's token.cap {} is below the total supply {} it would meet (G8)", format_tokens(*.cap), format_tokens(*.supply))]
+    CapBelowSupply {
+        /// The new cap (base units).
+        cap: u128,
+        /// The supply (base units).
+        supply: u128,
+    },
+    /// The upgrade leaves out a pool that still holds tokens (they would vanish).
+    #[error("the upgrade drops pool `{pool}`, which would still hold {} tokens (restart_pools burns pools; a plain upgrade keeps them)", format_tokens(*.balance))]
+    DropsFundedPool {
+        /// The pool.
+        pool: String,
+        /// What it would hold (base units).
+        balance: u128,
+    },
+    /// A pool's schedule would release more than the pool would hold.
+    #[error("pool `{pool}`'s tranches would release {} tokens from the upgrade on, more than the {} it would hold", format_tokens(*.due), format_tokens(*.held))]
+    ScheduleExceedsPool {
+        /// The pool.
+        pool: String,
+        /// Still to release under the new policy from its first epoch (base units).
+        due: u128,
+        /// What the pool would hold (base units).
+        held: u128,
+    },
+    /// A plain upgrade (no restart) adds a pool with a genesis amount: nothing would mint it.
+    #[error("the upgrade adds pool `{pool}` with genesis {} tokens, which only a restart_pools upgrade mints", format_tokens(*.genesis))]
+    NewPoolGenesis {
+        /// The pool.
+        pool: String,
+        /// Its genesis amount (base units).
+        genesis: u128,
+    },
+    /// Registered machines have a GPU class the new connection reward has no weight for.
+    #[error(
+        "registered machines have GPU class {class}, but the upgrade's connection_reward.gpu_weights has {classes} classes"
+    )]
+    MachineClass {
+        /// The highest registered class (1-based).
+        class: usize,
+        /// The classes the upgrade weighs.
+        classes: usize,
+    },
+}
+
+impl State {
+    /// Checks an upgrade that would rule from `epoch` against the state it will meet (G12):
+    /// - always: the policy is valid; `epoch` is after the open epoch (so never epoch 1); no other
+    ///   upgrade rules from `epoch`; the epoch length is unchanged (G4); every registered
+    ///   machine's GPU class has a connection weight;
+    /// - when no earlier upgrade is pending (otherwise the state it will meet depends on that
+    ///   one, and the close decides): the checks of [`State::check_upgrade_at_close`] against the
+    ///   pool balances projected to `epoch` by the ruling schedules (releases to accounts and
+    ///   between pools; program payouts and emission are not forecast) and the current supply.
+    pub fn check_upgrade(&self, epoch: Epoch, policy: &Policy, restart_pools: bool) -> Result<(), UpgradeError> {
+        if epoch <= self.epoch {
+            return Err(UpgradeError::NotInFuture { epoch, open: self.epoch });
+        }
+        if let Some(existing) = self.upgrades.get(&epoch) {
+            return Err(UpgradeError::AlreadyScheduled {
+                epoch,
+                name: existing.policy.name.clone(),
+                version: existing.policy.version,
+            });
+        }
+        self.check_upgrade_static(policy)?;
+        if self.upgrades.range(..epoch).next().is_some() {
+            return Ok(());
+        }
+        let balances = self.projected_pool_balances(epoch);
+        self.check_upgrade_against(epoch, policy, restart_pools, &balances, self.total_supply())
+    }
+
+    /// Checks an upgrade at the close that installs it, `epoch` being the first epoch it rules,
+    /// against the state as it is then (after the close's payouts):
+    /// - without `restart_pools`: the new `token.cap` is at least the total supply; no pool that
+    ///   holds tokens is dropped; no new pool has a genesis amount (nothing would mint it); each
+    ///   pool's tranches release from `epoch` on at most what the pool holds (the schedules keep
+    ///   counting from the ledger's policy start);
+    /// - with `restart_pools`: every pool is burned and the new ones minted, their schedules
+    ///   starting over (the policy's own validation bounds them by their genesis amounts).
+    pub fn check_upgrade_at_close(
+        &self,
+        epoch: Epoch,
+        policy: &Policy,
+        restart_pools: bool,
+    ) -> Result<(), UpgradeError> {
+        self.check_upgrade_static(policy)?;
+        let balances: Vec<u128> = self.pools.iter().map(|p| p.balance).collect();
+        self.check_upgrade_against(epoch, policy, restart_pools, &balances, self.total_supply())
+    }
+
+    /// The checks that do not depend on when the upgrade is installed.
+    fn check_upgrade_static(&self, policy: &Policy) -> Result<(), UpgradeError> {
+        policy.validate().map_err(UpgradeError::InvalidPolicy)?;
+        if policy.epoch.seconds != self.policy.epoch.seconds {
+            return Err(UpgradeError::EpochLength { from: self.policy.epoch.seconds, to: policy.epoch.seconds });
+        }
+        if let Some(connection) = &policy.connection_reward
+            && let Some(class) = self.machines.iter().map(|m| usize::from(m.gpu_class) + 1).max()
+            && class > connection.gpu_weights.len()
+        {
+            return Err(UpgradeError::MachineClass { class, classes: connection.gpu_weights.len() });
+        }
+        Ok(())
+    }
+
+    /// The checks against pool balances (`balances[i]` for `self.pools[i]`) and a supply.
+    fn check_upgrade_against(
+        &self,
+        epoch: Epoch,
+        policy: &Policy,
+        restart_pools: bool,
+        balances: &[u128],
+        supply: u128,
+    ) -> Result<(), UpgradeError> {
+        if restart_pools {
+            // every pool is burned; the new pools are minted at their genesis amounts, which the
+            // policy's validation checked against their tranches, and the cap is derived from
+            // the supply after the burn (see `install_upgrade`)
+            return Ok(());
+        }
+        let cap = policy.token.cap.base_units();
+        if cap < supply {
+            return Err(UpgradeError::CapBelowSupply { cap, supply });
+        }
+        for (pool, balance) in self.pools.iter().zip(balances) {
+            if *balance > 0 && policy.pool_index(&pool.name).is_none() {
+                return Err(UpgradeError::DropsFundedPool { pool: pool.name.to_string(), balance: *balance });
+            }
+        }
+        // the schedules keep counting from the ledger's policy start: the first local epoch
+        // under the new policy is `local`
+        let local = self.local_epoch(epoch);
+        for params in &policy.pools {
+            let existing = self.pools.iter().position(|p| *p.name == *params.name);
+            if existing.is_none() && params.genesis.base_units() > 0 {
+                return Err(UpgradeError::NewPoolGenesis {
+                    pool: params.name.clone(),
+                    genesis: params.genesis.base_units(),
+                });
+            }
+            let held = existing.map_or(0, |i| balances[i]);
+            let due: u128 = params
+                .tranches
+                .iter()
+                .map(|t| t.amount.base_units() - crate::schedule::released_after(t, local - 1))
+                .sum();
+            if due > held {
+                return Err(UpgradeError::ScheduleExceedsPool { pool: params.name.clone(), due, held });
+            }
+        }
+        Ok(())
+    }
+
+    /// Each pool's balance when `epoch` begins (`epoch` > the open epoch), as far as the ruling
+    /// schedules decide it: the tranches of the closes from the open epoch to `epoch` − 1 moved
+    /// to accounts and between pools. Program payouts (which only lower a balance) and emission
+    /// (which only raises one) are not forecast.
+    fn projected_pool_balances(&self, epoch: Epoch) -> Vec<u128> {
+        let (first, last) = (self.local_epoch(self.epoch), self.local_epoch(epoch - 1));
+        let mut inflow = vec![0u128; self.pools.len()];
+        let mut outflow = vec![0u128; self.pools.len()];
+        for (index, params) in self.policy.pools.iter().enumerate() {
+            let moved: u128 = params
+                .tranches
+                .iter()
+                .map(|t| crate::schedule::released_after(t, last) - crate::schedule::released_after(t, first - 1))
+                .sum();
+            match &params.release_to {
+                Sink::Account(_) => outflow[index] += moved,
+                Sink::Pool(target) => {
+                    outflow[index] += moved;
+                    if let Some(target) = self.policy.pool_index(target) {
+                        inflow[target] += moved;
+                    }
+                }
+                Sink::Program | Sink::Hold => {}
+            }
+        }
+        self.pools.iter().zip(inflow).zip(outflow).map(|((pool, i), o)| (pool.balance + i).saturating_sub(o)).collect()
     }
 }

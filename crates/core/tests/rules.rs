@@ -676,7 +676,7 @@ fn ot6_base_fee_moves_at_most_12_5_percent() {
 fn n24_6_upgrade_burns_unreleased_pools() {
     let mut h = Harness::new("netmind", &[]);
     h.state.compute_roots = false;
-    h.state.schedule_upgrade(366, Policy::preset("netmind-2024").unwrap(), true);
+    h.state.schedule_upgrade(366, Policy::preset("netmind-2024").unwrap(), true).unwrap();
     for _ in 0..364 {
         h.next_epoch();
     }

@@ -18,7 +18,7 @@ fn accrued_rewards_survive_an_upgrade_that_drops_the_connection_reward() {
     let mut h = Harness::new("netmind", &[("o0", tokens(1))]);
     let mut without = h.state.policy.as_ref().clone();
     without.connection_reward = None;
-    h.state.schedule_upgrade(3, without, false);
+    h.state.schedule_upgrade(3, without, false).unwrap();
     let ids: Vec<u32> = (0..3)
         .map(|i| h.state.add_machine(addr("o0"), Address::from_index("machine", i), 1 + i as u8, 500).unwrap())
         .collect();
@@ -198,7 +198,7 @@ proptest! {
         let mut h = Harness::new("netmind", &owners.map(|o| (o, tokens(1))));
         let mut reversed = h.state.policy.as_ref().clone();
         reversed.connection_reward.as_mut().unwrap().gpu_weights.reverse();
-        h.state.schedule_upgrade(upgrade_at, reversed, false);
+        h.state.schedule_upgrade(upgrade_at, reversed, false).unwrap();
         let mut ids = Vec::new();
         for (i, (class, mbps, owner)) in fleet.iter().enumerate() {
             ids.push(h.state.add_machine(addr(owners[*owner]), Address::from_index("machine", i as u64), *class, *mbps).unwrap());

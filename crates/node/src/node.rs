@@ -217,8 +217,11 @@ pub const DEV_KEY_FILE: &str = "dev-key.json";
 /// The producer's key file.
 pub const PRODUCER_KEY_FILE: &str = "producer-key.json";
 
-/// Shapes a policy for a development network: epochs of `epoch_seconds` (slots and the
-/// qualifying minimum scaled to match), for `--epoch-seconds`.
+/// Shapes a policy for a development network: epochs of `epoch_seconds`, for `--epoch-seconds`.
+/// Slots shrink to match (at most as many per epoch as before), and every slot-count threshold
+/// of the policy is scaled by the new slots per epoch over the old, rounding up, so it asks for
+/// the same share of an epoch: NM6's `connection_reward.min_online_slots` (61 of 288) and OS5's
+/// `points.min_online_slots` (216 of 288: 18 h of a day).
 pub fn dev_epochs(policy: &Policy, epoch_seconds: u64) -> Result<Policy, String> {
     let old_slots = u64::from(policy.slots_per_epoch());
     let slot_seconds =
@@ -227,8 +230,15 @@ pub fn dev_epochs(policy: &Policy, epoch_seconds: u64) -> Result<Policy, String>
     policy.epoch.seconds = epoch_seconds;
     policy.epoch.slot_seconds = slot_seconds;
     let slots = epoch_seconds / slot_seconds;
+    let scale = |threshold: &mut u32| {
+        let scaled = (u64::from(*threshold) * slots).div_ceil(old_slots.max(1));
+        *threshold = u32::try_from(scaled).unwrap_or(u32::MAX);
+    };
     if let Some(c) = policy.connection_reward.as_mut() {
-        c.min_online_slots = (u64::from(c.min_online_slots) * slots).div_ceil(old_slots.max(1)) as u32;
+        scale(&mut c.min_online_slots);
+    }
+    if let Some(p) = policy.points.as_mut() {
+        scale(&mut p.min_online_slots);
     }
     policy.validate().map_err(|e| e.to_string())?;
     Ok(policy)

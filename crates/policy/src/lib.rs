@@ -20,7 +20,7 @@ mod validate;
 pub use address::Address;
 pub use amount::{AmountError, DECIMALS, PPB, TOKEN, Tokens, format_tokens, parse_base_units, parse_tokens};
 pub use schema::*;
-pub use validate::PolicyError;
+pub use validate::{PolicyError, REAL_EPOCH_SECONDS};
 
 /// The presets shipped with gridmint, by name, with their TOML text (embedded at build time).
 pub const PRESETS: [(&str, &str); 4] = [

@@ -139,3 +139,18 @@ fn simulation_addresses_hash_prefix_kind_and_index() {
         }
     }
 }
+
+/// Goal: G4 for a real network's genesis: every preset has 86,400-second epochs; a policy with
+/// shorter epochs (valid for a dev network) is refused, naming `epoch.seconds`. Method: each
+/// preset, then netmind with 3,600-second epochs.
+#[test]
+fn real_network_needs_day_long_epochs() {
+    for (name, _) in PRESETS {
+        Policy::preset(name).unwrap().validate_real_network().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let mut short = Policy::preset("netmind").unwrap();
+    short.epoch.seconds = 3_600;
+    short.validate().unwrap();
+    let error = short.validate_real_network().unwrap_err().to_string();
+    assert!(error.contains("epoch.seconds") && error.contains("86,400"), "{error}");
+}

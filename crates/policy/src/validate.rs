@@ -25,6 +25,9 @@ pub enum PolicyError {
     },
 }
 
+/// A real network's epoch length: one day (G4).
+pub const REAL_EPOCH_SECONDS: u64 = 86_400;
+
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> PolicyError {
     PolicyError::Invalid { key: key.into(), problem: problem.into() }
 }
@@ -222,6 +225,23 @@ impl Policy {
             ] {
                 ppb_at_most_one(key, value)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Checks what a real network's genesis needs beyond [`Policy::validate`]: epochs of exactly
+    /// [`REAL_EPOCH_SECONDS`] (G4). Only development networks shorten epochs (`gridmint node
+    /// --dev --epoch-seconds`), scaling their slot thresholds with them.
+    pub fn validate_real_network(&self) -> Result<(), PolicyError> {
+        self.validate()?;
+        if self.epoch.seconds != REAL_EPOCH_SECONDS {
+            return Err(invalid(
+                "epoch.seconds",
+                format!(
+                    "a real network's epochs are 86,400 s (G4), not {}; only a dev network shortens them (gridmint node --dev --epoch-seconds)",
+                    self.epoch.seconds
+                ),
+            ));
         }
         Ok(())
     }

@@ -109,9 +109,14 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
                 let name = gridmint_core::TxError::from_code(*code).map_or("unknown".to_string(), |e| format!("{e:?}"));
                 (format!("{code} {name}"), json!(n))
             }).collect::<serde_json::Map<String, Value>>(),
+            "rejected_by_kind": result.rejections_by_kind.iter().map(|((kind, code), n)| {
+                let name = gridmint_core::TxError::from_code(*code).map_or("unknown".to_string(), |e| format!("{e:?}"));
+                (format!("{kind} {code} {name}"), json!(n))
+            }).collect::<serde_json::Map<String, Value>>(),
         },
         "machine_rewards_gini": format!("{:.6}", result.machine_rewards_gini),
         "policy_log": state.policy_log,
+        "refused_upgrades": result.refused_upgrades,
         "leaderboard": {
             "machines": state.machine_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
             "validators": state.validator_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
@@ -188,5 +193,12 @@ pub fn table(result: &SimResult, symbol: &str) -> String {
     line(&mut out, "agent txs (rejected)", format!("{} ({})", result.txs_sent, result.txs_rejected));
     line(&mut out, "machine rewards Gini", format!("{:.4}", result.machine_rewards_gini));
     line(&mut out, "state root", hex::encode(&result.state_root[..8]));
+    for refused in &result.refused_upgrades {
+        let _ = writeln!(
+            out,
+            "  upgrade to {} v{} at epoch {} refused (the old policy stayed): {}",
+            refused.policy, refused.version, refused.from_epoch, refused.reason
+        );
+    }
     out
 }

@@ -113,6 +113,10 @@ pub struct SimResult {
     pub txs_rejected: u64,
     /// Rejections by error code.
     pub rejections: BTreeMap<u16, u64>,
+    /// Rejections by transaction kind and error code: which agent actions the ledger refused.
+    pub rejections_by_kind: BTreeMap<(&'static str, u16), u64>,
+    /// Scheduled upgrades a close refused to install (the old policy stayed; G12).
+    pub refused_upgrades: Vec<gridmint_core::epoch::RefusedUpgrade>,
     /// The seed.
     pub seed: u64,
 }
@@ -126,6 +130,16 @@ pub enum SimError {
     /// A scenario value is unusable.
     #[error("{0}")]
     Scenario(#[from] crate::scenario::ScenarioError),
+    /// A scenario upgrade was refused when scheduled (G12).
+    #[error("scenario `upgrades` (epoch {epoch}, policy `{policy}`): {error}")]
+    Upgrade {
+        /// The epoch it would rule from.
+        epoch: u64,
+        /// The policy as the scenario names it.
+        policy: String,
+        /// Why it was refused.
+        error: gridmint_core::state::UpgradeError,
+    },
 }
 
 /// The 32 bytes every random stream of a run starts from: blake3 of (seed, epoch, stream).
@@ -175,6 +189,7 @@ struct Agents {
     machine_means: Vec<f32>,
     uptime: FixedUptime,
     machine_classes: Vec<u8>,
+    waiting: std::collections::VecDeque<Waiting>,
     customers: Vec<Address>,
     validators: Vec<Address>,
     delegators: Vec<Address>,
@@ -183,20 +198,33 @@ struct Agents {
     sent: u64,
     rejected: u64,
     rejections: BTreeMap<u16, u64>,
+    rejections_by_kind: BTreeMap<(&'static str, u16), u64>,
 }
 
 /// Runs a simulation. `progress` is called after each epoch with the epochs done.
 pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimResult, SimError> {
     let scenario = &config.scenario;
+    if let (Some(funding), Some(governance)) = (&scenario.funding, &config.policy.governance)
+        && Address::parse(funding).is_ok_and(|a| a == governance.treasury)
+    {
+        return Err(SimError::Scenario(crate::scenario::ScenarioError::Invalid {
+            key: "funding".into(),
+            problem: format!(
+                "`{funding}` is the policy's governance treasury, which only passed proposals spend (NM12): it cannot sign the agents' transfers"
+            ),
+        }));
+    }
     let mut state = State::genesis(config.policy.clone(), 0);
     state.compute_roots = false;
     state.threads = config.threads;
     for upgrade in &scenario.upgrades {
         let policy = load_policy(&upgrade.policy)
             .map_err(|e| crate::scenario::ScenarioError::Invalid { key: "upgrades.policy".into(), problem: e })?;
-        if upgrade.epoch >= 2 {
-            state.schedule_upgrade(upgrade.epoch, policy, upgrade.restart_pools);
-        }
+        state.schedule_upgrade(upgrade.epoch, policy, upgrade.restart_pools).map_err(|error| SimError::Upgrade {
+            epoch: upgrade.epoch,
+            policy: upgrade.policy.clone(),
+            error,
+        })?;
     }
     let mut agents = Agents {
         producer: Address::system("sim-producer"),
@@ -204,6 +232,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         machine_means: vec![],
         uptime: FixedUptime::default(),
         machine_classes: vec![],
+        waiting: Default::default(),
         customers: vec![],
         validators: vec![],
         delegators: vec![],
@@ -212,6 +241,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         sent: 0,
         rejected: 0,
         rejections: BTreeMap::new(),
+        rejections_by_kind: BTreeMap::new(),
     };
     let machine_count = config.machines.or(scenario.machines.as_ref().map(|m| m.count)).unwrap_or(0);
     if let Some(machines) = &scenario.machines {
@@ -233,6 +263,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     // an epoch's columns are gathered in these, then copied into its row
     let (mut released_epoch_buffer, mut paid_buffer) = (Vec::new(), Vec::new());
     let mut growth_carry = 0.0f64;
+    let mut refused_upgrades = Vec::new();
     let mut height = state.height;
     for epoch in 1..=config.epochs {
         let start = state.epoch_end_time(epoch - 1);
@@ -258,7 +289,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         };
         state.advance_time(state.epoch_end_time(epoch));
         {
-            let summary = closed;
+            let mut summary = closed;
+            refused_upgrades.extend(summary.refused_upgrade.take());
             let mut released_epoch = std::mem::take(&mut released_epoch_buffer);
             released_epoch.clear();
             released_epoch.resize(pools.len(), 0u128);
@@ -330,6 +362,8 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         txs_sent: agents.sent,
         txs_rejected: agents.rejected,
         rejections: agents.rejections,
+        rejections_by_kind: agents.rejections_by_kind,
+        refused_upgrades,
         seed: config.seed,
     })
 }
@@ -365,16 +399,12 @@ fn add_machines(
         };
         let bond = params.bond.as_deref().and_then(|b| tokens("machines.bond", b).ok()).unwrap_or(0);
         let registered = match agents.funding {
-            // bonded machines (OT4) register by transaction, their bond paid from the funding account
-            Some(funding) if bond > 0 => {
-                let fee = state.current_fee();
-                send(state, agents, funding, TxBody::Transfer { to: owner, amount: bond + 4 * fee })
-                    && send(
-                        state,
-                        agents,
-                        owner,
-                        TxBody::RegisterMachine { machine, gpu_class: class, bandwidth_mbps: mbps, bond },
-                    )
+            // bonded machines (OT4) register by transaction once the funding account can pay
+            // their bond: they queue, in order, and `register_waiting` registers them
+            Some(_) if bond > 0 => {
+                let mean = (low + (high - low) * rng.random::<f64>()) as f32;
+                agents.waiting.push_back(Waiting { owner, machine, class, mbps, bond, mean });
+                false
             }
             // the rest join as one fleet below (a class the policy lacks is skipped, as
             // `add_machine` would refuse it)
@@ -403,6 +433,52 @@ fn add_machines(
     }
     let fleet: Vec<FleetMachine> = fleet.into_iter().map(|(_, m)| m).collect();
     state.add_machines(&fleet).unwrap_or_else(|e| panic!("a fleet of new, distinct machines: {e}"));
+    register_waiting(state, agents);
+}
+
+/// Fees a validator keeps spendable for a day's attestations; below it, it claims its rewards.
+/// Validators are funded with twice as many besides their bond, so one that sends no fee-paying
+/// transactions never needs to claim.
+const VALIDATOR_FEE_RESERVE: u128 = 100;
+
+/// A bonded machine waiting for the funding account to pay its bond.
+struct Waiting {
+    owner: Address,
+    machine: Address,
+    class: u8,
+    mbps: u32,
+    bond: u128,
+    mean: f32,
+}
+
+/// Fee-paying transactions the funding account gives a bonded machine's owner besides the bond:
+/// its registration, then receipts until its first claim (a claim pays its fee from the claim).
+const OWNER_FEES: u128 = 100;
+
+/// Registers the waiting bonded machines, oldest first, while the funding account can pay each
+/// one's bond and fees (OT4): a transfer to the owner, then the owner's registration. The rest
+/// keep waiting for a later epoch (the funding account may be filled by releases).
+fn register_waiting(state: &mut State, agents: &mut Agents) {
+    let Some(funding) = agents.funding else { return };
+    while let Some(next) = agents.waiting.front() {
+        let fee = state.current_fee();
+        let amount = next.bond + OWNER_FEES * fee;
+        if state.account(&funding).map_or(0, |a| a.spendable) < amount + fee {
+            return;
+        }
+        let Some(Waiting { owner, machine, class, mbps, bond, mean }) = agents.waiting.pop_front() else { return };
+        let registered = send(state, agents, funding, TxBody::Transfer { to: owner, amount })
+            && send(
+                state,
+                agents,
+                owner,
+                TxBody::RegisterMachine { machine, gpu_class: class, bandwidth_mbps: mbps, bond },
+            );
+        if registered {
+            agents.machine_means.push(mean);
+            agents.machine_classes.push(class);
+        }
+    }
 }
 
 /// A day's uptime in fixed point, 1/256 of a slot: base + noise, clamped to [0, cap], in whole
@@ -518,17 +594,21 @@ fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -
     let nonce =
         if matches!(body, TxBody::Heartbeat { .. }) { 0 } else { state.account(&signer).map_or(0, |a| a.nonce) };
     agents.sent += 1;
-    match state.apply_tx(&Tx { signer, nonce, body }, agents.producer) {
+    let tx = Tx { signer, nonce, body };
+    let body = &tx.body;
+    match state.apply_tx(&tx, agents.producer) {
         Ok(_) => true,
         Err(error) => {
             agents.rejected += 1;
             *agents.rejections.entry(error.code()).or_default() += 1;
+            *agents.rejections_by_kind.entry((body.kind_name(), error.code())).or_default() += 1;
             false
         }
     }
 }
 
 fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenario, seed: u64, epoch: u64) {
+    register_waiting(state, agents);
     let idle = scenario.customers.is_none()
         && scenario.stakers.is_none()
         && scenario.machines.as_ref().is_none_or(|m| m.claim_every_epochs == 0)
@@ -553,7 +633,7 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         if let Some(s) = &scenario.stakers {
             let bond = tokens("stakers.validator_bond", &s.validator_bond).unwrap_or(0);
             let stake = tokens("stakers.stake", &s.stake).unwrap_or(0);
-            needs.extend(agents.validators.iter().map(|a| (*a, bond + 100 * fee)));
+            needs.extend(agents.validators.iter().map(|a| (*a, bond + 2 * VALIDATOR_FEE_RESERVE * fee)));
             needs.extend(agents.delegators.iter().map(|a| (*a, stake + 1000 * fee)));
         }
         if let Some(bridge) = &state.policy.bridge {
@@ -612,9 +692,11 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
                 continue;
             }
             let ai_tokens = if mode == JobMode::Inference { gpu_seconds * c.ai_tokens_per_gpu_second } else { 0 };
-            // owners pay the fee to report; the core rejects it when they cannot (the job then settles at zero usage)
-            send(state, agents, owner, TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens });
-            if rng.random::<f64>() < failure {
+            // owners pay the fee to report; the core rejects it when they cannot (the job then
+            // settles at zero usage, and the machine, which took no part in it, cannot fail it: NM9)
+            let reported =
+                send(state, agents, owner, TxBody::ReportUsage { customer, job_id, machine, gpu_seconds, ai_tokens });
+            if rng.random::<f64>() < failure && reported {
                 send(state, agents, customer, TxBody::FailJob { job_id, machine });
             } else {
                 send(state, agents, customer, TxBody::SettleJob { job_id });
@@ -638,8 +720,12 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         && !state.master_nodes.is_empty()
         && !state.machines.is_empty()
     {
+        let bond_min = state.policy.dualproof.as_ref().map_or(0, |d| d.machine_bond_min.base_units());
         for n in 0..r.per_day {
             let index = rng.random_range(0..state.machines.len());
+            if state.machines_cold[index].bond < bond_min {
+                continue; // slashed below the minimum (OT4): its owner knows it may submit no more
+            }
             let machine = state.machines_cold[index].address;
             let owner = state.accounts[state.machines[index].owner as usize].address;
             let task = blake3::hash(&[epoch.to_le_bytes(), n.to_le_bytes()].concat());
@@ -676,6 +762,17 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
                 send(state, agents, d, TxBody::Claim);
             }
         }
+        // a validator claims its rewards when it runs short of fees for its attestations (a
+        // claim may pay its fee from the claim)
+        let fee = state.current_fee();
+        for v in agents.validators.clone() {
+            if fee > 0
+                && state.account(&v).map_or(0, |a| a.spendable) < VALIDATOR_FEE_RESERVE * fee
+                && state.unclaimed(&v) > fee
+            {
+                send(state, agents, v, TxBody::Claim);
+            }
+        }
     }
     // liquidity registrations at the first funded epoch (and re-registered every 30 epochs)
     if let (Some(l), Some(bridge)) = (&scenario.liquidity, state.policy.bridge.clone())
@@ -696,12 +793,16 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
     {
         let out = tokens("bridge.out_per_day", &b.out_per_day).unwrap_or(0);
         let inbound = tokens("bridge.in_per_day", &b.in_per_day).unwrap_or(0);
-        if let Some(customer) = agents.customers.first().copied()
+        // the customers take turns sending out, each only when it can pay
+        let fee = state.current_fee();
+        if let Some(customer) = agents.customers.get((epoch % agents.customers.len().max(1) as u64) as usize).copied()
             && out > 0
+            && state.account(&customer).is_some_and(|a| a.spendable >= out + fee)
         {
             send(state, agents, customer, TxBody::BridgeOut { amount: out, recipient: [9; 32] });
         }
-        if inbound > 0 {
+        // relayers bring a deposit in when the epoch's inbound cap (NM13) has room for it
+        if inbound > 0 && state.bridge.inbound_paid_epoch + inbound <= state.bridge.inbound_cap_epoch {
             let recipient = agents.customers.first().copied().unwrap_or(agents.producer);
             for member in bridge.committee.iter().take(bridge.threshold as usize) {
                 send(state, agents, *member, TxBody::BridgeAttest { deposit_id: epoch, recipient, amount: inbound });

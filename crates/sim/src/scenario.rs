@@ -27,9 +27,15 @@ pub struct Scenario {
     /// Policy overrides, key → TOML value (as `--set`).
     #[serde(default)]
     pub policy: toml::Table,
-    /// The account agents' tokens come from (a system account name or hex), e.g. `team`.
+    /// The account agents' tokens come from (a system account name or hex), e.g. `team`. It must
+    /// be able to sign: never the governance treasury, which only proposals spend (NM12).
     #[serde(default)]
     pub funding: Option<String>,
+    /// Tokens minted at genesis into the funding account for the agents, the cap raised by as
+    /// much (as a dev network's prefund): for a policy whose genesis has no spendable account.
+    /// The schedules and the gap to the cap (OS2, OT5) are untouched; the supply is higher by it.
+    #[serde(default)]
+    pub prefund: Option<String>,
     /// GPU machines.
     #[serde(default)]
     pub machines: Option<Machines>,
@@ -299,10 +305,16 @@ impl Scenario {
         if let Some(funding) = &self.funding {
             Address::parse(funding).map_err(|e| invalid("funding", e))?;
         }
+        if let Some(prefund) = &self.prefund {
+            tokens("prefund", prefund)?;
+            if self.funding.is_none() {
+                return Err(invalid("prefund", "needs a `funding` account to mint into"));
+            }
+        }
         Ok(())
     }
 
-    /// Applies the scenario's policy overrides, then the command line's.
+    /// Applies the scenario's policy overrides, then the command line's, then its prefund.
     pub fn apply_overrides(
         &self,
         mut policy: Policy,
@@ -313,6 +325,17 @@ impl Scenario {
         }
         for (key, value) in extra {
             policy = policy.with_override(key, value)?;
+        }
+        if let (Some(prefund), Some(funding)) = (&self.prefund, &self.funding) {
+            let problem = |problem: String| gridmint_policy::PolicyError::Invalid { key: "prefund".into(), problem };
+            let amount = parse_tokens(prefund).map_err(|e| problem(e.to_string()))?;
+            let account = Address::parse(funding).map_err(problem)?;
+            policy
+                .genesis
+                .push(gridmint_policy::GenesisAllocation { account, amount: gridmint_policy::Tokens(amount) });
+            let cap = policy.token.cap.0.checked_add(amount).ok_or_else(|| problem("the cap overflows".into()))?;
+            policy.token.cap = gridmint_policy::Tokens(cap);
+            policy.validate()?;
         }
         Ok(policy)
     }
