@@ -58,6 +58,27 @@ pub struct NodeArgs {
     /// Requests per second per client IP (429 beyond); 0 disables the limit.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     rate_limit: u32,
+    /// Most HTTP connections open at once (capped by the open-files limit, which the node raises to
+    /// its hard limit at start); beyond it a new connection gets 503 too_many_connections.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most HTTP connections open at once from one client IP (an IPv6 /64 counts as one).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections_per_ip: usize,
+    /// A connection must send a whole request head within this many milliseconds of opening or
+    /// of its previous response, else it is closed (bounds idle and slow-header connections).
+    #[arg(long, value_name = "MS", default_value_t = 15_000)]
+    header_timeout_ms: u64,
+    /// A request body must arrive whole within this many milliseconds (408 body_timeout beyond).
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    body_timeout_ms: u64,
+    /// A response write that makes no progress for this many milliseconds (the client does not
+    /// read) closes the connection.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    write_timeout_ms: u64,
+    /// On Ctrl-C or SIGTERM, how many milliseconds requests in progress get to finish.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    shutdown_grace_ms: u64,
     /// Skip a tick's block when there is no transaction to commit and no epoch to close (an idle
     /// chain then stops recomputing its state root every interval: worth it with many machines).
     #[arg(long)]
@@ -413,6 +434,12 @@ pub fn node(args: NodeArgs) -> ExitCode {
         wait_timeout_ms: 30_000,
         empty_blocks: !args.skip_empty_blocks,
         log: !args.quiet,
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+        header_timeout_ms: args.header_timeout_ms,
+        body_timeout_ms: args.body_timeout_ms,
+        write_timeout_ms: args.write_timeout_ms,
+        shutdown_grace_ms: args.shutdown_grace_ms,
     };
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
     let ledger = if !exists && args.dev {
@@ -486,6 +513,14 @@ pub fn node(args: NodeArgs) -> ExitCode {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         println!("API: http://{}/v1/status (OpenAPI at /v1/openapi.json); Ctrl-C stops", args.listen);
+        let fds = gridmint_node::serve::raise_fd_limit();
+        let connections = gridmint_node::serve::effective_max_connections(args.max_connections.max(1), fds);
+        match fds {
+            Some(fds) => {
+                println!("{fds}: at most {connections} connections, {} per client IP", args.max_connections_per_ip)
+            }
+            None => println!("at most {connections} connections, {} per client IP", args.max_connections_per_ip),
+        }
         node::run(shared, listener, node::ctrl_c_or_term()).await
     });
     match result {

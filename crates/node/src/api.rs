@@ -2,14 +2,21 @@
 //! `/v1/openapi.json`.
 //!
 //! Every error is JSON `{"error": {"code": "...", "message": "..."}}` with a stable code (listed
-//! in the OpenAPI document). Bodies are read with a size limit (413 `body_too_large`), batches are
-//! limited (413 `batch_too_large`), and each client IP has a request budget per second (429
-//! `rate_limited`). Handlers never panic on input: every parse is checked.
+//! in the OpenAPI document); a bare error answer from a layer below the handlers is rewritten so
+//! (see also [`crate::serve`] for hyper's own). Bodies are read with a size limit (413
+//! `body_too_large`) and a time limit (408 `body_timeout`), batches are limited (413
+//! `batch_too_large`), and each client IP has a request budget per second (429 `rate_limited`).
+//! Handlers never panic on input: every parse is checked. Hex is taken in either case and printed
+//! in lower case.
+//!
+//! Each handler's `#[utoipa::path]` annotation documents it; `routes` builds the router and the
+//! OpenAPI document from the same list ([`crate::openapi`] holds the response types).
 
 use crate::block::{StoredBlock, TxLocation, decode_leaves};
 use crate::ledger::ExplainRecord;
 use crate::mempool::{Admitted, Refusal};
 use crate::node::Shared;
+use crate::openapi::*;
 use crate::signing::{KeyCache, SignedTx};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -17,18 +24,18 @@ use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gridmint_core::{Address, TxBody, TxError};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The OpenAPI document.
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// Every route: (method, path as in the OpenAPI document).
+/// Every route: (method, path as in the OpenAPI document). A test checks it against the
+/// generated document and the router.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("get", "/v1/supply"),
@@ -47,29 +54,49 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
 ];
 
+/// The routes with their handlers and their documentation: the router and the OpenAPI document
+/// both come from this one list.
+fn routes() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .routes(routes!(status))
+        .routes(routes!(supply))
+        .routes(routes!(account))
+        .routes(routes!(machine))
+        .routes(routes!(validators))
+        .routes(routes!(epoch))
+        .routes(routes!(proof))
+        .routes(routes!(explain))
+        .routes(routes!(block))
+        .routes(routes!(submit))
+        .routes(routes!(submit_batch))
+        .routes(routes!(receipt))
+        .routes(routes!(heartbeats))
+        .routes(routes!(openapi))
+        .routes(routes!(metrics))
+}
+
+/// The OpenAPI document of a node with `config` (its batch limit is in the document).
+pub fn openapi_document(config: &crate::node::Config) -> Value {
+    let (_, document) = routes().split_for_parts();
+    crate::openapi::finish(document, config)
+}
+
 /// The API router.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/supply", get(supply))
-        .route("/v1/accounts/{address}", get(account))
-        .route("/v1/machines/{address}", get(machine))
-        .route("/v1/validators", get(validators))
-        .route("/v1/epochs/{epoch}", get(epoch))
-        .route("/v1/epochs/{epoch}/proof/{address}", get(proof))
-        .route("/v1/epochs/{epoch}/explain/{address}", get(explain))
-        .route("/v1/blocks/{height}", get(block))
-        .route("/v1/tx", post(submit))
-        .route("/v1/tx/batch", post(submit_batch))
-        .route("/v1/tx/{id}", get(receipt))
-        .route("/v1/heartbeats", post(heartbeats))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/metrics", get(metrics))
+    let (router, document) = routes().split_for_parts();
+    let document = crate::openapi::finish(document, &shared.config);
+    let document: Arc<str> = serde_json::to_string_pretty(&document).unwrap_or_default().into();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::Extension(OpenApiJson(document)))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), limit_and_count))
         .with_state(shared)
 }
+
+/// The document as served.
+#[derive(Clone)]
+struct OpenApiJson(Arc<str>);
 
 /// A typed API error.
 #[derive(Debug)]
@@ -103,13 +130,17 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE || self.status == StatusCode::TOO_MANY_REQUESTS {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // the rest of the body may still be on its way: this connection is done
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
 
 type ApiResult = Result<Response, ApiError>;
 
-fn ok(value: Value) -> ApiResult {
+fn ok<T: serde::Serialize>(value: T) -> ApiResult {
     Ok(axum::Json(value).into_response())
 }
 
@@ -134,6 +165,16 @@ pub struct Metrics {
     pub committed_txs: AtomicU64,
     /// Epochs closed.
     pub epochs: AtomicU64,
+    /// HTTP connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections refused for a connection bound (503 `too_many_connections`).
+    pub connections_refused: AtomicU64,
+    /// Connections closed for not sending a whole request head in time (idle or slow).
+    pub header_timeouts: AtomicU64,
+    /// Requests answered 408 for a body that did not arrive in time.
+    pub body_timeouts: AtomicU64,
+    /// Connections closed for a response write the client did not take in time.
+    pub write_timeouts: AtomicU64,
 }
 
 /// Per-client token buckets: `rate` requests per second, bursts up to one second's worth.
@@ -191,11 +232,49 @@ async fn limit_and_count(
         )
         .into_response();
     }
-    let response = next.run(request).await;
+    let response = typed(next.run(request).await).await;
     if response.status().is_client_error() {
         shared.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
     }
     response
+}
+
+/// Every error response is the typed JSON error: one that is not (a refusal from a layer below
+/// the handlers) is rewritten, keeping its status and its text as the message.
+async fn typed(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => "no_such_route",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::REQUEST_TIMEOUT => "body_timeout",
+        s if s.is_server_error() => "internal",
+        _ => "malformed_request",
+    };
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    let message =
+        if message.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { message };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// The path parameters of a route, as text: a segment that does not percent-decode to UTF-8 is
+/// refused with `400 invalid_path` (axum's own refusal is plain text).
+struct Params<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Params(params)),
+            Err(e) => Err(ApiError::bad("invalid_path", e.body_text())),
+        }
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -224,107 +303,132 @@ fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -
     f(&ledger)
 }
 
-fn amount(v: u128) -> Value {
-    Value::String(v.to_string())
+fn amount(v: u128) -> String {
+    v.to_string()
 }
 
+/// Chain id, height, open epoch, tip, mempool size.
+#[utoipa::path(get, path = "/v1/status", tag = "chain",
+    responses((status = 200, description = "the node's status", body = StatusView)))]
 async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).len();
-    ok(read_state(&shared, |l| {
-        json!({
-            "chain_id": l.genesis.chain_id,
-            "height": l.state.height,
-            "epoch": l.state.epoch,
-            "time": l.state.time,
-            "genesis_time": l.state.genesis_time,
-            "epoch_seconds": l.state.policy.epoch.seconds,
-            "slot_seconds": l.state.policy.epoch.slot_seconds,
-            "tip_hash": hex::encode(l.tip_hash),
-            "policy": l.state.policy.name,
-            "policy_version": l.state.policy.version,
-            "mempool": mempool,
-            "accounts": l.state.accounts.len(),
-            "machines": l.state.machines.len(),
-        })
+    ok(read_state(&shared, |l| StatusView {
+        chain_id: l.genesis.chain_id.clone(),
+        height: l.state.height,
+        epoch: l.state.epoch,
+        time: l.state.time,
+        genesis_time: l.state.genesis_time,
+        epoch_seconds: l.state.policy.epoch.seconds,
+        slot_seconds: l.state.policy.epoch.slot_seconds,
+        tip_hash: hex::encode(l.tip_hash),
+        policy: l.state.policy.name.clone(),
+        policy_version: l.state.policy.version,
+        mempool: mempool as u64,
+        accounts: l.state.accounts.len() as u64,
+        machines: l.state.machines.len() as u64,
     }))
 }
 
+/// Total supply, circulating, minted, burned, bridge escrow and every pool.
+#[utoipa::path(get, path = "/v1/supply", tag = "chain",
+    responses((status = 200, description = "the supply", body = SupplyView)))]
 async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(read_state(&shared, |l| {
         let s = &l.state;
-        let pools: Vec<Value> = s
-            .pools
-            .iter()
-            .map(
-                |p| json!({"name": &*p.name, "balance": amount(p.balance), "released_total": amount(p.released_total)}),
-            )
-            .collect();
-        json!({
-            "height": s.height,
-            "epoch": s.epoch,
-            "cap": amount(s.cap),
-            "total_supply": amount(s.total_supply()),
-            "circulating": amount(s.circulating()),
-            "minted_total": amount(s.minted_total),
-            "burned_total": amount(s.burned_total),
-            "escrow": amount(s.bridge.escrow),
-            "pools": pools,
-        })
+        SupplyView {
+            height: s.height,
+            epoch: s.epoch,
+            cap: amount(s.cap),
+            total_supply: amount(s.total_supply()),
+            circulating: amount(s.circulating()),
+            minted_total: amount(s.minted_total),
+            burned_total: amount(s.burned_total),
+            escrow: amount(s.bridge.escrow),
+            pools: s
+                .pools
+                .iter()
+                .map(|p| PoolView {
+                    name: p.name.to_string(),
+                    balance: amount(p.balance),
+                    released_total: amount(p.released_total),
+                })
+                .collect(),
+        }
     }))
 }
 
-async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+/// An account's balances (spendable, staked, unbonding, escrowed, unclaimed), nonce and machines.
+#[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
+    params(("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the account", body = AccountView),
+        (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_account: no such account", body = ErrorBody),
+    ))]
+async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(&address);
     read_state(&shared, |l| {
         let s = &l.state;
         let id = s.account_id(&address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
         let a = &s.accounts[id as usize];
-        let machines = s.owner_machines.get(&id).map_or(0, Vec::len);
-        ok(json!({
-            "address": address,
-            "height": s.height,
-            "spendable": amount(a.spendable),
-            "staked": amount(a.staked),
-            "unbonding": amount(a.unbonding),
-            "escrowed": amount(a.escrowed),
-            "unclaimed": amount(s.unclaimed_of(id)),
-            "rewards_total": amount(s.rewards_total_of(id)),
-            "holding": amount(s.holding(id)),
-            "nonce": a.nonce,
-            "next_nonce": pending_nonce.unwrap_or(a.nonce),
-            "machines": machines,
-        }))
+        ok(AccountView {
+            address: address.to_hex(),
+            height: s.height,
+            spendable: amount(a.spendable),
+            staked: amount(a.staked),
+            unbonding: amount(a.unbonding),
+            escrowed: amount(a.escrowed),
+            unclaimed: amount(s.unclaimed_of(id)),
+            rewards_total: amount(s.rewards_total_of(id)),
+            holding: amount(s.holding(id)),
+            nonce: a.nonce,
+            next_nonce: pending_nonce.unwrap_or(a.nonce),
+            machines: s.owner_machines.get(&id).map_or(0, Vec::len) as u64,
+        })
     })
 }
 
-async fn machine(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> ApiResult {
+/// A machine: owner, class, bandwidth, online slots this epoch, weight, rewards.
+#[utoipa::path(get, path = "/v1/machines/{address}", tag = "accounts",
+    params(("address" = inline(Hex32Input), Path, description = "the machine")),
+    responses(
+        (status = 200, description = "the machine", body = MachineResponse),
+        (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_machine: no such machine", body = ErrorBody),
+    ))]
+async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
     read_state(&shared, |l| {
         let s = &l.state;
         let id = s.machine_id(&address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
         let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
         let view = view.into_iter().find(|v| v.machine == address).ok_or_else(|| ApiError::internal("machine view"))?;
-        ok(json!({"height": s.height, "epoch": s.epoch, "machine": view}))
+        ok(MachineResponse { height: s.height, epoch: s.epoch, machine: view })
     })
 }
 
+/// Validators with their active stake, and the elected master nodes.
+#[utoipa::path(get, path = "/v1/validators", tag = "chain",
+    responses((status = 200, description = "the validators", body = ValidatorsView)))]
 async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
     ok(read_state(&shared, |l| {
         let s = &l.state;
-        let validators: Vec<Value> = s
-            .validators
-            .iter()
-            .map(|(address, v)| {
-                json!({
-                    "address": address,
-                    "operator": s.accounts[v.operator as usize].address,
-                    "active_stake": amount(v.active),
-                    "master_node": s.master_nodes.contains(address),
+        ValidatorsView {
+            height: s.height,
+            epoch: s.epoch,
+            validators: s
+                .validators
+                .iter()
+                .map(|(address, v)| ValidatorView {
+                    address: address.to_hex(),
+                    operator: s.accounts[v.operator as usize].address.to_hex(),
+                    active_stake: amount(v.active),
+                    master_node: s.master_nodes.contains(address),
                 })
-            })
-            .collect();
-        json!({"height": s.height, "epoch": s.epoch, "validators": validators, "master_nodes": s.master_nodes})
+                .collect(),
+            master_nodes: s.master_nodes.iter().map(Address::to_hex).collect(),
+        }
     }))
 }
 
@@ -338,7 +442,15 @@ fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
     Ok((epoch, summary))
 }
 
-async fn epoch(State(shared): State<Arc<Shared>>, Path(epoch): Path<String>) -> ApiResult {
+/// A closed epoch's summary (G7 step 5): releases, payouts, burns, supply, rewards root, state root.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch")),
+    responses(
+        (status = 200, description = "the epoch's summary", body = EpochSummaryDoc),
+        (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed", body = ErrorBody),
+    ))]
+async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>) -> ApiResult {
     ok(closed_epoch(&shared, &epoch)?.1)
 }
 
@@ -349,17 +461,34 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
     }
 }
 
-async fn proof(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+/// A Merkle proof of the account's cumulative rewards against the epoch's rewards root (X2).
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/proof/{address}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the proof", body = ProofView),
+        (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed, no_rewards", body = ErrorBody),
+    ))]
+async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
     let leaves = leaves_of(&shared, epoch)?;
     let proof = gridmint_core::reward_proof_in(&leaves, &address).ok_or_else(|| {
         ApiError::not_found("no_rewards", format!("{address} had earned no rewards by the close of epoch {epoch}"))
     })?;
-    ok(json!({"epoch": epoch, "rewards_root": summary["rewards_root"], "proof": proof}))
+    ok(ProofView { epoch, rewards_root: summary["rewards_root"].clone(), proof })
 }
 
-async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path<(String, String)>) -> ApiResult {
+/// Why the account earned what it earned in the epoch (X3): its machines' uptime, qualification,
+/// weights, shares; the program budget and dust.
+#[utoipa::path(get, path = "/v1/epochs/{epoch}/explain/{address}", tag = "epochs",
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the explanation", body = ExplainView),
+        (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "epoch_not_closed; unknown_account: no account, no machine in the epoch's record and no rewards by its close", body = ErrorBody),
+    ))]
+async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
     let record = shared
@@ -375,55 +504,80 @@ async fn explain(State(shared): State<Arc<Shared>>, Path((epoch, address)): Path
         let leaves = leaves_of(&shared, e)?;
         Ok(leaves.binary_search_by(|(a, _)| a.cmp(&address)).map_or(0, |i| leaves[i].1))
     };
+    let leaves = leaves_of(&shared, epoch)?;
+    let leaf = leaves.binary_search_by(|(a, _)| a.cmp(&address)).ok();
+    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).cloned().collect();
+    let known = leaf.is_some()
+        || !machines.is_empty()
+        || record.machines.iter().any(|m| m.view.machine == address)
+        || read_state(&shared, |l| l.state.account_id(&address).is_some());
+    if !known {
+        return Err(ApiError::not_found(
+            "unknown_account",
+            format!("{address} has no account, no machine in epoch {epoch}'s record and no rewards by its close"),
+        ));
+    }
     let before = total_at(epoch - 1)?;
-    let after = total_at(epoch)?;
-    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).collect();
+    let after = leaf.map_or(0, |i| leaves[i].1);
     let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
     let connection = summary["programs"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["program"] == "connection_reward"))
         .cloned()
         .unwrap_or(Value::Null);
-    ok(json!({
-        "epoch": epoch,
-        "account": address,
-        "rewards_total_before": amount(before),
-        "rewards_total_after": amount(after),
-        "earned": amount(after.saturating_sub(before)),
-        "earned_by_machines": amount(from_machines),
-        "earned_otherwise": amount(after.saturating_sub(before).saturating_sub(from_machines)),
-        "connection_reward": {
-            "rule": "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
-                     it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
-            "min_online_slots": record.min_online_slots,
-            "qualifying_weight": amount(record.qualifying_weight),
-            "program": connection,
+    ok(ExplainView {
+        epoch,
+        account: address.to_hex(),
+        rewards_total_before: amount(before),
+        rewards_total_after: amount(after),
+        earned: amount(after.saturating_sub(before)),
+        earned_by_machines: amount(from_machines),
+        earned_otherwise: amount(after.saturating_sub(before).saturating_sub(from_machines)),
+        connection_reward: ConnectionRewardExplain {
+            rule: "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
+                   it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
+            min_online_slots: record.min_online_slots,
+            qualifying_weight: amount(record.qualifying_weight),
+            program: connection,
         },
-        "machines": machines,
-        "programs": summary["programs"],
-    }))
-}
-
-fn block_json(block: &StoredBlock) -> Value {
-    let txs: Vec<Value> = block
-        .txs
-        .iter()
-        .zip(&block.receipts)
-        .map(|(tx, r)| json!({"id": hex::encode(r.tx_id), "tx": tx, "code": r.code, "error": error_name(r.code), "fee": amount(r.fee)}))
-        .collect();
-    json!({
-        "height": block.height,
-        "hash": hex::encode(block.hash()),
-        "parent": hex::encode(block.parent),
-        "time": block.time,
-        "producer": block.producer,
-        "state_root": hex::encode(block.state_root),
-        "closed_epochs": block.closed_epochs,
-        "txs": txs,
+        machines,
+        programs: summary["programs"].clone(),
     })
 }
 
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> ApiResult {
+fn block_view(block: StoredBlock) -> BlockView {
+    BlockView {
+        height: block.height,
+        hash: hex::encode(block.hash()),
+        parent: hex::encode(block.parent),
+        time: block.time,
+        producer: block.producer.to_hex(),
+        state_root: hex::encode(block.state_root),
+        closed_epochs: block.closed_epochs.clone(),
+        txs: block
+            .txs
+            .into_iter()
+            .zip(&block.receipts)
+            .map(|(tx, r)| BlockTxView {
+                id: hex::encode(r.tx_id),
+                tx,
+                code: r.code,
+                error: error_name(r.code),
+                fee: amount(r.fee),
+            })
+            .collect(),
+    }
+}
+
+/// A committed block with its transactions and receipts (`latest` for the tip).
+#[utoipa::path(get, path = "/v1/blocks/{height}", tag = "chain",
+    params(("height" = inline(HeightParam), Path, description = "a height, or `latest`")),
+    responses(
+        (status = 200, description = "the block", body = BlockView),
+        (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_block", body = ErrorBody),
+    ))]
+async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>) -> ApiResult {
     let height =
         if height == "latest" { read_state(&shared, |l| l.state.height) } else { parse_u64(&height, "height")? };
     let block = shared
@@ -431,51 +585,70 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         .block(height)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
-    ok(block_json(&block))
+    ok(block_view(block))
 }
 
 fn error_name(code: u16) -> Option<String> {
     TxError::from_code(code).and_then(|e| serde_json::to_value(e).ok()).and_then(|v| v.as_str().map(String::from))
 }
 
-fn receipt_json(id: &[u8; 32], location: &TxLocation) -> Value {
-    json!({
-        "id": hex::encode(id),
-        "status": "committed",
-        "height": location.height,
-        "index": location.index,
-        "code": location.code,
-        "error": error_name(location.code),
-        "fee": amount(location.fee),
-    })
+fn receipt_of(id: &[u8; 32], location: &TxLocation) -> Receipt {
+    Receipt {
+        id: hex::encode(id),
+        status: CommittedStatus::Committed,
+        height: location.height,
+        index: location.index,
+        code: location.code,
+        error: error_name(location.code),
+        fee: amount(location.fee),
+    }
 }
 
-async fn receipt(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+/// A transaction's status: its receipt once committed, or pending.
+#[utoipa::path(get, path = "/v1/tx/{id}", tag = "transactions",
+    params(("id" = inline(Hex32Input), Path, description = "the transaction id")),
+    responses(
+        (status = 200, description = "committed (its receipt), pending, or dropped", body = TxStatus),
+        (status = 400, description = "invalid_tx_id, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_tx: never received, or refused", body = ErrorBody),
+    ))]
+async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) -> ApiResult {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(&id, &mut bytes)
         .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
     // the order a transaction moves in: mempool, the block being sealed, the store
     if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) || shared.is_inflight(&bytes) {
-        return ok(json!({"id": id, "status": "pending"}));
+        return ok(TxStatus::Pending(Pending { id: hex::encode(bytes), status: PendingStatus::Pending }));
     }
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
-        return ok(receipt_json(&bytes, &location));
+        return ok(TxStatus::Committed(receipt_of(&bytes, &location)));
     }
     if let Some(error) = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).dropped(&bytes) {
         // admitted, then refused by the envelope when its block executed: never stored (G10)
-        return ok(json!({
-            "id": id,
-            "status": "dropped",
-            "error": {"code": error.code(), "name": error, "message": error.describe()},
+        return ok(TxStatus::Dropped(Dropped {
+            id: hex::encode(bytes),
+            status: DroppedStatus::Dropped,
+            error: DroppedError {
+                code: error.code(),
+                name: serde_json::to_value(error).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                message: error.describe().to_string(),
+            },
         }));
     }
     Err(ApiError::not_found("unknown_tx", "no such transaction (never received, refused, or dropped long ago)"))
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
+async fn openapi(axum::Extension(OpenApiJson(document)): axum::Extension<OpenApiJson>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], document.to_string()).into_response()
 }
 
+/// Prometheus metrics: request, admission, block and connection counters; height, epoch,
+/// mempool, accounts, machines, open connections.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let m = &shared.metrics;
     let (height, epoch, accounts, machines) =
@@ -495,6 +668,26 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
         ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
         ("gridmint_epochs_closed_total", "epochs closed by this process", m.epochs.load(Ordering::Relaxed)),
+        (
+            "gridmint_http_connections_refused_total",
+            "connections refused for a connection bound",
+            m.connections_refused.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_header_timeouts_total",
+            "connections closed for not sending a request head in time (idle or slow)",
+            m.header_timeouts.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_body_timeouts_total",
+            "requests answered 408 for a body that did not arrive in time",
+            m.body_timeouts.load(Ordering::Relaxed),
+        ),
+        (
+            "gridmint_http_write_timeouts_total",
+            "connections closed for a response the client did not read in time",
+            m.write_timeouts.load(Ordering::Relaxed),
+        ),
     ];
     let gauges = [
         ("gridmint_height", "last committed block height", height),
@@ -502,6 +695,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_mempool_transactions", "transactions waiting", mempool as u64),
         ("gridmint_accounts", "accounts", accounts as u64),
         ("gridmint_machines", "machines", machines as u64),
+        ("gridmint_http_connections_open", "HTTP connections open", m.connections_open.load(Ordering::Relaxed)),
     ];
     let mut text = String::new();
     for (name, help, value) in counters {
@@ -515,14 +709,30 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
 
 // ---- submission ----
 
+/// Reads a request body: at most `max_body_bytes` (413 `body_too_large`), whole within
+/// `body_timeout_ms` (408 `body_timeout`, and the connection is closed).
 async fn read_body(shared: &Shared, body: Body) -> Result<Bytes, ApiError> {
     let limit = shared.config.max_body_bytes;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("request body over {limit} bytes"))
-    })
+    let timeout = std::time::Duration::from_millis(shared.config.body_timeout_ms);
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body over {limit} bytes"),
+        )),
+        Err(_) => {
+            shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("the request body did not arrive within {} ms", shared.config.body_timeout_ms),
+            ))
+        }
+    }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::bad("invalid_transaction", e.to_string()),
         _ => ApiError::bad("malformed_json", e.to_string()),
@@ -697,30 +907,53 @@ async fn wait_for(shared: &Shared, outcomes: &mut [Outcome]) -> Result<(), ApiEr
     }
 }
 
-fn outcome_json(outcome: &Outcome) -> Value {
+fn outcome_view(outcome: Outcome) -> TxOutcome {
     match outcome {
-        Outcome::Pending(id) => json!({"id": hex::encode(id), "status": "pending"}),
-        Outcome::Committed(id, location) => receipt_json(id, location),
-        Outcome::Refused(error) => json!({"status": "refused", "error": error.body()["error"]}),
+        Outcome::Pending(id) => TxOutcome::Pending(Pending { id: hex::encode(id), status: PendingStatus::Pending }),
+        Outcome::Committed(id, location) => TxOutcome::Committed(receipt_of(&id, &location)),
+        Outcome::Refused(error) => TxOutcome::Refused(Refused {
+            status: RefusedStatus::Refused,
+            error: ErrorDetail { code: error.code.to_string(), message: error.message },
+        }),
     }
 }
 
+/// Submit one signed transaction. A retry of a committed transaction returns its original
+/// receipt; it never applies twice.
+#[utoipa::path(post, path = "/v1/tx", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the block holding it is committed (up to the node's wait timeout)")),
+    request_body(content = SignedTxDoc, content_type = "application/json"),
+    responses(
+        (status = 200, description = "committed: the receipt", body = Receipt),
+        (status = 202, description = "pending: admitted to the mempool", body = Pending),
+        (status = 400, description = "malformed_json, invalid_transaction, invalid_query, refused (another envelope refusal, G10)", body = ErrorBody),
+        (status = 401, description = "invalid_signature, invalid_signer", body = ErrorBody),
+        (status = 402, description = "insufficient_fee: the signer cannot pay the fee, counting its waiting transactions", body = ErrorBody),
+        (status = 403, description = "signer_locked", body = ErrorBody),
+        (status = 404, description = "unknown_account (fund it first), unknown_machine", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 409, description = "nonce_too_low, nonce_too_high, slot_not_current, slot_already_marked", body = ErrorBody),
+        (status = 413, description = "body_too_large", body = ErrorBody),
+        (status = 503, description = "mempool_full, block_full (retry later)", body = ErrorBody),
+    ))]
 async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, body: Body) -> ApiResult {
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
     let verified = vec![shared.keys.verify(&tx, &shared.chain_id)];
     let mut outcomes = admit(&shared, vec![tx], verified)?;
+    if let Some(Outcome::Refused(_)) = outcomes.last()
+        && let Some(Outcome::Refused(error)) = outcomes.pop()
+    {
+        return Err(error);
+    }
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
-    match outcomes.pop() {
-        Some(Outcome::Refused(error)) => Err(error),
-        Some(outcome @ Outcome::Pending(_)) => {
-            Ok((StatusCode::ACCEPTED, axum::Json(outcome_json(&outcome))).into_response())
-        }
-        Some(outcome) => ok(outcome_json(&outcome)),
-        None => Err(ApiError::internal("no outcome")),
+    match outcomes.pop().map(outcome_view) {
+        Some(TxOutcome::Refused(_)) | None => Err(ApiError::internal("no outcome")),
+        Some(TxOutcome::Pending(pending)) => Ok((StatusCode::ACCEPTED, axum::Json(pending)).into_response()),
+        Some(TxOutcome::Committed(receipt)) => ok(receipt),
     }
 }
 
@@ -753,19 +986,22 @@ async fn batch(
     let parsed = if binary {
         crate::signing::decode_batch(&bytes).map_err(|e| ApiError::bad("invalid_transaction", e))
     } else {
-        serde_json::from_slice(&bytes).map_err(|_| ApiError::internal("unreachable"))
+        serde_json::from_slice(&bytes)
+            .map_err(|e: serde_json::Error| ApiError::bad("invalid_transaction", e.to_string()))
     };
     let txs: Vec<SignedTx> = match parsed {
         Ok(txs) => txs,
         Err(e) if binary => return Err(e),
-        Err(_) => {
-            let values: Vec<Value> = parse_json(&bytes)?;
-            check_batch_size(&shared, values.len())?;
-            for (i, value) in values.into_iter().enumerate() {
-                serde_json::from_value::<SignedTx>(value)
+        Err(whole) => {
+            // name the item: each is parsed from its own text (a `Value` would hide what the
+            // typed parse refuses, such as a duplicate key)
+            let items: Vec<&serde_json::value::RawValue> = parse_json(&bytes)?;
+            check_batch_size(&shared, items.len())?;
+            for (i, item) in items.into_iter().enumerate() {
+                serde_json::from_str::<SignedTx>(item.get())
                     .map_err(|e| ApiError::bad("invalid_transaction", format!("transaction {i}: {e}")))?;
             }
-            return Err(ApiError::internal("a batch failed to parse as a whole but not item by item"));
+            return Err(whole);
         }
     };
     check_batch_size(&shared, txs.len())?;
@@ -788,16 +1024,30 @@ async fn batch(
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
-    let results: Vec<Value> = outcomes.iter().map(outcome_json).collect();
-    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
-    ok(json!({
-        "accepted": count(|o| !matches!(o, Outcome::Refused(_))),
-        "refused": count(|o| matches!(o, Outcome::Refused(_))),
-        "committed": count(|o| matches!(o, Outcome::Committed(..))),
-        "results": results,
-    }))
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
+    let (refused, committed) =
+        (count(|o| matches!(o, Outcome::Refused(_))), count(|o| matches!(o, Outcome::Committed(..))));
+    ok(BatchView {
+        accepted: outcomes.len() as u64 - refused,
+        refused,
+        committed,
+        results: outcomes.into_iter().map(outcome_view).collect(),
+    })
 }
 
+/// Submit a JSON array of signed transactions; each gets its own result (receipt, pending, or a
+/// typed refusal). A batch that does not parse whole is refused whole. Also takes the binary batch
+/// format (`content-type: application/octet-stream`): per transaction its 64-byte signature, a
+/// u16 little-endian length and its canonical bytes (`Tx::encode`).
+#[utoipa::path(post, path = "/v1/tx/batch", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the blocks holding them are committed (up to the node's wait timeout)")),
+    request_body(content = Vec<SignedTxDoc>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "per-transaction results", body = BatchView),
+        (status = 400, description = "malformed_json, invalid_transaction (the message names the item), empty_batch, invalid_query", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 413, description = "body_too_large, batch_too_large", body = ErrorBody),
+    ))]
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
@@ -807,6 +1057,17 @@ async fn submit_batch(
     batch(shared, query, headers, body, false).await
 }
 
+/// Submit machines' heartbeats: a JSON array of signed heartbeats (or the binary batch format),
+/// verified in batches. Every item must be a heartbeat.
+#[utoipa::path(post, path = "/v1/heartbeats", tag = "transactions",
+    params(("wait" = Option<bool>, Query, description = "wait until the blocks holding them are committed (up to the node's wait timeout)")),
+    request_body(content = Vec<SignedHeartbeatDoc>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "per-heartbeat results", body = BatchView),
+        (status = 400, description = "malformed_json, invalid_transaction (the message names the item), not_a_heartbeat, empty_batch, invalid_query", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
+        (status = 413, description = "body_too_large, batch_too_large", body = ErrorBody),
+    ))]
 async fn heartbeats(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,

@@ -8,6 +8,8 @@
 //! - [`mempool`]: the bounded mempool;
 //! - [`api`]: the HTTP API under `/v1/`, its limits, metrics and OpenAPI document;
 //! - [`node`]: the single-node producer and the server's lifecycle;
+//! - [`openapi`]: the API's wire types and the OpenAPI document generated from them;
+//! - [`serve`]: the HTTP server: connection bounds and timeouts, typed answers to unparseable requests;
 //! - [`client`]: a small blocking client for the CLI, tests and benches.
 
 #![warn(missing_docs)]
@@ -19,6 +21,8 @@ pub mod client;
 pub mod ledger;
 pub mod mempool;
 pub mod node;
+pub mod openapi;
+pub mod serve;
 pub mod signing;
 pub mod store;
 

@@ -40,6 +40,22 @@ pub struct Config {
     pub empty_blocks: bool,
     /// Print a line per block with transactions and per epoch close.
     pub log: bool,
+    /// Most open HTTP connections at once (capped by the open-files limit); beyond it a new
+    /// connection is answered 503 `too_many_connections` and closed.
+    pub max_connections: usize,
+    /// Most open HTTP connections from one client IP (an IPv6 /64 counts as one).
+    pub max_connections_per_ip: usize,
+    /// A connection must send a whole request head within this long of opening or of its
+    /// previous response, else it is closed: bounds idle connections and slow headers (ms).
+    pub header_timeout_ms: u64,
+    /// A request body must arrive whole within this long, else 408 `body_timeout` (ms).
+    pub body_timeout_ms: u64,
+    /// A response write that makes no progress for this long (the client does not read) closes
+    /// the connection (ms).
+    pub write_timeout_ms: u64,
+    /// On shutdown, how long requests in progress may finish before their connections are
+    /// dropped (ms).
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Config {
@@ -55,6 +71,12 @@ impl Default for Config {
             wait_timeout_ms: 30_000,
             empty_blocks: true,
             log: false,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            header_timeout_ms: 15_000,
+            body_timeout_ms: 30_000,
+            write_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
         }
     }
 }
@@ -312,13 +334,7 @@ pub async fn run(
         })
     };
     let app = crate::api::router(shared.clone());
-    let mut stop = stop_rx.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-        async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        },
-    );
-    let served = server.await.map_err(|e| format!("HTTP server failed: {e}"));
+    let served = crate::serve::serve(listener, app, shared.clone(), stop_rx.clone()).await;
     let produced = producer.await.map_err(|e| e.to_string())?;
     produced.and(served)
 }

@@ -1,0 +1,188 @@
+//! The API's contract against a real node on loopback: the OpenAPI document is generated from
+//! the router's own handlers (and committed, so a change shows in review); bad input gets a typed
+//! error and changes nothing; hex is taken in either case and printed in lower case.
+
+mod common;
+
+use common::*;
+use gridmint_core::{Address, Policy, Tx, TxBody};
+use gridmint_node::node::Config;
+use gridmint_node::signing::{SignedTx, address_of, key_from_label, load_key};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn quiet() -> Config {
+    Config { rate_limit: 0, block_ms: 100, shutdown_grace_ms: 500, ..Config::default() }
+}
+
+/// A path of the document with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{address}", &"ab".repeat(32))
+        .replace("{epoch}", "1")
+        .replace("{height}", "latest")
+        .replace("{id}", &"cd".repeat(32))
+}
+
+/// The routes in the document are exactly [`gridmint_node::api::ROUTES`], and each is served by
+/// the real router: documented methods reach a handler (never `no_such_route` or
+/// `method_not_allowed`), other methods on the same path get 405, and paths near the documented
+/// ones get 404 — so the router serves nothing the document lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_documented_and_every_documented_route_is_served() {
+    let node = start(quiet()).await;
+    let (_, served) = exchange(&node, 1, &get("/v1/openapi.json")).await;
+    assert_eq!(served, gridmint_node::api::openapi_document(&quiet()), "the node serves the generated document");
+    let mut documented = BTreeSet::new();
+    for (path, item) in served["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    let listed: BTreeSet<(String, String)> =
+        gridmint_node::api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, listed);
+    for (method, path) in &documented {
+        let url = concrete(path);
+        let request = if method == "get" { get(&url) } else { post(&url, "[]") };
+        let (status, body) = exchange(&node, 1, &request).await;
+        let code = body["error"]["code"].as_str().unwrap_or_default();
+        assert!(
+            !["no_such_route", "method_not_allowed"].contains(&code) && status != 500,
+            "{method} {url}: {status} {body}"
+        );
+        for other in ["PUT", "DELETE", "PATCH", if method == "get" { "POST" } else { "GET" }] {
+            let request =
+                format!("{other} {url} HTTP/1.1\r\nhost: g\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let (status, body) = exchange(&node, 1, request.as_bytes()).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{other} {url}");
+        }
+    }
+    for near in ["/v1", "/v1/", "/v1/status/x", "/v1/accounts", "/v1/epochs/1/proof", "/v1/tx/batch/x", "/metrics/x"] {
+        let (status, body) = exchange(&node, 1, &get(near)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("no_such_route")), "{near}");
+    }
+    node.stop().await;
+}
+
+/// `crates/node/openapi.json` is the generated document (with the default limits), so readers
+/// and tools that take the file see what a node serves. Regenerate it with
+/// `GRIDMINT_WRITE_OPENAPI=1 cargo test -p gridmint-node --test api committed`.
+#[test]
+fn the_committed_openapi_document_is_the_generated_one() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    let generated =
+        serde_json::to_string_pretty(&gridmint_node::api::openapi_document(&Config::default())).unwrap() + "\n";
+    if std::env::var_os("GRIDMINT_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "crates/node/openapi.json differs from the generated document: regenerate it with \
+         GRIDMINT_WRITE_OPENAPI=1 cargo test -p gridmint-node --test api committed"
+    );
+}
+
+fn signed(node: &Node, nonce: u64, body: TxBody, chain_id: &str) -> SignedTx {
+    let key = load_key(&node.dev_key).unwrap();
+    SignedTx::sign(Tx { signer: address_of(&key), nonce, body }, &key, chain_id)
+}
+
+async fn status(node: &Node) -> Value {
+    let (status, body) = exchange(node, 1, &get("/v1/status")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A batch item with a duplicate key (which a generic JSON value would silently merge) is
+/// refused with `400 invalid_transaction` naming the item, and nothing is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_keys_are_refused_typed_and_change_nothing() {
+    let node = start(quiet()).await;
+    let chain_id = status(&node).await["chain_id"].as_str().unwrap().to_string();
+    let good = signed(&node, 0, TxBody::Transfer { to: Address([7; 32]), amount: 1 }, &chain_id);
+    let good_text = serde_json::to_string(&good).unwrap();
+    let tx_text = serde_json::to_string(&good.tx).unwrap();
+    // the same transaction twice under "tx", and a duplicate inside the body
+    let dup_tx = good_text.replacen("{\"tx\":", &format!("{{\"tx\":{tx_text},\"tx\":"), 1);
+    let dup_amount = good_text.replacen("\"amount\":\"1\"", "\"amount\":\"1\",\"amount\":\"1\"", 1);
+    assert_ne!(dup_tx, good_text);
+    assert_ne!(dup_amount, good_text);
+    for (what, item) in [("tx", &dup_tx), ("amount", &dup_amount)] {
+        for batch in [format!("[{item}]"), format!("[{good_text},{item}]")] {
+            let index = if batch.starts_with(&format!("[{good_text},")) { 1 } else { 0 };
+            for route in ["/v1/tx/batch", "/v1/heartbeats"] {
+                let (status, body) = exchange(&node, 1, &post(route, &batch)).await;
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (400, Some("invalid_transaction")),
+                    "{route} {what}: {body}"
+                );
+                let message = body["error"]["message"].as_str().unwrap();
+                assert!(
+                    message.contains(&format!("transaction {index}")) && message.contains("duplicate field"),
+                    "{message}"
+                );
+            }
+        }
+        let (status, body) = exchange(&node, 1, &post("/v1/tx", item)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_transaction")), "{what}: {body}");
+    }
+    assert_eq!(status(&node).await["mempool"], 0, "nothing was admitted");
+    node.stop().await;
+}
+
+/// Hex in upper case is taken everywhere hex is (paths, signer, signature, addresses in the
+/// body) and every answer prints it in lower case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hex_is_taken_in_either_case_and_printed_in_lower_case() {
+    let node = start(Config { block_ms: 600_000, ..quiet() }).await;
+    let chain_id = status(&node).await["chain_id"].as_str().unwrap().to_string();
+    let dev = address_of(&load_key(&node.dev_key).unwrap());
+    let upper = dev.to_hex().to_ascii_uppercase();
+    let (status_code, account) = exchange(&node, 1, &get(&format!("/v1/accounts/{upper}"))).await;
+    assert_eq!(status_code, 200, "{account}");
+    assert_eq!(account["address"], dev.to_hex());
+
+    let to = address_of(&key_from_label("hex-case-recipient"));
+    let tx = signed(&node, 0, TxBody::Transfer { to, amount: 5 }, &chain_id);
+    let mut shouting = serde_json::to_value(&tx).unwrap();
+    for pointer in ["/signature", "/tx/signer", "/tx/body/to"] {
+        let field = shouting.pointer_mut(pointer).unwrap();
+        *field = json!(field.as_str().unwrap().to_ascii_uppercase());
+    }
+    let (status_code, pending) = exchange(&node, 1, &post("/v1/tx", &shouting.to_string())).await;
+    assert_eq!(status_code, 202, "{pending}");
+    let id = hex::encode(tx.id());
+    assert_eq!(pending, json!({"id": id, "status": "pending"}), "the same transaction, its id in lower case");
+    // no block for ten minutes: still pending, asked for in upper case, answered in lower case
+    let (status_code, again) = exchange(&node, 1, &get(&format!("/v1/tx/{}", id.to_ascii_uppercase()))).await;
+    assert_eq!((status_code, &again), (200, &pending));
+    node.stop().await;
+}
+
+/// Explaining an epoch for an address the epoch never knew is `404 unknown_account` (it was a
+/// `200` of zeros); an account it knew is explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explaining_an_unknown_account_is_404() {
+    let policy = gridmint_node::node::dev_epochs(&Policy::preset("netmind").unwrap(), 2).unwrap();
+    let node = start_with(quiet(), policy).await;
+    // wait for epoch 1 to close: bounded, and no assertion on how long it took
+    for _ in 0..600 {
+        if status(&node).await["epoch"].as_u64().unwrap() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dev = address_of(&load_key(&node.dev_key).unwrap());
+    let stranger = address_of(&key_from_label("explain-stranger"));
+    let (code, body) = exchange(&node, 1, &get(&format!("/v1/epochs/1/explain/{stranger}"))).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (404, Some("unknown_account")), "{body}");
+    let (code, body) = exchange(&node, 1, &get(&format!("/v1/epochs/1/explain/{dev}"))).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["account"], dev.to_hex());
+    let (code, body) = exchange(&node, 1, &get(&format!("/v1/epochs/1/explain/{}", "zz".repeat(32)))).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_address")), "{body}");
+    node.stop().await;
+}
