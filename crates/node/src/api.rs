@@ -285,11 +285,12 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
 }
 
+/// A user address in a path: 64 hex digits (either case) or the checksummed `gm1…` form; never
+/// a system account's name, never a near-miss of either (issue 11: typos that lose money).
 fn parse_address(text: &str) -> Result<Address, ApiError> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes)
-        .map_err(|_| ApiError::bad("invalid_address", format!("`{text}` is not an address (64 hex digits)")))?;
-    Ok(Address(bytes))
+    Address::parse_user(text).map_err(|e| {
+        ApiError::bad("invalid_address", format!("`{text}` is not an address (64 hex digits or gm1…): {e}"))
+    })
 }
 
 fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
@@ -829,9 +830,76 @@ fn verify_all(
 
 /// Admits signature-checked transactions: a committed one returns its receipt, a waiting one
 /// is not added twice.
+#[cfg(test)]
 fn admit(
     shared: &Shared,
     txs: Vec<SignedTx>,
+    verified: Vec<Result<(), crate::signing::SignatureError>>,
+) -> Result<Vec<Outcome>, ApiError> {
+    let screened = vec![None; txs.len()];
+    admit_screened(shared, txs, screened, verified)
+}
+
+/// Cheap refusals, before any signature is checked (issue 11: a flood of heartbeats from an
+/// unregistered key, each with a wrong signature, cost 9× a valid batch): the signer's account
+/// or machine, a heartbeat's nonce and slot, a nonce beyond the batch's window. A transaction
+/// already committed, in flight or waiting is never screened (a retry answers as before), and
+/// nothing screened here is verified. Runs under the ledger's read lock; no state changes.
+fn screen(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Option<Refusal>>, ApiError> {
+    let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
+    let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+    let inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let committed = shared.store.txs(&ids).map_err(ApiError::internal)?;
+    let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
+    let now = crate::node::now_seconds();
+    let state = &ledger.state;
+    let mut earlier: BTreeMap<Address, u64> = BTreeMap::new();
+    let mut screened = Vec::with_capacity(txs.len());
+    for ((signed, id), committed) in txs.iter().zip(&ids).zip(committed) {
+        if committed.is_some() || inflight.binary_search(id).is_ok() || mempool.contains(id) {
+            screened.push(None);
+            continue;
+        }
+        let tx = &signed.tx;
+        let refusal = match tx.body {
+            TxBody::Heartbeat { .. } if tx.nonce != 0 => Some(Refusal::HeartbeatNonce),
+            TxBody::Heartbeat { .. } => state.precheck_at(tx, 0, 0, now).err().map(|e| match e {
+                TxError::UnknownMachine => Refusal::UnknownMachine,
+                other => Refusal::Envelope(other),
+            }),
+            _ => match state.account(&tx.signer) {
+                None => Some(Refusal::UnknownSigner),
+                Some(account) => {
+                    let expected = mempool.next_nonce(&tx.signer).unwrap_or(account.nonce);
+                    let before = earlier.entry(tx.signer).or_insert(0);
+                    *before += 1;
+                    // the window: this signer's transactions earlier in the batch may fill the
+                    // gap; a lower nonce may be a retry of a committed one (answered later)
+                    (tx.nonce >= expected + *before).then_some(Refusal::NonceTooHigh { expected })
+                }
+            },
+        };
+        screened.push(refusal);
+    }
+    Ok(screened)
+}
+
+/// Screens `txs`, verifies the signatures of the others (on every core for large batches) and
+/// admits them.
+fn screen_verify_admit(shared: &Shared, txs: Vec<SignedTx>, heartbeats: bool) -> Result<Vec<Outcome>, ApiError> {
+    let screened = screen(shared, &txs)?;
+    let to_verify: Vec<SignedTx> =
+        txs.iter().zip(&screened).filter(|(_, s)| s.is_none()).map(|(t, _)| t.clone()).collect();
+    let mut results = verify_all(&to_verify, &shared.chain_id, heartbeats, &shared.keys).into_iter();
+    let verified =
+        screened.iter().map(|s| if s.is_none() { results.next().unwrap_or(Ok(())) } else { Ok(()) }).collect();
+    admit_screened(shared, txs, screened, verified)
+}
+
+fn admit_screened(
+    shared: &Shared,
+    txs: Vec<SignedTx>,
+    screened: Vec<Option<Refusal>>,
     verified: Vec<Result<(), crate::signing::SignatureError>>,
 ) -> Result<Vec<Outcome>, ApiError> {
     let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
@@ -842,13 +910,20 @@ fn admit(
     let committed = shared.store.txs(&ids).map_err(ApiError::internal)?;
     let mut mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
     let mut outcomes = Vec::with_capacity(txs.len());
-    for (((tx, id), verified), committed) in txs.into_iter().zip(ids).zip(verified).zip(committed) {
+    for ((((tx, id), verified), committed), screened) in
+        txs.into_iter().zip(ids).zip(verified).zip(committed).zip(screened)
+    {
         if let Some(location) = committed {
             outcomes.push(Outcome::Committed(id, location));
             continue;
         }
         if inflight.binary_search(&id).is_ok() {
             outcomes.push(Outcome::Pending(id));
+            continue;
+        }
+        if let Some(refusal) = screened {
+            shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+            outcomes.push(Outcome::Refused(refusal_error(refusal)));
             continue;
         }
         if let Err(e) = verified {
@@ -940,8 +1015,7 @@ async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, bo
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
-    let verified = vec![shared.keys.verify(&tx, &shared.chain_id)];
-    let mut outcomes = admit(&shared, vec![tx], verified)?;
+    let mut outcomes = screen_verify_admit(&shared, vec![tx], false)?;
     if let Some(Outcome::Refused(_)) = outcomes.last()
         && let Some(Outcome::Refused(error)) = outcomes.pop()
     {
@@ -1013,14 +1087,10 @@ async fn batch(
             ));
         }
     }
-    let verifier = shared.clone();
-    let (txs, verified) = tokio::task::spawn_blocking(move || {
-        let verified = verify_all(&txs, &verifier.chain_id, heartbeats_only, &verifier.keys);
-        (txs, verified)
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let mut outcomes = admit(&shared, txs, verified)?;
+    let admitter = shared.clone();
+    let mut outcomes = tokio::task::spawn_blocking(move || screen_verify_admit(&admitter, txs, heartbeats_only))
+        .await
+        .map_err(ApiError::internal)??;
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
@@ -1119,5 +1189,43 @@ mod tests {
         *shared.inflight.lock().unwrap() = Arc::new(Vec::new());
         assert!(matches!(admit_one(), Outcome::Committed(i, location) if i == id && location.code == 0));
         assert!(shared.mempool.lock().unwrap().is_empty());
+    }
+
+    /// Cheap checks come before signatures: heartbeats from an unregistered key reusing one
+    /// wrong signature, and transfers from an unknown signer or past the nonce window, are
+    /// screened out (none reaches signature verification), while a valid batch of one signer's
+    /// consecutive nonces and a retry of a waiting transaction pass the screen.
+    #[test]
+    fn cheap_checks_screen_before_signatures() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+        let shared = Shared::new(ledger, Config::default());
+        let key = load_key(&key_path).unwrap();
+        let dev = crate::signing::address_of(&key);
+        let stranger = crate::signing::address_of(&crate::signing::key_from_label("stranger"));
+        let flood: Vec<SignedTx> = (0..10_000u64)
+            .map(|slot| SignedTx {
+                tx: Tx { signer: stranger, nonce: 0, body: TxBody::Heartbeat { slot } },
+                signature: [7; 64],
+            })
+            .collect();
+        let screened = screen(&shared, &flood).unwrap();
+        assert!(screened.iter().all(|s| *s == Some(Refusal::UnknownMachine)), "every one screened, none verified");
+        let transfer = |signer, nonce| {
+            SignedTx::sign(
+                Tx { signer, nonce, body: TxBody::Transfer { to: Address([7; 32]), amount: 1 } },
+                &key,
+                &shared.chain_id,
+            )
+        };
+        let batch = vec![transfer(dev, 0), transfer(dev, 1), transfer(dev, 2), transfer(dev, 9), transfer(stranger, 0)];
+        let screened = screen(&shared, &batch).unwrap();
+        assert_eq!(
+            screened,
+            vec![None, None, None, Some(Refusal::NonceTooHigh { expected: 0 }), Some(Refusal::UnknownSigner)]
+        );
+        let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false).unwrap();
+        assert!(outcomes.iter().all(|o| matches!(o, Outcome::Pending(_))));
+        assert_eq!(screen(&shared, &batch[..1]).unwrap(), vec![None], "a retry of a waiting transaction passes");
     }
 }
