@@ -16,7 +16,9 @@ if ! command -v wrk >/dev/null; then
   (sudo -n apt-get install -y wrk || apt-get install -y wrk) >/dev/null 2>&1 || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
 cargo build --release --locked -p gridmint -p gridmint-node --example loadgen >&2
-bin=target/release/gridmint
+# GRIDMINT_BIN=path measures another build of the node (e.g. the previous release, for a ratio
+# measured in the same hour) with this build's load generator
+bin=${GRIDMINT_BIN:-target/release/gridmint}
 loadgen=target/release/examples/loadgen
 data=$(mktemp -d)
 port=18645
