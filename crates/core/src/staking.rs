@@ -196,11 +196,19 @@ impl State {
         budget: u128,
         weights: &[(u32, u128)],
     ) -> ProgramPayout {
-        let total: u128 = weights.iter().map(|(_, w)| w).sum();
+        // committee-attested liquidity is any u128 (NM11), so the weights can sum past u128: then
+        // every weight is halved alike until they fit (never for stakes, bounded by the supply)
+        let mut shift = 0;
+        let total = loop {
+            match weights.iter().try_fold(0u128, |total, (_, w)| total.checked_add(w >> shift)) {
+                Some(total) => break total,
+                None => shift += 1,
+            }
+        };
         let split = ProRata::new(budget, total);
         let mut paid = 0;
         for (account, weight) in weights {
-            let share = split.share(*weight);
+            let share = split.share(*weight >> shift);
             self.credit_reward(*account, share);
             paid += share;
         }
@@ -290,5 +298,41 @@ impl State {
             validator.assigned = 0;
             validator.correct = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Address, Policy, State};
+
+    /// Found by the `apply` fuzz target: two attested liquidity positions whose sum passes
+    /// u128 overflowed the staking-rewards close (a panic with overflow checks, a wrong split
+    /// without). They are now split pro rata, within the budget, and the invariants hold.
+    #[test]
+    fn liquidity_weights_past_u128_split_within_budget() {
+        let policy = Policy::preset("netmind").unwrap();
+        assert!(policy.staking_rewards.is_some() && policy.bridge.is_some());
+        let committee = policy.bridge.as_ref().unwrap().committee.clone();
+        let mut state = State::genesis(policy, 0);
+        let providers = [Address::from_index("lp", 0), Address::from_index("lp", 1), Address::from_index("lp", 2)];
+        let amounts = [u128::MAX / 2 + 1, u128::MAX / 2 + 1, 1u128 << 120];
+        for (provider, amount) in providers.iter().zip(amounts) {
+            for member in &committee {
+                let _ = state.tx_attest_liquidity(*member, *provider, amount);
+            }
+        }
+        for provider in &providers {
+            let id = state.account_id(provider).unwrap();
+            assert!(state.liquidity[&id].pending.is_some(), "the attestations registered {provider:?}");
+        }
+        let epoch = state.policy.epoch.seconds;
+        state.advance_time(epoch); // the positions become active
+        let closed = state.advance_time(2 * epoch); // and are paid
+        state.check_invariants().unwrap();
+        let payout = closed[0].programs.iter().find(|p| p.program == "staking_liquidity").unwrap();
+        assert!(payout.budget > 0 && payout.paid <= payout.budget, "{payout:?}");
+        assert_eq!(payout.recipients, 3);
+        let unclaimed: Vec<u128> = providers.iter().map(|p| state.unclaimed(p)).collect();
+        assert!(unclaimed[0] == unclaimed[1] && unclaimed[0] > unclaimed[2] && unclaimed[2] > 0, "{unclaimed:?}");
     }
 }

@@ -1,0 +1,4 @@
+#![no_main]
+//! libFuzzer binary of `gridmint_fuzz::apply` (see that function for what it checks).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gridmint_fuzz::apply(data));
