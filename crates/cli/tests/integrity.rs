@@ -147,3 +147,21 @@ fn heartbeats_mark_the_current_slot_only() {
     let machine = node.get(&format!("/v1/machines/{}", address_of(&gpu))).body;
     assert_eq!(machine["machine"]["online_slots"], 1, "{machine}");
 }
+
+/// The rate limit counts transactions, not requests: with `--rate-limit 10` (500 transactions a
+/// second per client) a batch of 600 is refused whole with 429, one of 400 is served.
+#[test]
+fn a_batch_spends_one_unit_of_rate_per_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(&dir.path().join("data"), &["--block-ms", "50", "--rate-limit", "10"]);
+    let stranger = keys("rate-stranger", 1).remove(0);
+    let beats = |n: u64| -> Vec<_> { (0..n).map(|slot| node.sign(&stranger, 0, TxBody::Heartbeat { slot })).collect() };
+    std::thread::sleep(Duration::from_millis(1_100)); // a full bucket
+    let answer = node.post("/v1/heartbeats", &json!(beats(600)));
+    assert_eq!(answer.status, 429, "{:?}", answer.body);
+    assert_eq!(answer.error_code(), Some("rate_limited"));
+    std::thread::sleep(Duration::from_millis(1_100));
+    let answer = node.post("/v1/heartbeats", &json!(beats(400)));
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["refused"], 400, "an unregistered machine's heartbeats, screened");
+}

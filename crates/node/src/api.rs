@@ -190,11 +190,18 @@ impl RateLimiter {
     }
 
     /// Spends one request of `client`'s budget; false when it has none left.
-    #[allow(clippy::disallowed_methods)]
     pub fn allow(&self, client: IpAddr) -> bool {
+        self.allow_n(client, 1)
+    }
+
+    /// Spends `n` units of `client`'s budget at once (a batch's transactions); false, spending
+    /// nothing, when it has fewer left.
+    #[allow(clippy::disallowed_methods)]
+    pub fn allow_n(&self, client: IpAddr, n: u64) -> bool {
         if self.rate == 0 {
             return true;
         }
+        let cost = n.saturating_mul(1_000_000);
         // budget in micro-requests: `rate` per second refills `rate` micro-requests per µs
         let capacity = u64::from(self.rate) * 1_000_000;
         let now = std::time::Instant::now();
@@ -206,8 +213,8 @@ impl RateLimiter {
         let refill = now.duration_since(*at).as_micros().min(u128::from(u64::MAX)) as u64;
         *tokens = tokens.saturating_add(refill.saturating_mul(u64::from(self.rate))).min(capacity);
         *at = now;
-        if *tokens >= 1_000_000 {
-            *tokens -= 1_000_000;
+        if *tokens >= cost {
+            *tokens -= cost;
             true
         } else {
             false
@@ -1048,6 +1055,7 @@ fn check_batch_size(shared: &Shared, len: usize) -> Result<(), ApiError> {
 
 async fn batch(
     shared: Arc<Shared>,
+    client: IpAddr,
     query: Option<String>,
     headers: HeaderMap,
     body: Body,
@@ -1079,6 +1087,18 @@ async fn batch(
         }
     };
     check_batch_size(&shared, txs.len())?;
+    // the rate limit counts transactions, not requests: a batch spends one unit a transaction
+    if !shared.tx_limiter.allow_n(client, txs.len() as u64) {
+        shared.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "more than {} transactions per second from {client}",
+                u64::from(shared.config.rate_limit) * crate::node::TXS_PER_REQUEST
+            ),
+        ));
+    }
     for (i, tx) in txs.iter().enumerate() {
         if heartbeats_only && !matches!(tx.tx.body, TxBody::Heartbeat { .. }) {
             return Err(ApiError::bad(
@@ -1120,11 +1140,12 @@ async fn batch(
     ))]
 async fn submit_batch(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    batch(shared, query, headers, body, false).await
+    batch(shared, peer.ip(), query, headers, body, false).await
 }
 
 /// Submit machines' heartbeats: a JSON array of signed heartbeats (or the binary batch format),
@@ -1140,11 +1161,12 @@ async fn submit_batch(
     ))]
 async fn heartbeats(
     State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
-    batch(shared, query, headers, body, true).await
+    batch(shared, peer.ip(), query, headers, body, true).await
 }
 
 #[cfg(test)]
@@ -1227,5 +1249,17 @@ mod tests {
         let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false).unwrap();
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Pending(_))));
         assert_eq!(screen(&shared, &batch[..1]).unwrap(), vec![None], "a retry of a waiting transaction passes");
+    }
+
+    /// The transaction budget spends a batch's size at once and refuses, spending nothing, what
+    /// it cannot cover; 0 disables it.
+    #[test]
+    fn the_rate_limit_counts_transactions() {
+        let ip: IpAddr = [127, 0, 0, 9].into();
+        let limiter = RateLimiter::new(100);
+        assert!(limiter.allow_n(ip, 60));
+        assert!(!limiter.allow_n(ip, 60), "40 left, not 60");
+        assert!(limiter.allow_n(ip, 39), "the refused batch spent nothing");
+        assert!(RateLimiter::new(0).allow_n(ip, u64::MAX));
     }
 }
