@@ -786,7 +786,8 @@ fn refusal_error(refusal: Refusal) -> ApiError {
             "nonce_too_high",
             format!("nonce skips ahead; the next nonce is {expected}"),
         ),
-        Refusal::HeartbeatNonce => ApiError::bad("invalid_transaction", "a heartbeat carries nonce 0"),
+        // a nonce conflict like the others (409): the request is well formed
+        Refusal::HeartbeatNonce => ApiError::new(StatusCode::CONFLICT, "nonce_too_high", "a heartbeat carries nonce 0"),
         Refusal::Envelope(error) => envelope_error(error),
         Refusal::Full => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "mempool_full", "the mempool is full; retry later")
