@@ -883,7 +883,20 @@ fn screen(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Option<Refusal>>, Api
                     *before += 1;
                     // the window: this signer's transactions earlier in the batch may fill the
                     // gap; a lower nonce may be a retry of a committed one (answered later)
-                    (tx.nonce >= expected + *before).then_some(Refusal::NonceTooHigh { expected })
+                    if tx.nonce >= expected + *before {
+                        Some(Refusal::NonceTooHigh { expected })
+                    } else if tx.nonce < expected {
+                        None
+                    } else {
+                        // the rest of the envelope (limits, locked signer, a payable fee with
+                        // the fees of the signer's waiting and earlier transactions reserved):
+                        // a spammer who cannot pay costs no signature check
+                        let ahead = u128::from(tx.nonce - account.nonce);
+                        state
+                            .precheck_at(tx, tx.nonce, state.current_fee().saturating_mul(ahead), now)
+                            .err()
+                            .map(Refusal::Envelope)
+                    }
                 }
             },
         };
@@ -1247,6 +1260,15 @@ mod tests {
             screened,
             vec![None, None, None, Some(Refusal::NonceTooHigh { expected: 0 }), Some(Refusal::UnknownSigner)]
         );
+        let poor = crate::signing::key_from_label("poor");
+        let poor_address = crate::signing::address_of(&poor);
+        shared.ledger.write().unwrap().state.account_or_create(poor_address);
+        let unpaid = SignedTx::sign(
+            Tx { signer: poor_address, nonce: 0, body: TxBody::Transfer { to: Address([7; 32]), amount: 1 } },
+            &poor,
+            &shared.chain_id,
+        );
+        assert_eq!(screen(&shared, &[unpaid]).unwrap(), vec![Some(Refusal::Envelope(TxError::InsufficientFee))]);
         let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false).unwrap();
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Pending(_))));
         assert_eq!(screen(&shared, &batch[..1]).unwrap(), vec![None], "a retry of a waiting transaction passes");
