@@ -15,7 +15,10 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)" >&2
   (sudo -n apt-get install -y wrk || apt-get install -y wrk) >/dev/null 2>&1 || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
-cargo build --release --locked -p gridmint -p gridmint-node --example loadgen >&2
+# two builds: in one invocation the example's dev-dependencies unify features across the graph
+# and cargo may leave a stale target/release/gridmint in place
+cargo build --release --locked -p gridmint >&2
+cargo build --release --locked -p gridmint-node --example loadgen >&2
 # GRIDMINT_BIN=path measures another build of the node (e.g. the previous release, for a ratio
 # measured in the same hour) with this build's load generator
 bin=${GRIDMINT_BIN:-target/release/gridmint}

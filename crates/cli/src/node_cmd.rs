@@ -386,19 +386,6 @@ fn hash32(text: &str) -> Result<[u8; 32], String> {
 }
 
 /// Adds `<key>_bech32m` (the gm1… form) next to each top-level address field of a node's answer.
-fn with_bech32m(mut body: Value, keys: &[&str]) -> Value {
-    if let Value::Object(fields) = &mut body {
-        for key in keys {
-            let Some(address) = fields.get(*key).and_then(Value::as_str).and_then(|t| Address::parse_user(t).ok())
-            else {
-                continue;
-            };
-            fields.entry(format!("{key}_bech32m")).or_insert_with(|| Value::String(address.to_bech32m()));
-        }
-    }
-    body
-}
-
 fn tokens(text: &str) -> Result<u128, String> {
     parse_tokens(text).map_err(|e| e.to_string())
 }
@@ -773,13 +760,10 @@ pub fn tx(args: TxArgs) -> ExitCode {
     }
 }
 
-/// `gridmint account`: the node's answer, with `address_bech32m` added.
+/// `gridmint account`: the node's answer (both address forms).
 pub fn account(url: NodeUrl, address: Address) -> ExitCode {
     match Client::new(&url.node).get(&format!("/v1/accounts/{}", address.to_hex())) {
-        Ok(mut a) => {
-            a.body = with_bech32m(a.body, &["address"]);
-            print_answer(&a)
-        }
+        Ok(a) => print_answer(&a),
         Err(e) => fail(e),
     }
 }
@@ -791,10 +775,7 @@ pub fn epoch(url: NodeUrl, epoch: u64, explain: Option<Address>) -> ExitCode {
         None => format!("/v1/epochs/{epoch}"),
     };
     match Client::new(&url.node).get(&path) {
-        Ok(mut a) => {
-            a.body = with_bech32m(a.body, &["account"]);
-            print_answer(&a)
-        }
+        Ok(a) => print_answer(&a),
         Err(e) => fail(e),
     }
 }

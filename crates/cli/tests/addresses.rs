@@ -204,7 +204,22 @@ fn a_live_node_takes_checksummed_addresses_and_refuses_names() {
     checksummed["tx"]["body"]["to"] = json!(carol.to_bech32m());
     let answer = node.post("/v1/tx?wait=true", &checksummed);
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    assert_eq!(amount(&node.account(&carol)["spendable"]), 5);
+    let carol_view = node.account(&carol);
+    assert_eq!(amount(&carol_view["spendable"]), 5);
+    // the API prints both forms wherever it prints an address
+    assert_eq!(carol_view["address_bech32m"], carol.to_bech32m().as_str());
+    let block = node.get("/v1/blocks/latest").body;
+    let producer = Address::parse_user(block["producer"].as_str().unwrap()).unwrap();
+    assert_eq!(block["producer_bech32m"], producer.to_bech32m().as_str());
+    let by_bech32m = node.get(&format!("/v1/accounts/{}", carol.to_bech32m())).body;
+    assert_eq!(by_bech32m["address"], carol.to_hex().as_str());
+    let validators = node.get("/v1/validators").body;
+    for v in validators["validators"].as_array().unwrap() {
+        for key in ["address", "operator"] {
+            let hex = Address::parse_user(v[key].as_str().unwrap()).unwrap();
+            assert_eq!(v[format!("{key}_bech32m")], hex.to_bech32m().as_str(), "{v}");
+        }
+    }
 }
 
 /// Goal: an allocation file (where system accounts are meant) takes names and both address

@@ -367,7 +367,7 @@ async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
 
 /// An account's balances (spendable, staked, unbonding, escrowed, unclaimed), nonce and machines.
 #[utoipa::path(get, path = "/v1/accounts/{address}", tag = "accounts",
-    params(("address" = inline(Hex32Input), Path, description = "the account")),
+    params(("address" = inline(AddressInput), Path, description = "the account")),
     responses(
         (status = 200, description = "the account", body = AccountView),
         (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
@@ -382,6 +382,7 @@ async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
         let a = &s.accounts[id as usize];
         ok(AccountView {
             address: address.to_hex(),
+            address_bech32m: address.to_bech32m(),
             height: s.height,
             spendable: amount(a.spendable),
             staked: amount(a.staked),
@@ -399,7 +400,7 @@ async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
 
 /// A machine: owner, class, bandwidth, online slots this epoch, weight, rewards.
 #[utoipa::path(get, path = "/v1/machines/{address}", tag = "accounts",
-    params(("address" = inline(Hex32Input), Path, description = "the machine")),
+    params(("address" = inline(AddressInput), Path, description = "the machine")),
     responses(
         (status = 200, description = "the machine", body = MachineResponse),
         (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
@@ -412,7 +413,13 @@ async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
         let id = s.machine_id(&address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
         let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
         let view = view.into_iter().find(|v| v.machine == address).ok_or_else(|| ApiError::internal("machine view"))?;
-        ok(MachineResponse { height: s.height, epoch: s.epoch, machine: view })
+        ok(MachineResponse {
+            height: s.height,
+            epoch: s.epoch,
+            machine_bech32m: view.machine.to_bech32m(),
+            owner_bech32m: view.owner.to_bech32m(),
+            machine: view,
+        })
     })
 }
 
@@ -430,7 +437,9 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
                 .iter()
                 .map(|(address, v)| ValidatorView {
                     address: address.to_hex(),
+                    address_bech32m: address.to_bech32m(),
                     operator: s.accounts[v.operator as usize].address.to_hex(),
+                    operator_bech32m: s.accounts[v.operator as usize].address.to_bech32m(),
                     active_stake: amount(v.active),
                     master_node: s.master_nodes.contains(address),
                 })
@@ -471,7 +480,7 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
 
 /// A Merkle proof of the account's cumulative rewards against the epoch's rewards root (X2).
 #[utoipa::path(get, path = "/v1/epochs/{epoch}/proof/{address}", tag = "epochs",
-    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(AddressInput), Path, description = "the account")),
     responses(
         (status = 200, description = "the proof", body = ProofView),
         (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
@@ -490,7 +499,7 @@ async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Para
 /// Why the account earned what it earned in the epoch (X3): its machines' uptime, qualification,
 /// weights, shares; the program budget and dust.
 #[utoipa::path(get, path = "/v1/epochs/{epoch}/explain/{address}", tag = "epochs",
-    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(Hex32Input), Path, description = "the account")),
+    params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(AddressInput), Path, description = "the account")),
     responses(
         (status = 200, description = "the explanation", body = ExplainView),
         (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
@@ -536,6 +545,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
     ok(ExplainView {
         epoch,
         account: address.to_hex(),
+        account_bech32m: address.to_bech32m(),
         rewards_total_before: amount(before),
         rewards_total_after: amount(after),
         earned: amount(after.saturating_sub(before)),
@@ -560,6 +570,7 @@ fn block_view(block: StoredBlock) -> BlockView {
         parent: hex::encode(block.parent),
         time: block.time,
         producer: block.producer.to_hex(),
+        producer_bech32m: block.producer.to_bech32m(),
         state_root: hex::encode(block.state_root),
         closed_epochs: block.closed_epochs.clone(),
         txs: block

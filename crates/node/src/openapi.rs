@@ -43,6 +43,18 @@ string_schema!(
     "32 bytes (an address, a hash or a transaction id) as 64 hex digits, upper or lower case"
 );
 string_schema!(
+    /// An address in its checksummed text form, as printed.
+    Bech32m,
+    "^gm1[02-9ac-hj-np-z]{58}$",
+    "an address in its checksummed text form: bech32m with the prefix `gm` (the same 32 bytes as the hex field beside it)"
+);
+string_schema!(
+    /// An address as accepted in a path.
+    AddressInput,
+    "^([0-9a-fA-F]{64}|gm1[02-9ac-hj-np-z]{58})$",
+    "an address as 64 hex digits (either case) or in its checksummed form `gm1…` (bech32m); a system account name is not accepted"
+);
+string_schema!(
     /// A signature as accepted.
     SignatureInput,
     "^[0-9a-fA-F]{128}$",
@@ -169,6 +181,9 @@ pub struct AccountView {
     /// The account.
     #[schema(value_type = Hex32)]
     pub address: String,
+    /// The account in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub address_bech32m: String,
     /// At this height.
     pub height: u64,
     /// Free to spend.
@@ -236,6 +251,12 @@ pub struct MachineResponse {
     /// The machine.
     #[schema(value_type = MachineDoc)]
     pub machine: gridmint_core::connection_reward::MachineView,
+    /// The machine in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub machine_bech32m: String,
+    /// Its owner in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub owner_bech32m: String,
 }
 
 /// A validator.
@@ -244,9 +265,15 @@ pub struct ValidatorView {
     /// Its address.
     #[schema(value_type = Hex32)]
     pub address: String,
+    /// Its address in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub address_bech32m: String,
     /// Its operator's account.
     #[schema(value_type = Hex32)]
     pub operator: String,
+    /// Its operator's account in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub operator_bech32m: String,
     /// Stake in force.
     #[schema(value_type = Amount)]
     pub active_stake: String,
@@ -359,6 +386,9 @@ pub struct ExplainView {
     /// The account.
     #[schema(value_type = Hex32)]
     pub account: String,
+    /// The account in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub account_bech32m: String,
     /// Cumulative rewards at the previous close.
     #[schema(value_type = Amount)]
     pub rewards_total_before: String,
@@ -418,6 +448,9 @@ pub struct BlockView {
     /// Its producer.
     #[schema(value_type = Hex32)]
     pub producer: String,
+    /// Its producer in its checksummed text form.
+    #[schema(value_type = Bech32m)]
+    pub producer_bech32m: String,
     /// The state root after it.
     #[schema(value_type = Hex32)]
     pub state_root: String,
