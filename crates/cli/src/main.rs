@@ -59,6 +59,15 @@ enum Command {
         #[arg(long)]
         root: Option<String>,
     },
+    /// Check an account proof offline (the JSON of /v1/accounts/ADDR/proof) against a state root.
+    VerifyAccount {
+        /// Proof file.
+        proof: std::path::PathBuf,
+        /// The state root to check against, from a block header you trust [default: the one in
+        /// the file].
+        #[arg(long)]
+        root: Option<String>,
+    },
     /// Recompute every state root from the stored blocks and report any difference (X4).
     Replay {
         /// Data directory (the node must be stopped).
@@ -94,6 +103,7 @@ fn main() -> ExitCode {
         Command::Account { url, address } => node_cmd::account(url, address),
         Command::Epoch { url, epoch, explain } => node_cmd::epoch(url, epoch, explain),
         Command::VerifyReward { proof, root } => node_cmd::verify_reward(proof, root),
+        Command::VerifyAccount { proof, root } => node_cmd::verify_account(proof, root),
         Command::Replay { data } => node_cmd::replay(data),
         Command::Policy(PolicyCommand::List) => {
             for (name, text) in gridmint_policy::PRESETS {

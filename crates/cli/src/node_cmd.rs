@@ -780,26 +780,71 @@ pub fn epoch(url: NodeUrl, epoch: u64, explain: Option<Address>) -> ExitCode {
     }
 }
 
-/// `gridmint verify-reward`: checks a proof offline.
-pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
-    };
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => return fail(format!("{} is not JSON: {e}", file.display())),
-    };
-    let proof: RewardProof = match serde_json::from_value(value.get("proof").cloned().unwrap_or(value.clone())) {
-        Ok(p) => p,
-        Err(e) => return fail(format!("{} holds no reward proof: {e}", file.display())),
-    };
-    let root_text = root.or_else(|| value["rewards_root"].as_str().map(String::from));
-    let Some(root_text) = root_text else { return fail("no root: give --root (the epoch summary's rewards_root)") };
+/// Reads a proof file (the API's answer, or the bare proof) and the root to check it against:
+/// `root`, else the file's `root_key`.
+fn read_proof<P: serde::de::DeserializeOwned>(
+    file: &Path,
+    root: Option<String>,
+    what: &str,
+    root_key: &str,
+    hint: &str,
+) -> Result<(P, [u8; 32], String), ExitCode> {
+    let text = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| fail(format!("{} is not JSON: {e}", file.display())))?;
+    let proof: P = serde_json::from_value(value.get("proof").cloned().unwrap_or(value.clone()))
+        .map_err(|e| fail(format!("{} holds no {what}: {e}", file.display())))?;
+    let root_text = root.or_else(|| value[root_key].as_str().map(String::from));
+    let Some(root_text) = root_text else { return Err(fail(format!("no root: give --root ({hint})"))) };
     let mut root = [0u8; 32];
     if hex::decode_to_slice(&root_text, &mut root).is_err() {
-        return fail(format!("root `{root_text}` is not 64 hex digits"));
+        return Err(fail(format!("root `{root_text}` is not 64 hex digits")));
     }
+    Ok((proof, root, root_text))
+}
+
+/// `gridmint verify-account`: checks an account proof offline.
+pub fn verify_account(file: PathBuf, root: Option<String>) -> ExitCode {
+    let (proof, root, root_text) = match read_proof::<gridmint_core::AccountProof>(
+        &file,
+        root,
+        "account proof",
+        "state_root",
+        "the state_root of a block header you trust",
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if proof.verify(&root) {
+        println!(
+            "valid: by this state root {} holds {} spendable, {} staked, {} unbonding, {} escrowed, {} unclaimed \
+             (base units), nonce {}",
+            proof.address.to_bech32m(),
+            proof.spendable,
+            proof.staked,
+            proof.unbonding,
+            proof.escrowed,
+            proof.unclaimed,
+            proof.nonce
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("INVALID: the proof does not lead to root {root_text}");
+        ExitCode::from(1)
+    }
+}
+
+/// `gridmint verify-reward`: checks a proof offline.
+pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
+    let (proof, root, root_text) = match read_proof::<RewardProof>(
+        &file,
+        root,
+        "reward proof",
+        "rewards_root",
+        "the epoch summary's rewards_root",
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     if proof.verify(&root) {
         println!(
             "valid: {} earned {} base units in total by this root",
@@ -898,7 +943,7 @@ pub fn replay(data: PathBuf) -> ExitCode {
          and the meta table match the blocks)",
         ledger.state.height,
         ledger.state.epoch,
-        hex::encode(ledger.state.state_root()),
+        hex::encode(ledger.state.full_state_root()),
         hex::encode(ledger.tip_hash),
         audit.txs,
         audit.epochs,

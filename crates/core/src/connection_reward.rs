@@ -277,7 +277,7 @@ impl State {
             }
         };
         let Some(params) = &self.policy.connection_reward else {
-            fill(0, &mut self.online_slots, true);
+            fill(0, self.online_slots.all_mut(), true);
             return false;
         };
         let pool_index = self.pool_index(&params.pool);
@@ -337,8 +337,14 @@ impl State {
         let delta: Vec<i64> = if words == 0 {
             Vec::new() // no machines, no change (a schedule-only forecast closes tens of thousands of epochs)
         } else if words <= chunk {
-            fill(0, &mut self.online_slots, !reset);
-            pass(0, &mut self.online_slots, &mut self.forfeited, &mut self.accruing, &mut self.machine_credit)
+            fill(0, self.online_slots.all_mut(), !reset);
+            pass(
+                0,
+                self.online_slots.all_mut(),
+                self.forfeited.all_mut(),
+                self.accruing.all_mut(),
+                self.machine_credit.all_mut(),
+            )
         } else {
             // one part per thread of the pool, the same part to the same thread at every close:
             // a part's columns (a few hundred kB to a few MB) stay in that core's cache from one
@@ -346,10 +352,11 @@ impl State {
             type Part<'a> = (&'a mut [u16], &'a mut [u64], &'a mut [u64], &'a mut [u128]);
             let parts: Vec<std::sync::Mutex<Option<Part<'_>>>> = self
                 .online_slots
+                .all_mut()
                 .chunks_mut(chunk * 64)
-                .zip(self.forfeited.chunks_mut(chunk))
-                .zip(self.accruing.chunks_mut(chunk))
-                .zip(self.machine_credit.chunks_mut(chunk * 64))
+                .zip(self.forfeited.all_mut().chunks_mut(chunk))
+                .zip(self.accruing.all_mut().chunks_mut(chunk))
+                .zip(self.machine_credit.all_mut().chunks_mut(chunk * 64))
                 .map(|(((slots, forfeited), accruing), credits)| {
                     std::sync::Mutex::new(Some((slots, forfeited, accruing, credits)))
                 })
@@ -377,7 +384,7 @@ impl State {
             counts.iter().zip(&self.weight_table).map(|(n, w)| u128::from(*n) * u128::from(*w)).sum();
         let split = ProRata::new(budget, total_weight);
         let mut paid = 0u128;
-        for ((index, weight), n) in self.reward_index.iter_mut().zip(&self.weight_table).zip(counts) {
+        for ((index, weight), n) in self.reward_index.all_mut().iter_mut().zip(&self.weight_table).zip(counts) {
             if *n > 0 {
                 let share = split.share(u128::from(*weight));
                 *index += share;
@@ -396,8 +403,8 @@ impl State {
     /// (Cheap: 2 bytes and a bit per machine.)
     pub(crate) fn reset_machine_epoch(&mut self, slots_already_cleared: bool) {
         if !slots_already_cleared {
-            self.online_slots.fill(0);
-            self.forfeited.fill(0);
+            self.online_slots.all_mut().fill(0);
+            self.forfeited.all_mut().fill(0);
         }
         for id in std::mem::take(&mut self.heartbeat_dirty) {
             self.machines_cold[id as usize].slot_bits = [0; 5];

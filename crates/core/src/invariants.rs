@@ -127,3 +127,21 @@ impl State {
         }
     }
 }
+
+impl State {
+    /// Computes the state root incrementally and from scratch and compares them: the cached
+    /// trees must always agree with the records (tests and fuzzing run this after every block).
+    pub fn check_commitment(&mut self) -> Result<(), String> {
+        let incremental = self.state_root();
+        let full = self.full_state_root();
+        if incremental == full {
+            Ok(())
+        } else {
+            Err(format!(
+                "the incremental state root {} differs from the full one {}",
+                hex::encode(incremental),
+                hex::encode(full)
+            ))
+        }
+    }
+}

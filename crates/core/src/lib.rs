@@ -33,12 +33,13 @@ pub mod schedule;
 pub mod serde_u128;
 pub mod staking;
 pub mod state;
+pub mod tracked;
 pub mod tx;
 
 pub use apply::{Block, BlockError, BlockOutcome, Receipt};
 pub use epoch::{EpochSummary, PoolRelease, ProgramPayout};
 pub use error::TxError;
 pub use gridmint_policy::{Address, PPB, Policy, TOKEN};
-pub use root::{RewardProof, reward_proof_in, rewards_root_of};
+pub use root::{AccountProof, RewardProof, reward_proof_in, rewards_root_of};
 pub use state::{Account, AccountId, Epoch, MachineId, State};
 pub use tx::{DecodeError, JobMode, ProposalAction, Tx, TxBody};

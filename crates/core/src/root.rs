@@ -1,15 +1,32 @@
 //! The canonical encoding of the whole state, its root, and the rewards Merkle tree (X2).
 //!
-//! The state root is blake3 over the canonical encoding: every field of every container, in the
-//! containers' deterministic order, fixed-width little-endian. Two states are equal exactly when
-//! their encodings are, which is how the tests check that a rejected transaction changed nothing.
+//! The canonical encoding writes every field of every container, in the containers' deterministic
+//! order, fixed-width little-endian. Two states are equal exactly when their encodings are, which
+//! is how the tests check that a rejected transaction changed nothing.
 //!
-//! The rewards tree has one leaf per account that ever earned rewards, in address order:
-//! leaf = blake3("gridmint/reward-leaf" ‖ address ‖ rewards_total as u128 LE),
-//! node = blake3(0x01 ‖ left ‖ right); an odd last node moves up unchanged. A proof is the list of
-//! siblings from the leaf up; anyone can check it against an epoch's root, on any chain.
+//! The state root commits to it in three parts, so that a block's root costs what the block
+//! changed rather than what the state holds:
+//! - the **accounts tree**: one leaf per account in creation order, leaf = blake3 of the
+//!   account's record ([`State::account_record`]);
+//! - the **machines tree**: likewise over machine records ([`State::machine_record`]);
+//! - the **rest**: blake3 of everything else ([`State::encode_rest`]: pools, stake, jobs,
+//!   proposals, the bridge, …, which scale with stakers and open jobs, not with the fleet).
+//!
+//! root = blake3("gridmint/state/v2" ‖ accounts_root ‖ account_count ‖ machines_root ‖
+//! machine_count ‖ rest_hash). The trees keep every interior node ([`Commitment`]); the state's
+//! record vectors are [`crate::tracked::Tracked`], which note every item written, and
+//! [`State::state_root`] re-hashes only those leaves and their paths. [`State::full_state_root`]
+//! recomputes everything and must agree (the invariant checks compare the two). An
+//! [`AccountProof`] proves one account's record against a block's root.
+//!
+//! Both trees and the rewards tree use one shape: node = blake3(0x01 ‖ left ‖ right); an odd last
+//! node moves up unchanged. The rewards tree has one leaf per account that ever earned rewards,
+//! in address order: leaf = blake3("gridmint/reward-leaf" ‖ address ‖ rewards_total as u128 LE).
+//! A proof is the list of siblings from the leaf up; anyone can check it against an epoch's root,
+//! on any chain.
 
 use crate::State;
+use crate::tracked::Changed;
 use gridmint_policy::Address;
 use serde::{Deserialize, Serialize};
 
@@ -71,8 +88,20 @@ impl<S: ByteSink> Out<'_, S> {
 }
 
 impl State {
-    /// Writes the canonical encoding of the state.
+    /// Writes the canonical encoding of the state: everything but the accounts and machines,
+    /// then every account's record, then every machine's (the leaves of the two trees of the
+    /// state root, see the module documentation).
     pub fn encode_canonical<S: ByteSink>(&self, sink: &mut S) {
+        self.encode_parts(sink, true);
+    }
+
+    /// The canonical encoding without the account and machine records: what the state root
+    /// hashes flat beside the two trees.
+    pub fn encode_rest<S: ByteSink>(&self, sink: &mut S) {
+        self.encode_parts(sink, false);
+    }
+
+    fn encode_parts<S: ByteSink>(&self, sink: &mut S, records: bool) {
         // every field named: a field added to `State` fails to compile here until it is either
         // encoded or listed as not part of the state's meaning
         let State {
@@ -87,19 +116,19 @@ impl State {
             cap,
             minted_total,
             burned_total,
-            accounts,
-            rewards,
+            accounts: _,      // in account_record
+            rewards: _,       // in account_record
             account_index: _, // derived: address -> position in `accounts`
             pools,
-            machines,
-            machine_bucket: _, // derived from the policy and each machine's class and tier
-            online_slots,
-            forfeited,
-            accruing: _,       // bookkeeping: the settled totals below commit to it
-            accruing_count: _, // bookkeeping, as `accruing`
-            machines_cold,
-            machine_credit: _, // encoded settled, as each machine's rewards total
-            machine_claimed,
+            machines: _,        // in machine_record
+            machine_bucket: _,  // derived from the policy and each machine's class and tier
+            online_slots: _,    // in machine_record
+            forfeited: _,       // in machine_record
+            accruing: _,        // bookkeeping: the settled totals below commit to it
+            accruing_count: _,  // bookkeeping, as `accruing`
+            machines_cold: _,   // in machine_record
+            machine_credit: _,  // encoded settled, as each machine's rewards total
+            machine_claimed: _, // in machine_record
             reward_index: _,    // encoded settled, as each machine's rewards total
             owner_machines: _,  // derived from each machine's owner
             machine_index: _,   // derived: address -> machine
@@ -126,9 +155,10 @@ impl State {
             weight_table: _,  // derived from the policy
             threads: _,       // how the close runs, not what it computes
             compute_roots: _, // likewise
+            commitment: _,    // a cache of hashes of the records encoded here
         } = self;
         let mut o = Out(sink);
-        o.bytes(b"gridmint/state/v1");
+        o.bytes(b"gridmint/state/v2");
         o.bytes(&policy.hash());
         o.len(policy_log.len());
         for era in policy_log {
@@ -150,14 +180,6 @@ impl State {
             o.u128(v);
         }
         o.u32(*block_tx_count);
-        o.len(accounts.len());
-        for (a, r) in accounts.iter().zip(rewards) {
-            o.addr(&a.address);
-            for v in [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed, r.total] {
-                o.u128(v);
-            }
-            o.u64(a.nonce);
-        }
         o.len(pools.len());
         for p in pools {
             o.bytes(p.name.as_bytes());
@@ -165,26 +187,6 @@ impl State {
             o.u128(p.balance);
             o.u128(p.released_total);
             o.u128(p.epoch_budget);
-        }
-        o.len(machines.len());
-        // settled values (what a per-close credit would hold), so the root does not depend on
-        // when machines were last settled; the accruing bits are bookkeeping and left out
-        for (id, (hot, cold)) in machines.iter().zip(machines_cold).enumerate() {
-            let reward = self.machine_rewards_total(id as u32);
-            let unclaimed = reward - machine_claimed[id];
-            o.u32(hot.owner);
-            o.u16(online_slots[id]);
-            o.u8(hot.gpu_class);
-            o.u8(hot.bandwidth_tier);
-            o.u8(u8::from(crate::state::bit(forfeited, id as u32)));
-            o.addr(&cold.address);
-            o.u32(cold.bandwidth_mbps);
-            o.u128(cold.bond);
-            for word in cold.slot_bits {
-                o.u64(word);
-            }
-            o.u128(reward);
-            o.u128(unclaimed);
         }
         o.len(epoch_ai_tokens.len());
         for (m, t) in epoch_ai_tokens {
@@ -330,6 +332,51 @@ impl State {
         for r in &tally.released {
             o.u128(*r);
         }
+        if records {
+            o.len(self.accounts.len());
+            for id in 0..self.accounts.len() {
+                o.bytes(&self.account_record(id));
+            }
+            o.len(self.machines.len());
+            for id in 0..self.machines.len() {
+                o.bytes(&self.machine_record(id));
+            }
+        }
+    }
+
+    /// An account's record: `"gridmint/account" ‖ address ‖ spendable ‖ unclaimed ‖ staked ‖
+    /// unbonding ‖ escrowed ‖ rewards_total ‖ nonce` (amounts u128 LE, nonce u64 LE). Its leaf
+    /// in the accounts tree is the blake3 of these bytes.
+    pub fn account_record(&self, id: usize) -> [u8; ACCOUNT_RECORD] {
+        let (a, r) = (&self.accounts[id], &self.rewards[id]);
+        account_record_of(&a.address, [a.spendable, r.unclaimed, a.staked, a.unbonding, a.escrowed, r.total], a.nonce)
+    }
+
+    /// A machine's record: `"gridmint/machine" ‖ owner u32 ‖ online_slots u16 ‖ gpu_class ‖
+    /// bandwidth_tier ‖ forfeited ‖ address ‖ bandwidth_mbps u32 ‖ bond u128 ‖ 5 slot words u64 ‖
+    /// rewards_total u128 ‖ unclaimed u128`. Rewards are settled values (what a per-close credit
+    /// would hold), so the root does not depend on when machines were last settled.
+    pub fn machine_record(&self, id: usize) -> Vec<u8> {
+        let (hot, cold) = (&self.machines[id], &self.machines_cold[id]);
+        let reward = self.machine_rewards_total(id as u32);
+        let unclaimed = reward - self.machine_claimed[id];
+        let mut bytes = Vec::with_capacity(MACHINE_RECORD);
+        let mut o = Out(&mut bytes);
+        o.bytes(b"gridmint/machine");
+        o.u32(hot.owner);
+        o.u16(self.online_slots[id]);
+        o.u8(hot.gpu_class);
+        o.u8(hot.bandwidth_tier);
+        o.u8(u8::from(crate::state::bit(&self.forfeited, id as u32)));
+        o.addr(&cold.address);
+        o.u32(cold.bandwidth_mbps);
+        o.u128(cold.bond);
+        for word in cold.slot_bits {
+            o.u64(word);
+        }
+        o.u128(reward);
+        o.u128(unclaimed);
+        bytes
     }
 
     /// The canonical bytes (for tests that compare states byte for byte).
@@ -339,12 +386,116 @@ impl State {
         bytes
     }
 
-    /// The state root: blake3 of the canonical encoding.
-    pub fn state_root(&self) -> [u8; 32] {
+    /// The state root (see the module documentation), updated from what changed since it was
+    /// last computed: the records written since then are re-hashed, and their paths up the two
+    /// trees; the rest of the state is hashed flat.
+    pub fn state_root(&mut self) -> [u8; 32] {
+        self.update_commitment();
+        let c = &self.commitment;
+        combine_root(
+            &c.accounts.root(),
+            self.accounts.len(),
+            &c.machines.root(),
+            self.machines.len(),
+            &self.rest_hash(),
+        )
+    }
+
+    /// The state root computed from nothing but the state, every record hashed: equal to
+    /// [`State::state_root`] always (the invariant checks compare them).
+    pub fn full_state_root(&self) -> [u8; 32] {
+        let accounts = merkle_root(hash_each_index(self.accounts.len(), |i| blake3_of(&self.account_record(i))));
+        let machines = merkle_root(hash_each_index(self.machines.len(), |i| blake3_of(&self.machine_record(i))));
+        combine_root(&accounts, self.accounts.len(), &machines, self.machines.len(), &self.rest_hash())
+    }
+
+    /// Whether the cached trees are up to date (no record written since the root was computed).
+    pub fn commitment_is_current(&self) -> bool {
+        !(self.accounts.is_changed()
+            || self.rewards.is_changed()
+            || self.machines.is_changed()
+            || self.online_slots.is_changed()
+            || self.forfeited.is_changed()
+            || self.accruing.is_changed()
+            || self.machines_cold.is_changed()
+            || self.machine_credit.is_changed()
+            || self.machine_claimed.is_changed()
+            || self.reward_index.is_changed())
+    }
+
+    /// Folds every record written since the last call into the cached trees.
+    fn update_commitment(&mut self) {
+        let accounts = merge_changed([self.accounts.take_changed(), self.rewards.take_changed()], 1);
+        let mut machines = merge_changed(
+            [
+                self.machines.take_changed(),
+                self.online_slots.take_changed(),
+                self.machines_cold.take_changed(),
+                self.machine_credit.take_changed(),
+                self.machine_claimed.take_changed(),
+            ],
+            1,
+        );
+        // bit sets: a word stands for 64 machines
+        let words = merge_changed([self.forfeited.take_changed(), self.accruing.take_changed()], 64);
+        machines = merge_two(machines, words, self.machines.len());
+        // a bucket's running index is read by every machine of the bucket
+        if self.reward_index.take_changed() != Changed::Some(vec![]) {
+            machines = Changed::All;
+        }
+        let mut commitment = std::mem::take(&mut self.commitment);
+        commitment.accounts.update(self.accounts.len(), accounts, |i| blake3_of(&self.account_record(i)));
+        commitment.machines.update(self.machines.len(), machines, |i| blake3_of(&self.machine_record(i)));
+        self.commitment = commitment;
+    }
+
+    /// blake3 of [`State::encode_rest`].
+    pub fn rest_hash(&self) -> [u8; 32] {
         let mut sink = BufferedHasher { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(1 << 16) };
-        self.encode_canonical(&mut sink);
+        self.encode_rest(&mut sink);
         sink.hasher.update(&sink.buffer);
         *sink.hasher.finalize().as_bytes()
+    }
+
+    /// The state root from the cached trees, when they are current (no record written since
+    /// [`State::state_root`] last ran): what a reader holding `&State` can prove against.
+    pub fn current_state_root(&self) -> Option<[u8; 32]> {
+        let c = &self.commitment;
+        self.commitment_is_current().then(|| {
+            combine_root(
+                &c.accounts.root(),
+                self.accounts.len(),
+                &c.machines.root(),
+                self.machines.len(),
+                &self.rest_hash(),
+            )
+        })
+    }
+
+    /// A proof of `address`'s account record against the state root, from the cached trees;
+    /// `None` for an unknown account or when the trees are not current (compute the root first).
+    pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
+        if !self.commitment_is_current() {
+            return None;
+        }
+        let id = *self.account_index.get(address)? as usize;
+        let (a, r) = (&self.accounts[id], &self.rewards[id]);
+        Some(AccountProof {
+            address: *address,
+            spendable: a.spendable,
+            unclaimed: r.unclaimed,
+            staked: a.staked,
+            unbonding: a.unbonding,
+            escrowed: a.escrowed,
+            rewards_total: r.total,
+            nonce: a.nonce,
+            index: id as u64,
+            leaf_count: self.accounts.len() as u64,
+            siblings: self.commitment.accounts.path(id),
+            machines_root: self.commitment.machines.root(),
+            machine_count: self.machines.len() as u64,
+            rest_hash: self.rest_hash(),
+        })
     }
 
     /// The rewarded accounts in address order: the rewards tree's leaves.
@@ -443,24 +594,8 @@ mod hash_list {
 impl RewardProof {
     /// Recomputes the root from the proof; true when it equals `root`.
     pub fn verify(&self, root: &[u8; 32]) -> bool {
-        if self.index >= self.leaf_count {
-            return false;
-        }
-        let mut hash = reward_leaf(&self.address, self.rewards_total);
-        let (mut position, mut count) = (self.index, self.leaf_count);
-        let mut siblings = self.siblings.iter();
-        while count > 1 {
-            let sibling = position ^ 1;
-            if sibling < count {
-                let Some(other) = siblings.next() else {
-                    return false;
-                };
-                hash = if position % 2 == 0 { node(&hash, other) } else { node(other, &hash) };
-            }
-            position /= 2;
-            count = count.div_ceil(2);
-        }
-        siblings.next().is_none() && &hash == root
+        fold_path(reward_leaf(&self.address, self.rewards_total), self.index, self.leaf_count, &self.siblings)
+            .is_some_and(|top| &top == root)
     }
 }
 
@@ -492,4 +627,269 @@ fn merkle_levels(leaves: Vec<[u8; 32]>) -> Vec<Vec<[u8; 32]>> {
         levels.push(above);
     }
     levels
+}
+
+/// Bytes of an account record ([`State::account_record`]).
+pub const ACCOUNT_RECORD: usize = 16 + 32 + 6 * 16 + 8;
+/// Bytes of a machine record ([`State::machine_record`]).
+pub const MACHINE_RECORD: usize = 16 + 4 + 2 + 3 + 32 + 4 + 16 + 5 * 8 + 2 * 16;
+
+fn account_record_of(address: &Address, amounts: [u128; 6], nonce: u64) -> [u8; ACCOUNT_RECORD] {
+    let mut bytes = [0u8; ACCOUNT_RECORD];
+    bytes[..16].copy_from_slice(b"gridmint/account");
+    bytes[16..48].copy_from_slice(&address.0);
+    for (i, v) in amounts.iter().enumerate() {
+        bytes[48 + 16 * i..64 + 16 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    bytes[144..].copy_from_slice(&nonce.to_le_bytes());
+    bytes
+}
+
+fn blake3_of(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+/// `blake3("gridmint/state/v2" ‖ accounts_root ‖ account_count u64 ‖ machines_root ‖
+/// machine_count u64 ‖ rest_hash)`.
+fn combine_root(
+    accounts: &[u8; 32],
+    account_count: usize,
+    machines: &[u8; 32],
+    machine_count: usize,
+    rest: &[u8; 32],
+) -> [u8; 32] {
+    let mut message = Vec::with_capacity(17 + 32 + 8 + 32 + 8 + 32);
+    message.extend_from_slice(b"gridmint/state/v2");
+    message.extend_from_slice(accounts);
+    message.extend_from_slice(&(account_count as u64).to_le_bytes());
+    message.extend_from_slice(machines);
+    message.extend_from_slice(&(machine_count as u64).to_le_bytes());
+    message.extend_from_slice(rest);
+    blake3_of(&message)
+}
+
+/// `f(i)` for `i` in `0..n`, on the rayon pool when there are many.
+fn hash_each_index(n: usize, f: impl Fn(usize) -> [u8; 32] + Sync + Send) -> Vec<[u8; 32]> {
+    use rayon::prelude::*;
+    if n < 1 << 12 { (0..n).map(f).collect() } else { (0..n).into_par_iter().map(f).collect() }
+}
+
+fn merkle_root(leaves: Vec<[u8; 32]>) -> [u8; 32] {
+    merkle_levels(leaves).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
+}
+
+/// The union of what changed in vectors indexed alike.
+fn merge_changed<const N: usize>(parts: [Changed; N], _stride: usize) -> Changed {
+    let mut out = Vec::new();
+    for part in parts {
+        match part {
+            Changed::All => return Changed::All,
+            Changed::Some(indices) => out.extend(indices),
+        }
+    }
+    Changed::Some(out)
+}
+
+/// `machines` with every machine of the changed 64-bit `words` added.
+fn merge_two(machines: Changed, words: Changed, len: usize) -> Changed {
+    match (machines, words) {
+        (Changed::All, _) | (_, Changed::All) => Changed::All,
+        (Changed::Some(mut m), Changed::Some(w)) => {
+            for word in w {
+                let start = word as usize * 64;
+                m.extend((start..(start + 64).min(len)).map(|i| i as u32));
+            }
+            Changed::Some(m)
+        }
+    }
+}
+
+/// The cached trees of the state root: one over the account records, one over the machine
+/// records, each leaf the blake3 of its record, in creation order (the order never changes:
+/// accounts and machines are only appended).
+#[derive(Debug, Clone, Default)]
+pub struct Commitment {
+    accounts: MerkleCache,
+    machines: MerkleCache,
+}
+
+/// A cache: two states are equal whatever their caches hold.
+impl PartialEq for Commitment {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Commitment {}
+
+/// A binary Merkle tree with every level kept: `levels[0]` the leaf hashes, the last the root.
+/// Node = blake3(0x01 ‖ left ‖ right); an odd last node moves up unchanged (as the rewards tree).
+#[derive(Debug, Clone, Default)]
+struct MerkleCache {
+    levels: Vec<Vec<[u8; 32]>>,
+}
+
+impl MerkleCache {
+    fn root(&self) -> [u8; 32] {
+        self.levels.last().filter(|top| top.len() == 1).map_or([0; 32], |top| top[0])
+    }
+
+    /// Brings the tree to `len` leaves, re-hashing the `changed` ones (every new leaf must be
+    /// among them) and the paths above them.
+    fn update(&mut self, len: usize, changed: Changed, leaf: impl Fn(usize) -> [u8; 32] + Sync + Send) {
+        let mut dirty = match changed {
+            Changed::All => {
+                self.levels = merkle_levels(hash_each_index(len, leaf));
+                return;
+            }
+            Changed::Some(indices) => indices,
+        };
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+        }
+        debug_assert!(self.levels[0].len() <= len, "trees only grow");
+        self.levels[0].resize(len, [0; 32]);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let leaves = &mut self.levels[0];
+        if dirty.len() < 1 << 12 {
+            for &i in &dirty {
+                leaves[i as usize] = leaf(i as usize);
+            }
+        } else {
+            let hashes = hash_each(&dirty, |&i| leaf(i as usize));
+            for (&i, hash) in dirty.iter().zip(hashes) {
+                leaves[i as usize] = hash;
+            }
+        }
+        let mut level = 1;
+        while self.levels[level - 1].len() > 1 {
+            let below_len = self.levels[level - 1].len();
+            if self.levels.len() == level {
+                self.levels.push(Vec::new());
+            }
+            self.levels[level].resize(below_len.div_ceil(2), [0; 32]);
+            for d in &mut dirty {
+                *d /= 2;
+            }
+            dirty.dedup();
+            let (lower, upper) = self.levels.split_at_mut(level);
+            let (below, above) = (&lower[level - 1], &mut upper[0]);
+            for &p in &dirty {
+                let p = p as usize;
+                above[p] = if 2 * p + 1 < below_len { node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] };
+            }
+            level += 1;
+        }
+        self.levels.truncate(level);
+    }
+
+    /// The siblings of leaf `index` from the bottom up (levels where it has none are skipped).
+    fn path(&self, mut index: usize) -> Vec<[u8; 32]> {
+        let mut siblings = Vec::new();
+        for level in &self.levels[..self.levels.len().saturating_sub(1)] {
+            if let Some(hash) = level.get(index ^ 1) {
+                siblings.push(*hash);
+            }
+            index /= 2;
+        }
+        siblings
+    }
+}
+
+/// Walks `siblings` up from `hash` at `index` among `count` leaves; the root, or `None` when the
+/// proof's shape does not fit.
+fn fold_path(mut hash: [u8; 32], index: u64, count: u64, siblings: &[[u8; 32]]) -> Option<[u8; 32]> {
+    if index >= count {
+        return None;
+    }
+    let (mut position, mut count) = (index, count);
+    let mut siblings = siblings.iter();
+    while count > 1 {
+        if position ^ 1 < count {
+            let other = siblings.next()?;
+            hash = if position % 2 == 0 { node(&hash, other) } else { node(other, &hash) };
+        }
+        position /= 2;
+        count = count.div_ceil(2);
+    }
+    siblings.next().is_none().then_some(hash)
+}
+
+/// A proof of one account's record against a state root: the record's fields, its path up the
+/// accounts tree, and the other three inputs of the root. Anyone can check it offline with
+/// [`AccountProof::verify`] against a block's `state_root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountProof {
+    /// The account.
+    pub address: Address,
+    /// Free to spend.
+    #[serde(with = "crate::serde_u128")]
+    pub spendable: u128,
+    /// Rewards credited to the account itself and not yet claimed (its machines' are on the
+    /// machine records).
+    #[serde(with = "crate::serde_u128")]
+    pub unclaimed: u128,
+    /// Staked.
+    #[serde(with = "crate::serde_u128")]
+    pub staked: u128,
+    /// Unbonding.
+    #[serde(with = "crate::serde_u128")]
+    pub unbonding: u128,
+    /// In job escrow.
+    #[serde(with = "crate::serde_u128")]
+    pub escrowed: u128,
+    /// Rewards ever credited to the account itself.
+    #[serde(with = "crate::serde_u128")]
+    pub rewards_total: u128,
+    /// Its committed nonce.
+    pub nonce: u64,
+    /// Its position in the accounts tree (creation order).
+    pub index: u64,
+    /// Number of accounts.
+    pub leaf_count: u64,
+    /// Siblings from the leaf up (levels where the node had none are skipped).
+    #[serde(with = "hash_list")]
+    pub siblings: Vec<[u8; 32]>,
+    /// The machines tree's root.
+    #[serde(with = "hex_32")]
+    pub machines_root: [u8; 32],
+    /// Number of machines.
+    pub machine_count: u64,
+    /// The hash of the rest of the state.
+    #[serde(with = "hex_32")]
+    pub rest_hash: [u8; 32],
+}
+
+impl AccountProof {
+    /// Recomputes the state root from the proof; true when it equals `root`.
+    pub fn verify(&self, root: &[u8; 32]) -> bool {
+        let record = account_record_of(
+            &self.address,
+            [self.spendable, self.unclaimed, self.staked, self.unbonding, self.escrowed, self.rewards_total],
+            self.nonce,
+        );
+        let Some(accounts) = fold_path(blake3_of(&record), self.index, self.leaf_count, &self.siblings) else {
+            return false;
+        };
+        let (Ok(accounts_len), Ok(machines_len)) =
+            (usize::try_from(self.leaf_count), usize::try_from(self.machine_count))
+        else {
+            return false;
+        };
+        &combine_root(&accounts, accounts_len, &self.machines_root, machines_len, &self.rest_hash) == root
+    }
+}
+
+mod hex_32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(&text, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
 }

@@ -6,6 +6,7 @@
 //! weight bucket (1 byte) and the credit (16 bytes) of the machines whose qualification changed;
 //! then a record of fixed facts (owner, class, tier) and cold data touched only by transactions.
 
+use crate::tracked::Tracked;
 use gridmint_policy::{Address, Policy, PolicyError, Sink, format_tokens};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -321,48 +322,48 @@ pub struct State {
     /// Burned since genesis.
     pub burned_total: u128,
     /// Accounts in creation order.
-    pub accounts: Vec<Account>,
+    pub accounts: Tracked<Account>,
     /// Rewards per account (same index as `accounts`).
-    pub rewards: Vec<Rewards>,
+    pub rewards: Tracked<Rewards>,
     /// Address → account.
     pub account_index: BTreeMap<Address, AccountId>,
     /// Pools in policy order.
     pub pools: Vec<Pool>,
     /// Per machine, its fixed facts (owner, class, tier).
-    pub machines: Vec<MachineHot>,
+    pub machines: Tracked<MachineHot>,
     /// Per machine, its index into the connection weight table: class × tiers + tier (derived
     /// from the policy).
     pub(crate) machine_bucket: Vec<u8>,
     /// Per machine, the slots marked online in the open epoch (NM6): one column, 2 bytes a
     /// machine, the first thing a close reads.
-    pub online_slots: Vec<u16>,
+    pub online_slots: Tracked<u16>,
     /// Machines that forfeited this epoch's connection reward (NM9), a bit each (64 a word).
-    pub(crate) forfeited: Vec<u64>,
+    pub(crate) forfeited: Tracked<u64>,
     /// Machines that qualified for the connection reward at the last close, a bit each: they
     /// accrue their bucket's share lazily (see [`State::machine_rewards_total`]). Set and cleared
     /// by the close and by policy changes only: clearing a bit elsewhere would drop the running
     /// accrual. Bookkeeping only: not part of the state root, which commits to settled values.
-    pub(crate) accruing: Vec<u64>,
+    pub(crate) accruing: Tracked<u64>,
     /// Per connection-weight bucket, how many machines have their `accruing` bit set: the close
     /// updates it by the machines whose qualification changed, never recounting the others.
     pub(crate) accruing_count: Vec<u64>,
     /// Cold machine data.
-    pub machines_cold: Vec<MachineCold>,
+    pub machines_cold: Tracked<MachineCold>,
     /// Per machine, its credit: every amount credited to it, plus for each run of closes at which
     /// it qualified for the connection reward its bucket's `reward_index` at the run's end minus
     /// at its start (a run still going counts the current index as its end). One 16-byte value per
     /// machine, written only when its qualification changes; wrapping arithmetic (mid-run it may
     /// hold "minus the start index" mod 2^128, while the total it stands for is a true amount).
     /// Read it with [`State::machine_rewards_total`].
-    pub(crate) machine_credit: Vec<u128>,
+    pub(crate) machine_credit: Tracked<u128>,
     /// Per machine: its rewards total when its owner last claimed (G11); what it has not yet
     /// claimed is the difference (read it with [`State::machine_unclaimed`]).
-    pub(crate) machine_claimed: Vec<u128>,
+    pub(crate) machine_claimed: Tracked<u128>,
     /// Per connection-weight bucket, the cumulative share one qualifying machine of the bucket
     /// earned over every close since the policy was installed (see `machine_credit`). Machine
     /// rewards accrue on the machine, as Helium's accrue per hotspot, and a claim sweeps the
     /// owner's machines.
-    pub(crate) reward_index: Vec<u128>,
+    pub(crate) reward_index: Tracked<u128>,
     /// The machines of each owner, in registration order.
     pub owner_machines: BTreeMap<AccountId, Vec<MachineId>>,
     /// Address → machine.
@@ -416,6 +417,8 @@ pub struct State {
     /// Whether the epoch close computes the state and rewards roots (a simulation may skip them
     /// until the end; the node never does).
     pub compute_roots: bool,
+    /// The state root's cached trees (see [`crate::root`]): a cache, not part of the state.
+    pub commitment: crate::root::Commitment,
 }
 
 impl State {
@@ -433,20 +436,20 @@ impl State {
             cap: policy.token.cap.base_units(),
             minted_total: 0,
             burned_total: 0,
-            accounts: vec![],
-            rewards: vec![],
+            accounts: Tracked::new(),
+            rewards: Tracked::new(),
             account_index: BTreeMap::new(),
             pools: vec![],
-            machines: vec![],
+            machines: Tracked::new(),
             machine_bucket: vec![],
-            online_slots: vec![],
-            forfeited: vec![],
-            accruing: vec![],
+            online_slots: Tracked::new(),
+            forfeited: Tracked::new(),
+            accruing: Tracked::new(),
             accruing_count: vec![],
-            machines_cold: vec![],
-            machine_credit: vec![],
-            machine_claimed: vec![],
-            reward_index: vec![],
+            machines_cold: Tracked::new(),
+            machine_credit: Tracked::new(),
+            machine_claimed: Tracked::new(),
+            reward_index: Tracked::new(),
             owner_machines: BTreeMap::new(),
             machine_index: BTreeMap::new(),
             heartbeat_dirty: vec![],
@@ -471,6 +474,7 @@ impl State {
             tally: EpochTally::default(),
             weight_table: vec![],
             compute_roots: true,
+            commitment: crate::root::Commitment::default(),
             threads: 1,
             policy: std::sync::Arc::new(policy),
         };
@@ -517,7 +521,9 @@ impl State {
         self.tally.released.resize(self.pools.len(), 0);
         // tiers and buckets derive from the policy: a policy change re-derives them
         let tiers = self.policy.connection_reward.as_ref().map(|c| c.bandwidth_tiers.clone()).unwrap_or_default();
-        for ((hot, cold), bucket) in self.machines.iter_mut().zip(&self.machines_cold).zip(&mut self.machine_bucket) {
+        for ((hot, cold), bucket) in
+            self.machines.all_mut().iter_mut().zip(&self.machines_cold).zip(&mut self.machine_bucket)
+        {
             hot.bandwidth_tier = tiers.iter().position(|t| cold.bandwidth_mbps >= t.min_mbps).unwrap_or(0) as u8;
             *bucket = (usize::from(hot.gpu_class) * tiers.len().max(1) + usize::from(hot.bandwidth_tier)) as u8;
         }
@@ -534,7 +540,7 @@ impl State {
             None => vec![],
         };
         // every machine is settled: the index starts over for the new buckets
-        self.reward_index = vec![0; self.weight_table.len()];
+        self.reward_index = vec![0; self.weight_table.len()].into();
         self.accruing_count = vec![0; self.weight_table.len()];
 
         if self.base_fee == 0 {
@@ -637,7 +643,7 @@ impl State {
     /// change, or the connection reward goes away): a machine that still qualifies at the next
     /// close starts a new run there, from the new index.
     fn settle_all_machines(&mut self) {
-        for (w, word) in self.accruing.iter_mut().enumerate() {
+        for (w, word) in self.accruing.all_mut().iter_mut().enumerate() {
             let mut bits = std::mem::take(word);
             while bits != 0 {
                 let m = w * 64 + bits.trailing_zeros() as usize;
@@ -765,7 +771,7 @@ impl State {
     /// epoch's slots.
     pub fn set_all_online_slots(&mut self, slots: &[u16]) {
         let max = self.policy.slots_per_epoch() as u16;
-        for (machine, value) in self.online_slots.iter_mut().zip(slots) {
+        for (machine, value) in self.online_slots.all_mut().iter_mut().zip(slots) {
             *machine = (*value).min(max);
         }
     }

@@ -107,6 +107,7 @@ fn run_seed(preset: &str, seed: u64, tx_count: usize) -> (Vec<Block>, [u8; 32]) 
         }
         state.end_block();
         state.check_invariants().unwrap_or_else(|e| panic!("seed {seed} {preset} height {height}: {e}"));
+        state.check_commitment().unwrap_or_else(|e| panic!("seed {seed} {preset} height {height}: {e}"));
         blocks.push(Block { height, time, producer, txs });
     }
     (blocks, state.state_root())

@@ -107,7 +107,7 @@ fn finish(preset: &str, seed: u64, blocks: Vec<VectorBlock>, state: &State) -> V
         seed,
         blocks,
         balances: balances(state),
-        state_root: hex::encode(state.state_root()),
+        state_root: hex::encode(state.full_state_root()),
     }
 }
 

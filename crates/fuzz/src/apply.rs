@@ -79,8 +79,8 @@ pub fn apply(data: &[u8]) {
     let _ = run(&mut u);
 }
 
-fn check(state: &State, when: &dyn std::fmt::Display) {
-    if let Err(e) = state.check_invariants() {
+fn check(state: &mut State, when: &dyn std::fmt::Display) {
+    if let Err(e) = state.check_invariants().and_then(|()| state.check_commitment()) {
         panic!("invariant broken {when}: {e}");
     }
 }
@@ -88,7 +88,7 @@ fn check(state: &State, when: &dyn std::fmt::Display) {
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let worlds = worlds();
     let mut state = State::genesis(worlds[u.choose_index(worlds.len())?].clone(), 0);
-    check(&state, &"at genesis");
+    check(&mut state, &"at genesis");
     let producers = [Address::from_index("producer", 0), user(0)];
     for _ in 0..MAX_BLOCKS {
         if u.is_empty() {

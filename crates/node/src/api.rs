@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/status"),
     ("get", "/v1/supply"),
     ("get", "/v1/accounts/{address}"),
+    ("get", "/v1/accounts/{address}/proof"),
     ("get", "/v1/machines/{address}"),
     ("get", "/v1/validators"),
     ("get", "/v1/epochs/{epoch}"),
@@ -61,6 +62,7 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(status))
         .routes(routes!(supply))
         .routes(routes!(account))
+        .routes(routes!(account_proof))
         .routes(routes!(machine))
         .routes(routes!(validators))
         .routes(routes!(epoch))
@@ -394,6 +396,31 @@ async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
             nonce: a.nonce,
             next_nonce: pending_nonce.unwrap_or(a.nonce),
             machines: s.owner_machines.get(&id).map_or(0, Vec::len) as u64,
+        })
+    })
+}
+
+/// A Merkle proof of the account's record (balances, rewards, nonce) against the tip block's
+/// state root: check it offline with `gridmint verify-account`.
+#[utoipa::path(get, path = "/v1/accounts/{address}/proof", tag = "accounts",
+    params(("address" = inline(AddressInput), Path, description = "the account")),
+    responses(
+        (status = 200, description = "the proof", body = AccountProofView),
+        (status = 400, description = "invalid_address, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_account: no such account", body = ErrorBody),
+    ))]
+async fn account_proof(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
+    let address = parse_address(&address)?;
+    read_state(&shared, |l| {
+        let s = &l.state;
+        s.account_id(&address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
+        let root = s.current_state_root().ok_or_else(|| ApiError::internal("the state root is not current"))?;
+        let proof = s.account_proof(&address).ok_or_else(|| ApiError::internal("no proof"))?;
+        ok(AccountProofView {
+            height: s.height,
+            block_hash: hex::encode(l.tip_hash),
+            state_root: hex::encode(root),
+            proof,
         })
     })
 }

@@ -102,6 +102,8 @@ pub struct Executed {
     pub records: Vec<EpochRecord>,
     /// Proposed transactions the envelope refused (G10): not in the block, never stored.
     pub refused: Vec<(SignedTx, TxError)>,
+    /// The state root after it (incremental: costs what the block changed).
+    pub state_root: [u8; 32],
 }
 
 /// The live ledger.
@@ -163,6 +165,8 @@ impl Ledger {
             ledger.replay_block(&block, audit)?;
             progress(height, last);
         }
+        // the trees current from the start, so that proofs are served at genesis too
+        let _ = ledger.state.state_root();
         Ok(ledger)
     }
 
@@ -228,7 +232,9 @@ impl Ledger {
         // from here the state moves; any failure halts the ledger until a restart replays it
         self.halted = true;
         let built = self.state.build_block(height, proposal.time, self.genesis.producer, proposal.txs, true)?;
+        let state_root = self.state.state_root();
         Ok(Executed {
+            state_root,
             height,
             time: proposal.time,
             txs: built.included,
@@ -239,10 +245,10 @@ impl Ledger {
     }
 
     /// The second step, reading the state only (the node runs it under a read lock, so that
-    /// admission goes on meanwhile): checks the invariants, computes the state root and writes the
+    /// admission goes on meanwhile): checks the invariants and writes the
     /// block, its receipts and its epoch records in one storage transaction, durably.
     pub fn seal(&self, executed: Executed) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
-        let Executed { height, time, txs, receipts, records, refused: _ } = executed;
+        let Executed { height, time, txs, receipts, records, refused: _, state_root } = executed;
         if height != self.state.height || !self.halted {
             return Err(LedgerError::Halted);
         }
@@ -254,7 +260,7 @@ impl Ledger {
             time,
             parent: self.tip_hash,
             producer: self.genesis.producer,
-            state_root: self.state.state_root(),
+            state_root,
             txs,
             receipts,
             closed_epochs: records.iter().map(|r| r.summary.epoch).collect(),

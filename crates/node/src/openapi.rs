@@ -319,6 +319,65 @@ pub struct RewardProofDoc {
     pub siblings: Vec<String>,
 }
 
+/// A Merkle proof of an account's record against a state root (`gridmint_core::AccountProof`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountProofDoc {
+    /// The account.
+    #[schema(value_type = Hex32)]
+    pub address: String,
+    /// Free to spend.
+    #[schema(value_type = Amount)]
+    pub spendable: String,
+    /// Rewards credited to the account itself, not yet claimed (its machines' are on their records).
+    #[schema(value_type = Amount)]
+    pub unclaimed: String,
+    /// Staked.
+    #[schema(value_type = Amount)]
+    pub staked: String,
+    /// Unbonding.
+    #[schema(value_type = Amount)]
+    pub unbonding: String,
+    /// In job escrow.
+    #[schema(value_type = Amount)]
+    pub escrowed: String,
+    /// Rewards ever credited to the account itself.
+    #[schema(value_type = Amount)]
+    pub rewards_total: String,
+    /// Its committed nonce.
+    pub nonce: u64,
+    /// Its leaf position (creation order).
+    pub index: u64,
+    /// Number of accounts.
+    pub leaf_count: u64,
+    /// Sibling hashes from the leaf up.
+    #[schema(value_type = Vec<Hex32>)]
+    pub siblings: Vec<String>,
+    /// The machines tree's root.
+    #[schema(value_type = Hex32)]
+    pub machines_root: String,
+    /// Number of machines.
+    pub machine_count: u64,
+    /// The hash of the rest of the state.
+    #[schema(value_type = Hex32)]
+    pub rest_hash: String,
+}
+
+/// `GET /v1/accounts/{address}/proof`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountProofView {
+    /// The block the proof is of (the tip).
+    pub height: u64,
+    /// That block's hash.
+    #[schema(value_type = Hex32)]
+    pub block_hash: String,
+    /// That block's state root: the proof checks against it.
+    #[schema(value_type = Hex32)]
+    pub state_root: String,
+    /// The proof.
+    #[schema(value_type = AccountProofDoc)]
+    pub proof: gridmint_core::AccountProof,
+}
+
 /// `GET /v1/epochs/{epoch}/proof/{address}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProofView {
@@ -1130,6 +1189,11 @@ mod tests {
         assert_eq!(keys(&serde_json::to_value(&explained).unwrap()), properties(&document, "ExplainMachineDoc"));
         let proof = gridmint_core::reward_proof_in(&[(a, 7)], &a).unwrap();
         assert_eq!(keys(&serde_json::to_value(&proof).unwrap()), properties(&document, "RewardProofDoc"));
+        let mut state = gridmint_core::State::genesis(gridmint_core::Policy::preset("netmind").unwrap(), 0);
+        let _ = state.state_root();
+        let first = state.accounts[0].address;
+        let account_proof = state.account_proof(&first).unwrap();
+        assert_eq!(keys(&serde_json::to_value(&account_proof).unwrap()), properties(&document, "AccountProofDoc"));
         let key = crate::signing::key_from_label("mirror");
         let signer = crate::signing::address_of(&key);
         let tx = crate::SignedTx::sign(gridmint_core::Tx { signer, nonce: 0, body: TxBody::Claim }, &key, "c");

@@ -347,7 +347,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
     }
     // the two roots hash independent data: side by side
     let ((state_root, rewards_root), machine_rewards_gini) = rayon::join(
-        || rayon::join(|| state.state_root(), || state.rewards_root()),
+        || rayon::join(|| state.full_state_root(), || state.rewards_root()),
         || crate::output::gini(&rewards_by_class.values().flatten().copied().collect::<Vec<u128>>()),
     );
     Ok(SimResult {

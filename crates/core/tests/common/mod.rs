@@ -74,6 +74,7 @@ impl Harness {
             panic!("{:?} by {signer:?} rejected: {e}", tx.body);
         }
         self.state.assert_invariants();
+        self.state.check_commitment().unwrap();
     }
 
     /// Applies a transaction that must be rejected with `error`, changing nothing.
@@ -112,6 +113,7 @@ impl Harness {
             }
         }
         self.state.assert_invariants();
+        self.state.check_commitment().unwrap();
     }
 
     /// Asserts that `tx` is refused by the envelope with `error`, changing nothing.
@@ -133,6 +135,7 @@ impl Harness {
         let mut closed = self.state.advance_time(end);
         assert_eq!(closed.len(), 1);
         self.state.assert_invariants();
+        self.state.check_commitment().unwrap();
         closed.remove(0)
     }
 
