@@ -2,6 +2,7 @@
 
 mod node_cmd;
 mod simulate;
+mod snapshot_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -68,6 +69,9 @@ enum Command {
         #[arg(long)]
         root: Option<String>,
     },
+    /// Inspect, export and import state snapshots (a node writes one at each epoch close).
+    #[command(subcommand)]
+    Snapshot(snapshot_cmd::SnapshotCommand),
     /// Recompute every state root from the stored blocks and report any difference (X4).
     Replay {
         /// Data directory (the node must be stopped).
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Command::VerifyReward { proof, root } => node_cmd::verify_reward(proof, root),
         Command::VerifyAccount { proof, root } => node_cmd::verify_account(proof, root),
         Command::Replay { data } => node_cmd::replay(data),
+        Command::Snapshot(command) => snapshot_cmd::main(command),
         Command::Policy(PolicyCommand::List) => {
             for (name, text) in gridmint_policy::PRESETS {
                 let description = text.lines().next().unwrap_or_default().trim_start_matches("# ");

@@ -83,6 +83,13 @@ pub struct NodeArgs {
     /// chain then stops recomputing its state root every interval: worth it with many machines).
     #[arg(long)]
     skip_empty_blocks: bool,
+    /// Write a snapshot of the whole state after every N epoch closes into DIR/snapshots (a
+    /// restart then replays only the blocks after the newest one); 0 writes none.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    snapshot_every: u64,
+    /// How many snapshots to keep (the newest).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    snapshots_kept: u64,
     /// Print nothing per block and epoch (only start-up and errors).
     #[arg(long, short)]
     quiet: bool,
@@ -427,6 +434,8 @@ pub fn node(args: NodeArgs) -> ExitCode {
         body_timeout_ms: args.body_timeout_ms,
         write_timeout_ms: args.write_timeout_ms,
         shutdown_grace_ms: args.shutdown_grace_ms,
+        snapshot_every: args.snapshot_every,
+        snapshots_kept: usize::try_from(args.snapshots_kept).unwrap_or(usize::MAX),
     };
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
     let ledger = if !exists && args.dev {
@@ -454,14 +463,32 @@ pub fn node(args: NodeArgs) -> ExitCode {
         }
         quiet_redb_panics();
         let mut last_print = 0u64;
-        let opened = Ledger::open(&args.data, false, |height, last| {
+        #[allow(clippy::disallowed_methods)] // wall time reported to the operator, never used by the core
+        let started = std::time::Instant::now();
+        let opened = Ledger::open_from_snapshot(&args.data, |height, last| {
             if last >= 10_000 && height >= last_print + 10_000 {
                 last_print = height;
                 eprintln!("replaying block {height} of {last}");
             }
         });
         match opened {
-            Ok(ledger) => {
+            Ok((ledger, how)) => {
+                for (path, why) in &how.skipped {
+                    eprintln!("warning: snapshot {} not used: {why}", path.display());
+                }
+                match how.snapshot {
+                    Some(height) => println!(
+                        "restarted from the snapshot of block {height}, replayed {} blocks after it ({:.2} s)",
+                        ledger.state.height - height,
+                        started.elapsed().as_secs_f64()
+                    ),
+                    None if ledger.state.height > 0 => println!(
+                        "replayed {} blocks from genesis ({:.2} s)",
+                        ledger.state.height,
+                        started.elapsed().as_secs_f64()
+                    ),
+                    None => {}
+                }
                 if let Some(wanted) = &args.policy {
                     let stored = ledger.state.policy_log.first().map(|e| e.name.clone()).unwrap_or_default();
                     let wanted_name = load_policy_arg(wanted).map(|p| p.name).unwrap_or_else(|_| wanted.clone());

@@ -31,6 +31,7 @@ pub mod points;
 pub mod root;
 pub mod schedule;
 pub mod serde_u128;
+pub mod snapshot;
 pub mod staking;
 pub mod state;
 pub mod tracked;

@@ -1,15 +1,22 @@
 //! JSON carries amounts as decimal strings of base units: JSON numbers lose precision above 2^53
 //! in most clients. Floats, negatives, exponents and values above `u128::MAX` are refused.
+//! Binary formats (state snapshots) carry the integer itself.
 
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// Serializes a `u128` as a decimal string.
 pub fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+    if !s.is_human_readable() {
+        return s.serialize_u128(*value);
+    }
     s.serialize_str(&value.to_string())
 }
 
 /// Deserializes a `u128` from a decimal string of digits only.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+    if !d.is_human_readable() {
+        return u128::deserialize(d);
+    }
     let text = String::deserialize(d)?;
     if text.is_empty() || text.len() > 39 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(serde::de::Error::custom(format!("amount `{text}` must be a decimal string of base units")));
@@ -22,10 +29,16 @@ pub mod hash {
     use serde::{Deserialize, Deserializer, Serializer};
     /// Serializes 32 bytes as hex.
     pub fn serialize<S: Serializer>(value: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return serde::Serialize::serialize(value, s);
+        }
         s.serialize_str(&hex::encode(value))
     }
     /// Deserializes 64 hex digits.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; 32]>::deserialize(d);
+        }
         let text = String::deserialize(d)?;
         let mut out = [0u8; 32];
         hex::decode_to_slice(&text, &mut out).map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;

@@ -8,7 +8,7 @@
 
 use crate::tracked::Tracked;
 use gridmint_policy::{Address, Policy, PolicyError, Sink, format_tokens};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Index of an account in [`State::accounts`] (creation order).
@@ -19,7 +19,7 @@ pub type MachineId = u32;
 pub type Epoch = u64;
 
 /// An account's balances. Its rewards live apart, in [`State::rewards`] (same index).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// The address.
     pub address: Address,
@@ -42,7 +42,7 @@ pub struct Account {
 /// An account's rewards, kept in a dense array of their own: the epoch close credits every
 /// rewarded owner, and 32 bytes per account stream through the cache far faster than whole
 /// account records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rewards {
     /// Accrued, not yet claimed (G11).
     #[serde(with = "crate::serde_u128")]
@@ -53,7 +53,7 @@ pub struct Rewards {
 }
 
 /// A supply bucket (G5, G6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {
     /// Name from the policy.
     pub name: std::sync::Arc<str>,
@@ -67,7 +67,7 @@ pub struct Pool {
 
 /// A machine's fixed facts (its online slots, forfeit, accrual and weight bucket live in columns
 /// of their own, where the close reads them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MachineHot {
     /// Owning account.
     pub owner: AccountId,
@@ -84,7 +84,7 @@ pub fn bit(bits: &[u64], i: u32) -> bool {
 }
 
 /// The part of a machine only transactions touch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineCold {
     /// The machine's address.
     pub address: Address,
@@ -97,7 +97,7 @@ pub struct MachineCold {
 }
 
 /// A stake position of one account on one validator (or [`Address::ZERO`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// Stake that counted when this epoch began (G9).
     pub active: u128,
@@ -115,7 +115,7 @@ impl Position {
 }
 
 /// A validator ("Mind Node"), keyed by its operator's address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validator {
     /// The operator's account.
     pub operator: AccountId,
@@ -128,7 +128,7 @@ pub struct Validator {
 }
 
 /// Tokens leaving stake at `release` epoch's close.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unbonding {
     /// Owner.
     pub account: AccountId,
@@ -139,7 +139,7 @@ pub struct Unbonding {
 }
 
 /// A liquidity position (NM11).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Liquidity {
     /// Counted this epoch.
     pub active: u128,
@@ -150,7 +150,7 @@ pub struct Liquidity {
 }
 
 /// An open job (NM8).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     /// Mode.
     pub mode: crate::JobMode,
@@ -167,11 +167,12 @@ pub struct Job {
 }
 
 /// Governance proposal (NM12).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Proposer.
     pub proposer: AccountId,
     /// Action.
+    #[serde(with = "action_bytes")]
     pub action: crate::ProposalAction,
     /// Created in this epoch.
     pub start_epoch: Epoch,
@@ -192,7 +193,7 @@ pub struct Proposal {
 }
 
 /// How a proposal ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposalOutcome {
     /// Passed and executed.
@@ -206,7 +207,7 @@ pub enum ProposalOutcome {
 }
 
 /// An outbound bridge transfer for relayers (NM13).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbound {
     /// Sender.
     pub from: Address,
@@ -219,7 +220,7 @@ pub struct Outbound {
 }
 
 /// Bridge escrow and attestations (NM13, NM11).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bridge {
     /// Tokens held for the other chain.
     pub escrow: u128,
@@ -236,7 +237,7 @@ pub struct Bridge {
 }
 
 /// A DualProof receipt's state (OT4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptStatus {
     /// Waiting for attestations.
@@ -248,7 +249,7 @@ pub enum ReceiptStatus {
 }
 
 /// A DualProof work receipt (OT3).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkReceipt {
     /// The machine.
     pub machine: MachineId,
@@ -263,16 +264,17 @@ pub struct WorkReceipt {
 }
 
 /// A policy change scheduled for an epoch boundary (G12, N24-6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Upgrade {
     /// The new policy.
+    #[serde(with = "policy_text")]
     pub policy: Policy,
     /// Burn every pool's balance and mint the new policy's pools (N24-6), restarting schedules.
     pub restart_pools: bool,
 }
 
 /// One entry of the policy log: the version that ruled from `from_epoch`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEra {
     /// First epoch under this policy.
     pub from_epoch: Epoch,
@@ -286,7 +288,7 @@ pub struct PolicyEra {
 }
 
 /// Per-epoch accumulators for the summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochTally {
     /// Minted this epoch.
     pub minted: u128,
@@ -297,9 +299,10 @@ pub struct EpochTally {
 }
 
 /// The whole ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// The ruling policy (shared: the close reads it while mutating the state).
+    #[serde(with = "policy_text")]
     pub policy: std::sync::Arc<Policy>,
     /// Which policy ruled from which epoch (G12).
     pub policy_log: Vec<PolicyEra>,
@@ -417,7 +420,9 @@ pub struct State {
     /// Whether the epoch close computes the state and rewards roots (a simulation may skip them
     /// until the end; the node never does).
     pub compute_roots: bool,
-    /// The state root's cached trees (see [`crate::root`]): a cache, not part of the state.
+    /// The state root's cached trees (see [`crate::root`]): a cache, not part of the state (a
+    /// snapshot leaves it out; the first root after loading one rebuilds it).
+    #[serde(skip)]
     pub commitment: crate::root::Commitment,
 }
 
@@ -1013,5 +1018,63 @@ impl State {
             }
         }
         self.pools.iter().zip(inflow).zip(outflow).map(|((pool, i), o)| (pool.balance + i).saturating_sub(o)).collect()
+    }
+}
+
+/// A policy in a snapshot: its TOML text (the policy's own format; a snapshot loads through the
+/// same validation as a policy file, and the state root checks its hash).
+mod policy_text {
+    use super::Policy;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) trait Wrap: Sized {
+        fn policy(&self) -> &Policy;
+        fn wrap(policy: Policy) -> Self;
+    }
+    impl Wrap for Policy {
+        fn policy(&self) -> &Policy {
+            self
+        }
+        fn wrap(policy: Policy) -> Self {
+            policy
+        }
+    }
+    impl Wrap for std::sync::Arc<Policy> {
+        fn policy(&self) -> &Policy {
+            self
+        }
+        fn wrap(policy: Policy) -> Self {
+            std::sync::Arc::new(policy)
+        }
+    }
+
+    pub(super) fn serialize<S: Serializer, P: Wrap>(value: &P, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&value.policy().to_toml())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>, P: Wrap>(d: D) -> Result<P, D::Error> {
+        let text = String::deserialize(d)?;
+        Policy::from_toml(&text).map(P::wrap).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A proposal's action in a snapshot: its canonical transaction encoding (the JSON form is an
+/// internally tagged enum, which binary formats cannot read back).
+mod action_bytes {
+    use crate::{ProposalAction, Tx, TxBody};
+    use gridmint_policy::Address;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(action: &ProposalAction, s: S) -> Result<S::Ok, S::Error> {
+        let tx = Tx { signer: Address::ZERO, nonce: 0, body: TxBody::Propose { action: action.clone() } };
+        s.serialize_bytes(&tx.encode())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ProposalAction, D::Error> {
+        let bytes = <Vec<u8>>::deserialize(d)?;
+        match Tx::decode(&bytes).map_err(serde::de::Error::custom)?.body {
+            TxBody::Propose { action } => Ok(action),
+            _ => Err(serde::de::Error::custom("a proposal's action is not a proposal")),
+        }
     }
 }

@@ -132,6 +132,19 @@ impl<T> IndexMut<usize> for Tracked<T> {
     }
 }
 
+/// Serialized as its items; deserialized with every item recorded as changed.
+impl<T: serde::Serialize> serde::Serialize for Tracked<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(s)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Tracked<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(d).map(Tracked::from)
+    }
+}
+
 impl<T: PartialEq> PartialEq for Tracked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.items == other.items

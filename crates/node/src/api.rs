@@ -167,6 +167,8 @@ pub struct Metrics {
     pub committed_txs: AtomicU64,
     /// Epochs closed.
     pub epochs: AtomicU64,
+    /// State snapshots written.
+    pub snapshots: AtomicU64,
     /// HTTP connections open now.
     pub connections_open: AtomicU64,
     /// Connections refused for a connection bound (503 `too_many_connections`).
@@ -714,6 +716,11 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
         ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
         ("gridmint_epochs_closed_total", "epochs closed by this process", m.epochs.load(Ordering::Relaxed)),
+        (
+            "gridmint_snapshots_written_total",
+            "state snapshots written by this process",
+            m.snapshots.load(Ordering::Relaxed),
+        ),
         (
             "gridmint_http_connections_refused_total",
             "connections refused for a connection bound",

@@ -67,22 +67,30 @@ pub fn genesis_hash(genesis: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The domain prefix of block hashes.
+pub const BLOCK_HASH_DOMAIN: &[u8] = b"gridmint/block/v1";
+
 impl StoredBlock {
-    /// The block hash: over the header and the hash of its transactions.
-    pub fn hash(&self) -> [u8; 32] {
+    /// The hash of its transactions: blake3 over each one's signature and canonical bytes.
+    pub fn txs_hash(&self) -> [u8; 32] {
         let mut txs = blake3::Hasher::new();
         for tx in &self.txs {
             txs.update(&tx.signature);
             txs.update(&tx.tx.encode());
         }
+        *txs.finalize().as_bytes()
+    }
+
+    /// The block hash: over the header and the hash of its transactions.
+    pub fn hash(&self) -> [u8; 32] {
         let mut h = blake3::Hasher::new();
-        h.update(b"gridmint/block/v1");
+        h.update(BLOCK_HASH_DOMAIN);
         h.update(&self.height.to_le_bytes());
         h.update(&self.time.to_le_bytes());
         h.update(&self.parent);
         h.update(&self.producer.0);
         h.update(&self.state_root);
-        h.update(txs.finalize().as_bytes());
+        h.update(&self.txs_hash());
         *h.finalize().as_bytes()
     }
 

@@ -106,6 +106,15 @@ pub struct Executed {
     pub state_root: [u8; 32],
 }
 
+/// How [`Ledger::open_from_snapshot`] opened a ledger.
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// The height of the snapshot it started from (`None`: from genesis).
+    pub snapshot: Option<u64>,
+    /// Snapshots it skipped, newest first, and why.
+    pub skipped: Vec<(std::path::PathBuf, String)>,
+}
+
 /// The live ledger.
 pub struct Ledger {
     /// The state after the last committed block.
@@ -140,34 +149,72 @@ impl Ledger {
         Ok(Ledger { state, store: Arc::new(store), genesis, tip_hash, halted: false })
     }
 
-    /// Opens the ledger in `dir` and replays it to its last committed block. With `audit`, every
-    /// stored signature and the invariants after every block are checked again (the auditor's
-    /// replay, `gridmint replay`).
+    /// Opens the ledger in `dir` and replays it from genesis to its last committed block. With
+    /// `audit`, every stored signature and the invariants after every block are checked again
+    /// (the auditor's replay, `gridmint replay`).
     /// `progress` is called with (height, last height) as blocks replay.
-    pub fn open(dir: &Path, audit: bool, mut progress: impl FnMut(u64, u64)) -> Result<Ledger, LedgerError> {
+    pub fn open(dir: &Path, audit: bool, progress: impl FnMut(u64, u64)) -> Result<Ledger, LedgerError> {
+        let mut ledger = Ledger::open_at_genesis(dir)?;
+        ledger.replay_to_tip(audit, progress)?;
+        Ok(ledger)
+    }
+
+    /// Opens the ledger in `dir` from its newest snapshot that checks out (see
+    /// [`crate::snapshots`]) and replays only the blocks after it; from genesis when there is
+    /// none. Returns the ledger and how it was opened (the snapshots skipped, and why).
+    pub fn open_from_snapshot(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<(Ledger, Opened), LedgerError> {
+        let mut ledger = Ledger::open_at_genesis(dir)?;
+        let last = ledger.store.last_height()?;
+        let mut opened = Opened::default();
+        for (height, path) in crate::snapshots::list(&crate::snapshots::dir_of(dir)) {
+            if height > last {
+                opened.skipped.push((path, format!("it is past the last stored block {last}")));
+                continue;
+            }
+            match crate::snapshots::load(&path, &ledger) {
+                Ok((header, state)) => {
+                    ledger.state = state;
+                    ledger.tip_hash = header.block_hash(crate::block::BLOCK_HASH_DOMAIN);
+                    opened.snapshot = Some(height);
+                    break;
+                }
+                Err(why) => opened.skipped.push((path, why.to_string())),
+            }
+        }
+        ledger.replay_to_tip(false, progress)?;
+        Ok((ledger, opened))
+    }
+
+    /// Opens the ledger in `dir` at its genesis state, replaying nothing (for tools that read
+    /// the store or check a snapshot against it).
+    pub fn open_at_genesis(dir: &Path) -> Result<Ledger, LedgerError> {
         let (store, genesis_bytes) = Store::open(dir)?;
         let genesis: Genesis =
             serde_json::from_slice(&genesis_bytes).map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
         let policy = genesis.parse_policy()?;
-        let mut ledger = Ledger {
+        Ok(Ledger {
             state: State::genesis(policy, genesis.genesis_time),
             tip_hash: genesis_hash(&genesis_bytes),
             store: Arc::new(store),
             genesis,
             halted: false,
-        };
-        let last = ledger.store.last_height()?;
-        for height in 1..=last {
-            let block = ledger.store.block(height)?.ok_or_else(|| LedgerError::ReplayMismatch {
+        })
+    }
+
+    /// Replays the stored blocks after the state's height.
+    fn replay_to_tip(&mut self, audit: bool, mut progress: impl FnMut(u64, u64)) -> Result<(), LedgerError> {
+        let last = self.store.last_height()?;
+        for height in self.state.height + 1..=last {
+            let block = self.store.block(height)?.ok_or_else(|| LedgerError::ReplayMismatch {
                 height,
                 what: "the block is missing from the store".into(),
             })?;
-            ledger.replay_block(&block, audit)?;
+            self.replay_block(&block, audit)?;
             progress(height, last);
         }
         // the trees current from the start, so that proofs are served at genesis too
-        let _ = ledger.state.state_root();
-        Ok(ledger)
+        let _ = self.state.state_root();
+        Ok(())
     }
 
     fn replay_block(&mut self, block: &StoredBlock, audit: bool) -> Result<(), LedgerError> {

@@ -24,6 +24,7 @@ pub mod node;
 pub mod openapi;
 pub mod serve;
 pub mod signing;
+pub mod snapshots;
 pub mod store;
 
 pub use ledger::{Genesis, Ledger, LedgerError, Proposal};

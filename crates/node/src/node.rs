@@ -60,6 +60,10 @@ pub struct Config {
     /// On shutdown, how long requests in progress may finish before their connections are
     /// dropped (ms).
     pub shutdown_grace_ms: u64,
+    /// Write a snapshot of the state after every this many epoch closes (0: never).
+    pub snapshot_every: u64,
+    /// How many snapshots to keep (the newest).
+    pub snapshots_kept: usize,
 }
 
 impl Default for Config {
@@ -81,6 +85,8 @@ impl Default for Config {
             body_timeout_ms: 30_000,
             write_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            snapshot_every: 1,
+            snapshots_kept: 3,
         }
     }
 }
@@ -176,8 +182,29 @@ impl Shared {
         *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Vec::new());
         drop(sealing);
         self.report(count, &block, &records);
+        if let Some(epoch) = records.last().map(|r| r.summary.epoch)
+            && self.config.snapshot_every > 0
+            && epoch % self.config.snapshot_every == 0
+        {
+            self.write_snapshot(&block);
+        }
         self.committed.send_replace(block.height);
         Ok(Some(block.height))
+    }
+
+    /// Writes the snapshot of the state after `block` (the tip): encoded under the read lock
+    /// (reads go on; the next block waits), written outside it. A failure is reported and the
+    /// node goes on: a snapshot only shortens restarts.
+    fn write_snapshot(&self, block: &crate::block::StoredBlock) {
+        let bytes = crate::snapshots::encode(&self.ledger.read().unwrap_or_else(|e| e.into_inner()), block);
+        let dir = crate::snapshots::dir_of(self.store.dir());
+        match bytes.map(|b| crate::snapshots::write(&dir, block.height, &b, self.config.snapshots_kept)) {
+            Ok(Ok(_)) => {
+                self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => eprintln!("warning: cannot write the snapshot of block {}: {e}", block.height),
+            Err(e) => eprintln!("warning: no snapshot of block {}: {e}", block.height),
+        }
     }
 
     /// Whether `id` is in the block being sealed.

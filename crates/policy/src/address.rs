@@ -436,10 +436,11 @@ impl fmt::Display for Address {
     }
 }
 
-/// Lower-case hex (the stored and hashed-over form of blocks, genesis and test vectors: unchanged).
+/// Lower-case hex (the stored and hashed-over form of blocks, genesis and test vectors: unchanged);
+/// the 32 raw bytes in binary formats (state snapshots).
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        if s.is_human_readable() { s.serialize_str(&self.to_hex()) } else { self.0.serialize(s) }
     }
 }
 
@@ -448,6 +449,9 @@ impl Serialize for Address {
 /// that name system accounts use [`deserialize_allowing_system`].
 impl<'de> Deserialize<'de> for Address {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; 32]>::deserialize(d).map(Address);
+        }
         d.deserialize_str(AddressVisitor { allow_system: false })
     }
 }
@@ -455,6 +459,9 @@ impl<'de> Deserialize<'de> for Address {
 /// For `#[serde(deserialize_with = …)]` on a policy field where a system account is meant (the
 /// treasury, allocations): [`Address::parse_account`], a system account name or a user address.
 pub fn deserialize_allowing_system<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+    if !d.is_human_readable() {
+        return <[u8; 32]>::deserialize(d).map(Address);
+    }
     d.deserialize_str(AddressVisitor { allow_system: true })
 }
 

@@ -24,13 +24,18 @@ pub fn free_port() -> u16 {
 
 /// Starts `gridmint node --dev` on `data` with `extra` flags; waits until the API answers.
 pub fn start(data: &Path, extra: &[&str]) -> NodeProc {
+    start_with_output(data, extra, Stdio::null(), Stdio::null())
+}
+
+/// [`start`] with the node's standard output and error going to `stdout` and `stderr`.
+pub fn start_with_output(data: &Path, extra: &[&str], stdout: impl Into<Stdio>, stderr: impl Into<Stdio>) -> NodeProc {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(BIN)
         .args(["node", "--dev", "--data", data.to_str().unwrap(), "--listen", &listen])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .expect("spawn gridmint node");
     let client = Client::new(&format!("http://{listen}"));

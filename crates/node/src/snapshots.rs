@@ -1,0 +1,131 @@
+//! The node's snapshots (issue 12): the whole state after an epoch-closing block, written to
+//! `<data>/snapshots/` (format: [`gridmint_core::snapshot`]), the newest few kept; a restart
+//! loads the newest one that checks out and replays only the blocks after it.
+//!
+//! A snapshot is written to a temporary file, synced, renamed into place and the directory
+//! synced: a crash (even `kill -9`) mid-write leaves at most a temporary file, which is never
+//! loaded and is removed at the next write. Loading checks the file's checksum and the state
+//! root it recomputes against the block the node stores at that height (the block hash too), so
+//! a damaged, truncated or foreign snapshot is skipped with a warning, never used.
+
+use crate::block::StoredBlock;
+use crate::ledger::{Ledger, LedgerError};
+use gridmint_core::State;
+use gridmint_core::snapshot::{self, SnapshotError, SnapshotHeader};
+use std::path::{Path, PathBuf};
+
+/// The snapshot directory of a data dir.
+pub fn dir_of(data: &Path) -> PathBuf {
+    data.join("snapshots")
+}
+
+const SUFFIX: &str = ".snapshot";
+
+fn file_name(height: u64) -> String {
+    format!("{height:020}{SUFFIX}")
+}
+
+/// The snapshot files of `dir` by height, newest first (names that are not snapshots ignored).
+pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let height = name.strip_suffix(SUFFIX)?.parse().ok()?;
+            Some((height, e.path()))
+        })
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found
+}
+
+/// The header of `block`'s snapshot on chain `chain_id`.
+pub fn header_of(chain_id: &str, block: &StoredBlock) -> SnapshotHeader {
+    SnapshotHeader {
+        chain: *blake3::hash(chain_id.as_bytes()).as_bytes(),
+        height: block.height,
+        time: block.time,
+        parent: block.parent,
+        producer: block.producer,
+        state_root: block.state_root,
+        txs_hash: block.txs_hash(),
+    }
+}
+
+/// Writes `bytes` as the snapshot of `height` in `dir` atomically and durably, then keeps only
+/// the newest `keep` snapshots (and removes stray temporary files).
+pub fn write(dir: &Path, height: u64, bytes: &[u8], keep: usize) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(file_name(height));
+    let temporary = dir.join(format!("{}.tmp", file_name(height)));
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    for (_, old) in list(dir).into_iter().skip(keep.max(1)) {
+        let _ = std::fs::remove_file(old);
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") && entry.path() != temporary {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(path)
+}
+
+/// Why a snapshot file was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// It could not be read.
+    #[error("cannot read it: {0}")]
+    Read(#[from] std::io::Error),
+    /// Its bytes do not check out.
+    #[error("{0}")]
+    Snapshot(#[from] SnapshotError),
+    /// It does not match this chain's blocks.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// Reads and checks the snapshot at `path` against `ledger`'s chain and stored blocks.
+pub fn load(path: &Path, ledger: &Ledger) -> Result<(SnapshotHeader, State), Unusable> {
+    let bytes = std::fs::read(path)?;
+    let (header, state) = snapshot::decode(&bytes)?;
+    check_against(&header, ledger)?;
+    Ok((header, state))
+}
+
+/// Checks a decoded snapshot's header against the chain id and the block the store holds at
+/// its height.
+pub fn check_against(header: &SnapshotHeader, ledger: &Ledger) -> Result<(), Unusable> {
+    if header.chain != *blake3::hash(ledger.genesis.chain_id.as_bytes()).as_bytes() {
+        return Err(Unusable::Mismatch(format!("it is of another chain than `{}`", ledger.genesis.chain_id)));
+    }
+    let block = ledger
+        .store
+        .block(header.height)
+        .map_err(|e| Unusable::Mismatch(e.to_string()))?
+        .ok_or_else(|| Unusable::Mismatch(format!("this node has no block {}", header.height)))?;
+    if header_of(&ledger.genesis.chain_id, &block) != *header {
+        return Err(Unusable::Mismatch(format!("its header is not that of the stored block {}", header.height)));
+    }
+    if header.block_hash(crate::block::BLOCK_HASH_DOMAIN) != block.hash() {
+        return Err(Unusable::Mismatch("its block hash differs".into()));
+    }
+    Ok(())
+}
+
+/// Builds the snapshot of the ledger's state after `block` (its tip).
+pub fn encode(ledger: &Ledger, block: &StoredBlock) -> Result<Vec<u8>, LedgerError> {
+    if block.height != ledger.state.height {
+        return Err(LedgerError::Halted);
+    }
+    Ok(snapshot::encode(&ledger.state, &header_of(&ledger.genesis.chain_id, block)))
+}
