@@ -13,7 +13,6 @@
 //! OpenAPI document from the same list ([`crate::openapi`] holds the response types).
 
 use crate::block::{StoredBlock, TxLocation, decode_leaves};
-use crate::ledger::ExplainRecord;
 use crate::mempool::{Admitted, Refusal};
 use crate::node::Shared;
 use crate::openapi::*;
@@ -537,34 +536,37 @@ async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Para
 async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
-    let record = shared
+    let header = shared
         .store
         .epoch_explain(epoch)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("no explain record"))?;
-    let record: ExplainRecord = serde_json::from_slice(&record).map_err(ApiError::internal)?;
-    let total_at = |e: u64| -> Result<u128, ApiError> {
-        if e == 0 {
-            return Ok(0);
-        }
-        let leaves = leaves_of(&shared, e)?;
-        Ok(leaves.binary_search_by(|(a, _)| a.cmp(&address)).map_or(0, |i| leaves[i].1))
+    let (min_online_slots, qualifying_weight, _, _) =
+        crate::block::decode_explain_header(&header).map_err(ApiError::internal)?;
+    // only this owner's machines are read, and only this account's leaves are looked up
+    let machines = match shared.store.owner_explain(epoch, &address).map_err(ApiError::internal)? {
+        Some(bytes) => crate::block::decode_owner_explain(address, &bytes).map_err(ApiError::internal)?,
+        None => vec![],
     };
-    let leaves = leaves_of(&shared, epoch)?;
-    let leaf = leaves.binary_search_by(|(a, _)| a.cmp(&address)).ok();
-    let machines: Vec<_> = record.machines.iter().filter(|m| m.view.owner == address).cloned().collect();
+    let total_at = |e: u64| -> Result<Option<u128>, ApiError> {
+        if e == 0 {
+            return Ok(None);
+        }
+        let leaves = shared.store.epoch_leaves(e).map_err(ApiError::internal)?.unwrap_or_default();
+        Ok(crate::block::leaf_total(&leaves, &address))
+    };
+    let leaf = total_at(epoch)?;
     let known = leaf.is_some()
         || !machines.is_empty()
-        || record.machines.iter().any(|m| m.view.machine == address)
-        || read_state(&shared, |l| l.state.account_id(&address).is_some());
+        || read_state(&shared, |l| l.state.account_id(&address).is_some() || l.state.machine_id(&address).is_some());
     if !known {
         return Err(ApiError::not_found(
             "unknown_account",
             format!("{address} has no account, no machine in epoch {epoch}'s record and no rewards by its close"),
         ));
     }
-    let before = total_at(epoch - 1)?;
-    let after = leaf.map_or(0, |i| leaves[i].1);
+    let before = total_at(epoch - 1)?.unwrap_or(0);
+    let after = leaf.unwrap_or(0);
     let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
     let connection = summary["programs"]
         .as_array()
@@ -583,8 +585,8 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
         connection_reward: ConnectionRewardExplain {
             rule: "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
                    it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
-            min_online_slots: record.min_online_slots,
-            qualifying_weight: amount(record.qualifying_weight),
+            min_online_slots,
+            qualifying_weight: amount(qualifying_weight),
             program: connection,
         },
         machines,

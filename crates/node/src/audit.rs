@@ -20,9 +20,9 @@
 
 use crate::block::genesis_hash;
 use crate::ledger::Genesis;
-use crate::store::{EpochWrite, FORMAT, Store, StoreError, Table};
+use crate::store::{EpochWrite, FORMAT, Key, Store, StoreError, Table};
 use gridmint_core::State;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One difference between a table and what the blocks imply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +108,7 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
     let mut state = State::genesis(policy, genesis.genesis_time);
     let mut parent = genesis_hash(&genesis_bytes);
     let mut matched_txs = 0u64;
+    let mut explain_owners = 0u64;
     let mut closed = BTreeSet::new();
     for height in 1..=last {
         let Some(block) = store.block(height)? else {
@@ -182,6 +183,21 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
                     None => audit.mismatch(table, epoch, "missing"),
                 }
             }
+            // every owner's explain record, and no other for the epoch
+            let stored: BTreeMap<[u8; 40], Vec<u8>> = store.epoch_owner_explains(epoch)?.into_iter().collect();
+            explain_owners += expected.explain_owners.len() as u64;
+            for (key, wanted) in &expected.explain_owners {
+                let name = Key::EpochOwner(key).to_string();
+                match stored.get(key) {
+                    Some(bytes) if bytes == wanted => {}
+                    Some(_) => audit.mismatch(Table::ExplainOwners, name, "differs from the re-executed close"),
+                    None => audit.mismatch(Table::ExplainOwners, name, "missing"),
+                }
+            }
+            let written: BTreeSet<&[u8; 40]> = expected.explain_owners.iter().map(|(k, _)| k).collect();
+            for key in stored.keys().filter(|k| !written.contains(k)) {
+                audit.mismatch(Table::ExplainOwners, Key::EpochOwner(key).to_string(), "not written by any close");
+            }
         }
         parent = block.hash();
         progress(height, last);
@@ -217,6 +233,15 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
                 audit.mismatch(table, epoch, "an epoch that no block closed");
             }
         }
+    }
+    // owners' explain records of epochs no block closed (those of closed epochs are checked above)
+    let stored_owners = store.table_len(Table::ExplainOwners)?;
+    if stored_owners != explain_owners {
+        audit.mismatch(
+            Table::ExplainOwners,
+            "*",
+            format!("{stored_owners} records, the closes wrote {explain_owners}: some are of epochs no block closed"),
+        );
     }
     Ok(audit)
 }
@@ -273,6 +298,10 @@ mod tests {
         store.tamper(Table::Explain, Key::Number(1), None);
         store.tamper(Table::Epochs, Key::Number(99), Some(b"{}"));
         store.tamper(Table::Meta, Key::Name("extra"), Some(b"x"));
+        let stray_owner = crate::block::explain_key(1, &Address([5; 32]));
+        store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_owner), Some(&[0u8; 80]));
+        let stray_epoch = crate::block::explain_key(99, &Address([5; 32]));
+        store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_epoch), Some(&[0u8; 80]));
         let found = audit(&store, |_, _| {}).unwrap().mismatches;
         let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();
         for expected in [
@@ -283,9 +312,11 @@ mod tests {
             ("explain", "1".to_string()),
             ("epochs", "99".to_string()),
             ("meta", "\"extra\"".to_string()),
+            ("explain_owners", format!("1/{}", hex::encode([5u8; 32]))),
+            ("explain_owners", "*".to_string()),
         ] {
             assert!(named.contains(&(expected.0, expected.1.clone())), "{expected:?} not reported: {found:#?}");
         }
-        assert_eq!(found.len(), 7, "{found:#?}");
+        assert_eq!(found.len(), 9, "{found:#?}");
     }
 }

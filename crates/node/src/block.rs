@@ -201,3 +201,193 @@ impl<'a> Reader<'a> {
         if self.0.is_empty() { Ok(()) } else { Err(format!("{} trailing bytes", self.0.len())) }
     }
 }
+
+/// Bytes of one machine in an owner's explain record ([`encode_owner_explain`]).
+pub const EXPLAIN_MACHINE_BYTES: usize = 32 + 1 + 4 + 2 + 1 + 8 + 16 + 16;
+
+/// An epoch's explain header: `min_online_slots u32 ‖ qualifying_weight u128 ‖ machines u64 ‖
+/// owners u64` (LE). The machines are stored per owner ([`explain_by_owner`]), so explaining one
+/// account reads only its own.
+pub fn encode_explain_header(record: &gridmint_core::apply::ExplainRecord, owners: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(36);
+    out.extend_from_slice(&record.min_online_slots.to_le_bytes());
+    out.extend_from_slice(&record.qualifying_weight.to_le_bytes());
+    out.extend_from_slice(&(record.machines.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(owners as u64).to_le_bytes());
+    out
+}
+
+/// An explain header: (min_online_slots, qualifying_weight, machines, owners).
+pub fn decode_explain_header(bytes: &[u8]) -> Result<(u32, u128, u64, u64), String> {
+    let mut r = Reader(bytes);
+    let header = (r.u32()?, r.u128()?, r.u64()?, r.u64()?);
+    r.end()?;
+    Ok(header)
+}
+
+/// The key of an owner's explain record: epoch (big-endian, so an epoch's owners are adjacent)
+/// ‖ owner.
+pub fn explain_key(epoch: u64, owner: &Address) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&epoch.to_be_bytes());
+    key[8..].copy_from_slice(&owner.0);
+    key
+}
+
+/// An epoch's machines grouped by owner, each group encoded ([`encode_owner_explain`]), in key
+/// order.
+pub fn explain_by_owner(epoch: u64, record: &gridmint_core::apply::ExplainRecord) -> Vec<([u8; 40], Vec<u8>)> {
+    let mut groups: std::collections::BTreeMap<Address, Vec<u8>> = std::collections::BTreeMap::new();
+    for m in &record.machines {
+        encode_owner_explain(groups.entry(m.view.owner).or_default(), m);
+    }
+    groups.into_iter().map(|(owner, bytes)| (explain_key(epoch, &owner), bytes)).collect()
+}
+
+/// One machine of an owner's explain record: `machine 32 ‖ gpu_class u8 ‖ bandwidth_mbps u32 ‖
+/// online_slots u16 ‖ flags u8 (1 forfeited, 2 qualified) ‖ weight u64 ‖ rewards_total u128 ‖
+/// earned u128` (LE), [`EXPLAIN_MACHINE_BYTES`] bytes; the owner is the key's.
+pub fn encode_owner_explain(out: &mut Vec<u8>, m: &gridmint_core::apply::ExplainMachine) {
+    out.extend_from_slice(&m.view.machine.0);
+    out.push(m.view.gpu_class);
+    out.extend_from_slice(&m.view.bandwidth_mbps.to_le_bytes());
+    out.extend_from_slice(&m.view.online_slots.to_le_bytes());
+    out.push(u8::from(m.view.forfeited) | (u8::from(m.qualified) << 1));
+    out.extend_from_slice(&m.view.weight.to_le_bytes());
+    out.extend_from_slice(&m.view.rewards_total.to_le_bytes());
+    out.extend_from_slice(&m.earned.to_le_bytes());
+}
+
+/// Inverse of [`encode_owner_explain`] over a whole record of `owner`.
+pub fn decode_owner_explain(owner: Address, bytes: &[u8]) -> Result<Vec<gridmint_core::apply::ExplainMachine>, String> {
+    if !bytes.len().is_multiple_of(EXPLAIN_MACHINE_BYTES) {
+        return Err("explain record is not a whole number of machines".into());
+    }
+    let mut r = Reader(bytes);
+    let mut out = Vec::with_capacity(bytes.len() / EXPLAIN_MACHINE_BYTES);
+    while !r.0.is_empty() {
+        let machine = Address(r.b32()?);
+        let gpu_class = r.take(1)?[0];
+        let bandwidth_mbps = r.u32()?;
+        let online_slots = r.u16()?;
+        let flags = r.take(1)?[0];
+        if flags > 3 {
+            return Err(format!("explain flags {flags}"));
+        }
+        let weight = r.u64()?;
+        let rewards_total = r.u128()?;
+        let earned = r.u128()?;
+        out.push(gridmint_core::apply::ExplainMachine {
+            view: gridmint_core::connection_reward::MachineView {
+                machine,
+                owner,
+                gpu_class,
+                bandwidth_mbps,
+                online_slots,
+                forfeited: flags & 1 != 0,
+                weight,
+                rewards_total,
+            },
+            qualified: flags & 2 != 0,
+            earned,
+        });
+    }
+    Ok(out)
+}
+
+/// The total of `address` among encoded leaves ([`encode_leaves`], in address order), found by
+/// binary search without decoding the others.
+pub fn leaf_total(bytes: &[u8], address: &Address) -> Option<u128> {
+    if !bytes.len().is_multiple_of(48) {
+        return None;
+    }
+    let (mut low, mut high) = (0usize, bytes.len() / 48);
+    while low < high {
+        let middle = (low + high) / 2;
+        let record = &bytes[middle * 48..middle * 48 + 48];
+        match record[..32].cmp(&address.0[..]) {
+            std::cmp::Ordering::Less => low = middle + 1,
+            std::cmp::Ordering::Greater => high = middle,
+            std::cmp::Ordering::Equal => return Some(u128::from_le_bytes(record[32..].try_into().ok()?)),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gridmint_core::apply::{ExplainMachine, ExplainRecord};
+    use gridmint_core::connection_reward::MachineView;
+
+    fn machine(i: u8, owner: u8) -> ExplainMachine {
+        ExplainMachine {
+            view: MachineView {
+                machine: Address([i; 32]),
+                owner: Address([owner; 32]),
+                gpu_class: i % 5,
+                bandwidth_mbps: u32::MAX - u32::from(i),
+                online_slots: u16::MAX - u16::from(i),
+                forfeited: i.is_multiple_of(2),
+                weight: u64::MAX - u64::from(i),
+                rewards_total: u128::MAX - u128::from(i),
+            },
+            qualified: i.is_multiple_of(3),
+            earned: u128::MAX / 3 + u128::from(i),
+        }
+    }
+
+    /// Goal: the per-owner explain records hold every machine exactly (extreme values, every
+    /// flag), grouped by owner in record order, keys in epoch-then-owner order; damaged records
+    /// are refused. Method: a record of 3 owners' machines, interleaved.
+    #[test]
+    fn explain_by_owner_round_trips() {
+        let record = ExplainRecord {
+            epoch: 7,
+            min_online_slots: 61,
+            qualifying_weight: u128::MAX,
+            machines: (0..30).map(|i| machine(i, [9, 1, 5][usize::from(i % 3)])).collect(),
+        };
+        let groups = explain_by_owner(7, &record);
+        assert_eq!(groups.len(), 3);
+        assert!(groups.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(explain_key(7, &Address([0xff; 32])) < explain_key(8, &Address([0; 32])));
+        for (key, bytes) in &groups {
+            assert_eq!(bytes.len(), 10 * EXPLAIN_MACHINE_BYTES);
+            let owner = Address(key[8..].try_into().unwrap());
+            let decoded = decode_owner_explain(owner, bytes).unwrap();
+            let expected: Vec<_> = record.machines.iter().filter(|m| m.view.owner == owner).cloned().collect();
+            assert_eq!(decoded, expected);
+            assert!(decode_owner_explain(owner, &bytes[1..]).is_err());
+            let mut bad = bytes.clone();
+            bad[32 + 1 + 4 + 2] = 4; // an unknown flag
+            assert!(decode_owner_explain(owner, &bad).is_err());
+        }
+        let header = encode_explain_header(&record, groups.len());
+        assert_eq!(decode_explain_header(&header).unwrap(), (61, u128::MAX, 30, 3));
+        assert!(decode_explain_header(&header[1..]).is_err());
+    }
+
+    /// Goal: `leaf_total` finds every leaf and no absent address, as decoding all would.
+    #[test]
+    fn leaf_total_is_a_binary_search() {
+        let leaves: Vec<(Address, u128)> = (0..200u32)
+            .map(|i| {
+                let mut a = [0u8; 32];
+                a[..4].copy_from_slice(&(i * 2 + 1).to_be_bytes());
+                (Address(a), u128::from(i) * 1_000_000_007)
+            })
+            .collect();
+        let bytes = encode_leaves(&leaves);
+        for (address, total) in &leaves {
+            assert_eq!(leaf_total(&bytes, address), Some(*total));
+        }
+        for i in 0..=200u32 {
+            let mut a = [0u8; 32];
+            a[..4].copy_from_slice(&(i * 2).to_be_bytes());
+            assert_eq!(leaf_total(&bytes, &Address(a)), None);
+        }
+        assert_eq!(leaf_total(&bytes[1..], &leaves[0].0), None);
+        assert_eq!(leaf_total(&[], &leaves[0].0), None);
+    }
+}

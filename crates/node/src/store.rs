@@ -13,7 +13,8 @@
 //! | `txs` | transaction id | height, index, receipt code and fee |
 //! | `epochs` | epoch | the epoch summary (JSON) |
 //! | `leaves` | epoch | the rewards tree's leaves at that close (X2 proofs) |
-//! | `explain` | epoch | every machine's reward inputs and earnings in that epoch (X3) |
+//! | `explain` | epoch | the epoch's explain header: threshold, qualifying weight, counts (X3) |
+//! | `explain_owners` | epoch (BE) ‖ owner | that owner's machines: reward inputs and earnings (X3), [`crate::block::EXPLAIN_MACHINE_BYTES`] each |
 //!
 //! # What redb checks, and what this module adds
 //!
@@ -58,10 +59,11 @@ const TXS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("txs");
 const EPOCHS: TableDefinition<u64, &[u8]> = TableDefinition::new("epochs");
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 const EXPLAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("explain");
+const EXPLAIN_OWNERS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("explain_owners");
 
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v2";
+pub const FORMAT: &[u8] = b"gridmint-ledger-v3";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -100,8 +102,10 @@ pub enum Table {
     Epochs,
     /// Reward leaves per epoch.
     Leaves,
-    /// Explain records per epoch.
+    /// Explain headers per epoch.
     Explain,
+    /// Explain records per (epoch, owner).
+    ExplainOwners,
 }
 
 impl Table {
@@ -114,6 +118,7 @@ impl Table {
             Table::Epochs => "epochs",
             Table::Leaves => "leaves",
             Table::Explain => "explain",
+            Table::ExplainOwners => "explain_owners",
         }
     }
 
@@ -123,7 +128,9 @@ impl Table {
             Table::Epochs => EPOCHS,
             Table::Leaves => LEAVES,
             Table::Explain => EXPLAIN,
-            Table::Meta | Table::Txs => unreachable!("{} is not keyed by a number", self.name()),
+            Table::Meta | Table::Txs | Table::ExplainOwners => {
+                unreachable!("{} is not keyed by a number", self.name())
+            }
         }
     }
 }
@@ -137,6 +144,8 @@ pub enum Key<'a> {
     Id(&'a [u8; 32]),
     /// A meta key.
     Name(&'a str),
+    /// An epoch and an owner ([`crate::block::explain_key`]).
+    EpochOwner(&'a [u8; 40]),
 }
 
 impl Key<'_> {
@@ -145,6 +154,7 @@ impl Key<'_> {
             Key::Number(n) => n.to_le_bytes().to_vec(),
             Key::Id(id) => id.to_vec(),
             Key::Name(name) => name.as_bytes().to_vec(),
+            Key::EpochOwner(key) => key.to_vec(),
         }
     }
 }
@@ -155,6 +165,10 @@ impl std::fmt::Display for Key<'_> {
             Key::Number(n) => write!(f, "{n}"),
             Key::Id(id) => write!(f, "{}", hex::encode(id)),
             Key::Name(name) => write!(f, "\"{name}\""),
+            Key::EpochOwner(key) => {
+                let epoch = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
+                write!(f, "{epoch}/{}", hex::encode(&key[8..]))
+            }
         }
     }
 }
@@ -226,6 +240,9 @@ pub struct BlockWrite<'a> {
     pub epochs: Vec<EpochWrite>,
 }
 
+/// An owner's explain record with its key ([`crate::block::explain_key`]).
+pub type OwnerRecord = ([u8; 40], Vec<u8>);
+
 /// One closed epoch's records.
 pub struct EpochWrite {
     /// The epoch.
@@ -234,19 +251,23 @@ pub struct EpochWrite {
     pub summary: Vec<u8>,
     /// Reward leaves ([`crate::block::encode_leaves`]).
     pub leaves: Vec<u8>,
-    /// Explain record JSON.
+    /// Explain header ([`crate::block::encode_explain_header`]).
     pub explain: Vec<u8>,
+    /// Explain records by owner ([`crate::block::explain_by_owner`]), in key order.
+    pub explain_owners: Vec<OwnerRecord>,
 }
 
 impl EpochWrite {
     /// The records of one epoch close, encoded as they are stored (the single encoding, shared by
     /// the ledger's commit and the audit).
     pub fn from_record(record: &crate::ledger::EpochRecord) -> EpochWrite {
+        let owners = crate::block::explain_by_owner(record.summary.epoch, &record.explain);
         EpochWrite {
             epoch: record.summary.epoch,
             summary: serde_json::to_vec(&record.summary).expect("summary serializes"),
             leaves: crate::block::encode_leaves(&record.leaves),
-            explain: serde_json::to_vec(&record.explain).expect("explain serializes"),
+            explain: crate::block::encode_explain_header(&record.explain, owners.len()),
+            explain_owners: owners,
         }
     }
 }
@@ -390,6 +411,7 @@ impl Store {
                     txn.open_table(table).map_err(|e| store.db_err(e))?;
                 }
                 txn.open_table(TXS).map_err(|e| store.db_err(e))?;
+                txn.open_table(EXPLAIN_OWNERS).map_err(|e| store.db_err(e))?;
             }
             txn.commit().map_err(|e| store.db_err(e))
         })?;
@@ -548,7 +570,13 @@ impl Store {
                 let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
                 let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
                 let mut explain = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
+                let mut explain_owners = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
                 for e in &write.epochs {
+                    for (key, record) in &e.explain_owners {
+                        explain_owners
+                            .insert(key, seal(Table::ExplainOwners, Key::EpochOwner(key), record).as_slice())
+                            .map_err(|e| self.db_err(e))?;
+                    }
                     let key = Key::Number(e.epoch);
                     epochs
                         .insert(e.epoch, seal(Table::Epochs, key, &e.summary).as_slice())
@@ -659,6 +687,7 @@ impl Store {
             match table {
                 Table::Meta => txn.open_table(META).map_err(|e| self.db_err(e))?.len(),
                 Table::Txs => txn.open_table(TXS).map_err(|e| self.db_err(e))?.len(),
+                Table::ExplainOwners => txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?.len(),
                 other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.len(),
             }
             .map_err(|e| self.db_err(e))
@@ -688,9 +717,39 @@ impl Store {
         self.get(Table::Leaves, epoch)
     }
 
-    /// An epoch's explain record (JSON).
+    /// An epoch's explain header ([`crate::block::decode_explain_header`]).
     pub fn epoch_explain(&self, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(Table::Explain, epoch)
+    }
+
+    /// `owner`'s explain record in `epoch` ([`crate::block::decode_owner_explain`]): one read
+    /// of that owner's machines only.
+    pub fn owner_explain(&self, epoch: u64, owner: &gridmint_core::Address) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = crate::block::explain_key(epoch, owner);
+        self.guard("reading a record", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
+            let Some(value) = handle.get(&key).map_err(|e| self.db_err(e))? else { return Ok(None) };
+            self.unseal(Table::ExplainOwners, Key::EpochOwner(&key), value.value()).map(|p| Some(p.to_vec()))
+        })
+    }
+
+    /// Every explain record of `epoch`, in owner order.
+    pub fn epoch_owner_explains(&self, epoch: u64) -> Result<Vec<OwnerRecord>, StoreError> {
+        let start = crate::block::explain_key(epoch, &gridmint_core::Address([0; 32]));
+        let end = crate::block::explain_key(epoch, &gridmint_core::Address([0xff; 32]));
+        self.guard("reading records", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
+            let mut out = Vec::new();
+            for entry in handle.range::<&[u8; 40]>(&start..=&end).map_err(|e| self.db_err(e))? {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let key = *key.value();
+                let payload = self.unseal(Table::ExplainOwners, Key::EpochOwner(&key), value.value())?.to_vec();
+                out.push((key, payload));
+            }
+            Ok(out)
+        })
     }
 
     /// Writes (or with `None` removes) a correctly sealed record behind the ledger's back: what a
@@ -713,6 +772,13 @@ impl Store {
                     match &record {
                         Some(r) => drop(t.insert(id, r.as_slice()).unwrap()),
                         None => drop(t.remove(id).unwrap()),
+                    }
+                }
+                (Table::ExplainOwners, Key::EpochOwner(k)) => {
+                    let mut t = txn.open_table(EXPLAIN_OWNERS).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(k, r.as_slice()).unwrap()),
+                        None => drop(t.remove(k).unwrap()),
                     }
                 }
                 (table, Key::Number(n)) => {
