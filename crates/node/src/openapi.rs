@@ -51,8 +51,8 @@ string_schema!(
 string_schema!(
     /// An address as accepted in a path.
     AddressInput,
-    "^([0-9a-fA-F]{64}|gm1[02-9ac-hj-np-z]{58})$",
-    "an address as 64 hex digits (either case) or in its checksummed form `gm1…` (bech32m); a system account name is not accepted"
+    "^[0-9a-fA-F]{64}$",
+    "an address as 64 hex digits (either case). Its checksummed form `gm1…` (bech32m, 61 characters) is accepted too, but is not in this pattern: a pattern cannot check a checksum, and a mistyped one is refused (400 invalid_address). A system account name is not accepted"
 );
 string_schema!(
     /// A signature as accepted.

@@ -1,0 +1,178 @@
+//! A synthetic history for the state-at-scale benchmarks (issue 12): a dev NetMind ledger with a
+//! fleet that sends a heartbeat every slot, transfers in every block, and an epoch close every
+//! `SLOTS` blocks, committed block by block through the node's own path (`Ledger::commit`, a
+//! snapshot written at every close as the node writes them). Then it measures what the issue's
+//! targets name: storage per machine per epoch, the restart from the newest snapshot against the
+//! full replay from genesis, the root update per block, and `explain` of one account.
+//!
+//! Transactions carry a zero signature: `Ledger::commit` executes blocks as a replica does (the
+//! node verifies signatures at admission, before a transaction reaches a block), so the
+//! measured path is the same and the generator does not spend its time signing. The audit
+//! (`gridmint replay`), which re-verifies every signature, refuses such a data dir.
+//!
+//! Usage: cargo run --release -p gridmint-node --example history -- [MACHINES EPOCHS SLOTS DIR]
+//! (defaults 10000 30 24, a temporary directory). Each epoch lasts SLOTS seconds, one block a
+//! second; owners hold 4 machines each; 90% of the fleet is online in each slot.
+
+use gridmint_core::{Address, Tx, TxBody};
+use gridmint_node::ledger::{Ledger, Proposal};
+use gridmint_node::signing::SignedTx;
+use std::time::Instant;
+
+fn unsigned(signer: Address, nonce: u64, body: TxBody) -> SignedTx {
+    SignedTx { tx: Tx { signer, nonce, body }, signature: [0; 64] }
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| {
+                    let meta = e.metadata().ok();
+                    if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+                        dir_size(&e.path())
+                    } else {
+                        meta.map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[allow(clippy::disallowed_methods)] // wall time is what a benchmark reports
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let machines = arg(0, 10_000);
+    let epochs = arg(1, 30);
+    let slots = arg(2, 24);
+    let temporary = tempfile::tempdir().expect("a temporary directory");
+    let data = args.get(3).map_or_else(|| temporary.path().join("data"), std::path::PathBuf::from);
+    let policy = gridmint_node::node::dev_epochs(&gridmint_core::Policy::preset("netmind").unwrap(), slots)
+        .expect("a dev policy");
+    let (mut ledger, key) = gridmint_node::node::create_dev(&data, policy).expect("a new data dir");
+    let dev = gridmint_node::signing::address_of(&gridmint_node::signing::load_key(&key).unwrap());
+    let chain = ledger.genesis.chain_id.clone();
+    let owners = machines.div_ceil(4);
+    let owner = |i: u64| Address::from_index("history-owner", i);
+    let machine = |i: u64| Address::from_index("history-machine", i);
+    let mut time = ledger.state.time;
+    let mut dev_nonce = 0;
+    let mut commit_times = Vec::new();
+    let started = Instant::now();
+    let mut commit = |ledger: &mut Ledger, time: u64, txs: Vec<SignedTx>, timed: bool| {
+        let at = Instant::now();
+        let (block, records) = ledger.commit(Proposal { time, txs }).expect("the block commits");
+        if timed {
+            commit_times.push(at.elapsed().as_secs_f64());
+        }
+        if !records.is_empty() {
+            let bytes = gridmint_node::snapshots::encode(ledger, &block).unwrap();
+            gridmint_node::snapshots::write(&gridmint_node::snapshots::dir_of(&data), block.height, &bytes, 3).unwrap();
+        }
+    };
+    // the fleet: owners funded, then each registers its machines
+    let funding: Vec<SignedTx> = (0..owners)
+        .map(|i| {
+            dev_nonce += 1;
+            unsigned(dev, dev_nonce - 1, TxBody::Transfer { to: owner(i), amount: 10 * gridmint_core::TOKEN })
+        })
+        .collect();
+    commit(&mut ledger, time, funding, false);
+    let registrations: Vec<SignedTx> = (0..machines)
+        .map(|m| {
+            let body = TxBody::RegisterMachine {
+                machine: machine(m),
+                gpu_class: (m % 5) as u8 + 1,
+                bandwidth_mbps: [50, 70, 90, 150][(m % 4) as usize],
+                bond: 0,
+            };
+            unsigned(owner(m / 4), m % 4, body)
+        })
+        .collect();
+    commit(&mut ledger, time, registrations, false);
+    let mut owner_nonce = vec![4u64; owners as usize];
+    eprintln!("{machines} machines registered ({:.1} s); {epochs} epochs of {slots} slots follow", started.elapsed().as_secs_f64());
+    // from the next epoch's start: one block per slot, 90% of the fleet beating, 100 transfers
+    let epoch_seconds = ledger.state.policy.epoch.seconds;
+    time = ledger.state.epoch_end_time(ledger.state.epoch);
+    let first_epoch = ledger.state.epoch;
+    for e in 0..epochs {
+        for s in 0..slots {
+            let slot = (time - ledger.genesis.genesis_time) / ledger.state.policy.epoch.slot_seconds;
+            let mut txs: Vec<SignedTx> = (0..machines)
+                .filter(|m| (m * 7 + s + e) % 10 != 0)
+                .map(|m| unsigned(machine(m), 0, TxBody::Heartbeat { slot }))
+                .collect();
+            for t in 0..100u64.min(owners) {
+                let from = (e * slots * 100 + s * 100 + t) % owners;
+                let to = owner((from * 31 + 7) % owners);
+                txs.push(unsigned(owner(from), owner_nonce[from as usize], TxBody::Transfer { to, amount: 1_000 }));
+                owner_nonce[from as usize] += 1;
+            }
+            commit(&mut ledger, time, txs, true);
+            time += 1;
+        }
+        if (e + 1) % 10 == 0 {
+            eprintln!("epoch {} of {epochs} ({:.1} s)", e + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    // the last block closes the last epoch
+    let close = time.max(ledger.state.epoch_end_time(ledger.state.epoch));
+    commit(&mut ledger, close, vec![], false);
+    let generate = started.elapsed().as_secs_f64();
+    let height = ledger.state.height;
+    let last_epoch = ledger.state.epoch - 1;
+    drop(ledger);
+
+    let mut sorted = commit_times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q) as usize] * 1e3;
+    let store_bytes = std::fs::metadata(data.join(gridmint_node::store::DB_FILE)).map_or(0, |m| m.len());
+    let snapshot_bytes = dir_size(&gridmint_node::snapshots::dir_of(&data));
+    let machine_epochs = (machines * epochs).max(1) as f64;
+
+    let at = Instant::now();
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).expect("restart");
+    let restart = at.elapsed().as_secs_f64();
+    let from = opened.snapshot.unwrap_or(0);
+    drop(ledger);
+    let at = Instant::now();
+    let ledger = Ledger::open(&data, false, |_, _| {}).expect("full replay");
+    let replay = at.elapsed().as_secs_f64();
+
+    // explain of one owner (4 machines), as the API reads it
+    let target = owner(owners / 2);
+    let at = Instant::now();
+    let rounds = 1000;
+    let mut found = 0;
+    for _ in 0..rounds {
+        let bytes = ledger.store.owner_explain(last_epoch, &target).unwrap().unwrap_or_default();
+        found = gridmint_node::block::decode_owner_explain(target, &bytes).unwrap().len();
+        let leaves = ledger.store.epoch_leaves(last_epoch).unwrap().unwrap_or_default();
+        let _ = gridmint_node::block::leaf_total(&leaves, &target);
+    }
+    let explain = at.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
+
+    println!("== history: {machines} machines ({owners} owners), {epochs} epochs of {slots} one-second slots (epoch = {epoch_seconds} s), {height} blocks, chain {chain}");
+    println!("generated in {generate:.1} s (epochs {first_epoch}..{last_epoch})");
+    println!(
+        "commit per block (execute incl. state root, seal, fsync): p50 {:.2} ms, p99 {:.2} ms, {:.0} heartbeats + 100 transfers each",
+        p(0.5),
+        p(0.99),
+        machines as f64 * 0.9
+    );
+    println!(
+        "store (archive: every block kept): {:.1} MB = {:.0} bytes per machine per epoch; snapshots (3 kept): {:.1} MB",
+        store_bytes as f64 / 1e6,
+        store_bytes as f64 / machine_epochs,
+        snapshot_bytes as f64 / 1e6
+    );
+    println!(
+        "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",
+        height - from
+    );
+    println!("explain of one owner ({found} machines, epoch {last_epoch}): {explain:.3} ms (store read + leaves search)");
+}
