@@ -94,7 +94,10 @@ fn main() {
         .collect();
     commit(&mut ledger, time, registrations, false);
     let mut owner_nonce = vec![4u64; owners as usize];
-    eprintln!("{machines} machines registered ({:.1} s); {epochs} epochs of {slots} slots follow", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{machines} machines registered ({:.1} s); {epochs} epochs of {slots} slots follow",
+        started.elapsed().as_secs_f64()
+    );
     // from the next epoch's start: one block per slot, 90% of the fleet beating, 100 transfers
     let epoch_seconds = ledger.state.policy.epoch.seconds;
     time = ledger.state.epoch_end_time(ledger.state.epoch);
@@ -156,7 +159,9 @@ fn main() {
     }
     let explain = at.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
 
-    println!("== history: {machines} machines ({owners} owners), {epochs} epochs of {slots} one-second slots (epoch = {epoch_seconds} s), {height} blocks, chain {chain}");
+    println!(
+        "== history: {machines} machines ({owners} owners), {epochs} epochs of {slots} one-second slots (epoch = {epoch_seconds} s), {height} blocks, chain {chain}"
+    );
     println!("generated in {generate:.1} s (epochs {first_epoch}..{last_epoch})");
     println!(
         "commit per block (execute incl. state root, seal, fsync): p50 {:.2} ms, p99 {:.2} ms, {:.0} heartbeats + 100 transfers each",
@@ -174,5 +179,7 @@ fn main() {
         "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",
         height - from
     );
-    println!("explain of one owner ({found} machines, epoch {last_epoch}): {explain:.3} ms (store read + leaves search)");
+    println!(
+        "explain of one owner ({found} machines, epoch {last_epoch}): {explain:.3} ms (store read + leaves search)"
+    );
 }
