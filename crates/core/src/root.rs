@@ -775,9 +775,18 @@ impl MerkleCache {
             dirty.dedup();
             let (lower, upper) = self.levels.split_at_mut(level);
             let (below, above) = (&lower[level - 1], &mut upper[0]);
-            for &p in &dirty {
-                let p = p as usize;
-                above[p] = if 2 * p + 1 < below_len { node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] };
+            let parent =
+                |p: usize| if 2 * p + 1 < below_len { node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] };
+            if dirty.len() < 1 << 12 {
+                for &p in &dirty {
+                    above[p as usize] = parent(p as usize);
+                }
+            } else {
+                // a large block's paths: each level's nodes on the rayon pool
+                let hashes = hash_each(&dirty, |&p| parent(p as usize));
+                for (&p, hash) in dirty.iter().zip(hashes) {
+                    above[p as usize] = hash;
+                }
             }
             level += 1;
         }
