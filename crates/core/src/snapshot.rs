@@ -178,10 +178,93 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, State), SnapshotError> {
     if state.height != header.height {
         return Err(SnapshotError::Height { state: state.height, header: header.height });
     }
-    state.check_invariants().map_err(SnapshotError::Decode)?;
-    let computed = state.state_root();
+    // what the root does not commit to is never taken from the file: rebuilt from what it does
+    rebuild_derived(&mut state)?;
+    // a file with a valid checksum can still be crafted: whatever it holds, a refusal, never a
+    // panic of the loader
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        state.check_invariants()?;
+        Ok::<_, String>(state.state_root())
+    }));
+    let computed = match checked {
+        Ok(Ok(root)) => root,
+        Ok(Err(what)) => return Err(SnapshotError::Decode(what)),
+        Err(_) => return Err(SnapshotError::Decode("the state is inconsistent".into())),
+    };
     if computed != header.state_root {
         return Err(SnapshotError::Root { computed: hex::encode(computed), header: hex::encode(header.state_root) });
     }
     Ok((header, state))
+}
+
+/// Recomputes every field that the state root does not commit to from the fields it does (and
+/// the policy), after checking that the committed tables agree in length and reference: the
+/// indexes, the buckets and weights, the accrual counts, the machines to clear at the close, and
+/// the per-process settings.
+fn rebuild_derived(state: &mut State) -> Result<(), SnapshotError> {
+    let bad = |what: &str| Err(SnapshotError::Decode(what.to_string()));
+    let machines = state.machines.len();
+    let words = machines.div_ceil(64);
+    if state.rewards.len() != state.accounts.len()
+        || state.machines_cold.len() != machines
+        || state.online_slots.len() != machines
+        || state.machine_credit.len() != machines
+        || state.machine_claimed.len() != machines
+        || state.forfeited.len() != words
+        || state.accruing.len() != words
+        || u32::try_from(machines).is_err()
+        || u32::try_from(state.accounts.len()).is_err()
+    {
+        return bad("the state's tables differ in length");
+    }
+    if state.machines.iter().any(|m| m.owner as usize >= state.accounts.len()) {
+        return bad("a machine's owner is not an account");
+    }
+    state.account_index = state.accounts.iter().enumerate().map(|(i, a)| (a.address, i as u32)).collect();
+    state.machine_index = state.machines_cold.iter().enumerate().map(|(i, m)| (m.address, i as u32)).collect();
+    if state.account_index.len() != state.accounts.len() || state.machine_index.len() != machines {
+        return bad("an address appears twice");
+    }
+    let mut owners: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+    for (id, m) in state.machines.iter().enumerate() {
+        owners.entry(m.owner).or_default().push(id as u32);
+    }
+    state.owner_machines = owners;
+    state.weight_table = crate::state::weight_table_of(&state.policy);
+    let tiers = state.policy.connection_reward.as_ref().map_or(1, |c| c.bandwidth_tiers.len().max(1));
+    let buckets = state.weight_table.len();
+    let mut bucket_of = Vec::with_capacity(machines);
+    for m in state.machines.iter() {
+        let bucket = usize::from(m.gpu_class) * tiers + usize::from(m.bandwidth_tier);
+        if buckets > 0 && bucket >= buckets {
+            return bad("a machine's class or tier is outside the policy's");
+        }
+        bucket_of.push(u8::try_from(bucket).map_err(|_| SnapshotError::Decode("a bucket past 255".into()))?);
+    }
+    state.machine_bucket = bucket_of;
+    if state.reward_index.len() != buckets {
+        return bad("the reward index does not match the policy's buckets");
+    }
+    let mut counts = vec![0u64; buckets];
+    for (id, bucket) in state.machine_bucket.iter().enumerate() {
+        if crate::state::bit(&state.accruing, id as u32) {
+            match counts.get_mut(usize::from(*bucket)) {
+                Some(n) => *n += 1,
+                None => return bad("a machine accrues without a connection reward"),
+            }
+        }
+    }
+    state.accruing_count = counts;
+    // the machines whose slot bits the close clears: kept in the file's order (equality with
+    // the original), but every id must be a machine and every machine with bits must be listed
+    let listed: std::collections::BTreeSet<u32> = state.heartbeat_dirty.iter().copied().collect();
+    if listed.iter().any(|&id| id as usize >= machines)
+        || (0..machines as u32).any(|id| state.machines_cold[id as usize].slot_bits != [0; 5] && !listed.contains(&id))
+    {
+        return bad("the machines to clear at the close do not match their slot bits");
+    }
+    state.block_producer = None;
+    state.threads = 1;
+    state.compute_roots = true;
+    Ok(())
 }

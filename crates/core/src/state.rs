@@ -532,18 +532,7 @@ impl State {
             hot.bandwidth_tier = tiers.iter().position(|t| cold.bandwidth_mbps >= t.min_mbps).unwrap_or(0) as u8;
             *bucket = (usize::from(hot.gpu_class) * tiers.len().max(1) + usize::from(hot.bandwidth_tier)) as u8;
         }
-        self.weight_table = match &self.policy.connection_reward {
-            Some(connection) => {
-                let mut table = Vec::new();
-                for weight in &connection.gpu_weights {
-                    for tier in &connection.bandwidth_tiers {
-                        table.push(weight * tier.factor_ppb);
-                    }
-                }
-                table
-            }
-            None => vec![],
-        };
+        self.weight_table = weight_table_of(&self.policy);
         // every machine is settled: the index starts over for the new buckets
         self.reward_index = vec![0; self.weight_table.len()].into();
         self.accruing_count = vec![0; self.weight_table.len()];
@@ -1076,5 +1065,21 @@ mod action_bytes {
             TxBody::Propose { action } => Ok(action),
             _ => Err(serde::de::Error::custom("a proposal's action is not a proposal")),
         }
+    }
+}
+
+/// The connection weight of each (GPU class, bandwidth tier) bucket under `policy`.
+pub(crate) fn weight_table_of(policy: &Policy) -> Vec<u64> {
+    match &policy.connection_reward {
+        Some(connection) => {
+            let mut table = Vec::new();
+            for weight in &connection.gpu_weights {
+                for tier in &connection.bandwidth_tiers {
+                    table.push(weight * tier.factor_ppb);
+                }
+            }
+            table
+        }
+        None => vec![],
     }
 }

@@ -81,8 +81,8 @@ fn sample_snapshot() -> Vec<u8> {
     let mut state = State::genesis(policy("netmind"), 0);
     let producer = Address::from_index("producer", 0);
     let mut time = 0;
-    for height in 1..=10 {
-        time += 20_000;
+    for height in 1..=60 {
+        time += 5_000;
         let txs = block(&mut state, &mut rng);
         state.build_block(height, time, producer, txs, false).unwrap();
     }
@@ -133,4 +133,47 @@ fn damaged_snapshots_are_refused() {
         "{:?}",
         snapshot::decode(&forged).err()
     );
+}
+
+/// Goal: what the state root does not commit to (indexes, buckets, weights, accrual counts,
+/// settings) is rebuilt on load, never taken from the file, and a crafted file (valid checksum)
+/// whose committed tables disagree is refused with an error, never a panic. Method: forge a
+/// decoded state's bookkeeping and tables, re-encode it under the same header.
+#[test]
+fn what_the_root_does_not_commit_is_rebuilt_and_crafted_states_are_refused() {
+    let bytes = sample_snapshot();
+    let (header, original) = snapshot::decode(&bytes).unwrap();
+    assert!(!original.machines.is_empty() && original.accounts.len() > 2, "the sample has machines");
+    let mut forged = original.clone();
+    let first_owner = forged.machines[0].owner;
+    forged.owner_machines.clear();
+    forged.owner_machines.insert(first_owner + 1, vec![0]);
+    forged.machine_index.clear();
+    forged.account_index.clear();
+    forged.weight_table.clear();
+    forged.compute_roots = false;
+    forged.threads = 7;
+    let (_, restored) = snapshot::decode(&snapshot::encode(&forged, &header)).unwrap();
+    assert!(restored == original, "the bookkeeping is rebuilt from the committed records");
+
+    let refused = |state: State, what: &str| {
+        let error = snapshot::decode(&snapshot::encode(&state, &header)).expect_err(what);
+        assert!(matches!(error, SnapshotError::Decode(_) | SnapshotError::Root { .. }), "{what}: {error}");
+    };
+    let mut short = original.clone();
+    short.online_slots = Vec::new().into();
+    refused(short, "a table shorter than the machines");
+    let mut orphan = original.clone();
+    orphan.machines[0].owner = u32::MAX;
+    refused(orphan, "a machine owned by no account");
+    let mut class = original.clone();
+    class.machines[0].gpu_class = 200;
+    refused(class, "a class outside the policy");
+    let mut dirty = original.clone();
+    dirty.heartbeat_dirty.push(u32::MAX);
+    refused(dirty, "a machine to clear that does not exist");
+    let mut twice = original;
+    let address = twice.accounts[1].address;
+    twice.accounts[2].address = address;
+    refused(twice, "an address twice");
 }

@@ -162,8 +162,9 @@ impl Ledger {
     /// Opens the ledger in `dir` from its newest snapshot that checks out (see
     /// [`crate::snapshots`]) and replays only the blocks after it; from genesis when there is
     /// none. Returns the ledger and how it was opened (the snapshots skipped, and why).
-    pub fn open_from_snapshot(dir: &Path, progress: impl FnMut(u64, u64)) -> Result<(Ledger, Opened), LedgerError> {
+    pub fn open_from_snapshot(dir: &Path, mut progress: impl FnMut(u64, u64)) -> Result<(Ledger, Opened), LedgerError> {
         let mut ledger = Ledger::open_at_genesis(dir)?;
+        let (genesis_state, genesis_tip) = (ledger.state.clone(), ledger.tip_hash);
         let last = ledger.store.last_height()?;
         let mut opened = Opened::default();
         for (height, path) in crate::snapshots::list(&crate::snapshots::dir_of(dir)) {
@@ -175,8 +176,18 @@ impl Ledger {
                 Ok((header, state)) => {
                     ledger.state = state;
                     ledger.tip_hash = header.block_hash(crate::block::BLOCK_HASH_DOMAIN);
-                    opened.snapshot = Some(height);
-                    break;
+                    // the blocks after it must replay from it; if not, an older start is tried
+                    match ledger.replay_to_tip(false, &mut progress) {
+                        Ok(()) => {
+                            opened.snapshot = Some(height);
+                            return Ok((ledger, opened));
+                        }
+                        Err(e) => {
+                            opened.skipped.push((path, format!("the blocks after it do not replay from it: {e}")));
+                            ledger.state = genesis_state.clone();
+                            ledger.tip_hash = genesis_tip;
+                        }
+                    }
                 }
                 Err(why) => opened.skipped.push((path, why.to_string())),
             }

@@ -182,13 +182,14 @@ impl Shared {
         *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Vec::new());
         drop(sealing);
         self.report(count, &block, &records);
+        // acknowledged first: a snapshot only shortens restarts, nobody waits for it
+        self.committed.send_replace(block.height);
         if let Some(epoch) = records.last().map(|r| r.summary.epoch)
             && self.config.snapshot_every > 0
             && epoch % self.config.snapshot_every == 0
         {
             self.write_snapshot(&block);
         }
-        self.committed.send_replace(block.height);
         Ok(Some(block.height))
     }
 

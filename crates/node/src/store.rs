@@ -734,6 +734,19 @@ impl Store {
         })
     }
 
+    /// The key of every owner's explain record, in order.
+    pub fn explain_owner_keys(&self) -> Result<Vec<[u8; 40]>, StoreError> {
+        self.guard("listing a table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
+            let mut keys = Vec::new();
+            for entry in handle.iter().map_err(|e| self.db_err(e))? {
+                keys.push(*entry.map_err(|e| self.db_err(e))?.0.value());
+            }
+            Ok(keys)
+        })
+    }
+
     /// Every explain record of `epoch`, in owner order.
     pub fn epoch_owner_explains(&self, epoch: u64) -> Result<Vec<OwnerRecord>, StoreError> {
         let start = crate::block::explain_key(epoch, &gridmint_core::Address([0; 32]));
