@@ -19,8 +19,9 @@
 //! recomputes everything and must agree (the invariant checks compare the two). An
 //! [`AccountProof`] proves one account's record against a block's root.
 //!
-//! Both trees and the rewards tree use one shape: node = blake3(0x01 ‖ left ‖ right); an odd last
-//! node moves up unchanged. The rewards tree has one leaf per account that ever earned rewards,
+//! The three trees share one shape: an odd last node moves up unchanged. The state trees' node is
+//! blake3 keyed with a fixed key over `left ‖ right` (64 bytes: one compression); the rewards
+//! tree's node is blake3(0x01 ‖ left ‖ right), the published X2 format. The rewards tree has one leaf per account that ever earned rewards,
 //! in address order: leaf = blake3("gridmint/reward-leaf" ‖ address ‖ rewards_total as u128 LE).
 //! A proof is the list of siblings from the leaf up; anyone can check it against an epoch's root,
 //! on any chain.
@@ -594,7 +595,7 @@ mod hash_list {
 impl RewardProof {
     /// Recomputes the root from the proof; true when it equals `root`.
     pub fn verify(&self, root: &[u8; 32]) -> bool {
-        fold_path(reward_leaf(&self.address, self.rewards_total), self.index, self.leaf_count, &self.siblings)
+        fold_path(reward_leaf(&self.address, self.rewards_total), self.index, self.leaf_count, &self.siblings, node)
             .is_some_and(|top| &top == root)
     }
 }
@@ -618,7 +619,27 @@ fn node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     *blake3::hash(&message).as_bytes()
 }
 
+/// How two children make their parent.
+type NodeFn = fn(&[u8; 32], &[u8; 32]) -> [u8; 32];
+
+/// The state trees' interior node: blake3 keyed with [`STATE_NODE_KEY`] over `left ‖ right`,
+/// exactly 64 bytes, so one compression (the rewards tree's `0x01 ‖ left ‖ right` takes two). The
+/// key separates nodes from leaves, which are unkeyed hashes of tagged records.
+fn state_node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut message = [0u8; 64];
+    message[..32].copy_from_slice(left);
+    message[32..].copy_from_slice(right);
+    *blake3::keyed_hash(&STATE_NODE_KEY, &message).as_bytes()
+}
+
+/// The key of [`state_node`].
+const STATE_NODE_KEY: [u8; 32] = *b"gridmint/state-tree/node/v1.....";
+
 fn merkle_levels(leaves: Vec<[u8; 32]>) -> Vec<Vec<[u8; 32]>> {
+    merkle_levels_with(leaves, node)
+}
+
+fn merkle_levels_with(leaves: Vec<[u8; 32]>, node: NodeFn) -> Vec<Vec<[u8; 32]>> {
     let mut levels = vec![leaves];
     while levels.last().is_some_and(|l| l.len() > 1) {
         let below = levels.last().map(Vec::as_slice).unwrap_or_default();
@@ -675,7 +696,7 @@ fn hash_each_index(n: usize, f: impl Fn(usize) -> [u8; 32] + Sync + Send) -> Vec
 }
 
 fn merkle_root(leaves: Vec<[u8; 32]>) -> [u8; 32] {
-    merkle_levels(leaves).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
+    merkle_levels_with(leaves, state_node).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
 }
 
 /// The union of what changed in vectors indexed alike.
@@ -739,7 +760,7 @@ impl MerkleCache {
     fn update(&mut self, len: usize, changed: Changed, leaf: impl Fn(usize) -> [u8; 32] + Sync + Send) {
         let mut dirty = match changed {
             Changed::All => {
-                self.levels = merkle_levels(hash_each_index(len, leaf));
+                self.levels = merkle_levels_with(hash_each_index(len, leaf), state_node);
                 return;
             }
             Changed::Some(indices) => indices,
@@ -775,8 +796,9 @@ impl MerkleCache {
             dirty.dedup();
             let (lower, upper) = self.levels.split_at_mut(level);
             let (below, above) = (&lower[level - 1], &mut upper[0]);
-            let parent =
-                |p: usize| if 2 * p + 1 < below_len { node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] };
+            let parent = |p: usize| {
+                if 2 * p + 1 < below_len { state_node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] }
+            };
             if dirty.len() < 1 << 12 {
                 for &p in &dirty {
                     above[p as usize] = parent(p as usize);
@@ -808,7 +830,7 @@ impl MerkleCache {
 
 /// Walks `siblings` up from `hash` at `index` among `count` leaves; the root, or `None` when the
 /// proof's shape does not fit.
-fn fold_path(mut hash: [u8; 32], index: u64, count: u64, siblings: &[[u8; 32]]) -> Option<[u8; 32]> {
+fn fold_path(mut hash: [u8; 32], index: u64, count: u64, siblings: &[[u8; 32]], node: NodeFn) -> Option<[u8; 32]> {
     if index >= count {
         return None;
     }
@@ -878,7 +900,8 @@ impl AccountProof {
             [self.spendable, self.unclaimed, self.staked, self.unbonding, self.escrowed, self.rewards_total],
             self.nonce,
         );
-        let Some(accounts) = fold_path(blake3_of(&record), self.index, self.leaf_count, &self.siblings) else {
+        let Some(accounts) = fold_path(blake3_of(&record), self.index, self.leaf_count, &self.siblings, state_node)
+        else {
             return false;
         };
         let (Ok(accounts_len), Ok(machines_len)) =
