@@ -392,14 +392,12 @@ impl State {
     /// trees; the rest of the state is hashed flat.
     pub fn state_root(&mut self) -> [u8; 32] {
         self.update_commitment();
+        let rest = self.rest_hash();
         let c = &self.commitment;
-        combine_root(
-            &c.accounts.root(),
-            self.accounts.len(),
-            &c.machines.root(),
-            self.machines.len(),
-            &self.rest_hash(),
-        )
+        let root =
+            combine_root(&c.accounts.root(), self.accounts.len(), &c.machines.root(), self.machines.len(), &rest);
+        self.commitment.last = Some((root, rest));
+        root
     }
 
     /// The state root computed from nothing but the state, every record hashed: equal to
@@ -458,27 +456,26 @@ impl State {
         *sink.hasher.finalize().as_bytes()
     }
 
-    /// The state root from the cached trees, when they are current (no record written since
-    /// [`State::state_root`] last ran): what a reader holding `&State` can prove against.
+    /// The root [`State::state_root`] last computed, when no record has been written since: what
+    /// a reader holding `&State` can prove against. Free (a reader's request must not cost a
+    /// hash of the state); the state must not have changed since, as in the node, which computes
+    /// the root right after executing each block (debug builds check the rest of the state).
     pub fn current_state_root(&self) -> Option<[u8; 32]> {
-        let c = &self.commitment;
-        self.commitment_is_current().then(|| {
-            combine_root(
-                &c.accounts.root(),
-                self.accounts.len(),
-                &c.machines.root(),
-                self.machines.len(),
-                &self.rest_hash(),
-            )
-        })
+        let (root, _) = self.current_commitment()?;
+        Some(root)
+    }
+
+    /// The last computed (root, rest hash), when the trees are current.
+    fn current_commitment(&self) -> Option<([u8; 32], [u8; 32])> {
+        let last = self.commitment.last.filter(|_| self.commitment_is_current())?;
+        debug_assert_eq!(last.1, self.rest_hash(), "the state changed after its root was computed");
+        Some(last)
     }
 
     /// A proof of `address`'s account record against the state root, from the cached trees;
     /// `None` for an unknown account or when the trees are not current (compute the root first).
     pub fn account_proof(&self, address: &Address) -> Option<AccountProof> {
-        if !self.commitment_is_current() {
-            return None;
-        }
+        let (_, rest_hash) = self.current_commitment()?;
         let id = *self.account_index.get(address)? as usize;
         let (a, r) = (&self.accounts[id], &self.rewards[id]);
         Some(AccountProof {
@@ -495,7 +492,7 @@ impl State {
             siblings: self.commitment.accounts.path(id),
             machines_root: self.commitment.machines.root(),
             machine_count: self.machines.len() as u64,
-            rest_hash: self.rest_hash(),
+            rest_hash,
         })
     }
 
@@ -732,6 +729,8 @@ fn merge_two(machines: Changed, words: Changed, len: usize) -> Changed {
 pub struct Commitment {
     accounts: MerkleCache,
     machines: MerkleCache,
+    /// The last root computed and the rest hash it used.
+    last: Option<([u8; 32], [u8; 32])>,
 }
 
 /// A cache: two states are equal whatever their caches hold.
@@ -772,17 +771,7 @@ impl MerkleCache {
         self.levels[0].resize(len, [0; 32]);
         dirty.sort_unstable();
         dirty.dedup();
-        let leaves = &mut self.levels[0];
-        if dirty.len() < 1 << 12 {
-            for &i in &dirty {
-                leaves[i as usize] = leaf(i as usize);
-            }
-        } else {
-            let hashes = hash_each(&dirty, |&i| leaf(i as usize));
-            for (&i, hash) in dirty.iter().zip(hashes) {
-                leaves[i as usize] = hash;
-            }
-        }
+        set_each(&mut self.levels[0], &dirty, leaf);
         let mut level = 1;
         while self.levels[level - 1].len() > 1 {
             let below_len = self.levels[level - 1].len();
@@ -799,17 +788,7 @@ impl MerkleCache {
             let parent = |p: usize| {
                 if 2 * p + 1 < below_len { state_node(&below[2 * p], &below[2 * p + 1]) } else { below[2 * p] }
             };
-            if dirty.len() < 1 << 12 {
-                for &p in &dirty {
-                    above[p as usize] = parent(p as usize);
-                }
-            } else {
-                // a large block's paths: each level's nodes on the rayon pool
-                let hashes = hash_each(&dirty, |&p| parent(p as usize));
-                for (&p, hash) in dirty.iter().zip(hashes) {
-                    above[p as usize] = hash;
-                }
-            }
+            set_each(above, &dirty, parent);
             level += 1;
         }
         self.levels.truncate(level);
@@ -825,6 +804,21 @@ impl MerkleCache {
             index /= 2;
         }
         siblings
+    }
+}
+
+/// `level[i] = f(i)` for every `i` of `indices`; on the rayon pool when there are many (a large
+/// block's leaves and the nodes of its paths).
+fn set_each(level: &mut [[u8; 32]], indices: &[u32], f: impl Fn(usize) -> [u8; 32] + Sync + Send) {
+    if indices.len() < 1 << 12 {
+        for &i in indices {
+            level[i as usize] = f(i as usize);
+        }
+    } else {
+        let hashes = hash_each(indices, |&i| f(i as usize));
+        for (&i, hash) in indices.iter().zip(hashes) {
+            level[i as usize] = hash;
+        }
     }
 }
 

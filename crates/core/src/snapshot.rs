@@ -44,6 +44,28 @@ pub struct SnapshotHeader {
     pub txs_hash: [u8; 32],
 }
 
+/// A block's hash: blake3 over `domain ‖ height ‖ time ‖ parent ‖ producer ‖ state root ‖
+/// transactions hash` (the one definition: the node's blocks and snapshot headers both use it).
+pub fn block_hash(
+    domain: &[u8],
+    height: u64,
+    time: u64,
+    parent: &[u8; 32],
+    producer: &Address,
+    state_root: &[u8; 32],
+    txs_hash: &[u8; 32],
+) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(domain);
+    h.update(&height.to_le_bytes());
+    h.update(&time.to_le_bytes());
+    h.update(parent);
+    h.update(&producer.0);
+    h.update(state_root);
+    h.update(txs_hash);
+    *h.finalize().as_bytes()
+}
+
 /// Why a snapshot was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SnapshotError {
@@ -90,15 +112,7 @@ impl SnapshotHeader {
     /// The block hash this header stands for, given the block-hash function's domain prefix
     /// (the node's block format owns it).
     pub fn block_hash(&self, domain: &[u8]) -> [u8; 32] {
-        let mut h = blake3::Hasher::new();
-        h.update(domain);
-        h.update(&self.height.to_le_bytes());
-        h.update(&self.time.to_le_bytes());
-        h.update(&self.parent);
-        h.update(&self.producer.0);
-        h.update(&self.state_root);
-        h.update(&self.txs_hash);
-        *h.finalize().as_bytes()
+        block_hash(domain, self.height, self.time, &self.parent, &self.producer, &self.state_root, &self.txs_hash)
     }
 
     fn encode(&self, out: &mut Vec<u8>) {

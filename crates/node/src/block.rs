@@ -83,15 +83,15 @@ impl StoredBlock {
 
     /// The block hash: over the header and the hash of its transactions.
     pub fn hash(&self) -> [u8; 32] {
-        let mut h = blake3::Hasher::new();
-        h.update(BLOCK_HASH_DOMAIN);
-        h.update(&self.height.to_le_bytes());
-        h.update(&self.time.to_le_bytes());
-        h.update(&self.parent);
-        h.update(&self.producer.0);
-        h.update(&self.state_root);
-        h.update(&self.txs_hash());
-        *h.finalize().as_bytes()
+        gridmint_core::snapshot::block_hash(
+            BLOCK_HASH_DOMAIN,
+            self.height,
+            self.time,
+            &self.parent,
+            &self.producer,
+            &self.state_root,
+            &self.txs_hash(),
+        )
     }
 
     /// Binary record: header, then each transaction (signature, length, canonical bytes), then
