@@ -90,6 +90,15 @@ pub struct NodeArgs {
     /// How many snapshots to keep (the newest).
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     snapshots_kept: u64,
+    /// Keep every block. Without it the node is pruned: after each epoch close it removes the
+    /// blocks (and their transaction index entries) up to its newest snapshot that is at least
+    /// --keep-epochs epochs old; epoch summaries, reward proofs, explain records and heartbeat
+    /// bitmaps are kept forever either way.
+    #[arg(long)]
+    archive: bool,
+    /// A pruned node keeps the blocks of at least this many closed epochs (and of the open one).
+    #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "archive")]
+    keep_epochs: u64,
     /// Print nothing per block and epoch (only start-up and errors).
     #[arg(long, short)]
     quiet: bool,
@@ -436,7 +445,12 @@ pub fn node(args: NodeArgs) -> ExitCode {
         shutdown_grace_ms: args.shutdown_grace_ms,
         snapshot_every: args.snapshot_every,
         snapshots_kept: usize::try_from(args.snapshots_kept).unwrap_or(usize::MAX),
+        archive: args.archive,
+        keep_epochs: args.keep_epochs,
     };
+    if let Err(e) = config.check() {
+        return fail(e);
+    }
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
     let ledger = if !exists && args.dev {
         let policy = match load_policy_arg(args.policy.as_deref().unwrap_or("netmind")) {

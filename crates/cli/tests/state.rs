@@ -86,7 +86,7 @@ fn wait_for_epoch(node: &common::NodeProc, epoch: u64) {
 
 fn snapshot_files(data: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(data.join("snapshots"))
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| !p.ends_with("genesis.json")).collect())
         .unwrap_or_default();
     files.sort();
     files
@@ -121,7 +121,8 @@ fn restarts_from_the_newest_valid_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log = dir.path().join("node.log");
-    let mut node = start_logged(&data, &log, &["--snapshots-kept", "2"]);
+    // an archive node: the full replay from genesis is the reference, and the fall-back
+    let mut node = start_logged(&data, &log, &["--snapshots-kept", "2", "--archive"]);
     let users = keys("snap-user", 4);
     node.fund(&users, 1_000);
     wait_for_epoch(&node, 5);
@@ -137,7 +138,7 @@ fn restarts_from_the_newest_valid_snapshot() {
     assert_eq!(code, 0, "{out} {err}");
 
     let restart = |node: &mut common::NodeProc| {
-        *node = start_logged(&data, &log, &["--snapshots-kept", "2", "--skip-empty-blocks"]);
+        *node = start_logged(&data, &log, &["--snapshots-kept", "2", "--skip-empty-blocks", "--archive"]);
         std::fs::read_to_string(&log).unwrap()
     };
     let newest_height: u64 = files[1].file_name().unwrap().to_str().unwrap()[..20].parse().unwrap();
@@ -226,4 +227,140 @@ fn snapshots_move_between_data_dirs() {
     let (code, _, err) = run(&["snapshot", "import", file.to_str().unwrap(), "--data", other.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("another chain"), "{err}");
+}
+
+/// Goal: a node is pruned by default: after epoch closes it no longer stores the oldest blocks
+/// (410 `pruned`, with the height it keeps from in `/v1/status`), still serves every epoch's
+/// summary, restarts after `kill -9` from its snapshots, and `gridmint replay` refuses it by
+/// name; `--archive` keeps every block. Method: two dev nodes with 2-second epochs.
+#[test]
+fn a_node_is_pruned_by_default_and_an_archive_node_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("node.log");
+    let mut node = start_logged(&data, &log, &[]);
+    let users = keys("prune-user", 2);
+    node.fund(&users, 500);
+    assert_eq!(node.get("/v1/blocks/1").body["height"], 1);
+    wait_for_epoch(&node, 6);
+    let status = node.get("/v1/status").body;
+    assert_eq!(status["archive"], false);
+    let oldest = status["oldest_block"].as_u64().unwrap();
+    assert!(oldest > 1, "{status}");
+    let gone = node.get("/v1/blocks/1");
+    assert_eq!((gone.status, gone.error_code()), (410, Some("pruned")), "{:?}", gone.body);
+    assert!(gone.body["error"]["message"].as_str().unwrap().contains("archive"));
+    assert_eq!(node.get(&format!("/v1/blocks/{oldest}")).status, 200);
+    assert_eq!(node.get("/v1/epochs/1").status, 200, "an epoch's summary outlives its blocks");
+    let unknown = node.get("/v1/blocks/99999999");
+    assert_eq!((unknown.status, unknown.error_code()), (404, Some("unknown_block")));
+    let metrics = node.get("/metrics").body;
+    let pruned: u64 = metrics
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("gridmint_blocks_pruned_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(pruned >= oldest - 1, "{pruned} blocks pruned, oldest kept {oldest}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("pruned") && text.contains("no longer stored"), "{text}");
+    let (height, root, accounts) = fingerprint(&node, &users);
+    node.kill9();
+
+    let (code, out, err) = run(&["replay", "--data", data.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out} {err}");
+    assert!(err.contains("is pruned") && err.contains("--archive"), "{err}");
+    node = start_logged(&data, &log, &["--skip-empty-blocks"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("restarted from the snapshot of block"), "{text}");
+    let after = fingerprint(&node, &users);
+    assert!(after.0 >= height);
+    assert_eq!(after.2, accounts, "the same accounts after the restart");
+    if after.0 == height {
+        assert_eq!(after.1, root);
+    }
+    node.kill9();
+
+    // settings that could never prune, or never restart, are refused before anything starts
+    let (code, _, err) = run(&["node", "--dev", "--data", data.to_str().unwrap(), "--snapshot-every", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--archive"), "{err}");
+    let (code, _, err) = run(&["node", "--dev", "--data", data.to_str().unwrap(), "--snapshots-kept", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--snapshots-kept"), "{err}");
+
+    let archive = dir.path().join("archive");
+    let node = start_logged(&archive, &dir.path().join("archive.log"), &["--archive"]);
+    wait_for_epoch(&node, 6);
+    let status = node.get("/v1/status").body;
+    assert_eq!((status["archive"].as_bool(), status["oldest_block"].as_u64()), (Some(true), Some(1)));
+    assert_eq!(node.get("/v1/blocks/1").status, 200);
+}
+
+/// Goal: a new node starts from another node's snapshot without its blocks: `import` creates
+/// its data dir from the exported genesis, takes the snapshot only with the block hash given
+/// as trusted (and refuses another), and the node starts at that block with the same state.
+/// Method: a dev node's snapshot exported and imported into a new data dir.
+#[test]
+fn a_new_node_starts_from_a_trusted_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("node.log");
+    let node = start_logged(&data, &log, &[]);
+    let users = keys("boot-user", 3);
+    node.fund(&users, 900);
+    wait_for_epoch(&node, 3);
+    let file = dir.path().join("exported.snapshot");
+    let (code, out, err) =
+        run(&["snapshot", "export", "--data", data.to_str().unwrap(), "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("genesis"), "{out}");
+    let height: u64 = out.split("snapshot of block ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let block = node.get(&format!("/v1/blocks/{height}")).body;
+    let hash = block["hash"].as_str().unwrap().to_string();
+    let expected: Vec<Value> =
+        users.iter().map(|u| node.get(&format!("/v1/accounts/{}/proof", address_of(u))).body).collect();
+    drop(node);
+
+    let fresh = dir.path().join("fresh");
+    let import = |extra: &[&str]| {
+        let mut args = vec!["snapshot", "import", file.to_str().unwrap(), "--data", fresh.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    // without a trusted hash, or with another: refused, and nothing left behind
+    let (code, _, err) = import(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--trusted-hash") && err.contains(&hash), "{err}");
+    assert!(!fresh.exists(), "a refused import leaves no data dir");
+    let (code, _, err) = import(&["--trusted-hash", &"ab".repeat(32)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("refused"), "{err}");
+    let (code, _, err) = import(&["--trusted-hash", "xyz"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = import(&["--trusted-hash", &hash]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains(&format!("starts at block {height}")), "{out}");
+
+    let fresh_log = dir.path().join("fresh.log");
+    let mut node = start_logged(&fresh, &fresh_log, &["--skip-empty-blocks"]);
+    let text = std::fs::read_to_string(&fresh_log).unwrap();
+    assert!(text.contains(&format!("restarted from the snapshot of block {height}")), "{text}");
+    let status = node.get("/v1/status").body;
+    assert_eq!(status["oldest_block"].as_u64(), Some(height + 1));
+    assert_eq!(status["tip_hash"].as_str(), Some(hash.as_str()), "{status}");
+    let gone = node.get(&format!("/v1/blocks/{height}"));
+    assert_eq!(gone.status, 410);
+    for (user, want) in users.iter().zip(&expected) {
+        let proof = node.get(&format!("/v1/accounts/{}/proof", address_of(user))).body;
+        assert_eq!(proof["proof"]["spendable"], want["proof"]["spendable"]);
+    }
+    // it goes on from there (the dev account's key copied over), and restarts after kill -9
+    let key = gridmint_node::node::DEV_KEY_FILE;
+    std::fs::copy(data.join(key), fresh.join(key)).unwrap();
+    node.fund(&users[..1], 1);
+    node.kill9();
+    let node = start_logged(&fresh, &fresh_log, &["--skip-empty-blocks"]);
+    assert_eq!(amount(&node.account(&address_of(&users[0]))["spendable"]), 901);
 }

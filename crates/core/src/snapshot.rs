@@ -115,6 +115,19 @@ impl SnapshotHeader {
         block_hash(domain, self.height, self.time, &self.parent, &self.producer, &self.state_root, &self.txs_hash)
     }
 
+    /// The header alone, as a snapshot file holds it ([`SnapshotHeader::from_bytes`] reads it):
+    /// what a pruned store keeps of the block it was pruned up to.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN);
+        self.encode(&mut out);
+        out
+    }
+
+    /// Reads [`SnapshotHeader::to_bytes`]; `None` unless exactly that many bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<SnapshotHeader> {
+        bytes.try_into().ok().map(SnapshotHeader::decode)
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.chain);
         out.extend_from_slice(&self.height.to_le_bytes());

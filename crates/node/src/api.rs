@@ -168,6 +168,8 @@ pub struct Metrics {
     pub epochs: AtomicU64,
     /// State snapshots written.
     pub snapshots: AtomicU64,
+    /// Blocks pruned.
+    pub pruned: AtomicU64,
     /// HTTP connections open now.
     pub connections_open: AtomicU64,
     /// Connections refused for a connection bound (503 `too_many_connections`).
@@ -337,6 +339,8 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         mempool: mempool as u64,
         accounts: l.state.accounts.len() as u64,
         machines: l.state.machines.len() as u64,
+        oldest_block: shared.store.base_height() + 1,
+        archive: shared.config.archive,
     }))
 }
 
@@ -626,15 +630,23 @@ fn block_view(block: StoredBlock) -> BlockView {
         (status = 200, description = "the block", body = BlockView),
         (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
         (status = 404, description = "unknown_block", body = ErrorBody),
+        (status = 410, description = "pruned: this node no longer stores the block", body = ErrorBody),
     ))]
 async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>) -> ApiResult {
     let height =
         if height == "latest" { read_state(&shared, |l| l.state.height) } else { parse_u64(&height, "height")? };
-    let block = shared
-        .store
-        .block(height)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("unknown_block", format!("no block at height {height}")))?;
+    let block = shared.store.block(height).map_err(ApiError::internal)?.ok_or_else(|| {
+        let base = shared.store.base_height();
+        if (1..=base).contains(&height) {
+            ApiError::new(
+                StatusCode::GONE,
+                "pruned",
+                format!("block {height} was pruned: this node keeps blocks after {base} (ask an archive node)"),
+            )
+        } else {
+            ApiError::not_found("unknown_block", format!("no block at height {height}"))
+        }
+    })?;
     ok(block_view(block))
 }
 
@@ -723,6 +735,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             "state snapshots written by this process",
             m.snapshots.load(Ordering::Relaxed),
         ),
+        ("gridmint_blocks_pruned_total", "blocks pruned by this process", m.pruned.load(Ordering::Relaxed)),
         (
             "gridmint_http_connections_refused_total",
             "connections refused for a connection bound",

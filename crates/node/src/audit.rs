@@ -13,7 +13,13 @@
 //! - `txs`: every committed transaction's id maps to its block, its position and its receipt,
 //!   and there is no other entry;
 //! - `epochs`, `leaves`, `explain`: for every closed epoch, exactly the bytes the commit writes
-//!   for the re-executed close ([`EpochWrite::from_record`]), and no other epoch.
+//!   for the re-executed close ([`EpochWrite::from_record`]), and no other epoch;
+//! - `closes`: each closed epoch's close height, and no other epoch;
+//! - `heartbeats`: each slot's bitmap is exactly the machines whose heartbeat for it the blocks
+//!   commit, and no other slot has one.
+//!
+//! A pruned store (blocks before its base gone) cannot be audited from genesis: `gridmint
+//! replay` says so before it gets here.
 //!
 //! Every difference is a [`Mismatch`] naming the table and the key. A record that fails its
 //! checksum is an error ([`StoreError::Corrupt`]), as on any read.
@@ -109,6 +115,9 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
     let mut parent = genesis_hash(&genesis_bytes);
     let mut matched_txs = 0u64;
     let mut closed = BTreeSet::new();
+    // the bitmaps the blocks imply, for the slots not yet checked (those of open epochs)
+    let mut bitmaps: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut heartbeat_slots = BTreeSet::new();
     for height in 1..=last {
         let Some(block) = store.block(height)? else {
             audit.mismatch(Table::Blocks, height, "missing");
@@ -165,10 +174,25 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
                 ),
             }
         }
+        for (slot, ids) in crate::ledger::heartbeats_in(&state, &block) {
+            heartbeat_slots.insert(slot);
+            let bitmap = bitmaps.entry(slot).or_default();
+            ids.into_iter().for_each(|id| crate::store::set_bit(bitmap, id));
+        }
+        // a closed epoch's slots take no more heartbeats: check their bitmaps now
+        if let Some(last_closed) = closed_here.last() {
+            let open = bitmaps.split_off(&(last_closed * u64::from(state.policy.slots_per_epoch())));
+            check_bitmaps(store, &mut audit, std::mem::replace(&mut bitmaps, open))?;
+        }
         // the epoch records, byte for byte as the commit writes them
         for record in &records {
             let epoch = record.summary.epoch;
             closed.insert(epoch);
+            match store.epoch_close(epoch)? {
+                Some(h) if h == height => {}
+                Some(h) => audit.mismatch(Table::Closes, epoch, format!("closed at {height}, the table says {h}")),
+                None => audit.mismatch(Table::Closes, epoch, "missing"),
+            }
             audit.epochs += 1;
             let expected = EpochWrite::from_record(record);
             for (table, stored, wanted) in [
@@ -225,7 +249,13 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
             }
         }
     }
-    for table in [Table::Epochs, Table::Leaves, Table::Explain] {
+    check_bitmaps(store, &mut audit, bitmaps)?;
+    for slot in store.number_keys(Table::Heartbeats)? {
+        if !heartbeat_slots.contains(&slot) {
+            audit.mismatch(Table::Heartbeats, slot, "a slot no committed heartbeat marks");
+        }
+    }
+    for table in [Table::Epochs, Table::Leaves, Table::Explain, Table::Closes] {
         for epoch in store.number_keys(table)? {
             if !closed.contains(&epoch) {
                 audit.mismatch(table, epoch, "an epoch that no block closed");
@@ -240,6 +270,18 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
         }
     }
     Ok(audit)
+}
+
+/// Compares each slot's stored heartbeat bitmap with the one the blocks imply.
+fn check_bitmaps(store: &Store, audit: &mut Audit, expected: BTreeMap<u64, Vec<u8>>) -> Result<(), StoreError> {
+    for (slot, wanted) in expected {
+        match store.heartbeat_bitmap(slot)? {
+            Some(bytes) if bytes == wanted => {}
+            Some(_) => audit.mismatch(Table::Heartbeats, slot, "differs from the committed heartbeats"),
+            None => audit.mismatch(Table::Heartbeats, slot, "missing"),
+        }
+    }
+    Ok(())
 }
 
 /// Whether block `height` holds the transaction `id` at `index`.
@@ -298,6 +340,8 @@ mod tests {
         store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_owner), Some(&[0u8; 80]));
         let stray_epoch = crate::block::explain_key(99, &Address([5; 32]));
         store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_epoch), Some(&[0u8; 80]));
+        store.tamper(Table::Heartbeats, Key::Number(424_242), Some(&[1u8]));
+        store.tamper(Table::Closes, Key::Number(1), Some(&99u64.to_le_bytes()));
         let found = audit(&store, |_, _| {}).unwrap().mismatches;
         let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();
         for expected in [
@@ -310,9 +354,11 @@ mod tests {
             ("meta", "\"extra\"".to_string()),
             ("explain_owners", format!("1/{}", hex::encode([5u8; 32]))),
             ("explain_owners", format!("99/{}", hex::encode([5u8; 32]))),
+            ("heartbeats", "424242".to_string()),
+            ("closes", "1".to_string()),
         ] {
             assert!(named.contains(&(expected.0, expected.1.clone())), "{expected:?} not reported: {found:#?}");
         }
-        assert_eq!(found.len(), 9, "{found:#?}");
+        assert_eq!(found.len(), 11, "{found:#?}");
     }
 }

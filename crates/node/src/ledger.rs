@@ -63,6 +63,20 @@ pub enum LedgerError {
     /// The proposal is not a valid next block.
     #[error(transparent)]
     Block(#[from] BlockError),
+    /// The blocks a start needs were pruned from this data dir.
+    #[error(
+        "data dir {dir} is pruned: blocks 1..={base} are not stored, and {why} (start it from a snapshot of block \
+         {base} or later: `gridmint snapshot import`; a full replay from genesis needs an archive node, \
+         `gridmint node --archive`)"
+    )]
+    Pruned {
+        /// The data dir.
+        dir: std::path::PathBuf,
+        /// The height blocks are pruned up to.
+        base: u64,
+        /// What was needed.
+        why: String,
+    },
     /// An invariant broke: the node stops rather than commit.
     #[error("invariant broken after block {height}: {what}")]
     Invariant {
@@ -134,7 +148,8 @@ impl Genesis {
         Policy::from_toml(&self.policy).map_err(|e| LedgerError::BadGenesis(e.to_string()))
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    /// The genesis record as the store holds it (its hash is block 1's parent).
+    pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("genesis serializes")
     }
 }
@@ -167,9 +182,14 @@ impl Ledger {
         let (genesis_state, genesis_tip) = (ledger.state.clone(), ledger.tip_hash);
         let last = ledger.store.last_height()?;
         let mut opened = Opened::default();
+        let base = ledger.store.base_height();
         for (height, path) in crate::snapshots::list(&crate::snapshots::dir_of(dir)) {
             if height > last {
                 opened.skipped.push((path, format!("it is past the last stored block {last}")));
+                continue;
+            }
+            if height < base {
+                opened.skipped.push((path, format!("the blocks after it were pruned (up to block {base})")));
                 continue;
             }
             match crate::snapshots::load(&path, &ledger) {
@@ -191,6 +211,14 @@ impl Ledger {
                 }
                 Err(why) => opened.skipped.push((path, why.to_string())),
             }
+        }
+        if base > 0 {
+            let tried = opened.skipped.len();
+            return Err(LedgerError::Pruned {
+                dir: dir.into(),
+                base,
+                why: format!("none of its {tried} snapshots can start it"),
+            });
         }
         ledger.replay_to_tip(false, progress)?;
         Ok((ledger, opened))
@@ -215,6 +243,14 @@ impl Ledger {
     /// Replays the stored blocks after the state's height.
     fn replay_to_tip(&mut self, audit: bool, mut progress: impl FnMut(u64, u64)) -> Result<(), LedgerError> {
         let last = self.store.last_height()?;
+        let base = self.store.base_height();
+        if self.state.height < base {
+            return Err(LedgerError::Pruned {
+                dir: self.store.dir().into(),
+                base,
+                why: format!("replaying from block {} needs them", self.state.height),
+            });
+        }
         for height in self.state.height + 1..=last {
             let block = self.store.block(height)?.ok_or_else(|| LedgerError::ReplayMismatch {
                 height,
@@ -325,7 +361,8 @@ impl Ledger {
         };
         // one encoding of an epoch's records, shared with the audit
         let epochs = records.iter().map(EpochWrite::from_record).collect();
-        self.store.commit_block(&BlockWrite { block: &block, epochs })?;
+        let heartbeats = heartbeats_in(&self.state, &block);
+        self.store.commit_block(&BlockWrite { block: &block, epochs, heartbeats })?;
         Ok((block, records))
     }
 
@@ -336,4 +373,20 @@ impl Ledger {
         self.tip_hash = block.hash();
         self.halted = false;
     }
+}
+
+/// The heartbeats `block` commits, by slot, with their machines' ids in `state` (machine ids
+/// never change once given).
+pub fn heartbeats_in(state: &State, block: &StoredBlock) -> Vec<(u64, Vec<u32>)> {
+    let marks = block
+        .txs
+        .iter()
+        .zip(&block.receipts)
+        .filter(|(_, receipt)| receipt.code == 0)
+        .filter_map(|(signed, _)| match signed.tx.body {
+            gridmint_core::TxBody::Heartbeat { slot } => Some((slot, state.machine_id(&signed.tx.signer)?)),
+            _ => None,
+        })
+        .collect();
+    crate::store::heartbeats_of(marks)
 }

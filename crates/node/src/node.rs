@@ -64,6 +64,38 @@ pub struct Config {
     pub snapshot_every: u64,
     /// How many snapshots to keep (the newest).
     pub snapshots_kept: usize,
+    /// Keep every block (`--archive`); otherwise the node is pruned: it keeps the blocks of the
+    /// last [`Config::keep_epochs`] closed epochs (and of the open one) after a snapshot.
+    pub archive: bool,
+    /// A pruned node's window: the blocks of this many closed epochs are kept.
+    pub keep_epochs: u64,
+}
+
+impl Config {
+    /// Checks that the snapshot and pruning settings can work together: a pruned node restarts
+    /// from a snapshot at or after the block it pruned to, so it needs snapshots, and one of
+    /// those it keeps must be at least [`Config::keep_epochs`] epochs old.
+    pub fn check(&self) -> Result<(), String> {
+        if self.archive {
+            return Ok(());
+        }
+        if self.snapshot_every == 0 {
+            return Err("a pruned node restarts from its snapshots: --snapshot-every 0 needs --archive".into());
+        }
+        let span = (self.snapshots_kept as u64).saturating_sub(1).saturating_mul(self.snapshot_every);
+        if span < self.keep_epochs {
+            return Err(format!(
+                "a pruned node keeps the blocks after its oldest snapshot at least --keep-epochs {} epochs old, \
+                 but {} snapshots every {} epochs span only {span}: raise --snapshots-kept to at least {}, or pass \
+                 --archive",
+                self.keep_epochs,
+                self.snapshots_kept,
+                self.snapshot_every,
+                self.keep_epochs.div_ceil(self.snapshot_every) + 1
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -87,6 +119,8 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             snapshot_every: 1,
             snapshots_kept: 3,
+            archive: false,
+            keep_epochs: 2,
         }
     }
 }
@@ -190,6 +224,9 @@ impl Shared {
         {
             self.write_snapshot(&block);
         }
+        if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
+            self.prune(epoch);
+        }
         Ok(Some(block.height))
     }
 
@@ -199,12 +236,34 @@ impl Shared {
     fn write_snapshot(&self, block: &crate::block::StoredBlock) {
         let bytes = crate::snapshots::encode(&self.ledger.read().unwrap_or_else(|e| e.into_inner()), block);
         let dir = crate::snapshots::dir_of(self.store.dir());
+        let genesis = self.ledger.read().unwrap_or_else(|e| e.into_inner()).genesis.clone();
+        if let Err(e) = crate::snapshots::write_genesis(&dir, &genesis) {
+            eprintln!("warning: cannot write the genesis beside the snapshots: {e}");
+        }
         match bytes.map(|b| crate::snapshots::write(&dir, block.height, &b, self.config.snapshots_kept)) {
             Ok(Ok(_)) => {
                 self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Err(e)) => eprintln!("warning: cannot write the snapshot of block {}: {e}", block.height),
             Err(e) => eprintln!("warning: no snapshot of block {}: {e}", block.height),
+        }
+    }
+
+    /// After `epoch` closed, on a pruned node: [`crate::snapshots::prune_after_close`]. A failure
+    /// is reported and the node goes on: pruning only saves space.
+    fn prune(&self, epoch: u64) {
+        if self.config.archive {
+            return;
+        }
+        match crate::snapshots::prune_after_close(&self.store, &self.chain_id, self.config.keep_epochs, epoch) {
+            Ok(Some((removed, base))) => {
+                self.metrics.pruned.fetch_add(removed, Ordering::Relaxed);
+                if self.config.log {
+                    println!("pruned {removed} blocks: blocks 1..={base} are no longer stored");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: pruning stopped: {e}"),
         }
     }
 

@@ -131,6 +131,11 @@ pub struct StatusView {
     pub accounts: u64,
     /// Machines.
     pub machines: u64,
+    /// The lowest block height this node stores: 1, unless it is pruned (older blocks answer
+    /// 410 `pruned`; their epochs' summaries, proofs and explain records stay).
+    pub oldest_block: u64,
+    /// Whether this node keeps every block (`--archive`).
+    pub archive: bool,
 }
 
 /// A pool.

@@ -40,10 +40,31 @@ pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
     found
 }
 
+/// The chain's genesis record beside the snapshots (`gridmint snapshot export` hands it on with
+/// one, so that a new node can be created for it).
+pub const GENESIS_FILE: &str = "genesis.json";
+
+/// Writes the genesis record into the snapshot directory unless it is there (atomically).
+pub fn write_genesis(dir: &Path, genesis: &crate::Genesis) -> std::io::Result<()> {
+    let path = dir.join(GENESIS_FILE);
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!("{GENESIS_FILE}.tmp"));
+    std::fs::write(&temporary, genesis.to_bytes())?;
+    std::fs::rename(&temporary, &path)
+}
+
+/// What a snapshot header holds of the chain id: its blake3 hash.
+pub fn chain_tag(chain_id: &str) -> [u8; 32] {
+    *blake3::hash(chain_id.as_bytes()).as_bytes()
+}
+
 /// The header of `block`'s snapshot on chain `chain_id`.
 pub fn header_of(chain_id: &str, block: &StoredBlock) -> SnapshotHeader {
     SnapshotHeader {
-        chain: *blake3::hash(chain_id.as_bytes()).as_bytes(),
+        chain: chain_tag(chain_id),
         height: block.height,
         time: block.time,
         parent: block.parent,
@@ -105,8 +126,20 @@ pub fn load(path: &Path, ledger: &Ledger) -> Result<(SnapshotHeader, State), Unu
 /// Checks a decoded snapshot's header against the chain id and the block the store holds at
 /// its height.
 pub fn check_against(header: &SnapshotHeader, ledger: &Ledger) -> Result<(), Unusable> {
-    if header.chain != *blake3::hash(ledger.genesis.chain_id.as_bytes()).as_bytes() {
+    if header.chain != chain_tag(&ledger.genesis.chain_id) {
         return Err(Unusable::Mismatch(format!("it is of another chain than `{}`", ledger.genesis.chain_id)));
+    }
+    // the block a pruned store was pruned up to (or started from) is kept as its header
+    let base = ledger.store.base().map_err(|e| Unusable::Mismatch(e.to_string()))?;
+    if let Some(base) = base.filter(|b| b.height == header.height) {
+        return if base == *header {
+            Ok(())
+        } else {
+            Err(Unusable::Mismatch(format!(
+                "its header is not that of block {} this node was pruned to",
+                header.height
+            )))
+        };
     }
     let block = ledger
         .store
@@ -128,4 +161,26 @@ pub fn encode(ledger: &Ledger, block: &StoredBlock) -> Result<Vec<u8>, LedgerErr
         return Err(LedgerError::Halted);
     }
     Ok(snapshot::encode(&ledger.state, &header_of(&ledger.genesis.chain_id, block)))
+}
+
+/// After `epoch` closed, on a pruned node: removes the blocks up to the newest snapshot in the
+/// data dir that is at or before the close of epoch `epoch - keep_epochs` (a restart needs a
+/// snapshot at or after the base, and the blocks of the kept epochs stay). Returns how many
+/// blocks were removed and the new base, or `None` when nothing was to be pruned.
+pub fn prune_after_close(
+    store: &crate::store::Store,
+    chain_id: &str,
+    keep_epochs: u64,
+    epoch: u64,
+) -> Result<Option<(u64, u64)>, crate::store::StoreError> {
+    let Some(bound_epoch) = epoch.checked_sub(keep_epochs).filter(|e| *e > 0) else { return Ok(None) };
+    let Some(bound) = store.epoch_close(bound_epoch)? else { return Ok(None) };
+    let Some(base) = list(&dir_of(store.dir())).into_iter().map(|(h, _)| h).find(|h| *h <= bound) else {
+        return Ok(None);
+    };
+    if base <= store.base_height() {
+        return Ok(None);
+    }
+    let removed = store.prune_to(base, chain_id)?;
+    Ok(Some((removed, base)))
 }

@@ -15,6 +15,13 @@
 //! | `leaves` | epoch | the rewards tree's leaves at that close (X2 proofs) |
 //! | `explain` | epoch | the epoch's explain header: threshold, qualifying weight, counts (X3) |
 //! | `explain_owners` | epoch (BE) ‖ owner | that owner's machines: reward inputs and earnings (X3), [`crate::block::EXPLAIN_MACHINE_BYTES`] each |
+//! | `heartbeats` | slot | bitmap of the machines (by id, bit `i % 8` of byte `i / 8`) whose heartbeat for that slot is committed |
+//! | `closes` | epoch | the height of the block that closed it (8 bytes, little-endian) |
+//!
+//! and the meta key `"base"` on a pruned store: the header of the last block removed (blocks
+//! `1..=base` are gone; [`Store::prune_to`]), or of the snapshot a new node started from
+//! ([`Store::start_at`]). Heartbeat bitmaps, epoch summaries, leaves, explain records and close
+//! heights are aggregates, kept forever; blocks and their transaction index entries go.
 //!
 //! # What redb checks, and what this module adds
 //!
@@ -51,7 +58,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
@@ -59,11 +66,17 @@ const TXS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("txs");
 const EPOCHS: TableDefinition<u64, &[u8]> = TableDefinition::new("epochs");
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 const EXPLAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("explain");
+/// Blocks removed per storage transaction by [`Store::prune_to`].
+pub const PRUNE_CHUNK: u64 = 64;
+
 const EXPLAIN_OWNERS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("explain_owners");
+const HEARTBEATS: TableDefinition<u64, &[u8]> = TableDefinition::new("heartbeats");
+const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
 
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
-/// v2: record tags cover (table, key, value); two-phase commits; the tip file.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v3";
+/// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
+/// records by owner. v4: heartbeat bitmaps, epoch close heights, pruning (the `"base"` meta key).
+pub const FORMAT: &[u8] = b"gridmint-ledger-v4";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -106,6 +119,10 @@ pub enum Table {
     Explain,
     /// Explain records per (epoch, owner).
     ExplainOwners,
+    /// Heartbeat bitmaps per slot.
+    Heartbeats,
+    /// Epoch close heights.
+    Closes,
 }
 
 impl Table {
@@ -119,6 +136,8 @@ impl Table {
             Table::Leaves => "leaves",
             Table::Explain => "explain",
             Table::ExplainOwners => "explain_owners",
+            Table::Heartbeats => "heartbeats",
+            Table::Closes => "closes",
         }
     }
 
@@ -128,6 +147,8 @@ impl Table {
             Table::Epochs => EPOCHS,
             Table::Leaves => LEAVES,
             Table::Explain => EXPLAIN,
+            Table::Heartbeats => HEARTBEATS,
+            Table::Closes => CLOSES,
             Table::Meta | Table::Txs | Table::ExplainOwners => {
                 unreachable!("{} is not keyed by a number", self.name())
             }
@@ -238,6 +259,35 @@ pub struct BlockWrite<'a> {
     pub block: &'a StoredBlock,
     /// Epochs closed by it.
     pub epochs: Vec<EpochWrite>,
+    /// Its heartbeats: each slot with the ids of the machines it marks ([`heartbeats_of`]).
+    pub heartbeats: Vec<(u64, Vec<u32>)>,
+}
+
+/// Groups `(slot, machine id)` pairs by slot, slots ascending (the shape [`BlockWrite`] takes).
+pub fn heartbeats_of(mut marks: Vec<(u64, u32)>) -> Vec<(u64, Vec<u32>)> {
+    marks.sort_unstable();
+    let mut out: Vec<(u64, Vec<u32>)> = Vec::new();
+    for (slot, id) in marks {
+        match out.last_mut() {
+            Some((last, ids)) if *last == slot => ids.push(id),
+            _ => out.push((slot, vec![id])),
+        }
+    }
+    out
+}
+
+/// Sets machine `id`'s bit in a heartbeat bitmap, growing it as needed.
+pub fn set_bit(bitmap: &mut Vec<u8>, id: u32) {
+    let byte = id as usize / 8;
+    if bitmap.len() <= byte {
+        bitmap.resize(byte + 1, 0);
+    }
+    bitmap[byte] |= 1 << (id % 8);
+}
+
+/// Whether machine `id`'s bit is set in a heartbeat bitmap.
+pub fn bit_is_set(bitmap: &[u8], id: u32) -> bool {
+    bitmap.get(id as usize / 8).is_some_and(|b| b & (1 << (id % 8)) != 0)
 }
 
 /// An owner's explain record with its key ([`crate::block::explain_key`]).
@@ -304,6 +354,8 @@ pub struct Store {
     tip: Mutex<Option<std::fs::File>>,
     /// Set when redb panicked: every later operation is refused as damage.
     panicked: AtomicBool,
+    /// The height blocks were pruned up to (0: none), as the `"base"` meta record holds it.
+    base: AtomicU64,
 }
 
 /// The 16-byte tag of a record: blake3 over the domain, the table, the key and the payload.
@@ -397,8 +449,13 @@ impl Store {
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e))?;
-        let store =
-            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(Some(tip)), panicked: AtomicBool::new(false) };
+        let store = Store {
+            db: Db(Some(db)),
+            dir: dir.into(),
+            tip: Mutex::new(Some(tip)),
+            panicked: AtomicBool::new(false),
+            base: AtomicU64::new(0),
+        };
         store.guard("creating the tables", || {
             let txn = store.begin_write()?;
             {
@@ -412,6 +469,8 @@ impl Store {
                 }
                 txn.open_table(TXS).map_err(|e| store.db_err(e))?;
                 txn.open_table(EXPLAIN_OWNERS).map_err(|e| store.db_err(e))?;
+                txn.open_table(HEARTBEATS).map_err(|e| store.db_err(e))?;
+                txn.open_table(CLOSES).map_err(|e| store.db_err(e))?;
             }
             txn.commit().map_err(|e| store.db_err(e))
         })?;
@@ -436,14 +495,21 @@ impl Store {
             return Err(StoreError::Missing(dir.into()));
         }
         let db = open_checked(dir, &file)?;
-        let store =
-            Store { db: Db(Some(db)), dir: dir.into(), tip: Mutex::new(None), panicked: AtomicBool::new(false) };
+        let store = Store {
+            db: Db(Some(db)),
+            dir: dir.into(),
+            tip: Mutex::new(None),
+            panicked: AtomicBool::new(false),
+            base: AtomicU64::new(0),
+        };
         // the format first: an old format (which has no tip file) is refused by name
         store.check_format()?;
         let tip = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(TIP_FILE)).map_err(|e| {
             StoreError::Damaged { path: dir.into(), why: format!("its tip file {TIP_FILE} cannot be opened ({e})") }
         })?;
         *store.tip.lock().unwrap_or_else(|p| p.into_inner()) = Some(tip);
+        let base = store.base()?.map_or(0, |b| b.height);
+        store.base.store(base, Ordering::SeqCst);
         let genesis = store
             .meta("genesis")?
             .ok_or_else(|| store.corrupt(Table::Meta, Key::Name("genesis"), "the genesis record is missing"))?;
@@ -492,8 +558,11 @@ impl Store {
                  it was rolled back"
             )));
         }
+        let base = self.base()?;
         let stored = if height == 0 {
             genesis_hash(genesis)
+        } else if let Some(base) = base.filter(|b| b.height == height) {
+            base.block_hash(crate::block::BLOCK_HASH_DOMAIN)
         } else {
             self.block(height)?
                 .ok_or_else(|| self.corrupt(Table::Blocks, Key::Number(height), "the block is missing"))?
@@ -571,7 +640,26 @@ impl Store {
                 let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
                 let mut explain = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
                 let mut explain_owners = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
+                let mut closes = txn.open_table(CLOSES).map_err(|e| self.db_err(e))?;
+                let mut heartbeats = txn.open_table(HEARTBEATS).map_err(|e| self.db_err(e))?;
+                for (slot, ids) in &write.heartbeats {
+                    let key = Key::Number(*slot);
+                    let mut bitmap = match heartbeats.get(*slot).map_err(|e| self.db_err(e))? {
+                        Some(record) => self.unseal(Table::Heartbeats, key, record.value())?.to_vec(),
+                        None => Vec::new(),
+                    };
+                    for id in ids {
+                        set_bit(&mut bitmap, *id);
+                    }
+                    heartbeats
+                        .insert(*slot, seal(Table::Heartbeats, key, &bitmap).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                }
                 for e in &write.epochs {
+                    let height = block.height.to_le_bytes();
+                    closes
+                        .insert(e.epoch, seal(Table::Closes, Key::Number(e.epoch), &height).as_slice())
+                        .map_err(|e| self.db_err(e))?;
                     for (key, record) in &e.explain_owners {
                         explain_owners
                             .insert(key, seal(Table::ExplainOwners, Key::EpochOwner(key), record).as_slice())
@@ -628,17 +716,120 @@ impl Store {
         Ok(Some(block))
     }
 
-    /// The highest stored block height (0 when only the genesis exists). Its record is checked:
+    /// The highest stored block height (the base when no block is stored: 0 at genesis). Its record is checked:
     /// a damaged last key cannot hide the last block.
     pub fn last_height(&self) -> Result<u64, StoreError> {
         self.guard("reading the last block", || {
             let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
             let table = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
-            let Some((key, value)) = table.last().map_err(|e| self.db_err(e))? else { return Ok(0) };
+            let Some((key, value)) = table.last().map_err(|e| self.db_err(e))? else {
+                return Ok(self.base_height());
+            };
             let height = key.value();
             self.unseal(Table::Blocks, Key::Number(height), value.value())?;
             Ok(height)
         })
+    }
+
+    /// The header of the block blocks were pruned up to, or that a new node started from
+    /// (`None`: every block from 1 is stored).
+    pub fn base(&self) -> Result<Option<gridmint_core::snapshot::SnapshotHeader>, StoreError> {
+        let Some(bytes) = self.meta("base")? else { return Ok(None) };
+        gridmint_core::snapshot::SnapshotHeader::from_bytes(&bytes).map(Some).ok_or_else(|| {
+            self.corrupt(Table::Meta, Key::Name("base"), format!("{} bytes, not a block header", bytes.len()))
+        })
+    }
+
+    /// The height blocks are pruned up to: blocks `1..=base_height` are not stored (0: none).
+    pub fn base_height(&self) -> u64 {
+        self.base.load(Ordering::SeqCst)
+    }
+
+    fn put_base(
+        &self,
+        txn: &WriteTransaction,
+        header: &gridmint_core::snapshot::SnapshotHeader,
+    ) -> Result<(), StoreError> {
+        let mut meta = txn.open_table(META).map_err(|e| self.db_err(e))?;
+        meta.insert("base", seal(Table::Meta, Key::Name("base"), &header.to_bytes()).as_slice())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Makes an empty ledger (no block stored) start after the block `header` describes: the
+    /// state there comes from a snapshot of it, checked against `header` by the caller. Blocks
+    /// `1..=header.height` are then never stored here.
+    pub fn start_at(&self, header: &gridmint_core::snapshot::SnapshotHeader) -> Result<(), StoreError> {
+        let last = self.last_height()?;
+        if last != self.base_height() || header.height <= last {
+            return Err(StoreError::Exists(self.dir.clone()));
+        }
+        self.guard("starting from a snapshot", || {
+            let txn = self.begin_write()?;
+            self.put_base(&txn, header)?;
+            txn.commit().map_err(|e| self.db_err(e))
+        })?;
+        self.base.store(header.height, Ordering::SeqCst);
+        self.write_tip(header.height, &header.block_hash(crate::block::BLOCK_HASH_DOMAIN))
+    }
+
+    /// Removes the blocks after the base up to `target` (at most the last block) with their
+    /// transaction index entries, [`PRUNE_CHUNK`] blocks per storage transaction, each recording
+    /// the header of the last block it removed as the new base: a crash between two leaves a
+    /// whole store pruned a little less. `chain_id` goes into the base header. Returns how many
+    /// blocks were removed.
+    pub fn prune_to(&self, target: u64, chain_id: &str) -> Result<u64, StoreError> {
+        let target = target.min(self.last_height()?);
+        let mut removed = 0;
+        while self.base_height() < target {
+            let from = self.base_height() + 1;
+            let to = target.min(from + PRUNE_CHUNK - 1);
+            let header = self.guard("pruning blocks", || {
+                let txn = self.begin_write()?;
+                let mut header = None;
+                {
+                    let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
+                    let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
+                    for height in from..=to {
+                        let key = Key::Number(height);
+                        let Some(record) = blocks.remove(height).map_err(|e| self.db_err(e))? else {
+                            return Err(self.corrupt(Table::Blocks, key, "the block is missing"));
+                        };
+                        let payload = self.unseal(Table::Blocks, key, record.value())?;
+                        let block =
+                            StoredBlock::decode(payload).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+                        drop(record);
+                        for receipt in &block.receipts {
+                            txs.remove(&receipt.tx_id).map_err(|e| self.db_err(e))?;
+                        }
+                        if height == to {
+                            header = Some(crate::snapshots::header_of(chain_id, &block));
+                        }
+                    }
+                }
+                let header = header.expect("the range is not empty");
+                self.put_base(&txn, &header)?;
+                txn.commit().map_err(|e| self.db_err(e))?;
+                Ok(header)
+            })?;
+            removed += header.height + 1 - from;
+            self.base.store(header.height, Ordering::SeqCst);
+        }
+        Ok(removed)
+    }
+
+    /// The heartbeat bitmap of `slot` ([`bit_is_set`]; `None`: no heartbeat for it committed).
+    pub fn heartbeat_bitmap(&self, slot: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Table::Heartbeats, slot)
+    }
+
+    /// The height of the block that closed `epoch`.
+    pub fn epoch_close(&self, epoch: u64) -> Result<Option<u64>, StoreError> {
+        let Some(bytes) = self.get(Table::Closes, epoch)? else { return Ok(None) };
+        let height: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+            self.corrupt(Table::Closes, Key::Number(epoch), format!("{} bytes, not a height", bytes.len()))
+        })?;
+        Ok(Some(u64::from_le_bytes(height)))
     }
 
     /// Where a transaction was committed, with its receipt.
@@ -688,6 +879,8 @@ impl Store {
                 Table::Meta => txn.open_table(META).map_err(|e| self.db_err(e))?.len(),
                 Table::Txs => txn.open_table(TXS).map_err(|e| self.db_err(e))?.len(),
                 Table::ExplainOwners => txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?.len(),
+                Table::Heartbeats => txn.open_table(HEARTBEATS).map_err(|e| self.db_err(e))?.len(),
+                Table::Closes => txn.open_table(CLOSES).map_err(|e| self.db_err(e))?.len(),
                 other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.len(),
             }
             .map_err(|e| self.db_err(e))
@@ -990,8 +1183,8 @@ mod tests {
         let store = Store::create(dir.path(), b"genesis").unwrap();
         let first = block(1, genesis_hash(b"genesis"));
         let second = block(2, first.hash());
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
-        store.commit_block(&BlockWrite { block: &second, epochs: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: vec![] }).unwrap();
         assert_eq!(store.block(1).unwrap(), Some(first.clone()));
         assert_eq!(store.last_height().unwrap(), 2);
         // behind the store's back: flip one byte of block 1's record, and copy block 2's record
@@ -1024,7 +1217,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), b"g").unwrap();
         let first = block(1, genesis_hash(b"g"));
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
         // roll the database back behind the store's back (a flipped bit in redb's header can
         // select the previous commit): the tip still says block 1
         let txn = store.db.begin_write().unwrap();
@@ -1069,7 +1262,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), b"g").unwrap();
         let first = block(1, genesis_hash(b"g"));
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
         let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
         assert_eq!(head[..9], REDB_MAGIC);
         assert_eq!(head[12..16], REDB_PAGE_SIZE.to_le_bytes());

@@ -1,0 +1,216 @@
+//! Compact history and pruning (issue 12), through the node's own commit path: heartbeats become
+//! bits in per-slot bitmaps, a pruned store drops the blocks (and their index entries) outside
+//! its window and keeps the aggregates, restarts from a snapshot at or after its base, and
+//! refuses, by name, what it can no longer do.
+
+use gridmint_core::{Address, Policy, Tx, TxBody};
+use gridmint_node::ledger::{Ledger, LedgerError, Proposal};
+use gridmint_node::node::{create_dev, dev_epochs};
+use gridmint_node::signing::{SignedTx, address_of, generate_key, load_key};
+use gridmint_node::snapshots;
+use gridmint_node::store::bit_is_set;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const EPOCHS: u64 = 6;
+const KEEP: u64 = 2;
+
+/// What the history committed, to check the store against.
+struct History {
+    /// Each slot's machines (by id) whose heartbeat was committed.
+    beats: BTreeMap<u64, Vec<u32>>,
+    /// Transfer ids by the epoch they were committed in.
+    transfers: BTreeMap<u64, Vec<[u8; 32]>>,
+    /// Close height of each epoch.
+    closes: BTreeMap<u64, u64>,
+    /// The state root and tip after the last block.
+    root: [u8; 32],
+    tip: [u8; 32],
+    owner: Address,
+}
+
+/// A dev NetMind ledger with 60-second epochs, three machines beating every fourth slot (the
+/// third skips every other beat) and a transfer per block, committed block by block for
+/// `EPOCHS` epochs; a snapshot at every close (three kept), and, unless `archive`, pruned after
+/// each close as the node prunes (`KEEP` epochs kept).
+fn history(data: &Path, archive: bool) -> History {
+    let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
+    let (mut ledger, key_path) = create_dev(data, policy).unwrap();
+    let owner = load_key(&key_path).unwrap();
+    let chain = ledger.genesis.chain_id.clone();
+    let machines: Vec<_> = (0..3).map(|_| generate_key()).collect();
+    let mut nonce = 0;
+    let mut sign = |body: TxBody| {
+        nonce += 1;
+        SignedTx::sign(Tx { signer: address_of(&owner), nonce: nonce - 1, body }, &owner, &chain)
+    };
+    let registrations: Vec<SignedTx> = machines
+        .iter()
+        .map(|m| sign(TxBody::RegisterMachine { machine: address_of(m), gpu_class: 1, bandwidth_mbps: 1000, bond: 0 }))
+        .collect();
+    let mut time = ledger.state.time;
+    ledger.commit(Proposal { time, txs: registrations }).unwrap();
+    let mut out = History {
+        beats: BTreeMap::new(),
+        transfers: BTreeMap::new(),
+        closes: BTreeMap::new(),
+        root: [0; 32],
+        tip: [0; 32],
+        owner: address_of(&owner),
+    };
+    let slot_seconds = ledger.state.policy.epoch.slot_seconds;
+    let mut beat = 0u64;
+    while ledger.state.epoch <= EPOCHS {
+        time += 4;
+        let epoch = ledger.state.epoch;
+        let mut txs = vec![];
+        // a heartbeat is for the slot that holds the block's time, in the open epoch
+        if time < ledger.state.epoch_end_time(epoch) {
+            let slot = (time - ledger.genesis.genesis_time) / slot_seconds;
+            for (i, m) in machines.iter().enumerate() {
+                if i == 2 && beat % 2 == 1 {
+                    continue;
+                }
+                let id = ledger.state.machine_id(&address_of(m)).unwrap();
+                out.beats.entry(slot).or_default().push(id);
+                let tx = Tx { signer: address_of(m), nonce: 0, body: TxBody::Heartbeat { slot } };
+                txs.push(SignedTx::sign(tx, m, &chain));
+            }
+            beat += 1;
+        }
+        let transfer = sign(TxBody::Transfer { to: Address([7; 32]), amount: 1 });
+        out.transfers.entry(epoch).or_default().push(transfer.id());
+        txs.push(transfer);
+        let (block, records) = ledger.commit(Proposal { time, txs }).unwrap();
+        assert!(block.receipts.iter().all(|r| r.code == 0), "every transaction applies");
+        for record in &records {
+            out.closes.insert(record.summary.epoch, block.height);
+        }
+        if let Some(closed) = records.last().map(|r| r.summary.epoch) {
+            let bytes = snapshots::encode(&ledger, &block).unwrap();
+            snapshots::write(&snapshots::dir_of(data), block.height, &bytes, 3).unwrap();
+            if !archive {
+                snapshots::prune_after_close(&ledger.store, &chain, KEEP, closed).unwrap();
+            }
+        }
+    }
+    out.root = ledger.state.full_state_root();
+    out.tip = ledger.tip_hash;
+    out
+}
+
+fn snapshot_files(data: &Path) -> Vec<(u64, std::path::PathBuf)> {
+    snapshots::list(&snapshots::dir_of(data))
+}
+
+fn flip_middle(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Goal: a pruned store keeps exactly the blocks after its base (the newest snapshot at or
+/// before the close of the oldest kept epoch), drops the index entries of the others, keeps
+/// every epoch's aggregates (summaries, leaves, explain records, close heights) and every
+/// heartbeat as a bit; it restarts from its snapshots to the same root — from the one at its
+/// base when the newer are damaged — and refuses, by name, to start without one or to replay
+/// from genesis. Method: the same kind of history pruned and archived, compared.
+#[test]
+fn a_pruned_store_keeps_its_window_and_every_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pruned");
+    let h = history(&data, false);
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    assert!(opened.skipped.is_empty(), "{:?}", opened.skipped);
+    assert_eq!(opened.snapshot, Some(h.closes[&EPOCHS]), "the newest snapshot starts it");
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
+    let store = ledger.store.clone();
+    let base = store.base_height();
+    assert_eq!(base, h.closes[&(EPOCHS - KEEP)], "pruned to the close of epoch {}", EPOCHS - KEEP);
+    let last = store.last_height().unwrap();
+    for height in 1..=last {
+        assert_eq!(store.block(height).unwrap().is_some(), height > base, "block {height} (base {base})");
+    }
+    let header = store.base().unwrap().expect("the base header");
+    assert_eq!(header.height, base);
+    // index entries go with their blocks; the kept epochs' stay
+    for (epoch, ids) in &h.transfers {
+        for id in ids {
+            let location = store.tx(id).unwrap();
+            match location {
+                Some(l) => assert!(l.height > base, "epoch {epoch}: an entry of a pruned block"),
+                None => assert!(*epoch <= EPOCHS - KEEP, "epoch {epoch}: a kept block's entry is missing"),
+            }
+        }
+    }
+    assert!(h.transfers[&EPOCHS].iter().all(|id| store.tx(id).unwrap().is_some()));
+    // aggregates of every epoch, pruned or not
+    for epoch in 1..=EPOCHS {
+        assert!(store.epoch_summary(epoch).unwrap().is_some(), "summary of epoch {epoch}");
+        assert!(store.epoch_leaves(epoch).unwrap().is_some(), "leaves of epoch {epoch}");
+        assert!(store.epoch_explain(epoch).unwrap().is_some(), "explain of epoch {epoch}");
+        assert!(store.owner_explain(epoch, &h.owner).unwrap().is_some(), "the owner's explain of epoch {epoch}");
+        assert_eq!(store.epoch_close(epoch).unwrap(), Some(h.closes[&epoch]));
+    }
+    // every heartbeat is its bit, and no other bit is set
+    assert!(h.beats.len() > 40, "{} slots beaten", h.beats.len());
+    for (slot, ids) in &h.beats {
+        let bitmap = store.heartbeat_bitmap(*slot).unwrap().expect("a bitmap for a beaten slot");
+        for id in 0..8u32 {
+            assert_eq!(bit_is_set(&bitmap, id), ids.contains(&id), "slot {slot}, machine {id}");
+        }
+    }
+    let first_slot = h.beats.keys().next().unwrap();
+    assert_eq!(store.heartbeat_bitmap(first_slot + 1).unwrap(), None, "a slot nobody beat has no bitmap");
+    drop(ledger);
+    drop(store);
+
+    // the full replay from genesis is an archive node's
+    match Ledger::open(&data, true, |_, _| {}) {
+        Err(e @ LedgerError::Pruned { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("pruned") && text.contains("--archive"), "{text}");
+        }
+        other => panic!("a full replay of a pruned store: {:?}", other.map(|l| l.state.height)),
+    }
+
+    // the two newest snapshots damaged: the one at the base starts it (its block is not
+    // stored: it is checked against the base header), to the same root
+    let files = snapshot_files(&data);
+    assert_eq!(files.iter().map(|f| f.0).collect::<Vec<_>>(), vec![h.closes[&6], h.closes[&5], h.closes[&4]]);
+    flip_middle(&files[0].1);
+    flip_middle(&files[1].1);
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    assert_eq!(opened.snapshot, Some(base));
+    assert_eq!(opened.skipped.len(), 2);
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
+    drop(ledger);
+
+    // none left that can start it: refused, naming what to do
+    flip_middle(&files[2].1);
+    match Ledger::open_from_snapshot(&data, |_, _| {}) {
+        Err(e @ LedgerError::Pruned { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("gridmint snapshot import") && text.contains(&format!("1..={base}")), "{text}");
+        }
+        other => panic!("a pruned store without snapshots: {:?}", other.map(|l| l.0.state.height)),
+    }
+}
+
+/// Goal: an archive store keeps every block, and the audit from genesis checks the heartbeat
+/// bitmaps and close heights against the blocks. Method: the same history, not pruned.
+#[test]
+fn an_archive_store_keeps_every_block_and_audits_its_bitmaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("archive");
+    let h = history(&data, true);
+    let ledger = Ledger::open(&data, false, |_, _| {}).unwrap();
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
+    assert_eq!(ledger.store.base_height(), 0);
+    assert!(ledger.store.block(1).unwrap().is_some());
+    assert!(h.transfers[&1].iter().all(|id| ledger.store.tx(id).unwrap().is_some()));
+    let audit = gridmint_node::audit::audit(&ledger.store, |_, _| {}).unwrap();
+    assert!(audit.mismatches.is_empty(), "{:#?}", audit.mismatches);
+    assert_eq!(audit.epochs, EPOCHS);
+}
