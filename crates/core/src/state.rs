@@ -684,6 +684,11 @@ impl State {
         self.machine_index.get(address).copied()
     }
 
+    /// The address of machine `id` (ids are given in registration order and never change).
+    pub fn machine_address(&self, id: MachineId) -> Option<Address> {
+        self.machines_cold.get(id as usize).map(|m| m.address)
+    }
+
     /// A pool by name.
     pub fn pool(&self, name: &str) -> Option<&Pool> {
         self.pools.iter().find(|p| &*p.name == name)

@@ -153,9 +153,10 @@ fn main() {
     let mut found = 0;
     for _ in 0..rounds {
         let bytes = ledger.store.owner_explain(last_epoch, &target).unwrap().unwrap_or_default();
-        found = gridmint_node::block::decode_owner_explain(target, &bytes).unwrap().len();
-        let leaves = ledger.store.epoch_leaves(last_epoch).unwrap().unwrap_or_default();
-        let _ = gridmint_node::block::leaf_total(&leaves, &target);
+        found = gridmint_node::block::decode_owner_explain(target, &bytes, |id| ledger.state.machine_address(id))
+            .unwrap()
+            .len();
+        let _ = ledger.store.leaf_total(last_epoch, &target).unwrap();
     }
     let explain = at.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
 

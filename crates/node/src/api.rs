@@ -549,15 +549,17 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
         crate::block::decode_explain_header(&header).map_err(ApiError::internal)?;
     // only this owner's machines are read, and only this account's leaves are looked up
     let machines = match shared.store.owner_explain(epoch, &address).map_err(ApiError::internal)? {
-        Some(bytes) => crate::block::decode_owner_explain(address, &bytes).map_err(ApiError::internal)?,
+        Some(bytes) => read_state(&shared, |l| {
+            crate::block::decode_owner_explain(address, &bytes, |id| l.state.machine_address(id))
+        })
+        .map_err(ApiError::internal)?,
         None => vec![],
     };
     let total_at = |e: u64| -> Result<Option<u128>, ApiError> {
         if e == 0 {
             return Ok(None);
         }
-        let leaves = shared.store.epoch_leaves(e).map_err(ApiError::internal)?.unwrap_or_default();
-        Ok(crate::block::leaf_total(&leaves, &address))
+        shared.store.leaf_total(e, &address).map_err(ApiError::internal)
     };
     let leaf = total_at(epoch)?;
     let known = leaf.is_some()

@@ -360,7 +360,7 @@ impl Ledger {
             closed_epochs: records.iter().map(|r| r.summary.epoch).collect(),
         };
         // one encoding of an epoch's records, shared with the audit
-        let epochs = records.iter().map(EpochWrite::from_record).collect();
+        let epochs = records.iter().map(|r| EpochWrite::from_record(r, &self.state)).collect();
         let heartbeats = heartbeats_in(&self.state, &block);
         self.store.commit_block(&BlockWrite { block: &block, epochs, heartbeats })?;
         Ok((block, records))
