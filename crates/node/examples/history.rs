@@ -1,17 +1,19 @@
 //! A synthetic history for the state-at-scale benchmarks (issue 12): a dev NetMind ledger with a
 //! fleet that sends a heartbeat every slot, transfers in every block, and an epoch close every
 //! `SLOTS` blocks, committed block by block through the node's own path (`Ledger::commit`, a
-//! snapshot written at every close as the node writes them). Then it measures what the issue's
-//! targets name: storage per machine per epoch, the restart from the newest snapshot against the
-//! full replay from genesis, the root update per block, and `explain` of one account.
+//! snapshot written at every close as the node writes them, and — unless MODE is `archive` —
+//! pruned after each close as a default node prunes, keeping 2 epochs). Then it measures what
+//! the issue's targets name: storage per machine per epoch (the aggregates kept forever, and the
+//! window of blocks), the restart from the newest snapshot (and, on an archive store, the full
+//! replay from genesis), the root update per block, and `explain` of one account.
 //!
 //! Transactions carry a zero signature: `Ledger::commit` executes blocks as a replica does (the
 //! node verifies signatures at admission, before a transaction reaches a block), so the
 //! measured path is the same and the generator does not spend its time signing. The audit
 //! (`gridmint replay`), which re-verifies every signature, refuses such a data dir.
 //!
-//! Usage: cargo run --release -p gridmint-node --example history -- [MACHINES EPOCHS SLOTS DIR]
-//! (defaults 10000 30 24, a temporary directory). Each epoch lasts SLOTS seconds, one block a
+//! Usage: cargo run --release -p gridmint-node --example history -- [MACHINES EPOCHS SLOTS DIR MODE]
+//! (defaults 10000 30 24, a temporary directory, `pruned`). Each epoch lasts SLOTS seconds, one block a
 //! second; owners hold 4 machines each; 90% of the fleet is online in each slot.
 
 use gridmint_core::{Address, Tx, TxBody};
@@ -49,7 +51,9 @@ fn main() {
     let epochs = arg(1, 30);
     let slots = arg(2, 24);
     let temporary = tempfile::tempdir().expect("a temporary directory");
-    let data = args.get(3).map_or_else(|| temporary.path().join("data"), std::path::PathBuf::from);
+    let data =
+        args.get(3).filter(|d| *d != "-").map_or_else(|| temporary.path().join("data"), std::path::PathBuf::from);
+    let archive = args.get(4).is_some_and(|m| m == "archive");
     let policy = gridmint_node::node::dev_epochs(&gridmint_core::Policy::preset("netmind").unwrap(), slots)
         .expect("a dev policy");
     let (mut ledger, key) = gridmint_node::node::create_dev(&data, policy).expect("a new data dir");
@@ -68,9 +72,12 @@ fn main() {
         if timed {
             commit_times.push(at.elapsed().as_secs_f64());
         }
-        if !records.is_empty() {
+        if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
             let bytes = gridmint_node::snapshots::encode(ledger, &block).unwrap();
             gridmint_node::snapshots::write(&gridmint_node::snapshots::dir_of(&data), block.height, &bytes, 3).unwrap();
+            if !archive {
+                gridmint_node::snapshots::prune_after_close(&ledger.store, &chain, 2, epoch).unwrap();
+            }
         }
     };
     // the fleet: owners funded, then each registers its machines
@@ -128,6 +135,11 @@ fn main() {
     let generate = started.elapsed().as_secs_f64();
     let height = ledger.state.height;
     let last_epoch = ledger.state.epoch - 1;
+    use gridmint_node::store::Table;
+    let tables: Vec<(Table, u64)> =
+        Table::ALL.iter().map(|t| (*t, ledger.store.table_bytes(*t).expect("table stats"))).collect();
+    let window = [Table::Blocks, Table::Txs];
+    let kept_blocks = height - ledger.store.base_height();
     drop(ledger);
 
     let mut sorted = commit_times.clone();
@@ -143,8 +155,12 @@ fn main() {
     let from = opened.snapshot.unwrap_or(0);
     drop(ledger);
     let at = Instant::now();
-    let ledger = Ledger::open(&data, false, |_, _| {}).expect("full replay");
-    let replay = at.elapsed().as_secs_f64();
+    let (ledger, replay) = if archive {
+        let ledger = Ledger::open(&data, false, |_, _| {}).expect("full replay");
+        (ledger, Some(at.elapsed().as_secs_f64()))
+    } else {
+        (Ledger::open_from_snapshot(&data, |_, _| {}).expect("restart").0, None)
+    };
 
     // explain of one owner (4 machines), as the API reads it
     let target = owner(owners / 2);
@@ -159,6 +175,8 @@ fn main() {
         let _ = ledger.store.leaf_total(last_epoch, &target).unwrap();
     }
     let explain = at.elapsed().as_secs_f64() / f64::from(rounds) * 1e3;
+    let explain_values: usize =
+        ledger.store.epoch_owner_explains(last_epoch).unwrap().iter().map(|(_, v)| v.len() + 40 + 16).sum();
 
     println!(
         "== history: {machines} machines ({owners} owners), {epochs} epochs of {slots} one-second slots (epoch = {epoch_seconds} s), {height} blocks, chain {chain}"
@@ -170,17 +188,44 @@ fn main() {
         p(0.99),
         machines as f64 * 0.9
     );
+    let mode = if archive { "archive: every block kept" } else { "pruned: 2 epochs of blocks kept" };
     println!(
-        "store (archive: every block kept): {:.1} MB = {:.0} bytes per machine per epoch; snapshots (3 kept): {:.1} MB",
+        "store file ({mode}; {kept_blocks} of {height} blocks stored): {:.1} MB = {:.0} bytes per machine per epoch; snapshots (3 kept): {:.1} MB",
         store_bytes as f64 / 1e6,
         store_bytes as f64 / machine_epochs,
         snapshot_bytes as f64 / 1e6
     );
+    let aggregates: u64 = tables.iter().filter(|(t, _)| !window.contains(t)).map(|(_, b)| b).sum();
+    let in_window: u64 = tables.iter().filter(|(t, _)| window.contains(t)).map(|(_, b)| b).sum();
     println!(
-        "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",
-        height - from
+        "kept forever (aggregates): {:.1} bytes per machine per epoch; blocks and their index: {:.1} MB ({:.0} bytes per machine per stored epoch)",
+        aggregates as f64 / machine_epochs,
+        in_window as f64 / 1e6,
+        in_window as f64 / (machines as f64 * (kept_blocks as f64 / slots as f64)).max(1.0)
     );
+    for (table, bytes) in &tables {
+        println!(
+            "  {:<15} {:>14} bytes  {:>9.2} per machine per epoch",
+            table.name(),
+            bytes,
+            *bytes as f64 / machine_epochs
+        );
+    }
+    match replay {
+        Some(replay) => println!(
+            "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",
+            height - from
+        ),
+        None => println!(
+            "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it; no replay from genesis on a pruned store)",
+            height - from
+        ),
+    }
     println!(
         "explain of one owner ({found} machines, epoch {last_epoch}): {explain:.3} ms (store read + leaves search)"
+    );
+    println!(
+        "explain records of epoch {last_epoch}: {:.1} bytes per machine (keys, tags and values, before the B-tree's pages)",
+        explain_values as f64 / machines as f64
     );
 }

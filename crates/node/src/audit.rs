@@ -260,7 +260,10 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
         }
     }
     check_bitmaps(store, &mut audit, bitmaps)?;
-    for slot in store.number_keys(Table::Heartbeats)? {
+    let mut stored_slots: Vec<u64> =
+        store.number_keys(Table::Heartbeats)?.into_iter().map(crate::store::heartbeat_slot).collect();
+    stored_slots.dedup();
+    for slot in stored_slots {
         if !heartbeat_slots.contains(&slot) {
             audit.mismatch(Table::Heartbeats, slot, "a slot no committed heartbeat marks");
         }
@@ -355,7 +358,7 @@ mod tests {
         store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_owner), Some(&[0u8; 80]));
         let stray_epoch = crate::block::explain_key(99, &Address([5; 32]));
         store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_epoch), Some(&[0u8; 80]));
-        store.tamper(Table::Heartbeats, Key::Number(424_242), Some(&[1u8]));
+        store.tamper(Table::Heartbeats, Key::Number(crate::store::heartbeat_key(424_242, 3)), Some(&[1u8]));
         store.tamper(Table::Closes, Key::Number(1), Some(&99u64.to_le_bytes()));
         let found = audit(&store, |_, _| {}).unwrap().mismatches;
         let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();

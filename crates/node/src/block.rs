@@ -151,8 +151,10 @@ impl StoredBlock {
 /// Bytes of one reward leaf ([`encode_leaves`]).
 pub const LEAF_BYTES: usize = 48;
 /// Leaves per stored chunk: looking one account up reads the epoch's directory (32 bytes a
-/// chunk) and one chunk of 48 KiB.
-pub const LEAF_CHUNK: usize = 1024;
+/// chunk) and one chunk of ≈ 64 KiB. redb gives a large value a run of pages rounded up to a
+/// power of two: 1,360 leaves (65,280 bytes, with the record tag and the entry's header) fill
+/// 64 KiB; 1,024 would waste a quarter of it.
+pub const LEAF_CHUNK: usize = 1360;
 
 /// The key of an epoch's leaf chunk: epoch (BE) ‖ chunk index (BE).
 pub fn chunk_key(epoch: u64, chunk: u64) -> [u8; 16] {
@@ -273,20 +275,56 @@ pub fn explain_key(epoch: u64, owner: &Address) -> [u8; 40] {
     key
 }
 
-/// An epoch's machines grouped by owner, each group encoded ([`encode_owner_explain`]), in key
-/// order; `id_of` gives a machine's id (machine ids never change).
+/// The most bytes of owners' records in one stored explain chunk (unless a single owner's
+/// records are larger): one B-tree entry per owner would cost more in B-tree overhead than the
+/// record, and redb rounds a large value's pages up to a power of two, so chunks are cut to fill
+/// 64 KiB. Explaining one account reads one chunk.
+pub const OWNER_CHUNK_BYTES: usize = 65_536 - 512;
+
+/// An epoch's machines grouped by owner ([`encode_owner_explain`]), the owners in address order
+/// and cut into chunks of at most [`OWNER_CHUNK_BYTES`], each keyed by [`explain_key`] of its first owner and
+/// holding `owner 32 ‖ length u32 LE ‖ record` per owner ([`find_owner_record`] reads it);
+/// `id_of` gives a machine's id (machine ids never change). Returns the chunks, in key order,
+/// and the number of owners.
 pub fn explain_by_owner(
     epoch: u64,
     record: &gridmint_core::apply::ExplainRecord,
     id_of: impl Fn(&Address) -> Option<u32>,
-) -> Vec<([u8; 40], Vec<u8>)> {
+) -> (Vec<([u8; 40], Vec<u8>)>, usize) {
     let mut groups: std::collections::BTreeMap<Address, Vec<u8>> = std::collections::BTreeMap::new();
     for m in &record.machines {
         // every machine in a close's record is registered; u32::MAX would fail to decode
         let id = id_of(&m.view.machine).unwrap_or(u32::MAX);
         encode_owner_explain(groups.entry(m.view.owner).or_default(), m, id);
     }
-    groups.into_iter().map(|(owner, bytes)| (explain_key(epoch, &owner), bytes)).collect()
+    let owners = groups.len();
+    let mut chunks: Vec<([u8; 40], Vec<u8>)> = Vec::new();
+    for (owner, record) in groups {
+        let size = 32 + 4 + record.len();
+        match chunks.last_mut() {
+            Some((_, bytes)) if bytes.len() + size <= OWNER_CHUNK_BYTES => {}
+            _ => chunks.push((explain_key(epoch, &owner), Vec::new())),
+        }
+        let bytes = &mut chunks.last_mut().expect("a chunk was just made").1;
+        bytes.extend_from_slice(&owner.0);
+        bytes.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&record);
+    }
+    (chunks, owners)
+}
+
+/// `owner`'s record in an explain chunk ([`explain_by_owner`]), if the chunk holds one.
+pub fn find_owner_record<'a>(chunk: &'a [u8], owner: &Address) -> Result<Option<&'a [u8]>, String> {
+    let mut r = Reader(chunk);
+    while !r.0.is_empty() {
+        let this = r.b32()?;
+        let length = r.u32()? as usize;
+        let record = r.take(length)?;
+        if this == owner.0 {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
 }
 
 /// One machine of an owner's explain record, as postcard writes it: every integer a varint, the
@@ -411,12 +449,15 @@ mod tests {
         // machine ids: the address's first byte; id 200 has no machine
         let id_of = |a: &Address| Some(u32::from(a.0[0]));
         let address_of = |id: u32| (id < 200).then_some(Address([id as u8; 32]));
-        let groups = explain_by_owner(7, &record, id_of);
-        assert_eq!(groups.len(), 3);
-        assert!(groups.windows(2).all(|w| w[0].0 < w[1].0));
+        let (chunks, owners) = explain_by_owner(7, &record, id_of);
+        assert_eq!((chunks.len(), owners), (1, 3));
+        assert_eq!(chunks[0].0, explain_key(7, &Address([1; 32])), "keyed by its first owner");
         assert!(explain_key(7, &Address([0xff; 32])) < explain_key(8, &Address([0; 32])));
-        for (key, bytes) in &groups {
-            let owner = Address(key[8..].try_into().unwrap());
+        assert_eq!(find_owner_record(&chunks[0].1, &Address([2; 32])).unwrap(), None);
+        assert!(find_owner_record(&chunks[0].1[..chunks[0].1.len() - 1], &Address([9; 32])).is_err());
+        for owner in [1u8, 5, 9].map(|o| Address([o; 32])) {
+            let bytes = find_owner_record(&chunks[0].1, &owner).unwrap().unwrap().to_vec();
+            let bytes = &bytes;
             let decoded = decode_owner_explain(owner, bytes, address_of).unwrap();
             let expected: Vec<_> = record.machines.iter().filter(|m| m.view.owner == owner).cloned().collect();
             assert_eq!(decoded, expected);
@@ -434,7 +475,7 @@ mod tests {
             encode_owner_explain(&mut unknown, &m, 200);
             assert!(decode_owner_explain(owner, &unknown, address_of).unwrap_err().contains("no machine"));
         }
-        let header = encode_explain_header(&record, groups.len());
+        let header = encode_explain_header(&record, owners);
         assert_eq!(decode_explain_header(&header).unwrap(), (61, u128::MAX, 30, 3));
         assert!(decode_explain_header(&header[1..]).is_err());
     }

@@ -15,8 +15,8 @@
 //! | `leaves` | epoch | the directory of the rewards tree's leaves at that close (X2 proofs): their count, and the first address of each chunk ([`crate::block::leaf_directory`]) |
 //! | `leaf_chunks` | epoch (BE) ‖ chunk (BE) | [`crate::block::LEAF_CHUNK`] leaves each, in address order: one account's total is one chunk's read |
 //! | `explain` | epoch | the epoch's explain header: threshold, qualifying weight, counts (X3) |
-//! | `explain_owners` | epoch (BE) ‖ owner | that owner's machines by id: reward inputs and earnings (X3), varints, ≈ 30 bytes each |
-//! | `heartbeats` | slot | bitmap of the machines (by id, bit `i % 8` of byte `i / 8`) whose heartbeat for that slot is committed |
+//! | `explain_owners` | epoch (BE) ‖ first owner | owners' machines by id, in chunks of up to [`crate::block::OWNER_CHUNK_BYTES`]: reward inputs and earnings (X3), varints, ≈ 30 bytes a machine |
+//! | `heartbeats` | slot × 2^20 + segment ([`heartbeat_key`]) | bitmap of the machines (by id, bit `i % 8` of byte `i / 8` of the slot's bitmap, cut into segments of [`SEGMENT_BYTES`]) whose heartbeat for that slot is committed |
 //! | `closes` | epoch | the height of the block that closed it (8 bytes, little-endian) |
 //!
 //! and the meta key `"base"` on a pruned store: the header of the last block removed (blocks
@@ -130,6 +130,20 @@ pub enum Table {
 }
 
 impl Table {
+    /// Every table.
+    pub const ALL: [Table; 10] = [
+        Table::Meta,
+        Table::Blocks,
+        Table::Txs,
+        Table::Epochs,
+        Table::Leaves,
+        Table::LeafChunks,
+        Table::Explain,
+        Table::ExplainOwners,
+        Table::Heartbeats,
+        Table::Closes,
+    ];
+
     /// The table's name in the file.
     pub fn name(self) -> &'static str {
         match self {
@@ -289,6 +303,22 @@ pub fn heartbeats_of(mut marks: Vec<(u64, u32)>) -> Vec<(u64, Vec<u32>)> {
     out
 }
 
+/// Bytes of a heartbeat bitmap per stored segment: small entries that share B-tree pages, so a
+/// slot's bitmap costs its bits, not its bits rounded up to redb's power-of-two page runs.
+pub const SEGMENT_BYTES: usize = 1024;
+const SEGMENT_BITS: u32 = SEGMENT_BYTES as u32 * 8;
+
+/// The key of segment `segment` of `slot`'s heartbeat bitmap (slots stay below 2^44: they are
+/// the current slot when their heartbeat is accepted).
+pub fn heartbeat_key(slot: u64, segment: u32) -> u64 {
+    (slot << 20) | u64::from(segment)
+}
+
+/// The slot of a heartbeat key.
+pub fn heartbeat_slot(key: u64) -> u64 {
+    key >> 20
+}
+
 /// Sets machine `id`'s bit in a heartbeat bitmap, growing it as needed.
 pub fn set_bit(bitmap: &mut Vec<u8>, id: u32) {
     let byte = id as usize / 8;
@@ -319,7 +349,7 @@ pub struct EpochWrite {
     pub leaves: Vec<u8>,
     /// Explain header ([`crate::block::encode_explain_header`]).
     pub explain: Vec<u8>,
-    /// Explain records by owner ([`crate::block::explain_by_owner`]), in key order.
+    /// Explain records by owner in chunks ([`crate::block::explain_by_owner`]), in key order.
     pub explain_owners: Vec<OwnerRecord>,
 }
 
@@ -328,13 +358,14 @@ impl EpochWrite {
     /// the ledger's commit and the audit).
     /// `state` is the state after the close (for the machines' ids).
     pub fn from_record(record: &crate::ledger::EpochRecord, state: &gridmint_core::State) -> EpochWrite {
-        let owners = crate::block::explain_by_owner(record.summary.epoch, &record.explain, |a| state.machine_id(a));
+        let (chunks, owners) =
+            crate::block::explain_by_owner(record.summary.epoch, &record.explain, |a| state.machine_id(a));
         EpochWrite {
             epoch: record.summary.epoch,
             summary: serde_json::to_vec(&record.summary).expect("summary serializes"),
             leaves: crate::block::encode_leaves(&record.leaves),
-            explain: crate::block::encode_explain_header(&record.explain, owners.len()),
-            explain_owners: owners,
+            explain: crate::block::encode_explain_header(&record.explain, owners),
+            explain_owners: chunks,
         }
     }
 }
@@ -672,17 +703,21 @@ impl Store {
                     }
                 }
                 for (slot, ids) in &write.heartbeats {
-                    let key = Key::Number(*slot);
-                    let mut bitmap = match heartbeats.get(*slot).map_err(|e| self.db_err(e))? {
-                        Some(record) => self.unseal(Table::Heartbeats, key, record.value())?.to_vec(),
-                        None => Vec::new(),
-                    };
-                    for id in ids {
-                        set_bit(&mut bitmap, *id);
+                    // ids ascending: each segment is read and written once
+                    for segment_ids in ids.chunk_by(|a, b| a / SEGMENT_BITS == b / SEGMENT_BITS) {
+                        let n = heartbeat_key(*slot, segment_ids[0] / SEGMENT_BITS);
+                        let key = Key::Number(n);
+                        let mut bitmap = match heartbeats.get(n).map_err(|e| self.db_err(e))? {
+                            Some(record) => self.unseal(Table::Heartbeats, key, record.value())?.to_vec(),
+                            None => Vec::new(),
+                        };
+                        for id in segment_ids {
+                            set_bit(&mut bitmap, id % SEGMENT_BITS);
+                        }
+                        heartbeats
+                            .insert(n, seal(Table::Heartbeats, key, &bitmap).as_slice())
+                            .map_err(|e| self.db_err(e))?;
                     }
-                    heartbeats
-                        .insert(*slot, seal(Table::Heartbeats, key, &bitmap).as_slice())
-                        .map_err(|e| self.db_err(e))?;
                 }
                 for e in &write.epochs {
                     let height = block.height.to_le_bytes();
@@ -848,9 +883,28 @@ impl Store {
         Ok(removed)
     }
 
-    /// The heartbeat bitmap of `slot` ([`bit_is_set`]; `None`: no heartbeat for it committed).
+    /// The heartbeat bitmap of `slot`, its segments put together ([`bit_is_set`]; `None`: no
+    /// heartbeat for it committed).
     pub fn heartbeat_bitmap(&self, slot: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(Table::Heartbeats, slot)
+        let (start, end) = (heartbeat_key(slot, 0), heartbeat_key(slot, (1 << 20) - 1));
+        self.guard("reading records", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(HEARTBEATS).map_err(|e| self.db_err(e))?;
+            let mut bitmap: Option<Vec<u8>> = None;
+            for entry in handle.range(start..=end).map_err(|e| self.db_err(e))? {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let key = key.value();
+                let segment = self.unseal(Table::Heartbeats, Key::Number(key), value.value())?;
+                if segment.len() > SEGMENT_BYTES {
+                    return Err(self.corrupt(Table::Heartbeats, Key::Number(key), "a segment longer than a segment"));
+                }
+                let at = (key - start) as usize * SEGMENT_BYTES;
+                let bitmap = bitmap.get_or_insert_with(Vec::new);
+                bitmap.resize(bitmap.len().max(at + segment.len()), 0);
+                bitmap[at..at + segment.len()].copy_from_slice(segment);
+            }
+            Ok(bitmap)
+        })
     }
 
     /// The height of the block that closed `epoch`.
@@ -915,6 +969,23 @@ impl Store {
                 other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.len(),
             }
             .map_err(|e| self.db_err(e))
+        })
+    }
+
+    /// The bytes a table takes in the file: its entries and its B-tree's pages (redb's
+    /// accounting), for storage reports.
+    pub fn table_bytes(&self, table: Table) -> Result<u64, StoreError> {
+        self.guard("measuring a table", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let stats = match table {
+                Table::Meta => txn.open_table(META).map_err(|e| self.db_err(e))?.stats(),
+                Table::Txs => txn.open_table(TXS).map_err(|e| self.db_err(e))?.stats(),
+                Table::ExplainOwners => txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?.stats(),
+                Table::LeafChunks => txn.open_table(LEAF_CHUNKS).map_err(|e| self.db_err(e))?.stats(),
+                other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.stats(),
+            }
+            .map_err(|e| self.db_err(e))?;
+            Ok(stats.stored_bytes() + stats.metadata_bytes() + stats.fragmented_bytes())
         })
     }
 
@@ -1029,15 +1100,26 @@ impl Store {
         self.get(Table::Explain, epoch)
     }
 
-    /// `owner`'s explain record in `epoch` ([`crate::block::decode_owner_explain`]): one read
-    /// of that owner's machines only.
+    /// `owner`'s explain record in `epoch` ([`crate::block::decode_owner_explain`]): one seek
+    /// and one chunk of at most [`crate::block::OWNER_CHUNK_BYTES`] read, whatever the fleet.
     pub fn owner_explain(&self, epoch: u64, owner: &gridmint_core::Address) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = crate::block::explain_key(epoch, owner);
+        // the chunk holding it is the last one keyed at or before it in this epoch
+        let (start, end) = (
+            crate::block::explain_key(epoch, &gridmint_core::Address([0; 32])),
+            crate::block::explain_key(epoch, owner),
+        );
         self.guard("reading a record", || {
             let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
             let handle = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
-            let Some(value) = handle.get(&key).map_err(|e| self.db_err(e))? else { return Ok(None) };
-            self.unseal(Table::ExplainOwners, Key::EpochOwner(&key), value.value()).map(|p| Some(p.to_vec()))
+            let Some(entry) = handle.range::<&[u8; 40]>(&start..=&end).map_err(|e| self.db_err(e))?.next_back() else {
+                return Ok(None);
+            };
+            let (key, value) = entry.map_err(|e| self.db_err(e))?;
+            let key = *key.value();
+            let chunk = self.unseal(Table::ExplainOwners, Key::EpochOwner(&key), value.value())?;
+            crate::block::find_owner_record(chunk, owner)
+                .map(|r| r.map(<[u8]>::to_vec))
+                .map_err(|why| self.corrupt(Table::ExplainOwners, Key::EpochOwner(&key), why))
         })
     }
 
@@ -1328,7 +1410,7 @@ mod tests {
 
     /// Goal: leaves stored in chunks read back whole and one account at a time, across chunk
     /// boundaries, with absent addresses absent; a directory that does not fit its chunks is
-    /// corruption, never a wrong total. Method: 2,500 leaves (three chunks) at one close.
+    /// corruption, never a wrong total. Method: two and a half chunks of leaves at one close.
     #[test]
     fn leaves_are_read_whole_or_one_chunk_at_a_time() {
         use crate::block::{LEAF_CHUNK, encode_leaves};
@@ -1339,7 +1421,8 @@ mod tests {
             a[..4].copy_from_slice(&(i * 2 + 1).to_be_bytes());
             Address(a)
         };
-        let leaves: Vec<(Address, u128)> = (0..2_500u32).map(|i| (address(i), u128::from(i) << 70)).collect();
+        let n = 2 * LEAF_CHUNK as u32 + LEAF_CHUNK as u32 / 2;
+        let leaves: Vec<(Address, u128)> = (0..n).map(|i| (address(i), u128::from(i) << 70)).collect();
         let encoded = encode_leaves(&leaves);
         let epoch = EpochWrite {
             epoch: 3,
@@ -1352,7 +1435,7 @@ mod tests {
         store.commit_block(&BlockWrite { block: &first, epochs: vec![epoch], heartbeats: vec![] }).unwrap();
         assert_eq!(store.table_len(Table::LeafChunks).unwrap(), 3);
         assert_eq!(store.epoch_leaves(3).unwrap(), Some(encoded));
-        for i in [0, 1, LEAF_CHUNK as u32 - 1, LEAF_CHUNK as u32, 2 * LEAF_CHUNK as u32, 2_499] {
+        for i in [0, 1, LEAF_CHUNK as u32 - 1, LEAF_CHUNK as u32, 2 * LEAF_CHUNK as u32, n - 1] {
             assert_eq!(store.leaf_total(3, &address(i)).unwrap(), Some(u128::from(i) << 70), "leaf {i}");
             let mut absent = address(i).0;
             absent[3] -= 1;
@@ -1361,7 +1444,7 @@ mod tests {
         assert_eq!(store.leaf_total(3, &Address([0xff; 32])).unwrap(), None);
         assert_eq!(store.leaf_total(4, &address(0)).unwrap(), None, "no such epoch");
         // a directory naming two chunks where there are three: corruption on the whole read
-        let mut directory = 2_048u64.to_le_bytes().to_vec();
+        let mut directory = (2 * LEAF_CHUNK as u64).to_le_bytes().to_vec();
         directory.extend_from_slice(&address(0).0);
         directory.extend_from_slice(&address(LEAF_CHUNK as u32).0);
         store.tamper(Table::Leaves, Key::Number(3), Some(&directory));
@@ -1369,6 +1452,29 @@ mod tests {
         assert!(matches!(error, StoreError::Corrupt { table: "leaf_chunks", .. }), "{error}");
         store.tamper(Table::Leaves, Key::Number(3), Some(&[1u8; 48]));
         assert!(matches!(store.leaf_total(3, &address(0)), Err(StoreError::Corrupt { table: "leaves", .. })));
+    }
+
+    /// Goal: a slot's heartbeat bitmap, stored in segments and written by several blocks, reads
+    /// back with exactly the committed machines' bits, across segment boundaries. Method: two
+    /// blocks marking machines on both sides of a boundary, and a slot nobody marked.
+    #[test]
+    fn heartbeat_bitmaps_span_segments_and_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"g").unwrap();
+        let first = block(1, genesis_hash(b"g"));
+        let second = block(2, first.hash());
+        let edge = SEGMENT_BITS;
+        let beats = heartbeats_of(vec![(7, edge), (7, 0), (9, 3), (7, edge - 1)]);
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: beats }).unwrap();
+        let beats = heartbeats_of(vec![(7, 2 * edge + 5), (7, 1)]);
+        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: beats }).unwrap();
+        let bitmap = store.heartbeat_bitmap(7).unwrap().unwrap();
+        let set: Vec<u32> = (0..3 * edge).filter(|i| bit_is_set(&bitmap, *i)).collect();
+        assert_eq!(set, vec![0, 1, edge - 1, edge, 2 * edge + 5]);
+        assert_eq!(store.table_len(Table::Heartbeats).unwrap(), 4, "slot 7: three segments; slot 9: one");
+        let nine = store.heartbeat_bitmap(9).unwrap().unwrap();
+        assert!(bit_is_set(&nine, 3) && !bit_is_set(&nine, 2));
+        assert_eq!(store.heartbeat_bitmap(8).unwrap(), None);
     }
 
     #[test]
