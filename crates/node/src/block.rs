@@ -281,6 +281,9 @@ pub fn explain_key(epoch: u64, owner: &Address) -> [u8; 40] {
 /// 64 KiB. Explaining one account reads one chunk.
 pub const OWNER_CHUNK_BYTES: usize = 65_536 - 512;
 
+/// An explain chunk with its key ([`explain_key`] of its first owner).
+pub type ExplainChunk = ([u8; 40], Vec<u8>);
+
 /// An epoch's machines grouped by owner ([`encode_owner_explain`]), the owners in address order
 /// and cut into chunks of at most [`OWNER_CHUNK_BYTES`], each keyed by [`explain_key`] of its first owner and
 /// holding `owner 32 ‖ length u32 LE ‖ record` per owner ([`find_owner_record`] reads it);
@@ -290,7 +293,7 @@ pub fn explain_by_owner(
     epoch: u64,
     record: &gridmint_core::apply::ExplainRecord,
     id_of: impl Fn(&Address) -> Option<u32>,
-) -> (Vec<([u8; 40], Vec<u8>)>, usize) {
+) -> (Vec<ExplainChunk>, usize) {
     let mut groups: std::collections::BTreeMap<Address, Vec<u8>> = std::collections::BTreeMap::new();
     for m in &record.machines {
         // every machine in a close's record is registered; u32::MAX would fail to decode
@@ -298,7 +301,7 @@ pub fn explain_by_owner(
         encode_owner_explain(groups.entry(m.view.owner).or_default(), m, id);
     }
     let owners = groups.len();
-    let mut chunks: Vec<([u8; 40], Vec<u8>)> = Vec::new();
+    let mut chunks: Vec<ExplainChunk> = Vec::new();
     for (owner, record) in groups {
         let size = 32 + 4 + record.len();
         match chunks.last_mut() {
