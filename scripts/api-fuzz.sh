@@ -44,9 +44,11 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 # no rate limit: the fuzzer's bursts would otherwise be answered 429 (documented, but then
-# nothing else gets tested); 2-second epochs so that closed epochs exist to ask about
+# nothing else gets tested); 2-second epochs so that closed epochs exist to ask about; an
+# archive node: Schemathesis counts a pruned block's 410 (documented, and tested in
+# crates/cli/tests/state.rs) as a valid request refused
 "$BIN" node --dev --data "$WORK/data" --listen "127.0.0.1:$PORT" --rate-limit 0 --block-ms 200 \
-    --epoch-seconds 2 --quiet >"$WORK/node.log" 2>&1 &
+    --epoch-seconds 2 --archive --quiet >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
 
 python3 - "$BASE" <<'EOF'
