@@ -12,8 +12,9 @@
 //! measured path is the same and the generator does not spend its time signing. The audit
 //! (`gridmint replay`), which re-verifies every signature, refuses such a data dir.
 //!
-//! Usage: cargo run --release -p gridmint-node --example history -- [MACHINES EPOCHS SLOTS DIR MODE]
-//! (defaults 10000 30 24, a temporary directory, `pruned`). Each epoch lasts SLOTS seconds, one block a
+//! Usage: cargo run --release -p gridmint-node --example history -- [MACHINES EPOCHS SLOTS DIR MODE TAIL]
+//! (defaults 10000 30 24, a temporary directory (`-`), `pruned`, 0): TAIL more blocks of the next
+//! epoch after the last close, which a restart then replays. Each epoch lasts SLOTS seconds, one block a
 //! second; owners hold 4 machines each; 90% of the fleet is online in each slot.
 
 use gridmint_core::{Address, Tx, TxBody};
@@ -54,6 +55,7 @@ fn main() {
     let data =
         args.get(3).filter(|d| *d != "-").map_or_else(|| temporary.path().join("data"), std::path::PathBuf::from);
     let archive = args.get(4).is_some_and(|m| m == "archive");
+    let tail = arg(5, 0);
     let policy = gridmint_node::node::dev_epochs(&gridmint_core::Policy::preset("netmind").unwrap(), slots)
         .expect("a dev policy");
     let (mut ledger, key) = gridmint_node::node::create_dev(&data, policy).expect("a new data dir");
@@ -132,9 +134,22 @@ fn main() {
     // the last block closes the last epoch
     let close = time.max(ledger.state.epoch_end_time(ledger.state.epoch));
     commit(&mut ledger, close, vec![], false);
+    // and the tail: blocks of the next epoch, heartbeats only
+    time = close + 1;
+    for s in 0..tail.min(slots - 2) {
+        let slot = (time - ledger.genesis.genesis_time) / ledger.state.policy.epoch.slot_seconds;
+        let txs = (0..machines)
+            .filter(|m| (m * 7 + s) % 10 != 0)
+            .map(|m| unsigned(machine(m), 0, TxBody::Heartbeat { slot }))
+            .collect();
+        commit(&mut ledger, time, txs, false);
+        time += 1;
+    }
     let generate = started.elapsed().as_secs_f64();
     let height = ledger.state.height;
     let last_epoch = ledger.state.epoch - 1;
+    // the registrations' epoch is closed too: every closed epoch has records
+    let closed_epochs = epochs + 1;
     use gridmint_node::store::Table;
     let tables: Vec<(Table, u64)> =
         Table::ALL.iter().map(|t| (*t, ledger.store.table_bytes(*t).expect("table stats"))).collect();
@@ -147,7 +162,7 @@ fn main() {
     let p = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q) as usize] * 1e3;
     let store_bytes = std::fs::metadata(data.join(gridmint_node::store::DB_FILE)).map_or(0, |m| m.len());
     let snapshot_bytes = dir_size(&gridmint_node::snapshots::dir_of(&data));
-    let machine_epochs = (machines * epochs).max(1) as f64;
+    let machine_epochs = (machines * closed_epochs).max(1) as f64;
 
     let at = Instant::now();
     let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).expect("restart");

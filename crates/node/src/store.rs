@@ -303,9 +303,11 @@ pub fn heartbeats_of(mut marks: Vec<(u64, u32)>) -> Vec<(u64, Vec<u32>)> {
     out
 }
 
-/// Bytes of a heartbeat bitmap per stored segment: small entries that share B-tree pages, so a
-/// slot's bitmap costs its bits, not its bits rounded up to redb's power-of-two page runs.
-pub const SEGMENT_BYTES: usize = 1024;
+/// Bytes of a heartbeat bitmap per stored segment (32,000 machines): a whole segment with its
+/// tag, key and entry header fills one 4 KiB B-tree page, so a slot's bitmap costs its bits, not
+/// its bits rounded up to redb's power-of-two page runs (a 100k-machine bitmap in one value
+/// would take 16 KiB for its 12.5 KB); only the last, partial segment shares a page.
+pub const SEGMENT_BYTES: usize = 4000;
 const SEGMENT_BITS: u32 = SEGMENT_BYTES as u32 * 8;
 
 /// The key of segment `segment` of `slot`'s heartbeat bitmap (slots stay below 2^44: they are
