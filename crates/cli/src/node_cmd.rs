@@ -97,7 +97,8 @@ pub struct NodeArgs {
     #[arg(long)]
     archive: bool,
     /// A pruned node keeps the blocks of at least this many closed epochs (and of the open one).
-    #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "archive")]
+    #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "archive",
+          value_parser = clap::value_parser!(u64).range(1..))]
     keep_epochs: u64,
     /// Print nothing per block and epoch (only start-up and errors).
     #[arg(long, short)]

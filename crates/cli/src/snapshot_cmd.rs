@@ -115,41 +115,7 @@ pub fn main(command: SnapshotCommand) -> ExitCode {
             fail(format!("no snapshot in {} checks out", data.display()))
         }
         SnapshotCommand::Import { file, data, genesis, trusted_hash } => {
-            let (header, bytes) = match read_checked(&file) {
-                Ok(x) => x,
-                Err(e) => return fail(e),
-            };
-            let trusted = match trusted_hash.as_deref().map(parse_hash).transpose() {
-                Ok(t) => t,
-                Err(e) => return fail(format!("--trusted-hash: {e}")),
-            };
-            let created = !data.join(gridmint_node::store::DB_FILE).exists();
-            if created {
-                let path = genesis.unwrap_or_else(|| genesis_beside(&file));
-                let parsed = std::fs::read(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<gridmint_node::Genesis>(&b).map_err(|e| e.to_string()));
-                let genesis = match parsed {
-                    Ok(g) => g,
-                    Err(e) => {
-                        return fail(format!(
-                            "{} holds no ledger, and the genesis to create one cannot be read from {}: {e} (pass \
-                             --genesis FILE)",
-                            data.display(),
-                            path.display()
-                        ));
-                    }
-                };
-                if let Err(e) = gridmint_node::Ledger::create(&data, genesis) {
-                    return fail(format!("cannot create {}: {e}", data.display()));
-                }
-            }
-            let result = install(&file, &data, &header, &bytes, trusted);
-            if result.is_err() && created {
-                // a ledger made only for this import is not left behind half-made
-                let _ = std::fs::remove_dir_all(&data);
-            }
-            match result {
+            match import(&file, &data, genesis, trusted_hash.as_deref()) {
                 Ok(message) => {
                     println!("{message}");
                     ExitCode::SUCCESS
@@ -158,6 +124,176 @@ pub fn main(command: SnapshotCommand) -> ExitCode {
             }
         }
     }
+}
+
+/// `gridmint snapshot import`: into a node that stores the snapshot's block (or its base), or
+/// — with the trusted block hash — a new node started at it.
+fn import(file: &Path, data: &Path, genesis: Option<PathBuf>, trusted_hash: Option<&str>) -> Result<String, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let (header, state) = gridmint_core::snapshot::decode(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
+    let trusted = trusted_hash.map(parse_hash).transpose().map_err(|e| format!("--trusted-hash: {e}"))?;
+    let marker = data.join(snapshots::IMPORT_MARKER);
+    let has_ledger = data.join(gridmint_node::store::DB_FILE).exists() && !marker.exists();
+    if !has_ledger {
+        return import_new(file, data, genesis, &header, &state, &bytes, trusted);
+    }
+    if genesis.is_some() {
+        return Err(format!("{} already holds a ledger: --genesis only creates a new one", data.display()));
+    }
+    let ledger =
+        gridmint_node::Ledger::open_at_genesis(data).map_err(|e| format!("cannot open {}: {e}", data.display()))?;
+    check_genesis(&ledger.genesis, &header, &state)?;
+    let described = describe(&header, bytes.len());
+    if let Err(why) = snapshots::check_against(&header, &ledger) {
+        // a ledger with no block yet may start at the snapshot, if its block hash is trusted
+        let store = &ledger.store;
+        let last = store.last_height().map_err(|e| e.to_string())?;
+        if last != store.base_height() || header.height <= last {
+            return Err(format!("{} does not fit this node: {why}", file.display()));
+        }
+        check_trusted(&header, trusted, &why.to_string())?;
+        snapshots::write(&snapshots::dir_of(data), header.height, &bytes, usize::MAX)
+            .map_err(|e| format!("cannot install the snapshot: {e}"))?;
+        store
+            .start_at(&header)
+            .map_err(|e| format!("cannot start {} at block {}: {e}", data.display(), header.height))?;
+        return Ok(started_message(data, &header, &described));
+    }
+    let path = snapshots::write(&snapshots::dir_of(data), header.height, &bytes, usize::MAX)
+        .map_err(|e| format!("cannot install the snapshot: {e}"))?;
+    Ok(format!("installed {}: {described}", path.display()))
+}
+
+/// A new node in `data` from `genesis` (default: beside the snapshot), started at the
+/// snapshot's block. Everything is checked before anything is written; a marker file makes an
+/// interrupted import refuse to start (never a chain from genesis), and a failed one removes
+/// only what it wrote.
+fn import_new(
+    file: &Path,
+    data: &Path,
+    genesis: Option<PathBuf>,
+    header: &gridmint_core::snapshot::SnapshotHeader,
+    state: &gridmint_core::State,
+    bytes: &[u8],
+    trusted: Option<[u8; 32]>,
+) -> Result<String, String> {
+    let path = genesis.unwrap_or_else(|| genesis_beside(file));
+    let genesis = std::fs::read(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<gridmint_node::Genesis>(&b).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            format!(
+                "{} holds no ledger, and the genesis to create one cannot be read from {}: {e} (pass --genesis FILE)",
+                data.display(),
+                path.display()
+            )
+        })?;
+    check_genesis(&genesis, header, state)?;
+    check_trusted(header, trusted, &format!("{} holds no ledger", data.display()))?;
+    let described = describe(header, bytes.len());
+    let dir_existed = data.exists();
+    let snapshots_existed = snapshots::dir_of(data).exists();
+    let marker = data.join(snapshots::IMPORT_MARKER);
+    let write = || -> Result<(), String> {
+        // what an interrupted import left is replaced
+        for leftover in [gridmint_node::store::DB_FILE, gridmint_node::store::TIP_FILE] {
+            let _ = std::fs::remove_file(data.join(leftover));
+        }
+        std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        std::fs::write(&marker, b"a snapshot import into this data dir did not finish: run it again\n")
+            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+        let ledger = gridmint_node::Ledger::create(data, genesis.clone())
+            .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        snapshots::write(&snapshots::dir_of(data), header.height, bytes, usize::MAX)
+            .map_err(|e| format!("cannot install the snapshot: {e}"))?;
+        snapshots::write_genesis(&snapshots::dir_of(data), &ledger.genesis)
+            .map_err(|e| format!("cannot write the genesis beside it: {e}"))?;
+        ledger
+            .store
+            .start_at(header)
+            .map_err(|e| format!("cannot start {} at block {}: {e}", data.display(), header.height))?;
+        drop(ledger);
+        std::fs::remove_file(&marker).map_err(|e| format!("cannot remove {}: {e}", marker.display()))
+    };
+    match write() {
+        Ok(()) => Ok(started_message(data, header, &described)),
+        Err(e) => {
+            // only what this import wrote goes
+            for written in [gridmint_node::store::DB_FILE, gridmint_node::store::TIP_FILE, snapshots::IMPORT_MARKER] {
+                let _ = std::fs::remove_file(data.join(written));
+            }
+            if !snapshots_existed {
+                let _ = std::fs::remove_dir_all(snapshots::dir_of(data));
+            }
+            if !dir_existed {
+                let _ = std::fs::remove_dir(data);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The genesis must be the one the snapshot's chain started from: same chain id, genesis time
+/// and first policy (the state root commits to the last two), and the block's producer.
+fn check_genesis(
+    genesis: &gridmint_node::Genesis,
+    header: &gridmint_core::snapshot::SnapshotHeader,
+    state: &gridmint_core::State,
+) -> Result<(), String> {
+    if header.chain != snapshots::chain_tag(&genesis.chain_id) {
+        return Err(format!("the snapshot is of another chain than `{}`", genesis.chain_id));
+    }
+    if state.genesis_time != genesis.genesis_time {
+        return Err(format!(
+            "the snapshot's chain began at {}, the genesis at {}: not this chain's genesis",
+            state.genesis_time, genesis.genesis_time
+        ));
+    }
+    let policy = genesis.parse_policy().map_err(|e| e.to_string())?;
+    if state.policy_log.first().map(|era| era.hash) != Some(policy.hash()) {
+        return Err("the snapshot's chain began under another policy than the genesis's".into());
+    }
+    if header.producer != genesis.producer {
+        return Err(format!(
+            "the snapshot's block was produced by {}, not this genesis's producer {}",
+            header.producer.to_bech32m(),
+            genesis.producer.to_bech32m()
+        ));
+    }
+    Ok(())
+}
+
+/// A snapshot whose block the node does not store is taken only with its block hash trusted.
+fn check_trusted(
+    header: &gridmint_core::snapshot::SnapshotHeader,
+    trusted: Option<[u8; 32]>,
+    why: &str,
+) -> Result<(), String> {
+    let hash = header.block_hash(BLOCK_HASH_DOMAIN);
+    match trusted {
+        None => Err(format!(
+            "this node does not store block {} ({why}); to start it from this snapshot, pass --trusted-hash with that \
+             block's hash from a node you trust (this snapshot claims {})",
+            header.height,
+            hex::encode(hash)
+        )),
+        Some(t) if t != hash => Err(format!(
+            "the snapshot is of block hash {}, not the trusted {}: refused",
+            hex::encode(hash),
+            hex::encode(t)
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn started_message(data: &Path, header: &gridmint_core::snapshot::SnapshotHeader, described: &str) -> String {
+    format!(
+        "installed: {described}\n{} starts at block {} (it stores no earlier block); start it with `gridmint node \
+         --data {}`",
+        data.display(),
+        header.height,
+        data.display()
+    )
 }
 
 /// Where `export` writes the genesis beside a snapshot file.
@@ -170,70 +306,4 @@ fn genesis_beside(file: &Path) -> PathBuf {
 fn parse_hash(text: &str) -> Result<[u8; 32], String> {
     let bytes = hex::decode(text.trim()).map_err(|e| format!("not hex: {e}"))?;
     bytes.try_into().map_err(|b: Vec<u8>| format!("{} bytes, not 32", b.len()))
-}
-
-/// Checks the snapshot against the node in `data` and installs it; a node that does not store
-/// its block starts at it, if `trusted` is its block hash.
-fn install(
-    file: &Path,
-    data: &Path,
-    header: &gridmint_core::snapshot::SnapshotHeader,
-    bytes: &[u8],
-    trusted: Option<[u8; 32]>,
-) -> Result<String, String> {
-    let ledger =
-        gridmint_node::Ledger::open_at_genesis(data).map_err(|e| format!("cannot open {}: {e}", data.display()))?;
-    let described = describe(header, bytes.len());
-    let mut started = false;
-    if let Err(why) = snapshots::check_against(header, &ledger) {
-        let store = &ledger.store;
-        let last = store.last_height().map_err(|e| e.to_string())?;
-        let empty = last == store.base_height();
-        if !(empty && header.height > last) {
-            return Err(format!("{} does not fit this node: {why}", file.display()));
-        }
-        if header.chain != snapshots::chain_tag(&ledger.genesis.chain_id) {
-            return Err(format!("{} is of another chain than `{}`", file.display(), ledger.genesis.chain_id));
-        }
-        let hash = header.block_hash(BLOCK_HASH_DOMAIN);
-        match trusted {
-            None => {
-                return Err(format!(
-                    "this node does not store block {} ({why}); to start it from this snapshot, pass --trusted-hash \
-                     with that block's hash from a node you trust (this snapshot claims {})",
-                    header.height,
-                    hex::encode(hash)
-                ));
-            }
-            Some(t) if t != hash => {
-                return Err(format!(
-                    "{} is of block hash {}, not the trusted {}: refused",
-                    file.display(),
-                    hex::encode(hash),
-                    hex::encode(t)
-                ));
-            }
-            Some(_) => {}
-        }
-        store
-            .start_at(header)
-            .map_err(|e| format!("cannot start {} at block {}: {e}", data.display(), header.height))?;
-        started = true;
-    }
-    let path = snapshots::write(&snapshots::dir_of(data), header.height, bytes, usize::MAX)
-        .map_err(|e| format!("cannot install the snapshot: {e}"))?;
-    snapshots::write_genesis(&snapshots::dir_of(data), &ledger.genesis)
-        .map_err(|e| format!("cannot write the genesis beside it: {e}"))?;
-    Ok(if started {
-        format!(
-            "installed {}: {described}\n{} starts at block {} (it stores no earlier block); start it with `gridmint \
-             node --data {}`",
-            path.display(),
-            data.display(),
-            header.height,
-            data.display()
-        )
-    } else {
-        format!("installed {}: {described}", path.display())
-    })
 }

@@ -289,6 +289,8 @@ fn a_node_is_pruned_by_default_and_an_archive_node_keeps_everything() {
     let (code, _, err) = run(&["node", "--dev", "--data", data.to_str().unwrap(), "--snapshots-kept", "1"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--snapshots-kept"), "{err}");
+    let (code, _, err) = run(&["node", "--dev", "--data", data.to_str().unwrap(), "--keep-epochs", "0"]);
+    assert_eq!(code, 2, "{err}");
 
     let archive = dir.path().join("archive");
     let node = start_logged(&archive, &dir.path().join("archive.log"), &["--archive"]);
@@ -296,6 +298,11 @@ fn a_node_is_pruned_by_default_and_an_archive_node_keeps_everything() {
     let status = node.get("/v1/status").body;
     assert_eq!((status["archive"].as_bool(), status["oldest_block"].as_u64()), (Some(true), Some(1)));
     assert_eq!(node.get("/v1/blocks/1").status, 200);
+}
+
+/// An epoch that closed before the node's first block (the one before its open epoch).
+fn gone_epoch(node: &common::NodeProc) -> u64 {
+    node.get("/v1/status").body["epoch"].as_u64().unwrap() - 1
 }
 
 /// Goal: a new node starts from another node's snapshot without its blocks: `import` creates
@@ -334,6 +341,21 @@ fn a_new_node_starts_from_a_trusted_snapshot() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--trusted-hash") && err.contains(&hash), "{err}");
     assert!(!fresh.exists(), "a refused import leaves no data dir");
+    // into a dir the operator already has: a refusal leaves everything in it
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(fresh.join("keep.txt"), "mine").unwrap();
+    let (code, _, err) = import(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(std::fs::read_dir(&fresh).unwrap().count(), 1, "only the operator's file is there");
+    // another chain's genesis: refused, even with the right hash
+    let other_genesis = dir.path().join("other-genesis.json");
+    let mut genesis: Value =
+        serde_json::from_slice(&std::fs::read(format!("{}.genesis.json", file.display())).unwrap()).unwrap();
+    genesis["genesis_time"] = (genesis["genesis_time"].as_u64().unwrap() + 1).into();
+    std::fs::write(&other_genesis, serde_json::to_vec(&genesis).unwrap()).unwrap();
+    let (code, _, err) = import(&["--trusted-hash", &hash, "--genesis", other_genesis.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not this chain's genesis"), "{err}");
     let (code, _, err) = import(&["--trusted-hash", &"ab".repeat(32)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("refused"), "{err}");
@@ -342,6 +364,16 @@ fn a_new_node_starts_from_a_trusted_snapshot() {
     let (code, out, err) = import(&["--trusted-hash", &hash]);
     assert_eq!(code, 0, "{out} {err}");
     assert!(out.contains(&format!("starts at block {height}")), "{out}");
+    assert_eq!(std::fs::read_to_string(fresh.join("keep.txt")).unwrap(), "mine");
+    // an import that did not finish: the node refuses to start (never a chain from genesis);
+    // running the import again finishes it
+    std::fs::write(fresh.join(gridmint_node::snapshots::IMPORT_MARKER), "").unwrap();
+    let (code, _, err) = run(&["node", "--data", fresh.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did not finish"), "{err}");
+    let (code, out, err) = import(&["--trusted-hash", &hash]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(!fresh.join(gridmint_node::snapshots::IMPORT_MARKER).exists());
 
     let fresh_log = dir.path().join("fresh.log");
     let mut node = start_logged(&fresh, &fresh_log, &["--skip-empty-blocks"]);
@@ -352,6 +384,10 @@ fn a_new_node_starts_from_a_trusted_snapshot() {
     assert_eq!(status["tip_hash"].as_str(), Some(hash.as_str()), "{status}");
     let gone = node.get(&format!("/v1/blocks/{height}"));
     assert_eq!(gone.status, 410);
+    // the epochs closed before its first block are another node's to answer, by name
+    let epoch = gone_epoch(&node);
+    let answer = node.get(&format!("/v1/epochs/{epoch}"));
+    assert_eq!((answer.status, answer.error_code()), (410, Some("pruned")), "{:?}", answer.body);
     for (user, want) in users.iter().zip(&expected) {
         let proof = node.get(&format!("/v1/accounts/{}/proof", address_of(user))).body;
         assert_eq!(proof["proof"]["spendable"], want["proof"]["spendable"]);

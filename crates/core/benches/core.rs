@@ -104,6 +104,8 @@ fn epoch_close(c: &mut Criterion) {
         b.iter(|| black_box(rewarded.full_state_root()))
     });
     group.bench_function("rewards_root_1m_accounts", |b| b.iter(|| black_box(rewarded.rewards_root())));
+    // the part of every block's root that is hashed flat: what the trees do not hold
+    group.bench_function("rest_hash_1m_machines_1m_accounts", |b| b.iter(|| black_box(rewarded.rest_hash())));
     group.finish();
 
     // issue 12 target: the root after a block of 10,000 transfers in a state of 1M accounts and

@@ -481,10 +481,23 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
     }))
 }
 
+/// An epoch that closed before the block this node started from.
+fn before_start(epoch: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "pruned",
+        format!("epoch {epoch} closed before the snapshot this node started from: ask a node that has its records"),
+    )
+}
+
 fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
     let epoch = parse_u64(text, "epoch")?;
     let summary = shared.store.epoch_summary(epoch).map_err(ApiError::internal)?.ok_or_else(|| {
         let open = read_state(shared, |l| l.state.epoch);
+        if (1..open).contains(&epoch) {
+            // closed before the block this node started from (it started from a snapshot)
+            return before_start(epoch);
+        }
         ApiError::not_found("epoch_not_closed", format!("epoch {epoch} has not closed (the open epoch is {open})"))
     })?;
     let summary: Value = serde_json::from_slice(&summary).map_err(ApiError::internal)?;
@@ -498,6 +511,7 @@ fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
         (status = 200, description = "the epoch's summary", body = EpochSummaryDoc),
         (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
         (status = 404, description = "epoch_not_closed", body = ErrorBody),
+        (status = 410, description = "pruned: the epoch (or, for explain, the one before it) closed before the snapshot this node started from", body = ErrorBody),
     ))]
 async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>) -> ApiResult {
     ok(closed_epoch(&shared, &epoch)?.1)
@@ -517,6 +531,7 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
         (status = 200, description = "the proof", body = ProofView),
         (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
         (status = 404, description = "epoch_not_closed, no_rewards", body = ErrorBody),
+        (status = 410, description = "pruned: the epoch (or, for explain, the one before it) closed before the snapshot this node started from", body = ErrorBody),
     ))]
 async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
@@ -536,6 +551,7 @@ async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Para
         (status = 200, description = "the explanation", body = ExplainView),
         (status = 400, description = "invalid_number, invalid_address, invalid_path", body = ErrorBody),
         (status = 404, description = "epoch_not_closed; unknown_account: no account, no machine in the epoch's record and no rewards by its close", body = ErrorBody),
+        (status = 410, description = "pruned: the epoch (or, for explain, the one before it) closed before the snapshot this node started from", body = ErrorBody),
     ))]
 async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
@@ -570,6 +586,10 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
             "unknown_account",
             format!("{address} has no account, no machine in epoch {epoch}'s record and no rewards by its close"),
         ));
+    }
+    // what the epoch added needs the previous close's totals
+    if epoch > 1 && shared.store.epoch_close(epoch - 1).map_err(ApiError::internal)?.is_none() {
+        return Err(before_start(epoch - 1));
     }
     let before = total_at(epoch - 1)?.unwrap_or(0);
     let after = leaf.unwrap_or(0);

@@ -63,6 +63,12 @@ pub enum LedgerError {
     /// The proposal is not a valid next block.
     #[error(transparent)]
     Block(#[from] BlockError),
+    /// A `gridmint snapshot import` into this data dir did not finish.
+    #[error(
+        "a snapshot import into {0} did not finish: run `gridmint snapshot import` again (a node started now would \
+         begin a chain of its own from genesis)"
+    )]
+    IncompleteImport(std::path::PathBuf),
     /// The blocks a start needs were pruned from this data dir.
     #[error(
         "data dir {dir} is pruned: blocks 1..={base} are not stored, and {why} (start it from a snapshot of block \
@@ -202,6 +208,8 @@ impl Ledger {
                             opened.snapshot = Some(height);
                             return Ok((ledger, opened));
                         }
+                        // damage to the store is reported as such, not as a snapshot's problem
+                        Err(LedgerError::Store(e)) if e.is_damage() => return Err(LedgerError::Store(e)),
                         Err(e) => {
                             opened.skipped.push((path, format!("the blocks after it do not replay from it: {e}")));
                             ledger.state = genesis_state.clone();
@@ -213,12 +221,14 @@ impl Ledger {
             }
         }
         if base > 0 {
-            let tried = opened.skipped.len();
-            return Err(LedgerError::Pruned {
-                dir: dir.into(),
-                base,
-                why: format!("none of its {tried} snapshots can start it"),
-            });
+            let reasons: Vec<String> =
+                opened.skipped.iter().map(|(path, why)| format!("{}: {why}", path.display())).collect();
+            let why = if reasons.is_empty() {
+                "it has no snapshot".to_string()
+            } else {
+                format!("no snapshot can start it ({})", reasons.join("; "))
+            };
+            return Err(LedgerError::Pruned { dir: dir.into(), base, why });
         }
         ledger.replay_to_tip(false, progress)?;
         Ok((ledger, opened))
@@ -227,6 +237,9 @@ impl Ledger {
     /// Opens the ledger in `dir` at its genesis state, replaying nothing (for tools that read
     /// the store or check a snapshot against it).
     pub fn open_at_genesis(dir: &Path) -> Result<Ledger, LedgerError> {
+        if dir.join(crate::snapshots::IMPORT_MARKER).exists() {
+            return Err(LedgerError::IncompleteImport(dir.into()));
+        }
         let (store, genesis_bytes) = Store::open(dir)?;
         let genesis: Genesis =
             serde_json::from_slice(&genesis_bytes).map_err(|e| LedgerError::BadGenesis(e.to_string()))?;

@@ -79,6 +79,11 @@ impl Config {
         if self.archive {
             return Ok(());
         }
+        if self.keep_epochs == 0 {
+            return Err(
+                "a pruned node keeps at least one closed epoch of blocks: --keep-epochs must be 1 or more".into()
+            );
+        }
         if self.snapshot_every == 0 {
             return Err("a pruned node restarts from its snapshots: --snapshot-every 0 needs --archive".into());
         }

@@ -44,16 +44,28 @@ pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
 /// one, so that a new node can be created for it).
 pub const GENESIS_FILE: &str = "genesis.json";
 
-/// Writes the genesis record into the snapshot directory unless it is there (atomically).
+/// In a data dir, a `gridmint snapshot import` that started a new node and has not finished:
+/// the node refuses to start until the import is run again.
+pub const IMPORT_MARKER: &str = "import.incomplete";
+
+/// Writes the genesis record into the snapshot directory unless it is there with these bytes
+/// (atomically and durably).
 pub fn write_genesis(dir: &Path, genesis: &crate::Genesis) -> std::io::Result<()> {
+    use std::io::Write;
     let path = dir.join(GENESIS_FILE);
-    if path.exists() {
+    let bytes = genesis.to_bytes();
+    if std::fs::read(&path).is_ok_and(|stored| stored == bytes) {
         return Ok(());
     }
     std::fs::create_dir_all(dir)?;
     let temporary = dir.join(format!("{GENESIS_FILE}.tmp"));
-    std::fs::write(&temporary, genesis.to_bytes())?;
-    std::fs::rename(&temporary, &path)
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, &path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// What a snapshot header holds of the chain id: its blake3 hash.

@@ -310,10 +310,13 @@ pub fn heartbeats_of(mut marks: Vec<(u64, u32)>) -> Vec<(u64, Vec<u32>)> {
 pub const SEGMENT_BYTES: usize = 4000;
 const SEGMENT_BITS: u32 = SEGMENT_BYTES as u32 * 8;
 
-/// The key of segment `segment` of `slot`'s heartbeat bitmap (slots stay below 2^44: they are
-/// the current slot when their heartbeat is accepted).
+/// The largest slot a heartbeat key holds: slots are the current slot when their heartbeat is
+/// accepted, 2^44 of them is millions of years.
+pub const MAX_SLOT: u64 = (1 << 44) - 1;
+
+/// The key of segment `segment` of `slot`'s heartbeat bitmap (`slot` at most [`MAX_SLOT`]).
 pub fn heartbeat_key(slot: u64, segment: u32) -> u64 {
-    (slot << 20) | u64::from(segment)
+    (slot.min(MAX_SLOT) << 20) | u64::from(segment)
 }
 
 /// The slot of a heartbeat key.
@@ -705,6 +708,12 @@ impl Store {
                     }
                 }
                 for (slot, ids) in &write.heartbeats {
+                    if *slot > MAX_SLOT {
+                        return Err(StoreError::Damaged {
+                            path: self.dir.clone(),
+                            why: format!("a heartbeat for slot {slot}, beyond any slot a bitmap holds"),
+                        });
+                    }
                     // ids ascending: each segment is read and written once
                     for segment_ids in ids.chunk_by(|a, b| a / SEGMENT_BITS == b / SEGMENT_BITS) {
                         let n = heartbeat_key(*slot, segment_ids[0] / SEGMENT_BITS);
@@ -866,8 +875,17 @@ impl Store {
                         let block =
                             StoredBlock::decode(payload).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         drop(record);
+                        // an entry goes only if it is this block's: a later commit of the same id
+                        // (which the rules do not allow today) would keep its own
                         for receipt in &block.receipts {
-                            txs.remove(&receipt.tx_id).map_err(|e| self.db_err(e))?;
+                            let id = &receipt.tx_id;
+                            let here = match txs.get(id).map_err(|e| self.db_err(e))? {
+                                Some(v) => self.decode_location(id, v.value())?.height == height,
+                                None => false,
+                            };
+                            if here {
+                                txs.remove(id).map_err(|e| self.db_err(e))?;
+                            }
                         }
                         if height == to {
                             header = Some(crate::snapshots::header_of(chain_id, &block));
@@ -897,10 +915,11 @@ impl Store {
                 let (key, value) = entry.map_err(|e| self.db_err(e))?;
                 let key = key.value();
                 let segment = self.unseal(Table::Heartbeats, Key::Number(key), value.value())?;
-                if segment.len() > SEGMENT_BYTES {
-                    return Err(self.corrupt(Table::Heartbeats, Key::Number(key), "a segment longer than a segment"));
+                let index = key - start;
+                if segment.len() > SEGMENT_BYTES || index > u64::from(u32::MAX / SEGMENT_BITS) {
+                    return Err(self.corrupt(Table::Heartbeats, Key::Number(key), "not a segment of a machine bitmap"));
                 }
-                let at = (key - start) as usize * SEGMENT_BYTES;
+                let at = index as usize * SEGMENT_BYTES;
                 let bitmap = bitmap.get_or_insert_with(Vec::new);
                 bitmap.resize(bitmap.len().max(at + segment.len()), 0);
                 bitmap[at..at + segment.len()].copy_from_slice(segment);
