@@ -186,9 +186,9 @@ pub fn encode(state: &State, header: &SnapshotHeader) -> Vec<u8> {
     out
 }
 
-/// Decodes and checks a snapshot (see the module documentation); the state comes back with its
-/// root computed (its trees built), ready to execute the next block.
-pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, State), SnapshotError> {
+/// Checks a snapshot's framing and checksum without decoding its state (what is worth knowing
+/// of a file cheaply, before relying on it): its header.
+pub fn check_checksum(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
     let header = peek_header(bytes)?;
     let at = MAGIC.len() + 4 + HEADER_LEN;
     let body_len = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
@@ -200,6 +200,14 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, State), SnapshotError> {
     if blake3::hash(content).as_bytes() != checksum {
         return Err(SnapshotError::Checksum);
     }
+    Ok(header)
+}
+
+/// Decodes and checks a snapshot (see the module documentation); the state comes back with its
+/// root computed (its trees built), ready to execute the next block.
+pub fn decode(bytes: &[u8]) -> Result<(SnapshotHeader, State), SnapshotError> {
+    let header = check_checksum(bytes)?;
+    let content = &bytes[..bytes.len() - 32];
     let mut state: State =
         postcard::from_bytes(&content[PREFIX_LEN..]).map_err(|e| SnapshotError::Decode(e.to_string()))?;
     if state.height != header.height {

@@ -175,6 +175,9 @@ pub fn encode(ledger: &Ledger, block: &StoredBlock) -> Result<Vec<u8>, LedgerErr
     Ok(snapshot::encode(&ledger.state, &header_of(&ledger.genesis.chain_id, block)))
 }
 
+/// The most blocks one epoch close prunes.
+pub const PRUNE_PER_CLOSE: u64 = 100_000;
+
 /// After `epoch` closed, on a pruned node: removes the blocks up to the newest snapshot in the
 /// data dir that is at or before the close of epoch `epoch - keep_epochs` (a restart needs a
 /// snapshot at or after the base, and the blocks of the kept epochs stay). Returns how many
@@ -187,12 +190,32 @@ pub fn prune_after_close(
 ) -> Result<Option<(u64, u64)>, crate::store::StoreError> {
     let Some(bound_epoch) = epoch.checked_sub(keep_epochs).filter(|e| *e > 0) else { return Ok(None) };
     let Some(bound) = store.epoch_close(bound_epoch)? else { return Ok(None) };
-    let Some(base) = list(&dir_of(store.dir())).into_iter().map(|(h, _)| h).find(|h| *h <= bound) else {
-        return Ok(None);
+    // the newest snapshot at or before the bound whose bytes check out and whose header is the
+    // stored block's: blocks are never pruned up to a file that could not start the node
+    let usable = |height: u64, path: &Path| -> Result<bool, crate::store::StoreError> {
+        let Ok(bytes) = std::fs::read(path) else { return Ok(false) };
+        let Ok(header) = snapshot::check_checksum(&bytes) else { return Ok(false) };
+        let stored = match store.block(height)? {
+            Some(block) => header_of(chain_id, &block) == header,
+            None => store.base()?.is_some_and(|base| base == header),
+        };
+        Ok(header.height == height && stored)
     };
-    if base <= store.base_height() {
-        return Ok(None);
+    let mut base = None;
+    for (height, path) in list(&dir_of(store.dir())).into_iter().filter(|(h, _)| *h <= bound) {
+        if height <= store.base_height() {
+            break;
+        }
+        if usable(height, &path)? {
+            base = Some(height);
+            break;
+        }
     }
-    let removed = store.prune_to(base, chain_id)?;
-    Ok(Some((removed, base)))
+    let Some(base) = base else { return Ok(None) };
+    // at most PRUNE_PER_CLOSE blocks a close: an archive store turned pruned catches up over
+    // several closes instead of stalling block production (any base below a usable snapshot
+    // restarts from it)
+    let target = base.min(store.base_height().saturating_add(PRUNE_PER_CLOSE));
+    let removed = store.prune_to(target, chain_id)?;
+    Ok(Some((removed, target)))
 }

@@ -214,3 +214,26 @@ fn an_archive_store_keeps_every_block_and_audits_its_bitmaps() {
     assert!(audit.mismatches.is_empty(), "{:#?}", audit.mismatches);
     assert_eq!(audit.epochs, EPOCHS);
 }
+
+/// Goal: blocks are never pruned up to a snapshot that could not start the node: a damaged
+/// candidate is passed over for an older one, and with none usable nothing is pruned. Method:
+/// an archive history pruned by hand after its snapshots are damaged in turn.
+#[test]
+fn pruning_passes_over_a_damaged_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let h = history(&data, true);
+    let ledger = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap().0;
+    let chain = ledger.genesis.chain_id.clone();
+    let store = ledger.store.clone();
+    let file = |epoch: u64| snapshot_files(&data).into_iter().find(|f| f.0 == h.closes[&epoch]).unwrap().1;
+    // keep 1 after epoch 6: the candidates are the closes of epochs 5 and 4, newest first
+    flip_middle(&file(5));
+    let pruned = snapshots::prune_after_close(&store, &chain, 1, EPOCHS).unwrap();
+    assert_eq!(pruned.map(|p| p.1), Some(h.closes[&4]), "the damaged close-5 snapshot is passed over");
+    assert_eq!(store.base_height(), h.closes[&4]);
+    // nothing usable below the bound and above the base: nothing more is pruned
+    flip_middle(&file(4));
+    assert_eq!(snapshots::prune_after_close(&store, &chain, 1, EPOCHS).unwrap(), None);
+    assert_eq!(store.base_height(), h.closes[&4]);
+}
