@@ -18,8 +18,11 @@
 //! - `heartbeats`: each slot's bitmap is exactly the machines whose heartbeat for it the blocks
 //!   commit, and no other slot has one.
 //!
-//! A pruned store (blocks before its base gone) cannot be audited from genesis: `gridmint
-//! replay` says so before it gets here.
+//! A pruned store (blocks before its base gone) is audited from a snapshot at or after its base
+//! ([`audit_from`]): the blocks after it are re-executed and checked as above, the tables of
+//! what they wrote too; of what came before, only what needs no blocks: each earlier epoch's
+//! leaves read through their directory and hashed to the rewards root its summary records, no
+//! index entry pointing at a pruned block, `meta` holding the base.
 //!
 //! Every difference is a [`Mismatch`] naming the table and the key. A record that fails its
 //! checksum is an error ([`StoreError::Corrupt`]), as on any read.
@@ -66,18 +69,30 @@ impl Audit {
     }
 }
 
-/// Audits every table of `store` against its blocks; `progress` is called with (height, last
-/// height) as blocks are re-executed.
-pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit, StoreError> {
+/// Audits every table of `store` against its blocks from genesis; `progress` is called with
+/// (height, last height) as blocks are re-executed.
+pub fn audit(store: &Store, progress: impl FnMut(u64, u64)) -> Result<Audit, StoreError> {
+    audit_from(store, None, progress)
+}
+
+/// [`audit`] from `start` (a snapshot's state and its block's hash, at or after a pruned
+/// store's base) instead of the genesis.
+pub fn audit_from(
+    store: &Store,
+    start: Option<(State, [u8; 32])>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Audit, StoreError> {
     let mut audit = Audit::default();
+    let base = store.base_height();
     // meta
     let mut keys = store.meta_keys()?;
     keys.sort();
-    if keys != ["format", "genesis"] {
-        for key in keys.iter().filter(|k| *k != "format" && *k != "genesis") {
+    let expected: &[&str] = if base > 0 { &["base", "format", "genesis"] } else { &["format", "genesis"] };
+    if keys != expected {
+        for key in keys.iter().filter(|k| !expected.contains(&k.as_str())) {
             audit.mismatch(Table::Meta, format!("\"{key}\""), "an entry that gridmint does not write");
         }
-        for key in ["format", "genesis"].iter().filter(|k| !keys.iter().any(|s| s == *k)) {
+        for key in expected.iter().filter(|k| !keys.iter().any(|s| s == *k)) {
             audit.mismatch(Table::Meta, format!("\"{key}\""), "missing");
         }
     }
@@ -105,20 +120,38 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
     // blocks, re-executed; the transaction index and the epoch records checked against them
     let last = store.last_height()?;
     let stored_blocks = store.table_len(Table::Blocks)?;
-    if stored_blocks != last {
-        let extra = store.number_keys(Table::Blocks)?.into_iter().filter(|h| !(1..=last).contains(h));
+    if stored_blocks != last - base {
+        let extra = store.number_keys(Table::Blocks)?.into_iter().filter(|h| !(base + 1..=last).contains(h));
         for height in extra {
-            audit.mismatch(Table::Blocks, height, format!("a block outside heights 1..={last}"));
+            audit.mismatch(Table::Blocks, height, format!("a block outside heights {}..={last}", base + 1));
         }
     }
-    let mut state = State::genesis(policy, genesis.genesis_time);
-    let mut parent = genesis_hash(&genesis_bytes);
+    let from_snapshot = start.is_some();
+    let (mut state, mut parent) = match start {
+        Some((state, tip)) => (state, tip),
+        None => (State::genesis(policy, genesis.genesis_time), genesis_hash(&genesis_bytes)),
+    };
+    let first = state.height + 1;
+    // slots of the epoch open at a snapshot may hold bits of blocks before it: not compared
+    let compared_after_epoch = if from_snapshot { state.epoch } else { 0 };
+    let compared =
+        |slot: u64, state: &State| slot / u64::from(state.policy.slots_per_epoch()) + 1 > compared_after_epoch;
     let mut matched_txs = 0u64;
     let mut closed = BTreeSet::new();
+    // epochs closed at or before the start: only what needs no blocks is checked
+    let mut before_start = BTreeSet::new();
+    if from_snapshot {
+        for epoch in store.number_keys(Table::Closes)? {
+            if store.epoch_close(epoch)?.is_some_and(|h| h < first) {
+                before_start.insert(epoch);
+                check_epoch_without_blocks(store, &mut audit, epoch)?;
+            }
+        }
+    }
     // the bitmaps the blocks imply, for the slots not yet checked (those of open epochs)
     let mut bitmaps: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut heartbeat_slots = BTreeSet::new();
-    for height in 1..=last {
+    for height in first..=last {
         let Some(block) = store.block(height)? else {
             audit.mismatch(Table::Blocks, height, "missing");
             return Ok(audit);
@@ -175,6 +208,9 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
             }
         }
         for (slot, ids) in crate::ledger::heartbeats_in(&state, &block) {
+            if !compared(slot, &state) {
+                continue;
+            }
             heartbeat_slots.insert(slot);
             let bitmap = bitmaps.entry(slot).or_default();
             ids.into_iter().for_each(|id| crate::store::set_bit(bitmap, id));
@@ -263,31 +299,65 @@ pub fn audit(store: &Store, mut progress: impl FnMut(u64, u64)) -> Result<Audit,
     let mut stored_slots: Vec<u64> =
         store.number_keys(Table::Heartbeats)?.into_iter().map(crate::store::heartbeat_slot).collect();
     stored_slots.dedup();
-    for slot in stored_slots {
+    for slot in stored_slots.into_iter().filter(|s| compared(*s, &state)) {
         if !heartbeat_slots.contains(&slot) {
             audit.mismatch(Table::Heartbeats, slot, "a slot no committed heartbeat marks");
         }
     }
     for table in [Table::Epochs, Table::Leaves, Table::Explain, Table::Closes] {
         for epoch in store.number_keys(table)? {
-            if !closed.contains(&epoch) {
+            if !closed.contains(&epoch) && !before_start.contains(&epoch) {
                 audit.mismatch(table, epoch, "an epoch that no block closed");
             }
         }
     }
     for epoch in store.leaf_chunk_epochs()? {
-        if !closed.contains(&epoch) {
+        if !closed.contains(&epoch) && !before_start.contains(&epoch) {
             audit.mismatch(Table::LeafChunks, epoch, "an epoch that no block closed");
         }
     }
     // owners' explain records of epochs no block closed (those of closed epochs are checked above)
     for key in store.explain_owner_keys()? {
         let epoch = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
-        if !closed.contains(&epoch) {
+        if !closed.contains(&epoch) && !before_start.contains(&epoch) {
             audit.mismatch(Table::ExplainOwners, Key::EpochOwner(&key), "an epoch that no block closed");
         }
     }
     Ok(audit)
+}
+
+/// An epoch closed before the audit's start: its summary parses and its leaves, read through
+/// their directory, hash to the rewards root the summary records.
+fn check_epoch_without_blocks(store: &Store, audit: &mut Audit, epoch: u64) -> Result<(), StoreError> {
+    let Some(summary) = store.epoch_summary(epoch)? else {
+        audit.mismatch(Table::Epochs, epoch, "missing");
+        return Ok(());
+    };
+    let recorded = serde_json::from_slice::<serde_json::Value>(&summary)
+        .ok()
+        .and_then(|s| s["rewards_root"].as_str().map(String::from));
+    let Some(recorded) = recorded else {
+        audit.mismatch(Table::Epochs, epoch, "the summary does not parse or has no rewards root");
+        return Ok(());
+    };
+    let leaves = match store.epoch_leaves(epoch) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            audit.mismatch(Table::Leaves, epoch, "missing");
+            return Ok(());
+        }
+        Err(StoreError::Corrupt { table, why, .. }) => {
+            audit.mismatch(Table::Leaves, epoch, format!("{table}: {why}"));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    match crate::block::decode_leaves(&leaves) {
+        Ok(leaves) if hex::encode(gridmint_core::rewards_root_of(&leaves)) == recorded => {}
+        Ok(_) => audit.mismatch(Table::Leaves, epoch, "they do not hash to the rewards root of the epoch's summary"),
+        Err(why) => audit.mismatch(Table::Leaves, epoch, why),
+    }
+    Ok(())
 }
 
 /// Compares each slot's stored heartbeat bitmap with the one the blocks imply.

@@ -234,6 +234,50 @@ impl Ledger {
         Ok((ledger, opened))
     }
 
+    /// The auditor's open (`gridmint replay`): from genesis on an archive store (as
+    /// [`Ledger::open`] with `audit`); on a pruned one, from its oldest snapshot at or after its
+    /// base that loads, every block after it re-verified (signatures, invariants, roots).
+    /// Returns the ledger and the start the audit of the tables takes ([`crate::audit::audit_from`]):
+    /// `None` for genesis, or the snapshot's state and block hash.
+    #[allow(clippy::type_complexity)]
+    pub fn open_for_audit(
+        dir: &Path,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<(Ledger, Option<(State, [u8; 32])>), LedgerError> {
+        let mut ledger = Ledger::open_at_genesis(dir)?;
+        let base = ledger.store.base_height();
+        if base == 0 {
+            ledger.replay_to_tip(true, progress)?;
+            return Ok((ledger, None));
+        }
+        let last = ledger.store.last_height()?;
+        let mut skipped = Vec::new();
+        let mut found = crate::snapshots::list(&crate::snapshots::dir_of(dir));
+        found.reverse(); // oldest first: the longest stretch of blocks audited
+        for (_, path) in found.into_iter().filter(|(h, _)| (base..=last).contains(h)) {
+            match crate::snapshots::load(&path, &ledger) {
+                Ok((header, state)) => {
+                    let tip = header.block_hash(crate::block::BLOCK_HASH_DOMAIN);
+                    let start = (state.clone(), tip);
+                    ledger.state = state;
+                    ledger.tip_hash = tip;
+                    ledger.replay_to_tip(true, &mut progress)?;
+                    return Ok((ledger, Some(start)));
+                }
+                Err(why) => skipped.push(format!("{}: {why}", path.display())),
+            }
+        }
+        Err(LedgerError::Pruned {
+            dir: dir.into(),
+            base,
+            why: if skipped.is_empty() {
+                "it has no snapshot to audit from".into()
+            } else {
+                format!("no snapshot to audit from loads ({})", skipped.join("; "))
+            },
+        })
+    }
+
     /// Opens the ledger in `dir` at its genesis state, replaying nothing (for tools that read
     /// the store or check a snapshot against it).
     pub fn open_at_genesis(dir: &Path) -> Result<Ledger, LedgerError> {
