@@ -152,11 +152,15 @@ fn import(file: &Path, data: &Path, genesis: Option<PathBuf>, trusted_hash: Opti
             return Err(format!("{} does not fit this node: {why}", file.display()));
         }
         check_trusted(&header, trusted, &why.to_string())?;
+        // under the marker: a crash in between leaves a node that refuses to start, never one
+        // that produces from genesis
+        write_marker(data)?;
         snapshots::write(&snapshots::dir_of(data), header.height, &bytes, usize::MAX)
             .map_err(|e| format!("cannot install the snapshot: {e}"))?;
         store
             .start_at(&header)
             .map_err(|e| format!("cannot start {} at block {}: {e}", data.display(), header.height))?;
+        remove_marker(data)?;
         return Ok(started_message(data, &header, &described));
     }
     let path = snapshots::write(&snapshots::dir_of(data), header.height, &bytes, usize::MAX)
@@ -192,45 +196,96 @@ fn import_new(
     check_trusted(header, trusted, &format!("{} holds no ledger", data.display()))?;
     let described = describe(header, bytes.len());
     let dir_existed = data.exists();
-    let snapshots_existed = snapshots::dir_of(data).exists();
+    let snapshot_dir = snapshots::dir_of(data);
+    let snapshots_existed = snapshot_dir.exists();
     let marker = data.join(snapshots::IMPORT_MARKER);
-    let write = || -> Result<(), String> {
-        // what an interrupted import left is replaced
-        for leftover in [gridmint_node::store::DB_FILE, gridmint_node::store::TIP_FILE] {
-            let _ = std::fs::remove_file(data.join(leftover));
+    let ledger_files = [data.join(gridmint_node::store::DB_FILE), data.join(gridmint_node::store::TIP_FILE)];
+    if marker.exists() {
+        // what an interrupted import left is replaced: a ledger that produced blocks is not
+        if let Ok(ledger) = gridmint_node::Ledger::open_at_genesis_unchecked(data) {
+            let last = ledger.store.last_height().map_err(|e| e.to_string())?;
+            if last > ledger.store.base_height() {
+                return Err(format!(
+                    "{} holds an interrupted import and a ledger with blocks: remove one of them by hand",
+                    data.display()
+                ));
+            }
         }
+        for file in &ledger_files {
+            remove_if_there(file)?;
+        }
+    } else if let Some(file) = ledger_files.iter().find(|f| f.symlink_metadata().is_ok()) {
+        return Err(format!("{} is there but holds no readable ledger: refusing to touch it", file.display()));
+    }
+    if std::fs::read(snapshot_dir.join(snapshots::GENESIS_FILE)).is_ok_and(|stored| stored != genesis.to_bytes()) {
+        return Err(format!("{} already holds another chain's genesis", snapshot_dir.display()));
+    }
+    let snapshot_file = snapshot_dir.join(snapshots::file_name(header.height));
+    let snapshot_existed = snapshot_file.exists();
+    let write = || -> Result<(), String> {
         std::fs::create_dir_all(data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-        std::fs::write(&marker, b"a snapshot import into this data dir did not finish: run it again\n")
-            .map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
-        let ledger = gridmint_node::Ledger::create(data, genesis.clone())
+        write_marker(data)?;
+        let ledger = gridmint_node::Ledger::create_importing(data, genesis.clone())
             .map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-        snapshots::write(&snapshots::dir_of(data), header.height, bytes, usize::MAX)
+        snapshots::write(&snapshot_dir, header.height, bytes, usize::MAX)
             .map_err(|e| format!("cannot install the snapshot: {e}"))?;
-        snapshots::write_genesis(&snapshots::dir_of(data), &ledger.genesis)
+        snapshots::write_genesis(&snapshot_dir, &ledger.genesis)
             .map_err(|e| format!("cannot write the genesis beside it: {e}"))?;
         ledger
             .store
             .start_at(header)
             .map_err(|e| format!("cannot start {} at block {}: {e}", data.display(), header.height))?;
         drop(ledger);
-        std::fs::remove_file(&marker).map_err(|e| format!("cannot remove {}: {e}", marker.display()))
+        remove_marker(data)
     };
     match write() {
         Ok(()) => Ok(started_message(data, header, &described)),
         Err(e) => {
-            // only what this import wrote goes
-            for written in [gridmint_node::store::DB_FILE, gridmint_node::store::TIP_FILE, snapshots::IMPORT_MARKER] {
-                let _ = std::fs::remove_file(data.join(written));
+            // only what this import wrote goes; the marker last, once the ledger is gone
+            let removed = ledger_files.iter().try_for_each(|f| remove_if_there(f));
+            if let Err(why) = removed {
+                return Err(format!(
+                    "{e}; and the half-made ledger could not be removed ({why}): the import marker stays"
+                ));
             }
             if !snapshots_existed {
-                let _ = std::fs::remove_dir_all(snapshots::dir_of(data));
+                let _ = std::fs::remove_dir_all(&snapshot_dir);
+            } else if !snapshot_existed {
+                let _ = std::fs::remove_file(&snapshot_file);
             }
+            let _ = remove_if_there(&marker);
             if !dir_existed {
                 let _ = std::fs::remove_dir(data);
             }
             Err(e)
         }
     }
+}
+
+/// Removes `file` if it is there (a missing file is not an error).
+fn remove_if_there(file: &Path) -> Result<(), String> {
+    match std::fs::remove_file(file) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", file.display())),
+    }
+}
+
+/// Writes the import marker durably: from here until [`remove_marker`] the node will not start.
+fn write_marker(data: &Path) -> Result<(), String> {
+    let marker = data.join(snapshots::IMPORT_MARKER);
+    let io = |e: std::io::Error| format!("cannot write {}: {e}", marker.display());
+    let file = std::fs::File::create(&marker).map_err(io)?;
+    std::io::Write::write_all(&mut &file, b"a snapshot import into this data dir did not finish: run it again\n")
+        .map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::File::open(data).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// Removes the import marker durably.
+fn remove_marker(data: &Path) -> Result<(), String> {
+    remove_if_there(&data.join(snapshots::IMPORT_MARKER))?;
+    std::fs::File::open(data).and_then(|d| d.sync_all()).map_err(|e| format!("cannot sync {}: {e}", data.display()))
 }
 
 /// The genesis must be the one the snapshot's chain started from: same chain id, genesis time

@@ -375,6 +375,29 @@ fn a_new_node_starts_from_a_trusted_snapshot() {
     let (code, out, err) = import(&["--trusted-hash", &hash]);
     assert_eq!(code, 0, "{out} {err}");
     assert!(!fresh.join(gridmint_node::snapshots::IMPORT_MARKER).exists());
+    // a marker where no ledger is: a new dev chain is not created over it either
+    let marked = dir.path().join("marked");
+    std::fs::create_dir_all(&marked).unwrap();
+    std::fs::write(marked.join(gridmint_node::snapshots::IMPORT_MARKER), "").unwrap();
+    let (code, _, err) = run(&["node", "--dev", "--data", marked.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("did not finish"), "{err}");
+    // a ledger's file with no readable ledger and no marker: not touched
+    let stray = dir.path().join("stray");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join(gridmint_node::store::TIP_FILE), "x").unwrap();
+    let (code, _, err) = run(&[
+        "snapshot",
+        "import",
+        file.to_str().unwrap(),
+        "--data",
+        stray.to_str().unwrap(),
+        "--trusted-hash",
+        &hash,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("refusing to touch it"), "{err}");
+    assert_eq!(std::fs::read(stray.join(gridmint_node::store::TIP_FILE)).unwrap(), b"x");
 
     let fresh_log = dir.path().join("fresh.log");
     let mut node = start_logged(&fresh, &fresh_log, &["--skip-empty-blocks"]);

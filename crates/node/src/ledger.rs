@@ -161,8 +161,17 @@ impl Genesis {
 }
 
 impl Ledger {
-    /// Creates a new ledger in `dir` from `genesis`.
+    /// Creates a new ledger in `dir` from `genesis` (refused where a snapshot import did not
+    /// finish: running it again finishes it).
     pub fn create(dir: &Path, genesis: Genesis) -> Result<Ledger, LedgerError> {
+        if dir.join(crate::snapshots::IMPORT_MARKER).exists() {
+            return Err(LedgerError::IncompleteImport(dir.into()));
+        }
+        Ledger::create_importing(dir, genesis)
+    }
+
+    /// [`Ledger::create`] for `gridmint snapshot import`, which writes its marker first.
+    pub fn create_importing(dir: &Path, genesis: Genesis) -> Result<Ledger, LedgerError> {
         let policy = genesis.parse_policy()?;
         let store = Store::create(dir, &genesis.to_bytes())?;
         let tip_hash = genesis_hash(&genesis.to_bytes());
@@ -217,6 +226,7 @@ impl Ledger {
                         }
                     }
                 }
+                Err(crate::snapshots::Unusable::Store(e)) if e.is_damage() => return Err(e.into()),
                 Err(why) => opened.skipped.push((path, why.to_string())),
             }
         }
@@ -264,6 +274,7 @@ impl Ledger {
                     ledger.replay_to_tip(true, &mut progress)?;
                     return Ok((ledger, Some(start)));
                 }
+                Err(crate::snapshots::Unusable::Store(e)) if e.is_damage() => return Err(e.into()),
                 Err(why) => skipped.push(format!("{}: {why}", path.display())),
             }
         }
@@ -284,6 +295,12 @@ impl Ledger {
         if dir.join(crate::snapshots::IMPORT_MARKER).exists() {
             return Err(LedgerError::IncompleteImport(dir.into()));
         }
+        Ledger::open_at_genesis_unchecked(dir)
+    }
+
+    /// [`Ledger::open_at_genesis`] whatever an interrupted import left (for the import that
+    /// finishes it).
+    pub fn open_at_genesis_unchecked(dir: &Path) -> Result<Ledger, LedgerError> {
         let (store, genesis_bytes) = Store::open(dir)?;
         let genesis: Genesis =
             serde_json::from_slice(&genesis_bytes).map_err(|e| LedgerError::BadGenesis(e.to_string()))?;

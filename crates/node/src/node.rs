@@ -372,6 +372,9 @@ pub fn chain_id_for(policy: &Policy, genesis_time: u64, tag: &str) -> String {
 /// Creates a dev ledger in `dir`: a producer key, a prefunded dev key, the genesis. Returns the
 /// ledger and the dev key's path.
 pub fn create_dev(dir: &Path, policy: Policy) -> Result<(Ledger, PathBuf), String> {
+    if dir.join(crate::snapshots::IMPORT_MARKER).exists() {
+        return Err(crate::LedgerError::IncompleteImport(dir.into()).to_string());
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let dev = generate_key();
     let producer = generate_key();

@@ -21,7 +21,8 @@ pub fn dir_of(data: &Path) -> PathBuf {
 
 const SUFFIX: &str = ".snapshot";
 
-fn file_name(height: u64) -> String {
+/// The file name of the snapshot of `height`.
+pub fn file_name(height: u64) -> String {
     format!("{height:020}{SUFFIX}")
 }
 
@@ -125,6 +126,9 @@ pub enum Unusable {
     /// It does not match this chain's blocks.
     #[error("{0}")]
     Mismatch(String),
+    /// The store failed while it was checked (damage is the store's, not the snapshot's).
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Reads and checks the snapshot at `path` against `ledger`'s chain and stored blocks.
@@ -142,7 +146,7 @@ pub fn check_against(header: &SnapshotHeader, ledger: &Ledger) -> Result<(), Unu
         return Err(Unusable::Mismatch(format!("it is of another chain than `{}`", ledger.genesis.chain_id)));
     }
     // the block a pruned store was pruned up to (or started from) is kept as its header
-    let base = ledger.store.base().map_err(|e| Unusable::Mismatch(e.to_string()))?;
+    let base = ledger.store.base()?;
     if let Some(base) = base.filter(|b| b.height == header.height) {
         return if base == *header {
             Ok(())
@@ -155,8 +159,7 @@ pub fn check_against(header: &SnapshotHeader, ledger: &Ledger) -> Result<(), Unu
     }
     let block = ledger
         .store
-        .block(header.height)
-        .map_err(|e| Unusable::Mismatch(e.to_string()))?
+        .block(header.height)?
         .ok_or_else(|| Unusable::Mismatch(format!("this node has no block {}", header.height)))?;
     if header_of(&ledger.genesis.chain_id, &block) != *header {
         return Err(Unusable::Mismatch(format!("its header is not that of the stored block {}", header.height)));
