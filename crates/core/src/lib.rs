@@ -41,6 +41,8 @@ pub use apply::{Block, BlockError, BlockOutcome, Receipt};
 pub use epoch::{EpochSummary, PoolRelease, ProgramPayout};
 pub use error::TxError;
 pub use gridmint_policy::{Address, PPB, Policy, TOKEN};
-pub use root::{AccountProof, RewardProof, reward_proof_in, rewards_root_of};
+pub use root::{
+    AccountProof, RewardProof, reward_proof_in, reward_proof_in_chunk, rewards_chunk_root, rewards_root_of,
+};
 pub use state::{Account, AccountId, Epoch, MachineId, State};
 pub use tx::{DecodeError, JobMode, ProposalAction, Tx, TxBody};

@@ -555,6 +555,50 @@ pub fn reward_proof_in(leaves: &[(Address, u128)], address: &Address) -> Option<
     })
 }
 
+/// The root of the rewards tree over one chunk of its leaves (in address order).
+pub fn rewards_chunk_root(leaves: &[(Address, u128)]) -> [u8; 32] {
+    rewards_root_of(leaves)
+}
+
+/// [`reward_proof_in`] from one chunk of the leaves and every chunk's root
+/// ([`rewards_chunk_root`]): with chunks of `chunk_size` leaves, a power of two, each full
+/// chunk is a whole subtree of the rewards tree and the last one is carried up unchanged, so the
+/// proof is the path within the chunk followed by the path over the chunks' roots — the same
+/// proof, without reading the other chunks. `None` when the address is not in the chunk, or the
+/// shapes do not fit.
+pub fn reward_proof_in_chunk(
+    chunk: &[(Address, u128)],
+    chunk_index: usize,
+    chunk_size: usize,
+    chunk_roots: &[[u8; 32]],
+    leaf_count: u64,
+    address: &Address,
+) -> Option<RewardProof> {
+    if !chunk_size.is_power_of_two() || chunk_index >= chunk_roots.len() || chunk.len() > chunk_size {
+        return None;
+    }
+    let within = chunk.binary_search_by(|(a, _)| a.cmp(address)).ok()?;
+    let mut siblings = Vec::new();
+    for (levels, mut position) in [
+        (merkle_levels(hash_each(chunk, |(a, t)| reward_leaf(a, *t))), within),
+        (merkle_levels(chunk_roots.to_vec()), chunk_index),
+    ] {
+        for level in &levels[..levels.len().saturating_sub(1)] {
+            if let Some(hash) = level.get(position ^ 1) {
+                siblings.push(*hash);
+            }
+            position /= 2;
+        }
+    }
+    Some(RewardProof {
+        address: *address,
+        rewards_total: chunk[within].1,
+        index: (chunk_index * chunk_size + within) as u64,
+        leaf_count,
+        siblings,
+    })
+}
+
 /// A Merkle proof of an account's cumulative rewards (X2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RewardProof {

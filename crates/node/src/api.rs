@@ -12,7 +12,7 @@
 //! Each handler's `#[utoipa::path]` annotation documents it; `routes` builds the router and the
 //! OpenAPI document from the same list ([`crate::openapi`] holds the response types).
 
-use crate::block::{StoredBlock, TxLocation, decode_leaves};
+use crate::block::{StoredBlock, TxLocation};
 use crate::mempool::{Admitted, Refusal};
 use crate::node::Shared;
 use crate::openapi::*;
@@ -517,13 +517,6 @@ async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>)
     ok(closed_epoch(&shared, &epoch)?.1)
 }
 
-fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiError> {
-    match shared.store.epoch_leaves(epoch).map_err(ApiError::internal)? {
-        Some(bytes) => decode_leaves(&bytes).map_err(ApiError::internal),
-        None => Ok(vec![]),
-    }
-}
-
 /// A Merkle proof of the account's cumulative rewards against the epoch's rewards root (X2).
 #[utoipa::path(get, path = "/v1/epochs/{epoch}/proof/{address}", tag = "epochs",
     params(("epoch" = u64, Path, description = "a closed epoch"), ("address" = inline(AddressInput), Path, description = "the account")),
@@ -536,8 +529,8 @@ fn leaves_of(shared: &Shared, epoch: u64) -> Result<Vec<(Address, u128)>, ApiErr
 async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
     let (epoch, summary) = closed_epoch(&shared, &epoch)?;
     let address = parse_address(&address)?;
-    let leaves = leaves_of(&shared, epoch)?;
-    let proof = gridmint_core::reward_proof_in(&leaves, &address).ok_or_else(|| {
+    // the directory and one chunk of leaves: a proof costs the same at any number of accounts
+    let proof = shared.store.leaf_proof(epoch, &address).map_err(ApiError::internal)?.ok_or_else(|| {
         ApiError::not_found("no_rewards", format!("{address} had earned no rewards by the close of epoch {epoch}"))
     })?;
     ok(ProofView { epoch, rewards_root: summary["rewards_root"].clone(), proof })

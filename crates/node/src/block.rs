@@ -150,11 +150,11 @@ impl StoredBlock {
 
 /// Bytes of one reward leaf ([`encode_leaves`]).
 pub const LEAF_BYTES: usize = 48;
-/// Leaves per stored chunk: looking one account up reads the epoch's directory (32 bytes a
-/// chunk) and one chunk of ≈ 64 KiB. redb gives a large value a run of pages rounded up to a
-/// power of two: 1,360 leaves (65,280 bytes, with the record tag and the entry's header) fill
-/// 64 KiB; 1,024 would waste a quarter of it.
-pub const LEAF_CHUNK: usize = 1360;
+/// Leaves per stored chunk, a power of two: each full chunk is a whole subtree of the rewards
+/// tree, so an account's total, and its proof (X2), read the epoch's directory (64 bytes a
+/// chunk: its first address and its root) and one chunk of 48 KiB, whatever the number of
+/// accounts (redb gives it 64 KiB of pages: a quarter of them is the price of aligned subtrees).
+pub const LEAF_CHUNK: usize = 1024;
 
 /// The key of an epoch's leaf chunk: epoch (BE) ‖ chunk index (BE).
 pub fn chunk_key(epoch: u64, chunk: u64) -> [u8; 16] {
@@ -164,32 +164,43 @@ pub fn chunk_key(epoch: u64, chunk: u64) -> [u8; 16] {
     key
 }
 
-/// The directory of encoded leaves: their count (u64 LE) ‖ the first address of each chunk of
-/// [`LEAF_CHUNK`].
+/// The directory of encoded leaves: their count (u64 LE) ‖ for each chunk of [`LEAF_CHUNK`], its
+/// first address and its rewards-tree root ([`gridmint_core::rewards_chunk_root`]).
 pub fn leaf_directory(leaves: &[u8]) -> Vec<u8> {
     let count = leaves.len() / LEAF_BYTES;
-    let mut out = Vec::with_capacity(8 + count.div_ceil(LEAF_CHUNK) * 32);
+    let mut out = Vec::with_capacity(8 + count.div_ceil(LEAF_CHUNK) * 64);
     out.extend_from_slice(&(count as u64).to_le_bytes());
     for chunk in leaves.chunks(LEAF_CHUNK * LEAF_BYTES) {
         out.extend_from_slice(&chunk[..32]);
+        out.extend_from_slice(&chunk_root(chunk));
     }
     out
 }
 
-/// Inverse of [`leaf_directory`]: the count and each chunk's first address.
-pub fn decode_leaf_directory(bytes: &[u8]) -> Result<(u64, Vec<[u8; 32]>), String> {
-    if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(32) {
+/// The rewards-tree root of one encoded chunk of leaves (an undecodable chunk: zero).
+pub fn chunk_root(chunk: &[u8]) -> [u8; 32] {
+    decode_leaves(chunk).map_or([0; 32], |leaves| gridmint_core::rewards_chunk_root(&leaves))
+}
+
+/// A leaf directory: the count, and each chunk's first address and root.
+pub type LeafDirectory = (u64, Vec<[u8; 32]>, Vec<[u8; 32]>);
+
+/// Inverse of [`leaf_directory`].
+pub fn decode_leaf_directory(bytes: &[u8]) -> Result<LeafDirectory, String> {
+    if bytes.len() < 8 || !(bytes.len() - 8).is_multiple_of(64) {
         return Err(format!("a leaf directory of {} bytes", bytes.len()));
     }
     let count = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| "count")?);
-    let firsts: Vec<[u8; 32]> = bytes[8..].chunks(32).map(|c| c.try_into().unwrap_or([0; 32])).collect();
+    let entry = |c: &[u8], at: usize| -> [u8; 32] { c[at..at + 32].try_into().unwrap_or([0; 32]) };
+    let firsts: Vec<[u8; 32]> = bytes[8..].chunks(64).map(|c| entry(c, 0)).collect();
+    let roots: Vec<[u8; 32]> = bytes[8..].chunks(64).map(|c| entry(c, 32)).collect();
     if count.div_ceil(LEAF_CHUNK as u64) != firsts.len() as u64 {
         return Err(format!("{count} leaves in {} chunks", firsts.len()));
     }
     if !firsts.windows(2).all(|w| w[0] < w[1]) {
         return Err("its chunks are not in address order".into());
     }
-    Ok((count, firsts))
+    Ok((count, firsts, roots))
 }
 
 /// Encodes reward leaves: 32-byte address ‖ 16-byte LE total, repeated.

@@ -1032,7 +1032,7 @@ impl Store {
     /// chunk, checked against the epoch's directory.
     pub fn epoch_leaves(&self, epoch: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(directory) = self.get(Table::Leaves, epoch)? else { return Ok(None) };
-        let (count, firsts) = crate::block::decode_leaf_directory(&directory)
+        let (count, firsts, roots) = crate::block::decode_leaf_directory(&directory)
             .map_err(|why| self.corrupt(Table::Leaves, Key::Number(epoch), why))?;
         let chunks = self.epoch_chunks(epoch)?;
         if chunks.len() != firsts.len() {
@@ -1043,11 +1043,12 @@ impl Store {
             ));
         }
         let mut out = Vec::with_capacity(count as usize * crate::block::LEAF_BYTES);
-        for (index, ((key, chunk), first)) in chunks.iter().zip(&firsts).enumerate() {
+        for (index, ((key, chunk), (first, root))) in chunks.iter().zip(firsts.iter().zip(&roots)).enumerate() {
             let whole = index + 1 < firsts.len();
             if *key != crate::block::chunk_key(epoch, index as u64)
                 || chunk.get(..32) != Some(&first[..])
                 || (whole && chunk.len() != crate::block::LEAF_CHUNK * crate::block::LEAF_BYTES)
+                || crate::block::chunk_root(chunk) != *root
             {
                 return Err(self.corrupt(
                     Table::LeafChunks,
@@ -1081,8 +1082,33 @@ impl Store {
     /// `address`'s total among an epoch's reward leaves (`None`: no leaf, or no such epoch):
     /// the directory and one chunk are read, whatever the number of accounts.
     pub fn leaf_total(&self, epoch: u64, address: &gridmint_core::Address) -> Result<Option<u128>, StoreError> {
+        Ok(self.leaf_chunk_of(epoch, address)?.and_then(|(_, _, chunk)| crate::block::leaf_total(&chunk, address)))
+    }
+
+    /// `address`'s proof of its cumulative rewards at `epoch`'s close (X2), from the directory
+    /// and its chunk only (`None`: no leaf, or no such epoch). The same proof as from every leaf.
+    pub fn leaf_proof(
+        &self,
+        epoch: u64,
+        address: &gridmint_core::Address,
+    ) -> Result<Option<gridmint_core::RewardProof>, StoreError> {
+        let Some((count, (index, roots), chunk)) = self.leaf_chunk_of(epoch, address)? else { return Ok(None) };
+        let key = crate::block::chunk_key(epoch, index as u64);
+        let leaves = crate::block::decode_leaves(&chunk)
+            .map_err(|why| self.corrupt(Table::LeafChunks, Key::EpochChunk(&key), why))?;
+        Ok(gridmint_core::reward_proof_in_chunk(&leaves, index, crate::block::LEAF_CHUNK, &roots, count, address))
+    }
+
+    /// The chunk of `epoch`'s leaves where `address` would be, with the leaf count, the chunk's
+    /// index and every chunk's root.
+    #[allow(clippy::type_complexity)]
+    fn leaf_chunk_of(
+        &self,
+        epoch: u64,
+        address: &gridmint_core::Address,
+    ) -> Result<Option<(u64, (usize, Vec<[u8; 32]>), Vec<u8>)>, StoreError> {
         let Some(directory) = self.get(Table::Leaves, epoch)? else { return Ok(None) };
-        let (_, firsts) = crate::block::decode_leaf_directory(&directory)
+        let (count, firsts, roots) = crate::block::decode_leaf_directory(&directory)
             .map_err(|why| self.corrupt(Table::Leaves, Key::Number(epoch), why))?;
         let Some(index) = firsts.partition_point(|first| first[..] <= address.0[..]).checked_sub(1) else {
             return Ok(None);
@@ -1096,7 +1122,7 @@ impl Store {
         })?;
         let chunk =
             chunk.ok_or_else(|| self.corrupt(Table::LeafChunks, Key::EpochChunk(&key), "the chunk is missing"))?;
-        Ok(crate::block::leaf_total(&chunk, address))
+        Ok(Some((count, (index, roots), chunk)))
     }
 
     /// The epochs that have leaf chunks, each once, in order.
@@ -1463,11 +1489,21 @@ mod tests {
             assert_eq!(store.leaf_total(3, &Address(absent)).unwrap(), None, "before leaf {i}");
         }
         assert_eq!(store.leaf_total(3, &Address([0xff; 32])).unwrap(), None);
+        // proofs from the directory and one chunk: the same as from every leaf, and they verify
+        let root = gridmint_core::rewards_root_of(&leaves);
+        for i in [0, LEAF_CHUNK as u32 - 1, LEAF_CHUNK as u32, 2 * LEAF_CHUNK as u32 + 1, n - 1] {
+            let proof = store.leaf_proof(3, &address(i)).unwrap().unwrap();
+            assert_eq!(proof, gridmint_core::reward_proof_in(&leaves, &address(i)).unwrap(), "leaf {i}");
+            assert!(proof.verify(&root));
+        }
+        assert_eq!(store.leaf_proof(3, &Address([0xff; 32])).unwrap(), None);
         assert_eq!(store.leaf_total(4, &address(0)).unwrap(), None, "no such epoch");
         // a directory naming two chunks where there are three: corruption on the whole read
         let mut directory = (2 * LEAF_CHUNK as u64).to_le_bytes().to_vec();
         directory.extend_from_slice(&address(0).0);
+        directory.extend_from_slice(&[0; 32]);
         directory.extend_from_slice(&address(LEAF_CHUNK as u32).0);
+        directory.extend_from_slice(&[0; 32]);
         store.tamper(Table::Leaves, Key::Number(3), Some(&directory));
         let error = store.epoch_leaves(3).unwrap_err();
         assert!(matches!(error, StoreError::Corrupt { table: "leaf_chunks", .. }), "{error}");
