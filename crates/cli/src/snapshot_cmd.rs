@@ -200,6 +200,8 @@ fn import_new(
     let snapshots_existed = snapshot_dir.exists();
     let marker = data.join(snapshots::IMPORT_MARKER);
     let ledger_files = [data.join(gridmint_node::store::DB_FILE), data.join(gridmint_node::store::TIP_FILE)];
+    // a ledger started from a snapshot has no block yet: its block log holds nothing to keep
+    let log_dir = data.join(gridmint_node::blocklog::LOG_DIR);
     if marker.exists() {
         // what an interrupted import left is replaced: a ledger that produced blocks is not
         if let Ok(ledger) = gridmint_node::Ledger::open_at_genesis_unchecked(data) {
@@ -214,12 +216,14 @@ fn import_new(
         for file in &ledger_files {
             remove_if_there(file)?;
         }
+        remove_dir_if_there(&log_dir)?;
     } else if let Some(file) = ledger_files.iter().find(|f| f.symlink_metadata().is_ok()) {
         return Err(format!("{} is there but holds no readable ledger: refusing to touch it", file.display()));
     }
     if std::fs::read(snapshot_dir.join(snapshots::GENESIS_FILE)).is_ok_and(|stored| stored != genesis.to_bytes()) {
         return Err(format!("{} already holds another chain's genesis", snapshot_dir.display()));
     }
+    let log_existed = log_dir.exists();
     let snapshot_file = snapshot_dir.join(snapshots::file_name(header.height));
     let snapshot_existed = snapshot_file.exists();
     let write = || -> Result<(), String> {
@@ -242,7 +246,10 @@ fn import_new(
         Ok(()) => Ok(started_message(data, header, &described)),
         Err(e) => {
             // only what this import wrote goes; the marker last, once the ledger is gone
-            let removed = ledger_files.iter().try_for_each(|f| remove_if_there(f));
+            let removed = ledger_files
+                .iter()
+                .try_for_each(|f| remove_if_there(f))
+                .and_then(|()| if log_existed { Ok(()) } else { remove_dir_if_there(&log_dir) });
             if let Err(why) = removed {
                 return Err(format!(
                     "{e}; and the half-made ledger could not be removed ({why}): the import marker stays"
@@ -268,6 +275,15 @@ fn remove_if_there(file: &Path) -> Result<(), String> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!("cannot remove {}: {e}", file.display())),
+    }
+}
+
+/// Removes the directory `dir` and what it holds if it is there.
+fn remove_dir_if_there(dir: &Path) -> Result<(), String> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
     }
 }
 

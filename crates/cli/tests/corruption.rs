@@ -16,6 +16,7 @@ mod common;
 use common::{BIN, Rng, seed};
 use gridmint_core::{Tx, TxBody};
 use gridmint_node::block::TxLocation;
+use gridmint_node::blocklog::LOG_DIR;
 use gridmint_node::ledger::{Genesis, Ledger, LedgerError, Proposal};
 use gridmint_node::signing::{SignedTx, address_of, key_from_label};
 use gridmint_node::store::{DB_FILE, TIP_FILE};
@@ -126,9 +127,13 @@ enum Verdict {
 }
 
 fn copy_with_flip(fixture: &Fixture, to: &Path, file: &str, offset: u64, mask: u8) {
-    std::fs::create_dir_all(to).unwrap();
+    std::fs::create_dir_all(to.join(LOG_DIR)).unwrap();
     for name in [DB_FILE, TIP_FILE] {
         std::fs::copy(fixture.dir.join(name), to.join(name)).unwrap();
+    }
+    for segment in std::fs::read_dir(fixture.dir.join(LOG_DIR)).unwrap() {
+        let segment = segment.unwrap().path();
+        std::fs::copy(&segment, to.join(LOG_DIR).join(segment.file_name().unwrap())).unwrap();
     }
     let path = to.join(file);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -197,39 +202,45 @@ fn check_node_refuses(copy: &Path, what: &str) {
 }
 
 struct Flip {
-    file: &'static str,
+    /// The file, relative to the data dir.
+    file: String,
     offset: u64,
     mask: u8,
 }
 
 /// The flips for one fixture: every byte of redb's 320-byte super-header, the god byte's three
-/// flags one by one, the size fields bit by bit, `random` offsets over the whole file, and 16
-/// over the tip file.
-fn flips(rng: &mut Rng, db_len: u64, random: usize) -> Vec<Flip> {
+/// flags one by one, the size fields bit by bit, `random` offsets over the whole file, 16 over
+/// the tip file, and `random / 4` over the block log's segments.
+fn flips(rng: &mut Rng, db_len: u64, random: usize, segments: &[(String, u64)]) -> Vec<Flip> {
+    const DB: &str = DB_FILE;
     let mask = |rng: &mut Rng| (rng.below(255) + 1) as u8;
-    let mut out: Vec<Flip> = (0..320).map(|offset| Flip { file: DB_FILE, offset, mask: mask(rng) }).collect();
+    let mut out: Vec<Flip> = (0..320).map(|offset| Flip { file: DB.into(), offset, mask: mask(rng) }).collect();
     for bit in [1u8, 2, 4] {
-        out.push(Flip { file: DB_FILE, offset: 9, mask: bit });
+        out.push(Flip { file: DB.into(), offset: 9, mask: bit });
     }
     // the fields redb sizes reads and allocations by, bit by bit: the page size and region
     // geometry, and the size bits (the top byte) of each commit slot's two root page numbers
     for offset in 12..24 {
         for bit in [0x01u8, 0x04, 0x10, 0x40, 0x80] {
-            out.push(Flip { file: DB_FILE, offset, mask: bit });
+            out.push(Flip { file: DB.into(), offset, mask: bit });
         }
     }
     for slot in [64u64, 192] {
         for root in [8u64, 40] {
             for bit in [0x08u8, 0x10, 0x20, 0x40, 0x80] {
-                out.push(Flip { file: DB_FILE, offset: slot + root + 7, mask: bit });
+                out.push(Flip { file: DB.into(), offset: slot + root + 7, mask: bit });
             }
         }
     }
     for _ in 0..random {
-        out.push(Flip { file: DB_FILE, offset: 320 + rng.below(db_len - 320), mask: mask(rng) });
+        out.push(Flip { file: DB.into(), offset: 320 + rng.below(db_len - 320), mask: mask(rng) });
     }
     for _ in 0..16 {
-        out.push(Flip { file: TIP_FILE, offset: rng.below(128), mask: mask(rng) });
+        out.push(Flip { file: TIP_FILE.into(), offset: rng.below(128), mask: mask(rng) });
+    }
+    for i in 0..random / 4 {
+        let (file, len) = &segments[i % segments.len()];
+        out.push(Flip { file: file.clone(), offset: rng.below(*len), mask: mask(rng) });
     }
     out
 }
@@ -248,7 +259,15 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
         let db_len = std::fs::metadata(fixture.dir.join(DB_FILE)).unwrap().len();
         // GRIDMINT_CORRUPTION_FLIPS: more random offsets per data dir, for a longer soak
         let random = std::env::var("GRIDMINT_CORRUPTION_FLIPS").ok().and_then(|n| n.parse().ok()).unwrap_or(250);
-        let flips = flips(&mut rng, db_len, random);
+        let segments: Vec<(String, u64)> = std::fs::read_dir(fixture.dir.join(LOG_DIR))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (format!("{LOG_DIR}/{}", e.file_name().to_string_lossy()), e.metadata().unwrap().len())
+            })
+            .collect();
+        assert!(!segments.is_empty(), "the fixture's blocks are in its block log");
+        let flips = flips(&mut rng, db_len, random, &segments);
         let counts = Mutex::new((0usize, 0usize, 0usize)); // detected, harmless, through the binary
         let node_runs = Mutex::new(0);
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -263,14 +282,15 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
                         let copy = root.path().join(format!("copy-{clean}-{i}"));
                         // every 8th flip, and every flip of redb's god byte, also through the binary
                         let binary = i.is_multiple_of(8) || (flip.file == DB_FILE && flip.offset == 9);
+                        let file = flip.file.as_str();
                         let binary_verdict = binary.then(|| {
                             let copy = root.path().join(format!("bin-{clean}-{i}"));
-                            copy_with_flip(&fixture, &copy, flip.file, flip.offset, flip.mask);
+                            copy_with_flip(&fixture, &copy, file, flip.offset, flip.mask);
                             let verdict = check_binary(&copy, &what);
                             std::fs::remove_dir_all(&copy).unwrap();
                             verdict
                         });
-                        copy_with_flip(&fixture, &copy, flip.file, flip.offset, flip.mask);
+                        copy_with_flip(&fixture, &copy, file, flip.offset, flip.mask);
                         let verdict = check_in_process(&fixture, &copy, &what);
                         if let Some(b) = binary_verdict {
                             assert_eq!(b, verdict, "{what}: the binary and the library disagree");
@@ -279,7 +299,7 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
                         if verdict == Verdict::Detected && *node_runs.lock().unwrap() < 3 {
                             *node_runs.lock().unwrap() += 1;
                             let copy = root.path().join(format!("node-{clean}-{i}"));
-                            copy_with_flip(&fixture, &copy, flip.file, flip.offset, flip.mask);
+                            copy_with_flip(&fixture, &copy, file, flip.offset, flip.mask);
                             check_node_refuses(&copy, &what);
                             std::fs::remove_dir_all(&copy).unwrap();
                         }
@@ -295,7 +315,7 @@ fn every_single_byte_flip_is_refused_as_damage_or_harmless() {
         });
         let (detected, harmless, binary) = *counts.lock().unwrap();
         println!(
-            "{label}: {} flips over a {db_len}-byte database and its tip file: {detected} refused as damage, \
+            "{label}: {} flips over a {db_len}-byte database, its tip file and its block log: {detected} refused as damage, \
              {harmless} harmless (all {} acknowledged transactions found, audit clean); {binary} also through \
              `gridmint replay`",
             flips.len(),

@@ -1,7 +1,7 @@
 //! A synthetic history for the state-at-scale benchmarks (issue 12): a dev NetMind ledger with a
 //! fleet that sends a heartbeat every slot, transfers in every block, and an epoch close every
 //! `SLOTS` blocks, committed block by block through the node's own path (`Ledger::commit`, a
-//! snapshot written at every close as the node writes them, and — unless MODE is `archive` —
+//! snapshot at every close and every million transactions as the node writes them, and — unless MODE is `archive` —
 //! pruned after each close as a default node prunes, keeping 2 epochs). Then it measures what
 //! the issue's targets name: storage per machine per epoch (the aggregates kept forever, and the
 //! window of blocks), the restart from the newest snapshot (and, on an archive store, the full
@@ -68,18 +68,34 @@ fn main() {
     let mut dev_nonce = 0;
     let mut commit_times = Vec::new();
     let started = Instant::now();
+    // as a default node: a snapshot at every close, and one between closes every million transactions
+    let defaults = gridmint_node::node::Config::default();
+    let mut schedule = gridmint_node::snapshots::Schedule::new(defaults.snapshot_every, defaults.snapshot_txs, 0);
     let mut commit = |ledger: &mut Ledger, time: u64, txs: Vec<SignedTx>, timed: bool| {
         let at = Instant::now();
+        let count = txs.len() as u64;
         let (block, records) = ledger.commit(Proposal { time, txs }).expect("the block commits");
         if timed {
             commit_times.push(at.elapsed().as_secs_f64());
         }
-        if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
+        let closed = records.last().map(|r| r.summary.epoch);
+        if let Some(due) = schedule.after_block(count, closed) {
             let bytes = gridmint_node::snapshots::encode(ledger, &block).unwrap();
-            gridmint_node::snapshots::write(&gridmint_node::snapshots::dir_of(&data), block.height, &bytes, 3).unwrap();
-            if !archive {
-                gridmint_node::snapshots::prune_after_close(&ledger.store, &chain, 2, epoch).unwrap();
-            }
+            let dir = gridmint_node::snapshots::dir_of(&data);
+            match due {
+                gridmint_node::snapshots::Due::Close => {
+                    gridmint_node::snapshots::write(&dir, block.height, &bytes, defaults.snapshots_kept).unwrap()
+                }
+                gridmint_node::snapshots::Due::Interim => {
+                    gridmint_node::snapshots::write_interim(&dir, block.height, &bytes).unwrap()
+                }
+            };
+            schedule.written();
+        }
+        if let Some(epoch) = closed
+            && !archive
+        {
+            gridmint_node::snapshots::prune_after_close(&ledger.store, &chain, 2, epoch).unwrap();
         }
     };
     // the fleet: owners funded, then each registers its machines
@@ -154,6 +170,7 @@ fn main() {
     let tables: Vec<(Table, u64)> =
         Table::ALL.iter().map(|t| (*t, ledger.store.table_bytes(*t).expect("table stats"))).collect();
     let window = [Table::Blocks, Table::Txs];
+    let log_bytes = ledger.store.log_bytes().expect("the block log's size");
     let kept_blocks = height - ledger.store.base_height();
     drop(ledger);
 
@@ -211,7 +228,7 @@ fn main() {
         snapshot_bytes as f64 / 1e6
     );
     let aggregates: u64 = tables.iter().filter(|(t, _)| !window.contains(t)).map(|(_, b)| b).sum();
-    let in_window: u64 = tables.iter().filter(|(t, _)| window.contains(t)).map(|(_, b)| b).sum();
+    let in_window: u64 = tables.iter().filter(|(t, _)| window.contains(t)).map(|(_, b)| b).sum::<u64>() + log_bytes;
     println!(
         "kept forever (aggregates): {:.1} bytes per machine per epoch; blocks and their index: {:.1} MB ({:.0} bytes per machine per stored epoch)",
         aggregates as f64 / machine_epochs,
@@ -226,6 +243,12 @@ fn main() {
             *bytes as f64 / machine_epochs
         );
     }
+    println!(
+        "  {:<15} {:>14} bytes  {:>9.2} per machine per epoch (segment files beside the database)",
+        "block log",
+        log_bytes,
+        log_bytes as f64 / machine_epochs
+    );
     match replay {
         Some(replay) => println!(
             "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",

@@ -40,22 +40,20 @@ pub struct TxLocation {
 }
 
 impl TxLocation {
-    /// 30 bytes: height, index, code, fee (little-endian).
+    /// Varints (postcard): height, index, code, fee — 5 to 10 bytes for most transactions (a
+    /// heartbeat's entry is one of millions a day, so every byte of it counts).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(30);
-        out.extend_from_slice(&self.height.to_le_bytes());
-        out.extend_from_slice(&self.index.to_le_bytes());
-        out.extend_from_slice(&self.code.to_le_bytes());
-        out.extend_from_slice(&self.fee.to_le_bytes());
-        out
+        postcard::to_allocvec(&(self.height, self.index, self.code, self.fee)).expect("integers serialize")
     }
 
-    /// Inverse of [`TxLocation::encode`].
+    /// Inverse of [`TxLocation::encode`]; trailing bytes are an error.
     pub fn decode(bytes: &[u8]) -> Result<TxLocation, String> {
-        let mut r = Reader(bytes);
-        let location = TxLocation { height: r.u64()?, index: r.u32()?, code: r.u16()?, fee: r.u128()? };
-        r.end()?;
-        Ok(location)
+        let ((height, index, code, fee), rest) = postcard::take_from_bytes::<(u64, u32, u16, u128)>(bytes)
+            .map_err(|e| format!("not a transaction location: {e}"))?;
+        if !rest.is_empty() {
+            return Err(format!("{} bytes after a transaction location", rest.len()));
+        }
+        Ok(TxLocation { height, index, code, fee })
     }
 }
 

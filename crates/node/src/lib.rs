@@ -3,6 +3,7 @@
 //! - [`signing`]: ed25519 keys and domain-separated signatures over the core's canonical bytes;
 //! - [`block`]: blocks as stored and served;
 //! - [`store`]: the embedded redb store, one write transaction per block, checksummed records;
+//! - [`blocklog`]: the blocks' bytes in append-only segment files beside the database;
 //! - [`audit`]: the auditor's check of every table against the blocks (`gridmint replay`);
 //! - [`ledger`]: the core state advanced by committed blocks; replay (X4); the consensus seam;
 //! - [`mempool`]: the bounded mempool;
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod audit;
 pub mod block;
+pub mod blocklog;
 pub mod client;
 pub mod ledger;
 pub mod mempool;

@@ -62,8 +62,11 @@ pub struct Config {
     pub shutdown_grace_ms: u64,
     /// Write a snapshot of the state after every this many epoch closes (0: never).
     pub snapshot_every: u64,
-    /// How many snapshots to keep (the newest).
+    /// How many snapshots of closes to keep (the newest).
     pub snapshots_kept: usize,
+    /// Between closes, write an interim snapshot once this many transactions were committed
+    /// since the last snapshot (0: never), so that a restart replays at most about this many.
+    pub snapshot_txs: u64,
     /// Keep every block (`--archive`); otherwise the node is pruned: it keeps the blocks of the
     /// last [`Config::keep_epochs`] closed epochs (and of the open one) after a snapshot.
     pub archive: bool,
@@ -124,6 +127,7 @@ impl Default for Config {
             shutdown_grace_ms: 10_000,
             snapshot_every: 1,
             snapshots_kept: 3,
+            snapshot_txs: 1_000_000,
             archive: false,
             keep_epochs: 2,
         }
@@ -160,12 +164,18 @@ pub struct Shared {
     pub tx_limiter: RateLimiter,
     /// Decompressed public keys of recent signers.
     pub keys: crate::signing::KeyCache,
+    /// When the next snapshot is due.
+    schedule: Mutex<crate::snapshots::Schedule>,
 }
 
 impl Shared {
     /// Wraps an opened ledger.
     pub fn new(ledger: Ledger, config: Config) -> Arc<Shared> {
         let (committed, _) = watch::channel(ledger.state.height);
+        // blocks past the newest snapshot were replayed at this start: the next block writes
+        // one, so that a node restarted again and again never replays more and more
+        let newest = crate::snapshots::list(&crate::snapshots::dir_of(ledger.store.dir())).first().map(|s| s.0);
+        let since = if newest.unwrap_or(0) < ledger.state.height { config.snapshot_txs } else { 0 };
         Arc::new(Shared {
             store: ledger.store.clone(),
             chain_id: ledger.genesis.chain_id.clone(),
@@ -175,6 +185,7 @@ impl Shared {
             tx_limiter: RateLimiter::new(config.rate_limit.saturating_mul(TXS_PER_REQUEST as u32)),
             keys: crate::signing::KeyCache::new(1 << 18),
             metrics: Metrics::default(),
+            schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, since)),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),
@@ -223,11 +234,12 @@ impl Shared {
         self.report(count, &block, &records);
         // acknowledged first: a snapshot only shortens restarts, nobody waits for it
         self.committed.send_replace(block.height);
-        if let Some(epoch) = records.last().map(|r| r.summary.epoch)
-            && self.config.snapshot_every > 0
-            && epoch % self.config.snapshot_every == 0
+        let closed = records.last().map(|r| r.summary.epoch);
+        let due = self.schedule.lock().unwrap_or_else(|e| e.into_inner()).after_block(count, closed);
+        if let Some(due) = due
+            && self.write_snapshot(&block, due)
         {
-            self.write_snapshot(&block);
+            self.schedule.lock().unwrap_or_else(|e| e.into_inner()).written();
         }
         if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
             self.prune(epoch);
@@ -237,20 +249,31 @@ impl Shared {
 
     /// Writes the snapshot of the state after `block` (the tip): encoded under the read lock
     /// (reads go on; the next block waits), written outside it. A failure is reported and the
-    /// node goes on: a snapshot only shortens restarts.
-    fn write_snapshot(&self, block: &crate::block::StoredBlock) {
+    /// node goes on: a snapshot only shortens restarts. Returns whether it was written.
+    fn write_snapshot(&self, block: &crate::block::StoredBlock, due: crate::snapshots::Due) -> bool {
         let bytes = crate::snapshots::encode(&self.ledger.read().unwrap_or_else(|e| e.into_inner()), block);
         let dir = crate::snapshots::dir_of(self.store.dir());
         let genesis = self.ledger.read().unwrap_or_else(|e| e.into_inner()).genesis.clone();
         if let Err(e) = crate::snapshots::write_genesis(&dir, &genesis) {
             eprintln!("warning: cannot write the genesis beside the snapshots: {e}");
         }
-        match bytes.map(|b| crate::snapshots::write(&dir, block.height, &b, self.config.snapshots_kept)) {
+        let written = bytes.map(|b| match due {
+            crate::snapshots::Due::Close => crate::snapshots::write(&dir, block.height, &b, self.config.snapshots_kept),
+            crate::snapshots::Due::Interim => crate::snapshots::write_interim(&dir, block.height, &b),
+        });
+        match written {
             Ok(Ok(_)) => {
                 self.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
+                true
             }
-            Ok(Err(e)) => eprintln!("warning: cannot write the snapshot of block {}: {e}", block.height),
-            Err(e) => eprintln!("warning: no snapshot of block {}: {e}", block.height),
+            Ok(Err(e)) => {
+                eprintln!("warning: cannot write the snapshot of block {}: {e}", block.height);
+                false
+            }
+            Err(e) => {
+                eprintln!("warning: no snapshot of block {}: {e}", block.height);
+                false
+            }
         }
     }
 

@@ -2,6 +2,12 @@
 //! `<data>/snapshots/` (format: [`gridmint_core::snapshot`]), the newest few kept; a restart
 //! loads the newest one that checks out and replays only the blocks after it.
 //!
+//! Between closes, a node also writes an *interim* snapshot once enough transactions were
+//! committed since its last snapshot ([`Schedule`]; `--snapshot-txs`): an epoch of a large fleet
+//! is tens of millions of heartbeats, which a restart would otherwise replay. Only the newest
+//! [`INTERIM_KEPT`] interim snapshots are kept, and a close's snapshot supersedes those before
+//! it; pruning only ever counts on close snapshots, whose retention the settings guarantee.
+//!
 //! A snapshot is written to a temporary file, synced, renamed into place and the directory
 //! synced: a crash (even `kill -9`) mid-write leaves at most a temporary file, which is never
 //! loaded and is removed at the next write. Loading checks the file's checksum and the state
@@ -20,25 +26,93 @@ pub fn dir_of(data: &Path) -> PathBuf {
 }
 
 const SUFFIX: &str = ".snapshot";
+const INTERIM_SUFFIX: &str = ".interim.snapshot";
+/// How many interim snapshots (between closes) are kept.
+pub const INTERIM_KEPT: usize = 2;
 
-/// The file name of the snapshot of `height`.
+/// The file name of the snapshot of `height` (written at an epoch close, or imported).
 pub fn file_name(height: u64) -> String {
     format!("{height:020}{SUFFIX}")
 }
 
-/// The snapshot files of `dir` by height, newest first (names that are not snapshots ignored).
-pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
+/// The file name of the interim snapshot of `height`.
+pub fn interim_file_name(height: u64) -> String {
+    format!("{height:020}{INTERIM_SUFFIX}")
+}
+
+fn list_suffix(dir: &Path, suffix: &str) -> Vec<(u64, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
     let mut found: Vec<(u64, PathBuf)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            let height = name.strip_suffix(SUFFIX)?.parse().ok()?;
+            let height = name.strip_suffix(suffix)?.parse().ok()?;
             Some((height, e.path()))
         })
         .collect();
     found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found
+}
+
+/// Every snapshot file of `dir` (at closes and interim) by height, newest first (names that
+/// are not snapshots ignored): what a restart may start from.
+pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found = list_closes(dir);
+    found.extend(list_suffix(dir, INTERIM_SUFFIX));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found
+}
+
+/// The snapshots of `dir` written at closes (or imported), newest first: what pruning counts on.
+pub fn list_closes(dir: &Path) -> Vec<(u64, PathBuf)> {
+    list_suffix(dir, SUFFIX)
+}
+
+/// When a node writes a snapshot: after every `every_closes`-th epoch close, and between
+/// closes once `every_txs` transactions were committed since the last one (0: never).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Epoch closes between snapshots (0: none at closes).
+    pub every_closes: u64,
+    /// Transactions committed since the last snapshot that call for an interim one (0: none).
+    pub every_txs: u64,
+    since: u64,
+}
+
+/// Which snapshot a block calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The snapshot of an epoch close.
+    Close,
+    /// An interim snapshot.
+    Interim,
+}
+
+impl Schedule {
+    /// A schedule with `since` transactions committed since the last snapshot (a restart passes
+    /// those it replayed).
+    pub fn new(every_closes: u64, every_txs: u64, since: u64) -> Schedule {
+        Schedule { every_closes, every_txs, since }
+    }
+
+    /// After a block of `txs` transactions that closed `closed` (the last epoch it closed): the
+    /// snapshot it calls for, if any. The caller writes it (a failed write is retried at the
+    /// next block only for interim snapshots: [`Schedule::written`] resets the count).
+    pub fn after_block(&mut self, txs: u64, closed: Option<u64>) -> Option<Due> {
+        self.since = self.since.saturating_add(txs);
+        if let Some(epoch) = closed
+            && self.every_closes > 0
+            && epoch % self.every_closes == 0
+        {
+            return Some(Due::Close);
+        }
+        (self.every_txs > 0 && self.since >= self.every_txs).then_some(Due::Interim)
+    }
+
+    /// A snapshot was written.
+    pub fn written(&mut self) {
+        self.since = 0;
+    }
 }
 
 /// The chain's genesis record beside the snapshots (`gridmint snapshot export` hands it on with
@@ -88,12 +162,36 @@ pub fn header_of(chain_id: &str, block: &StoredBlock) -> SnapshotHeader {
 }
 
 /// Writes `bytes` as the snapshot of `height` in `dir` atomically and durably, then keeps only
-/// the newest `keep` snapshots (and removes stray temporary files).
+/// the newest `keep` snapshots of closes, removes the interim ones it supersedes (and stray
+/// temporary files).
 pub fn write(dir: &Path, height: u64, bytes: &[u8], keep: usize) -> std::io::Result<PathBuf> {
+    let path = write_file(dir, &file_name(height), bytes)?;
+    for (_, old) in list_closes(dir).into_iter().skip(keep.max(1)) {
+        let _ = std::fs::remove_file(old);
+    }
+    for (_, old) in list_suffix(dir, INTERIM_SUFFIX).into_iter().filter(|(h, _)| *h <= height) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(path)
+}
+
+/// Writes `bytes` as the interim snapshot of `height` in `dir` atomically and durably, then
+/// keeps only the newest [`INTERIM_KEPT`] interim snapshots.
+pub fn write_interim(dir: &Path, height: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let path = write_file(dir, &interim_file_name(height), bytes)?;
+    for (_, old) in list_suffix(dir, INTERIM_SUFFIX).into_iter().skip(INTERIM_KEPT) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(path)
+}
+
+/// Writes `name` in `dir` through a synced temporary file renamed into place, then syncs the
+/// directory; removes stray temporary files.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(file_name(height));
-    let temporary = dir.join(format!("{}.tmp", file_name(height)));
+    let path = dir.join(name);
+    let temporary = dir.join(format!("{name}.tmp"));
     {
         let mut file = std::fs::File::create(&temporary)?;
         file.write_all(bytes)?;
@@ -101,9 +199,6 @@ pub fn write(dir: &Path, height: u64, bytes: &[u8], keep: usize) -> std::io::Res
     }
     std::fs::rename(&temporary, &path)?;
     std::fs::File::open(dir)?.sync_all()?;
-    for (_, old) in list(dir).into_iter().skip(keep.max(1)) {
-        let _ = std::fs::remove_file(old);
-    }
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.filter_map(Result::ok) {
             if entry.file_name().to_string_lossy().ends_with(".tmp") && entry.path() != temporary {
@@ -205,7 +300,7 @@ pub fn prune_after_close(
         Ok(header.height == height && stored)
     };
     let mut base = None;
-    for (height, path) in list(&dir_of(store.dir())).into_iter().filter(|(h, _)| *h <= bound) {
+    for (height, path) in list_closes(&dir_of(store.dir())).into_iter().filter(|(h, _)| *h <= bound) {
         if height <= store.base_height() {
             break;
         }

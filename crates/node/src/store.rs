@@ -9,7 +9,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `meta` | `"format"`, `"genesis"` | format tag; the genesis (chain id, time, policy, producer) |
-//! | `blocks` | height | the block: header, signed transactions, receipts |
+//! | `blocks` | height | where the block's bytes are in the block log and their hash ([`crate::blocklog::Locator`]): the block itself (header, signed transactions, receipts) is in `blocks/`, outside the database |
 //! | `txs` | transaction id | height, index, receipt code and fee |
 //! | `epochs` | epoch | the epoch summary (JSON) |
 //! | `leaves` | epoch | the directory of the rewards tree's leaves at that close (X2 proofs): their count, and the first address of each chunk ([`crate::block::leaf_directory`]) |
@@ -37,8 +37,9 @@
 //! - before redb reads the file, its header's fixed fields are checked and its god byte is set
 //!   so that redb repairs on every open (`prepare_redb_header`): both commit slots' checksums
 //!   are checked and every reachable page is verified against its checksum, top down, before
-//!   anything in it is used — the cost of one read of the file, which the replay on open reads
-//!   most of anyway;
+//!   anything in it is used — the cost of one read of the file, which is why the blocks' bytes
+//!   live outside it, in the block log ([`crate::blocklog`]), each checked against its hash
+//!   when it is read;
 //! - every commit is two-phase (redb fsyncs the data before the header points at it);
 //! - a small side file, [`TIP_FILE`], records the height and hash of the last committed block,
 //!   written and fsynced after the redb commit and before the block is acknowledged: a store
@@ -78,7 +79,8 @@ const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
 /// records by owner. v4: heartbeat bitmaps, epoch close heights, pruning (the `"base"` meta key).
-pub const FORMAT: &[u8] = b"gridmint-ledger-v4";
+/// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints.
+pub const FORMAT: &[u8] = b"gridmint-ledger-v5";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -403,6 +405,8 @@ impl Drop for Db {
 pub struct Store {
     db: Db,
     dir: PathBuf,
+    /// The blocks' bytes.
+    log: crate::blocklog::BlockLog,
     /// The tip file (absent only while an opening store is being checked).
     tip: Mutex<Option<std::fs::File>>,
     /// Set when redb panicked: every later operation is refused as damage.
@@ -501,10 +505,12 @@ impl Store {
         tip.write_all(&genesis_tip).map_err(io)?;
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
+        let log = crate::blocklog::BlockLog::create(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e))?;
         let store = Store {
             db: Db(Some(db)),
             dir: dir.into(),
+            log,
             tip: Mutex::new(Some(tip)),
             panicked: AtomicBool::new(false),
             base: AtomicU64::new(0),
@@ -549,9 +555,11 @@ impl Store {
             return Err(StoreError::Missing(dir.into()));
         }
         let db = open_checked(dir, &file)?;
-        let store = Store {
+        let mut store = Store {
             db: Db(Some(db)),
             dir: dir.into(),
+            // opened below, once the database says where the last block is
+            log: crate::blocklog::BlockLog::unopened(dir),
             tip: Mutex::new(None),
             panicked: AtomicBool::new(false),
             base: AtomicU64::new(0),
@@ -568,6 +576,11 @@ impl Store {
             .meta("genesis")?
             .ok_or_else(|| store.corrupt(Table::Meta, Key::Name("genesis"), "the genesis record is missing"))?;
         store.check_tip(&genesis)?;
+        // only now, with the database whole and at its tip: what the log holds past the last
+        // block was never acknowledged, and goes
+        let last = store.last_locator()?;
+        store.log =
+            crate::blocklog::BlockLog::open(dir, last).map_err(|why| StoreError::Damaged { path: dir.into(), why })?;
         Ok((store, genesis))
     }
 
@@ -674,13 +687,18 @@ impl Store {
     /// tip. On success the block may be acknowledged.
     pub fn commit_block(&self, write: &BlockWrite) -> Result<(), StoreError> {
         let block = write.block;
+        // the block's bytes are durable before the database points at them
+        let locator = self
+            .log
+            .append(block.height, &block.encode())
+            .map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })?;
         self.guard("committing a block", || {
             let txn = self.begin_write()?;
             {
                 let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
                 let key = Key::Number(block.height);
                 blocks
-                    .insert(block.height, seal(Table::Blocks, key, &block.encode()).as_slice())
+                    .insert(block.height, seal(Table::Blocks, key, &locator.encode()).as_slice())
                     .map_err(|e| self.db_err(e))?;
                 let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
                 // the receipt carries the transaction's id: no need to hash it again
@@ -755,6 +773,7 @@ impl Store {
             }
             txn.commit().map_err(|e| self.db_err(e))
         })?;
+        self.log.committed(&locator);
         self.write_tip(block.height, &block.hash())
     }
 
@@ -784,12 +803,39 @@ impl Store {
 
     /// The stored block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<StoredBlock>, StoreError> {
-        let Some(bytes) = self.get(Table::Blocks, height)? else { return Ok(None) };
+        let Some(bytes) = self.block_bytes(height)? else { return Ok(None) };
         let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, Key::Number(height), why))?;
         if block.height != height {
             return Err(self.corrupt(Table::Blocks, Key::Number(height), format!("it holds block {}", block.height)));
         }
         Ok(Some(block))
+    }
+
+    /// Block `height`'s bytes from the block log, checked against the hash its locator holds.
+    fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(record) = self.get(Table::Blocks, height)? else { return Ok(None) };
+        let key = Key::Number(height);
+        let locator = crate::blocklog::Locator::decode(&record).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+        self.log.read(height, &locator).map(Some).map_err(|why| self.corrupt(Table::Blocks, key, why))
+    }
+
+    /// The last stored block's height and locator (`None`: no block stored).
+    fn last_locator(&self) -> Result<Option<(u64, crate::blocklog::Locator)>, StoreError> {
+        self.guard("reading the last block", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
+            let Some((key, value)) = table.last().map_err(|e| self.db_err(e))? else { return Ok(None) };
+            let height = key.value();
+            let record = self.unseal(Table::Blocks, Key::Number(height), value.value())?;
+            let locator = crate::blocklog::Locator::decode(record)
+                .map_err(|why| self.corrupt(Table::Blocks, Key::Number(height), why))?;
+            Ok(Some((height, locator)))
+        })
+    }
+
+    /// The bytes the block log's segments take (outside the database file).
+    pub fn log_bytes(&self) -> Result<u64, StoreError> {
+        self.log.bytes().map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })
     }
 
     /// The highest stored block height (the base when no block is stored: 0 at genesis). Its record is checked:
@@ -871,10 +917,13 @@ impl Store {
                         let Some(record) = blocks.remove(height).map_err(|e| self.db_err(e))? else {
                             return Err(self.corrupt(Table::Blocks, key, "the block is missing"));
                         };
-                        let payload = self.unseal(Table::Blocks, key, record.value())?;
-                        let block =
-                            StoredBlock::decode(payload).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+                        let locator =
+                            crate::blocklog::Locator::decode(self.unseal(Table::Blocks, key, record.value())?)
+                                .map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         drop(record);
+                        let bytes =
+                            self.log.read(height, &locator).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+                        let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         // an entry goes only if it is this block's: a later commit of the same id
                         // (which the rules do not allow today) would keep its own
                         for receipt in &block.receipts {
@@ -899,6 +948,11 @@ impl Store {
             })?;
             removed += header.height + 1 - from;
             self.base.store(header.height, Ordering::SeqCst);
+        }
+        if removed > 0 {
+            self.log
+                .prune(self.base_height())
+                .map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })?;
         }
         Ok(removed)
     }

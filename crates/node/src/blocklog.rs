@@ -1,0 +1,341 @@
+//! The block log: the bytes of committed blocks, in append-only segment files beside the
+//! database (`<data>/blocks/`), the database holding only where each block is and its hash.
+//!
+//! Blocks are most of what a node writes (at 100k machines beating every slot, gigabytes a
+//! day) and a node reads them rarely: the blocks after its snapshot when it restarts, one block
+//! for an API request, all of them for an audit. Kept inside redb, every one of their pages was
+//! verified at every open (see [`crate::store`]), so a restart cost a read of the whole window
+//! of kept blocks. Here a block is verified when it is read, against the hash its locator holds
+//! in the database, and an open reads only the last block (the tip's check). This is the shape
+//! of the "static files" of reth and of TigerBeetle's grid: immutable data outside the B-tree.
+//!
+//! - A segment is a file named by the height of its first block (`{height:020}.blocks`); blocks
+//!   are appended to the newest until it passes [`SEGMENT_BYTES`], then the next block starts a
+//!   new one.
+//! - A commit appends the block's bytes and syncs them *before* the database commits its
+//!   locator: a crash in between leaves bytes past the last locator, which the next open cuts
+//!   off (and a segment no locator points into, which it removes). A locator therefore never
+//!   points at bytes that are not durable.
+//! - Pruning removes whole segments once every block in them is below the store's base.
+//! - A read checks the length and the blake3 hash: a flipped, truncated or missing segment is
+//!   an error naming the block, never a wrong block.
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The block log's directory inside a data dir.
+pub const LOG_DIR: &str = "blocks";
+/// A segment is closed once it holds this many bytes (the next block starts a new one).
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+const SUFFIX: &str = ".blocks";
+const HASH_DOMAIN: &[u8] = b"gridmint/store/block-bytes/v1";
+
+/// Where a block's bytes are in the log, and their hash: what the database stores for a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Locator {
+    /// The segment: the height of its first block.
+    pub segment: u64,
+    /// Offset of the block's bytes in the segment.
+    pub offset: u64,
+    /// Their length.
+    pub len: u64,
+    /// [`bytes_hash`] of them.
+    pub hash: [u8; 32],
+}
+
+/// Bytes of an encoded [`Locator`].
+pub const LOCATOR_BYTES: usize = 56;
+
+impl Locator {
+    /// Fixed-width, little-endian: segment, offset, length, hash.
+    pub fn encode(&self) -> [u8; LOCATOR_BYTES] {
+        let mut out = [0u8; LOCATOR_BYTES];
+        out[..8].copy_from_slice(&self.segment.to_le_bytes());
+        out[8..16].copy_from_slice(&self.offset.to_le_bytes());
+        out[16..24].copy_from_slice(&self.len.to_le_bytes());
+        out[24..].copy_from_slice(&self.hash);
+        out
+    }
+
+    /// Inverse of [`Locator::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Locator, String> {
+        if bytes.len() != LOCATOR_BYTES {
+            return Err(format!("{} bytes, not a block locator", bytes.len()));
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let locator = Locator {
+            segment: word(0),
+            offset: word(8),
+            len: word(16),
+            hash: bytes[24..].try_into().expect("32 bytes"),
+        };
+        if locator.offset.checked_add(locator.len).is_none() {
+            return Err("a block locator past any file".into());
+        }
+        Ok(locator)
+    }
+
+    /// The end of the block's bytes in its segment.
+    pub fn end(&self) -> u64 {
+        self.offset + self.len
+    }
+}
+
+/// The hash a locator holds of a block's bytes.
+pub fn bytes_hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::Hasher::new().update(HASH_DOMAIN).update(bytes).finalize().as_bytes()
+}
+
+/// The segment being appended to.
+#[derive(Debug)]
+struct Active {
+    first: u64,
+    file: std::fs::File,
+    /// The end of the last committed block in it.
+    len: u64,
+}
+
+/// The open block log of one store.
+#[derive(Debug)]
+pub struct BlockLog {
+    dir: PathBuf,
+    active: Mutex<Option<Active>>,
+}
+
+/// The file of the segment starting at `first`.
+pub fn segment_name(first: u64) -> String {
+    format!("{first:020}{SUFFIX}")
+}
+
+/// The segments in `dir` by first height, ascending (names that are not segments ignored).
+pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Some(first) = name.strip_suffix(SUFFIX).and_then(|n| n.parse().ok()) else { continue };
+        found.push((first, entry.path()));
+    }
+    found.sort();
+    Ok(found)
+}
+
+impl BlockLog {
+    /// Creates the empty log of a new store.
+    pub fn create(data: &Path) -> std::io::Result<BlockLog> {
+        let dir = data.join(LOG_DIR);
+        std::fs::create_dir_all(&dir)?;
+        sync_dir(data)?;
+        Ok(BlockLog { dir, active: Mutex::new(None) })
+    }
+
+    /// The log of `data` before [`BlockLog::open`] (a store that is still being checked).
+    pub(crate) fn unopened(data: &Path) -> BlockLog {
+        BlockLog { dir: data.join(LOG_DIR), active: Mutex::new(None) }
+    }
+
+    /// Opens the log of a store whose last committed block is `last` (its height and locator;
+    /// `None`: no block stored). Bytes past that block (a commit that crashed before the
+    /// database took its locator) are cut off, and segments after it removed. Errors: the
+    /// last block's segment is missing or shorter than its locator says (damage).
+    pub fn open(data: &Path, last: Option<(u64, Locator)>) -> Result<BlockLog, String> {
+        let dir = data.join(LOG_DIR);
+        let io = |what: &str, e: std::io::Error| format!("{what} {LOG_DIR}/: {e}");
+        if !dir.is_dir() {
+            return Err(format!("its block log {LOG_DIR}/ is missing"));
+        }
+        let found = segments(&dir).map_err(|e| io("cannot list", e))?;
+        let mut active = None;
+        for (first, path) in &found {
+            let after_last = match last {
+                Some((height, locator)) => *first > locator.segment && *first > height,
+                None => true,
+            };
+            if after_last {
+                // started by a commit that never reached the database
+                std::fs::remove_file(path).map_err(|e| io("cannot remove a stray segment from", e))?;
+            }
+        }
+        if let Some((height, locator)) = last {
+            let path = dir.join(segment_name(locator.segment));
+            let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).map_err(|e| {
+                format!("block {height}'s segment {LOG_DIR}/{} cannot be opened ({e})", segment_name(locator.segment))
+            })?;
+            let size = file.metadata().map_err(|e| io("cannot read", e))?.len();
+            if size < locator.end() {
+                return Err(format!(
+                    "block {height}'s segment {LOG_DIR}/{} is truncated ({size} bytes, the block ends at {})",
+                    segment_name(locator.segment),
+                    locator.end()
+                ));
+            }
+            if size > locator.end() {
+                file.set_len(locator.end()).map_err(|e| io("cannot cut the uncommitted end of a segment in", e))?;
+                file.sync_all().map_err(|e| io("cannot sync", e))?;
+            }
+            active = Some(Active { first: locator.segment, file, len: locator.end() });
+        }
+        sync_dir(&dir).map_err(|e| io("cannot sync", e))?;
+        Ok(BlockLog { dir, active: Mutex::new(active) })
+    }
+
+    /// Appends block `height`'s bytes durably and returns their locator; the block is not
+    /// committed until [`BlockLog::committed`] is called with it (after the database commit).
+    pub fn append(&self, height: u64, bytes: &[u8]) -> std::io::Result<Locator> {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if active.as_ref().is_none_or(|a| a.len >= SEGMENT_BYTES && a.first < height) {
+            let path = self.dir.join(segment_name(height));
+            let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
+            sync_dir(&self.dir)?;
+            *active = Some(Active { first: height, file, len: 0 });
+        }
+        let segment = active.as_mut().expect("set above");
+        segment.file.write_all_at(bytes, segment.len)?;
+        segment.file.sync_data()?;
+        Ok(Locator { segment: segment.first, offset: segment.len, len: bytes.len() as u64, hash: bytes_hash(bytes) })
+    }
+
+    /// Records that the block at `locator` is committed: the next block goes after it.
+    pub fn committed(&self, locator: &Locator) {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(segment) = active.as_mut().filter(|a| a.first == locator.segment) {
+            segment.len = locator.end();
+        }
+    }
+
+    /// The bytes of block `height` at `locator`, checked against its hash. Errors say what is
+    /// wrong (a missing or short segment, bytes that differ).
+    pub fn read(&self, height: u64, locator: &Locator) -> Result<Vec<u8>, String> {
+        let name = segment_name(locator.segment);
+        if locator.segment > height {
+            return Err(format!("its locator names segment {LOG_DIR}/{name}, which starts after it"));
+        }
+        let file = std::fs::File::open(self.dir.join(&name))
+            .map_err(|e| format!("its segment {LOG_DIR}/{name} cannot be opened ({e})"))?;
+        let size = file.metadata().map_err(|e| format!("its segment {LOG_DIR}/{name} cannot be read ({e})"))?.len();
+        if size < locator.end() {
+            return Err(format!(
+                "its segment {LOG_DIR}/{name} is truncated ({size} bytes, the block ends at {})",
+                locator.end()
+            ));
+        }
+        let mut bytes = vec![0u8; usize::try_from(locator.len).map_err(|_| "a block too large to read")?];
+        file.read_exact_at(&mut bytes, locator.offset)
+            .map_err(|e| format!("its bytes in {LOG_DIR}/{name} cannot be read ({e})"))?;
+        if bytes_hash(&bytes) != locator.hash {
+            return Err(format!("its bytes in {LOG_DIR}/{name} fail their hash"));
+        }
+        Ok(bytes)
+    }
+
+    /// Removes the segments every block of which is at or below `base` (the segment being
+    /// appended to stays). Returns how many were removed.
+    pub fn prune(&self, base: u64) -> std::io::Result<usize> {
+        let found = segments(&self.dir)?;
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|a| a.first);
+        let mut removed = 0;
+        for pair in found.windows(2) {
+            let ((first, path), (next, _)) = (&pair[0], &pair[1]);
+            if *next <= base.saturating_add(1) && Some(*first) != active {
+                std::fs::remove_file(path)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// The bytes the segments take.
+    pub fn bytes(&self) -> std::io::Result<u64> {
+        let mut total = 0;
+        for (_, path) in segments(&self.dir)? {
+            total += std::fs::metadata(path)?.len();
+        }
+        Ok(total)
+    }
+
+    /// The segments' first heights, ascending.
+    pub fn segment_firsts(&self) -> std::io::Result<Vec<u64>> {
+        Ok(segments(&self.dir)?.into_iter().map(|(first, _)| first).collect())
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: appended blocks read back; a block whose bytes changed, or whose segment is cut
+    /// short or gone, is an error, never other bytes; bytes appended but never committed are
+    /// cut off by the next open and stray segments removed; pruning removes only whole segments
+    /// below the base.
+    #[test]
+    fn appends_read_back_damage_is_an_error_and_an_open_cuts_what_was_never_committed() {
+        let data = tempfile::tempdir().unwrap();
+        let log = BlockLog::create(data.path()).unwrap();
+        let first = log.append(1, b"block one").unwrap();
+        log.committed(&first);
+        let second = log.append(2, b"block two!").unwrap();
+        log.committed(&second);
+        assert_eq!((second.segment, second.offset), (1, 9));
+        assert_eq!(log.read(1, &first).unwrap(), b"block one");
+        assert_eq!(log.read(2, &second).unwrap(), b"block two!");
+        // appended, not committed: the next append goes over it, and an open cuts it
+        let lost = log.append(3, b"never committed").unwrap();
+        assert_eq!(lost.offset, second.end());
+        drop(log);
+        let segment = data.path().join(LOG_DIR).join(segment_name(1));
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), lost.end());
+        std::fs::write(data.path().join(LOG_DIR).join(segment_name(3)), b"stray").unwrap();
+        let log = BlockLog::open(data.path(), Some((2, second))).unwrap();
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), second.end());
+        assert_eq!(log.segment_firsts().unwrap(), vec![1]);
+        // a flipped byte, a wrong length, a missing segment
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes[3] ^= 1;
+        std::fs::write(&segment, &bytes).unwrap();
+        assert!(log.read(1, &first).unwrap_err().contains("fail their hash"));
+        assert_eq!(log.read(2, &second).unwrap(), b"block two!");
+        let long = Locator { len: second.len + 100, ..second };
+        assert!(log.read(2, &long).unwrap_err().contains("truncated"));
+        let beyond = Locator { segment: 5, ..second };
+        assert!(log.read(2, &beyond).unwrap_err().contains("starts after it"));
+        std::fs::remove_file(&segment).unwrap();
+        assert!(log.read(2, &second).unwrap_err().contains("cannot be opened"));
+        assert!(BlockLog::open(data.path(), Some((2, second))).unwrap_err().contains("cannot be opened"));
+        assert!(Locator::decode(&second.encode()[..55]).is_err());
+        assert_eq!(Locator::decode(&second.encode()).unwrap(), second);
+    }
+
+    #[test]
+    fn pruning_removes_whole_segments_below_the_base_only() {
+        let data = tempfile::tempdir().unwrap();
+        let log = BlockLog::create(data.path()).unwrap();
+        let big = vec![7u8; SEGMENT_BYTES as usize];
+        let mut locators = vec![];
+        for height in 1..=5 {
+            let bytes = if height % 2 == 1 { &big[..] } else { b"small" as &[u8] };
+            let locator = log.append(height, bytes).unwrap();
+            log.committed(&locator);
+            locators.push(locator);
+        }
+        // a full segment closes after each big block: segments start at 1, 2, 4
+        assert_eq!(log.segment_firsts().unwrap(), vec![1, 2, 4]);
+        assert_eq!(log.prune(2).unwrap(), 1, "segment 1 holds block 1 only");
+        assert_eq!(log.prune(2).unwrap(), 0, "segment 2 holds block 3, above the base");
+        assert_eq!(log.prune(3).unwrap(), 1);
+        assert_eq!(log.prune(9).unwrap(), 0, "the segment being appended to stays");
+        assert_eq!(log.read(5, &locators[4]).unwrap(), big);
+    }
+}
