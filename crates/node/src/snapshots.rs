@@ -317,3 +317,48 @@ pub fn prune_after_close(
     let removed = store.prune_to(target, chain_id)?;
     Ok(Some((removed, target)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: a close calls for its snapshot (every `every_closes`-th), transactions call for an
+    /// interim one once they reach `every_txs` since the last written, and a failed write is
+    /// due again at the next block.
+    #[test]
+    fn the_schedule_follows_closes_and_transactions() {
+        let mut s = Schedule::new(2, 10, 0);
+        assert_eq!(s.after_block(9, None), None);
+        assert_eq!(s.after_block(1, None), Some(Due::Interim));
+        // not written (a failed write): due again
+        assert_eq!(s.after_block(0, None), Some(Due::Interim));
+        s.written();
+        assert_eq!(s.after_block(3, Some(1)), None, "epoch 1 is not every second close");
+        assert_eq!(s.after_block(3, Some(2)), Some(Due::Close));
+        s.written();
+        assert_eq!(s.after_block(9, None), None);
+        let mut never = Schedule::new(0, 0, u64::MAX);
+        assert_eq!(never.after_block(u64::MAX, Some(4)), None);
+    }
+
+    /// Goal: interim snapshots keep the newest [`INTERIM_KEPT`]; a close's snapshot keeps the
+    /// newest `keep` of its kind and removes the interim ones at or before it; `list` sees both,
+    /// newest first.
+    #[test]
+    fn retention_keeps_the_newest_of_each_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for h in [10, 20] {
+            write(d, h, b"close", 2).unwrap();
+        }
+        for h in [21, 22, 23] {
+            write_interim(d, h, b"interim").unwrap();
+        }
+        let heights = |v: Vec<(u64, PathBuf)>| v.into_iter().map(|f| f.0).collect::<Vec<_>>();
+        assert_eq!(heights(list(d)), vec![23, 22, 20, 10]);
+        write(d, 22, b"close", 2).unwrap();
+        assert_eq!(heights(list(d)), vec![23, 22, 20]);
+        assert_eq!(heights(list_closes(d)), vec![22, 20]);
+        assert!(!d.join(interim_file_name(22)).exists(), "superseded by the close's");
+    }
+}

@@ -31,9 +31,11 @@ struct History {
 
 /// A dev NetMind ledger with 60-second epochs, three machines beating every fourth slot (the
 /// third skips every other beat) and a transfer per block, committed block by block for
-/// `EPOCHS` epochs; a snapshot at every close (three kept), and, unless `archive`, pruned after
-/// each close as the node prunes (`KEEP` epochs kept).
-fn history(data: &Path, archive: bool) -> History {
+/// `EPOCHS` epochs, then `tail` blocks of a transfer each; a snapshot at every close (three
+/// kept) and, with `interim` > 0, one between closes every `interim` transactions, as the node
+/// writes them ([`snapshots::Schedule`]); unless `archive`, pruned after each close as the node
+/// prunes (`KEEP` epochs kept).
+fn history(data: &Path, archive: bool, interim: u64, tail: u64) -> History {
     let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
     let (mut ledger, key_path) = create_dev(data, policy).unwrap();
     let owner = load_key(&key_path).unwrap();
@@ -60,12 +62,17 @@ fn history(data: &Path, archive: bool) -> History {
     };
     let slot_seconds = ledger.state.policy.epoch.slot_seconds;
     let mut beat = 0u64;
-    while ledger.state.epoch <= EPOCHS {
+    let mut schedule = snapshots::Schedule::new(1, interim, 0);
+    let mut tail_left = tail;
+    while ledger.state.epoch <= EPOCHS || tail_left > 0 {
+        if ledger.state.epoch > EPOCHS {
+            tail_left -= 1;
+        }
         time += 4;
         let epoch = ledger.state.epoch;
         let mut txs = vec![];
         // a heartbeat is for the slot that holds the block's time, in the open epoch
-        if time < ledger.state.epoch_end_time(epoch) {
+        if time < ledger.state.epoch_end_time(epoch) && epoch <= EPOCHS {
             let slot = (time - ledger.genesis.genesis_time) / slot_seconds;
             for (i, m) in machines.iter().enumerate() {
                 if i == 2 && beat % 2 == 1 {
@@ -81,14 +88,23 @@ fn history(data: &Path, archive: bool) -> History {
         let transfer = sign(TxBody::Transfer { to: Address([7; 32]), amount: 1 });
         out.transfers.entry(epoch).or_default().push(transfer.id());
         txs.push(transfer);
+        let count = txs.len() as u64;
         let (block, records) = ledger.commit(Proposal { time, txs }).unwrap();
         assert!(block.receipts.iter().all(|r| r.code == 0), "every transaction applies");
         for record in &records {
             out.closes.insert(record.summary.epoch, block.height);
         }
-        if let Some(closed) = records.last().map(|r| r.summary.epoch) {
+        let closed = records.last().map(|r| r.summary.epoch);
+        if let Some(due) = schedule.after_block(count, closed) {
             let bytes = snapshots::encode(&ledger, &block).unwrap();
-            snapshots::write(&snapshots::dir_of(data), block.height, &bytes, 3).unwrap();
+            let dir = snapshots::dir_of(data);
+            match due {
+                snapshots::Due::Close => snapshots::write(&dir, block.height, &bytes, 3).unwrap(),
+                snapshots::Due::Interim => snapshots::write_interim(&dir, block.height, &bytes).unwrap(),
+            };
+            schedule.written();
+        }
+        if let Some(closed) = closed {
             if !archive {
                 snapshots::prune_after_close(&ledger.store, &chain, KEEP, closed).unwrap();
             }
@@ -120,7 +136,7 @@ fn flip_middle(path: &Path) {
 fn a_pruned_store_keeps_its_window_and_every_aggregate() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("pruned");
-    let h = history(&data, false);
+    let h = history(&data, false, 0, 0);
     let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
     assert!(opened.skipped.is_empty(), "{:?}", opened.skipped);
     assert_eq!(opened.snapshot, Some(h.closes[&EPOCHS]), "the newest snapshot starts it");
@@ -214,7 +230,7 @@ fn a_pruned_store_keeps_its_window_and_every_aggregate() {
 fn an_archive_store_keeps_every_block_and_audits_its_bitmaps() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("archive");
-    let h = history(&data, true);
+    let h = history(&data, true, 0, 0);
     let ledger = Ledger::open(&data, false, |_, _| {}).unwrap();
     assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
     assert_eq!(ledger.store.base_height(), 0);
@@ -232,7 +248,7 @@ fn an_archive_store_keeps_every_block_and_audits_its_bitmaps() {
 fn pruning_passes_over_a_damaged_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let h = history(&data, true);
+    let h = history(&data, true, 0, 0);
     let ledger = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap().0;
     let chain = ledger.genesis.chain_id.clone();
     let store = ledger.store.clone();
@@ -256,7 +272,7 @@ fn pruning_passes_over_a_damaged_snapshot() {
 fn the_audit_of_a_pruned_store_covers_the_blocks_before_its_start() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("pruned");
-    let h = history(&data, false);
+    let h = history(&data, false, 0, 0);
     let files = snapshot_files(&data);
     let base_file = files.iter().find(|f| f.0 == h.closes[&(EPOCHS - KEEP)]).unwrap();
     flip_middle(&base_file.1);
@@ -267,4 +283,40 @@ fn the_audit_of_a_pruned_store_covers_the_blocks_before_its_start() {
     let audit = gridmint_node::audit::audit_from(&ledger.store, start, |_, _| {}).unwrap();
     assert!(audit.mismatches.is_empty(), "{:#?}", audit.mismatches);
     assert_eq!(audit.blocks, ledger.state.height - base, "every stored block is accounted for");
+}
+
+/// Goal: between closes the node's snapshots follow the transactions committed, a restart
+/// starts from the newest of them (replaying only the blocks after it) to the same root, falls
+/// back through the older ones to the close's when they are damaged, and pruning never counts
+/// on them. Method: the pruned history with an interim snapshot every 3 transactions and 10
+/// blocks after the last close.
+#[test]
+fn interim_snapshots_shorten_the_replay_and_never_carry_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("interim");
+    let h = history(&data, false, 3, 10);
+    let last_close = h.closes[&EPOCHS];
+    let files = snapshot_files(&data);
+    let closes = snapshots::list_closes(&snapshots::dir_of(&data));
+    assert_eq!(closes.iter().map(|f| f.0).collect::<Vec<_>>(), vec![h.closes[&6], h.closes[&5], h.closes[&4]]);
+    // the close's snapshot removed the interim ones before it; two of the tail's are kept
+    let interim: Vec<u64> = files.iter().map(|f| f.0).filter(|h| !closes.iter().any(|c| c.0 == *h)).collect();
+    assert_eq!(interim.len(), snapshots::INTERIM_KEPT, "{files:?}");
+    assert!(interim.iter().all(|h| *h > last_close), "{interim:?} after the close at {last_close}");
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    assert_eq!(opened.snapshot, Some(interim[0]), "the newest snapshot starts it");
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
+    assert!(ledger.state.height - interim[0] <= 3, "at most the blocks of 3 transactions replay");
+    // pruning counted on the close snapshots only
+    assert_eq!(ledger.store.base_height(), h.closes[&(EPOCHS - KEEP)]);
+    drop(ledger);
+    flip_middle(&files[0].1);
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    assert_eq!((opened.snapshot, opened.skipped.len()), (Some(interim[1]), 1));
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
+    drop(ledger);
+    flip_middle(&files[1].1);
+    let (ledger, opened) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    assert_eq!((opened.snapshot, opened.skipped.len()), (Some(last_close), 2));
+    assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
 }
