@@ -92,7 +92,8 @@ pub struct NodeArgs {
     snapshots_kept: u64,
     /// Between epoch closes, also write a snapshot once this many transactions were committed
     /// since the last one (the newest two such are kept), so that a restart replays at most
-    /// about this many; 0 writes none. A million heartbeats replay in about a second and a half.
+    /// about this many; 0 writes none (nor does --snapshot-every 0). A million heartbeats replay
+    /// in about a second and a half.
     #[arg(long, value_name = "TXS", default_value_t = 1_000_000)]
     snapshot_txs: u64,
     /// Keep every block. Without it the node is pruned: after each epoch close it removes the
@@ -459,6 +460,8 @@ pub fn node(args: NodeArgs) -> ExitCode {
         return fail(e);
     }
     let exists = args.data.join(gridmint_node::store::DB_FILE).exists();
+    // blocks replayed after the snapshot this start loaded: the first block writes a new one
+    let mut replayed = false;
     let ledger = if !exists && args.dev {
         let policy = match load_policy_arg(args.policy.as_deref().unwrap_or("netmind")) {
             Ok(p) => p,
@@ -494,6 +497,7 @@ pub fn node(args: NodeArgs) -> ExitCode {
         });
         match opened {
             Ok((ledger, how)) => {
+                replayed = how.snapshot.unwrap_or(0) < ledger.state.height;
                 for (path, why) in &how.skipped {
                     eprintln!("warning: snapshot {} not used: {why}", path.display());
                 }
@@ -543,6 +547,9 @@ pub fn node(args: NodeArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     let shared = Shared::new(ledger, config);
+    if replayed {
+        shared.replayed_at_start();
+    }
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

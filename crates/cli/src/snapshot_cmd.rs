@@ -216,9 +216,19 @@ fn import_new(
         for file in &ledger_files {
             remove_if_there(file)?;
         }
+        // an import writes no block: a block log with blocks in it is someone else's
+        if gridmint_node::blocklog::segments(&log_dir).is_ok_and(|s| !s.is_empty()) {
+            return Err(format!(
+                "{} holds an interrupted import and blocks in {}: remove one of them by hand",
+                data.display(),
+                log_dir.display()
+            ));
+        }
         remove_dir_if_there(&log_dir)?;
     } else if let Some(file) = ledger_files.iter().find(|f| f.symlink_metadata().is_ok()) {
         return Err(format!("{} is there but holds no readable ledger: refusing to touch it", file.display()));
+    } else if gridmint_node::blocklog::segments(&log_dir).is_ok_and(|s| !s.is_empty()) {
+        return Err(format!("{} holds blocks but no ledger: refusing to touch it", log_dir.display()));
     }
     if std::fs::read(snapshot_dir.join(snapshots::GENESIS_FILE)).is_ok_and(|stored| stored != genesis.to_bytes()) {
         return Err(format!("{} already holds another chain's genesis", snapshot_dir.display()));

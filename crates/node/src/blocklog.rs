@@ -16,7 +16,11 @@
 //!   locator: a crash in between leaves bytes past the last locator, which the next open cuts
 //!   off (and a segment no locator points into, which it removes). A locator therefore never
 //!   points at bytes that are not durable.
-//! - Pruning removes whole segments once every block in them is below the store's base.
+//! - Pruning removes whole segments once every block in them is below the store's base: those
+//!   before the segment of the oldest stored block, as the database's locator names it (never
+//!   from file names alone), at every prune and every open.
+//! - Only files named exactly as the log names them are segments; a new log refuses a `blocks/`
+//!   that already holds one (never a chain's blocks mixed with another's).
 //! - A read checks the length and the blake3 hash: a flipped, truncated or missing segment is
 //!   an error naming the block, never a wrong block.
 
@@ -101,6 +105,11 @@ struct Active {
 pub struct BlockLog {
     dir: PathBuf,
     active: Mutex<Option<Active>>,
+    /// A segment is closed once it holds this many bytes ([`SEGMENT_BYTES`]).
+    segment_bytes: std::sync::atomic::AtomicU64,
+    /// Set when bytes were appended and their commit failed: the database may or may not point
+    /// at them, so nothing more is appended until the store is opened again.
+    poisoned: std::sync::atomic::AtomicBool,
 }
 
 /// The file of the segment starting at `first`.
@@ -120,6 +129,10 @@ pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
         let entry = entry?;
         let Ok(name) = entry.file_name().into_string() else { continue };
         let Some(first) = name.strip_suffix(SUFFIX).and_then(|n| n.parse().ok()) else { continue };
+        // exactly as the log names them: `3.blocks` or `+3.blocks` is not segment 3
+        if name != segment_name(first) {
+            continue;
+        }
         found.push((first, entry.path()));
     }
     found.sort();
@@ -127,38 +140,69 @@ pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 }
 
 impl BlockLog {
-    /// Creates the empty log of a new store.
+    fn new(dir: PathBuf, active: Option<Active>) -> BlockLog {
+        BlockLog {
+            dir,
+            active: Mutex::new(active),
+            segment_bytes: std::sync::atomic::AtomicU64::new(SEGMENT_BYTES),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Creates the empty log of a new store. A `blocks/` that already holds a segment (another
+    /// ledger's blocks) is refused: they are never mixed with a new chain's, nor removed.
     pub fn create(data: &Path) -> std::io::Result<BlockLog> {
         let dir = data.join(LOG_DIR);
         std::fs::create_dir_all(&dir)?;
+        if let Some((_, path)) = segments(&dir)?.first() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} holds another ledger's blocks: refusing to start a new one beside them", path.display()),
+            ));
+        }
         sync_dir(data)?;
-        Ok(BlockLog { dir, active: Mutex::new(None) })
+        Ok(BlockLog::new(dir, None))
     }
 
-    /// The log of `data` before [`BlockLog::open`] (a store that is still being checked).
+    /// The log of `data` before [`BlockLog::open`] (a store that is still being checked): it
+    /// reads, it never writes.
     pub(crate) fn unopened(data: &Path) -> BlockLog {
-        BlockLog { dir: data.join(LOG_DIR), active: Mutex::new(None) }
+        let log = BlockLog::new(data.join(LOG_DIR), None);
+        log.poisoned.store(true, std::sync::atomic::Ordering::SeqCst);
+        log
+    }
+
+    /// Closes segments at `bytes` instead of [`SEGMENT_BYTES`] (tests use small segments to
+    /// cover rollover and pruning).
+    pub fn set_segment_bytes(&self, bytes: u64) {
+        self.segment_bytes.store(bytes.max(1), std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Opens the log of a store whose last committed block is `last` (its height and locator;
-    /// `None`: no block stored). Bytes past that block (a commit that crashed before the
-    /// database took its locator) are cut off, and segments after it removed. Errors: the
-    /// last block's segment is missing or shorter than its locator says (damage).
-    pub fn open(data: &Path, last: Option<(u64, Locator)>) -> Result<BlockLog, String> {
+    /// `None`: no block stored) and whose oldest stored block is in segment `oldest` (`None`:
+    /// no block stored). The last block's bytes are checked first; then bytes past it (a
+    /// commit that crashed before the database took its locator) are cut off, segments after
+    /// its segment removed (started by such a commit), and segments before `oldest` (left by a
+    /// prune that stopped midway) removed. Errors: the last block's segment is missing, shorter
+    /// than its locator says, or its bytes differ (damage) — nothing is cut or removed then.
+    pub fn open(data: &Path, last: Option<(u64, Locator)>, oldest: Option<u64>) -> Result<BlockLog, String> {
         let dir = data.join(LOG_DIR);
         let io = |what: &str, e: std::io::Error| format!("{what} {LOG_DIR}/: {e}");
         if !dir.is_dir() {
             return Err(format!("its block log {LOG_DIR}/ is missing"));
         }
+        let checker = BlockLog::new(dir.clone(), None);
+        if let Some((height, locator)) = &last {
+            checker.read(*height, locator).map_err(|why| format!("block {height}: {why}"))?;
+        }
         let found = segments(&dir).map_err(|e| io("cannot list", e))?;
         let mut active = None;
         for (first, path) in &found {
-            let after_last = match last {
-                Some((height, locator)) => *first > locator.segment && *first > height,
-                None => true,
+            let stray = match (last, oldest) {
+                (Some((_, locator)), Some(oldest)) => *first > locator.segment || *first < oldest,
+                _ => true,
             };
-            if after_last {
-                // started by a commit that never reached the database
+            if stray {
                 std::fs::remove_file(path).map_err(|e| io("cannot remove a stray segment from", e))?;
             }
         }
@@ -182,14 +226,23 @@ impl BlockLog {
             active = Some(Active { first: locator.segment, file, len: locator.end() });
         }
         sync_dir(&dir).map_err(|e| io("cannot sync", e))?;
-        Ok(BlockLog { dir, active: Mutex::new(active) })
+        Ok(BlockLog::new(dir, active))
     }
 
     /// Appends block `height`'s bytes durably and returns their locator; the block is not
     /// committed until [`BlockLog::committed`] is called with it (after the database commit).
     pub fn append(&self, height: u64, bytes: &[u8]) -> std::io::Result<Locator> {
+        use std::sync::atomic::Ordering;
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other(
+                "an earlier block's commit failed after its bytes were appended: open the store again",
+            ));
+        }
+        // cleared by `committed`: an append whose commit fails leaves the log refusing
+        self.poisoned.store(true, Ordering::SeqCst);
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        if active.as_ref().is_none_or(|a| a.len >= SEGMENT_BYTES && a.first < height) {
+        let limit = self.segment_bytes.load(Ordering::SeqCst);
+        if active.as_ref().is_none_or(|a| a.len >= limit && a.first < height) {
             let path = self.dir.join(segment_name(height));
             let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path)?;
             sync_dir(&self.dir)?;
@@ -207,6 +260,7 @@ impl BlockLog {
         if let Some(segment) = active.as_mut().filter(|a| a.first == locator.segment) {
             segment.len = locator.end();
         }
+        self.poisoned.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The bytes of block `height` at `locator`, checked against its hash. Errors say what is
@@ -234,15 +288,14 @@ impl BlockLog {
         Ok(bytes)
     }
 
-    /// Removes the segments every block of which is at or below `base` (the segment being
-    /// appended to stays). Returns how many were removed.
-    pub fn prune(&self, base: u64) -> std::io::Result<usize> {
-        let found = segments(&self.dir)?;
+    /// Removes the segments before `oldest`, the segment of the oldest block the database
+    /// still stores (with no block stored, the segment being appended to), so every segment
+    /// removed holds only pruned blocks. Returns how many were removed.
+    pub fn prune_before(&self, oldest: u64) -> std::io::Result<usize> {
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|a| a.first);
         let mut removed = 0;
-        for pair in found.windows(2) {
-            let ((first, path), (next, _)) = (&pair[0], &pair[1]);
-            if *next <= base.saturating_add(1) && Some(*first) != active {
+        for (first, path) in segments(&self.dir)? {
+            if first < oldest && Some(first) != active {
                 std::fs::remove_file(path)?;
                 removed += 1;
             }
@@ -298,9 +351,17 @@ mod tests {
         let segment = data.path().join(LOG_DIR).join(segment_name(1));
         assert_eq!(std::fs::metadata(&segment).unwrap().len(), lost.end());
         std::fs::write(data.path().join(LOG_DIR).join(segment_name(3)), b"stray").unwrap();
-        let log = BlockLog::open(data.path(), Some((2, second))).unwrap();
+        // a name that only parses as a segment's is not one
+        std::fs::write(data.path().join(LOG_DIR).join("1.blocks"), b"not mine").unwrap();
+        let log = BlockLog::open(data.path(), Some((2, second)), Some(1)).unwrap();
         assert_eq!(std::fs::metadata(&segment).unwrap().len(), second.end());
         assert_eq!(log.segment_firsts().unwrap(), vec![1]);
+        assert!(data.path().join(LOG_DIR).join("1.blocks").exists(), "left alone");
+        // a new log beside another's blocks is refused
+        let other = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(other.path().join(LOG_DIR)).unwrap();
+        std::fs::copy(&segment, other.path().join(LOG_DIR).join(segment_name(1))).unwrap();
+        assert!(BlockLog::create(other.path()).unwrap_err().to_string().contains("another ledger's blocks"));
         // a flipped byte, a wrong length, a missing segment
         let mut bytes = std::fs::read(&segment).unwrap();
         bytes[3] ^= 1;
@@ -311,18 +372,24 @@ mod tests {
         assert!(log.read(2, &long).unwrap_err().contains("truncated"));
         let beyond = Locator { segment: 5, ..second };
         assert!(log.read(2, &beyond).unwrap_err().contains("starts after it"));
+        // an open checks the last block before it cuts anything
+        assert!(BlockLog::open(data.path(), Some((1, first)), Some(1)).unwrap_err().contains("fail their hash"));
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), second.end(), "nothing cut");
         std::fs::remove_file(&segment).unwrap();
         assert!(log.read(2, &second).unwrap_err().contains("cannot be opened"));
-        assert!(BlockLog::open(data.path(), Some((2, second))).unwrap_err().contains("cannot be opened"));
+        assert!(BlockLog::open(data.path(), Some((2, second)), Some(1)).unwrap_err().contains("cannot be opened"));
         assert!(Locator::decode(&second.encode()[..55]).is_err());
         assert_eq!(Locator::decode(&second.encode()).unwrap(), second);
     }
 
+    /// Goal: segments roll over at their size; pruning removes only segments before the oldest
+    /// stored block's, never the one being appended to; a failed commit stops further appends.
     #[test]
-    fn pruning_removes_whole_segments_below_the_base_only() {
+    fn pruning_removes_whole_segments_below_the_oldest_block_only() {
         let data = tempfile::tempdir().unwrap();
         let log = BlockLog::create(data.path()).unwrap();
-        let big = vec![7u8; SEGMENT_BYTES as usize];
+        log.set_segment_bytes(100);
+        let big = vec![7u8; 100];
         let mut locators = vec![];
         for height in 1..=5 {
             let bytes = if height % 2 == 1 { &big[..] } else { b"small" as &[u8] };
@@ -332,10 +399,14 @@ mod tests {
         }
         // a full segment closes after each big block: segments start at 1, 2, 4
         assert_eq!(log.segment_firsts().unwrap(), vec![1, 2, 4]);
-        assert_eq!(log.prune(2).unwrap(), 1, "segment 1 holds block 1 only");
-        assert_eq!(log.prune(2).unwrap(), 0, "segment 2 holds block 3, above the base");
-        assert_eq!(log.prune(3).unwrap(), 1);
-        assert_eq!(log.prune(9).unwrap(), 0, "the segment being appended to stays");
+        assert_eq!(locators.iter().map(|l| l.segment).collect::<Vec<_>>(), vec![1, 2, 2, 4, 4]);
+        assert_eq!(log.prune_before(locators[2].segment).unwrap(), 1, "oldest block 3: segment 1 goes");
+        assert_eq!(log.prune_before(locators[2].segment).unwrap(), 0);
+        assert_eq!(log.prune_before(locators[3].segment).unwrap(), 1);
+        assert_eq!(log.prune_before(99).unwrap(), 0, "the segment being appended to stays");
         assert_eq!(log.read(5, &locators[4]).unwrap(), big);
+        // appended, never committed: the log refuses more until it is opened again
+        log.append(6, b"lost").unwrap();
+        assert!(log.append(6, b"again").unwrap_err().to_string().contains("open the store again"));
     }
 }

@@ -172,10 +172,6 @@ impl Shared {
     /// Wraps an opened ledger.
     pub fn new(ledger: Ledger, config: Config) -> Arc<Shared> {
         let (committed, _) = watch::channel(ledger.state.height);
-        // blocks past the newest snapshot were replayed at this start: the next block writes
-        // one, so that a node restarted again and again never replays more and more
-        let newest = crate::snapshots::list(&crate::snapshots::dir_of(ledger.store.dir())).first().map(|s| s.0);
-        let since = if newest.unwrap_or(0) < ledger.state.height { config.snapshot_txs } else { 0 };
         Arc::new(Shared {
             store: ledger.store.clone(),
             chain_id: ledger.genesis.chain_id.clone(),
@@ -185,7 +181,7 @@ impl Shared {
             tx_limiter: RateLimiter::new(config.rate_limit.saturating_mul(TXS_PER_REQUEST as u32)),
             keys: crate::signing::KeyCache::new(1 << 18),
             metrics: Metrics::default(),
-            schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, since)),
+            schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, 0)),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),
@@ -236,15 +232,22 @@ impl Shared {
         self.committed.send_replace(block.height);
         let closed = records.last().map(|r| r.summary.epoch);
         let due = self.schedule.lock().unwrap_or_else(|e| e.into_inner()).after_block(count, closed);
-        if let Some(due) = due
-            && self.write_snapshot(&block, due)
-        {
+        if let Some(due) = due {
+            // written or not, the count starts again: a failing disk is not retried every block
+            self.write_snapshot(&block, due);
             self.schedule.lock().unwrap_or_else(|e| e.into_inner()).written();
         }
         if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
             self.prune(epoch);
         }
         Ok(Some(block.height))
+    }
+
+    /// This start replayed blocks after the snapshot it loaded: the next block writes an interim
+    /// snapshot (if interim snapshots are on), so that a node restarted again and again never
+    /// replays more and more.
+    pub fn replayed_at_start(&self) {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner()).owe();
     }
 
     /// Writes the snapshot of the state after `block` (the tip): encoded under the read lock

@@ -96,9 +96,13 @@ impl Schedule {
     }
 
     /// After a block of `txs` transactions that closed `closed` (the last epoch it closed): the
-    /// snapshot it calls for, if any. The caller writes it (a failed write is retried at the
-    /// next block only for interim snapshots: [`Schedule::written`] resets the count).
+    /// snapshot it calls for, if any. The caller writes it and calls [`Schedule::written`],
+    /// which starts the count again. With `every_closes` 0 no snapshot is ever due (interim
+    /// ones neither): `--snapshot-every 0` writes none.
     pub fn after_block(&mut self, txs: u64, closed: Option<u64>) -> Option<Due> {
+        if self.every_closes == 0 {
+            return None;
+        }
         self.since = self.since.saturating_add(txs);
         if let Some(epoch) = closed
             && self.every_closes > 0
@@ -109,9 +113,14 @@ impl Schedule {
         (self.every_txs > 0 && self.since >= self.every_txs).then_some(Due::Interim)
     }
 
-    /// A snapshot was written.
+    /// A snapshot was written (or its write tried and failed: it is not tried at every block).
     pub fn written(&mut self) {
         self.since = 0;
+    }
+
+    /// Makes an interim snapshot due at the next block (a start that replayed blocks).
+    pub fn owe(&mut self) {
+        self.since = self.since.max(self.every_txs);
     }
 }
 
@@ -339,6 +348,16 @@ mod tests {
         assert_eq!(s.after_block(9, None), None);
         let mut never = Schedule::new(0, 0, u64::MAX);
         assert_eq!(never.after_block(u64::MAX, Some(4)), None);
+        // --snapshot-every 0: no interim snapshot either
+        let mut none = Schedule::new(0, 10, 0);
+        assert_eq!(none.after_block(100, None), None);
+        // a start that replayed blocks owes one at the next block
+        let mut owed = Schedule::new(1, 10, 0);
+        owed.owe();
+        assert_eq!(owed.after_block(0, None), Some(Due::Interim));
+        let mut off = Schedule::new(1, 0, 0);
+        off.owe();
+        assert_eq!(off.after_block(0, None), None, "interim snapshots off");
     }
 
     /// Goal: interim snapshots keep the newest [`INTERIM_KEPT`]; a close's snapshot keeps the

@@ -498,14 +498,15 @@ impl Store {
         if file.exists() {
             return Err(StoreError::Exists(dir.into()));
         }
-        // the tip first: a crash before the database exists leaves a dir that is created again
+        // the block log first: it refuses a dir that holds another ledger's blocks
+        let log = crate::blocklog::BlockLog::create(dir).map_err(io)?;
+        // the tip next: a crash before the database exists leaves a dir that is created again
         let genesis_tip = tip_slot(0, &genesis_hash(genesis));
         let mut tip = std::fs::File::create(dir.join(TIP_FILE)).map_err(io)?;
         tip.write_all(&genesis_tip).map_err(io)?;
         tip.write_all(&genesis_tip).map_err(io)?;
         tip.sync_all().map_err(io)?;
         sync_dir(dir).map_err(io)?;
-        let log = crate::blocklog::BlockLog::create(dir).map_err(io)?;
         let db = Database::create(&file).map_err(|e| open_error(dir, e))?;
         let store = Store {
             db: Db(Some(db)),
@@ -579,8 +580,9 @@ impl Store {
         // only now, with the database whole and at its tip: what the log holds past the last
         // block was never acknowledged, and goes
         let last = store.last_locator()?;
-        store.log =
-            crate::blocklog::BlockLog::open(dir, last).map_err(|why| StoreError::Damaged { path: dir.into(), why })?;
+        let oldest = store.first_locator()?.map(|(_, l)| l.segment);
+        store.log = crate::blocklog::BlockLog::open(dir, last, oldest)
+            .map_err(|why| StoreError::Damaged { path: dir.into(), why })?;
         Ok((store, genesis))
     }
 
@@ -816,15 +818,36 @@ impl Store {
         let Some(record) = self.get(Table::Blocks, height)? else { return Ok(None) };
         let key = Key::Number(height);
         let locator = crate::blocklog::Locator::decode(&record).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
-        self.log.read(height, &locator).map(Some).map_err(|why| self.corrupt(Table::Blocks, key, why))
+        match self.log.read(height, &locator) {
+            Ok(bytes) => Ok(Some(bytes)),
+            // pruned between the locator's read and the segment's: gone, not damaged
+            Err(_) if height <= self.base_height() => Ok(None),
+            Err(why) => Err(self.corrupt(Table::Blocks, key, why)),
+        }
+    }
+
+    /// Closes the block log's segments at `bytes` instead of
+    /// [`crate::blocklog::SEGMENT_BYTES`] (tests cover rollover and pruning with small ones).
+    pub fn set_segment_bytes(&self, bytes: u64) {
+        self.log.set_segment_bytes(bytes);
     }
 
     /// The last stored block's height and locator (`None`: no block stored).
     fn last_locator(&self) -> Result<Option<(u64, crate::blocklog::Locator)>, StoreError> {
-        self.guard("reading the last block", || {
+        self.end_locator(true)
+    }
+
+    /// The oldest stored block's height and locator (`None`: no block stored).
+    fn first_locator(&self) -> Result<Option<(u64, crate::blocklog::Locator)>, StoreError> {
+        self.end_locator(false)
+    }
+
+    fn end_locator(&self, last: bool) -> Result<Option<(u64, crate::blocklog::Locator)>, StoreError> {
+        self.guard("reading the blocks' locators", || {
             let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
             let table = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
-            let Some((key, value)) = table.last().map_err(|e| self.db_err(e))? else { return Ok(None) };
+            let end = if last { table.last() } else { table.first() };
+            let Some((key, value)) = end.map_err(|e| self.db_err(e))? else { return Ok(None) };
             let height = key.value();
             let record = self.unseal(Table::Blocks, Key::Number(height), value.value())?;
             let locator = crate::blocklog::Locator::decode(record)
@@ -924,6 +947,9 @@ impl Store {
                         let bytes =
                             self.log.read(height, &locator).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+                        if block.height != height {
+                            return Err(self.corrupt(Table::Blocks, key, format!("it holds block {}", block.height)));
+                        }
                         // an entry goes only if it is this block's: a later commit of the same id
                         // (which the rules do not allow today) would keep its own
                         for receipt in &block.receipts {
@@ -949,11 +975,11 @@ impl Store {
             removed += header.height + 1 - from;
             self.base.store(header.height, Ordering::SeqCst);
         }
-        if removed > 0 {
-            self.log
-                .prune(self.base_height())
-                .map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })?;
-        }
+        // the segments before the oldest stored block's hold only pruned blocks (with none
+        // stored, every segment but the one being appended to); also what an earlier prune
+        // that stopped midway left
+        let oldest = self.first_locator()?.map_or(u64::MAX, |(_, l)| l.segment);
+        self.log.prune_before(oldest).map_err(|e| StoreError::Db { path: self.dir.clone(), source: Box::new(e) })?;
         Ok(removed)
     }
 

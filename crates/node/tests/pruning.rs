@@ -38,6 +38,8 @@ struct History {
 fn history(data: &Path, archive: bool, interim: u64, tail: u64) -> History {
     let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
     let (mut ledger, key_path) = create_dev(data, policy).unwrap();
+    // small segments: the block log rolls over every few blocks, and pruning removes segments
+    ledger.store.set_segment_bytes(8 << 10);
     let owner = load_key(&key_path).unwrap();
     let chain = ledger.genesis.chain_id.clone();
     let machines: Vec<_> = (0..3).map(|_| generate_key()).collect();
@@ -104,10 +106,10 @@ fn history(data: &Path, archive: bool, interim: u64, tail: u64) -> History {
             };
             schedule.written();
         }
-        if let Some(closed) = closed {
-            if !archive {
-                snapshots::prune_after_close(&ledger.store, &chain, KEEP, closed).unwrap();
-            }
+        if let Some(closed) = closed
+            && !archive
+        {
+            snapshots::prune_after_close(&ledger.store, &chain, KEEP, closed).unwrap();
         }
     }
     out.root = ledger.state.full_state_root();
@@ -150,6 +152,14 @@ fn a_pruned_store_keeps_its_window_and_every_aggregate() {
     }
     let header = store.base().unwrap().expect("the base header");
     assert_eq!(header.height, base);
+    // the block log kept the segment holding block base + 1 and those after it, no earlier one
+    let segments: Vec<u64> = gridmint_node::blocklog::segments(&data.join(gridmint_node::blocklog::LOG_DIR))
+        .unwrap()
+        .into_iter()
+        .map(|(first, _)| first)
+        .collect();
+    assert!(segments.len() >= 2 && segments[0] > 1, "rolled over, the first segments removed: {segments:?}");
+    assert!(segments[0] <= base + 1 && segments[1] > base + 1, "base {base}, segments {segments:?}");
     // index entries go with their blocks; the kept epochs' stay
     for (epoch, ids) in &h.transfers {
         for id in ids {
