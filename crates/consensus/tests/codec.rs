@@ -1,0 +1,284 @@
+//! The codecs: golden vectors (the wire and WAL bytes must not change silently), round trips,
+//! strictness, and a property test that no input panics a decoder.
+
+mod common;
+
+use bytes::Bytes;
+use common::{address, fixed_signature, proposal, signed_proposal, signed_vote, value, vote};
+use gridmint_consensus::app_channel::app::consensus::{LivenessMsg, ProposedValue, SignedConsensusMsg};
+use gridmint_consensus::app_channel::app::streaming::StreamContent;
+use gridmint_consensus::app_channel::app::types::PeerId;
+use gridmint_consensus::app_channel::app::types::codec::{Codec, HasEncodedLen};
+use gridmint_consensus::app_channel::app::types::core::{
+    CommitCertificate, ExtendedCommitCertificate, NilOrVal, PolkaCertificate, Round, RoundCertificate,
+    RoundCertificateType, SignedMessage, ValidatorProof, Validity, VoteType,
+};
+use gridmint_consensus::app_channel::app::types::streaming::{StreamId, StreamMessage};
+use gridmint_consensus::app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
+use gridmint_consensus::{CodecError, GridmintCodec, GridmintContext, Height, ProposalPart};
+use malachitebft_sync::{ValueRequest, ValueResponse};
+use proptest::prelude::*;
+
+type Ctx = GridmintContext;
+
+fn codec() -> GridmintCodec {
+    GridmintCodec
+}
+
+fn peer() -> PeerId {
+    let mut bytes = vec![0x12, 0x20];
+    bytes.extend_from_slice(&[7u8; 32]);
+    PeerId::from_bytes(&bytes).unwrap()
+}
+
+fn init_part() -> ProposalPart {
+    let v = value();
+    let h = v.header();
+    ProposalPart::Init {
+        height: h.height,
+        round: Round::new(2),
+        pol_round: Round::Nil,
+        proposer: h.producer,
+        time: h.time,
+        parent_hash: h.parent_hash,
+        parent_state_root: h.parent_state_root,
+    }
+}
+
+fn data_part() -> ProposalPart {
+    ProposalPart::Data { txs: value().txs().to_vec() }
+}
+
+fn fin_part() -> ProposalPart {
+    ProposalPart::Fin { signature: fixed_signature(0x33) }
+}
+
+fn prevote() -> SignedMessage<Ctx, gridmint_consensus::Vote> {
+    signed_vote(vote(VoteType::Prevote, NilOrVal::Val(value().value_id()), 2), 2)
+}
+
+fn nil_precommit() -> SignedMessage<Ctx, gridmint_consensus::Vote> {
+    signed_vote(vote(VoteType::Precommit, NilOrVal::Nil, 3), 3)
+}
+
+fn polka() -> PolkaCertificate<Ctx> {
+    let id = value().value_id();
+    PolkaCertificate::new(
+        Height(7),
+        Round::new(2),
+        id,
+        (1..=3).map(|i| signed_vote(vote(VoteType::Prevote, NilOrVal::Val(id), i), i)).collect(),
+    )
+}
+
+fn skip_round() -> RoundCertificate<Ctx> {
+    RoundCertificate::new_from_votes(
+        Height(7),
+        Round::new(2),
+        RoundCertificateType::Skip,
+        vec![prevote(), nil_precommit()],
+    )
+}
+
+fn response() -> Response<Ctx> {
+    let id = value().value_id();
+    let commits = (1..=2).map(|i| signed_vote(vote(VoteType::Precommit, NilOrVal::Val(id), i), i)).collect();
+    let certificate = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+        CommitCertificate::new(Height(7), Round::new(2), id, commits),
+        Default::default(),
+    );
+    let mut with_extension = certificate.clone();
+    with_extension.commit_signatures[0].extension = Some(SignedMessage::new((), fixed_signature(0x44)));
+    Response::ValueResponse(ValueResponse::new(
+        Height(7),
+        vec![
+            RawDecidedValue::new(Bytes::from(value().canonical_bytes()), certificate),
+            RawDecidedValue::new(Bytes::from_static(b"raw"), with_extension),
+        ],
+    ))
+}
+
+fn proposed_value() -> ProposedValue<Ctx> {
+    ProposedValue {
+        height: Height(7),
+        round: Round::new(2),
+        valid_round: Round::new(1),
+        proposer: address(1),
+        value: value(),
+        validity: Validity::Valid,
+    }
+}
+
+fn stream(sequence: u64, content: StreamContent<ProposalPart>) -> StreamMessage<ProposalPart> {
+    StreamMessage::new(StreamId::new(Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2])), sequence, content)
+}
+
+fn check<T>(msg: &T, golden: &str, name: &str) -> Vec<u8>
+where
+    T: PartialEq + std::fmt::Debug,
+    GridmintCodec: Codec<T, Error = CodecError>,
+{
+    let bytes = codec().encode(msg).unwrap();
+    let back: T = codec().decode(bytes.clone()).unwrap();
+    assert_eq!(&back, msg);
+    assert_eq!(hex::encode(&bytes), golden, "the encoding of {msg:?} ({name}) changed");
+    // Strictness: trailing bytes, a truncation, another version, nothing at all.
+    let mut trailing = bytes.to_vec();
+    trailing.push(0);
+    assert!(matches!(codec().decode(Bytes::from(trailing)), Err(CodecError::TrailingBytes(1))));
+    assert!(Codec::<T>::decode(&codec(), bytes.slice(..bytes.len() - 1)).is_err());
+    let mut version = bytes.to_vec();
+    version[0] = 2;
+    assert!(matches!(Codec::<T>::decode(&codec(), Bytes::from(version)), Err(CodecError::UnknownVersion(2))));
+    assert!(matches!(Codec::<T>::decode(&codec(), Bytes::new()), Err(CodecError::Empty)));
+    bytes.to_vec()
+}
+
+#[test]
+fn value_canonical_bytes_golden() {
+    assert_eq!(hex::encode(value().canonical_bytes()), G_VALUE);
+    assert_eq!(value().value_id().to_string(), G_VALUE_ID);
+}
+
+#[test]
+fn signed_consensus_messages() {
+    check(&SignedConsensusMsg::<Ctx>::Vote(prevote()), G_PREVOTE, "G_PREVOTE");
+    check(&SignedConsensusMsg::<Ctx>::Vote(nil_precommit()), G_NIL_PRECOMMIT, "G_NIL_PRECOMMIT");
+    check(&SignedConsensusMsg::<Ctx>::Proposal(signed_proposal()), G_PROPOSAL, "G_PROPOSAL");
+}
+
+#[test]
+fn proposal_parts_and_streams() {
+    check(&init_part(), G_INIT, "G_INIT");
+    check(&data_part(), G_DATA, "G_DATA");
+    check(&fin_part(), G_FIN, "G_FIN");
+    check(&stream(0, StreamContent::Data(init_part())), G_STREAM_INIT, "G_STREAM_INIT");
+    check(&stream(3, StreamContent::Fin), G_STREAM_FIN, "G_STREAM_FIN");
+}
+
+#[test]
+fn liveness_messages() {
+    check(&LivenessMsg::<Ctx>::Vote(prevote()), G_LIVENESS_VOTE, "G_LIVENESS_VOTE");
+    check(&LivenessMsg::<Ctx>::PolkaCertificate(polka()), G_LIVENESS_POLKA, "G_LIVENESS_POLKA");
+    check(&LivenessMsg::<Ctx>::SkipRoundCertificate(skip_round()), G_LIVENESS_SKIP, "G_LIVENESS_SKIP");
+}
+
+#[test]
+fn validator_proof() {
+    let proof = ValidatorProof::<Ctx>::new(address(1).to_bytes().to_vec(), peer().to_bytes(), fixed_signature(0x55));
+    check(&proof, G_PROOF, "G_PROOF");
+}
+
+#[test]
+fn sync_messages() {
+    let status = Status::<Ctx> { peer_id: peer(), tip_height: Height(100), history_min_height: Height(1) };
+    check(&status, G_STATUS, "G_STATUS");
+    check(&Request::<Ctx>::ValueRequest(ValueRequest::new(Height(5)..=Height(9))), G_REQUEST, "G_REQUEST");
+    let r = response();
+    let bytes = check(&r, G_RESPONSE, "G_RESPONSE");
+    assert_eq!(codec().encoded_len(&r).unwrap(), bytes.len());
+}
+
+#[test]
+fn wal_entries() {
+    check(&proposed_value(), G_PROPOSED_VALUE, "G_PROPOSED_VALUE");
+    let mut invalid = proposed_value();
+    invalid.validity = Validity::Invalid;
+    let bytes = codec().encode(&invalid).unwrap();
+    assert_eq!(Codec::<ProposedValue<Ctx>>::decode(&codec(), bytes).unwrap(), invalid);
+    check(&polka(), G_POLKA, "G_POLKA");
+}
+
+#[test]
+fn decoded_values_recompute_their_id() {
+    let msg = SignedConsensusMsg::<Ctx>::Proposal(signed_proposal());
+    let SignedConsensusMsg::Proposal(back) = codec().decode(codec().encode(&msg).unwrap()).unwrap() else {
+        panic!("not a proposal")
+    };
+    assert_eq!(back.message.value.value_id(), proposal().value.value_id());
+}
+
+#[test]
+fn non_canonical_encodings_are_refused() {
+    // A status whose tip height is written as an over-long varint (0x80 0x00 for 0) decodes to a
+    // message whose canonical encoding differs: refused.
+    let status = Status::<Ctx> { peer_id: peer(), tip_height: Height(0), history_min_height: Height(0) };
+    let bytes = codec().encode(&status).unwrap().to_vec();
+    let peer_len = peer().to_bytes().len();
+    let at = 1 + 1 + peer_len; // version, peer id length, peer id
+    let mut long = bytes[..at].to_vec();
+    long.extend_from_slice(&[0x80, 0x00]);
+    long.extend_from_slice(&bytes[at + 1..]);
+    let decoded: Result<Status<Ctx>, _> = codec().decode(Bytes::from(long));
+    assert!(decoded.is_err(), "{decoded:?}");
+    // A bad peer id is refused, not trusted.
+    let mut bad = bytes.clone();
+    bad[2] = 0x99;
+    assert!(Codec::<Status<Ctx>>::decode(&codec(), Bytes::from(bad)).is_err());
+}
+
+fn decode_all(bytes: &[u8]) {
+    let c = codec();
+    let b = Bytes::copy_from_slice(bytes);
+    let _ = Codec::<ProposalPart>::decode(&c, b.clone());
+    let _ = Codec::<SignedConsensusMsg<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<LivenessMsg<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<StreamMessage<ProposalPart>>::decode(&c, b.clone());
+    let _ = Codec::<ValidatorProof<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<Status<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<Request<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<Response<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<ProposedValue<Ctx>>::decode(&c, b.clone());
+    let _ = Codec::<PolkaCertificate<Ctx>>::decode(&c, b);
+    let _ = gridmint_consensus::BlockValue::from_canonical_bytes(bytes);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        decode_all(&bytes);
+    }
+
+    #[test]
+    fn versioned_arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut bytes = vec![gridmint_consensus::CODEC_VERSION];
+        bytes.extend_from_slice(&body);
+        decode_all(&bytes);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic(index in any::<prop::sample::Index>(), byte in any::<u8>(), which in 0usize..4) {
+        let encoded: Vec<u8> = match which {
+            0 => codec().encode(&SignedConsensusMsg::<Ctx>::Proposal(signed_proposal())).unwrap().to_vec(),
+            1 => codec().encode(&response()).unwrap().to_vec(),
+            2 => codec().encode(&LivenessMsg::<Ctx>::SkipRoundCertificate(skip_round())).unwrap().to_vec(),
+            _ => codec().encode(&stream(1, StreamContent::Data(data_part()))).unwrap().to_vec(),
+        };
+        let mut bytes = encoded;
+        let i = index.index(bytes.len());
+        bytes[i] = byte;
+        decode_all(&bytes);
+    }
+}
+
+const G_VALUE: &str = "010780e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff";
+const G_VALUE_ID: &str = "829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0";
+const G_PREVOTE: &str = "01000007010201829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b08139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39400583cf91387822fcc9426afd236b3c8cfac1f3c3a5a961892ad06cb1a0685c5b90ac27a5561470a362a7f692a27378820e870964cdafe2216a5176a9c5717410b";
+const G_NIL_PRECOMMIT: &str = "01000107010200ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d100969226f5acbe8ba17dde19c0b698453d311c440b313183db142945b5368759d495ece34ffd9605c15f09fc74876c825cea0db91a969e614fee104f0dc37d860d";
+const G_PROPOSAL: &str = "01010701020780e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cc2411981c5dfa437f499407922ae2c52c9e928ffbece934f2405b1925a4885fd00173ee7c512fd054e948520009ded323784bcb6c53e6c4a5a461d2df4e33c06";
+const G_INIT: &str = "0100070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const G_DATA: &str = "01010211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff";
+const G_FIN: &str = "010233333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333";
+const G_STREAM_INIT: &str = "010c000000000000000700000002000000070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const G_STREAM_FIN: &str = "010c0000000000000007000000020301";
+const G_LIVENESS_VOTE: &str = "01000007010201829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b08139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39400583cf91387822fcc9426afd236b3c8cfac1f3c3a5a961892ad06cb1a0685c5b90ac27a5561470a362a7f692a27378820e870964cdafe2216a5176a9c5717410b";
+const G_LIVENESS_POLKA: &str = "0101070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0038a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cf646e906337d2852fbc4b844c03361af4d02b641334c41cae9c9ca84aaa63e90e09878568043cc2e11eca8c0c3676068f3a47aed98aba3ef71d5f9158f1523098139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394583cf91387822fcc9426afd236b3c8cfac1f3c3a5a961892ad06cb1a0685c5b90ac27a5561470a362a7f692a27378820e870964cdafe2216a5176a9c5717410bed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1388b1495212bf35fce5dfb64dad6280c3328bec0239c106260a192b361ea5db1f572365dd8e02c5107e8d7666ba8ad5ba216fbbe28db0bd35eb94e05ccfa5604";
+const G_LIVENESS_SKIP: &str = "010207010200020001829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b08139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394583cf91387822fcc9426afd236b3c8cfac1f3c3a5a961892ad06cb1a0685c5b90ac27a5561470a362a7f692a27378820e870964cdafe2216a5176a9c5717410b0100ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1969226f5acbe8ba17dde19c0b698453d311c440b313183db142945b5368759d495ece34ffd9605c15f09fc74876c825cea0db91a969e614fee104f0dc37d860d";
+const G_PROOF: &str = "01208a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c221220070707070707070707070707070707070707070707070707070707070707070755555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555";
+const G_STATUS: &str = "0122122007070707070707070707070707070707070707070707070707070707070707076401";
+const G_REQUEST: &str = "01000509";
+const G_RESPONSE: &str = "010007028002010780e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0028139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39418ac41ca0fcd55fa1511c360e18e13682af7a6b370eaf8659f3750c20f3f3eb8b0a67f1f3496da89788e72b630baa89c52ba25efe8c2e66bed72d8f39c5f4202008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c58825d95c6582f5ec70945d1d84befb554f2b135bc820dc10bb20bbbcdc7f2908542d5cfef0fdfeeaf86fb39a82d65f056504a31e9034bc83ad7c66ff7098f0c0003726177070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0028139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39418ac41ca0fcd55fa1511c360e18e13682af7a6b370eaf8659f3750c20f3f3eb8b0a67f1f3496da89788e72b630baa89c52ba25efe8c2e66bed72d8f39c5f420201444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444448a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c58825d95c6582f5ec70945d1d84befb554f2b135bc820dc10bb20bbbcdc7f2908542d5cfef0fdfeeaf86fb39a82d65f056504a31e9034bc83ad7c66ff7098f0c00";
+const G_PROPOSED_VALUE: &str = "0107010201018a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0780e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff01";
+const G_POLKA: &str = "01070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0038a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cf646e906337d2852fbc4b844c03361af4d02b641334c41cae9c9ca84aaa63e90e09878568043cc2e11eca8c0c3676068f3a47aed98aba3ef71d5f9158f1523098139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394583cf91387822fcc9426afd236b3c8cfac1f3c3a5a961892ad06cb1a0685c5b90ac27a5561470a362a7f692a27378820e870964cdafe2216a5176a9c5717410bed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1388b1495212bf35fce5dfb64dad6280c3328bec0239c106260a192b361ea5db1f572365dd8e02c5107e8d7666ba8ad5ba216fbbe28db0bd35eb94e05ccfa5604";
