@@ -1,5 +1,7 @@
 //! A synthetic history for the state-at-scale benchmarks (issue 12): a dev NetMind ledger with a
-//! fleet that sends a heartbeat every slot, transfers in every block, and an epoch close every
+//! fleet that sends a heartbeat every slot, transfers in every block, 16 inference jobs posted,
+//! used every 8 slots and settled each epoch, one owner in a hundred claiming after each close,
+//! and an epoch close every
 //! `SLOTS` blocks, committed block by block through the node's own path (`Ledger::commit`, a
 //! snapshot at every close and every million transactions as the node writes them, and — unless MODE is `archive` —
 //! pruned after each close as a default node prunes, keeping 2 epochs). Then it measures what
@@ -71,10 +73,12 @@ fn main() {
     // as a default node: a snapshot at every close, and one between closes every million transactions
     let defaults = gridmint_node::node::Config::default();
     let mut schedule = gridmint_node::snapshots::Schedule::new(defaults.snapshot_every, defaults.snapshot_txs, 0);
+    let mut failed = 0usize;
     let mut commit = |ledger: &mut Ledger, time: u64, txs: Vec<SignedTx>, timed: bool| {
         let at = Instant::now();
         let count = txs.len() as u64;
         let (block, records) = ledger.commit(Proposal { time, txs }).expect("the block commits");
+        failed += block.receipts.iter().filter(|r| r.code != 0).count();
         if timed {
             commit_times.push(at.elapsed().as_secs_f64());
         }
@@ -119,6 +123,8 @@ fn main() {
         .collect();
     commit(&mut ledger, time, registrations, false);
     let mut owner_nonce = vec![4u64; owners as usize];
+    // customers posting a job each epoch
+    const JOBS: u64 = 16;
     eprintln!(
         "{machines} machines registered ({:.1} s); {epochs} epochs of {slots} slots follow",
         started.elapsed().as_secs_f64()
@@ -134,11 +140,46 @@ fn main() {
                 .filter(|m| (m * 7 + s + e) % 10 != 0)
                 .map(|m| unsigned(machine(m), 0, TxBody::Heartbeat { slot }))
                 .collect();
+            let mut owner_tx = |txs: &mut Vec<SignedTx>, from: u64, body: TxBody| {
+                txs.push(unsigned(owner(from), owner_nonce[from as usize], body));
+                owner_nonce[from as usize] += 1;
+            };
             for t in 0..100u64.min(owners) {
                 let from = (e * slots * 100 + s * 100 + t) % owners;
                 let to = owner((from * 31 + 7) % owners);
-                txs.push(unsigned(owner(from), owner_nonce[from as usize], TxBody::Transfer { to, amount: 1_000 }));
-                owner_nonce[from as usize] += 1;
+                owner_tx(&mut txs, from, TxBody::Transfer { to, amount: 1_000 });
+            }
+            // jobs: customers (the first JOBS owners) post one an epoch, owners of machines
+            // report usage on it every 8 slots, the customer settles it before the close
+            for c in 0..JOBS.min(owners) {
+                let job_id = e;
+                if s == 1 {
+                    let body = TxBody::SubmitJob {
+                        job_id,
+                        mode: gridmint_core::JobMode::Inference,
+                        price_per_gpu_second: 10,
+                        max_gpu_seconds: 10_000,
+                    };
+                    owner_tx(&mut txs, c, body);
+                } else if s % 8 == 4 && s + 2 < slots {
+                    let worker = (c * 97 + s) % machines;
+                    let body = TxBody::ReportUsage {
+                        customer: owner(c),
+                        job_id,
+                        machine: machine(worker),
+                        gpu_seconds: 10,
+                        ai_tokens: 100,
+                    };
+                    owner_tx(&mut txs, worker / 4, body);
+                } else if s + 2 == slots {
+                    owner_tx(&mut txs, c, TxBody::SettleJob { job_id });
+                }
+            }
+            // claims: after each close, one owner in a hundred claims its rewards
+            if s == 0 && e > 0 {
+                for i in 0..owners.div_ceil(100) {
+                    owner_tx(&mut txs, (e * 37 + i * 100) % owners, TxBody::Claim);
+                }
             }
             commit(&mut ledger, time, txs, true);
             time += 1;
@@ -162,6 +203,7 @@ fn main() {
         time += 1;
     }
     let generate = started.elapsed().as_secs_f64();
+    assert_eq!(failed, 0, "every transaction of the history applies");
     let height = ledger.state.height;
     let last_epoch = ledger.state.epoch - 1;
     // the registrations' epoch is closed too: every closed epoch has records
