@@ -74,6 +74,8 @@ fn main() {
     let defaults = gridmint_node::node::Config::default();
     let mut schedule = gridmint_node::snapshots::Schedule::new(defaults.snapshot_every, defaults.snapshot_txs, 0);
     let mut failed = 0usize;
+    let mut prune_target = 0u64;
+    let mut prune_steps: Vec<f64> = Vec::new();
     let mut commit = |ledger: &mut Ledger, time: u64, txs: Vec<SignedTx>, timed: bool| {
         let at = Instant::now();
         let count = txs.len() as u64;
@@ -96,10 +98,20 @@ fn main() {
             };
             schedule.written();
         }
-        if let Some(epoch) = closed
-            && !archive
-        {
-            gridmint_node::snapshots::prune_after_close(&ledger.store, &chain, 2, epoch).unwrap();
+        // pruned as a node prunes: a step towards the target after each block
+        if !archive {
+            if let Some(epoch) = closed
+                && let Some(new) = gridmint_node::snapshots::prune_target(&ledger.store, &chain, 2, epoch).unwrap()
+            {
+                prune_target = prune_target.max(new);
+            }
+            if prune_target > ledger.store.base_height() {
+                let at = Instant::now();
+                let step = gridmint_node::snapshots::PRUNE_TXS_PER_BLOCK;
+                ledger.store.prune_some(prune_target, &chain, step).unwrap();
+                let took = at.elapsed().as_secs_f64();
+                prune_steps.push(took);
+            }
         }
     };
     // the fleet: owners funded, then each registers its machines
@@ -291,6 +303,16 @@ fn main() {
         log_bytes,
         log_bytes as f64 / machine_epochs
     );
+    if !prune_steps.is_empty() {
+        let total: f64 = prune_steps.iter().sum();
+        let longest = prune_steps.iter().copied().fold(0.0, f64::max);
+        println!(
+            "pruning: {} steps after blocks (at most {} transactions' blocks each), {total:.1} s in all, the longest {:.3} s",
+            prune_steps.len(),
+            gridmint_node::snapshots::PRUNE_TXS_PER_BLOCK,
+            longest
+        );
+    }
     match replay {
         Some(replay) => println!(
             "restart from the snapshot of block {from}: {restart:.3} s ({} blocks replayed after it); full replay from genesis: {replay:.3} s",

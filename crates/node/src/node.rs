@@ -166,6 +166,8 @@ pub struct Shared {
     pub keys: crate::signing::KeyCache,
     /// When the next snapshot is due.
     schedule: Mutex<crate::snapshots::Schedule>,
+    /// The height pruning goes towards, a step after each block (0: none yet).
+    prune_target: Mutex<u64>,
 }
 
 impl Shared {
@@ -182,6 +184,7 @@ impl Shared {
             keys: crate::signing::KeyCache::new(1 << 18),
             metrics: Metrics::default(),
             schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, 0)),
+            prune_target: Mutex::new(0),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),
@@ -237,9 +240,7 @@ impl Shared {
             self.write_snapshot(&block, due);
             self.schedule.lock().unwrap_or_else(|e| e.into_inner()).written();
         }
-        if let Some(epoch) = records.last().map(|r| r.summary.epoch) {
-            self.prune(epoch);
-        }
+        self.prune(closed);
         Ok(Some(block.height))
     }
 
@@ -280,20 +281,32 @@ impl Shared {
         }
     }
 
-    /// After `epoch` closed, on a pruned node: [`crate::snapshots::prune_after_close`]. A failure
-    /// is reported and the node goes on: pruning only saves space.
-    fn prune(&self, epoch: u64) {
+    /// On a pruned node, after each block: when it closed `closed`, the new target
+    /// ([`crate::snapshots::prune_target`]); then one step towards the target
+    /// ([`crate::snapshots::PRUNE_TXS_PER_BLOCK`] transactions' blocks). A failure is reported
+    /// and the node goes on: pruning only saves space.
+    fn prune(&self, closed: Option<u64>) {
         if self.config.archive {
             return;
         }
-        match crate::snapshots::prune_after_close(&self.store, &self.chain_id, self.config.keep_epochs, epoch) {
-            Ok(Some((removed, base))) => {
+        let mut target = self.prune_target.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(epoch) = closed {
+            match crate::snapshots::prune_target(&self.store, &self.chain_id, self.config.keep_epochs, epoch) {
+                Ok(Some(new)) => *target = (*target).max(new),
+                Ok(None) => {}
+                Err(e) => eprintln!("warning: pruning stopped: {e}"),
+            }
+        }
+        if *target <= self.store.base_height() {
+            return;
+        }
+        match self.store.prune_some(*target, &self.chain_id, crate::snapshots::PRUNE_TXS_PER_BLOCK) {
+            Ok(removed) => {
                 self.metrics.pruned.fetch_add(removed, Ordering::Relaxed);
-                if self.config.log {
-                    println!("pruned {removed} blocks: blocks 1..={base} are no longer stored");
+                if self.config.log && self.store.base_height() >= *target {
+                    println!("pruned: blocks 1..={} are no longer stored", *target);
                 }
             }
-            Ok(None) => {}
             Err(e) => eprintln!("warning: pruning stopped: {e}"),
         }
     }

@@ -924,18 +924,30 @@ impl Store {
     /// whole store pruned a little less. `chain_id` goes into the base header. Returns how many
     /// blocks were removed.
     pub fn prune_to(&self, target: u64, chain_id: &str) -> Result<u64, StoreError> {
+        self.prune_some(target, chain_id, u64::MAX)
+    }
+
+    /// [`Store::prune_to`], stopping after the storage transaction in which the removed
+    /// blocks' transactions reach `max_txs` (at least one block goes): a node prunes a little
+    /// after each block it commits, so that removing a day of a large fleet's heartbeats (tens
+    /// of millions of index entries) never stops block production.
+    pub fn prune_some(&self, target: u64, chain_id: &str, max_txs: u64) -> Result<u64, StoreError> {
         let target = target.min(self.last_height()?);
         let mut removed = 0;
-        while self.base_height() < target {
+        let mut txs_removed = 0u64;
+        while self.base_height() < target && txs_removed < max_txs {
             let from = self.base_height() + 1;
-            let to = target.min(from + PRUNE_CHUNK - 1);
+            let last = target.min(from + PRUNE_CHUNK - 1);
             let header = self.guard("pruning blocks", || {
                 let txn = self.begin_write()?;
                 let mut header = None;
                 {
                     let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
                     let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
-                    for height in from..=to {
+                    for height in from..=last {
+                        if txs_removed >= max_txs {
+                            break;
+                        }
                         let key = Key::Number(height);
                         let Some(record) = blocks.remove(height).map_err(|e| self.db_err(e))? else {
                             return Err(self.corrupt(Table::Blocks, key, "the block is missing"));
@@ -952,6 +964,7 @@ impl Store {
                         }
                         // an entry goes only if it is this block's: a later commit of the same id
                         // (which the rules do not allow today) would keep its own
+                        txs_removed = txs_removed.saturating_add(block.receipts.len() as u64);
                         for receipt in &block.receipts {
                             let id = &receipt.tx_id;
                             let here = match txs.get(id).map_err(|e| self.db_err(e))? {
@@ -962,9 +975,7 @@ impl Store {
                                 txs.remove(id).map_err(|e| self.db_err(e))?;
                             }
                         }
-                        if height == to {
-                            header = Some(crate::snapshots::header_of(chain_id, &block));
-                        }
+                        header = Some(crate::snapshots::header_of(chain_id, &block));
                     }
                 }
                 let header = header.expect("the range is not empty");
