@@ -330,3 +330,39 @@ fn interim_snapshots_shorten_the_replay_and_never_carry_pruning() {
     assert_eq!((opened.snapshot, opened.skipped.len()), (Some(last_close), 2));
     assert_eq!((ledger.state.full_state_root(), ledger.tip_hash), (h.root, h.tip));
 }
+
+/// Goal: a node's pruning step stops once the blocks it removed hold the budget's transactions
+/// (the block that reaches it included, at least one block), and steps reach the target.
+/// Method: an archive history pruned by hand in steps of 1, 9 and unbounded transactions.
+#[test]
+fn a_pruning_step_stops_at_its_budget_of_transactions() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("steps");
+    let h = history(&data, true, 0, 0);
+    let (ledger, _) = Ledger::open_from_snapshot(&data, |_, _| {}).unwrap();
+    let store = ledger.store.clone();
+    let chain = ledger.genesis.chain_id.clone();
+    let target = h.closes[&(EPOCHS - KEEP)];
+    let txs_of = |height: u64| store.block(height).unwrap().unwrap().receipts.len() as u64;
+    // the blocks a budget removes: up to and including the one that reaches it
+    let expected = |budget: u64| {
+        let (mut height, mut txs) = (store.base_height(), 0);
+        while txs < budget && height < target {
+            height += 1;
+            txs += txs_of(height);
+        }
+        height - store.base_height()
+    };
+    assert_eq!(txs_of(1), 3, "the registrations' block");
+    let want = expected(1);
+    assert_eq!((want, store.prune_some(target, &chain, 1).unwrap()), (1, 1), "at least, and here exactly, one block");
+    let want = expected(9);
+    assert!(want >= 2, "a budget that spans blocks");
+    assert_eq!(store.prune_some(target, &chain, 9).unwrap(), want);
+    assert!(store.base_height() < target);
+    let rest = target - store.base_height();
+    assert_eq!(store.prune_some(target, &chain, u64::MAX).unwrap(), rest);
+    assert_eq!(store.base_height(), target);
+    assert_eq!(store.prune_some(target, &chain, u64::MAX).unwrap(), 0, "nothing past the target");
+    assert!(store.block(target + 1).unwrap().is_some());
+}
