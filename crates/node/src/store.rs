@@ -64,7 +64,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
-const TXS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("txs");
+/// The transaction index: a [`TX_KEY_LEN`]-byte prefix of the id → its [`TxLocation`], untagged
+/// (see [`tx_key`]).
+const TXS: TableDefinition<&[u8; TX_KEY_LEN], &[u8]> = TableDefinition::new("txs");
+/// Bytes of a transaction id that key the index: a collision of two ids' prefixes takes about
+/// 2^80 hashes of signed transactions.
+pub const TX_KEY_LEN: usize = 20;
+
+/// The transaction index's key for `id`.
+///
+/// The index holds one entry per transaction of the kept window — at 100k machines beating
+/// every slot, tens of millions — and the open-time check reads every one of its pages, so an
+/// entry is kept small: a 20-byte key and the location as varints, without the per-record tag
+/// of the other tables (from 97 to about 50 bytes an entry in redb's pages). What the tag would
+/// catch is caught otherwise: redb's page checksums, which the store verifies at every open, cover
+/// the entries on disk; a damaged value fails to decode ([`StoreError::Corrupt`]); and the audit
+/// (`gridmint replay`) checks every entry against the blocks.
+pub fn tx_key(id: &[u8; 32]) -> [u8; TX_KEY_LEN] {
+    let mut key = [0u8; TX_KEY_LEN];
+    key.copy_from_slice(&id[..TX_KEY_LEN]);
+    key
+}
 const EPOCHS: TableDefinition<u64, &[u8]> = TableDefinition::new("epochs");
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
 const EXPLAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("explain");
@@ -79,8 +99,9 @@ const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
 /// records by owner. v4: heartbeat bitmaps, epoch close heights, pruning (the `"base"` meta key).
-/// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v5";
+/// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints. v6: the
+/// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged.
+pub const FORMAT: &[u8] = b"gridmint-ledger-v6";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -184,6 +205,8 @@ pub enum Key<'a> {
     Number(u64),
     /// A transaction id.
     Id(&'a [u8; 32]),
+    /// A key of the transaction index ([`tx_key`]).
+    TxKey(&'a [u8; TX_KEY_LEN]),
     /// A meta key.
     Name(&'a str),
     /// An epoch and an owner ([`crate::block::explain_key`]).
@@ -197,6 +220,7 @@ impl Key<'_> {
         match self {
             Key::Number(n) => n.to_le_bytes().to_vec(),
             Key::Id(id) => id.to_vec(),
+            Key::TxKey(key) => key.to_vec(),
             Key::Name(name) => name.as_bytes().to_vec(),
             Key::EpochOwner(key) => key.to_vec(),
             Key::EpochChunk(key) => key.to_vec(),
@@ -209,6 +233,7 @@ impl std::fmt::Display for Key<'_> {
         match self {
             Key::Number(n) => write!(f, "{n}"),
             Key::Id(id) => write!(f, "{}", hex::encode(id)),
+            Key::TxKey(key) => write!(f, "{}", hex::encode(key)),
             Key::Name(name) => write!(f, "\"{name}\""),
             Key::EpochOwner(key) => {
                 let epoch = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
@@ -707,8 +732,7 @@ impl Store {
                 for (index, receipt) in block.receipts.iter().enumerate() {
                     let location =
                         TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
-                    let record = seal(Table::Txs, Key::Id(&receipt.tx_id), &location.encode());
-                    txs.insert(&receipt.tx_id, record.as_slice()).map_err(|e| self.db_err(e))?;
+                    txs.insert(&tx_key(&receipt.tx_id), location.encode().as_slice()).map_err(|e| self.db_err(e))?;
                 }
                 let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
                 let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
@@ -966,13 +990,13 @@ impl Store {
                         // (which the rules do not allow today) would keep its own
                         txs_removed = txs_removed.saturating_add(block.receipts.len() as u64);
                         for receipt in &block.receipts {
-                            let id = &receipt.tx_id;
-                            let here = match txs.get(id).map_err(|e| self.db_err(e))? {
-                                Some(v) => self.decode_location(id, v.value())?.height == height,
+                            let key = tx_key(&receipt.tx_id);
+                            let here = match txs.get(&key).map_err(|e| self.db_err(e))? {
+                                Some(v) => self.decode_location(&key, v.value())?.height == height,
                                 None => false,
                             };
                             if here {
-                                txs.remove(id).map_err(|e| self.db_err(e))?;
+                                txs.remove(&key).map_err(|e| self.db_err(e))?;
                             }
                         }
                         header = Some(crate::snapshots::header_of(chain_id, &block));
@@ -1040,28 +1064,31 @@ impl Store {
             let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
             ids.iter()
                 .map(|id| {
-                    let Some(value) = table.get(id).map_err(|e| self.db_err(e))? else { return Ok(None) };
-                    self.decode_location(id, value.value()).map(Some)
+                    let key = tx_key(id);
+                    let Some(value) = table.get(&key).map_err(|e| self.db_err(e))? else { return Ok(None) };
+                    self.decode_location(&key, value.value()).map(Some)
                 })
                 .collect()
         })
     }
 
-    fn decode_location(&self, id: &[u8; 32], record: &[u8]) -> Result<TxLocation, StoreError> {
-        let payload = self.unseal(Table::Txs, Key::Id(id), record)?;
-        TxLocation::decode(payload).map_err(|why| self.corrupt(Table::Txs, Key::Id(id), why))
+    fn decode_location(&self, key: &[u8; TX_KEY_LEN], record: &[u8]) -> Result<TxLocation, StoreError> {
+        TxLocation::decode(record).map_err(|why| self.corrupt(Table::Txs, Key::TxKey(key), why))
     }
 
-    /// Calls `f` with every entry of the transaction index, in id order; an entry that fails its
-    /// check is passed as its error.
-    pub fn scan_txs(&self, mut f: impl FnMut([u8; 32], Result<TxLocation, StoreError>)) -> Result<(), StoreError> {
+    /// Calls `f` with every entry of the transaction index (its key, [`tx_key`]), in key order;
+    /// an entry that does not decode is passed as its error.
+    pub fn scan_txs(
+        &self,
+        mut f: impl FnMut([u8; TX_KEY_LEN], Result<TxLocation, StoreError>),
+    ) -> Result<(), StoreError> {
         self.guard("scanning the transaction index", || {
             let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
             let table = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
             for entry in table.iter().map_err(|e| self.db_err(e))? {
                 let (key, value) = entry.map_err(|e| self.db_err(e))?;
-                let id = *key.value();
-                f(id, self.decode_location(&id, value.value()));
+                let key = *key.value();
+                f(key, self.decode_location(&key, value.value()));
             }
             Ok(())
         })
@@ -1307,11 +1334,12 @@ impl Store {
                         None => drop(t.remove(name).unwrap()),
                     }
                 }
+                // untagged: the payload as it is
                 (Table::Txs, Key::Id(id)) => {
                     let mut t = txn.open_table(TXS).unwrap();
-                    match &record {
-                        Some(r) => drop(t.insert(id, r.as_slice()).unwrap()),
-                        None => drop(t.remove(id).unwrap()),
+                    match payload {
+                        Some(p) => drop(t.insert(&tx_key(id), p).unwrap()),
+                        None => drop(t.remove(&tx_key(id)).unwrap()),
                     }
                 }
                 (Table::ExplainOwners, Key::EpochOwner(k)) => {
