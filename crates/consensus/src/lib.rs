@@ -6,8 +6,9 @@
 //!
 //! - [`context`]: [`GridmintContext`], the engine's `Context` — which type is the height, the
 //!   address, the value, a vote, a proposal, a validator — and the proposal/vote constructors;
-//! - [`types`]: [`Height`], [`ValidatorAddress`], and [`BlockValue`], the block as proposed,
-//!   with its [`ValueId`];
+//! - [`types`]: [`Height`], [`ValidatorAddress`], [`Block`] (a proposed block in full) and
+//!   [`BlockValue`], the value consensus decides (the header and a commitment to the
+//!   transactions, [`types::txs_root`]), with its [`ValueId`];
 //! - [`validators`]: [`Validator`], [`ValidatorSet`] and the deterministic weighted round-robin
 //!   proposer selection;
 //! - [`messages`]: [`Proposal`], [`Vote`], [`ProposalPart`];
@@ -33,7 +34,7 @@ pub use codec::{CODEC_VERSION, CodecError, GridmintCodec};
 pub use context::GridmintContext;
 pub use messages::{Proposal, ProposalPart, Vote};
 pub use signing::{ChainId, GridmintSigner, GridmintVerifier};
-pub use types::{BlockHeader, BlockValue, Height, SignedTxBytes, ValidatorAddress, ValueId};
+pub use types::{Block, BlockHeader, BlockValue, Height, SignedTxBytes, ValidatorAddress, ValueId};
 pub use validators::{MAX_TOTAL_VOTING_POWER, Validator, ValidatorSet, ValidatorSetError};
 
 /// The engine crates, re-exported so that users name the same versions this crate was built

@@ -58,7 +58,7 @@ async fn proposals_verify_only_as_signed() {
     let mut header = *p.value.header();
     header.time += 1;
     other = p.clone();
-    other.value = gridmint_consensus::BlockValue::new(header, p.value.txs().to_vec());
+    other.value = gridmint_consensus::BlockValue::new(header, p.value.tx_count(), p.value.txs_root());
     assert!(verifier().verify_signed_proposal(&other, &signed.signature, &pk).await.unwrap().is_invalid());
 }
 
@@ -148,9 +148,9 @@ fn signed_bytes_are_pinned() {
     assert_eq!(hex::encode(proposal_signing_bytes(&chain(), &proposal())), PINNED_PROPOSAL_BYTES);
 }
 
-const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b08a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 const PINNED_NIL_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d7465737400070102008139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394";
-const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e769008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 
 /// The engine's own certificate checks (`VerifierExt`) rebuild each vote with the context's
 /// constructors and call our verifier: certificates made of our signatures must pass them, also
