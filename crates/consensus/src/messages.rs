@@ -10,7 +10,9 @@
 //! - [`ProposalPart`]: a piece of a proposal as the proposer streams it (plan step 4):
 //!   [`ProposalPart::Init`] (the round, the header fields, the transaction count and root),
 //!   [`ProposalPart::Data`] (a chunk of the ordered transactions), [`ProposalPart::Fin`] (the
-//!   proposer's signature over the value id). Building and reassembling streams comes next.
+//!   proposer's signature over the value id, see
+//!   [`crate::signing::proposal_parts_signing_bytes`]). [`crate::parts`] builds and reassembles
+//!   the streams.
 
 use gridmint_core::Address;
 use malachitebft_app_channel::app::types::core::{self as mcore, NilOrVal, Round, SignedExtension, VoteType};
@@ -144,7 +146,8 @@ pub enum ProposalPart {
         /// The transactions, in block order.
         txs: Vec<SignedTxBytes>,
     },
-    /// The last part: the proposer's signature over the value id.
+    /// The last part: the proposer's signature over (chain, height, round, pol round, value id,
+    /// proposer), see [`crate::signing::proposal_parts_signing_bytes`].
     Fin {
         /// The signature.
         signature: Signature,

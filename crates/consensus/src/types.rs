@@ -190,7 +190,7 @@ struct BlockValueInner {
 
 /// The value consensus decides: a proposed block's header and a commitment to its transactions
 /// (their count and [`txs_root`]). The transactions travel in the proposal's parts
-/// and in value sync (as a [`Block`]), never in the value. Cheap to clone
+/// ([`crate::parts`]) and in value sync (as a [`Block`]), never in the value. Cheap to clone
 /// (shared); its id is computed once.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BlockValue(Arc<BlockValueInner>);
