@@ -35,7 +35,11 @@
 //!    ed25519 key, over the value id the header, count and root give.
 //!
 //! Every refusal is an [`AssemblyError`] and drops the stream; later parts of a stream that was
-//! refused or yielded are ignored (so a duplicate never yields twice). Memory is bounded: parts
+//! refused or yielded are ignored (so a duplicate never yields twice). That memory of closed
+//! streams is bounded too (four times [`Limits::max_streams`], the lowest heights forgotten
+//! first), so a publisher replaying a whole stream long after could have it yielded again: the
+//! app must treat a value it already holds as a no-op. A stream dropped by eviction is not
+//! closed, so a restream by its proposer can still complete it. Memory is bounded: parts
 //! and bytes per stream (refused), open streams per peer and in all, and bytes in all (the oldest
 //! stream dropped). [`Assembler::prune_below`] forgets heights already decided.
 //!
