@@ -132,6 +132,10 @@ fn round_trips_of_zero_one_and_many_transactions() {
         let got = asm.insert(peer(1), msgs[msgs.len() - 1].clone(), v1).unwrap().expect("complete");
         assert_eq!(got.block, b);
         assert_eq!(got.value, b.value());
+        assert!(got.value.commits_to(&b));
+        let mut other = b.clone();
+        other.header.time += 1;
+        assert!(!got.value.commits_to(&other));
         assert_eq!(got.value.tx_count() as usize, b.txs.len());
         assert_eq!((got.round, got.pol_round, got.proposer), (Round::new(3), Round::Nil, address(1)));
         assert_eq!(asm.open_streams(), 0);
