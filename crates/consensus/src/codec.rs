@@ -20,7 +20,15 @@
 //! struct (the `*Wire` types below): the engine's types are not serde types, and mirroring them
 //! keeps the format in this file, under golden-vector tests, instead of in another crate's
 //! derives. A value travels as its fields (the same fields as its canonical bytes, see
-//! [`crate::BlockValue::canonical_bytes`]); its id is recomputed on decoding, never trusted.
+//! [`crate::BlockValue::canonical_bytes`]: the header, the transaction count and root, never the
+//! transactions); its id is recomputed on decoding, never trusted. Value sync's
+//! `RawDecidedValue::value_bytes` are opaque here: the app fills them with
+//! [`crate::Block::canonical_bytes`] (the full block, which a syncing node needs).
+//!
+//! The bytes of every message that holds a value or an `Init` part changed in step 4 of the
+//! plan, because the value changed (header and transactions root instead of the whole block) and
+//! `Init` gained the transaction count and root; this happened before any node ran, so the
+//! version byte stayed 1 and the golden vectors were re-blessed.
 //!
 //! Decoding is strict and total: it never panics on any input (a property test feeds it
 //! arbitrary bytes), refuses an unknown version and trailing bytes, and refuses any encoding
@@ -332,6 +340,8 @@ enum ProposalPartWire {
         time: u64,
         parent_hash: [u8; 32],
         parent_state_root: [u8; 32],
+        tx_count: u32,
+        txs_root: [u8; 32],
     },
     Data {
         txs: Vec<SignedTxBytes>,
@@ -346,17 +356,27 @@ impl Mirror for ProposalPart {
 
     fn to_wire(&self) -> ProposalPartWire {
         match self {
-            ProposalPart::Init { height, round, pol_round, proposer, time, parent_hash, parent_state_root } => {
-                ProposalPartWire::Init {
-                    height: height.0,
-                    round: round.as_u32(),
-                    pol_round: pol_round.as_u32(),
-                    proposer: proposer.0,
-                    time: *time,
-                    parent_hash: *parent_hash,
-                    parent_state_root: *parent_state_root,
-                }
-            }
+            ProposalPart::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+                time,
+                parent_hash,
+                parent_state_root,
+                tx_count,
+                txs_root,
+            } => ProposalPartWire::Init {
+                height: height.0,
+                round: round.as_u32(),
+                pol_round: pol_round.as_u32(),
+                proposer: proposer.0,
+                time: *time,
+                parent_hash: *parent_hash,
+                parent_state_root: *parent_state_root,
+                tx_count: *tx_count,
+                txs_root: *txs_root,
+            },
             ProposalPart::Data { txs } => ProposalPartWire::Data { txs: txs.clone() },
             ProposalPart::Fin { signature } => ProposalPartWire::Fin { signature: sig(signature) },
         }
@@ -364,17 +384,27 @@ impl Mirror for ProposalPart {
 
     fn from_wire(wire: ProposalPartWire) -> Result<Self, CodecError> {
         Ok(match wire {
-            ProposalPartWire::Init { height, round, pol_round, proposer, time, parent_hash, parent_state_root } => {
-                ProposalPart::Init {
-                    height: Height(height),
-                    round: round_from(round),
-                    pol_round: round_from(pol_round),
-                    proposer: gridmint_core::Address(proposer),
-                    time,
-                    parent_hash,
-                    parent_state_root,
-                }
-            }
+            ProposalPartWire::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+                time,
+                parent_hash,
+                parent_state_root,
+                tx_count,
+                txs_root,
+            } => ProposalPart::Init {
+                height: Height(height),
+                round: round_from(round),
+                pol_round: round_from(pol_round),
+                proposer: gridmint_core::Address(proposer),
+                time,
+                parent_hash,
+                parent_state_root,
+                tx_count,
+                txs_root,
+            },
             ProposalPartWire::Data { txs } => ProposalPart::Data { txs },
             ProposalPartWire::Fin { signature } => ProposalPart::Fin { signature: sig_from(signature) },
         })

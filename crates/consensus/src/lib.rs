@@ -2,12 +2,14 @@
 //! encodings through which the engine (`arc-malachitebft-*` 0.8.2, pinned exactly) sees gridmint.
 //!
 //! This crate is separate from the core, the simulator and the single-node `gridmint node --dev`
-//! so that none of them links libp2p. It holds steps 1 to 3 of `docs/design/consensus-plan.md`:
+//! so that none of them links libp2p. It holds steps 1 to 4 of `docs/design/consensus-plan.md`
+//! as library code:
 //!
 //! - [`context`]: [`GridmintContext`], the engine's `Context` — which type is the height, the
 //!   address, the value, a vote, a proposal, a validator — and the proposal/vote constructors;
-//! - [`types`]: [`Height`], [`ValidatorAddress`], and [`BlockValue`], the block as proposed,
-//!   with its [`ValueId`];
+//! - [`types`]: [`Height`], [`ValidatorAddress`], [`Block`] (a proposed block in full) and
+//!   [`BlockValue`], the value consensus decides (the header and a commitment to the
+//!   transactions, [`types::txs_root`]), with its [`ValueId`];
 //! - [`validators`]: [`Validator`], [`ValidatorSet`] and the deterministic weighted round-robin
 //!   proposer selection;
 //! - [`messages`]: [`Proposal`], [`Vote`], [`ProposalPart`];
@@ -15,15 +17,18 @@
 //!   [`GridmintSigner`]/[`GridmintVerifier`] the engine calls, and why verification is dalek's
 //!   `verify_strict` rather than the signing crate's ZIP-215;
 //! - [`codec`]: [`GridmintCodec`], the versioned postcard encoding of every message the network,
-//!   value sync and the WAL carry.
+//!   value sync and the WAL carry;
+//! - [`parts`]: a block streamed out as proposal parts ([`parts::stream_messages`]) and the
+//!   bounded [`parts::Assembler`] that reassembles and checks streams from any order.
 //!
-//! Not here yet (later steps of the plan): streaming and reassembling proposal parts, the app
-//! loop that answers the engine, storage of decided values and certificates, validator sets from
-//! the ledger, and the node and CLI wiring.
+//! Not here yet (later steps of the plan): the app loop that answers the engine (and checks each
+//! transaction and the time of an assembled block), storage of decided values and certificates,
+//! validator sets from the ledger, and the node and CLI wiring.
 
 pub mod codec;
 pub mod context;
 pub mod messages;
+pub mod parts;
 pub mod signing;
 pub mod types;
 pub mod validators;
@@ -32,8 +37,9 @@ mod wire;
 pub use codec::{CODEC_VERSION, CodecError, GridmintCodec};
 pub use context::GridmintContext;
 pub use messages::{Proposal, ProposalPart, Vote};
+pub use parts::{AssembledProposal, Assembler, AssemblyError, Limits};
 pub use signing::{ChainId, GridmintSigner, GridmintVerifier};
-pub use types::{BlockHeader, BlockValue, Height, SignedTxBytes, ValidatorAddress, ValueId};
+pub use types::{Block, BlockHeader, BlockValue, Height, SignedTxBytes, ValidatorAddress, ValueId};
 pub use validators::{MAX_TOTAL_VOTING_POWER, Validator, ValidatorSet, ValidatorSetError};
 
 /// The engine crates, re-exported so that users name the same versions this crate was built

@@ -8,10 +8,11 @@
 //!   [`Vote::extension`] is always `None` in practice; the field exists because the engine's
 //!   `Vote` trait requires it.
 //! - [`ProposalPart`]: a piece of a proposal as the proposer streams it (plan step 4):
-//!   [`ProposalPart::Init`] (the header fields and round), [`ProposalPart::Data`] (a chunk of the
-//!   ordered transactions), [`ProposalPart::Fin`] (the proposer's signature over the value id).
-//!   Only the types and their `is_first`/`is_last` exist yet; building and reassembling streams is
-//!   step 4.
+//!   [`ProposalPart::Init`] (the round, the header fields, the transaction count and root),
+//!   [`ProposalPart::Data`] (a chunk of the ordered transactions), [`ProposalPart::Fin`] (the
+//!   proposer's signature over the value id, see
+//!   [`crate::signing::proposal_parts_signing_bytes`]). [`crate::parts`] builds and reassembles
+//!   the streams.
 
 use gridmint_core::Address;
 use malachitebft_app_channel::app::types::core::{self as mcore, NilOrVal, Round, SignedExtension, VoteType};
@@ -135,13 +136,18 @@ pub enum ProposalPart {
         parent_hash: [u8; 32],
         /// The state root after the parent block.
         parent_state_root: [u8; 32],
+        /// How many transactions the Data parts carry in all.
+        tx_count: u32,
+        /// [`crate::types::txs_root`] of those transactions.
+        txs_root: [u8; 32],
     },
     /// A chunk of the ordered transactions.
     Data {
         /// The transactions, in block order.
         txs: Vec<SignedTxBytes>,
     },
-    /// The last part: the proposer's signature over the value id.
+    /// The last part: the proposer's signature over (chain, height, round, pol round, value id,
+    /// proposer), see [`crate::signing::proposal_parts_signing_bytes`].
     Fin {
         /// The signature.
         signature: Signature,

@@ -27,6 +27,7 @@
 //! |---|---|
 //! | vote | type (0 prevote, 1 precommit), height, round (`Option<u32>`), value id (`Option<[u8; 32]>`, none for nil), voter address |
 //! | proposal | height, round, value id, proof-of-lock round, proposer address |
+//! | proposal parts (`Fin`) | height, round (`Option<u32>`), proof-of-lock round, value id, proposer address |
 //! | vote extension | height, round, value id, voter address (the extension itself is `()`) |
 //! | validator proof | public key bytes, peer id bytes |
 //!
@@ -62,7 +63,7 @@
 use async_trait::async_trait;
 use ed25519_dalek::VerifyingKey;
 use malachitebft_app_channel::app::types::core::{
-    NilOrVal, SignedMessage, ValidatorProof, VoteExtensionScope, VoteType,
+    NilOrVal, Round, SignedMessage, ValidatorProof, VoteExtensionScope, VoteType,
 };
 use malachitebft_app_channel::{Signer, Verifier};
 use malachitebft_signing_ed25519::{PrivateKey, PublicKey, Signature};
@@ -73,7 +74,7 @@ use malachitebft_signing::{Error as SigningError, VerificationResult};
 
 use crate::context::GridmintContext;
 use crate::messages::{Proposal, Vote};
-use crate::types::ValidatorAddress;
+use crate::types::{BlockValue, Height, ValidatorAddress, ValueId};
 
 /// Domain tag of vote signatures.
 pub const VOTE_DOMAIN: &[u8] = b"gridmint/consensus/vote/v1";
@@ -83,6 +84,8 @@ pub const PROPOSAL_DOMAIN: &[u8] = b"gridmint/consensus/proposal/v1";
 pub const VOTE_EXTENSION_DOMAIN: &[u8] = b"gridmint/consensus/vote-extension/v1";
 /// Domain tag of validator proofs (a validator's key vouching for its network peer id).
 pub const VALIDATOR_PROOF_DOMAIN: &[u8] = b"gridmint/consensus/validator-proof/v1";
+/// Domain tag of the signature in a proposal stream's `Fin` part.
+pub const PROPOSAL_PARTS_DOMAIN: &[u8] = b"gridmint/consensus/proposal-parts/v1";
 
 /// A chain id, at most `u16::MAX` bytes (it is length-framed in signed bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +133,15 @@ struct ProposalForm {
     round: Option<u32>,
     value_id: [u8; 32],
     pol_round: Option<u32>,
+    proposer: [u8; 32],
+}
+
+#[derive(Serialize)]
+struct PartsForm {
+    height: u64,
+    round: Option<u32>,
+    pol_round: Option<u32>,
+    value_id: [u8; 32],
     proposer: [u8; 32],
 }
 
@@ -189,6 +201,28 @@ pub fn proposal_signing_bytes(chain_id: &ChainId, proposal: &Proposal) -> Vec<u8
     framed(PROPOSAL_DOMAIN, chain_id, &form)
 }
 
+/// The bytes the signature in a proposal stream's `Fin` part covers: the stream's (height, round,
+/// proof-of-lock round), the id of the value it carries and the proposer. The value id commits to
+/// the header and to the transactions (their count and root), so the one signature covers every
+/// part of the stream.
+pub fn proposal_parts_signing_bytes(
+    chain_id: &ChainId,
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    value_id: ValueId,
+    proposer: &ValidatorAddress,
+) -> Vec<u8> {
+    let form = PartsForm {
+        height: height.0,
+        round: round.as_u32(),
+        pol_round: pol_round.as_u32(),
+        value_id: value_id.0,
+        proposer: proposer.to_bytes(),
+    };
+    framed(PROPOSAL_PARTS_DOMAIN, chain_id, &form)
+}
+
 /// The bytes a vote extension's signature covers.
 pub fn vote_extension_signing_bytes(chain_id: &ChainId, scope: &VoteExtensionScope<GridmintContext>) -> Vec<u8> {
     let form = ExtensionForm {
@@ -208,7 +242,11 @@ pub fn validator_proof_signing_bytes(chain_id: &ChainId, public_key: &[u8], peer
 
 /// `verify_strict` (ed25519-dalek) of `signature` over `message` by `public_key`.
 pub fn verify_strict(public_key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
-    let Ok(key) = VerifyingKey::from_bytes(public_key.as_bytes()) else {
+    verify_strict_bytes(public_key.as_bytes(), message, signature)
+}
+
+fn verify_strict_bytes(public_key: &[u8; 32], message: &[u8], signature: &Signature) -> bool {
+    let Ok(key) = VerifyingKey::from_bytes(public_key) else {
         return false;
     };
     let signature = ed25519_dalek::Signature::from_bytes(&signature.to_bytes());
@@ -240,6 +278,26 @@ impl GridmintSigner {
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
         self.key.public_key()
+    }
+
+    /// Signs a proposal stream's `Fin` part for `value` at (height, round): refuses a value whose
+    /// producer is not this validator.
+    pub fn sign_proposal_parts(
+        &self,
+        round: Round,
+        pol_round: Round,
+        value: &BlockValue,
+    ) -> Result<Signature, SigningError> {
+        self.refuse_other(&ValidatorAddress(value.header().producer))?;
+        let bytes = proposal_parts_signing_bytes(
+            &self.chain_id,
+            value.height(),
+            round,
+            pol_round,
+            value.value_id(),
+            &self.address,
+        );
+        Ok(self.key.sign(&bytes))
     }
 
     fn refuse_other(&self, address: &ValidatorAddress) -> Result<(), SigningError> {
@@ -309,6 +367,21 @@ impl GridmintVerifier {
     /// For this chain.
     pub fn new(chain_id: ChainId) -> Self {
         GridmintVerifier { chain_id }
+    }
+
+    /// Checks a proposal stream's `Fin` signature (strictly) against the proposer's address,
+    /// which is its ed25519 public key.
+    pub fn verify_proposal_parts(
+        &self,
+        round: Round,
+        pol_round: Round,
+        value: &BlockValue,
+        proposer: &ValidatorAddress,
+        signature: &Signature,
+    ) -> bool {
+        let bytes =
+            proposal_parts_signing_bytes(&self.chain_id, value.height(), round, pol_round, value.value_id(), proposer);
+        verify_strict_bytes(&proposer.to_bytes(), &bytes, signature)
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{address, key, value};
+use common::{address, block, key, value};
 use gridmint_consensus::app_channel::app::types::core::{
     Context, Height as _, NilOrVal, ProposalPart as _, Round, ValidatorSet as _, Value as _, Vote as _,
 };
@@ -41,30 +41,36 @@ fn value_id_is_blake3_of_domain_and_canonical_bytes() {
 fn value_id_changes_with_every_field() {
     let v = value();
     let base = *v.header();
-    let txs = v.txs().to_vec();
+    let (n, root) = (v.tx_count(), v.txs_root());
     let mut variants = Vec::new();
     let mut h = base;
     h.height = Height(8);
-    variants.push(BlockValue::new(h, txs.clone()));
+    variants.push(BlockValue::new(h, n, root));
     let mut h = base;
     h.time += 1;
-    variants.push(BlockValue::new(h, txs.clone()));
+    variants.push(BlockValue::new(h, n, root));
     let mut h = base;
     h.parent_hash[0] ^= 1;
-    variants.push(BlockValue::new(h, txs.clone()));
+    variants.push(BlockValue::new(h, n, root));
     let mut h = base;
     h.parent_state_root[31] ^= 1;
-    variants.push(BlockValue::new(h, txs.clone()));
+    variants.push(BlockValue::new(h, n, root));
     let mut h = base;
     h.producer = address(2).0;
-    variants.push(BlockValue::new(h, txs.clone()));
+    variants.push(BlockValue::new(h, n, root));
+    variants.push(BlockValue::new(base, n + 1, root));
+    let mut other_root = root;
+    other_root[0] ^= 1;
+    variants.push(BlockValue::new(base, n, other_root));
+    // Through the transactions root: reordered, re-signed, one fewer.
+    let txs = block().txs;
     let mut reordered = txs.clone();
     reordered.reverse();
-    variants.push(BlockValue::new(base, reordered));
+    variants.push(Block { header: base, txs: reordered }.value());
     let mut resigned = txs.clone();
     resigned[0].signature[63] ^= 1;
-    variants.push(BlockValue::new(base, resigned));
-    variants.push(BlockValue::new(base, txs[..1].to_vec()));
+    variants.push(Block { header: base, txs: resigned }.value());
+    variants.push(Block { header: base, txs: txs[..1].to_vec() }.value());
     for other in &variants {
         assert_ne!(other.id(), v.id(), "{other:?}");
     }
@@ -76,9 +82,13 @@ fn canonical_value_bytes_are_strict() {
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(BlockValue::from_canonical_bytes(&trailing).is_err());
-    let mut version = bytes.clone();
-    version[0] = 2;
-    assert!(BlockValue::from_canonical_bytes(&version).is_err());
+    assert_eq!(bytes[0], gridmint_consensus::types::VALUE_VERSION);
+    for v in [1, 3] {
+        // Version 1 (the whole block, before step 4) is not decoded: no node ever wrote it.
+        let mut version = bytes.clone();
+        version[0] = v;
+        assert!(BlockValue::from_canonical_bytes(&version).is_err());
+    }
     assert!(BlockValue::from_canonical_bytes(&bytes[..bytes.len() - 1]).is_err());
     assert!(BlockValue::from_canonical_bytes(&[]).is_err());
 }
@@ -224,8 +234,10 @@ fn proposal_parts_first_and_last() {
         time: 1,
         parent_hash: [0; 32],
         parent_state_root: [0; 32],
+        tx_count: 2,
+        txs_root: [0; 32],
     };
-    let data = ProposalPart::Data { txs: value().txs().to_vec() };
+    let data = ProposalPart::Data { txs: block().txs };
     let fin = ProposalPart::Fin { signature: Signature::from_bytes([0; 64]) };
     assert!(init.is_first() && !init.is_last());
     assert!(!data.is_first() && !data.is_last());

@@ -8,8 +8,8 @@ use gridmint_consensus::app_channel::app::types::core::{
 };
 use gridmint_consensus::app_channel::{Signer, Verifier};
 use gridmint_consensus::signing::{
-    PROPOSAL_DOMAIN, VALIDATOR_PROOF_DOMAIN, VOTE_DOMAIN, VOTE_EXTENSION_DOMAIN, proposal_signing_bytes, verify_strict,
-    vote_signing_bytes,
+    PROPOSAL_DOMAIN, PROPOSAL_PARTS_DOMAIN, VALIDATOR_PROOF_DOMAIN, VOTE_DOMAIN, VOTE_EXTENSION_DOMAIN,
+    proposal_parts_signing_bytes, proposal_signing_bytes, verify_strict, vote_signing_bytes,
 };
 use gridmint_consensus::signing_ed25519::{PublicKey, Signature};
 use gridmint_consensus::{ChainId, GridmintSigner, GridmintVerifier, Height};
@@ -58,7 +58,7 @@ async fn proposals_verify_only_as_signed() {
     let mut header = *p.value.header();
     header.time += 1;
     other = p.clone();
-    other.value = gridmint_consensus::BlockValue::new(header, p.value.txs().to_vec());
+    other.value = gridmint_consensus::BlockValue::new(header, p.value.tx_count(), p.value.txs_root());
     assert!(verifier().verify_signed_proposal(&other, &signed.signature, &pk).await.unwrap().is_invalid());
 }
 
@@ -66,8 +66,14 @@ async fn proposals_verify_only_as_signed() {
 async fn signatures_do_not_cross_message_kinds() {
     // A signature over a vote's bytes is not a proposal signature, and the domain tags are
     // prefix-free (with each other and with the transaction tag).
-    let domains: [&[u8]; 5] =
-        [VOTE_DOMAIN, PROPOSAL_DOMAIN, VOTE_EXTENSION_DOMAIN, VALIDATOR_PROOF_DOMAIN, b"gridmint/tx/v1"];
+    let domains: [&[u8]; 6] = [
+        VOTE_DOMAIN,
+        PROPOSAL_DOMAIN,
+        VOTE_EXTENSION_DOMAIN,
+        VALIDATOR_PROOF_DOMAIN,
+        PROPOSAL_PARTS_DOMAIN,
+        b"gridmint/tx/v1",
+    ];
     for (i, a) in domains.iter().enumerate() {
         for (j, b) in domains.iter().enumerate() {
             if i != j {
@@ -146,11 +152,41 @@ fn signed_bytes_are_pinned() {
     let nil = vote(VoteType::Prevote, NilOrVal::Nil, 2);
     assert_eq!(hex::encode(vote_signing_bytes(&chain(), &nil)), PINNED_NIL_VOTE_BYTES);
     assert_eq!(hex::encode(proposal_signing_bytes(&chain(), &proposal())), PINNED_PROPOSAL_BYTES);
+    let parts = proposal_parts_signing_bytes(
+        &chain(),
+        Height(7),
+        Round::new(2),
+        Round::new(1),
+        value().value_id(),
+        &address(1),
+    );
+    assert_eq!(hex::encode(parts), PINNED_PROPOSAL_PARTS_BYTES);
 }
 
-const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b08a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+#[test]
+fn proposal_parts_signatures_verify_only_as_signed() {
+    let v = value();
+    let sig = signer(1).sign_proposal_parts(Round::new(2), Round::Nil, &v).unwrap();
+    let ver = verifier();
+    assert!(ver.verify_proposal_parts(Round::new(2), Round::Nil, &v, &address(1), &sig));
+    assert!(!ver.verify_proposal_parts(Round::new(3), Round::Nil, &v, &address(1), &sig));
+    assert!(!ver.verify_proposal_parts(Round::new(2), Round::new(0), &v, &address(1), &sig));
+    assert!(!ver.verify_proposal_parts(Round::new(2), Round::Nil, &v, &address(2), &sig));
+    let mut header = *v.header();
+    header.height = Height(8);
+    let other = gridmint_consensus::BlockValue::new(header, v.tx_count(), v.txs_root());
+    assert!(!ver.verify_proposal_parts(Round::new(2), Round::Nil, &other, &address(1), &sig));
+    // Another chain's verifier refuses it.
+    let other_chain = GridmintVerifier::new(ChainId::new("another").unwrap());
+    assert!(!other_chain.verify_proposal_parts(Round::new(2), Round::Nil, &v, &address(1), &sig));
+    // The signer refuses a value another validator produced.
+    assert!(signer(2).sign_proposal_parts(Round::new(2), Round::Nil, &v).is_err());
+}
+
+const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 const PINNED_NIL_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d7465737400070102008139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394";
-const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102829ab6b763cd6fb4e2248fa6b9276895d00e9d0e1c243182529518ac6d99e7b0008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_PROPOSAL_PARTS_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2d70617274732f76310d00677269646d696e742d746573740701020101f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e769008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 
 /// The engine's own certificate checks (`VerifierExt`) rebuild each vote with the context's
 /// constructors and call our verifier: certificates made of our signatures must pass them, also

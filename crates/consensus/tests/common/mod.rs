@@ -6,7 +6,7 @@ use gridmint_consensus::app_channel::app::types::core::{NilOrVal, Round, SignedM
 use gridmint_consensus::signing::{proposal_signing_bytes, vote_signing_bytes};
 use gridmint_consensus::signing_ed25519::{PrivateKey, Signature};
 use gridmint_consensus::{
-    BlockHeader, BlockValue, ChainId, GridmintContext, Height, Proposal, SignedTxBytes, ValidatorAddress, Vote,
+    Block, BlockHeader, BlockValue, ChainId, GridmintContext, Height, Proposal, SignedTxBytes, ValidatorAddress, Vote,
 };
 
 pub const CHAIN: &str = "gridmint-test";
@@ -23,7 +23,8 @@ pub fn address(i: u8) -> ValidatorAddress {
     ValidatorAddress(gridmint_core::Address(*key(i).public_key().as_bytes()))
 }
 
-pub fn value() -> BlockValue {
+/// A small block: two transactions.
+pub fn block() -> Block {
     let header = BlockHeader {
         height: Height(7),
         time: 1_700_000_000,
@@ -35,7 +36,12 @@ pub fn value() -> BlockValue {
         SignedTxBytes { signature: [0x11; 64], tx: b"first transaction".to_vec() },
         SignedTxBytes { signature: [0x22; 64], tx: vec![0, 1, 2, 3, 255] },
     ];
-    BlockValue::new(header, txs)
+    Block { header, txs }
+}
+
+/// The small block's value.
+pub fn value() -> BlockValue {
+    block().value()
 }
 
 pub fn vote(vote_type: VoteType, value: NilOrVal<gridmint_consensus::ValueId>, signer: u8) -> Vote {
