@@ -644,6 +644,8 @@ fn finish<F>(
 where
     F: FnOnce(Height, Round) -> Option<ValidatorAddress>,
 {
+    // what arrived, not what Init announced: an Init may claim a million transactions
+    let received = usize::try_from(stream.txs).unwrap_or(usize::MAX);
     let mut parts = stream.parts.into_values();
     let Some(ProposalPart::Init {
         height,
@@ -665,7 +667,7 @@ where
         return Err(AssemblyError::WrongProposer { got: proposer, expected });
     }
     let mut hasher = TxsRootHasher::new();
-    let mut txs = Vec::with_capacity(tx_count as usize);
+    let mut txs = Vec::with_capacity(received);
     let mut signature = None;
     for part in parts {
         match part {
