@@ -3,8 +3,11 @@
 //!
 //! This crate is separate from the core, the simulator and the single-node `gridmint node --dev`
 //! so that none of them links libp2p. It holds steps 1 to 4 of `docs/design/consensus-plan.md`
-//! as library code:
+//! and the core of step 5 as library code:
 //!
+//! - [`app`]: the app loop — [`app::start`] runs the engine for one validator and answers every
+//!   message it sends on behalf of an [`app::Application`] (the ledger that builds, checks,
+//!   commits and serves blocks); [`app::AppHandle::stop`] stops both;
 //! - [`context`]: [`GridmintContext`], the engine's `Context` — which type is the height, the
 //!   address, the value, a vote, a proposal, a validator — and the proposal/vote constructors;
 //! - [`types`]: [`Height`], [`ValidatorAddress`], [`Block`] (a proposed block in full) and
@@ -21,10 +24,11 @@
 //! - [`parts`]: a block streamed out as proposal parts ([`parts::stream_messages`]) and the
 //!   bounded [`parts::Assembler`] that reassembles and checks streams from any order.
 //!
-//! Not here yet (later steps of the plan): the app loop that answers the engine (and checks each
-//! transaction and the time of an assembled block), storage of decided values and certificates,
-//! validator sets from the ledger, and the node and CLI wiring.
+//! Not here yet (later steps of the plan): the node's ledger behind [`app::Application`] (which
+//! checks each transaction and the time of an assembled block, and stores decided blocks with
+//! their certificates), validator sets from the ledger, and the node and CLI wiring.
 
+pub mod app;
 pub mod codec;
 pub mod context;
 pub mod messages;
@@ -34,6 +38,7 @@ pub mod types;
 pub mod validators;
 mod wire;
 
+pub use app::{AppError, AppHandle, Application, DecidedCertificate, Settings};
 pub use codec::{CODEC_VERSION, CodecError, GridmintCodec};
 pub use context::GridmintContext;
 pub use messages::{Proposal, ProposalPart, Vote};

@@ -1,0 +1,263 @@
+//! The app loop on a real network: 4 validators of equal power, each with its own engine, home
+//! (WAL) and 127.0.0.1 TCP port, all in this test process, over a toy in-memory [`Application`]
+//! (a block's transactions are arbitrary bytes; the "state" is a running blake3 of the decided
+//! value ids, used as the next block's parent state root).
+//!
+//! What it checks: every validator decides at least [`TARGET`] heights; at every height two
+//! validators both decided, they decided the same value id and hold the same toy state; every
+//! decided block was produced by the proposer the validator set selects for its (height, round).
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddrV4, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridmint_consensus::app::{AppHandle, Application, DecidedCertificate, Settings, start, tcp_multiaddr};
+use gridmint_consensus::app_channel::app::types::core::{LinearTimeouts, Round};
+use gridmint_consensus::{
+    Block, BlockHeader, ChainId, Height, SignedTxBytes, Validator, ValidatorAddress, ValidatorSet, ValueId,
+};
+
+/// Heights every validator must decide.
+const TARGET: u64 = 10;
+
+/// How long the validators get to decide them.
+const DEADLINE: Duration = Duration::from_secs(45);
+
+fn seed(i: usize) -> [u8; 32] {
+    [i as u8 + 1; 32]
+}
+
+fn public_key(i: usize) -> [u8; 32] {
+    *gridmint_consensus::signing_ed25519::PrivateKey::from(seed(i)).public_key().as_bytes()
+}
+
+fn validator_set(n: usize) -> ValidatorSet {
+    ValidatorSet::new((0..n).map(|i| Validator::new(public_key(i), 1).unwrap()).collect()).unwrap()
+}
+
+/// One decided height as a validator saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Decision {
+    value_id: ValueId,
+    round: Round,
+    producer: ValidatorAddress,
+    state_after: [u8; 32],
+}
+
+type Log = Arc<Mutex<BTreeMap<u64, Decision>>>;
+
+/// The toy ledger.
+struct ToyApp {
+    set: ValidatorSet,
+    /// The value id of the last decided block (the parent hash of the next one).
+    tip: [u8; 32],
+    /// The running blake3 of the decided value ids.
+    state: [u8; 32],
+    height: Height,
+    store: BTreeMap<u64, (Block, DecidedCertificate)>,
+    log: Log,
+}
+
+impl ToyApp {
+    fn new(set: ValidatorSet) -> (Self, Log) {
+        let log = Log::default();
+        let app = ToyApp {
+            set,
+            tip: [0; 32],
+            state: *blake3::hash(b"toy genesis").as_bytes(),
+            height: Height(0),
+            store: BTreeMap::new(),
+            log: log.clone(),
+        };
+        (app, log)
+    }
+}
+
+impl Application for ToyApp {
+    fn last_decided_height(&self) -> Height {
+        self.height
+    }
+
+    fn build(&mut self, height: Height, round: Round, proposer: ValidatorAddress) -> Block {
+        let header = BlockHeader {
+            height,
+            time: 1_700_000_000 + height.0,
+            parent_hash: self.tip,
+            parent_state_root: self.state,
+            producer: proposer.0,
+        };
+        let txs = (0..3u8)
+            .map(|i| SignedTxBytes {
+                signature: [i; 64],
+                tx: format!("toy tx {i} at {height}/{round:?} by {proposer}").into_bytes(),
+            })
+            .collect();
+        Block { header, txs }
+    }
+
+    fn validate(&self, block: &Block) -> Result<(), String> {
+        let h = &block.header;
+        if h.height.0 != self.height.0 + 1 {
+            return Err(format!("height {} after {}", h.height, self.height));
+        }
+        if h.parent_hash != self.tip {
+            return Err("wrong parent".into());
+        }
+        if h.parent_state_root != self.state {
+            return Err("wrong parent state root".into());
+        }
+        if block.txs.is_empty() {
+            return Err("a toy block has transactions".into());
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, block: &Block, certificate: &DecidedCertificate) -> Result<(), String> {
+        let height = block.header.height;
+        if height <= self.height {
+            return Ok(());
+        }
+        self.validate(block)?;
+        let value_id = block.value().value_id();
+        if value_id != certificate.value_id || certificate.height != height {
+            return Err("the certificate names another value".into());
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.state);
+        hasher.update(&value_id.0);
+        self.state = *hasher.finalize().as_bytes();
+        self.tip = value_id.0;
+        self.height = height;
+        self.store.insert(height.0, (block.clone(), certificate.clone()));
+        let decision = Decision {
+            value_id,
+            round: certificate.round,
+            producer: ValidatorAddress(block.header.producer),
+            state_after: self.state,
+        };
+        self.log.lock().unwrap().insert(height.0, decision);
+        Ok(())
+    }
+
+    fn decided(&self, height: Height) -> Option<(Block, DecidedCertificate)> {
+        self.store.get(&height.0).cloned()
+    }
+
+    fn history_min_height(&self) -> Height {
+        Height(1)
+    }
+
+    fn validator_set(&self, _height: Height) -> Option<ValidatorSet> {
+        Some(self.set.clone())
+    }
+}
+
+fn free_ports(n: usize) -> Vec<SocketAddrV4> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners
+        .iter()
+        .map(|l| match l.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            std::net::SocketAddr::V6(_) => unreachable!("bound on 127.0.0.1"),
+        })
+        .collect()
+}
+
+fn timeouts() -> LinearTimeouts {
+    LinearTimeouts {
+        propose: Duration::from_millis(1500),
+        propose_delta: Duration::from_millis(250),
+        prevote: Duration::from_millis(500),
+        prevote_delta: Duration::from_millis(250),
+        precommit: Duration::from_millis(500),
+        precommit_delta: Duration::from_millis(250),
+        rebroadcast: Duration::from_millis(1000),
+        max_timeout: Duration::from_secs(5),
+    }
+}
+
+fn settings(i: usize, home: &std::path::Path, addrs: &[SocketAddrV4]) -> Settings {
+    let peers = addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| tcp_multiaddr(*a)).collect();
+    let mut s = Settings::new(
+        format!("validator-{i}"),
+        ChainId::new("gridmint-network-test").unwrap(),
+        seed(i),
+        home.join(format!("v{i}")),
+        tcp_multiaddr(addrs[i]),
+        peers,
+    );
+    s.timeouts = timeouts();
+    s.value_sync.status_update_interval = Duration::from_secs(1);
+    s.value_sync.request_timeout = Duration::from_secs(3);
+    s
+}
+
+/// Waits until every log in `logs` holds `target` heights, or the deadline.
+async fn wait_for(logs: &[&Log], target: u64, deadline: Duration) -> bool {
+    // the test's own deadline, not a time that reaches any block
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < deadline {
+        if logs.iter().all(|l| l.lock().unwrap().len() as u64 >= target) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Same value and state at every common height; the right proposer everywhere.
+fn check_agreement(set: &ValidatorSet, logs: &[&Log]) {
+    let snapshots: Vec<BTreeMap<u64, Decision>> = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
+    for (i, a) in snapshots.iter().enumerate() {
+        for (height, d) in a {
+            let expected = *set.proposer(Height(*height), d.round).address();
+            assert_eq!(d.producer, expected, "validator {i}, height {height}: produced by a validator not selected");
+            for (j, b) in snapshots.iter().enumerate().skip(i + 1) {
+                if let Some(other) = b.get(height) {
+                    assert_eq!(d, other, "validators {i} and {j} disagree at height {height}");
+                }
+            }
+        }
+    }
+}
+
+async fn stop_all(handles: Vec<AppHandle<ToyApp>>) {
+    for h in handles {
+        let (_, error) = h.stop().await;
+        assert!(error.is_none(), "a loop ended on an error: {error:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_validators_decide_the_same_blocks() {
+    let home = tempfile::tempdir().unwrap();
+    let set = validator_set(4);
+    let addrs = free_ports(4);
+    let mut handles = Vec::new();
+    let mut logs = Vec::new();
+    for i in 0..4 {
+        let (app, log) = ToyApp::new(set.clone());
+        handles.push(start(settings(i, home.path(), &addrs), app).await.unwrap());
+        logs.push(log);
+    }
+    let log_refs: Vec<&Log> = logs.iter().collect();
+    let done = wait_for(&log_refs, TARGET, DEADLINE).await;
+    for h in &handles {
+        assert!(!h.is_finished(), "a loop ended early");
+    }
+    let heights: Vec<usize> = logs.iter().map(|l| l.lock().unwrap().len()).collect();
+    eprintln!("decided heights per validator: {heights:?}");
+    for (h, d) in logs[0].lock().unwrap().iter() {
+        eprintln!("height {h}: round {:?}, producer {}, value {}", d.round, d.producer, d.value_id);
+    }
+    stop_all(handles).await;
+    assert!(done, "not every validator decided {TARGET} heights in time: {heights:?}");
+    check_agreement(&set, &log_refs);
+    // Every height from 1 up is there (no gap).
+    for (i, log) in logs.iter().enumerate() {
+        let log = log.lock().unwrap();
+        let keys: Vec<u64> = log.keys().copied().collect();
+        assert_eq!(keys, (1..=keys.len() as u64).collect::<Vec<_>>(), "validator {i} skipped a height");
+    }
+}
