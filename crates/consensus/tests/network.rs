@@ -6,16 +6,23 @@
 //! What it checks: every validator decides at least [`TARGET`] heights; at every height two
 //! validators both decided, they decided the same value id and hold the same toy state; every
 //! decided block was produced by the proposer the validator set selects for its (height, round).
+//! Then: with one validator stopped, the other three still decide (its turns to propose cost a
+//! round each); a validator stopped and restarted from its home (the engine's WAL, and the toy
+//! store it persisted in a file) catches up through value sync and agrees.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddrV4, TcpListener};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gridmint_consensus::app::{AppHandle, Application, DecidedCertificate, Settings, start, tcp_multiaddr};
+use gridmint_consensus::app_channel::app::types::codec::Codec;
 use gridmint_consensus::app_channel::app::types::core::{LinearTimeouts, Round};
+use gridmint_consensus::app_channel::app::types::sync::{RawDecidedValue, Response};
 use gridmint_consensus::{
-    Block, BlockHeader, ChainId, Height, SignedTxBytes, Validator, ValidatorAddress, ValidatorSet, ValueId,
+    Block, BlockHeader, ChainId, GridmintCodec, Height, SignedTxBytes, Validator, ValidatorAddress, ValidatorSet,
+    ValueId,
 };
 
 /// Heights every validator must decide.
@@ -57,6 +64,8 @@ struct ToyApp {
     height: Height,
     store: BTreeMap<u64, (Block, DecidedCertificate)>,
     log: Log,
+    /// Where the store is persisted after each commit, if anywhere.
+    file: Option<PathBuf>,
 }
 
 impl ToyApp {
@@ -69,8 +78,38 @@ impl ToyApp {
             height: Height(0),
             store: BTreeMap::new(),
             log: log.clone(),
+            file: None,
         };
         (app, log)
+    }
+
+    /// A toy app persisted in `file`: the blocks and certificates already there are replayed
+    /// through `commit`, then every commit rewrites the file.
+    fn persisted(set: ValidatorSet, file: PathBuf) -> (Self, Log) {
+        let (mut app, log) = ToyApp::new(set);
+        if let Ok(bytes) = std::fs::read(&file) {
+            let Response::ValueResponse(response) = GridmintCodec.decode(bytes.into()).unwrap();
+            for raw in response.values {
+                let block = Block::from_canonical_bytes(&raw.value_bytes).unwrap();
+                app.commit(&block, &raw.certificate).unwrap();
+            }
+        }
+        app.file = Some(file);
+        (app, log)
+    }
+
+    fn save(&self) {
+        let Some(file) = &self.file else { return };
+        let values = self
+            .store
+            .values()
+            .map(|(block, cert)| RawDecidedValue::new(block.canonical_bytes().into(), cert.clone()))
+            .collect();
+        let response = Response::ValueResponse(malachitebft_sync::ValueResponse::new(Height(1), values));
+        let bytes = GridmintCodec.encode(&response).unwrap();
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).unwrap();
+        std::fs::rename(&tmp, file).unwrap();
     }
 }
 
@@ -137,6 +176,7 @@ impl Application for ToyApp {
             state_after: self.state,
         };
         self.log.lock().unwrap().insert(height.0, decision);
+        self.save();
         Ok(())
     }
 
@@ -260,4 +300,84 @@ async fn four_validators_decide_the_same_blocks() {
         let keys: Vec<u64> = log.keys().copied().collect();
         assert_eq!(keys, (1..=keys.len() as u64).collect::<Vec<_>>(), "validator {i} skipped a height");
     }
+}
+
+fn height_of(log: &Log) -> u64 {
+    log.lock().unwrap().keys().next_back().copied().unwrap_or(0)
+}
+
+async fn start_four(
+    home: &std::path::Path,
+    set: &ValidatorSet,
+) -> (Vec<SocketAddrV4>, Vec<AppHandle<ToyApp>>, Vec<Log>) {
+    let addrs = free_ports(4);
+    let mut handles = Vec::new();
+    let mut logs = Vec::new();
+    for i in 0..4 {
+        let (app, log) = ToyApp::persisted(set.clone(), home.join(format!("toy-{i}.bin")));
+        handles.push(start(settings(i, home, &addrs), app).await.unwrap());
+        logs.push(log);
+    }
+    (addrs, handles, logs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_of_four_decide_with_one_stopped() {
+    let home = tempfile::tempdir().unwrap();
+    let set = validator_set(4);
+    let (_addrs, mut handles, logs) = start_four(home.path(), &set).await;
+    let all: Vec<&Log> = logs.iter().collect();
+    assert!(wait_for(&all, 3, DEADLINE).await, "the 4 validators did not start deciding");
+
+    let stopped = handles.pop().unwrap();
+    let (_, error) = stopped.stop().await;
+    assert!(error.is_none(), "{error:?}");
+    let at_stop = logs[..3].iter().map(height_of).max().unwrap();
+
+    // 4 validators of power 1: 3 are a quorum (> 2/3). Over the next heights the stopped one's
+    // turns come up and cost a round each.
+    let three: Vec<&Log> = logs[..3].iter().collect();
+    let target = at_stop + 6;
+    let done = wait_for(&three, target, DEADLINE).await;
+    let heights: Vec<u64> = logs.iter().map(height_of).collect();
+    stop_all(handles).await;
+    assert!(done, "3 validators did not reach height {target}: {heights:?}");
+    check_agreement(&set, &all);
+    let later_rounds = logs[0].lock().unwrap().values().filter(|d| d.round != Round::new(0)).count();
+    eprintln!("heights {heights:?}; decided after round 0: {later_rounds}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_validator_catches_up_through_value_sync() {
+    let home = tempfile::tempdir().unwrap();
+    let set = validator_set(4);
+    let (addrs, mut handles, logs) = start_four(home.path(), &set).await;
+    let all: Vec<&Log> = logs.iter().collect();
+    assert!(wait_for(&all, 3, DEADLINE).await, "the 4 validators did not start deciding");
+
+    let stopped = handles.pop().unwrap();
+    let (_, error) = stopped.stop().await;
+    assert!(error.is_none(), "{error:?}");
+    let left_at = height_of(&logs[3]);
+
+    // The others move on without it.
+    let three: Vec<&Log> = logs[..3].iter().collect();
+    assert!(wait_for(&three, left_at + 5, DEADLINE).await, "3 validators did not move on");
+
+    // Restart from the same home: the WAL, and the toy store from its file.
+    let (app, log) = ToyApp::persisted(set.clone(), home.path().join("toy-3.bin"));
+    assert_eq!(height_of(&log), left_at, "the toy store was persisted up to where it stopped");
+    handles.push(start(settings(3, home.path(), &addrs), app).await.unwrap());
+    // Heights left_at + 1 ..= others_at were decided while it was down: consensus does not run
+    // them again, so it can only get them through value sync.
+    let others_at = logs[..3].iter().map(height_of).max().unwrap();
+    let restarted = [&log];
+    let caught_up = wait_for(&restarted, others_at + 2, DEADLINE).await;
+    let heights: Vec<u64> = logs[..3].iter().map(height_of).chain([height_of(&log)]).collect();
+    stop_all(handles).await;
+    assert!(caught_up, "the restarted validator stayed behind: {heights:?} (it left at {left_at})");
+    let mut all = all;
+    all[3] = &log;
+    check_agreement(&set, &all);
+    eprintln!("left at {left_at}, others at {others_at} on restart; heights at the end {heights:?}");
 }
