@@ -8,7 +8,8 @@
 //! decided block was produced by the proposer the validator set selects for its (height, round).
 //! Then: with one validator stopped, the other three still decide (its turns to propose cost a
 //! round each); a validator stopped and restarted from its home (the engine's WAL, and the toy
-//! store it persisted in a file) catches up through value sync and agrees.
+//! store it persisted in a file) catches up through value sync and agrees; the blocks of a
+//! proposer whose blocks fail the others' checks are never decided.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddrV4, TcpListener};
@@ -66,6 +67,8 @@ struct ToyApp {
     log: Log,
     /// Where the store is persisted after each commit, if anywhere.
     file: Option<PathBuf>,
+    /// Builds blocks with a wrong parent state root (a faulty proposer).
+    corrupt_builds: bool,
 }
 
 impl ToyApp {
@@ -79,6 +82,7 @@ impl ToyApp {
             store: BTreeMap::new(),
             log: log.clone(),
             file: None,
+            corrupt_builds: false,
         };
         (app, log)
     }
@@ -123,7 +127,7 @@ impl Application for ToyApp {
             height,
             time: 1_700_000_000 + height.0,
             parent_hash: self.tip,
-            parent_state_root: self.state,
+            parent_state_root: if self.corrupt_builds { [0xee; 32] } else { self.state },
             producer: proposer.0,
         };
         let txs = (0..3u8)
@@ -380,4 +384,39 @@ async fn a_restarted_validator_catches_up_through_value_sync() {
     all[3] = &log;
     check_agreement(&set, &all);
     eprintln!("left at {left_at}, others at {others_at} on restart; heights at the end {heights:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proposer_whose_blocks_are_invalid_never_gets_one_decided() {
+    let home = tempfile::tempdir().unwrap();
+    let set = validator_set(4);
+    let addrs = free_ports(4);
+    let faulty = 2;
+    let faulty_address = ValidatorAddress(gridmint_core::Address(public_key(faulty)));
+    let mut handles = Vec::new();
+    let mut logs = Vec::new();
+    for i in 0..4 {
+        let (mut app, log) = ToyApp::new(set.clone());
+        app.corrupt_builds = i == faulty;
+        handles.push(start(settings(i, home.path(), &addrs), app).await.unwrap());
+        logs.push(log);
+    }
+    let all: Vec<&Log> = logs.iter().collect();
+    // 8 heights: the faulty validator is round 0's proposer of 2 of them (round robin over 4).
+    let done = wait_for(&all, 8, DEADLINE).await;
+    let heights: Vec<u64> = logs.iter().map(height_of).collect();
+    stop_all(handles).await;
+    assert!(done, "the validators did not decide 8 heights: {heights:?}");
+    check_agreement(&set, &all);
+    let log = logs[0].lock().unwrap().clone();
+    let mut skipped = 0;
+    for (height, d) in &log {
+        assert_ne!(d.producer, faulty_address, "height {height}: the faulty validator's block was decided");
+        if *set.proposer(Height(*height), Round::new(0)).address() == faulty_address {
+            assert_ne!(d.round, Round::new(0), "height {height}");
+            skipped += 1;
+        }
+    }
+    assert!(skipped >= 1, "the faulty validator was never round 0's proposer");
+    eprintln!("heights {heights:?}; the faulty proposer's turns skipped: {skipped}");
 }
