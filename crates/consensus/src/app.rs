@@ -251,11 +251,60 @@ impl NodeConfig for EngineConfig {
     }
 }
 
+/// The loop alone (see [`spawn_loop`]).
+pub struct AppLoop<A> {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<A, (A, AppError)>>,
+}
+
+impl<A: Application> AppLoop<A> {
+    /// Whether the loop has ended on its own (an error or the channel closed).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the loop and gives the application back, with the error that ended the loop early
+    /// if one did.
+    pub async fn stop(self) -> (A, Option<AppError>) {
+        let _ = self.stop.send(());
+        match self.task.await.expect("the app loop does not panic") {
+            Ok(app) => (app, None),
+            Err((app, e)) => (app, Some(e)),
+        }
+    }
+}
+
+/// Spawns the loop that answers the messages arriving on `channels` with `app`, on the current
+/// tokio runtime. [`start`] calls it with the engine's channels; a test can give it its own.
+/// `settings` gives the chain, the key (for the parts' signature), the timeouts, the target time
+/// and the assembler's limits.
+pub fn spawn_loop<A: Application>(settings: &Settings, app: A, channels: Channels<GridmintContext>) -> AppLoop<A> {
+    let signer = GridmintSigner::new(settings.seed, settings.chain_id.clone());
+    let start_height = Height(app.last_decided_height().0 + 1);
+    let state = State {
+        assembler: Assembler::new(settings.chain_id.clone(), settings.limits, start_height),
+        app,
+        me: signer.address(),
+        signer,
+        moniker: settings.moniker.clone(),
+        timeouts: settings.timeouts,
+        target_time: settings.target_time,
+        current: start_height,
+        built: BTreeMap::new(),
+        blocks: BTreeMap::new(),
+        undecided: BTreeMap::new(),
+        waiting: BTreeMap::new(),
+        sent: BTreeMap::new(),
+    };
+    let (stop, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(run_loop(state, channels, stop_rx));
+    AppLoop { stop, task }
+}
+
 /// A running validator: the engine and the loop.
 pub struct AppHandle<A> {
     engine: EngineHandle,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<A, (A, AppError)>>,
+    app_loop: AppLoop<A>,
     address: ValidatorAddress,
 }
 
@@ -267,21 +316,17 @@ impl<A: Application> AppHandle<A> {
 
     /// Whether the loop has ended on its own (an error or the engine gone).
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.app_loop.is_finished()
     }
 
     /// Stops the engine (its actors, the network and the WAL) and the loop, and gives the
     /// application back, with the error that ended the loop early if one did.
     pub async fn stop(self) -> (A, Option<AppError>) {
-        let _ = self.stop.send(());
-        let result = self.task.await.expect("the app loop does not panic");
+        let result = self.app_loop.stop().await;
         let _ = self.engine.actor.kill_and_wait(None).await;
         self.engine.handle.abort();
         let _ = self.engine.handle.await;
-        match result {
-            Ok(app) => (app, None),
-            Err((app, e)) => (app, Some(e)),
-        }
+        result
     }
 }
 
@@ -334,25 +379,8 @@ pub async fn start<A: Application>(settings: Settings, app: A) -> Result<AppHand
     .map_err(|e| AppError::Engine(e.to_string()))?;
     info!(moniker = %settings.moniker, %address, %peer_id, "engine started");
 
-    let start_height = Height(app.last_decided_height().0 + 1);
-    let state = State {
-        assembler: Assembler::new(settings.chain_id.clone(), settings.limits, start_height),
-        app,
-        signer,
-        me: address,
-        moniker: settings.moniker,
-        timeouts: settings.timeouts,
-        target_time: settings.target_time,
-        current: start_height,
-        built: BTreeMap::new(),
-        blocks: BTreeMap::new(),
-        undecided: BTreeMap::new(),
-        waiting: BTreeMap::new(),
-        sent: BTreeMap::new(),
-    };
-    let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run_loop(state, channels, stop_rx));
-    Ok(AppHandle { engine, stop: stop_tx, task, address })
+    let app_loop = spawn_loop(&settings, app, channels);
+    Ok(AppHandle { engine, app_loop, address })
 }
 
 struct Built {

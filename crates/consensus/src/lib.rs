@@ -38,7 +38,7 @@ pub mod types;
 pub mod validators;
 mod wire;
 
-pub use app::{AppError, AppHandle, Application, DecidedCertificate, Settings};
+pub use app::{AppError, AppHandle, AppLoop, Application, DecidedCertificate, Settings};
 pub use codec::{CODEC_VERSION, CodecError, GridmintCodec};
 pub use context::GridmintContext;
 pub use messages::{Proposal, ProposalPart, Vote};

@@ -1,0 +1,450 @@
+//! The app loop driven by hand-made engine messages (no engine, no network): what it replies to
+//! each `AppMsg`, and what it publishes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gridmint_consensus::app::{AppLoop, Application, DecidedCertificate, MAX_SYNC_BATCH, Settings, spawn_loop};
+use gridmint_consensus::app_channel::app::engine::host::{Next, SyncedValueOutcome};
+use gridmint_consensus::app_channel::app::events::TxEvent;
+use gridmint_consensus::app_channel::app::types::core::{
+    CommitCertificate, ExtendedCommitCertificate, Round, Validity, VoteExtensionPolicy, VoteExtensions,
+};
+use gridmint_consensus::app_channel::app::types::streaming::StreamMessage;
+use gridmint_consensus::app_channel::app::types::{MisbehaviorEvidence, PeerId, ProposedValue};
+use gridmint_consensus::app_channel::{AppMsg, Channels, NetworkMsg};
+use gridmint_consensus::parts::stream_messages;
+use gridmint_consensus::{
+    Block, BlockHeader, ChainId, GridmintContext, GridmintSigner, Height, ProposalPart, SignedTxBytes, Validator,
+    ValidatorAddress, ValidatorSet, ValueId,
+};
+use tokio::sync::{mpsc, oneshot};
+
+const CHAIN: &str = "gridmint-loop-test";
+
+fn chain() -> ChainId {
+    ChainId::new(CHAIN).unwrap()
+}
+
+fn seed(i: usize) -> [u8; 32] {
+    [i as u8 + 1; 32]
+}
+
+fn signer(i: usize) -> GridmintSigner {
+    GridmintSigner::new(seed(i), chain())
+}
+
+fn set() -> ValidatorSet {
+    ValidatorSet::new((0..4).map(|i| Validator::new(signer(i).address().to_bytes(), 1).unwrap()).collect()).unwrap()
+}
+
+fn index_of(address: ValidatorAddress) -> usize {
+    (0..4).find(|i| signer(*i).address() == address).unwrap()
+}
+
+fn peer(i: u8) -> PeerId {
+    let mut bytes = vec![0x12, 0x20];
+    bytes.extend_from_slice(&[i; 32]);
+    PeerId::from_bytes(&bytes).unwrap()
+}
+
+/// A chain of toy blocks: the parent hash is the parent's value id, the state a hash chain.
+struct Toy {
+    set: ValidatorSet,
+    height: Height,
+    tip: [u8; 32],
+    state: [u8; 32],
+    store: BTreeMap<u64, (Block, DecidedCertificate)>,
+    min: Height,
+}
+
+impl Toy {
+    fn new() -> Self {
+        Toy { set: set(), height: Height(0), tip: [0; 32], state: [7; 32], store: BTreeMap::new(), min: Height(1) }
+    }
+
+    fn block(&self, height: Height, producer: ValidatorAddress) -> Block {
+        Block {
+            header: BlockHeader {
+                height,
+                time: height.0,
+                parent_hash: self.tip,
+                parent_state_root: self.state,
+                producer: producer.0,
+            },
+            txs: vec![SignedTxBytes { signature: [1; 64], tx: format!("tx at {height}").into_bytes() }],
+        }
+    }
+}
+
+impl Application for Toy {
+    fn last_decided_height(&self) -> Height {
+        self.height
+    }
+    fn build(&mut self, height: Height, _round: Round, proposer: ValidatorAddress) -> Block {
+        self.block(height, proposer)
+    }
+    fn validate(&self, block: &Block) -> Result<(), String> {
+        let h = &block.header;
+        if h.height.0 != self.height.0 + 1 || h.parent_hash != self.tip || h.parent_state_root != self.state {
+            return Err("not on our tip".into());
+        }
+        Ok(())
+    }
+    fn commit(&mut self, block: &Block, certificate: &DecidedCertificate) -> Result<(), String> {
+        if block.header.height <= self.height {
+            return Ok(());
+        }
+        self.validate(block)?;
+        let id = block.value().value_id();
+        self.state = *blake3::hash(&[self.state, id.0].concat()).as_bytes();
+        self.tip = id.0;
+        self.height = block.header.height;
+        self.store.insert(self.height.0, (block.clone(), certificate.clone()));
+        Ok(())
+    }
+    fn decided(&self, height: Height) -> Option<(Block, DecidedCertificate)> {
+        self.store.get(&height.0).cloned()
+    }
+    fn history_min_height(&self) -> Height {
+        self.min
+    }
+    fn validator_set(&self, _height: Height) -> Option<ValidatorSet> {
+        Some(self.set.clone())
+    }
+}
+
+struct Harness {
+    to_loop: mpsc::Sender<AppMsg<GridmintContext>>,
+    published: mpsc::Receiver<NetworkMsg<GridmintContext>>,
+    app_loop: AppLoop<Toy>,
+    _home: tempfile::TempDir,
+}
+
+impl Harness {
+    /// The loop for validator 0 over `app`.
+    fn new(app: Toy) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let (to_loop, consensus) = mpsc::channel(16);
+        let (network, published) = mpsc::channel(1024);
+        let (requests, _) = mpsc::channel(1);
+        let (net_requests, _) = mpsc::channel(1);
+        let channels = Channels { consensus, network, events: TxEvent::new(), requests, net_requests };
+        let settings = Settings::new(
+            "loop-test",
+            chain(),
+            seed(0),
+            home.path().to_path_buf(),
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            vec![],
+        );
+        let app_loop = spawn_loop(&settings, app, channels);
+        Harness { to_loop, published, app_loop, _home: home }
+    }
+
+    async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> AppMsg<GridmintContext>) -> T {
+        let (reply, answer) = oneshot::channel();
+        self.to_loop.send(msg(reply)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), answer).await.expect("a reply in time").expect("a reply")
+    }
+
+    fn drain_published(&mut self) -> Vec<StreamMessage<ProposalPart>> {
+        let mut out = Vec::new();
+        while let Ok(NetworkMsg::PublishProposalPart(m)) = self.published.try_recv() {
+            out.push(m);
+        }
+        out
+    }
+
+    async fn part(&self, m: StreamMessage<ProposalPart>) -> Option<ProposedValue<GridmintContext>> {
+        self.ask(|reply| AppMsg::ReceivedProposalPart { from: peer(9), published_by: Some(peer(1)), part: m, reply })
+            .await
+    }
+
+    async fn stop(self) -> Toy {
+        let (app, error) = self.app_loop.stop().await;
+        assert!(error.is_none(), "{error:?}");
+        app
+    }
+}
+
+fn certificate(height: Height, value_id: ValueId) -> CommitCertificate<GridmintContext> {
+    CommitCertificate { height, round: Round::new(0), value_id, commit_signatures: vec![] }
+}
+
+fn no_evidence() -> MisbehaviorEvidence<GridmintContext> {
+    MisbehaviorEvidence { proposals: Default::default(), votes: Default::default() }
+}
+
+/// Streams of a block by the proposer the set selects for (height, round 0).
+fn proposal_stream(toy: &Toy, height: Height) -> (Block, Vec<StreamMessage<ProposalPart>>) {
+    let proposer = *toy.set.proposer(height, Round::new(0)).address();
+    let block = toy.block(height, proposer);
+    let messages = stream_messages(&block, Round::new(0), Round::Nil, &signer(index_of(proposer))).unwrap();
+    (block, messages)
+}
+
+#[tokio::test]
+async fn ready_starts_after_the_last_decided_height() {
+    let h = Harness::new(Toy::new());
+    let (height, params) = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    assert_eq!(height, Height(1));
+    assert_eq!(params.validator_set, set());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn get_value_builds_once_a_round_and_publishes_its_parts() {
+    let mut h = Harness::new(Toy::new());
+    let get =
+        |reply| AppMsg::GetValue { height: Height(1), round: Round::new(0), timeout: Duration::from_secs(1), reply };
+    let first = h.ask(get).await;
+    let parts = h.drain_published();
+    let again = h
+        .ask(|reply| AppMsg::GetValue {
+            height: Height(1),
+            round: Round::new(0),
+            timeout: Duration::from_secs(1),
+            reply,
+        })
+        .await;
+    assert_eq!(first.value, again.value, "a repeated GetValue returns the same value");
+    assert_eq!(first.value.header().producer, signer(0).address().0);
+    assert_eq!(h.drain_published(), parts, "the same parts again");
+    // Init, one Data, Fin, end of stream.
+    assert_eq!(parts.len(), 4);
+    // A restream replays them.
+    h.to_loop
+        .send(AppMsg::RestreamProposal {
+            height: Height(1),
+            round: Round::new(0),
+            valid_round: Round::Nil,
+            address: signer(0).address(),
+            value_id: first.value.value_id(),
+        })
+        .await
+        .unwrap();
+    let _ = h.ask(|reply| AppMsg::GetHistoryMinHeight { reply }).await;
+    assert_eq!(h.drain_published(), parts, "a restream replays the parts");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_complete_stream_is_validated() {
+    let toy = Toy::new();
+    let (block, messages) = proposal_stream(&toy, Height(1));
+    let h = Harness::new(toy);
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    let n = messages.len();
+    let mut last = None;
+    for (i, m) in messages.into_iter().enumerate() {
+        let answer = h.part(m).await;
+        if i + 1 < n {
+            assert!(answer.is_none(), "no value before the stream is complete");
+        }
+        last = answer;
+    }
+    let pv = last.expect("a value once complete");
+    assert_eq!(pv.value, block.value());
+    assert_eq!(pv.validity, Validity::Valid);
+    assert_eq!(pv.proposer, ValidatorAddress(block.header.producer));
+
+    // The same value decided: committed, and the next height starts.
+    let decided = h
+        .ask(|reply| AppMsg::Decided {
+            certificate: certificate(Height(1), block.value().value_id()),
+            extensions: VoteExtensions::default(),
+            reply,
+        })
+        .await;
+    assert_eq!(decided, ());
+    let next = h
+        .ask(|reply| AppMsg::Finalized {
+            certificate: certificate(Height(1), block.value().value_id()),
+            extensions: VoteExtensions::default(),
+            evidence: no_evidence(),
+            reply,
+        })
+        .await;
+    assert!(matches!(next, Next::Start(Height(2), _)), "{next:?}");
+    let toy = h.stop().await;
+    assert_eq!(toy.height, Height(1));
+    assert_eq!(toy.store[&1].0, block);
+}
+
+#[tokio::test]
+async fn a_block_off_the_tip_is_invalid() {
+    let mut toy = Toy::new();
+    toy.state = [9; 32]; // the proposer's view of the parent state
+    let (_, messages) = proposal_stream(&toy, Height(1));
+    let h = Harness::new(Toy::new());
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    let mut last = None;
+    for m in messages {
+        last = h.part(m).await;
+    }
+    assert_eq!(last.expect("a value").validity, Validity::Invalid);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_proposal_for_the_next_height_waits_for_it() {
+    // The proposer is already at height 1 (decided block 1); we are not yet.
+    let mut ahead = Toy::new();
+    let b1 = ahead.block(Height(1), signer(0).address());
+    let cert1 = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+        certificate(Height(1), b1.value().value_id()),
+        VoteExtensions::default(),
+    );
+    ahead.commit(&b1, &cert1).unwrap();
+    let (b2, messages) = proposal_stream(&ahead, Height(2));
+
+    let h = Harness::new(Toy::new());
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    for m in messages {
+        assert!(h.part(m).await.is_none(), "held: its parent is not committed here");
+    }
+    // Height 1 arrives by sync, is decided, then height 2 starts: the held value comes back.
+    let synced = h
+        .ask(|reply| AppMsg::ProcessSyncedValue {
+            height: Height(1),
+            round: Round::new(0),
+            proposer: signer(0).address(),
+            value_bytes: b1.canonical_bytes().into(),
+            reply,
+        })
+        .await;
+    assert!(matches!(&synced, SyncedValueOutcome::Verdict(pv) if pv.validity == Validity::Valid), "{synced:?}");
+    let _ = h
+        .ask(|reply| AppMsg::Decided {
+            certificate: certificate(Height(1), b1.value().value_id()),
+            extensions: VoteExtensions::default(),
+            reply,
+        })
+        .await;
+    let next = h
+        .ask(|reply| AppMsg::Finalized {
+            certificate: certificate(Height(1), b1.value().value_id()),
+            extensions: VoteExtensions::default(),
+            evidence: no_evidence(),
+            reply,
+        })
+        .await;
+    assert!(matches!(next, Next::Start(Height(2), _)));
+    let proposer = *set().proposer(Height(2), Round::new(0)).address();
+    let values = h
+        .ask(|reply| AppMsg::StartedRound {
+            height: Height(2),
+            round: Round::new(0),
+            proposer,
+            role: gridmint_consensus::app_channel::app::consensus::Role::Validator,
+            reply_value: reply,
+        })
+        .await;
+    assert_eq!(values.len(), 1);
+    assert_eq!(values[0].value, b2.value());
+    assert_eq!(values[0].validity, Validity::Valid);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_decided_value_restarts_the_height() {
+    let h = Harness::new(Toy::new());
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    let _ = h
+        .ask(|reply| AppMsg::Decided {
+            certificate: certificate(Height(1), ValueId([3; 32])),
+            extensions: VoteExtensions::default(),
+            reply,
+        })
+        .await;
+    let next = h
+        .ask(|reply| AppMsg::Finalized {
+            certificate: certificate(Height(1), ValueId([3; 32])),
+            extensions: VoteExtensions::default(),
+            evidence: no_evidence(),
+            reply,
+        })
+        .await;
+    assert!(matches!(next, Next::Restart(Height(1), _)), "{next:?}");
+    assert_eq!(h.stop().await.height, Height(0));
+}
+
+#[tokio::test]
+async fn synced_bytes_that_are_no_block_of_that_height_and_proposer_are_a_peer_fault() {
+    let toy = Toy::new();
+    let b1 = toy.block(Height(1), signer(0).address());
+    let h = Harness::new(toy);
+    let cases: Vec<(Height, ValidatorAddress, Vec<u8>)> = vec![
+        (Height(1), signer(0).address(), b"not a block".to_vec()),
+        (Height(2), signer(0).address(), b1.canonical_bytes()),
+        (Height(1), signer(1).address(), b1.canonical_bytes()),
+    ];
+    for (height, proposer, bytes) in cases {
+        let outcome = h
+            .ask(|reply| AppMsg::ProcessSyncedValue {
+                height,
+                round: Round::new(0),
+                proposer,
+                value_bytes: bytes.into(),
+                reply,
+            })
+            .await;
+        assert!(matches!(outcome, SyncedValueOutcome::PeerFault), "{outcome:?}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn decided_values_are_served_from_a_clamped_range() {
+    let mut toy = Toy::new();
+    for height in 1..=100 {
+        let block = toy.block(Height(height), signer(0).address());
+        let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+            certificate(Height(height), block.value().value_id()),
+            VoteExtensions::default(),
+        );
+        toy.commit(&block, &cert).unwrap();
+    }
+    toy.min = Height(10);
+    let h = Harness::new(toy);
+    assert_eq!(h.ask(|reply| AppMsg::GetHistoryMinHeight { reply }).await, Height(10));
+    let all = h.ask(|reply| AppMsg::GetDecidedValues { range: Height(0)..=Height(u64::MAX), reply }).await;
+    assert_eq!(all.len() as u64, MAX_SYNC_BATCH);
+    assert_eq!(all[0].certificate.height, Height(10));
+    let tail = h.ask(|reply| AppMsg::GetDecidedValues { range: Height(95)..=Height(200), reply }).await;
+    let heights: Vec<u64> = tail.iter().map(|v| v.certificate.height.0).collect();
+    assert_eq!(heights, vec![95, 96, 97, 98, 99, 100]);
+    assert_eq!(Block::from_canonical_bytes(&tail[0].value_bytes).unwrap().header.height, Height(95));
+    let none = h.ask(|reply| AppMsg::GetDecidedValues { range: Height(101)..=Height(50), reply }).await;
+    assert!(none.is_empty());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn no_vote_extensions() {
+    let h = Harness::new(Toy::new());
+    let ext = h
+        .ask(|reply| AppMsg::ExtendVote {
+            height: Height(1),
+            round: Round::new(0),
+            value_id: ValueId([1; 32]),
+            vote_extension_policy: VoteExtensionPolicy::default(),
+            reply,
+        })
+        .await;
+    assert!(ext.is_none());
+    let addresses: Vec<ValidatorAddress> = (0..3).map(|i| signer(i).address()).collect();
+    let verdicts = h
+        .ask(|reply| AppMsg::VerifyVoteExtensions {
+            height: Height(1),
+            round: Round::new(0),
+            value_id: ValueId([1; 32]),
+            extensions: addresses.iter().map(|a| (*a, ())).collect(),
+            reply,
+        })
+        .await;
+    assert_eq!(verdicts.iter().map(|(a, _)| *a).collect::<Vec<_>>(), addresses);
+    assert!(verdicts.iter().all(|(_, r)| r.is_ok()));
+    h.stop().await;
+}
