@@ -32,7 +32,7 @@
 //! Values built, blocks seen and values waiting for their height are kept by height and forgotten
 //! once a height is decided (everything at or below it); the assembler keeps its own bounds and
 //! a window of heights around the current one. At most [`MAX_BLOCKS_PER_HEIGHT`] blocks are kept
-//! for one height.
+//! for one height, and as many values for one round (an equivocating proposer can sign many).
 //!
 //! # Not here yet
 //!
@@ -99,7 +99,8 @@ pub trait Application: Send + 'static {
     /// The block this node proposes at `height` (the last committed height + 1) in `round`:
     /// transactions from its mempool under a header with `height`, the producer's time, the
     /// parent's hash and the state root the parent left, and `proposer` (this validator) as the
-    /// producer. Called once per (height, round).
+    /// producer. Called once per (height, round), and must return well within the engine's
+    /// propose timeout (the loop waits for it).
     fn build(&mut self, height: Height, round: Round, proposer: ValidatorAddress) -> Block;
 
     /// A replica's checks of a proposed block at the last committed height + 1 before it calls
@@ -463,7 +464,11 @@ impl<A: Application> State<A> {
         let round = pv.round.as_u32().unwrap_or(0);
         let list = self.undecided.entry((pv.height, round)).or_default();
         if !list.iter().any(|v| v.value.value_id() == pv.value.value_id() && v.proposer == pv.proposer) {
-            list.push(pv.clone());
+            if list.len() < MAX_BLOCKS_PER_HEIGHT {
+                list.push(pv.clone());
+            } else {
+                warn!(moniker = %self.moniker, height = %pv.height, round, "too many values for one round; one not kept");
+            }
         }
     }
 
