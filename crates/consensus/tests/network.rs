@@ -29,8 +29,10 @@ use gridmint_consensus::{
 /// Heights every validator must decide.
 const TARGET: u64 = 10;
 
-/// How long the validators get to decide them.
-const DEADLINE: Duration = Duration::from_secs(45);
+/// How long the validators get to decide them: a bound for a failing test, far above what a
+/// passing one takes (5 to 12 s on the 2-core machine), so that CI's parallel tests and a slow
+/// moment of a shared VM never fail it.
+const DEADLINE: Duration = Duration::from_secs(150);
 
 fn seed(i: usize) -> [u8; 32] {
     [i as u8 + 1; 32]
