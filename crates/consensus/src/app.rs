@@ -451,12 +451,18 @@ impl<A: Application> State<A> {
         Ok(HeightParams::new(set, self.timeouts, self.target_time))
     }
 
-    fn keep_block(&mut self, height: Height, id: ValueId, block: Block) {
+    /// Keeps a block by its value id; whether it is kept. Another validator's blocks are capped
+    /// at [`MAX_BLOCKS_PER_HEIGHT`] a height (an equivocating proposer or a sync peer can send
+    /// many); this node's own block (`own`) is always kept. A value whose block is not kept is
+    /// never reported valid: were it decided, the block would be missing.
+    fn keep_block(&mut self, height: Height, id: ValueId, block: Block, own: bool) -> bool {
         let held = self.blocks.range((height, ValueId([0; 32]))..=(height, ValueId([0xff; 32]))).count();
-        if held < MAX_BLOCKS_PER_HEIGHT || self.blocks.contains_key(&(height, id)) {
+        if own || held < MAX_BLOCKS_PER_HEIGHT || self.blocks.contains_key(&(height, id)) {
             self.blocks.insert((height, id), block);
+            true
         } else {
-            warn!(moniker = %self.moniker, %height, "too many blocks for one height; one not kept");
+            warn!(moniker = %self.moniker, %height, "too many blocks for one height; one not kept, its value not valid");
+            false
         }
     }
 
@@ -474,13 +480,16 @@ impl<A: Application> State<A> {
 
     /// Checks an assembled proposal at the current height and files it.
     fn check(&mut self, p: AssembledProposal) -> ProposedValue<GridmintContext> {
-        let validity = match self.app.validate(&p.block) {
+        let mut validity = match self.app.validate(&p.block) {
             Ok(()) => Validity::Valid,
             Err(reason) => {
                 warn!(moniker = %self.moniker, height = %p.value.height(), round = ?p.round, proposer = %p.proposer, %reason, "proposal invalid");
                 Validity::Invalid
             }
         };
+        if !self.keep_block(p.value.height(), p.value.value_id(), p.block, false) {
+            validity = Validity::Invalid;
+        }
         let pv = ProposedValue {
             height: p.value.height(),
             round: p.round,
@@ -489,7 +498,6 @@ impl<A: Application> State<A> {
             value: p.value.clone(),
             validity,
         };
-        self.keep_block(pv.height, p.value.value_id(), p.block);
         self.remember(&pv);
         pv
     }
@@ -581,7 +589,7 @@ impl<A: Application> State<A> {
                         .map_err(|e| AppError::StreamOut(e.to_string()))?;
                     let value = block.value();
                     info!(moniker = %self.moniker, %height, ?round, value_id = %value.value_id(), txs = block.txs.len(), parts = messages.len(), "built a value");
-                    self.keep_block(height, value.value_id(), block.clone());
+                    self.keep_block(height, value.value_id(), block.clone(), true);
                     self.sent.insert((height, value.value_id()), messages.clone());
                     self.built.insert((height, r), Built { block, value, messages });
                 }
@@ -701,7 +709,11 @@ impl<A: Application> State<A> {
                         };
                         let value = block.value();
                         info!(moniker = %self.moniker, %height, value_id = %value.value_id(), "synced a value");
-                        self.keep_block(height, value.value_id(), block);
+                        if !self.keep_block(height, value.value_id(), block, false) {
+                            // not a verdict on the peer: this node holds too much for the height
+                            let _ = reply.send(SyncedValueOutcome::LocalTransientError);
+                            return Ok(());
+                        }
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
                             round,

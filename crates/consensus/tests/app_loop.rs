@@ -448,3 +448,66 @@ async fn no_vote_extensions() {
     assert!(verdicts.iter().all(|(_, r)| r.is_ok()));
     h.stop().await;
 }
+
+/// An equivocating proposer's many valid blocks for one height: those past the cap are not kept,
+/// so their values are reported invalid (a value reported valid always has its block, should it
+/// be decided); this node's own block is kept whatever the cap, and commits when decided.
+#[tokio::test]
+async fn a_value_is_valid_only_with_its_block_kept() {
+    use gridmint_consensus::app::MAX_BLOCKS_PER_HEIGHT;
+    let toy = Toy::new();
+    let height = Height(1);
+    let proposer = *toy.set.proposer(height, Round::new(0)).address();
+    let blocks: Vec<Block> = (0..=MAX_BLOCKS_PER_HEIGHT)
+        .map(|i| {
+            let mut block = toy.block(height, proposer);
+            block.txs = vec![SignedTxBytes { signature: [2; 64], tx: format!("equivocation {i}").into_bytes() }];
+            block
+        })
+        .collect();
+    let h = Harness::new(toy);
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    let mut verdicts = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        let messages = stream_messages(block, Round::new(0), Round::Nil, &signer(index_of(proposer))).unwrap();
+        let mut last = None;
+        for m in messages {
+            // each stream from its own publisher: the assembler keys streams by publisher
+            last = h
+                .ask(|reply| AppMsg::ReceivedProposalPart {
+                    from: peer(9),
+                    published_by: Some(peer(20 + i as u8)),
+                    part: m,
+                    reply,
+                })
+                .await;
+        }
+        let pv = last.expect("a value once complete");
+        assert_eq!(pv.value, block.value());
+        verdicts.push(pv.validity);
+    }
+    assert!(verdicts[..MAX_BLOCKS_PER_HEIGHT].iter().all(|v| *v == Validity::Valid), "{verdicts:?}");
+    assert_eq!(verdicts[MAX_BLOCKS_PER_HEIGHT], Validity::Invalid, "the block past the cap is not kept");
+
+    // this node's own value for a later round is kept past the cap, and commits when decided
+    let own =
+        h.ask(|reply| AppMsg::GetValue { height, round: Round::new(1), timeout: Duration::from_secs(1), reply }).await;
+    let _ = h
+        .ask(|reply| AppMsg::Decided {
+            certificate: certificate(height, own.value.value_id()),
+            extensions: VoteExtensions::default(),
+            reply,
+        })
+        .await;
+    let next = h
+        .ask(|reply| AppMsg::Finalized {
+            certificate: certificate(height, own.value.value_id()),
+            extensions: VoteExtensions::default(),
+            evidence: no_evidence(),
+            reply,
+        })
+        .await;
+    assert!(matches!(next, Next::Start(Height(2), _)), "{next:?}");
+    let toy = h.stop().await;
+    assert_eq!(toy.store[&1].0.value(), own.value);
+}
