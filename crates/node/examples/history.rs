@@ -107,7 +107,7 @@ fn main() {
             }
             if prune_target > ledger.store.base_height() {
                 let at = Instant::now();
-                let step = gridmint_node::snapshots::PRUNE_TXS_PER_BLOCK;
+                let step = gridmint_node::snapshots::prune_budget(count);
                 ledger.store.prune_some(prune_target, &chain, step).unwrap();
                 let took = at.elapsed().as_secs_f64();
                 prune_steps.push(took);
@@ -307,7 +307,7 @@ fn main() {
         let total: f64 = prune_steps.iter().sum();
         let longest = prune_steps.iter().copied().fold(0.0, f64::max);
         println!(
-            "pruning: {} steps after blocks (at most {} transactions' blocks each), {total:.1} s in all, the longest {:.3} s",
+            "pruning: {} steps after blocks (each at least {} transactions' blocks, or twice its block's), {total:.1} s in all, the longest {:.3} s",
             prune_steps.len(),
             gridmint_node::snapshots::PRUNE_TXS_PER_BLOCK,
             longest

@@ -240,7 +240,7 @@ impl Shared {
             self.write_snapshot(&block, due);
             self.schedule.lock().unwrap_or_else(|e| e.into_inner()).written();
         }
-        self.prune(closed);
+        self.prune(closed, count);
         Ok(Some(block.height))
     }
 
@@ -281,11 +281,11 @@ impl Shared {
         }
     }
 
-    /// On a pruned node, after each block: when it closed `closed`, the new target
-    /// ([`crate::snapshots::prune_target`]); then one step towards the target
-    /// ([`crate::snapshots::PRUNE_TXS_PER_BLOCK`] transactions' blocks). A failure is reported
-    /// and the node goes on: pruning only saves space.
-    fn prune(&self, closed: Option<u64>) {
+    /// On a pruned node, after each block of `block_txs` transactions: when it closed `closed`,
+    /// the new target ([`crate::snapshots::prune_target`]); then one step towards the target
+    /// ([`crate::snapshots::prune_budget`] transactions' blocks). A failure is reported and the
+    /// node goes on: pruning only saves space.
+    fn prune(&self, closed: Option<u64>, block_txs: u64) {
         if self.config.archive {
             return;
         }
@@ -300,7 +300,7 @@ impl Shared {
         if *target <= self.store.base_height() {
             return;
         }
-        match self.store.prune_some(*target, &self.chain_id, crate::snapshots::PRUNE_TXS_PER_BLOCK) {
+        match self.store.prune_some(*target, &self.chain_id, crate::snapshots::prune_budget(block_txs)) {
             Ok(removed) => {
                 self.metrics.pruned.fetch_add(removed, Ordering::Relaxed);
                 if self.config.log && self.store.base_height() >= *target {

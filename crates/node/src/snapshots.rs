@@ -345,9 +345,37 @@ pub fn prune_target(
 /// stopped block production for 8 minutes; in steps of this many it costs about 0.1 s a block.
 pub const PRUNE_TXS_PER_BLOCK: u64 = 20_000;
 
+/// The budget of the pruning step after a block of `block_txs` transactions: at least
+/// [`PRUNE_TXS_PER_BLOCK`], and at least twice the block's own transactions. With the constant
+/// alone, blocks of more than 20,000 transactions (a large fleet's heartbeats, or anyone filling
+/// blocks at the rate limit) each removed one old block while adding one, and a pruned node's
+/// storage grew without bound; at twice the incoming transactions, pruning gains on its target
+/// with every block, for a step that costs at most about twice the block's own index writes.
+pub fn prune_budget(block_txs: u64) -> u64 {
+    PRUNE_TXS_PER_BLOCK.max(block_txs.saturating_mul(2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goal: pruning gains on its target whatever the blocks' size. A step removes whole blocks
+    /// until their transactions reach the budget (at least one block); with blocks of `n`
+    /// transactions a step must remove at least two of them while one is added, or a pruned
+    /// node's backlog never shrinks (what blocks of 90,000 heartbeats did with a fixed budget).
+    #[test]
+    fn a_pruning_step_removes_more_than_a_block_adds() {
+        for n in [0u64, 1, 7, 19_999, 20_000, 20_001, 90_000, 1 << 40, u64::MAX / 2, u64::MAX] {
+            let budget = prune_budget(n);
+            assert!(budget >= PRUNE_TXS_PER_BLOCK, "{n}");
+            assert!(budget >= n.saturating_mul(2), "{n}");
+            if n > 0 && n < u64::MAX / 2 {
+                // the blocks a step removes: until their transactions reach the budget
+                let removed = budget.div_ceil(n).max(1);
+                assert!(removed >= 2, "blocks of {n} transactions: a step removes {removed}, the block adds 1");
+            }
+        }
+    }
 
     /// Goal: a close calls for its snapshot (every `every_closes`-th), transactions call for an
     /// interim one once they reach `every_txs` since the last written, and a failed write is
