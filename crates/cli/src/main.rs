@@ -1,5 +1,6 @@
 //! The `gridmint` binary: a thin shell over the core and the simulator.
 
+mod network_cmd;
 mod node_cmd;
 mod simulate;
 mod snapshot_cmd;
@@ -29,6 +30,10 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Create a genesis for a network from a policy and an allocation file.
     Init(node_cmd::InitArgs),
+    /// Write a local replicated network: validators' keys, a genesis, one config file per node.
+    Testnet(network_cmd::TestnetArgs),
+    /// Start a whole local replicated network in one command (child processes on 127.0.0.1).
+    Devnet(network_cmd::DevnetArgs),
     /// Create and show ed25519 keys.
     #[command(subcommand)]
     Keys(node_cmd::KeysCommand),
@@ -102,6 +107,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::main(args),
         Command::Node(args) => node_cmd::node(args),
         Command::Init(args) => node_cmd::init(args),
+        Command::Testnet(args) => network_cmd::testnet(args),
+        Command::Devnet(args) => network_cmd::devnet(args),
         Command::Keys(command) => node_cmd::keys(command),
         Command::Tx(args) => node_cmd::tx(args),
         Command::Account { url, address } => node_cmd::account(url, address),

@@ -27,6 +27,11 @@ pub struct NodeArgs {
     /// Development network: create a genesis and a prefunded dev account on first start.
     #[arg(long)]
     dev: bool,
+    /// Run one node of a replicated network from its config file (what `gridmint testnet`
+    /// writes): its genesis, data dir, key, API and p2p addresses and peers come from the file;
+    /// the API limits from the options below.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dev", "data", "policy", "listen", "epoch_seconds", "archive", "keep_epochs"])]
+    config: Option<PathBuf>,
     /// Data directory (the redb database and, with --dev, the keys).
     #[arg(long, value_name = "DIR", default_value = "gridmint-data")]
     data: PathBuf,
@@ -456,6 +461,9 @@ pub fn node(args: NodeArgs) -> ExitCode {
         archive: args.archive,
         keep_epochs: args.keep_epochs,
     };
+    if let Some(file) = &args.config {
+        return crate::network_cmd::run_config(file, config);
+    }
     if let Err(e) = config.check() {
         return fail(e);
     }
@@ -532,6 +540,13 @@ pub fn node(args: NodeArgs) -> ExitCode {
             Err(e) => return fail(e),
         }
     };
+    if !ledger.genesis.validators.is_empty() {
+        return fail(format!(
+            "data dir {} holds a replicated chain ({} validators): run its node with `gridmint node --config FILE`",
+            args.data.display(),
+            ledger.genesis.validators.len()
+        ));
+    }
     if args.dev {
         let key = args.data.join(node::DEV_KEY_FILE);
         if let Ok(k) = load_key(&key) {
@@ -636,7 +651,13 @@ pub fn init(args: InitArgs) -> ExitCode {
     };
     let genesis_time = args.genesis_time.unwrap_or_else(node::now_seconds);
     let chain_id = args.chain_id.unwrap_or_else(|| node::chain_id_for(&policy, genesis_time, "init"));
-    let genesis = Genesis { chain_id, genesis_time, policy: policy.to_toml(), producer: address_of(&producer) };
+    let genesis = Genesis {
+        chain_id,
+        genesis_time,
+        policy: policy.to_toml(),
+        producer: address_of(&producer),
+        validators: vec![],
+    };
     match Ledger::create(&args.data, genesis) {
         Ok(ledger) => {
             println!(

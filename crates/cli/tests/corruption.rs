@@ -62,6 +62,7 @@ fn fixture(dir: &Path, clean: bool) -> Fixture {
         genesis_time: GENESIS_TIME,
         policy: policy.to_toml(),
         producer: address_of(&producer),
+        validators: vec![],
     };
     let mut ledger = Ledger::create(dir, genesis).unwrap();
     let mut acknowledged = Vec::new();

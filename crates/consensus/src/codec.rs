@@ -714,6 +714,21 @@ fn extended_certificate(c: &ExtendedCommitCertificate<GridmintContext>) -> Exten
     }
 }
 
+/// A decided block's commit certificate as the node stores it beside the block: [`CODEC_VERSION`]
+/// then postcard of the same mirror value sync ships.
+pub fn encode_certificate(certificate: &ExtendedCommitCertificate<GridmintContext>) -> Vec<u8> {
+    encode_versioned(CODEC_VERSION, &extended_certificate(certificate))
+}
+
+/// Inverse of [`encode_certificate`]: strict (version, no trailing bytes, canonical).
+pub fn decode_certificate(bytes: &[u8]) -> Result<ExtendedCommitCertificate<GridmintContext>, CodecError> {
+    let certificate = extended_certificate_from(decode_versioned(CODEC_VERSION, bytes)?);
+    if encode_certificate(&certificate) != bytes {
+        return Err(CodecError::NonCanonical);
+    }
+    Ok(certificate)
+}
+
 fn extended_certificate_from(w: ExtendedCommitCertificateWire) -> ExtendedCommitCertificate<GridmintContext> {
     ExtendedCommitCertificate {
         height: Height(w.height),

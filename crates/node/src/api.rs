@@ -156,6 +156,8 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Transactions admitted to the mempool.
     pub admitted: AtomicU64,
+    /// Admitted transactions a replicated node could not queue for forwarding (its queue full).
+    pub not_forwarded: AtomicU64,
     /// Transactions refused at admission.
     pub refused: AtomicU64,
     /// Admitted transactions dropped when their block executed (the envelope refused them then).
@@ -741,6 +743,11 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ),
         ("gridmint_tx_admitted_total", "transactions admitted to the mempool", m.admitted.load(Ordering::Relaxed)),
         ("gridmint_tx_refused_total", "transactions refused at admission", m.refused.load(Ordering::Relaxed)),
+        (
+            "gridmint_tx_not_forwarded_total",
+            "admitted transactions a replicated node could not queue for the validators",
+            m.not_forwarded.load(Ordering::Relaxed),
+        ),
         ("gridmint_tx_dropped_total", "admitted transactions dropped at execution", m.dropped.load(Ordering::Relaxed)),
         ("gridmint_tx_committed_total", "transactions committed in blocks", m.committed_txs.load(Ordering::Relaxed)),
         ("gridmint_blocks_total", "blocks committed by this process", m.blocks.load(Ordering::Relaxed)),
@@ -1031,9 +1038,15 @@ fn admit_screened(
             outcomes.push(Outcome::Refused(ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())));
             continue;
         }
+        let forward = shared.forward.get().map(|f| (f, tx.clone()));
         match mempool.admit(tx, id, &ledger.state, crate::node::now_seconds()) {
             Ok(Admitted::New) => {
                 shared.metrics.admitted.fetch_add(1, Ordering::Relaxed);
+                if let Some((to, tx)) = forward
+                    && to.try_send(tx).is_err()
+                {
+                    shared.metrics.not_forwarded.fetch_add(1, Ordering::Relaxed);
+                }
                 outcomes.push(Outcome::Pending(id));
             }
             Ok(Admitted::AlreadyPending) => outcomes.push(Outcome::Pending(id)),

@@ -126,6 +126,11 @@ pub fn audit_from(
             audit.mismatch(Table::Blocks, height, format!("a block outside heights {}..={last}", base + 1));
         }
     }
+    // what consensus decided is kept beside stored blocks only (its bytes are the consensus
+    // crate's, checked by the node that serves them to value sync)
+    for height in store.number_keys(Table::Decided)?.into_iter().filter(|h| !(base + 1..=last).contains(h)) {
+        audit.mismatch(Table::Decided, height, format!("a record outside the stored heights {}..={last}", base + 1));
+    }
     let from_snapshot = start.is_some();
     let (mut state, mut parent) = match start {
         Some((state, tip)) => (state, tip),

@@ -29,8 +29,23 @@ pub struct Genesis {
     pub genesis_time: u64,
     /// The policy, as TOML.
     pub policy: String,
-    /// The block producer (paid the fees, NM14).
+    /// The block producer (paid the fees, NM14) of a single node's chain; on a replicated chain
+    /// each block names its own (the proposer consensus selected).
     pub producer: Address,
+    /// A replicated chain's genesis validators (empty: a single node's chain). Not written when
+    /// empty, so a single node's genesis bytes, and its block 1's parent, stay as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// A validator of a replicated chain's genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// Its account and consensus key (an ed25519 public key).
+    pub address: Address,
+    /// Its voting power.
+    pub power: u64,
 }
 
 /// A ledger failure.
@@ -124,6 +139,11 @@ pub struct Executed {
     pub refused: Vec<(SignedTx, TxError)>,
     /// The state root after it (incremental: costs what the block changed).
     pub state_root: [u8; 32],
+    /// Its producer (paid the fees, NM14).
+    pub producer: Address,
+    /// On a replicated node, what consensus decided beside the block (its commit certificate),
+    /// stored in the same storage transaction; set by the caller before [`Ledger::seal`].
+    pub decided: Option<Vec<u8>>,
 }
 
 /// How [`Ledger::open_from_snapshot`] opened a ledger.
@@ -390,6 +410,14 @@ impl Ledger {
     /// `proposal` as the next block. Until [`Ledger::finish`] the ledger is halted (a failure in
     /// between leaves it so, and a restart replays it to its last committed block).
     pub fn execute_next(&mut self, proposal: Proposal) -> Result<Executed, LedgerError> {
+        let producer = self.genesis.producer;
+        self.execute_next_by(proposal, producer)
+    }
+
+    /// [`Ledger::execute_next`] with the block's producer named (a replicated ledger: the
+    /// proposer consensus selected; the single node's is the genesis producer). Candidates the
+    /// envelope refuses are left out of the block, identically on every replica (G10).
+    pub fn execute_next_by(&mut self, proposal: Proposal, producer: Address) -> Result<Executed, LedgerError> {
         if self.halted {
             return Err(LedgerError::Halted);
         }
@@ -399,7 +427,7 @@ impl Ledger {
         }
         // from here the state moves; any failure halts the ledger until a restart replays it
         self.halted = true;
-        let built = self.state.build_block(height, proposal.time, self.genesis.producer, proposal.txs, true)?;
+        let built = self.state.build_block(height, proposal.time, producer, proposal.txs, true)?;
         let state_root = self.state.state_root();
         Ok(Executed {
             state_root,
@@ -409,6 +437,8 @@ impl Ledger {
             receipts: built.receipts,
             records: built.records,
             refused: built.refused,
+            producer,
+            decided: None,
         })
     }
 
@@ -416,7 +446,7 @@ impl Ledger {
     /// admission goes on meanwhile): checks the invariants and writes the
     /// block, its receipts and its epoch records in one storage transaction, durably.
     pub fn seal(&self, executed: Executed) -> Result<(StoredBlock, Vec<EpochRecord>), LedgerError> {
-        let Executed { height, time, txs, receipts, records, refused: _, state_root } = executed;
+        let Executed { height, time, txs, receipts, records, refused: _, state_root, producer, decided } = executed;
         if height != self.state.height || !self.halted {
             return Err(LedgerError::Halted);
         }
@@ -427,7 +457,7 @@ impl Ledger {
             height,
             time,
             parent: self.tip_hash,
-            producer: self.genesis.producer,
+            producer,
             state_root,
             txs,
             receipts,
@@ -436,7 +466,7 @@ impl Ledger {
         // one encoding of an epoch's records, shared with the audit
         let epochs = records.iter().map(|r| EpochWrite::from_record(r, &self.state)).collect();
         let heartbeats = heartbeats_in(&self.state, &block);
-        self.store.commit_block(&BlockWrite { block: &block, epochs, heartbeats })?;
+        self.store.commit_block(&BlockWrite { block: &block, epochs, heartbeats, decided: decided.as_deref() })?;
         Ok((block, records))
     }
 

@@ -29,5 +29,5 @@ pub mod signing;
 pub mod snapshots;
 pub mod store;
 
-pub use ledger::{Genesis, Ledger, LedgerError, Proposal};
+pub use ledger::{Genesis, GenesisValidator, Ledger, LedgerError, Proposal};
 pub use signing::SignedTx;

@@ -172,6 +172,43 @@ impl Mempool {
         (taken, ids)
     }
 
+    /// The oldest `max` waiting transactions, left waiting (a replicated node's proposal: they
+    /// leave the mempool only when a decided block holds them, [`Mempool::remove`]).
+    pub fn peek(&self, max: usize) -> Vec<SignedTx> {
+        self.queue.iter().take(max).map(|(tx, _)| tx.clone()).collect()
+    }
+
+    /// Removes the transactions whose ids are in `ids` (sorted): those of a decided block,
+    /// whichever node proposed it.
+    pub fn remove(&mut self, ids: &[[u8; 32]]) {
+        if ids.is_empty() || self.queue.is_empty() {
+            return;
+        }
+        let before = self.queue.len();
+        let mut removed = Vec::new();
+        self.queue.retain(|(tx, id)| {
+            let gone = ids.binary_search(id).is_ok();
+            if gone {
+                removed.push((tx.tx.signer, matches!(tx.tx.body, TxBody::Heartbeat { .. })));
+            }
+            !gone
+        });
+        if self.queue.len() == before {
+            return;
+        }
+        for id in ids {
+            self.ids.remove(id);
+        }
+        for (signer, heartbeat) in removed {
+            if !heartbeat && let Some(entry) = self.pending.get_mut(&signer) {
+                entry.1 -= 1;
+                if entry.1 == 0 {
+                    self.pending.remove(&signer);
+                }
+            }
+        }
+    }
+
     /// What the block did not take back: transactions refused only for want of room in the
     /// block wait again at the front, in order; the others are dropped and remembered.
     pub fn return_refused(&mut self, refused: Vec<(SignedTx, TxError)>) {
@@ -255,6 +292,29 @@ mod tests {
         assert!(pool.is_empty());
         // nothing waits: the committed nonce (still 0 here) rules again
         assert_eq!(pool.admit(t0.clone(), t0.id(), &state, 0), Ok(Admitted::New));
+    }
+
+    /// A replicated node proposes without taking, and removes what a decided block holds,
+    /// whoever proposed it: the signer's next nonce follows what still waits.
+    #[test]
+    fn peek_leaves_and_remove_takes_by_id() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(10);
+        let txs: Vec<SignedTx> = (0..3).map(|n| signed(alice, n)).collect();
+        for t in &txs {
+            assert_eq!(pool.admit(t.clone(), t.id(), &state, 0), Ok(Admitted::New));
+        }
+        assert_eq!(pool.peek(2), txs[..2].to_vec());
+        assert_eq!(pool.len(), 3, "peek takes nothing");
+        let mut gone = vec![txs[0].id(), txs[1].id(), [7; 32]];
+        gone.sort_unstable();
+        pool.remove(&gone);
+        assert_eq!(pool.len(), 1);
+        assert!(!pool.contains(&txs[0].id()) && pool.contains(&txs[2].id()));
+        assert_eq!(pool.next_nonce(&alice), Some(3), "nonce 2 still waits");
+        pool.remove(&[txs[2].id()]);
+        assert!(pool.is_empty());
+        assert_eq!(pool.next_nonce(&alice), None, "nothing waits: the committed nonce rules");
     }
 
     /// G10 at admission: the fees of the signer's waiting transactions count, so an account

@@ -168,6 +168,9 @@ pub struct Shared {
     schedule: Mutex<crate::snapshots::Schedule>,
     /// The height pruning goes towards, a step after each block (0: none yet).
     prune_target: Mutex<u64>,
+    /// On a replicated node, where newly admitted transactions go to be forwarded to the
+    /// validators (bounded: when it is full a transaction is not forwarded, and waits here).
+    pub forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::SignedTx>>,
 }
 
 impl Shared {
@@ -185,6 +188,7 @@ impl Shared {
             metrics: Metrics::default(),
             schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, 0)),
             prune_target: Mutex::new(0),
+            forward: std::sync::OnceLock::new(),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),
@@ -212,7 +216,44 @@ impl Shared {
         *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids);
         drop(mempool);
         let time = now.max(ledger.state.time);
-        let mut executed = ledger.execute_next(Proposal { time, txs })?;
+        let executed = ledger.execute_next(Proposal { time, txs })?;
+        self.seal_and_publish(sealing, ledger, executed).map(|block| Some(block.height))
+    }
+
+    /// Executes a block that consensus decided (a replicated node): `proposal` holds the decided
+    /// block's transactions in order and `producer` its proposer; candidates the envelope refuses
+    /// are left out, identically on every replica (G10). `decided` gives, from the executed
+    /// block, what is stored beside it in the same storage transaction (the commit certificate).
+    /// The block's transactions leave this node's mempool, whoever proposed it.
+    pub fn commit_decided(
+        &self,
+        proposal: Proposal,
+        producer: gridmint_core::Address,
+        decided: impl FnOnce(&crate::ledger::Executed) -> Vec<u8>,
+    ) -> Result<crate::block::StoredBlock, LedgerError> {
+        let sealing = self.sealing.write().unwrap_or_else(|e| e.into_inner());
+        let mut ledger = self.ledger.write().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<[u8; 32]> = proposal.txs.iter().map(crate::SignedTx::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut mempool = self.mempool.lock().unwrap_or_else(|e| e.into_inner());
+        *self.inflight.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(ids.clone());
+        mempool.remove(&ids);
+        drop(mempool);
+        let mut executed = ledger.execute_next_by(proposal, producer)?;
+        executed.decided = Some(decided(&executed));
+        self.seal_and_publish(sealing, ledger, executed)
+    }
+
+    /// The rest of a block once executed under both locks: seals it (its root and its storage
+    /// transaction, under the read lock), makes it the tip, acknowledges it, then writes a
+    /// snapshot if one is due and prunes a step.
+    fn seal_and_publish(
+        &self,
+        sealing: std::sync::RwLockWriteGuard<'_, ()>,
+        ledger: std::sync::RwLockWriteGuard<'_, Ledger>,
+        mut executed: crate::ledger::Executed,
+    ) -> Result<crate::block::StoredBlock, LedgerError> {
         // refused by the envelope as the block executed (G10): never stored; those that found
         // the block full wait for the next
         let refused = std::mem::take(&mut executed.refused);
@@ -241,7 +282,7 @@ impl Shared {
             self.schedule.lock().unwrap_or_else(|e| e.into_inner()).written();
         }
         self.prune(closed, count);
-        Ok(Some(block.height))
+        Ok(block)
     }
 
     /// This start replayed blocks after the snapshot it loaded: the next block writes an interim
@@ -430,6 +471,7 @@ pub fn create_dev(dir: &Path, policy: Policy) -> Result<(Ledger, PathBuf), Strin
         genesis_time,
         policy: policy.to_toml(),
         producer: address_of(&producer),
+        validators: vec![],
     };
     let ledger = Ledger::create(dir, genesis).map_err(|e| e.to_string())?;
     Ok((ledger, dev_path))

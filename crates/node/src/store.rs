@@ -18,6 +18,7 @@
 //! | `explain_owners` | epoch (BE) ‖ first owner | owners' machines by id, in chunks of up to [`crate::block::OWNER_CHUNK_BYTES`]: reward inputs and earnings (X3), varints, ≈ 30 bytes a machine |
 //! | `heartbeats` | slot × 2^20 + segment ([`heartbeat_key`]) | bitmap of the machines (by id, bit `i % 8` of byte `i / 8` of the slot's bitmap, cut into segments of [`SEGMENT_BYTES`]) whose heartbeat for that slot is committed |
 //! | `closes` | epoch | the height of the block that closed it (8 bytes, little-endian) |
+//! | `decided` | height | on a replicated node, what consensus decided beside the block: its commit certificate and what the block's executed form leaves out, opaque here (the consensus crate's encoding); pruned with the block |
 //!
 //! and the meta key `"base"` on a pruned store: the header of the last block removed (blocks
 //! `1..=base` are gone; [`Store::prune_to`]), or of the snapshot a new node started from
@@ -95,13 +96,15 @@ const EXPLAIN_OWNERS: TableDefinition<&[u8; 40], &[u8]> = TableDefinition::new("
 const HEARTBEATS: TableDefinition<u64, &[u8]> = TableDefinition::new("heartbeats");
 const LEAF_CHUNKS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("leaf_chunks");
 const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
+const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("decided");
 
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
 /// records by owner. v4: heartbeat bitmaps, epoch close heights, pruning (the `"base"` meta key).
 /// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints. v6: the
-/// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v6";
+/// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged. v7:
+/// the `decided` table (commit certificates of a replicated node).
+pub const FORMAT: &[u8] = b"gridmint-ledger-v7";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -150,11 +153,13 @@ pub enum Table {
     Closes,
     /// Reward leaves in chunks per (epoch, chunk).
     LeafChunks,
+    /// What consensus decided beside each block (a replicated node).
+    Decided,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Meta,
         Table::Blocks,
         Table::Txs,
@@ -165,6 +170,7 @@ impl Table {
         Table::ExplainOwners,
         Table::Heartbeats,
         Table::Closes,
+        Table::Decided,
     ];
 
     /// The table's name in the file.
@@ -180,6 +186,7 @@ impl Table {
             Table::Heartbeats => "heartbeats",
             Table::Closes => "closes",
             Table::LeafChunks => "leaf_chunks",
+            Table::Decided => "decided",
         }
     }
 
@@ -191,6 +198,7 @@ impl Table {
             Table::Explain => EXPLAIN,
             Table::Heartbeats => HEARTBEATS,
             Table::Closes => CLOSES,
+            Table::Decided => DECIDED,
             Table::Meta | Table::Txs | Table::ExplainOwners | Table::LeafChunks => {
                 unreachable!("{} is not keyed by a number", self.name())
             }
@@ -315,6 +323,8 @@ pub struct BlockWrite<'a> {
     pub epochs: Vec<EpochWrite>,
     /// Its heartbeats: each slot with the ids of the machines it marks ([`heartbeats_of`]).
     pub heartbeats: Vec<(u64, Vec<u32>)>,
+    /// On a replicated node, what consensus decided beside the block (the `decided` table).
+    pub decided: Option<&'a [u8]>,
 }
 
 /// Groups `(slot, machine id)` pairs by slot, slots ascending (the shape [`BlockWrite`] takes).
@@ -557,6 +567,7 @@ impl Store {
                 txn.open_table(HEARTBEATS).map_err(|e| store.db_err(e))?;
                 txn.open_table(LEAF_CHUNKS).map_err(|e| store.db_err(e))?;
                 txn.open_table(CLOSES).map_err(|e| store.db_err(e))?;
+                txn.open_table(DECIDED).map_err(|e| store.db_err(e))?;
             }
             txn.commit().map_err(|e| store.db_err(e))
         })?;
@@ -741,6 +752,12 @@ impl Store {
                 let mut closes = txn.open_table(CLOSES).map_err(|e| self.db_err(e))?;
                 let mut heartbeats = txn.open_table(HEARTBEATS).map_err(|e| self.db_err(e))?;
                 let mut chunks = txn.open_table(LEAF_CHUNKS).map_err(|e| self.db_err(e))?;
+                if let Some(decided) = write.decided {
+                    let mut table = txn.open_table(DECIDED).map_err(|e| self.db_err(e))?;
+                    table
+                        .insert(block.height, seal(Table::Decided, key, decided).as_slice())
+                        .map_err(|e| self.db_err(e))?;
+                }
                 for e in &write.epochs {
                     for (index, chunk) in
                         e.leaves.chunks(crate::block::LEAF_CHUNK * crate::block::LEAF_BYTES).enumerate()
@@ -968,6 +985,7 @@ impl Store {
                 {
                     let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
                     let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
+                    let mut decided = txn.open_table(DECIDED).map_err(|e| self.db_err(e))?;
                     for height in from..=last {
                         if txs_removed >= max_txs {
                             break;
@@ -980,6 +998,7 @@ impl Store {
                             crate::blocklog::Locator::decode(self.unseal(Table::Blocks, key, record.value())?)
                                 .map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         drop(record);
+                        decided.remove(height).map_err(|e| self.db_err(e))?;
                         let bytes =
                             self.log.read(height, &locator).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
@@ -1041,6 +1060,11 @@ impl Store {
             }
             Ok(bitmap)
         })
+    }
+
+    /// What consensus decided beside block `height` (`None`: not a replicated block, or pruned).
+    pub fn decided(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Table::Decided, height)
     }
 
     /// The height of the block that closed `epoch`.
@@ -1545,8 +1569,8 @@ mod tests {
         let store = Store::create(dir.path(), b"genesis").unwrap();
         let first = block(1, genesis_hash(b"genesis"));
         let second = block(2, first.hash());
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
-        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
+        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
         assert_eq!(store.block(1).unwrap(), Some(first.clone()));
         assert_eq!(store.last_height().unwrap(), 2);
         // behind the store's back: flip one byte of block 1's record, and copy block 2's record
@@ -1598,7 +1622,9 @@ mod tests {
             explain_owners: vec![],
         };
         let first = block(1, genesis_hash(b"g"));
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![epoch], heartbeats: vec![] }).unwrap();
+        store
+            .commit_block(&BlockWrite { block: &first, epochs: vec![epoch], heartbeats: vec![], decided: None })
+            .unwrap();
         assert_eq!(store.table_len(Table::LeafChunks).unwrap(), 3);
         assert_eq!(store.epoch_leaves(3).unwrap(), Some(encoded));
         for i in [0, 1, LEAF_CHUNK as u32 - 1, LEAF_CHUNK as u32, 2 * LEAF_CHUNK as u32, n - 1] {
@@ -1641,9 +1667,9 @@ mod tests {
         let second = block(2, first.hash());
         let edge = SEGMENT_BITS;
         let beats = heartbeats_of(vec![(7, edge), (7, 0), (9, 3), (7, edge - 1)]);
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: beats }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: beats, decided: None }).unwrap();
         let beats = heartbeats_of(vec![(7, 2 * edge + 5), (7, 1)]);
-        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: beats }).unwrap();
+        store.commit_block(&BlockWrite { block: &second, epochs: vec![], heartbeats: beats, decided: None }).unwrap();
         let bitmap = store.heartbeat_bitmap(7).unwrap().unwrap();
         let set: Vec<u32> = (0..3 * edge).filter(|i| bit_is_set(&bitmap, *i)).collect();
         assert_eq!(set, vec![0, 1, edge - 1, edge, 2 * edge + 5]);
@@ -1658,7 +1684,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), b"g").unwrap();
         let first = block(1, genesis_hash(b"g"));
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
         // roll the database back behind the store's back (a flipped bit in redb's header can
         // select the previous commit): the tip still says block 1
         let txn = store.db.begin_write().unwrap();
@@ -1703,7 +1729,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::create(dir.path(), b"g").unwrap();
         let first = block(1, genesis_hash(b"g"));
-        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![] }).unwrap();
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
         let head = std::fs::read(dir.path().join(DB_FILE)).unwrap();
         assert_eq!(head[..9], REDB_MAGIC);
         assert_eq!(head[12..16], REDB_PAGE_SIZE.to_le_bytes());

@@ -1,0 +1,232 @@
+//! Black-box tests of a replicated network: `gridmint testnet`, then one `gridmint node
+//! --config` process per node on loopback, real Malachite consensus between them, `kill -9`.
+
+mod common;
+
+use common::*;
+use gridmint_core::{Address, Tx, TxBody};
+use gridmint_node::client::Client;
+use gridmint_node::signing::{SignedTx, address_of, load_key};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The test's own deadline for the network to reach a state, never a timing that is asserted.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+struct Net {
+    dir: PathBuf,
+    nodes: Vec<Option<Child>>,
+    apis: Vec<Client>,
+    chain_id: String,
+}
+
+impl Net {
+    /// Writes a testnet of `validators` + `followers` into `dir` on free ports.
+    fn write(dir: &Path, validators: usize, followers: usize) -> Net {
+        let count = validators + followers;
+        let base = free_base_port(2 * count);
+        let out = Command::new(BIN)
+            .args(["testnet", "--validators", &validators.to_string(), "--followers", &followers.to_string()])
+            .args(["--epoch-seconds", "20", "--base-port", &base.to_string(), "--out"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "testnet: {}", String::from_utf8_lossy(&out.stderr));
+        let genesis: Value = serde_json::from_slice(&std::fs::read(dir.join("genesis.json")).unwrap()).unwrap();
+        let apis = (0..count).map(|i| Client::new(&format!("http://127.0.0.1:{}", base as usize + 2 * i))).collect();
+        Net {
+            dir: dir.into(),
+            nodes: (0..count).map(|_| None).collect(),
+            apis,
+            chain_id: genesis["chain_id"].as_str().unwrap().into(),
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
+        let child = Command::new(BIN)
+            .args(["node", "--quiet", "--rate-limit", "0", "--config"])
+            .arg(self.dir.join(format!("node{i}/config.toml")))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.nodes[i] = Some(child);
+    }
+
+    fn log(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node{i}/test.log"))
+    }
+
+    fn kill9(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn height(&self, i: usize) -> Option<u64> {
+        let answer = self.apis[i].get("/v1/status").ok()?;
+        answer.body["height"].as_u64()
+    }
+
+    /// Waits until every running node in `which` is at `height` or above; panics with the logs'
+    /// tails at the test's deadline.
+    fn wait_height(&mut self, which: &[usize], height: u64) {
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            if which.iter().all(|i| self.height(*i).is_some_and(|h| h >= height)) {
+                return;
+            }
+            for i in which {
+                if let Some(child) = self.nodes[*i].as_mut()
+                    && let Ok(Some(status)) = child.try_wait()
+                {
+                    panic!("node{i} exited ({status}):\n{}", tail(&self.log(*i)));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let heights: Vec<_> = which.iter().map(|i| self.height(*i)).collect();
+        let logs: String = which.iter().map(|i| format!("--- node{i}\n{}\n", tail(&self.log(*i)))).collect();
+        panic!("nodes {which:?} did not reach height {height}: {heights:?}\n{logs}");
+    }
+
+    /// The block at `height` as node `i` serves it: (hash, state root).
+    fn block(&self, i: usize, height: u64) -> (String, String) {
+        let answer = self.apis[i].get(&format!("/v1/blocks/{height}")).unwrap();
+        assert_eq!(answer.status, 200, "node{i} block {height}: {:?}", answer.body);
+        (answer.body["hash"].as_str().unwrap().into(), answer.body["state_root"].as_str().unwrap().into())
+    }
+
+    /// Every node in `which` has the same block hash and state root at every height up to the
+    /// lowest of their heights; returns that height.
+    fn check_agreement(&self, which: &[usize]) -> u64 {
+        let common = which.iter().map(|i| self.height(*i).unwrap()).min().unwrap();
+        for height in 1..=common {
+            let first = self.block(which[0], height);
+            for i in &which[1..] {
+                assert_eq!(self.block(*i, height), first, "node{i} and node{} differ at height {height}", which[0]);
+            }
+        }
+        common
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill9(i);
+        }
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// `n` consecutive free ports (bound and released; another process may take one meanwhile,
+/// which makes a node fail to start loudly, never a test pass).
+fn free_base_port(n: usize) -> u16 {
+    for _ in 0..200 {
+        let base = free_port();
+        if base as usize + n >= 65_000 {
+            continue;
+        }
+        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i as u16))).collect();
+        if all.iter().all(Result::is_ok) {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports");
+}
+
+/// Signs `count` transfers from the dev key starting at `nonce`.
+fn transfers(net: &Net, nonce: u64, count: usize, to: &[Address]) -> Vec<SignedTx> {
+    let dev = load_key(&net.dir.join("dev-key.json")).unwrap();
+    (0..count)
+        .map(|i| {
+            let tx = Tx {
+                signer: address_of(&dev),
+                nonce: nonce + i as u64,
+                body: TxBody::Transfer { to: to[i % to.len()], amount: 1 + i as u128 },
+            };
+            SignedTx::sign(tx, &dev, &net.chain_id)
+        })
+        .collect()
+}
+
+/// 4 validators and a full node under transfers submitted to every node in turn: every
+/// acknowledged transaction is on every node with the same receipt, and every node has the same
+/// block hash and state root at every common height, epoch closes included. Then a validator is
+/// killed with SIGKILL at random moments 10 times (the current proposer among them: each height's
+/// proposer rotates over all four): the other three keep deciding, and the restarted one catches
+/// up and agrees.
+#[test]
+fn four_validators_and_a_follower_agree_and_survive_kill_9() {
+    let seed = seed("network_kill_9");
+    let mut rng = Rng(seed | 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::write(&dir.path().join("net"), 4, 1);
+    for i in 0..5 {
+        net.start(i);
+    }
+    let all = [0, 1, 2, 3, 4];
+    net.wait_height(&all, 2);
+
+    // transfers through every node, the follower included: forwarded to the validators
+    let recipients: Vec<Address> = keys("net-recipient", 5).iter().map(address_of).collect();
+    let mut acknowledged: BTreeMap<String, Value> = BTreeMap::new();
+    let mut nonce = 0;
+    for round in 0..10 {
+        let node = round % 5;
+        let batch = transfers(&net, nonce, 20, &recipients);
+        nonce += 20;
+        let answer = net.apis[node].post("/v1/tx/batch?wait=true", &json!(batch)).unwrap();
+        assert_eq!(answer.status, 200, "round {round} via node{node}: {:?}", answer.body);
+        for r in answer.body["results"].as_array().unwrap() {
+            assert_eq!(r["status"], "committed", "round {round} via node{node}: {r}");
+            acknowledged.insert(r["id"].as_str().unwrap().into(), r.clone());
+        }
+    }
+    let top = net.height(0).unwrap() + 2;
+    net.wait_height(&all, top);
+    for (id, receipt) in &acknowledged {
+        for (i, api) in net.apis.iter().enumerate() {
+            let answer = api.get(&format!("/v1/tx/{id}")).unwrap();
+            assert_eq!(answer.status, 200, "node{i} lacks acknowledged {id}");
+            assert_eq!(answer.body["height"], receipt["height"], "node{i}: {id} at another height");
+        }
+    }
+    net.check_agreement(&all);
+
+    // kill -9 a validator at random moments; the others go on; it restarts and catches up
+    for round in 0..10 {
+        let victim = rng.below(4) as usize;
+        std::thread::sleep(Duration::from_millis(200 + rng.below(1500)));
+        net.kill9(victim);
+        let others: Vec<usize> = all.iter().copied().filter(|i| *i != victim).collect();
+        let before = others.iter().map(|i| net.height(*i).unwrap_or(0)).max().unwrap();
+        net.wait_height(&others, before + 2);
+        net.start(victim);
+        let now = others.iter().map(|i| net.height(*i).unwrap_or(0)).min().unwrap();
+        net.wait_height(&[victim], now);
+        println!("round {round}: validator {victim} killed at about height {before}, caught up to {now}");
+    }
+    let top = all.iter().map(|i| net.height(*i).unwrap()).max().unwrap();
+    net.wait_height(&all, top);
+    let common = net.check_agreement(&all);
+    let closes = net.apis[4].get("/v1/status").unwrap().body["epoch"].as_u64().unwrap();
+    println!("agreed on {common} blocks; epoch {closes}");
+    for (id, _) in &acknowledged {
+        for (i, api) in net.apis.iter().enumerate() {
+            assert_eq!(api.get(&format!("/v1/tx/{id}")).unwrap().status, 200, "node{i} lost acknowledged {id}");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! gridmint-network: the ledger as a network of validators.
+//!
+//! - [`replica`]: the node's ledger behind the consensus engine ([`replica::LedgerApp`]);
+//! - [`record`]: what a replicated node stores beside each block (the commit certificate);
+//! - [`config`]: a node's configuration file and `gridmint testnet`'s layout;
+//! - [`run`]: a replicated node's lifecycle (the engine, the API, forwarding transactions).
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod record;
+pub mod replica;
+pub mod run;

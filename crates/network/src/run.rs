@@ -1,0 +1,173 @@
+//! A replicated node's lifecycle: its ledger opened (or created from the genesis), the
+//! consensus engine driving it through [`LedgerApp`], the HTTP API serving it, and admitted
+//! transactions forwarded to the other nodes.
+//!
+//! The node stops on Ctrl-C/SIGTERM (cleanly), or on its own when the app loop ends: a decided
+//! block it cannot commit, a state that does not extend the network's (fail-stop: the error names
+//! the height and the roots), or the engine gone.
+
+use crate::config::NodeFile;
+use crate::replica::LedgerApp;
+use gridmint_consensus::app::{Settings, tcp_multiaddr};
+use gridmint_consensus::app_channel::app::types::core::LinearTimeouts;
+use gridmint_consensus::{ChainId, Validator, ValidatorSet};
+use gridmint_node::client::Client;
+use gridmint_node::node::{Config, Shared};
+use gridmint_node::signing::{encode_batch, load_key};
+use gridmint_node::{Genesis, Ledger, SignedTx};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Transactions waiting to be forwarded, at most (beyond it they wait in the mempool only).
+pub const FORWARD_QUEUE: usize = 100_000;
+/// Transactions forwarded in one request, at most.
+pub const FORWARD_BATCH: usize = 5_000;
+
+/// The genesis validators as a consensus validator set.
+pub fn validator_set(genesis: &Genesis) -> Result<ValidatorSet, String> {
+    let validators = genesis
+        .validators
+        .iter()
+        .map(|v| Validator::new(v.address.0, v.power).map_err(|e| format!("genesis validator {}: {e}", v.address)))
+        .collect::<Result<Vec<_>, _>>()?;
+    ValidatorSet::new(validators).map_err(|e| format!("the genesis validator set: {e}"))
+}
+
+/// Opens the node's ledger, or creates it from the genesis on first start; refuses a data dir
+/// that holds another chain. Returns it with whether blocks were replayed after a snapshot.
+pub fn open_ledger(file: &NodeFile, genesis: &Genesis) -> Result<(Ledger, bool), String> {
+    if !file.data.join(gridmint_node::store::DB_FILE).exists() {
+        let ledger = Ledger::create(&file.data, genesis.clone()).map_err(|e| e.to_string())?;
+        return Ok((ledger, false));
+    }
+    let (ledger, opened) = Ledger::open_from_snapshot(&file.data, |_, _| {}).map_err(|e| e.to_string())?;
+    if ledger.genesis != *genesis {
+        return Err(format!(
+            "data dir {} holds chain `{}`, not the genesis {} (chain `{}`)",
+            file.data.display(),
+            ledger.genesis.chain_id,
+            file.genesis.display(),
+            genesis.chain_id
+        ));
+    }
+    let replayed = opened.snapshot.unwrap_or(0) < ledger.state.height;
+    Ok((ledger, replayed))
+}
+
+/// The engine's timeouts: Malachite's shape, sized for a loopback or LAN network.
+pub fn timeouts() -> LinearTimeouts {
+    LinearTimeouts {
+        propose: Duration::from_millis(2000),
+        propose_delta: Duration::from_millis(500),
+        prevote: Duration::from_millis(1000),
+        prevote_delta: Duration::from_millis(500),
+        precommit: Duration::from_millis(1000),
+        precommit_delta: Duration::from_millis(500),
+        rebroadcast: Duration::from_millis(2000),
+        max_timeout: Duration::from_secs(10),
+    }
+}
+
+/// Runs the node of `file` with the API settings `config` until `shutdown` resolves or the
+/// consensus loop ends (an error).
+pub async fn run(
+    file: NodeFile,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let genesis = file.read_genesis()?;
+    let validators = validator_set(&genesis)?;
+    let key = load_key(&file.key)?;
+    let (ledger, replayed) = open_ledger(&file, &genesis)?;
+    let me = gridmint_node::signing::address_of(&key);
+    let role = if genesis.validators.iter().any(|v| v.address == me) { "validator" } else { "full node" };
+    println!(
+        "{} ({role} {me}) · chain {} · height {} · {} validators",
+        file.moniker,
+        genesis.chain_id,
+        ledger.state.height,
+        genesis.validators.len()
+    );
+    let shared = Shared::new(ledger, config);
+    if replayed {
+        shared.replayed_at_start();
+    }
+    let chain_id = ChainId::new(genesis.chain_id.clone()).map_err(|_| "the chain id is too long".to_string())?;
+    let mut settings = Settings::new(
+        file.moniker.clone(),
+        chain_id,
+        key.to_bytes(),
+        file.data.join("consensus"),
+        tcp_multiaddr(file.p2p),
+        file.peers.iter().map(|p| tcp_multiaddr(*p)).collect(),
+    );
+    settings.timeouts = timeouts();
+    settings.target_time = Some(Duration::from_millis(file.block_time_ms));
+    settings.value_sync.status_update_interval = Duration::from_secs(1);
+    settings.value_sync.request_timeout = Duration::from_secs(5);
+
+    let (forward_tx, forward_rx) = mpsc::channel(FORWARD_QUEUE);
+    let _ = shared.forward.set(forward_tx);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let forwarder = tokio::spawn(forward(forward_rx, file.peer_apis.clone(), stop_rx.clone()));
+
+    let listener = tokio::net::TcpListener::bind(file.api)
+        .await
+        .map_err(|e| format!("cannot listen on {} for the API: {e}", file.api))?;
+    println!("{} API: http://{}/v1/status", file.moniker, file.api);
+    let app = LedgerApp::new(shared.clone(), validators, file.max_clock_drift_secs);
+    let handle = gridmint_consensus::app::start(settings, app).await.map_err(|e| e.to_string())?;
+    let api = tokio::spawn(gridmint_node::serve::serve(
+        listener,
+        gridmint_node::api::router(shared.clone()),
+        shared.clone(),
+        stop_rx.clone(),
+    ));
+
+    tokio::pin!(shutdown);
+    let mut poll = tokio::time::interval(Duration::from_millis(200));
+    let stopped_on_its_own = loop {
+        tokio::select! {
+            _ = &mut shutdown => break false,
+            _ = poll.tick() => if handle.is_finished() { break true },
+        }
+    };
+    let _ = stop_tx.send(true);
+    let (_, error) = handle.stop().await;
+    let _ = forwarder.await;
+    let served = api.await.map_err(|e| e.to_string())?;
+    match error {
+        Some(e) => Err(format!("consensus stopped: {e}")),
+        None if stopped_on_its_own => Err("consensus stopped".into()),
+        None => served,
+    }
+}
+
+/// Forwards admitted transactions to `peers` in batches (the binary batch format); a peer that
+/// does not answer misses them (the transaction still waits in this node's mempool, and a
+/// client's retry elsewhere is answered with the same receipt).
+async fn forward(mut rx: mpsc::Receiver<SignedTx>, peers: Vec<String>, mut stop: watch::Receiver<bool>) {
+    let clients: Vec<Client> = peers.iter().map(|p| Client::new(p)).collect();
+    loop {
+        let mut batch = Vec::new();
+        tokio::select! {
+            n = rx.recv_many(&mut batch, FORWARD_BATCH) => if n == 0 { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let bytes = Arc::new(encode_batch(&batch));
+        let sends: Vec<_> = clients
+            .iter()
+            .cloned()
+            .map(|client| {
+                let bytes = bytes.clone();
+                tokio::task::spawn_blocking(move || {
+                    client.post_typed("/v1/tx/batch", "application/octet-stream", &bytes)
+                })
+            })
+            .collect();
+        for send in sends {
+            let _ = send.await;
+        }
+    }
+}
