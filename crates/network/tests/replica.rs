@@ -1,0 +1,182 @@
+//! The node's ledger behind consensus, without the engine: what a replica builds, refuses,
+//! commits and serves to value sync, over a real store in a temporary directory.
+
+use gridmint_consensus::app_channel::app::types::core::{
+    CommitCertificate, ExtendedCommitCertificate, Round, VoteExtensions,
+};
+use gridmint_consensus::{
+    Application, Block, DecidedCertificate, Height, SignedTxBytes, Validator, ValidatorAddress, ValidatorSet,
+};
+use gridmint_core::{Address, Tx, TxBody};
+use gridmint_network::replica::LedgerApp;
+use gridmint_node::node::{Config, Shared, with_allocations};
+use gridmint_node::signing::{SignedTx, address_of, key_from_label};
+use gridmint_node::{Genesis, GenesisValidator, Ledger};
+use gridmint_policy::{GenesisAllocation, Tokens};
+use std::sync::Arc;
+
+const GENESIS_TIME: u64 = 1_800_000_000;
+const CHAIN: &str = "netmind-replica-test";
+
+/// The test clock: well after genesis.
+fn clock() -> u64 {
+    GENESIS_TIME + 100
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: LedgerApp,
+    shared: Arc<Shared>,
+    proposer: ValidatorAddress,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let validator = key_from_label("replica-validator");
+    let dev = key_from_label("replica-dev");
+    let policy = gridmint_core::Policy::preset("netmind").unwrap();
+    let prefund = GenesisAllocation { account: address_of(&dev), amount: Tokens(1_000_000 * gridmint_core::TOKEN) };
+    let policy = with_allocations(policy, &[prefund], true).unwrap();
+    let genesis = Genesis {
+        chain_id: CHAIN.into(),
+        genesis_time: GENESIS_TIME,
+        policy: policy.to_toml(),
+        producer: address_of(&validator),
+        validators: vec![GenesisValidator { address: address_of(&validator), power: 1 }],
+    };
+    let ledger = Ledger::create(&dir.path().join("data"), genesis).unwrap();
+    let shared = Shared::new(ledger, Config::default());
+    let set = ValidatorSet::new(vec![Validator::new(address_of(&validator).0, 1).unwrap()]).unwrap();
+    let app = LedgerApp::new(shared.clone(), set, 2).with_clock(clock);
+    Fixture { _dir: dir, app, shared, proposer: ValidatorAddress(address_of(&validator)) }
+}
+
+fn dev_transfer(nonce: u64, amount: u128) -> SignedTx {
+    let dev = key_from_label("replica-dev");
+    let tx = Tx { signer: address_of(&dev), nonce, body: TxBody::Transfer { to: Address([7; 32]), amount } };
+    SignedTx::sign(tx, &dev, CHAIN)
+}
+
+fn bytes(tx: &SignedTx) -> SignedTxBytes {
+    SignedTxBytes::new(&tx.tx, tx.signature)
+}
+
+fn certificate(block: &Block) -> DecidedCertificate {
+    ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+        CommitCertificate {
+            height: block.header.height,
+            round: Round::new(0),
+            value_id: block.value().value_id(),
+            commit_signatures: vec![],
+        },
+        VoteExtensions::default(),
+    )
+}
+
+fn height(f: &Fixture) -> u64 {
+    f.shared.ledger.read().unwrap().state.height
+}
+
+/// A decided block with a candidate the envelope refuses: the replica stores the block without
+/// it, and rebuilds for value sync exactly the block that was decided (the certificate's value
+/// id), refused candidate included at its position.
+#[test]
+fn a_decided_block_is_stored_and_served_back_exactly() {
+    let mut f = fixture();
+    let mut block = f.app.build(Height(1), Round::new(0), f.proposer);
+    assert_eq!(block.header.time, clock(), "the proposer's clock, after the parent's");
+    assert!(block.txs.is_empty(), "nothing waits");
+    // nonce 5 skips ahead: refused at execution, identically everywhere (G10)
+    block.txs = vec![bytes(&dev_transfer(0, 10)), bytes(&dev_transfer(5, 11)), bytes(&dev_transfer(1, 12))];
+    f.app.validate(&block).expect("signatures and header check out");
+    let cert = certificate(&block);
+    f.app.commit(&block, &cert).unwrap();
+    assert_eq!(height(&f), 1);
+    let stored = f.shared.store.block(1).unwrap().unwrap();
+    assert_eq!(stored.txs.len(), 2, "the refused candidate is not stored in the block");
+    assert_eq!(stored.producer, f.proposer.0, "the proposer is the block's producer (NM14)");
+    let (served, served_cert) = f.app.decided(Height(1)).expect("served to value sync");
+    assert_eq!(served, block);
+    assert_eq!(served.value().value_id(), served_cert.value_id, "the certificate names the served block");
+    assert_eq!(served_cert, cert);
+    // committing the same height again changes nothing
+    f.app.commit(&block, &cert).unwrap();
+    assert_eq!(height(&f), 1);
+    // the next block's header carries block 1's hash and the root its execution left
+    let next = f.app.build(Height(2), Round::new(0), f.proposer);
+    assert_eq!(next.header.parent_hash, stored.hash());
+    assert_eq!(next.header.parent_state_root, stored.state_root);
+    assert!(next.header.time > block.header.time, "strictly after the parent's time");
+    f.app.validate(&next).unwrap();
+}
+
+/// Each of a proposal's checks refuses on its own, and a refused proposal changes nothing.
+#[test]
+fn a_replica_refuses_what_does_not_extend_it() {
+    let mut f = fixture();
+    let good = {
+        let mut b = f.app.build(Height(1), Round::new(0), f.proposer);
+        b.txs = vec![bytes(&dev_transfer(0, 1))];
+        b
+    };
+    f.app.validate(&good).unwrap();
+    let refused = |what: &str, change: &dyn Fn(&mut Block)| {
+        let mut b = good.clone();
+        change(&mut b);
+        let e = f.app.validate(&b).expect_err(what);
+        println!("{what}: {e}");
+        e
+    };
+    assert!(refused("height", &|b| b.header.height = Height(2)).contains("height"));
+    assert!(refused("parent", &|b| b.header.parent_hash[0] ^= 1).contains("parent hash"));
+    assert!(refused("root", &|b| b.header.parent_state_root[0] ^= 1).contains("state root"));
+    assert!(refused("time", &|b| b.header.time = GENESIS_TIME).contains("not after"));
+    assert!(refused("clock", &|b| b.header.time = clock() + 3).contains("ahead"));
+    // at the bound of the drift: accepted
+    let mut at_bound = good.clone();
+    at_bound.header.time = clock() + 2;
+    f.app.validate(&at_bound).unwrap();
+    assert!(refused("signature", &|b| b.txs[0].signature[5] ^= 1).contains("transaction 0"));
+    assert!(refused("encoding", &|b| b.txs[0].tx.push(0)).contains("does not decode"));
+    let other_chain = {
+        let dev = key_from_label("replica-dev");
+        let tx = Tx { signer: address_of(&dev), nonce: 0, body: TxBody::Transfer { to: Address([7; 32]), amount: 1 } };
+        bytes(&SignedTx::sign(tx, &dev, "another-chain"))
+    };
+    assert!(refused("chain", &|b| b.txs[0] = other_chain.clone()).contains("transaction 0"));
+    let max = f.shared.config.max_block_txs;
+    assert!(refused("count", &|b| b.txs = vec![good.txs[0].clone(); max + 1]).contains("at most"));
+    // a decided block that does not extend this replica stops it: an error, nothing committed
+    let mut fork = good.clone();
+    fork.header.parent_state_root[0] ^= 1;
+    let e = f.app.commit(&fork, &certificate(&fork)).expect_err("fail-stop");
+    assert!(e.contains("never forking"), "{e}");
+    assert_eq!(height(&f), 0);
+    assert!(f.app.decided(Height(1)).is_none());
+    f.app.commit(&good, &certificate(&good)).unwrap();
+    assert_eq!(height(&f), 1);
+}
+
+/// A proposal takes the mempool's oldest transactions without removing them; a decided block
+/// removes its transactions from every replica's mempool, whoever proposed it.
+#[test]
+fn the_mempool_empties_by_decided_blocks() {
+    let mut f = fixture();
+    let txs: Vec<SignedTx> = (0..3).map(|n| dev_transfer(n, 1 + n as u128)).collect();
+    {
+        let ledger = f.shared.ledger.read().unwrap();
+        let mut mempool = f.shared.mempool.lock().unwrap();
+        for t in &txs {
+            mempool.admit(t.clone(), t.id(), &ledger.state, clock()).unwrap();
+        }
+    }
+    let block = f.app.build(Height(1), Round::new(0), f.proposer);
+    assert_eq!(block.txs, txs.iter().map(bytes).collect::<Vec<_>>());
+    assert_eq!(f.shared.mempool.lock().unwrap().len(), 3, "building takes nothing");
+    let mut decided = block.clone();
+    decided.txs.truncate(2);
+    f.app.commit(&decided, &certificate(&decided)).unwrap();
+    let mempool = f.shared.mempool.lock().unwrap();
+    assert_eq!(mempool.len(), 1);
+    assert!(mempool.contains(&txs[2].id()));
+}
