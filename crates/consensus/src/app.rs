@@ -307,9 +307,25 @@ pub struct AppHandle<A> {
     engine: EngineHandle,
     app_loop: AppLoop<A>,
     address: ValidatorAddress,
+    events: malachitebft_app_channel::app::engine::util::events::TxEvent<GridmintContext>,
+    net_requests: tokio::sync::mpsc::Sender<malachitebft_app_channel::NetworkRequest>,
 }
 
 impl<A: Application> AppHandle<A> {
+    /// The engine's events (heights and rounds started, values decided, ...), from now on.
+    pub fn subscribe(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<malachitebft_app_channel::app::engine::util::events::Event<GridmintContext>>
+    {
+        self.events.subscribe()
+    }
+
+    /// How many peers the p2p network is connected to now (`None`: the network did not answer).
+    pub async fn peer_count(&self) -> Option<usize> {
+        let dump = malachitebft_app_channel::NetworkRequest::dump_state(&self.net_requests).await.ok()??;
+        Some(dump.peers.len())
+    }
+
     /// This validator's address.
     pub fn address(&self) -> ValidatorAddress {
         self.address
@@ -380,8 +396,9 @@ pub async fn start<A: Application>(settings: Settings, app: A) -> Result<AppHand
     .map_err(|e| AppError::Engine(e.to_string()))?;
     info!(moniker = %settings.moniker, %address, %peer_id, "engine started");
 
+    let (events, net_requests) = (channels.events.clone(), channels.net_requests.clone());
     let app_loop = spawn_loop(&settings, app, channels);
-    Ok(AppHandle { engine, app_loop, address })
+    Ok(AppHandle { engine, app_loop, address, events, net_requests })
 }
 
 struct Built {

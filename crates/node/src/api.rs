@@ -182,6 +182,78 @@ pub struct Metrics {
     pub body_timeouts: AtomicU64,
     /// Connections closed for a response write the client did not take in time.
     pub write_timeouts: AtomicU64,
+    /// A replicated node's consensus.
+    pub consensus: ConsensusMetrics,
+}
+
+/// Time-to-finality histogram bounds, in milliseconds (`le`).
+pub const FINALITY_BUCKETS_MS: [u64; 8] = [250, 500, 1_000, 2_000, 4_000, 8_000, 16_000, 60_000];
+
+/// A replicated node's consensus counters (all zero on a single node).
+#[derive(Default)]
+pub struct ConsensusMetrics {
+    /// Heights this node saw decided.
+    pub heights: AtomicU64,
+    /// Rounds those heights took (a height decided in round `r` took `r + 1`).
+    pub rounds: AtomicU64,
+    /// The round consensus is in now.
+    pub round: AtomicU64,
+    /// Peers connected.
+    pub peers: AtomicU64,
+    /// Time to finality (from a height's start to its decision): counts per bucket of
+    /// [`FINALITY_BUCKETS_MS`], not cumulative, and beyond the last.
+    pub finality: [AtomicU64; 9],
+    /// Sum of the times to finality (ms).
+    pub finality_ms: AtomicU64,
+}
+
+impl ConsensusMetrics {
+    /// Records a height decided in `round` after `ms` milliseconds.
+    pub fn decided(&self, round: u32, ms: u64) {
+        self.heights.fetch_add(1, Ordering::Relaxed);
+        self.rounds.fetch_add(u64::from(round) + 1, Ordering::Relaxed);
+        let bucket = FINALITY_BUCKETS_MS.iter().position(|b| ms <= *b).unwrap_or(FINALITY_BUCKETS_MS.len());
+        self.finality[bucket].fetch_add(1, Ordering::Relaxed);
+        self.finality_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text of these metrics (empty before any height was decided here).
+    fn render(&self, text: &mut String) {
+        let heights = self.heights.load(Ordering::Relaxed);
+        if heights == 0 {
+            return;
+        }
+        let gauge = |text: &mut String, name: &str, help: &str, value: u64| {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
+        };
+        gauge(text, "gridmint_consensus_round", "the round consensus is in", self.round.load(Ordering::Relaxed));
+        gauge(
+            text,
+            "gridmint_consensus_peers",
+            "peers connected on the p2p network",
+            self.peers.load(Ordering::Relaxed),
+        );
+        let name = "gridmint_consensus_rounds_total";
+        text.push_str(&format!(
+            "# HELP {name} rounds the decided heights took (divide by gridmint_consensus_heights_total: rounds per height)\n# TYPE {name} counter\n{name} {}\n",
+            self.rounds.load(Ordering::Relaxed)
+        ));
+        let name = "gridmint_consensus_heights_total";
+        text.push_str(&format!(
+            "# HELP {name} heights decided while this node ran\n# TYPE {name} counter\n{name} {heights}\n"
+        ));
+        let name = "gridmint_consensus_time_to_finality_seconds";
+        text.push_str(&format!("# HELP {name} from a height's start to its decision\n# TYPE {name} histogram\n"));
+        let mut cumulative = 0;
+        for (i, bound) in FINALITY_BUCKETS_MS.iter().enumerate() {
+            cumulative += self.finality[i].load(Ordering::Relaxed);
+            text.push_str(&format!("{name}_bucket{{le=\"{}\"}} {cumulative}\n", *bound as f64 / 1000.0));
+        }
+        cumulative += self.finality[FINALITY_BUCKETS_MS.len()].load(Ordering::Relaxed);
+        text.push_str(&format!("{name}_bucket{{le=\"+Inf\"}} {cumulative}\n"));
+        let sum = self.finality_ms.load(Ordering::Relaxed);
+        text.push_str(&format!("{name}_sum {}.{:03}\n{name}_count {cumulative}\n", sum / 1000, sum % 1000));
+    }
 }
 
 /// Per-client token buckets: `rate` requests per second, bursts up to one second's worth.
@@ -343,6 +415,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         machines: l.state.machines.len() as u64,
         oldest_block: shared.store.base_height() + 1,
         archive: shared.config.archive,
+        consensus: shared.consensus.read().unwrap_or_else(|e| e.into_inner()).clone(),
     }))
 }
 
@@ -794,6 +867,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     for (name, help, value) in gauges {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }
+    m.consensus.render(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

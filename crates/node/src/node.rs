@@ -171,6 +171,8 @@ pub struct Shared {
     /// On a replicated node, where newly admitted transactions go to be forwarded to the
     /// validators (bounded: when it is full a transaction is not forwarded, and waits here).
     pub forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::SignedTx>>,
+    /// On a replicated node, its consensus as `GET /v1/status` shows it.
+    pub consensus: RwLock<Option<crate::openapi::ConsensusView>>,
 }
 
 impl Shared {
@@ -189,6 +191,7 @@ impl Shared {
             schedule: Mutex::new(crate::snapshots::Schedule::new(config.snapshot_every, config.snapshot_txs, 0)),
             prune_target: Mutex::new(0),
             forward: std::sync::OnceLock::new(),
+            consensus: RwLock::new(None),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),

@@ -101,6 +101,34 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// A replicated node's consensus, in `GET /v1/status` (absent on a single node).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConsensusView {
+    /// `validator` (in the set of the height being decided) or `full_node`.
+    pub role: String,
+    /// This node's address (its consensus key).
+    #[schema(value_type = Hex32)]
+    pub address: String,
+    /// The height consensus is deciding.
+    pub height: u64,
+    /// Its current round (0 when the first proposal is decided).
+    pub round: u32,
+    /// Peers connected on the p2p network.
+    pub peers: u64,
+    /// The validator set of that height, in its order.
+    pub validators: Vec<ValidatorPowerView>,
+}
+
+/// A validator and its voting power.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ValidatorPowerView {
+    /// Its address.
+    #[schema(value_type = Hex32)]
+    pub address: String,
+    /// Its voting power (a quorum is more than 2/3 of the set's total).
+    pub power: u64,
+}
+
 /// `GET /v1/status`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusView {
@@ -136,6 +164,9 @@ pub struct StatusView {
     pub oldest_block: u64,
     /// Whether this node keeps every block (`--archive`).
     pub archive: bool,
+    /// On a replicated node: its role, round, peers and the validator set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusView>,
 }
 
 /// A pool.
