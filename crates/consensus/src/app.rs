@@ -17,7 +17,7 @@
 //! | `ReceivedProposalPart` | `None` until the [`Assembler`] completes a stream (authenticated at its `Init`: the proposer checked against [`Application::validator_set`] and the context's proposer selection, its signature verified); then [`Application::validate`] gives `Valid` (the block kept and persisted first) or `Invalid`, once per value id. A value for the next height waits until that height starts (its parent is not executed yet) |
 //! | `Decided` | [`Application::commit`] of the block whose id the certificate names (held in memory or persisted before a restart), with the certificate and its vote extensions |
 //! | `Finalized` | `Next::Start(h + 1)` once height `h` is committed (committing now if `Decided` did not), the persisted blocks through `h` forgotten ([`Application::forget_blocks_through`]) |
-//! | `GetDecidedValues` | [`Application::decided`] over the range clamped to what is held, at most [`MAX_SYNC_BATCH`] heights |
+//! | `GetDecidedValues` | [`Application::decided`] over the range clamped to what is held, at most [`MAX_SYNC_BATCH`] heights and about value sync's `max_response_size` in bytes (at least one value) |
 //! | `GetHistoryMinHeight` | [`Application::history_min_height`] |
 //! | `ProcessSyncedValue` | the decoded [`Block`], checked: `Verdict` (`Valid`, the block kept and persisted first, or `Invalid`), `PeerFault` for bytes that are no block of that height and proposer, `LocalTransientError` when it is not for the next height or cannot be kept |
 //! | `ExtendVote` / `VerifyVoteExtensions` | `None` / all accepted (gridmint has no vote extensions) |
@@ -59,9 +59,8 @@
 //! A restream replays only a value this node built, as first published: the engine asks a
 //! validator to restream a value *another* validator proposed (a re-proposal, or a lock from
 //! `HIDDEN_LOCK_ROUND` on), and replaying that value's original stream would be enough, since the
-//! engine pairs a proposal with its value by id across rounds; that is not done yet. Value sync's
-//! size limits are the engine's defaults (10 MiB), below the largest block the assembler takes.
-//! The application's work runs on the loop's task, a tokio worker thread. Equivocation evidence
+//! engine pairs a proposal with its value by id across rounds; that is not done yet. The
+//! application's work runs on the loop's task, a tokio worker thread. Equivocation evidence
 //! from `Finalized` is logged, not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,7 +213,9 @@ pub struct Settings {
     pub timeouts: LinearTimeouts,
     /// A minimum time per height (`None`: the next height starts as soon as one is decided).
     pub target_time: Option<Duration>,
-    /// Value sync (enabled by default).
+    /// Value sync (enabled by default). [`start`] raises its `max_response_size` to
+    /// [`sync_response_limit`] if it is lower; the loop's `GetDecidedValues` answers stay about
+    /// within it.
     pub value_sync: ValueSyncConfig,
     /// The assembler's bounds.
     pub limits: Limits,
@@ -281,6 +282,20 @@ pub fn tcp_multiaddr(addr: std::net::SocketAddrV4) -> Multiaddr {
     format!("/ip4/{}/tcp/{}", addr.ip(), addr.port()).parse().expect("a valid multiaddr")
 }
 
+/// The bytes value sync must carry in one response for the largest block the assembler takes
+/// under `limits`: its canonical bytes (each transaction's signature and bytes, as
+/// [`Limits::max_bytes_per_stream`] counts them, plus at most 5 bytes of length framing each, up
+/// to [`Limits::max_txs_per_stream`]) and 1 MiB for the header, the commit certificate and the
+/// response's framing. [`start`] raises the engine's `value_sync.max_response_size` to at least
+/// this, and the network's RPC limit 1 MiB above it, so that a decided block of any size the
+/// network accepts can also be synced (the engine drops a value larger than the limit, and a node
+/// behind could then never pass that height).
+pub fn sync_response_limit(limits: &Limits) -> u64 {
+    (limits.max_bytes_per_stream as u64)
+        .saturating_add(5 * u64::from(limits.max_txs_per_stream))
+        .saturating_add(1 << 20)
+}
+
 /// The libp2p key of a validator: an ed25519 key whose seed is derived from the validator's
 /// seed (`blake3::derive_key`), so that the network key is stable across restarts without being
 /// the consensus key itself.
@@ -327,11 +342,10 @@ pub enum AppError {
         /// The application's reason.
         reason: String,
     },
-    /// The engine decided a value whose block this node does not hold, in memory or persisted
-    /// (a block lost across a crash without [`Application::persist_block`], or a value decided
-    /// by the others that this node found invalid and did not keep). The height cannot be
-    /// committed from here: the operator must restore the block (value sync fetches decided
-    /// blocks when the node restarts behind the others).
+    /// The engine decided a value whose block this node does not hold, in memory or persisted:
+    /// a block lost across a crash (an application that keeps the default
+    /// [`Application::persist_block`]), or a value the others decided that this node found
+    /// invalid or could not keep within its bounds. The height cannot be committed from here.
     #[error("decided value {value_id} at height {height}, whose block is not held")]
     MissingBlock {
         /// The decided height.
@@ -427,6 +441,7 @@ pub fn spawn_loop<A: Application>(settings: &Settings, app: A, channels: Channel
         timeouts: settings.timeouts,
         target_time: settings.target_time,
         held_limits: settings.held,
+        sync_budget: settings.value_sync.max_response_size.as_u64(),
         current: start_height,
         built: BTreeMap::new(),
         blocks: BTreeMap::new(),
@@ -477,7 +492,25 @@ impl<A: Application> AppHandle<A> {
 
 /// Starts the engine for `settings` and the loop that answers it with `app` (see the module
 /// documentation). Must be called within a tokio runtime; the loop runs as a task of it.
-pub async fn start<A: Application>(settings: Settings, app: A) -> Result<AppHandle<A>, AppError> {
+pub async fn start<A: Application>(mut settings: Settings, app: A) -> Result<AppHandle<A>, AppError> {
+    // Value sync carries the largest block (ByteSize is raised by adding bytes: the type is not
+    // re-exported).
+    let needed = sync_response_limit(&settings.limits);
+    let have = settings.value_sync.max_response_size.as_u64();
+    if have < needed {
+        settings.value_sync.max_response_size += needed - have;
+    }
+    let mut p2p = P2pConfig {
+        listen_addr: settings.listen_addr.clone(),
+        persistent_peers: settings.persistent_peers.clone(),
+        protocol: PubSubProtocol::default(),
+        ..P2pConfig::default()
+    };
+    let rpc_needed = settings.value_sync.max_response_size.as_u64().saturating_add(1 << 20);
+    let rpc_have = p2p.rpc_max_size.as_u64();
+    if rpc_have < rpc_needed {
+        p2p.rpc_max_size += rpc_needed - rpc_have;
+    }
     let signer = GridmintSigner::new(settings.seed, settings.chain_id.clone());
     let address = signer.address();
     std::fs::create_dir_all(settings.home.join("wal"))?;
@@ -495,12 +528,7 @@ pub async fn start<A: Application>(settings: Settings, app: A) -> Result<AppHand
         moniker: settings.moniker.clone(),
         consensus: ConsensusConfig {
             enabled: true,
-            p2p: P2pConfig {
-                listen_addr: settings.listen_addr.clone(),
-                persistent_peers: settings.persistent_peers.clone(),
-                protocol: PubSubProtocol::default(),
-                ..P2pConfig::default()
-            },
+            p2p,
             value_payload: ValuePayload::ProposalAndParts,
             ..ConsensusConfig::default()
         },
@@ -578,6 +606,8 @@ struct State<A> {
     timeouts: LinearTimeouts,
     target_time: Option<Duration>,
     held_limits: HeldLimits,
+    /// The bytes one `GetDecidedValues` answer may carry (value sync's `max_response_size`).
+    sync_budget: u64,
     assembler: Assembler,
     /// The height consensus is at (the last committed + 1).
     current: Height,
@@ -994,10 +1024,21 @@ impl<A: Application> State<A> {
                 let last = self.app.last_decided_height();
                 let end = (*range.end()).min(last).min(Height(start.0.saturating_add(MAX_SYNC_BATCH - 1)));
                 let mut values = Vec::new();
+                let mut bytes = 0u64;
                 let mut h = start;
                 while h <= end {
                     let Some((block, certificate)) = self.app.decided(h) else { break };
-                    values.push(RawDecidedValue::new(Bytes::from(block.canonical_bytes()), certificate));
+                    let value_bytes = block.canonical_bytes();
+                    // about what the engine will count (it drops every value past its limit):
+                    // the block, each commit signature, the framing
+                    let size = (value_bytes.len() as u64)
+                        .saturating_add(128 * certificate.commit_signatures.len() as u64)
+                        .saturating_add(256);
+                    if !values.is_empty() && bytes.saturating_add(size) > self.sync_budget {
+                        break;
+                    }
+                    bytes = bytes.saturating_add(size);
+                    values.push(RawDecidedValue::new(Bytes::from(value_bytes), certificate));
                     h = Height(h.0 + 1);
                 }
                 debug!(moniker = %self.moniker, ?range, served = values.len(), "decided values requested");

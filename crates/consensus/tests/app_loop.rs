@@ -827,3 +827,62 @@ async fn held_blocks_are_bounded_by_bytes_in_all() {
     assert_eq!(pv.validity, Validity::Valid, "a small one still fits");
     h.stop().await;
 }
+
+/// `GetDecidedValues` stops at value sync's response size (the engine drops every value past it),
+/// but always serves one value.
+#[tokio::test]
+async fn decided_values_are_served_within_the_response_size() {
+    let mut toy = Toy::new();
+    for height in 1..=10 {
+        let block = big_block(&toy, Height(height), height as usize);
+        let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+            certificate(Height(height), block.value().value_id()),
+            VoteExtensions::default(),
+        );
+        toy.commit(&block, &cert).unwrap();
+    }
+    let one = toy.store[&1].0.canonical_bytes().len() as u64;
+    let h = Harness::with(toy, |s| {
+        // ByteSize is not re-exported: from zero, add the bytes
+        s.value_sync.max_response_size = Default::default();
+        s.value_sync.max_response_size += 3 * one + one / 2;
+    });
+    let served = h.ask(|reply| AppMsg::GetDecidedValues { range: Height(1)..=Height(10), reply }).await;
+    assert_eq!(served.iter().map(|v| v.certificate.height.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+    h.stop().await;
+    let mut toy = Toy::new();
+    let block = big_block(&toy, Height(1), 0);
+    let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+        certificate(Height(1), block.value().value_id()),
+        VoteExtensions::default(),
+    );
+    toy.commit(&block, &cert).unwrap();
+    let h = Harness::with(toy, |s| {
+        s.value_sync.max_response_size = Default::default();
+        s.value_sync.max_response_size += 10u64;
+    });
+    let served = h.ask(|reply| AppMsg::GetDecidedValues { range: Height(1)..=Height(10), reply }).await;
+    assert_eq!(served.len(), 1, "one value even past the limit");
+    h.stop().await;
+}
+
+/// The response size `start` gives value sync holds the largest block the assembler takes, with
+/// its certificate.
+#[test]
+fn the_sync_response_limit_holds_the_largest_block() {
+    use gridmint_consensus::Limits;
+    use gridmint_consensus::app::sync_response_limit;
+    use gridmint_consensus::parts::block_weight;
+    let toy = Toy::new();
+    for (n, len) in [(1usize, 9_000usize), (150, 0), (100, 60), (10, 200_000)] {
+        let mut block = toy.block(Height(1), signer(0).address());
+        block.txs = (0..n).map(|i| SignedTxBytes { signature: [i as u8; 64], tx: vec![7; len] }).collect();
+        let limits =
+            Limits { max_bytes_per_stream: block_weight(&block), max_txs_per_stream: n as u32, ..Limits::default() };
+        let certificate_bytes = 4 * 128; // four commit signatures, generously
+        assert!(
+            (block.canonical_bytes().len() + certificate_bytes) as u64 <= sync_response_limit(&limits),
+            "{n} transactions of {len} bytes"
+        );
+    }
+}
