@@ -21,7 +21,7 @@
 //! | `GetHistoryMinHeight` | [`Application::history_min_height`] |
 //! | `ProcessSyncedValue` | the decoded [`Block`], checked: `Verdict` (`Valid`, the block kept and persisted first, or `Invalid`), `PeerFault` for bytes that are no block of that height and proposer, `LocalTransientError` when it is not for the next height or cannot be kept |
 //! | `ExtendVote` / `VerifyVoteExtensions` | `None` / all accepted (gridmint has no vote extensions) |
-//! | `RestreamProposal` | the parts of a value this node built, rebuilt as they were first published (same round, same signature) |
+//! | `RestreamProposal` | the parts of the value, rebuilt from its block as its proposer first published them (its round, pol round and signature): a value this node built, or one it assembled from another validator's stream and holds (the engine pairs a proposal with its value by id across the rounds of a height, so a re-proposal in a later round needs the original stream only) |
 //!
 //! # Fail-stop
 //!
@@ -56,11 +56,8 @@
 //!
 //! # Not here yet
 //!
-//! A restream replays only a value this node built, as first published: the engine asks a
-//! validator to restream a value *another* validator proposed (a re-proposal, or a lock from
-//! `HIDDEN_LOCK_ROUND` on), and replaying that value's original stream would be enough, since the
-//! engine pairs a proposal with its value by id across rounds; that is not done yet. The
-//! application's work runs on the loop's task, a tokio worker thread. Equivocation evidence
+//! A value this node got by value sync, or restored from the application's store after a
+//! restart, has no stream signature here, so it cannot be restreamed. The application's work runs on the loop's task, a tokio worker thread. Equivocation evidence
 //! from `Finalized` is logged, not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +82,7 @@ use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkMsg, RequestContext,
     Signer, SyncContext, WalContext,
 };
+use malachitebft_signing_ed25519::Signature;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
@@ -92,7 +90,7 @@ use tracing::{debug, error, info, warn};
 use crate::codec::GridmintCodec;
 use crate::context::GridmintContext;
 use crate::messages::ProposalPart;
-use crate::parts::{AssembledProposal, Assembler, Limits, block_weight, stream_messages};
+use crate::parts::{AssembledProposal, Assembler, Limits, block_weight, signed_stream_messages, stream_messages};
 use crate::signing::{ChainId, GridmintSigner, GridmintVerifier};
 use crate::types::{Block, BlockValue, Height, ValidatorAddress, ValueId};
 use crate::validators::ValidatorSet;
@@ -585,6 +583,9 @@ enum Checked {
 /// A full block the loop holds.
 struct Held {
     block: Arc<Block>,
+    /// For a block assembled from another validator's stream: that stream's round, pol round and
+    /// `Init` signature, to replay it on a restream.
+    origin: Option<(Round, Round, Signature)>,
 }
 
 /// Whether [`State::keep_block`] kept a block.
@@ -714,7 +715,7 @@ impl<A: Application> State<A> {
             return Kept::Refused;
         }
         self.charge(height, bytes);
-        self.blocks.insert((height, id), Held { block });
+        self.blocks.insert((height, id), Held { block, origin: None });
         Kept::New
     }
 
@@ -797,8 +798,14 @@ impl<A: Application> State<A> {
 
     /// Checks an assembled proposal at the current height and files it.
     fn check(&mut self, p: AssembledProposal) -> Result<ProposedValue<GridmintContext>, AppError> {
-        let validity = match self.verdict(p.value.value_id(), p.block)? {
-            Checked::Valid => Validity::Valid,
+        let key = (p.value.height(), p.value.value_id());
+        let validity = match self.verdict(key.1, p.block)? {
+            Checked::Valid => {
+                if let Some(held) = self.blocks.get_mut(&key) {
+                    held.origin.get_or_insert((p.round, p.pol_round, p.signature));
+                }
+                Validity::Valid
+            }
             // a value whose block is not kept is never reported valid
             Checked::Invalid | Checked::NotKept => Validity::Invalid,
         };
@@ -861,6 +868,22 @@ impl<A: Application> State<A> {
         info!(moniker = %self.moniker, %height, %value_id, round = ?cert.round, txs = block.txs.len(), "committed");
         self.committed = Some((height, value_id));
         Ok(())
+    }
+
+    /// The parts of another validator's value `value_id` at `height`, as its proposer published
+    /// them (its round, pol round and signature), if this node assembled that value and holds it.
+    fn relayed_stream(
+        &self,
+        height: Height,
+        value_id: ValueId,
+    ) -> Result<Option<Vec<StreamMessage<ProposalPart>>>, AppError> {
+        let Some(Held { block, origin: Some((round, pol_round, signature)) }) = self.blocks.get(&(height, value_id))
+        else {
+            return Ok(None);
+        };
+        signed_stream_messages(block, *round, *pol_round, *signature)
+            .map(Some)
+            .map_err(|e| AppError::StreamOut(e.to_string()))
     }
 
     /// The parts of this node's value `value_id` at `height`, as first published (the round it
@@ -954,13 +977,17 @@ impl<A: Application> State<A> {
                 let _ = reply.send(extensions.into_iter().map(|(address, ())| (address, Ok(()))).collect());
             }
             AppMsg::RestreamProposal { height, round, valid_round, address, value_id } => {
-                match self.own_stream(height, value_id)? {
+                let messages = match self.own_stream(height, value_id)? {
+                    Some(messages) => Some(messages),
+                    None => self.relayed_stream(height, value_id)?,
+                };
+                match messages {
                     Some(messages) => {
                         debug!(moniker = %self.moniker, %height, ?round, ?valid_round, %address, %value_id, "restreaming");
                         publish(&self.moniker, channels, &messages).await;
                     }
                     None => {
-                        warn!(moniker = %self.moniker, %height, ?round, %value_id, "asked to restream a value this node did not build")
+                        warn!(moniker = %self.moniker, %height, ?round, %value_id, "asked to restream a value whose stream this node cannot rebuild")
                     }
                 }
             }

@@ -71,10 +71,13 @@ use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::core::Round;
 use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
 use malachitebft_signing::Error as SigningError;
+use malachitebft_signing_ed25519::Signature;
 
 use crate::messages::ProposalPart;
 use crate::signing::{ChainId, GridmintSigner, GridmintVerifier};
-use crate::types::{Block, BlockHeader, BlockValue, Height, SignedTxBytes, TxsRootHasher, ValidatorAddress, ValueId};
+use crate::types::{
+    Block, BlockHeader, BlockValue, Height, SignedTxBytes, TxsRootHasher, ValidatorAddress, ValueId, txs_root,
+};
 
 /// The byte budget of one `Data` part: 1 MiB of transactions (64 bytes per signature plus each
 /// transaction's length). A part then stays well inside the network's 4 MiB message limit.
@@ -160,9 +163,24 @@ pub fn proposal_parts(
     if round.as_u32().is_none() {
         return Err(StreamOutError::NilRound);
     }
+    let signature = signer.sign_proposal_parts(round, pol_round, &block.value())?;
+    signed_proposal_parts(block, round, pol_round, signature)
+}
+
+/// The ordered parts of `block` proposed at `round` with a signature already made (by its
+/// producer, over [`crate::signing::proposal_parts_signing_bytes`]): what a validator replays
+/// when the engine asks it to restream a value another validator proposed. Not checked here: a
+/// wrong signature makes every receiver refuse the stream.
+pub fn signed_proposal_parts(
+    block: &Block,
+    round: Round,
+    pol_round: Round,
+    signature: Signature,
+) -> Result<Vec<ProposalPart>, StreamOutError> {
+    if round.as_u32().is_none() {
+        return Err(StreamOutError::NilRound);
+    }
     let tx_count = u32::try_from(block.txs.len()).map_err(|_| StreamOutError::TooManyTxs)?;
-    let value = block.value();
-    let signature = signer.sign_proposal_parts(round, pol_round, &value)?;
     let h = &block.header;
     let mut parts = vec![ProposalPart::Init {
         height: h.height,
@@ -173,7 +191,7 @@ pub fn proposal_parts(
         parent_hash: h.parent_hash,
         parent_state_root: h.parent_state_root,
         tx_count,
-        txs_root: value.txs_root(),
+        txs_root: txs_root(&block.txs),
         signature,
     }];
     for chunk in chunk_txs(&block.txs, DATA_PART_BUDGET) {
@@ -192,7 +210,27 @@ pub fn stream_messages(
     signer: &GridmintSigner,
 ) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
     let parts = proposal_parts(block, round, pol_round, signer)?;
-    let id = stream_id(block.header.height, round.as_u32().ok_or(StreamOutError::NilRound)?);
+    wrap(block.header.height, round, parts)
+}
+
+/// [`signed_proposal_parts`] wrapped as the engine's stream messages: the same messages
+/// [`stream_messages`] gave the producer, byte for byte (ed25519 signatures are deterministic).
+pub fn signed_stream_messages(
+    block: &Block,
+    round: Round,
+    pol_round: Round,
+    signature: Signature,
+) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
+    let parts = signed_proposal_parts(block, round, pol_round, signature)?;
+    wrap(block.header.height, round, parts)
+}
+
+fn wrap(
+    height: Height,
+    round: Round,
+    parts: Vec<ProposalPart>,
+) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
+    let id = stream_id(height, round.as_u32().ok_or(StreamOutError::NilRound)?);
     let mut messages: Vec<_> = parts
         .into_iter()
         .enumerate()
@@ -375,6 +413,8 @@ pub struct AssembledProposal {
     pub pol_round: Round,
     /// The proposer (the block's producer).
     pub proposer: ValidatorAddress,
+    /// The proposer's signature from `Init` ([`signed_stream_messages`] replays the stream).
+    pub signature: Signature,
 }
 
 type Key = (PeerId, StreamId);
@@ -787,7 +827,8 @@ fn finish(stream: Stream) -> Result<AssembledProposal, AssemblyError> {
     // what arrived, not what Init announced: an Init may claim a million transactions
     let received = usize::try_from(stream.txs).unwrap_or(usize::MAX);
     let mut parts = stream.parts.into_values();
-    let Some(ProposalPart::Init { round, pol_round, proposer, tx_count, txs_root, .. }) = parts.next() else {
+    let Some(ProposalPart::Init { round, pol_round, proposer, tx_count, txs_root, signature, .. }) = parts.next()
+    else {
         return Err(AssemblyError::FirstNotInit);
     };
     // Init is verified on arrival: a complete stream has its value
@@ -824,5 +865,6 @@ fn finish(stream: Stream) -> Result<AssembledProposal, AssemblyError> {
         round,
         pol_round,
         proposer: ValidatorAddress(proposer),
+        signature,
     })
 }

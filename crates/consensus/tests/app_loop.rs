@@ -886,3 +886,35 @@ fn the_sync_response_limit_holds_the_largest_block() {
         );
     }
 }
+
+/// The engine asks a validator to restream a value another validator proposed (a re-proposal in
+/// a later round, or a lock): the loop replays that value's original stream, byte for byte, from
+/// the block it assembled; a value it does not hold publishes nothing.
+#[tokio::test]
+async fn a_value_proposed_by_another_is_restreamed_as_it_was_published() {
+    let toy = Toy::new();
+    let (block, messages) = proposal_stream(&toy, Height(1));
+    let mut h = Harness::new(toy);
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    let mut last = None;
+    for m in messages.clone() {
+        last = h.part(m).await;
+    }
+    assert_eq!(last.expect("a value").validity, Validity::Valid);
+    assert!(h.drain_published().is_empty());
+    for (value_id, expected) in [(block.value().value_id(), messages), (ValueId([9; 32]), vec![])] {
+        h.to_loop
+            .send(AppMsg::RestreamProposal {
+                height: Height(1),
+                round: Round::new(1),
+                valid_round: Round::new(0),
+                address: signer(0).address(),
+                value_id,
+            })
+            .await
+            .unwrap();
+        let _ = h.ask(|reply| AppMsg::GetHistoryMinHeight { reply }).await;
+        assert_eq!(h.drain_published(), expected);
+    }
+    h.stop().await;
+}
