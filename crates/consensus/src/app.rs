@@ -924,6 +924,9 @@ impl<A: Application> State<A> {
                     self.current = height;
                     self.assembler.set_current_height(height);
                 }
+                if let Some(r) = round.as_u32() {
+                    self.assembler.set_current_round(r);
+                }
                 self.restore(height);
                 let mut values: Vec<ProposedValue<GridmintContext>> = Vec::new();
                 if self.app.last_decided_height().0 + 1 == height.0 {

@@ -58,7 +58,10 @@
 //! proposer's stream, authenticated by its first part, stays. Authenticated streams are evicted,
 //! the oldest first, only for another authenticated stream, which only a validator can sign (for
 //! a round it proposes) or a relay can copy (at most [`Limits::max_streams_per_value`] copies of
-//! one value). [`Assembler::prune_below`] forgets heights already decided.
+//! one value); and the streams of the current (height, round), once the caller names the round
+//! ([`Assembler::set_current_round`]), only for one another, so that a validator signing streams
+//! for many other rounds cannot evict the live proposal. [`Assembler::prune_below`] forgets
+//! heights already decided.
 //!
 //! Not checked here (the app's part, plan step 4): each transaction's signature and envelope,
 //! the time against the parent's and the local clock.
@@ -451,6 +454,7 @@ pub struct Assembler {
     verifier: GridmintVerifier,
     limits: Limits,
     current: Height,
+    current_round: Option<u32>,
     streams: BTreeMap<Key, Stream>,
     /// Streams yielded or refused, by height: their later parts are ignored.
     closed: BTreeMap<Key, Height>,
@@ -467,6 +471,7 @@ impl Assembler {
             verifier: GridmintVerifier::new(chain_id),
             limits,
             current,
+            current_round: None,
             streams: BTreeMap::new(),
             closed: BTreeMap::new(),
             next_opened: 0,
@@ -479,8 +484,31 @@ impl Assembler {
     /// Moves the window to `height` (the height consensus is at) and forgets every stream below
     /// the window.
     pub fn set_current_height(&mut self, height: Height) {
+        if height != self.current {
+            self.current_round = None;
+        }
         self.current = height;
         self.prune_below(Height(height.0.saturating_sub(self.limits.heights_behind)));
+    }
+
+    /// The round consensus is in at the current height: the authenticated streams of (current
+    /// height, `round`) — its proposer's — are evicted only for one another, never to make room
+    /// for any other stream. Forgotten when the height changes.
+    pub fn set_current_round(&mut self, round: u32) {
+        self.current_round = Some(round);
+    }
+
+    /// How a stream ranks for eviction: unauthenticated (0) go first, then authenticated ones
+    /// (1), then the authenticated streams of the current (height, round) (2). A stream only
+    /// pushes out streams of its rank or below.
+    fn rank(&self, s: &Stream) -> u8 {
+        if !s.authenticated() {
+            0
+        } else if s.height == self.current && Some(s.round) == self.current_round {
+            2
+        } else {
+            1
+        }
     }
 
     /// The current height.
@@ -538,22 +566,23 @@ impl Assembler {
         }
     }
 
-    /// Drops one stream to make room for `keep` (of `peer`'s streams only, if given): the oldest
-    /// unauthenticated one first; an authenticated one only to make room for another
-    /// authenticated stream; `keep` itself if it is unauthenticated and nothing else may go.
-    /// Whether one was dropped.
+    /// Drops one stream to make room for `keep` (of `peer`'s streams only, if given): the lowest
+    /// [`Assembler::rank`] first, the oldest first within a rank, never one that ranks above
+    /// `keep`; `keep` itself if nothing else may go, unless it is a stream of the current
+    /// (height, round). Whether one was dropped.
     fn evict_one(&mut self, peer: Option<&PeerId>, keep: &Key) -> bool {
-        let Some(keep_authenticated) = self.streams.get(keep).map(Stream::authenticated) else {
+        let Some(keep_rank) = self.streams.get(keep).map(|s| self.rank(s)) else {
             return false;
         };
         let victim = self
             .streams
             .iter()
             .filter(|(k, _)| *k != keep && peer.is_none_or(|p| k.0 == *p))
-            .filter(|(_, s)| keep_authenticated || !s.authenticated())
-            .min_by_key(|(_, s)| (s.authenticated(), s.opened))
-            .map(|(k, _)| k.clone())
-            .or_else(|| (!keep_authenticated).then(|| keep.clone()));
+            .map(|(k, s)| (self.rank(s), s.opened, k))
+            .filter(|(rank, _, _)| *rank <= keep_rank)
+            .min()
+            .map(|(_, _, k)| k.clone())
+            .or_else(|| (keep_rank < 2).then(|| keep.clone()));
         match victim {
             Some(key) => {
                 self.remove(&key);

@@ -380,6 +380,36 @@ fn a_flood_of_junk_streams_does_not_evict_the_honest_stream() {
     assert_eq!(done[0].block, honest);
 }
 
+/// A Byzantine validator, proposer of every round but the current one, signs streams for many
+/// rounds under fresh publishers: they are authenticated, and push out one another, but never the
+/// current round's stream.
+#[test]
+fn authenticated_streams_of_other_rounds_do_not_evict_the_current_rounds() {
+    let limits = Limits { max_streams: 4, ..Limits::default() };
+    let proposer = |_: Height, r: Round| if r == Round::new(2) { Some(address(1)) } else { Some(address(3)) };
+    let honest = big_block(4, 1);
+    let msgs = messages(&honest, 2, 1);
+    let byzantine = block(4, 3, 2, 100, 5);
+    let mut asm = Assembler::new(chain(), limits, Height(4));
+    asm.set_current_round(2);
+    assert!(matches!(asm.insert(peer(1), msgs[0].clone(), proposer), Ok(None)));
+    assert!(matches!(asm.insert(peer(1), msgs[1].clone(), proposer), Ok(None)));
+    for r in 3..60u32 {
+        let m = messages(&byzantine, r, 3);
+        assert!(matches!(asm.insert(peer(10 + r as u8), m[0].clone(), proposer), Ok(None)));
+        assert!(asm.open_streams() <= limits.max_streams);
+    }
+    assert!(asm.evicted() >= 50);
+    let mut done = Vec::new();
+    for m in &msgs[2..] {
+        if let Some(p) = asm.insert(peer(1), m.clone(), proposer).unwrap() {
+            done.push(p);
+        }
+    }
+    assert_eq!(done.len(), 1, "the current round's stream was not evicted");
+    assert_eq!(done[0].block, honest);
+}
+
 #[test]
 fn a_stream_by_another_than_the_expected_proposer_is_refused() {
     // Validator 2 signs its own block correctly, but validator 1 is the proposer.
