@@ -57,8 +57,12 @@
 //! # Not here yet
 //!
 //! A value this node got by value sync, or restored from the application's store after a
-//! restart, has no stream signature here, so it cannot be restreamed. The application's work runs on the loop's task, a tokio worker thread. Equivocation evidence
-//! from `Finalized` is logged, not stored.
+//! restart, has no stream signature here, so it cannot be restreamed. The application's work
+//! runs on the loop's task (through `block_in_place` on a multi-threaded runtime), not on a
+//! thread of its own. One Byzantine validator signing blocks for many rounds of a height can
+//! still fill that height's bounds, so that this node votes nil on a later honest value of the
+//! height (and stops on [`AppError::MissingBlock`] should the others decide it). Equivocation
+//! evidence from `Finalized` is logged, not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -114,7 +118,10 @@ pub const MAX_VERDICTS_PER_HEIGHT: usize = 4 * MAX_BLOCKS_PER_HEIGHT;
 ///
 /// Heights are consecutive: the loop asks for a block at height `h` (to build, validate or
 /// commit) only once `h - 1` is committed, so the application checks a block against its own
-/// tip. Every method runs on the loop's task: a slow one delays every reply to the engine.
+/// tip. Every method runs on the loop's task (the slow ones, `build`, `validate`, `commit`,
+/// `decided` and the persistence methods, through `block_in_place` on a multi-threaded runtime,
+/// so that the engine's other tasks move to other worker threads meanwhile): a slow one still
+/// delays every reply to the engine.
 pub trait Application: Send + 'static {
     /// The highest committed height (`Height(0)` before the first block).
     fn last_decided_height(&self) -> Height;
@@ -128,6 +135,8 @@ pub trait Application: Send + 'static {
 
     /// A replica's checks of a proposed block at the last committed height + 1 before it calls
     /// the value valid (parent hash and state root against its tip, time, every transaction).
+    /// Asked once per value id and height: the loop remembers the verdict (a value arriving again,
+    /// restreamed or replayed by another publisher, is not checked again).
     fn validate(&self, block: &Block) -> Result<(), String>;
 
     /// Executes and stores the decided block with its commit certificate. Idempotent: a block at
@@ -659,6 +668,19 @@ async fn run_loop<A: Application>(
     }
 }
 
+/// Runs the application's (synchronous, possibly slow) work: on a multi-threaded runtime through
+/// `block_in_place`, so that the runtime moves its other tasks (the engine's actors: timers,
+/// gossip, the WAL) off this worker thread meanwhile; on a single-threaded runtime (the loop's
+/// own tests), in place.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 async fn publish(moniker: &str, channels: &Channels<GridmintContext>, messages: &[StreamMessage<ProposalPart>]) {
     for m in messages {
         if channels.network.send(NetworkMsg::PublishProposalPart(m.clone())).await.is_err() {
@@ -725,7 +747,7 @@ impl<A: Application> State<A> {
         if height <= self.app.last_decided_height() || !self.restored.insert(height) {
             return;
         }
-        for (round, block) in self.app.persisted_blocks(height) {
+        for (round, block) in blocking(|| self.app.persisted_blocks(height)) {
             if block.header.height != height {
                 warn!(moniker = %self.moniker, %height, got = %block.header.height, "a persisted block of another height; ignored");
                 continue;
@@ -745,7 +767,8 @@ impl<A: Application> State<A> {
     }
 
     fn persist(&mut self, round: Option<Round>, block: &Block) -> Result<(), AppError> {
-        self.app.persist_block(round, block).map_err(|reason| AppError::Persist { height: block.header.height, reason })
+        blocking(|| self.app.persist_block(round, block))
+            .map_err(|reason| AppError::Persist { height: block.header.height, reason })
     }
 
     fn remember(&mut self, pv: &ProposedValue<GridmintContext>) {
@@ -768,7 +791,7 @@ impl<A: Application> State<A> {
         let validity = match self.verdicts.get(&(height, id)) {
             Some(v) => *v,
             None => {
-                let validity = match self.app.validate(&block) {
+                let validity = match blocking(|| self.app.validate(&block)) {
                     Ok(()) => Validity::Valid,
                     Err(reason) => {
                         warn!(moniker = %self.moniker, %height, producer = %ValidatorAddress(block.header.producer), %reason, "block invalid");
@@ -850,7 +873,7 @@ impl<A: Application> State<A> {
             if self.committed == Some((height, value_id)) {
                 return Ok(());
             }
-            return match self.app.decided(height) {
+            return match blocking(|| self.app.decided(height)) {
                 Some((block, _)) if block.value().value_id() != value_id => {
                     Err(AppError::ConflictingCommit { height, committed: block.value().value_id(), decided: value_id })
                 }
@@ -864,7 +887,7 @@ impl<A: Application> State<A> {
         let block = held.block.clone();
         debug_assert_eq!(block.value().value_id(), value_id);
         let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(certificate, extensions);
-        self.app.commit(&block, &cert).map_err(|reason| AppError::CommitFailed { height, reason })?;
+        blocking(|| self.app.commit(&block, &cert)).map_err(|reason| AppError::CommitFailed { height, reason })?;
         info!(moniker = %self.moniker, %height, %value_id, round = ?cert.round, txs = block.txs.len(), "committed");
         self.committed = Some((height, value_id));
         Ok(())
@@ -947,7 +970,8 @@ impl<A: Application> State<A> {
                 let r = round.as_u32().unwrap_or(0);
                 self.restore(height);
                 if !self.built.contains_key(&(height, r)) {
-                    let block = self.app.build(height, round, self.me);
+                    let me = self.me;
+                    let block = blocking(|| self.app.build(height, round, me));
                     if block.header.height != height || block.header.producer != self.me.0 {
                         return Err(AppError::BadBuild {
                             height,
@@ -1057,7 +1081,7 @@ impl<A: Application> State<A> {
                 let mut bytes = 0u64;
                 let mut h = start;
                 while h <= end {
-                    let Some((block, certificate)) = self.app.decided(h) else { break };
+                    let Some((block, certificate)) = blocking(|| self.app.decided(h)) else { break };
                     let value_bytes = block.canonical_bytes();
                     // about what the engine will count (it drops every value past its limit):
                     // the block, each commit signature, the framing
