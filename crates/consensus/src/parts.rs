@@ -120,8 +120,9 @@ pub fn parse_stream_id(id: &StreamId) -> Option<(Height, u32)> {
     Some((Height(height), round))
 }
 
-/// Splits transactions into chunks of at most `budget` bytes ([`tx_weight`]); a transaction over
-/// the budget is a chunk of its own. No chunk is empty; no transactions, no chunks.
+/// Splits transactions into chunks of at most `budget` bytes (64 per signature plus each
+/// transaction's length); a transaction over the budget is a chunk of its own. No chunk is empty;
+/// no transactions, no chunks.
 pub fn chunk_txs(txs: &[SignedTxBytes], budget: usize) -> Vec<&[SignedTxBytes]> {
     let mut chunks = Vec::new();
     let mut start = 0;
