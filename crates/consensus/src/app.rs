@@ -61,8 +61,9 @@
 //! runs on the loop's task (through `block_in_place` on a multi-threaded runtime), not on a
 //! thread of its own. One Byzantine validator signing blocks for many rounds of a height can
 //! still fill that height's bounds, so that this node votes nil on a later honest value of the
-//! height (and stops on [`AppError::MissingBlock`] should the others decide it). Equivocation
-//! evidence from `Finalized` is logged, not stored.
+//! height (and stops on [`AppError::MissingBlock`] should the others decide it); likewise a sync
+//! peer answering with valid-looking blocks of the height it is asked for (synced blocks share
+//! the bounds with proposals). Equivocation evidence from `Finalized` is logged, not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
