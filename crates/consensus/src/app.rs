@@ -15,11 +15,11 @@
 //! | `StartedRound` | the undecided values already known for the height (those for that round, and those that arrived for the height before it started, checked now) |
 //! | `GetValue` | [`Application::build`] once per (height, round), persisted ([`Application::persist_block`]) before it is returned; the same value on a repeat, and after a restart the persisted one; its parts published through the network channel |
 //! | `ReceivedProposalPart` | `None` until the [`Assembler`] completes a stream (authenticated at its `Init`: the proposer checked against [`Application::validator_set`] and the context's proposer selection, its signature verified); then [`Application::validate`] gives `Valid` (the block kept and persisted first) or `Invalid`, once per value id. A value for the next height waits until that height starts (its parent is not executed yet) |
-//! | `Decided` | [`Application::commit`] of the block whose id the certificate names (held in memory or persisted before a restart), with the certificate and its vote extensions |
+//! | `Decided` | [`Application::commit`] of the block whose id the certificate names (held in memory, else read back from the application's store: persisted before a restart, or a synced block pushed out of memory), with the certificate and its vote extensions |
 //! | `Finalized` | `Next::Start(h + 1)` once height `h` is committed (committing now if `Decided` did not), the persisted blocks through `h` forgotten ([`Application::forget_blocks_through`]) |
 //! | `GetDecidedValues` | [`Application::decided`] over the range clamped to what is held, at most [`MAX_SYNC_BATCH`] heights and about value sync's `max_response_size` in bytes (at least one value) |
 //! | `GetHistoryMinHeight` | [`Application::history_min_height`] |
-//! | `ProcessSyncedValue` | the decoded [`Block`], checked: `Verdict` (`Valid`, the block kept and persisted first, or `Invalid`), `PeerFault` for bytes that are no block of that height and proposer, `LocalTransientError` when it is not for the next height or cannot be kept |
+//! | `ProcessSyncedValue` | the decoded [`Block`], checked: `Verdict` (`Valid`, the block persisted and kept apart from proposals first, or `Invalid`), `PeerFault` for bytes that are no block of that height and proposer, `LocalTransientError` when it is not for the next height |
 //! | `ExtendVote` / `VerifyVoteExtensions` | `None` / all accepted (gridmint has no vote extensions) |
 //! | `RestreamProposal` | the parts of the value, rebuilt from its block as its proposer first published them (its round, pol round and signature): a value this node built, or one it assembled from another validator's stream and holds (the engine pairs a proposal with its value by id across the rounds of a height, so a re-proposal in a later round needs the original stream only) |
 //!
@@ -50,9 +50,12 @@
 //! bounds and a window of heights around the current one. Another validator's blocks are bounded
 //! by count ([`MAX_BLOCKS_PER_HEIGHT`] a height) and by bytes ([`HeldLimits`]: a height, and in
 //! all); this node's own blocks are always kept. A block that would pass a bound is not kept and
-//! its value not reported valid. Blocks found invalid are not kept (only the verdict, at most
-//! [`MAX_VERDICTS_PER_HEIGHT`] a height). A built block is held once (shared), its parts rebuilt
-//! when published.
+//! its value not reported valid. Valid synced blocks are kept apart, at most
+//! [`SYNCED_BLOCKS_PER_HEIGHT`] a height in memory, a further one pushing the oldest out (it
+//! stays persisted, and is read back should it be decided): a sync peer answering with
+//! valid-looking blocks of the height cannot shut out the real one. Blocks found invalid are not
+//! kept (only the verdict, at most [`MAX_VERDICTS_PER_HEIGHT`] a height). A built block is held
+//! once (shared), its parts rebuilt when published.
 //!
 //! # Not here yet
 //!
@@ -61,11 +64,10 @@
 //! runs on the loop's task (through `block_in_place` on a multi-threaded runtime), not on a
 //! thread of its own. One Byzantine validator signing blocks for many rounds of a height can
 //! still fill that height's bounds, so that this node votes nil on a later honest value of the
-//! height (and stops on [`AppError::MissingBlock`] should the others decide it); likewise a sync
-//! peer answering with valid-looking blocks of the height it is asked for (synced blocks share
-//! the bounds with proposals). Equivocation evidence from `Finalized` is logged, not stored.
+//! height (and stops on [`AppError::MissingBlock`] should the others decide it). Equivocation
+//! evidence from `Finalized` is logged, not stored.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,8 +109,13 @@ pub type DecidedCertificate = ExtendedCommitCertificate<GridmintContext>;
 /// The most heights one `GetDecidedValues` answer carries.
 pub const MAX_SYNC_BATCH: u64 = 64;
 
-/// The most blocks kept for one height (built, assembled, synced or waiting for the height).
+/// The most proposals' blocks kept for one height (built, assembled, or waiting for the height).
 pub const MAX_BLOCKS_PER_HEIGHT: usize = 64;
+
+/// The most synced blocks held in memory for one height, apart from proposals: a further one
+/// replaces the oldest (which stays persisted, see [`Application::persist_block`], and is read
+/// back from the store should it be decided).
+pub const SYNCED_BLOCKS_PER_HEIGHT: usize = 4;
 
 /// The most verdicts (valid or invalid, by value id) remembered for one height, so that a value
 /// arriving again is not validated again.
@@ -170,7 +177,9 @@ pub trait Application: Send + 'static {
     ///   value sync) that the loop is about to report `Valid`. Blocks found invalid are never
     ///   persisted (nor kept: committing one would fail anyway).
     ///
-    /// On `Ok` the block must be durable (written and synced): the reply follows at once. It may
+    /// On `Ok` the block must be durable (written and synced): the reply follows at once, and the
+    /// loop may drop its own copy of a synced block and read it back later through
+    /// [`Application::persisted_blocks`]. It may
     /// be called again for a block already persisted, and must then succeed without storing a
     /// second copy. An `Err` (a disk failure) ends the loop with [`AppError::Persist`]
     /// (fail-stop) before anything is replied. The default persists nothing, which is safe only
@@ -186,7 +195,9 @@ pub trait Application: Send + 'static {
     /// persisted with (in any order). The loop asks once per height it works at after it starts
     /// (`ConsensusReady`, `StartedRound`, `GetValue`, `Decided` after a restart, never a height
     /// already committed) and keeps what it gets, so that a value the engine replays from its WAL
-    /// can still be re-proposed or committed. The default returns nothing.
+    /// can still be re-proposed or committed; and again when `Decided` names a synced block the
+    /// loop pushed out of memory (it keeps at most [`SYNCED_BLOCKS_PER_HEIGHT`]). The default
+    /// returns nothing.
     fn persisted_blocks(&self, height: Height) -> Vec<(Option<Round>, Block)> {
         let _ = height;
         Vec::new()
@@ -231,11 +242,11 @@ pub struct Settings {
     pub held: HeldLimits,
 }
 
-/// The byte bounds on the full blocks the loop holds once their streams are complete (built,
-/// assembled, synced, or waiting for their height to start), measured as
-/// [`crate::parts::block_weight`]. This node's own blocks are always kept (and counted); another
-/// validator's block that would pass a bound is not kept, and its value is then not reported
-/// valid (a synced one is a local transient error), since a value reported valid must have its
+/// The byte bounds on the full blocks of proposals the loop holds once their streams are complete
+/// (built, assembled, or waiting for their height to start; synced blocks are kept apart, see
+/// [`SYNCED_BLOCKS_PER_HEIGHT`]), measured as [`crate::parts::block_weight`]. This node's own
+/// blocks are always kept (and counted); another validator's block that would pass a bound is not
+/// kept, and its value is then not reported valid, since a value reported valid must have its
 /// block should it be decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeldLimits {
@@ -453,6 +464,7 @@ pub fn spawn_loop<A: Application>(settings: &Settings, app: A, channels: Channel
         current: start_height,
         built: BTreeMap::new(),
         blocks: BTreeMap::new(),
+        synced: BTreeMap::new(),
         verdicts: BTreeMap::new(),
         undecided: BTreeMap::new(),
         waiting: BTreeMap::new(),
@@ -624,8 +636,11 @@ struct State<A> {
     current: Height,
     /// Values this node built, by (height, round); their blocks are in `blocks` too.
     built: BTreeMap<(Height, u32), Built>,
-    /// Full blocks of valid values (built, assembled, synced, restored), by (height, value id).
+    /// Full blocks of valid values (built, assembled, restored), by (height, value id).
     blocks: BTreeMap<(Height, ValueId), Held>,
+    /// Valid synced blocks by height, the oldest first (at most [`SYNCED_BLOCKS_PER_HEIGHT`]),
+    /// apart from the bounds on proposals' blocks.
+    synced: BTreeMap<Height, VecDeque<(ValueId, Arc<Block>)>>,
     /// The validity found for each value checked, so that a value arriving again (a restream, a
     /// replay under another publisher) is not validated again.
     verdicts: BTreeMap<(Height, ValueId), Validity>,
@@ -725,7 +740,7 @@ impl<A: Application> State<A> {
 
     /// Keeps a block by its value id. Another validator's blocks are bounded by count
     /// ([`MAX_BLOCKS_PER_HEIGHT`] a height) and bytes ([`HeldLimits`]): an equivocating proposer
-    /// or a sync peer can send many; this node's own block (`own`), or one restored from the
+    /// can send many; this node's own block (`own`), or one restored from the
     /// application's store, is always kept. A value whose block is not kept is never reported
     /// valid: were it decided, the block would be missing.
     fn keep_block(&mut self, height: Height, id: ValueId, block: Arc<Block>, own: bool) -> Kept {
@@ -789,10 +804,28 @@ impl<A: Application> State<A> {
     /// ([`Application::persist_block`]) before the caller replies. `Err` only if persisting fails.
     fn verdict(&mut self, id: ValueId, block: Block) -> Result<Checked, AppError> {
         let height = block.header.height;
-        let validity = match self.verdicts.get(&(height, id)) {
+        if self.validity(id, &block) == Validity::Invalid {
+            return Ok(Checked::Invalid);
+        }
+        let block = Arc::new(block);
+        match self.keep_block(height, id, block.clone(), false) {
+            Kept::Refused => Ok(Checked::NotKept),
+            Kept::Already => Ok(Checked::Valid),
+            Kept::New => {
+                self.persist(None, &block)?;
+                Ok(Checked::Valid)
+            }
+        }
+    }
+
+    /// The validity of `block` (value `id`) at the current height: the verdict already found for
+    /// it, else [`Application::validate`]'s, remembered.
+    fn validity(&mut self, id: ValueId, block: &Block) -> Validity {
+        let height = block.header.height;
+        match self.verdicts.get(&(height, id)) {
             Some(v) => *v,
             None => {
-                let validity = match blocking(|| self.app.validate(&block)) {
+                let validity = match blocking(|| self.app.validate(block)) {
                     Ok(()) => Validity::Valid,
                     Err(reason) => {
                         warn!(moniker = %self.moniker, %height, producer = %ValidatorAddress(block.header.producer), %reason, "block invalid");
@@ -805,19 +838,28 @@ impl<A: Application> State<A> {
                 }
                 validity
             }
-        };
-        if validity == Validity::Invalid {
-            return Ok(Checked::Invalid);
         }
-        let block = Arc::new(block);
-        match self.keep_block(height, id, block.clone(), false) {
-            Kept::Refused => Ok(Checked::NotKept),
-            Kept::Already => Ok(Checked::Valid),
-            Kept::New => {
-                self.persist(None, &block)?;
-                Ok(Checked::Valid)
-            }
+    }
+
+    /// Files a valid synced block (persisted first): a further one past
+    /// [`SYNCED_BLOCKS_PER_HEIGHT`] pushes the oldest out of memory. That is safe only because it
+    /// stays persisted: the engine compares a synced value's id with its certificate after the
+    /// reply, asynchronously, so the block pushed out may be the one it decides next, and
+    /// [`State::commit`] then reads it back through [`Application::persisted_blocks`].
+    fn keep_synced(&mut self, id: ValueId, block: Block) -> Result<(), AppError> {
+        let height = block.header.height;
+        if self.blocks.contains_key(&(height, id))
+            || self.synced.get(&height).is_some_and(|q| q.iter().any(|(i, _)| *i == id))
+        {
+            return Ok(());
         }
+        self.persist(None, &block)?;
+        let slots = self.synced.entry(height).or_default();
+        slots.push_back((id, Arc::new(block)));
+        if slots.len() > SYNCED_BLOCKS_PER_HEIGHT {
+            slots.pop_front();
+        }
+        Ok(())
     }
 
     /// Checks an assembled proposal at the current height and files it.
@@ -851,6 +893,7 @@ impl<A: Application> State<A> {
         self.built = self.built.split_off(&(above, 0));
         self.blocks = self.blocks.split_off(&(above, ValueId([0; 32])));
         self.verdicts = self.verdicts.split_off(&(above, ValueId([0; 32])));
+        self.synced = self.synced.split_off(&above);
         self.undecided = self.undecided.split_off(&(above, 0));
         self.waiting = self.waiting.split_off(&above);
         self.held_by_height = self.held_by_height.split_off(&above);
@@ -882,10 +925,19 @@ impl<A: Application> State<A> {
             };
         }
         self.restore(height);
-        let Some(held) = self.blocks.get(&(height, value_id)) else {
-            return Err(AppError::MissingBlock { height, value_id });
+        let held = self.blocks.get(&(height, value_id)).map(|h| h.block.clone()).or_else(|| {
+            self.synced.get(&height).and_then(|q| q.iter().find(|(i, _)| *i == value_id)).map(|(_, b)| b.clone())
+        });
+        let block = match held {
+            Some(block) => block,
+            // a synced block pushed out of memory, read back from the store
+            None => blocking(|| self.app.persisted_blocks(height))
+                .into_iter()
+                .map(|(_, b)| b)
+                .find(|b| b.header.height == height && b.value().value_id() == value_id)
+                .map(Arc::new)
+                .ok_or(AppError::MissingBlock { height, value_id })?,
         };
-        let block = held.block.clone();
         debug_assert_eq!(block.value().value_id(), value_id);
         let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(certificate, extensions);
         blocking(|| self.app.commit(&block, &cert)).map_err(|reason| AppError::CommitFailed { height, reason })?;
@@ -1116,15 +1168,12 @@ impl<A: Application> State<A> {
                     Ok(block) => {
                         let value = block.value();
                         let id = value.value_id();
-                        let validity = match self.verdict(id, block)? {
-                            Checked::Valid => Validity::Valid,
-                            Checked::Invalid => Validity::Invalid,
-                            Checked::NotKept => {
-                                // not a verdict on the peer: this node holds too much for the height
-                                let _ = reply.send(SyncedValueOutcome::LocalTransientError);
-                                return Ok(());
-                            }
-                        };
+                        // apart from proposals' bounds: a sync peer can send many valid-looking
+                        // blocks of the height (the engine checks the id after this reply)
+                        let validity = self.validity(id, &block);
+                        if validity == Validity::Valid {
+                            self.keep_synced(id, block)?;
+                        }
                         info!(moniker = %self.moniker, %height, value_id = %id, ?validity, "synced a value");
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,

@@ -918,3 +918,61 @@ async fn a_value_proposed_by_another_is_restreamed_as_it_was_published() {
     }
     h.stop().await;
 }
+
+/// A sync peer can answer with valid-looking blocks of the height asked for (its header fields
+/// are public; the engine compares the value id with the certificate only after the reply):
+/// they are kept apart from proposals, a few a height in memory, so neither the proposals'
+/// bounds nor the junk shut out the real block; one pushed out of memory stays persisted and
+/// still commits when decided.
+#[tokio::test]
+async fn junk_synced_blocks_do_not_shut_out_the_real_one() {
+    let toy = Toy::new();
+    let proposer = signer(2).address();
+    let blocks: Vec<Block> = (0..10)
+        .map(|i| {
+            let mut block = toy.block(Height(1), proposer);
+            block.txs = vec![SignedTxBytes { signature: [4; 64], tx: format!("synced {i}").into_bytes() }];
+            block
+        })
+        .collect();
+    // bounds so small that no other validator's proposal would be kept
+    let h = Harness::with(toy, |s| s.held = HeldLimits { max_bytes_per_height: 10, max_bytes: 10 });
+    let _ = h.ask(|reply| AppMsg::ConsensusReady { reply }).await;
+    for block in &blocks {
+        let outcome = h
+            .ask(|reply| AppMsg::ProcessSyncedValue {
+                height: Height(1),
+                round: Round::new(0),
+                proposer,
+                value_bytes: block.canonical_bytes().into(),
+                reply,
+            })
+            .await;
+        assert!(
+            matches!(&outcome, SyncedValueOutcome::Verdict(pv) if pv.validity == Validity::Valid && pv.value == block.value()),
+            "{outcome:?}"
+        );
+    }
+    // the first one, long pushed out of memory, is decided: read back from the store
+    let id = blocks[0].value().value_id();
+    let _ = h
+        .ask(|reply| AppMsg::Decided {
+            certificate: certificate(Height(1), id),
+            extensions: VoteExtensions::default(),
+            reply,
+        })
+        .await;
+    let next = h
+        .ask(|reply| AppMsg::Finalized {
+            certificate: certificate(Height(1), id),
+            extensions: VoteExtensions::default(),
+            evidence: no_evidence(),
+            reply,
+        })
+        .await;
+    assert!(matches!(next, Next::Start(Height(2), _)), "{next:?}");
+    let toy = h.stop().await;
+    assert_eq!(toy.store[&1].0, blocks[0]);
+    assert_eq!(toy.persisted.len(), 10);
+    assert!(toy.files().is_empty(), "forgotten once committed");
+}
