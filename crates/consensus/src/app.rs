@@ -183,8 +183,9 @@ pub trait Application: Send + 'static {
     /// be called again for a block already persisted, and must then succeed without storing a
     /// second copy. An `Err` (a disk failure) ends the loop with [`AppError::Persist`]
     /// (fail-stop) before anything is replied. The default persists nothing, which is safe only
-    /// without crashes: a node must override it together with
-    /// [`Application::persisted_blocks`] and [`Application::forget_blocks_through`].
+    /// without crashes and with at most [`SYNCED_BLOCKS_PER_HEIGHT`] synced blocks a height
+    /// (tests): a node must override it together with [`Application::persisted_blocks`] and
+    /// [`Application::forget_blocks_through`].
     fn persist_block(&mut self, round: Option<Round>, block: &Block) -> Result<(), String> {
         let _ = (round, block);
         Ok(())
