@@ -28,7 +28,9 @@
 //! The bytes of every message that holds a value or an `Init` part changed in step 4 of the
 //! plan, because the value changed (header and transactions root instead of the whole block) and
 //! `Init` gained the transaction count and root; this happened before any node ran, so the
-//! version byte stayed 1 and the golden vectors were re-blessed.
+//! version byte stayed 1 and the golden vectors were re-blessed. They were re-blessed once more,
+//! still before any node ran, when the proposer's signature moved from `Fin` to `Init` (so that a
+//! stream is authenticated at its first part; `Fin` is now an empty marker).
 //!
 //! Decoding is strict and total: it never panics on any input (a property test feeds it
 //! arbitrary bytes), refuses an unknown version and trailing bytes, and refuses any encoding
@@ -331,6 +333,7 @@ impl Mirror for SignedConsensusMsg<GridmintContext> {
 // Proposal parts and their stream.
 
 #[derive(Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // as ProposalPart: one Init a stream
 enum ProposalPartWire {
     Init {
         height: u64,
@@ -342,13 +345,12 @@ enum ProposalPartWire {
         parent_state_root: [u8; 32],
         tx_count: u32,
         txs_root: [u8; 32],
+        signature: Sig64,
     },
     Data {
         txs: Vec<SignedTxBytes>,
     },
-    Fin {
-        signature: Sig64,
-    },
+    Fin,
 }
 
 impl Mirror for ProposalPart {
@@ -366,6 +368,7 @@ impl Mirror for ProposalPart {
                 parent_state_root,
                 tx_count,
                 txs_root,
+                signature,
             } => ProposalPartWire::Init {
                 height: height.0,
                 round: round.as_u32(),
@@ -376,9 +379,10 @@ impl Mirror for ProposalPart {
                 parent_state_root: *parent_state_root,
                 tx_count: *tx_count,
                 txs_root: *txs_root,
+                signature: sig(signature),
             },
             ProposalPart::Data { txs } => ProposalPartWire::Data { txs: txs.clone() },
-            ProposalPart::Fin { signature } => ProposalPartWire::Fin { signature: sig(signature) },
+            ProposalPart::Fin => ProposalPartWire::Fin,
         }
     }
 
@@ -394,6 +398,7 @@ impl Mirror for ProposalPart {
                 parent_state_root,
                 tx_count,
                 txs_root,
+                signature,
             } => ProposalPart::Init {
                 height: Height(height),
                 round: round_from(round),
@@ -404,14 +409,16 @@ impl Mirror for ProposalPart {
                 parent_state_root,
                 tx_count,
                 txs_root,
+                signature: sig_from(signature),
             },
             ProposalPartWire::Data { txs } => ProposalPart::Data { txs },
-            ProposalPartWire::Fin { signature } => ProposalPart::Fin { signature: sig_from(signature) },
+            ProposalPartWire::Fin => ProposalPart::Fin,
         })
     }
 }
 
 #[derive(Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // as ProposalPart: one Init a stream
 enum StreamContentWire {
     Data(ProposalPartWire),
     Fin,

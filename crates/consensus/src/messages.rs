@@ -8,11 +8,11 @@
 //!   [`Vote::extension`] is always `None` in practice; the field exists because the engine's
 //!   `Vote` trait requires it.
 //! - [`ProposalPart`]: a piece of a proposal as the proposer streams it (plan step 4):
-//!   [`ProposalPart::Init`] (the round, the header fields, the transaction count and root),
-//!   [`ProposalPart::Data`] (a chunk of the ordered transactions), [`ProposalPart::Fin`] (the
-//!   proposer's signature over the value id, see
-//!   [`crate::signing::proposal_parts_signing_bytes`]). [`crate::parts`] builds and reassembles
-//!   the streams.
+//!   [`ProposalPart::Init`] (the round, the header fields, the transaction count and root, and
+//!   the proposer's signature over the value id they give, see
+//!   [`crate::signing::proposal_parts_signing_bytes`]), [`ProposalPart::Data`] (a chunk of the
+//!   ordered transactions), [`ProposalPart::Fin`] (the end of the transactions).
+//!   [`crate::parts`] builds and reassembles the streams.
 
 use gridmint_core::Address;
 use malachitebft_app_channel::app::types::core::{self as mcore, NilOrVal, Round, SignedExtension, VoteType};
@@ -119,6 +119,7 @@ impl mcore::Vote<GridmintContext> for Vote {
 
 /// A piece of a streamed proposal.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one Init a stream: boxing it would save nothing worth an allocation
 pub enum ProposalPart {
     /// The first part: where the proposal belongs and the block's header fields.
     Init {
@@ -140,18 +141,20 @@ pub enum ProposalPart {
         tx_count: u32,
         /// [`crate::types::txs_root`] of those transactions.
         txs_root: [u8; 32],
+        /// The proposer's signature over (chain, height, round, pol round, value id, proposer),
+        /// see [`crate::signing::proposal_parts_signing_bytes`]: the value id is computable from
+        /// this part alone (the header fields, the count and the root), so a receiver
+        /// authenticates a stream at its first part, before it buffers any transaction.
+        signature: Signature,
     },
     /// A chunk of the ordered transactions.
     Data {
         /// The transactions, in block order.
         txs: Vec<SignedTxBytes>,
     },
-    /// The last part: the proposer's signature over (chain, height, round, pol round, value id,
-    /// proposer), see [`crate::signing::proposal_parts_signing_bytes`].
-    Fin {
-        /// The signature.
-        signature: Signature,
-    },
+    /// The last part: no more transactions follow (the signature is in `Init`, and the count and
+    /// root it covers authenticate every `Data` part).
+    Fin,
 }
 
 impl mcore::ProposalPart<GridmintContext> for ProposalPart {
@@ -160,6 +163,6 @@ impl mcore::ProposalPart<GridmintContext> for ProposalPart {
     }
 
     fn is_last(&self) -> bool {
-        matches!(self, ProposalPart::Fin { .. })
+        matches!(self, ProposalPart::Fin)
     }
 }

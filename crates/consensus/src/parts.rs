@@ -9,13 +9,17 @@
 //!
 //! | sequence | content |
 //! |---|---|
-//! | 0 | `Init`: height, round, pol round, proposer, time, parent hash, parent state root, transaction count and root |
+//! | 0 | `Init`: height, round, pol round, proposer, time, parent hash, parent state root, transaction count and root, and the proposer's signature over [`crate::signing::proposal_parts_signing_bytes`] |
 //! | 1..=k | `Data`: the ordered transactions in chunks of at most [`DATA_PART_BUDGET`] bytes (64 per signature plus each transaction's length; a larger transaction goes alone); none for an empty block |
-//! | k + 1 | `Fin`: the proposer's signature over [`crate::signing::proposal_parts_signing_bytes`] |
+//! | k + 1 | `Fin`: the end of the transactions (no fields) |
 //! | k + 2 | the stream's end (`StreamContent::Fin`) |
 //!
 //! The transaction root does not depend on the chunking ([`crate::types::txs_root`]), so a
-//! receiver does not check how a proposer chunked.
+//! receiver does not check how a proposer chunked. The signature is in `Init` because the value
+//! id is computable from `Init` alone (the header fields, the count and the root): a receiver
+//! authenticates a stream at its first part, before it buffers megabytes of transactions, and the
+//! count and root then authenticate every `Data` part. It covers the same bytes, under the same
+//! domain ([`crate::signing::PROPOSAL_PARTS_DOMAIN`]), as when it travelled in `Fin`.
 //!
 //! # Reassembly
 //!
@@ -29,19 +33,35 @@
 //!    sequence 0; one `Fin` part, right before the end; nothing past the end; `Init` agrees with the
 //!    stream id; no more transactions than `Init` announced; a duplicate part must equal the part
 //!    already held; the stream's caps ([`Limits`]);
-//! 2. once complete: the proposer is the one the caller's validator set selects for (height,
-//!    round); the transaction count and root recomputed from the `Data` parts equal `Init`'s; the
-//!    `Fin` signature verifies (`verify_strict`) against the proposer's address, which is its
-//!    ed25519 key, over the value id the header, count and root give.
+//! 2. on `Init`'s arrival: the proposer is the one the caller's validator set selects for
+//!    (height, round); the signature verifies (`verify_strict`) against the proposer's address,
+//!    which is its ed25519 key, over the value id the header, count and root give. The stream is
+//!    then *authenticated*;
+//! 3. once complete: the transaction count and root recomputed from the `Data` parts equal
+//!    `Init`'s.
 //!
 //! Every refusal is an [`AssemblyError`] and drops the stream; later parts of a stream that was
-//! refused or yielded are ignored (so a duplicate never yields twice). That memory of closed
-//! streams is bounded too (four times [`Limits::max_streams`], the lowest heights forgotten
-//! first), so a publisher replaying a whole stream long after could have it yielded again: the
-//! app must treat a value it already holds as a no-op. A stream dropped by eviction is not
-//! closed, so a restream by its proposer can still complete it. Memory is bounded: parts
-//! and bytes per stream (refused), open streams per peer and in all, and bytes in all (the oldest
-//! stream dropped). [`Assembler::prune_below`] forgets heights already decided.
+//! refused or yielded are ignored (so a duplicate never yields twice), except after a transient
+//! refusal ([`AssemblyError::is_transient`]: no validator set for the height yet, too many
+//! copies of the value open), after which the publisher may send the stream again. That memory
+//! of closed streams is bounded too (four times [`Limits::max_streams`], the lowest heights
+//! forgotten first), so a publisher replaying a whole stream long after could have it yielded
+//! again: the app must treat a value it already holds as a no-op. A stream dropped by eviction is
+//! not closed, so a restream by its proposer can still complete it.
+//!
+//! Memory is bounded: parts and bytes per stream (refused); open streams per publisher and in
+//! all, bytes in all, bytes held by unauthenticated streams (`Data` that arrived before its
+//! `Init`), and authenticated streams per value id (dropped). To keep a bound, unauthenticated
+//! streams go first (the oldest first), and an unauthenticated stream never pushes out an
+//! authenticated one: it is dropped itself. Publishers cost nothing to make (gossip relays any
+//! source), so a flood of junk streams under fresh publishers only ever evicts junk: the honest
+//! proposer's stream, authenticated by its first part, stays. Authenticated streams are evicted,
+//! the oldest first, only for another authenticated stream, which only a validator can sign (for
+//! a round it proposes) or a relay can copy (at most [`Limits::max_streams_per_value`] copies of
+//! one value); and the streams of the current (height, round), once the caller names the round
+//! ([`Assembler::set_current_round`]), only for one another, so that a validator signing streams
+//! for many other rounds cannot evict the live proposal. [`Assembler::prune_below`] forgets
+//! heights already decided.
 //!
 //! Not checked here (the app's part, plan step 4): each transaction's signature and envelope,
 //! the time against the parent's and the local clock.
@@ -54,10 +74,13 @@ use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::core::Round;
 use malachitebft_app_channel::app::types::streaming::{StreamId, StreamMessage};
 use malachitebft_signing::Error as SigningError;
+use malachitebft_signing_ed25519::Signature;
 
 use crate::messages::ProposalPart;
 use crate::signing::{ChainId, GridmintSigner, GridmintVerifier};
-use crate::types::{Block, BlockHeader, BlockValue, Height, SignedTxBytes, TxsRootHasher, ValidatorAddress};
+use crate::types::{
+    Block, BlockHeader, BlockValue, Height, SignedTxBytes, TxsRootHasher, ValidatorAddress, ValueId, txs_root,
+};
 
 /// The byte budget of one `Data` part: 1 MiB of transactions (64 bytes per signature plus each
 /// transaction's length). A part then stays well inside the network's 4 MiB message limit.
@@ -70,6 +93,12 @@ fn tx_weight(tx: &SignedTxBytes) -> usize {
 
 /// The accounted size of an `Init` or a `Fin` part (a bound on their fields).
 const SMALL_PART_WEIGHT: usize = 256;
+
+/// The accounted size of a whole block: its header (as an `Init` part) and every transaction
+/// ([`DATA_PART_BUDGET`]'s measure). The app loop's byte bounds on the blocks it holds use it.
+pub fn block_weight(block: &Block) -> usize {
+    block.txs.iter().fold(SMALL_PART_WEIGHT, |acc, tx| acc.saturating_add(tx_weight(tx)))
+}
 
 /// The stream id of the proposal at (height, round): the height as u64 big-endian, then the
 /// round as u32 big-endian.
@@ -91,8 +120,9 @@ pub fn parse_stream_id(id: &StreamId) -> Option<(Height, u32)> {
     Some((Height(height), round))
 }
 
-/// Splits transactions into chunks of at most `budget` bytes ([`tx_weight`]); a transaction over
-/// the budget is a chunk of its own. No chunk is empty; no transactions, no chunks.
+/// Splits transactions into chunks of at most `budget` bytes (64 per signature plus each
+/// transaction's length); a transaction over the budget is a chunk of its own. No chunk is empty;
+/// no transactions, no chunks.
 pub fn chunk_txs(txs: &[SignedTxBytes], budget: usize) -> Vec<&[SignedTxBytes]> {
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -137,9 +167,24 @@ pub fn proposal_parts(
     if round.as_u32().is_none() {
         return Err(StreamOutError::NilRound);
     }
+    let signature = signer.sign_proposal_parts(round, pol_round, &block.value())?;
+    signed_proposal_parts(block, round, pol_round, signature)
+}
+
+/// The ordered parts of `block` proposed at `round` with a signature already made (by its
+/// producer, over [`crate::signing::proposal_parts_signing_bytes`]): what a validator replays
+/// when the engine asks it to restream a value another validator proposed. Not checked here: a
+/// wrong signature makes every receiver refuse the stream.
+pub fn signed_proposal_parts(
+    block: &Block,
+    round: Round,
+    pol_round: Round,
+    signature: Signature,
+) -> Result<Vec<ProposalPart>, StreamOutError> {
+    if round.as_u32().is_none() {
+        return Err(StreamOutError::NilRound);
+    }
     let tx_count = u32::try_from(block.txs.len()).map_err(|_| StreamOutError::TooManyTxs)?;
-    let value = block.value();
-    let signature = signer.sign_proposal_parts(round, pol_round, &value)?;
     let h = &block.header;
     let mut parts = vec![ProposalPart::Init {
         height: h.height,
@@ -150,12 +195,13 @@ pub fn proposal_parts(
         parent_hash: h.parent_hash,
         parent_state_root: h.parent_state_root,
         tx_count,
-        txs_root: value.txs_root(),
+        txs_root: txs_root(&block.txs),
+        signature,
     }];
     for chunk in chunk_txs(&block.txs, DATA_PART_BUDGET) {
         parts.push(ProposalPart::Data { txs: chunk.to_vec() });
     }
-    parts.push(ProposalPart::Fin { signature });
+    parts.push(ProposalPart::Fin);
     Ok(parts)
 }
 
@@ -168,7 +214,27 @@ pub fn stream_messages(
     signer: &GridmintSigner,
 ) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
     let parts = proposal_parts(block, round, pol_round, signer)?;
-    let id = stream_id(block.header.height, round.as_u32().ok_or(StreamOutError::NilRound)?);
+    wrap(block.header.height, round, parts)
+}
+
+/// [`signed_proposal_parts`] wrapped as the engine's stream messages: the same messages
+/// [`stream_messages`] gave the producer, byte for byte (ed25519 signatures are deterministic).
+pub fn signed_stream_messages(
+    block: &Block,
+    round: Round,
+    pol_round: Round,
+    signature: Signature,
+) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
+    let parts = signed_proposal_parts(block, round, pol_round, signature)?;
+    wrap(block.header.height, round, parts)
+}
+
+fn wrap(
+    height: Height,
+    round: Round,
+    parts: Vec<ProposalPart>,
+) -> Result<Vec<StreamMessage<ProposalPart>>, StreamOutError> {
+    let id = stream_id(height, round.as_u32().ok_or(StreamOutError::NilRound)?);
     let mut messages: Vec<_> = parts
         .into_iter()
         .enumerate()
@@ -191,8 +257,14 @@ pub struct Limits {
     pub max_streams_per_peer: usize,
     /// Open streams in all; one more drops the oldest.
     pub max_streams: usize,
-    /// Bytes held in all; more drops the oldest streams.
+    /// Bytes held in all; more drops the oldest streams (unauthenticated ones first).
     pub max_total_bytes: usize,
+    /// Bytes held in all by streams whose `Init` has not arrived yet (their `Data` parts came
+    /// first); more drops the oldest of them.
+    pub max_unauthenticated_bytes: usize,
+    /// Authenticated streams of one value id (one signed `Init` replayed by other publishers);
+    /// a further one is dropped.
+    pub max_streams_per_value: usize,
     /// How many heights below the current one a stream may be for.
     pub heights_behind: u64,
     /// How many heights above the current one a stream may be for.
@@ -201,7 +273,8 @@ pub struct Limits {
 
 impl Default for Limits {
     /// 64 MiB and 4,096 messages a stream (a 100,000-transfer block is about 20 MiB), 4 streams a
-    /// peer, 64 streams and 256 MiB in all, heights from one below to two above the current one.
+    /// peer, 64 streams and 256 MiB in all (8 MiB of them before their `Init`), 4 streams a value
+    /// id, heights from one below to two above the current one.
     fn default() -> Self {
         Limits {
             max_parts_per_stream: 4096,
@@ -210,6 +283,8 @@ impl Default for Limits {
             max_streams_per_peer: 4,
             max_streams: 64,
             max_total_bytes: 256 << 20,
+            max_unauthenticated_bytes: 8 << 20,
+            max_streams_per_value: 4,
             heights_behind: 1,
             heights_ahead: 2,
         }
@@ -311,9 +386,22 @@ pub enum AssemblyError {
     /// The stream ended without a `Fin` part.
     #[error("the stream ended without a Fin part")]
     MissingFin,
-    /// The `Fin` signature does not verify.
-    #[error("the Fin signature does not verify against the proposer's key")]
+    /// The `Init` signature does not verify against the proposer's key.
+    #[error("the Init signature does not verify against the proposer's key")]
     BadSignature,
+    /// As many authenticated streams of this value are open already (copies of one signed `Init`
+    /// from other publishers): this one is dropped, not remembered as refused.
+    #[error("{0} streams of value {1} are open already")]
+    TooManyCopies(usize, ValueId),
+}
+
+impl AssemblyError {
+    /// Whether the refusal may not hold later, so the stream is dropped without being
+    /// remembered as refused (its publisher may send it again): no validator set known yet for
+    /// its height, or too many copies of its value open now.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, AssemblyError::UnknownProposer(..) | AssemblyError::TooManyCopies(..))
+    }
 }
 
 /// A complete, checked proposal: what the app validates and executes next.
@@ -329,6 +417,8 @@ pub struct AssembledProposal {
     pub pol_round: Round,
     /// The proposer (the block's producer).
     pub proposer: ValidatorAddress,
+    /// The proposer's signature from `Init` ([`signed_stream_messages`] replays the stream).
+    pub signature: Signature,
 }
 
 type Key = (PeerId, StreamId);
@@ -337,6 +427,8 @@ struct Stream {
     height: Height,
     round: u32,
     opened: u64,
+    /// The value `Init` announces, once `Init` arrived and its signature verified.
+    value: Option<BlockValue>,
     parts: BTreeMap<u64, ProposalPart>,
     end: Option<u64>,
     fin_at: Option<u64>,
@@ -352,6 +444,10 @@ impl Stream {
     fn is_complete(&self) -> bool {
         self.end.is_some_and(|end| self.parts.len() as u64 == end)
     }
+
+    fn authenticated(&self) -> bool {
+        self.value.is_some()
+    }
 }
 
 /// Reassembles proposal streams (see the module documentation).
@@ -359,11 +455,13 @@ pub struct Assembler {
     verifier: GridmintVerifier,
     limits: Limits,
     current: Height,
+    current_round: Option<u32>,
     streams: BTreeMap<Key, Stream>,
     /// Streams yielded or refused, by height: their later parts are ignored.
     closed: BTreeMap<Key, Height>,
     next_opened: u64,
     total_bytes: usize,
+    unauthenticated_bytes: usize,
     evicted: u64,
 }
 
@@ -374,10 +472,12 @@ impl Assembler {
             verifier: GridmintVerifier::new(chain_id),
             limits,
             current,
+            current_round: None,
             streams: BTreeMap::new(),
             closed: BTreeMap::new(),
             next_opened: 0,
             total_bytes: 0,
+            unauthenticated_bytes: 0,
             evicted: 0,
         }
     }
@@ -385,8 +485,31 @@ impl Assembler {
     /// Moves the window to `height` (the height consensus is at) and forgets every stream below
     /// the window.
     pub fn set_current_height(&mut self, height: Height) {
+        if height != self.current {
+            self.current_round = None;
+        }
         self.current = height;
         self.prune_below(Height(height.0.saturating_sub(self.limits.heights_behind)));
+    }
+
+    /// The round consensus is in at the current height: the authenticated streams of (current
+    /// height, `round`) — its proposer's — are evicted only for one another, never to make room
+    /// for any other stream. Forgotten when the height changes.
+    pub fn set_current_round(&mut self, round: u32) {
+        self.current_round = Some(round);
+    }
+
+    /// How a stream ranks for eviction: unauthenticated (0) go first, then authenticated ones
+    /// (1), then the authenticated streams of the current (height, round) (2). A stream only
+    /// pushes out streams of its rank or below.
+    fn rank(&self, s: &Stream) -> u8 {
+        if !s.authenticated() {
+            0
+        } else if s.height == self.current && Some(s.round) == self.current_round {
+            2
+        } else {
+            1
+        }
     }
 
     /// The current height.
@@ -418,9 +541,17 @@ impl Assembler {
         self.evicted
     }
 
+    /// How many open streams are authenticated (their `Init` arrived and verified).
+    pub fn authenticated_streams(&self) -> usize {
+        self.streams.values().filter(|s| s.authenticated()).count()
+    }
+
     fn remove(&mut self, key: &Key) -> Option<Stream> {
         let stream = self.streams.remove(key)?;
         self.total_bytes -= stream.bytes;
+        if !stream.authenticated() {
+            self.unauthenticated_bytes -= stream.bytes;
+        }
         Some(stream)
     }
 
@@ -436,14 +567,24 @@ impl Assembler {
         }
     }
 
-    fn evict_oldest(&mut self, peer: Option<&PeerId>, except: &Key) -> bool {
-        let oldest = self
+    /// Drops one stream to make room for `keep` (of `peer`'s streams only, if given): the lowest
+    /// [`Assembler::rank`] first, the oldest first within a rank, never one that ranks above
+    /// `keep`; `keep` itself if nothing else may go, unless it is a stream of the current
+    /// (height, round). Whether one was dropped.
+    fn evict_one(&mut self, peer: Option<&PeerId>, keep: &Key) -> bool {
+        let Some(keep_rank) = self.streams.get(keep).map(|s| self.rank(s)) else {
+            return false;
+        };
+        let victim = self
             .streams
             .iter()
-            .filter(|(k, _)| *k != except && peer.is_none_or(|p| k.0 == *p))
-            .min_by_key(|(_, s)| s.opened)
-            .map(|(k, _)| k.clone());
-        match oldest {
+            .filter(|(k, _)| *k != keep && peer.is_none_or(|p| k.0 == *p))
+            .map(|(k, s)| (self.rank(s), s.opened, k))
+            .filter(|(rank, _, _)| *rank <= keep_rank)
+            .min()
+            .map(|(_, _, k)| k.clone())
+            .or_else(|| (keep_rank < 2).then(|| keep.clone()));
+        match victim {
             Some(key) => {
                 self.remove(&key);
                 self.evicted += 1;
@@ -454,9 +595,11 @@ impl Assembler {
     }
 
     /// Takes one message published by `published_by`. `expected_proposer` gives the proposer the
-    /// validator set selects for (height, round), or `None` if it knows none. Returns the proposal
-    /// once its stream is complete and checked, `None` while it is not (or for a part of a stream
-    /// already yielded or refused), and an error, dropping the stream, for a malformed one.
+    /// validator set selects for (height, round), or `None` if it knows none; it is asked when the
+    /// stream's `Init` arrives, whose signature is then checked before the stream counts as
+    /// authenticated. Returns the proposal once its stream is complete and checked, `None` while
+    /// it is not (or for a part of a stream already yielded, refused or dropped to keep the
+    /// bounds), and an error, dropping the stream, for a malformed one.
     pub fn insert<F>(
         &mut self,
         published_by: PeerId,
@@ -476,48 +619,74 @@ impl Assembler {
         if self.closed.contains_key(&key) {
             return Ok(None);
         }
-        match self.accept(&key, height, round, msg) {
+        match self.accept(&key, height, round, msg, expected_proposer) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
+            Err(e) if e.is_transient() => {
+                self.remove(&key);
+                return Err(e);
+            }
             Err(e) => {
                 self.close(key, height);
                 return Err(e);
             }
         }
-        self.enforce_global_bounds(&key);
+        self.enforce_bounds(&key);
         if !self.streams.get(&key).is_some_and(Stream::is_complete) {
             return Ok(None);
         }
         let stream = self.remove(&key).expect("the stream is open");
         self.close(key, height);
-        finish(&self.verifier, stream, expected_proposer).map(Some)
+        finish(stream).map(Some)
     }
 
     /// Files one message into its stream; `Ok(false)` for an identical duplicate.
-    fn accept(
+    fn accept<F>(
         &mut self,
         key: &Key,
         height: Height,
         round: u32,
         msg: StreamMessage<ProposalPart>,
-    ) -> Result<bool, AssemblyError> {
+        expected_proposer: F,
+    ) -> Result<bool, AssemblyError>
+    where
+        F: FnOnce(Height, Round) -> Option<ValidatorAddress>,
+    {
         let limits = self.limits;
         let seq = msg.sequence;
         if seq >= limits.max_parts_per_stream {
             return Err(AssemblyError::TooManyParts(limits.max_parts_per_stream));
         }
+        // An Init's value (its id needs no transaction), and how many other authenticated
+        // streams carry it.
+        let init_value = match &msg.content {
+            StreamContent::Data(part @ ProposalPart::Init { .. }) => init_value(part),
+            _ => None,
+        };
+        let copies = init_value.as_ref().map_or(0, |v| {
+            let id = v.value_id();
+            self.streams
+                .iter()
+                .filter(|(k, s)| *k != key && s.value.as_ref().is_some_and(|x| x.value_id() == id))
+                .count()
+        });
         if !self.streams.contains_key(key) {
             let opened = self.next_opened;
             self.next_opened += 1;
-            let stream =
-                Stream { height, round, opened, parts: BTreeMap::new(), end: None, fin_at: None, bytes: 0, txs: 0 };
+            let stream = Stream {
+                height,
+                round,
+                opened,
+                value: None,
+                parts: BTreeMap::new(),
+                end: None,
+                fin_at: None,
+                bytes: 0,
+                txs: 0,
+            };
             self.streams.insert(key.clone(), stream);
-            // Per-peer bound: drop this peer's oldest other stream.
-            let per_peer = self.streams.keys().filter(|k| k.0 == key.0).count();
-            if per_peer > limits.max_streams_per_peer {
-                self.evict_oldest(Some(&key.0), key);
-            }
         }
+        let verifier = &self.verifier;
         let stream = self.streams.get_mut(key).expect("inserted above");
         let part = match msg.content {
             StreamContent::Fin => {
@@ -550,7 +719,7 @@ impl Assembler {
             return Err(AssemblyError::PastEnd { sequence: seq, end });
         }
         let weight = match &part {
-            ProposalPart::Init { height: h, round: r, tx_count, .. } => {
+            ProposalPart::Init { height: h, round: r, pol_round, proposer, tx_count, signature, .. } => {
                 if seq != 0 {
                     return Err(AssemblyError::InitNotFirst(seq));
                 }
@@ -569,6 +738,23 @@ impl Assembler {
                 if stream.txs > u64::from(*tx_count) {
                     return Err(AssemblyError::TooManyTxs { got: stream.txs, max: u64::from(*tx_count) });
                 }
+                // Authenticated here, before any more Data is buffered: the selected proposer,
+                // its signature over the value id Init gives.
+                let proposer = ValidatorAddress(*proposer);
+                let expected = expected_proposer(*h, *r).ok_or(AssemblyError::UnknownProposer(*h, stream.round))?;
+                if expected != proposer {
+                    return Err(AssemblyError::WrongProposer { got: proposer, expected });
+                }
+                let value = init_value.expect("an Init part");
+                if !verifier.verify_proposal_parts(*r, *pol_round, &value, &proposer, signature) {
+                    return Err(AssemblyError::BadSignature);
+                }
+                if copies >= limits.max_streams_per_value {
+                    return Err(AssemblyError::TooManyCopies(copies, value.value_id()));
+                }
+                // what it held so far now counts as authenticated
+                self.unauthenticated_bytes -= stream.bytes;
+                stream.value = Some(value);
                 SMALL_PART_WEIGHT
             }
             _ if seq == 0 => return Err(AssemblyError::FirstNotInit),
@@ -587,7 +773,7 @@ impl Assembler {
                 stream.txs = count;
                 txs.iter().fold(0usize, |acc, tx| acc.saturating_add(tx_weight(tx)))
             }
-            ProposalPart::Fin { .. } => {
+            ProposalPart::Fin => {
                 if let Some(fin) = stream.fin_at {
                     return Err(AssemblyError::SecondFin(fin, seq));
                 }
@@ -619,63 +805,76 @@ impl Assembler {
             return Err(AssemblyError::TooManyParts(limits.max_parts_per_stream));
         }
         stream.bytes = bytes;
+        if !stream.authenticated() {
+            self.unauthenticated_bytes += weight;
+        }
         stream.parts.insert(seq, part);
         self.total_bytes += weight;
         Ok(true)
     }
 
-    /// Drops the oldest streams (never `keep`) while more than `max_streams` are open or more than
-    /// `max_total_bytes` are held.
-    fn enforce_global_bounds(&mut self, keep: &Key) {
-        while self.streams.len() > self.limits.max_streams || self.total_bytes > self.limits.max_total_bytes {
-            if !self.evict_oldest(None, keep) {
+    /// Drops streams ([`Assembler::evict_one`]'s order) while `keep`'s publisher has more than
+    /// `max_streams_per_peer` open, then while more than `max_streams` are open, more than
+    /// `max_total_bytes` are held, or more than `max_unauthenticated_bytes` by unauthenticated
+    /// streams.
+    fn enforce_bounds(&mut self, keep: &Key) {
+        let limits = self.limits;
+        while self.streams.keys().filter(|k| k.0 == keep.0).count() > limits.max_streams_per_peer {
+            if !self.evict_one(Some(&keep.0), keep) {
+                break;
+            }
+        }
+        while self.streams.len() > limits.max_streams
+            || self.total_bytes > limits.max_total_bytes
+            || self.unauthenticated_bytes > limits.max_unauthenticated_bytes
+        {
+            if !self.evict_one(None, keep) {
                 break;
             }
         }
     }
 }
 
-/// The checks on a complete stream (see the module documentation), then the block.
-fn finish<F>(
-    verifier: &GridmintVerifier,
-    stream: Stream,
-    expected_proposer: F,
-) -> Result<AssembledProposal, AssemblyError>
-where
-    F: FnOnce(Height, Round) -> Option<ValidatorAddress>,
-{
+/// The value an `Init` part announces (`None` for another part).
+fn init_value(part: &ProposalPart) -> Option<BlockValue> {
+    match part {
+        ProposalPart::Init { height, proposer, time, parent_hash, parent_state_root, tx_count, txs_root, .. } => {
+            let header = BlockHeader {
+                height: *height,
+                time: *time,
+                parent_hash: *parent_hash,
+                parent_state_root: *parent_state_root,
+                producer: *proposer,
+            };
+            Some(BlockValue::new(header, *tx_count, *txs_root))
+        }
+        _ => None,
+    }
+}
+
+/// The checks on a complete, authenticated stream (see the module documentation), then the block.
+fn finish(stream: Stream) -> Result<AssembledProposal, AssemblyError> {
     // what arrived, not what Init announced: an Init may claim a million transactions
     let received = usize::try_from(stream.txs).unwrap_or(usize::MAX);
     let mut parts = stream.parts.into_values();
-    let Some(ProposalPart::Init {
-        height,
-        round,
-        pol_round,
-        proposer,
-        time,
-        parent_hash,
-        parent_state_root,
-        tx_count,
-        txs_root,
-    }) = parts.next()
+    let Some(ProposalPart::Init { round, pol_round, proposer, tx_count, txs_root, signature, .. }) = parts.next()
     else {
         return Err(AssemblyError::FirstNotInit);
     };
-    let proposer = ValidatorAddress(proposer);
-    let expected = expected_proposer(height, round).ok_or(AssemblyError::UnknownProposer(height, stream.round))?;
-    if expected != proposer {
-        return Err(AssemblyError::WrongProposer { got: proposer, expected });
-    }
+    // Init is verified on arrival: a complete stream has its value
+    let Some(value) = stream.value else {
+        return Err(AssemblyError::FirstNotInit);
+    };
     let mut hasher = TxsRootHasher::new();
     let mut txs = Vec::with_capacity(received);
-    let mut signature = None;
+    let mut fin = false;
     for part in parts {
         match part {
             ProposalPart::Data { txs: chunk } => {
                 hasher.extend(&chunk);
                 txs.extend(chunk);
             }
-            ProposalPart::Fin { signature: s } => signature = Some(s),
+            ProposalPart::Fin => fin = true,
             // Refused on arrival; kept total.
             ProposalPart::Init { .. } => return Err(AssemblyError::InitNotFirst(0)),
         }
@@ -686,11 +885,16 @@ where
     if hasher.finalize() != txs_root {
         return Err(AssemblyError::RootMismatch);
     }
-    let header = BlockHeader { height, time, parent_hash, parent_state_root, producer: proposer.0 };
-    let value = BlockValue::new(header, tx_count, txs_root);
-    let signature = signature.ok_or(AssemblyError::MissingFin)?;
-    if !verifier.verify_proposal_parts(round, pol_round, &value, &proposer, &signature) {
-        return Err(AssemblyError::BadSignature);
+    if !fin {
+        return Err(AssemblyError::MissingFin);
     }
-    Ok(AssembledProposal { block: Block { header, txs }, value, round, pol_round, proposer })
+    let header = *value.header();
+    Ok(AssembledProposal {
+        block: Block { header, txs },
+        value,
+        round,
+        pol_round,
+        proposer: ValidatorAddress(proposer),
+        signature,
+    })
 }

@@ -27,7 +27,7 @@
 //! |---|---|
 //! | vote | type (0 prevote, 1 precommit), height, round (`Option<u32>`), value id (`Option<[u8; 32]>`, none for nil), voter address |
 //! | proposal | height, round, value id, proof-of-lock round, proposer address |
-//! | proposal parts (`Fin`) | height, round (`Option<u32>`), proof-of-lock round, value id, proposer address |
+//! | proposal parts (in `Init`) | height, round (`Option<u32>`), proof-of-lock round, value id, proposer address |
 //! | vote extension | height, round, value id, voter address (the extension itself is `()`) |
 //! | validator proof | public key bytes, peer id bytes |
 //!
@@ -84,7 +84,7 @@ pub const PROPOSAL_DOMAIN: &[u8] = b"gridmint/consensus/proposal/v1";
 pub const VOTE_EXTENSION_DOMAIN: &[u8] = b"gridmint/consensus/vote-extension/v1";
 /// Domain tag of validator proofs (a validator's key vouching for its network peer id).
 pub const VALIDATOR_PROOF_DOMAIN: &[u8] = b"gridmint/consensus/validator-proof/v1";
-/// Domain tag of the signature in a proposal stream's `Fin` part.
+/// Domain tag of the signature in a proposal stream's `Init` part.
 pub const PROPOSAL_PARTS_DOMAIN: &[u8] = b"gridmint/consensus/proposal-parts/v1";
 
 /// A chain id, at most `u16::MAX` bytes (it is length-framed in signed bytes).
@@ -201,7 +201,7 @@ pub fn proposal_signing_bytes(chain_id: &ChainId, proposal: &Proposal) -> Vec<u8
     framed(PROPOSAL_DOMAIN, chain_id, &form)
 }
 
-/// The bytes the signature in a proposal stream's `Fin` part covers: the stream's (height, round,
+/// The bytes the signature in a proposal stream's `Init` part covers: the stream's (height, round,
 /// proof-of-lock round), the id of the value it carries and the proposer. The value id commits to
 /// the header and to the transactions (their count and root), so the one signature covers every
 /// part of the stream.
@@ -280,7 +280,7 @@ impl GridmintSigner {
         self.key.public_key()
     }
 
-    /// Signs a proposal stream's `Fin` part for `value` at (height, round): refuses a value whose
+    /// Signs a proposal stream's `Init` part for `value` at (height, round): refuses a value whose
     /// producer is not this validator.
     pub fn sign_proposal_parts(
         &self,
@@ -369,7 +369,7 @@ impl GridmintVerifier {
         GridmintVerifier { chain_id }
     }
 
-    /// Checks a proposal stream's `Fin` signature (strictly) against the proposer's address,
+    /// Checks a proposal stream's `Init` signature (strictly) against the proposer's address,
     /// which is its ed25519 public key.
     pub fn verify_proposal_parts(
         &self,

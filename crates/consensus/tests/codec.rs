@@ -5,6 +5,11 @@
 //! the whole block to its header and a commitment to the transactions (`VALUE_VERSION` 2), and
 //! `Init` gained the transaction count and root, so every message holding a value id, a value or
 //! an `Init` part has new bytes. Value sync now ships a `Block`'s canonical bytes (`G_BLOCK`).
+//!
+//! `G_INIT`, `G_STREAM_INIT` and `G_FIN` were re-blessed once more in step 5, still before any
+//! node ran: the proposer's signature moved from `Fin` to `Init`, so that a receiver
+//! authenticates a stream at its first part (`Fin` is now an empty marker). To re-bless, copy the
+//! new hex from the failing assertion into the constant, deliberately, one vector at a time.
 
 mod common;
 
@@ -49,6 +54,7 @@ fn init_part() -> ProposalPart {
         parent_state_root: h.parent_state_root,
         tx_count: v.tx_count(),
         txs_root: v.txs_root(),
+        signature: fixed_signature(0x33),
     }
 }
 
@@ -57,7 +63,7 @@ fn data_part() -> ProposalPart {
 }
 
 fn fin_part() -> ProposalPart {
-    ProposalPart::Fin { signature: fixed_signature(0x33) }
+    ProposalPart::Fin
 }
 
 fn prevote() -> SignedMessage<Ctx, gridmint_consensus::Vote> {
@@ -295,10 +301,10 @@ const G_VALUE_ID: &str = "f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d8954
 const G_PREVOTE: &str = "01000007010201f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39400b908d9ae0c7f193064fa88759bac082005c70af70cb0237bb6e0354c3c4b3e880c37001731b7f36001dfb068227a304269c0fdab038805c3ee4adc820188670e";
 const G_NIL_PRECOMMIT: &str = "01000107010200ed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d100969226f5acbe8ba17dde19c0b698453d311c440b313183db142945b5368759d495ece34ffd9605c15f09fc74876c825cea0db91a969e614fee104f0dc37d860d";
 const G_PROPOSAL: &str = "01010701020780e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0249b4e1098798e9ee83781de268e73dae1c1edc33bd1d44618064de9d6cdc9d9c008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5cd528d600446d24182ca1f9b5ae64d88e67c691c8f5653aa3ec3fe203a45fb9908ad33ebe2ce66631ab44248bf07a8e5f901673a1bb5fcc5002234c7ec6d41e00";
-const G_INIT: &str = "0100070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb0249b4e1098798e9ee83781de268e73dae1c1edc33bd1d44618064de9d6cdc9d9c";
+const G_INIT: &str = "0100070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb0249b4e1098798e9ee83781de268e73dae1c1edc33bd1d44618064de9d6cdc9d9c33333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333";
 const G_DATA: &str = "01010211111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111116669727374207472616e73616374696f6e222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222220500010203ff";
-const G_FIN: &str = "010233333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333";
-const G_STREAM_INIT: &str = "010c000000000000000700000002000000070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb0249b4e1098798e9ee83781de268e73dae1c1edc33bd1d44618064de9d6cdc9d9c";
+const G_FIN: &str = "0102";
+const G_STREAM_INIT: &str = "010c000000000000000700000002000000070102008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c80e2cfaa06aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb0249b4e1098798e9ee83781de268e73dae1c1edc33bd1d44618064de9d6cdc9d9c33333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333";
 const G_STREAM_FIN: &str = "010c0000000000000007000000020301";
 const G_LIVENESS_VOTE: &str = "01000007010201f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b39400b908d9ae0c7f193064fa88759bac082005c70af70cb0237bb6e0354c3c4b3e880c37001731b7f36001dfb068227a304269c0fdab038805c3ee4adc820188670e";
 const G_LIVENESS_POLKA: &str = "0101070102f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e769038a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c2b3f635d1521405b65ac322cba7d78dac9720e818444894fbca48284690e7bb6c152fffa7afb8d2795e1f21326b6a8b27d6d628c3a7d07c00b03695e35ae300f8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394b908d9ae0c7f193064fa88759bac082005c70af70cb0237bb6e0354c3c4b3e880c37001731b7f36001dfb068227a304269c0fdab038805c3ee4adc820188670eed4928c628d1c2c6eae90338905995612959273a5c63f93636c14614ac8737d1192112aea14a178392b4680e1abae1553c950369cfa13255557fb1076322df28dcca9a1c6a7629daada9a45b7fbbf32e1e7cf4988248357c16f8dea153864102";

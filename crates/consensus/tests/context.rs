@@ -236,9 +236,10 @@ fn proposal_parts_first_and_last() {
         parent_state_root: [0; 32],
         tx_count: 2,
         txs_root: [0; 32],
+        signature: Signature::from_bytes([0; 64]),
     };
     let data = ProposalPart::Data { txs: block().txs };
-    let fin = ProposalPart::Fin { signature: Signature::from_bytes([0; 64]) };
+    let fin = ProposalPart::Fin;
     assert!(init.is_first() && !init.is_last());
     assert!(!data.is_first() && !data.is_last());
     assert!(!fin.is_first() && fin.is_last());

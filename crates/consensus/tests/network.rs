@@ -71,6 +71,8 @@ struct ToyApp {
     file: Option<PathBuf>,
     /// Builds blocks with a wrong parent state root (a faulty proposer).
     corrupt_builds: bool,
+    /// Where undecided blocks are persisted (`persist_block`), if anywhere.
+    blocks_dir: Option<PathBuf>,
 }
 
 impl ToyApp {
@@ -85,6 +87,7 @@ impl ToyApp {
             log: log.clone(),
             file: None,
             corrupt_builds: false,
+            blocks_dir: None,
         };
         (app, log)
     }
@@ -100,8 +103,27 @@ impl ToyApp {
                 app.commit(&block, &raw.certificate).unwrap();
             }
         }
+        let dir = file.with_extension("blocks");
+        std::fs::create_dir_all(&dir).unwrap();
+        app.blocks_dir = Some(dir);
         app.file = Some(file);
         (app, log)
+    }
+
+    /// The persisted undecided blocks' files: (height, round or none, path).
+    fn block_files(&self) -> Vec<(u64, Option<u32>, PathBuf)> {
+        let Some(dir) = &self.blocks_dir else { return Vec::new() };
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let Some(stem) = name.strip_suffix(".block") else { continue };
+            let fields: Vec<&str> = stem.split('-').collect();
+            let height = fields[0].parse().unwrap();
+            let round = fields[1].parse().ok();
+            out.push((height, round, path));
+        }
+        out
     }
 
     fn save(&self) {
@@ -196,6 +218,33 @@ impl Application for ToyApp {
 
     fn validator_set(&self, _height: Height) -> Option<ValidatorSet> {
         Some(self.set.clone())
+    }
+
+    fn persist_block(&mut self, round: Option<Round>, block: &Block) -> Result<(), String> {
+        let Some(dir) = &self.blocks_dir else { return Ok(()) };
+        let round = round.and_then(|r| r.as_u32()).map_or("x".to_string(), |r| r.to_string());
+        let name = format!("{}-{round}-{}.block", block.header.height.0, block.value().value_id());
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, block.canonical_bytes()).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, dir.join(name)).map_err(|e| e.to_string())
+    }
+
+    fn persisted_blocks(&self, height: Height) -> Vec<(Option<Round>, Block)> {
+        self.block_files()
+            .into_iter()
+            .filter(|(h, _, _)| *h == height.0)
+            .map(|(_, round, path)| {
+                (round.map(Round::new), Block::from_canonical_bytes(&std::fs::read(path).unwrap()).unwrap())
+            })
+            .collect()
+    }
+
+    fn forget_blocks_through(&mut self, height: Height) {
+        for (h, _, path) in self.block_files() {
+            if h <= height.0 {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 }
 
@@ -351,6 +400,9 @@ async fn three_of_four_decide_with_one_stopped() {
     check_agreement(&set, &all);
     let later_rounds = logs[0].lock().unwrap().values().filter(|d| d.round != Round::new(0)).count();
     eprintln!("heights {heights:?}; decided after round 0: {later_rounds}");
+    // over 6 heights of a round robin over 4, the stopped validator was round 0's proposer at
+    // least once: the round-skip path ran
+    assert!(later_rounds >= 1, "no height was decided after round 0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

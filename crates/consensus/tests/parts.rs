@@ -117,7 +117,7 @@ fn round_trips_of_zero_one_and_many_transactions() {
             assert_eq!(parse_stream_id(&m.stream_id), Some((Height(5), 3)));
         }
         assert!(matches!(msgs[0].content, StreamContent::Data(ProposalPart::Init { .. })));
-        assert!(matches!(msgs[msgs.len() - 2].content, StreamContent::Data(ProposalPart::Fin { .. })));
+        assert!(matches!(msgs[msgs.len() - 2].content, StreamContent::Data(ProposalPart::Fin)));
         assert!(matches!(msgs[msgs.len() - 1].content, StreamContent::Fin));
         // Every Data part within the budget (these transactions are all smaller than it).
         for m in &msgs {
@@ -145,6 +145,19 @@ fn round_trips_of_zero_one_and_many_transactions() {
             assert!(matches!(asm.insert(peer(1), m.clone(), v1), Ok(None)));
         }
         assert_eq!(asm.open_streams(), 0);
+    }
+}
+
+#[test]
+fn a_stream_rebuilt_from_its_signature_is_the_same_stream() {
+    // What a relaying validator replays on a restream: the producer's messages, byte for byte.
+    for (b, round, pol_round) in [(block(5, 1, 0, 0, 1), 0, Round::Nil), (big_block(5, 1), 3, Round::new(1))] {
+        let msgs = stream_messages(&b, Round::new(round), pol_round, &signer(1)).unwrap();
+        let got = feed(&mut assembler(5), peer(1), &msgs).0.pop().expect("assembled");
+        let again =
+            gridmint_consensus::parts::signed_stream_messages(&got.block, got.round, got.pol_round, got.signature)
+                .unwrap();
+        assert_eq!(again, msgs);
     }
 }
 
@@ -260,37 +273,141 @@ fn a_missing_transaction_is_a_count_mismatch() {
     assert!(matches!(last.unwrap_err(), AssemblyError::CountMismatch { announced: 3_000, .. }));
 }
 
+/// The stream's `Init` with `edit` applied to its signature.
+fn with_init_signature(msgs: &[Msg], signature: Signature) -> Vec<Msg> {
+    let mut out = msgs.to_vec();
+    let StreamContent::Data(ProposalPart::Init { signature: s, .. }) = &mut out[0].content else { panic!("not Init") };
+    *s = signature;
+    out
+}
+
+fn init_signature(msgs: &[Msg]) -> Signature {
+    let StreamContent::Data(ProposalPart::Init { signature, .. }) = &msgs[0].content else { panic!("not Init") };
+    *signature
+}
+
 #[test]
-fn a_wrong_fin_signature_is_refused() {
+fn an_init_with_a_wrong_signature_is_refused_on_arrival() {
     let b = block(4, 1, 20, 100, 1);
     let msgs = messages(&b, 0, 1);
-    let n = msgs.len();
-    // A flipped signature byte.
-    let mut bad = msgs.clone();
-    let StreamContent::Data(ProposalPart::Fin { signature }) = &bad[n - 2].content else { panic!("not Fin") };
-    let mut bytes = signature.to_bytes();
+    // A flipped signature byte: refused at the first part, nothing buffered, and the stream's
+    // later parts from that publisher ignored.
+    let mut bytes = init_signature(&msgs).to_bytes();
     bytes[3] ^= 1;
-    bad[n - 2] = with_part(bad[n - 2].clone(), ProposalPart::Fin { signature: Signature::from_bytes(bytes) });
-    assert_eq!(feed(&mut assembler(4), peer(1), &bad).1.unwrap_err(), AssemblyError::BadSignature);
+    let bad = with_init_signature(&msgs, Signature::from_bytes(bytes));
+    let mut asm = assembler(4);
+    assert_eq!(asm.insert(peer(1), bad[0].clone(), v1).unwrap_err(), AssemblyError::BadSignature);
+    assert_eq!((asm.open_streams(), asm.held_bytes()), (0, 0));
+    for m in &bad[1..] {
+        assert!(matches!(asm.insert(peer(1), m.clone(), v1), Ok(None)));
+    }
+    assert_eq!(asm.open_streams(), 0);
     // The right key's signature for another round (replayed from round 1's stream).
-    let other = messages(&b, 1, 1);
-    let mut replayed = msgs.clone();
-    replayed[n - 2] = with_part(
-        replayed[n - 2].clone(),
-        match &other[n - 2].content {
-            StreamContent::Data(p) => p.clone(),
-            StreamContent::Fin => unreachable!(),
-        },
-    );
-    assert_eq!(feed(&mut assembler(4), peer(1), &replayed).1.unwrap_err(), AssemblyError::BadSignature);
-    // The expected proposer named in Init, but the Fin signed by another key.
+    let replayed = with_init_signature(&msgs, init_signature(&messages(&b, 1, 1)));
+    assert_eq!(assembler(4).insert(peer(1), replayed[0].clone(), v1).unwrap_err(), AssemblyError::BadSignature);
+    // The expected proposer named in Init, but the signature by another key over the same value
+    // id at the same (height, round).
     let forged =
         messages(&Block { header: BlockHeader { producer: address(2).0, ..b.header }, txs: b.txs.clone() }, 0, 2);
-    let mut mixed = msgs.clone();
-    mixed[n - 2] = forged[n - 2].clone();
-    assert_eq!(feed(&mut assembler(4), peer(1), &mixed).1.unwrap_err(), AssemblyError::BadSignature);
+    let mixed = with_init_signature(&msgs, init_signature(&forged));
+    assert_eq!(assembler(4).insert(peer(1), mixed[0].clone(), v1).unwrap_err(), AssemblyError::BadSignature);
+    // Data that arrived before the bad Init is dropped with it.
+    let mut asm = assembler(4);
+    assert!(matches!(asm.insert(peer(1), bad[1].clone(), v1), Ok(None)));
+    assert_eq!(asm.open_streams(), 1);
+    assert_eq!(asm.authenticated_streams(), 0);
+    assert_eq!(asm.insert(peer(1), bad[0].clone(), v1).unwrap_err(), AssemblyError::BadSignature);
+    assert_eq!((asm.open_streams(), asm.held_bytes()), (0, 0));
     // The untouched stream passes (so the refusals above are the edits').
     assert!(feed(&mut assembler(4), peer(1), &msgs).0.len() == 1);
+}
+
+/// The honest proposer's stream, authenticated by its Init, survives a flood of junk streams
+/// from fresh publishers (any keypair can be a gossip source) that fill every bound: Data parts
+/// with no Init, Inits with a bad signature or by another validator, and replayed copies of the
+/// honest Init past the per-value cap.
+#[test]
+fn a_flood_of_junk_streams_does_not_evict_the_honest_stream() {
+    let limits = Limits {
+        max_streams_per_peer: 2,
+        max_streams: 8,
+        max_total_bytes: 6 << 20,
+        max_unauthenticated_bytes: 2 << 20,
+        max_streams_per_value: 2,
+        ..Limits::default()
+    };
+    let honest = big_block(4, 1); // 4 Data parts of about 800 kB
+    let msgs = messages(&honest, 0, 1);
+    let mut asm = Assembler::new(chain(), limits, Height(4));
+    // The honest stream's Init and first Data part.
+    assert!(matches!(asm.insert(peer(1), msgs[0].clone(), v1), Ok(None)));
+    assert!(matches!(asm.insert(peer(1), msgs[1].clone(), v1), Ok(None)));
+    assert_eq!(asm.authenticated_streams(), 1);
+    let junk_block = big_block(4, 3);
+    let junk = messages(&junk_block, 0, 3);
+    let other = messages(&block(4, 2, 5, 100, 9), 0, 2);
+    let mut bytes = init_signature(&msgs).to_bytes();
+    bytes[0] ^= 0x80;
+    let bad_init = with_init_signature(&msgs, Signature::from_bytes(bytes))[0].clone();
+    let mut refused = 0;
+    for i in 0..200u32 {
+        let from = peer(10 + (i % 240) as u8);
+        let m = match i % 5 {
+            // Data with no Init, each under a fresh (height, round) stream
+            0 | 1 => {
+                let mut m = junk[1 + (i as usize % 4)].clone();
+                m.stream_id = stream_id(Height(4), 1 + i);
+                m
+            }
+            2 => bad_init.clone(),
+            3 => other[0].clone(),
+            // the honest Init replayed: a copy of the value with junk data to follow
+            _ => msgs[0].clone(),
+        };
+        if asm.insert(from, m, v1).is_err() {
+            refused += 1;
+        }
+        assert!(asm.open_streams() <= limits.max_streams);
+        assert!(asm.held_bytes() <= limits.max_total_bytes);
+    }
+    // the bad and the foreign Inits, and the honest Init's copies past the one allowed
+    assert_eq!(refused, 80 + 39);
+    assert!(asm.evicted() > 0, "the flood passed the bounds");
+    // The rest of the honest stream completes it.
+    let (done, last) = feed(&mut asm, peer(1), &msgs[2..]);
+    assert!(last.is_ok(), "{last:?}");
+    assert_eq!(done.len(), 1, "the honest stream was not evicted");
+    assert_eq!(done[0].block, honest);
+}
+
+/// A Byzantine validator, proposer of every round but the current one, signs streams for many
+/// rounds under fresh publishers: they are authenticated, and push out one another, but never the
+/// current round's stream.
+#[test]
+fn authenticated_streams_of_other_rounds_do_not_evict_the_current_rounds() {
+    let limits = Limits { max_streams: 4, ..Limits::default() };
+    let proposer = |_: Height, r: Round| if r == Round::new(2) { Some(address(1)) } else { Some(address(3)) };
+    let honest = big_block(4, 1);
+    let msgs = messages(&honest, 2, 1);
+    let byzantine = block(4, 3, 2, 100, 5);
+    let mut asm = Assembler::new(chain(), limits, Height(4));
+    asm.set_current_round(2);
+    assert!(matches!(asm.insert(peer(1), msgs[0].clone(), proposer), Ok(None)));
+    assert!(matches!(asm.insert(peer(1), msgs[1].clone(), proposer), Ok(None)));
+    for r in 3..60u32 {
+        let m = messages(&byzantine, r, 3);
+        assert!(matches!(asm.insert(peer(10 + r as u8), m[0].clone(), proposer), Ok(None)));
+        assert!(asm.open_streams() <= limits.max_streams);
+    }
+    assert!(asm.evicted() >= 50);
+    let mut done = Vec::new();
+    for m in &msgs[2..] {
+        if let Some(p) = asm.insert(peer(1), m.clone(), proposer).unwrap() {
+            done.push(p);
+        }
+    }
+    assert_eq!(done.len(), 1, "the current round's stream was not evicted");
+    assert_eq!(done[0].block, honest);
 }
 
 #[test]
@@ -300,13 +417,17 @@ fn a_stream_by_another_than_the_expected_proposer_is_refused() {
     let msgs = messages(&b, 0, 2);
     let (_, last) = feed(&mut assembler(4), peer(2), &msgs);
     assert_eq!(last.unwrap_err(), AssemblyError::WrongProposer { got: address(2), expected: address(1) });
-    // No proposer known for the round.
+    // No proposer known for the round: refused at Init, but not remembered (the validator set
+    // may be known later), so the same stream is taken once it is.
+    let b1 = block(4, 1, 5, 100, 1);
+    let msgs = messages(&b1, 0, 1);
     let mut asm = assembler(4);
-    let mut result = Ok(None);
-    for m in &msgs {
-        result = asm.insert(peer(2), m.clone(), |_, _| None);
-    }
-    assert_eq!(result.unwrap_err(), AssemblyError::UnknownProposer(Height(4), 0));
+    assert_eq!(
+        asm.insert(peer(2), msgs[0].clone(), |_, _| None).unwrap_err(),
+        AssemblyError::UnknownProposer(Height(4), 0)
+    );
+    assert_eq!(asm.open_streams(), 0);
+    assert_eq!(feed(&mut asm, peer(2), &msgs).0.len(), 1);
 }
 
 #[test]
