@@ -3,6 +3,7 @@
 //! - [`replica`]: the node's ledger behind the consensus engine ([`replica::LedgerApp`]);
 //! - [`record`]: what a replicated node stores beside each block (the commit certificate);
 //! - [`config`]: a node's configuration file and `gridmint testnet`'s layout;
+//! - [`undecided`]: blocks persisted before consensus decides them (one file each, fsynced);
 //! - [`run`]: a replicated node's lifecycle (the engine, the API, forwarding transactions).
 
 #![warn(missing_docs)]
@@ -11,3 +12,4 @@ pub mod config;
 pub mod record;
 pub mod replica;
 pub mod run;
+pub mod undecided;

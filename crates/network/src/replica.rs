@@ -30,6 +30,13 @@ use std::sync::Arc;
 /// value sync ships it whole).
 pub const MAX_BLOCK_BYTES: usize = 8 << 20;
 
+/// Where a replica keeps the blocks consensus has not decided yet (its own proposals and the
+/// blocks it called valid), so that a restart after a crash proposes the same block again and
+/// can commit a block received before it: `data/consensus/undecided`.
+pub fn undecided_dir(shared: &Shared) -> std::path::PathBuf {
+    shared.store.dir().join("consensus").join("undecided")
+}
+
 /// The ledger as the app loop sees it.
 pub struct LedgerApp {
     shared: Arc<Shared>,
@@ -190,6 +197,18 @@ impl Application for LedgerApp {
 
     fn history_min_height(&self) -> Height {
         Height(self.shared.store.base_height() + 1)
+    }
+
+    fn persist_block(&mut self, round: Option<Round>, block: &Block) -> Result<(), String> {
+        crate::undecided::persist(&undecided_dir(&self.shared), round, block)
+    }
+
+    fn persisted_blocks(&self, height: Height) -> Vec<(Option<Round>, Block)> {
+        crate::undecided::at_height(&undecided_dir(&self.shared), height)
+    }
+
+    fn forget_blocks_through(&mut self, height: Height) {
+        crate::undecided::forget_through(&undecided_dir(&self.shared), height)
     }
 
     fn validator_set(&self, _height: Height) -> Option<ValidatorSet> {

@@ -8,14 +8,18 @@
 
 use crate::config::NodeFile;
 use crate::replica::LedgerApp;
+use gridmint_consensus::GridmintContext;
 use gridmint_consensus::app::{Settings, tcp_multiaddr};
+use gridmint_consensus::app_channel::app::engine::util::events::Event;
 use gridmint_consensus::app_channel::app::types::core::LinearTimeouts;
 use gridmint_consensus::{ChainId, Validator, ValidatorSet};
 use gridmint_node::client::Client;
 use gridmint_node::node::{Config, Shared};
+use gridmint_node::openapi::{ConsensusView, ValidatorPowerView};
 use gridmint_node::signing::{encode_batch, load_key};
 use gridmint_node::{Genesis, Ledger, SignedTx};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -116,8 +120,22 @@ pub async fn run(
         .await
         .map_err(|e| format!("cannot listen on {} for the API: {e}", file.api))?;
     println!("{} API: http://{}/v1/status", file.moniker, file.api);
+    let validator_views: Vec<ValidatorPowerView> = validators
+        .validators()
+        .iter()
+        .map(|v| ValidatorPowerView { address: v.address().0.to_hex(), power: v.voting_power() })
+        .collect();
     let app = LedgerApp::new(shared.clone(), validators, file.max_clock_drift_secs);
     let handle = gridmint_consensus::app::start(settings, app).await.map_err(|e| e.to_string())?;
+    *shared.consensus.write().unwrap_or_else(|e| e.into_inner()) = Some(ConsensusView {
+        role: role.replace(' ', "_"),
+        address: me.to_hex(),
+        height: shared.ledger.read().unwrap_or_else(|e| e.into_inner()).state.height + 1,
+        round: 0,
+        peers: 0,
+        validators: validator_views,
+    });
+    let watcher = tokio::spawn(watch_events(handle.subscribe(), shared.clone(), stop_rx.clone()));
     let api = tokio::spawn(gridmint_node::serve::serve(
         listener,
         gridmint_node::api::router(shared.clone()),
@@ -127,13 +145,26 @@ pub async fn run(
 
     tokio::pin!(shutdown);
     let mut poll = tokio::time::interval(Duration::from_millis(200));
+    let mut ticks = 0u64;
     let stopped_on_its_own = loop {
         tokio::select! {
             _ = &mut shutdown => break false,
-            _ = poll.tick() => if handle.is_finished() { break true },
+            _ = poll.tick() => {
+                if handle.is_finished() {
+                    break true;
+                }
+                ticks += 1;
+                if ticks % 5 == 0 && let Some(peers) = handle.peer_count().await {
+                    shared.metrics.consensus.peers.store(peers as u64, Ordering::Relaxed);
+                    if let Some(view) = shared.consensus.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                        view.peers = peers as u64;
+                    }
+                }
+            }
         }
     };
     let _ = stop_tx.send(true);
+    let _ = watcher.await;
     let (_, error) = handle.stop().await;
     let _ = forwarder.await;
     let served = api.await.map_err(|e| e.to_string())?;
@@ -141,6 +172,53 @@ pub async fn run(
         Some(e) => Err(format!("consensus stopped: {e}")),
         None if stopped_on_its_own => Err("consensus stopped".into()),
         None => served,
+    }
+}
+
+/// Follows the engine's events for the status and the metrics: the height and round being
+/// decided, and each height's rounds and time to finality (from its start to its decision, on
+/// this node's clock).
+async fn watch_events(
+    mut events: tokio::sync::broadcast::Receiver<Event<GridmintContext>>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    #[allow(clippy::disallowed_methods)] // the operator's metrics, never the ledger's
+    let now = std::time::Instant::now;
+    let mut started: Option<(u64, std::time::Instant)> = None;
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let event = match event {
+            Ok(e) => e,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let set = |height: u64, round: u32| {
+            if let Some(view) = shared.consensus.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                view.height = height;
+                view.round = round;
+            }
+            shared.metrics.consensus.round.store(u64::from(round), Ordering::Relaxed);
+        };
+        match event {
+            Event::StartedHeight(height, _) => {
+                started = Some((height.0, now()));
+                set(height.0, 0);
+            }
+            Event::StartedRound(height, round, _, _) => set(height.0, round.as_u32().unwrap_or(0)),
+            Event::Decided { commit_certificate } => {
+                let round = commit_certificate.round.as_u32().unwrap_or(0);
+                let ms = match started {
+                    Some((h, at)) if h == commit_certificate.height.0 => at.elapsed().as_millis() as u64,
+                    _ => continue,
+                };
+                shared.metrics.consensus.decided(round, ms);
+            }
+            _ => {}
+        }
     }
 }
 
