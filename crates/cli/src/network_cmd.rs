@@ -42,6 +42,10 @@ struct NetworkShape {
     /// The first port.
     #[arg(long, value_name = "PORT", default_value_t = 26600)]
     base_port: u16,
+    /// Every node keeps every block (`archive = true` in its config); else nodes are pruned as
+    /// a single node is (the blocks of the last 2 closed epochs kept).
+    #[arg(long)]
+    archive: bool,
 }
 
 impl NetworkShape {
@@ -51,7 +55,7 @@ impl NetworkShape {
             Some(s) => node::dev_epochs(&policy, s).map_err(|e| format!("--epoch-seconds: {e}"))?,
             None => policy,
         };
-        Ok(TestnetSpec { validators, followers, policy, base_port: self.base_port })
+        Ok(TestnetSpec { validators, followers, policy, base_port: self.base_port, archive: self.archive })
     }
 }
 
@@ -172,20 +176,27 @@ pub fn devnet(args: DevnetArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(format!("cannot find this program: {e}")),
     };
-    let mut children = Vec::new();
+    let mut files = Vec::new();
     for config in &configs {
-        let file = match NodeFile::load(config) {
-            Ok(f) => f,
+        match NodeFile::load(config) {
+            Ok(f) => files.push(f),
             Err(e) => return fail(e),
-        };
+        }
+    }
+    let mut children = Vec::new();
+    for (config, file) in configs.iter().zip(files) {
         let log_path = config.with_file_name("node.log");
-        let log = match std::fs::OpenOptions::new().create(true).append(true).open(&log_path) {
+        let logs = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .and_then(|log| log.try_clone().map(|err| (log, err)));
+        let (log, err) = match logs {
             Ok(l) => l,
-            Err(e) => return fail(format!("cannot open {}: {e}", log_path.display())),
-        };
-        let err = match log.try_clone() {
-            Ok(l) => l,
-            Err(e) => return fail(format!("cannot open {}: {e}", log_path.display())),
+            Err(e) => {
+                stop_all(&mut children);
+                return fail(format!("cannot open {}: {e}", log_path.display()));
+            }
         };
         match std::process::Command::new(&exe)
             .args(["node", "--quiet", "--config"])
@@ -249,9 +260,12 @@ pub fn devnet(args: DevnetArgs) -> ExitCode {
     }
 }
 
-/// Stops the children: SIGTERM (a clean stop), then waits.
+/// Stops the children still running: SIGTERM (a clean stop), then waits.
 fn stop_all(children: &mut [(String, std::process::Child)]) {
     for (_, child) in children.iter_mut() {
+        if !matches!(child.try_wait(), Ok(None)) {
+            continue; // exited (and reaped): its pid may be another process's now
+        }
         #[cfg(unix)]
         {
             let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();

@@ -30,7 +30,7 @@ pub struct NodeArgs {
     /// Run one node of a replicated network from its config file (what `gridmint testnet`
     /// writes): its genesis, data dir, key, API and p2p addresses and peers come from the file;
     /// the API limits from the options below.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["dev", "data", "policy", "listen", "epoch_seconds", "archive", "keep_epochs"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dev", "data", "policy", "listen", "epoch_seconds", "archive", "keep_epochs", "max_block_txs", "block_ms", "skip_empty_blocks"])]
     config: Option<PathBuf>,
     /// Data directory (the redb database and, with --dev, the keys).
     #[arg(long, value_name = "DIR", default_value = "gridmint-data")]

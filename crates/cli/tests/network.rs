@@ -1,5 +1,6 @@
 //! Black-box tests of a replicated network: `gridmint testnet`, then one `gridmint node
 //! --config` process per node on loopback, real Malachite consensus between them, `kill -9`.
+#![allow(clippy::disallowed_methods)] // the test's own deadlines read the clock, never a node
 
 mod common;
 
@@ -31,7 +32,7 @@ impl Net {
         let base = free_base_port(2 * count);
         let out = Command::new(BIN)
             .args(["testnet", "--validators", &validators.to_string(), "--followers", &followers.to_string()])
-            .args(["--epoch-seconds", "20", "--base-port", &base.to_string(), "--out"])
+            .args(["--epoch-seconds", "20", "--archive", "--base-port", &base.to_string(), "--out"])
             .arg(dir)
             .output()
             .unwrap();
@@ -269,7 +270,7 @@ fn four_validators_and_a_follower_agree_and_survive_kill_9() {
             assert!(metrics.contains(name), "node{i} metrics lack {name}");
         }
     }
-    for (id, _) in &acknowledged {
+    for id in acknowledged.keys() {
         for (i, api) in net.apis.iter().enumerate() {
             assert_eq!(api.get(&format!("/v1/tx/{id}")).unwrap().status, 200, "node{i} lost acknowledged {id}");
         }

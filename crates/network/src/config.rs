@@ -83,8 +83,9 @@ impl NodeFile {
         if file.moniker.is_empty() || file.moniker.len() > 64 {
             return Err(format!("{}: moniker must be 1 to 64 characters", path.display()));
         }
-        if file.block_time_ms == 0 || file.block_time_ms > 60_000 {
-            return Err(format!("{}: block_time_ms must be 1 to 60000", path.display()));
+        // block times are whole seconds and strictly increase: a height takes at least one
+        if file.block_time_ms < 1000 || file.block_time_ms > 60_000 {
+            return Err(format!("{}: block_time_ms must be 1000 to 60000", path.display()));
         }
         for api in &file.peer_apis {
             if !api.starts_with("http://") {
@@ -123,6 +124,8 @@ pub struct TestnetSpec {
     pub policy: gridmint_core::Policy,
     /// The first port: node `i`'s API is `base_port + 2i`, its p2p `base_port + 2i + 1`.
     pub base_port: u16,
+    /// Every node keeps every block (else each is pruned as a single node is).
+    pub archive: bool,
 }
 
 /// A node written by [`write_testnet`].
@@ -198,7 +201,7 @@ pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>,
             peer_apis: (0..count).filter(|j| *j != i).map(|j| format!("http://{}", api(j))).collect(),
             max_clock_drift_secs: default_drift(),
             block_time_ms: default_block_time(),
-            archive: false,
+            archive: spec.archive,
         };
         let path = out.join(format!("node{i}")).join(CONFIG_FILE);
         let text = toml::to_string_pretty(&file).map_err(|e| e.to_string())?;

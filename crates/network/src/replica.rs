@@ -9,14 +9,18 @@
 //! - the height is its tip's next, the parent hash is its tip's hash and the parent state root is
 //!   the root its own execution left: a replica whose state differs refuses every proposal, and
 //!   one asked to commit such a block stops (fail-stop, never a silent fork);
-//! - the time is strictly after the parent's and at most `max_clock_drift` seconds ahead of its
-//!   own clock;
-//! - at most `max_block_txs` transactions and [`MAX_BLOCK_BYTES`] bytes;
-//! - every transaction decodes strictly and its signature verifies (`verify_strict`, the chain id
-//!   in the signed bytes).
+//! - the time is strictly after the parent's;
+//! - at most [`MAX_BLOCK_TXS`] transactions and [`MAX_BLOCK_BYTES`] bytes (rules of the chain,
+//!   not a node's settings);
+//! - every transaction decodes strictly, meets the cheap rules of [`Screen`] against the parent
+//!   state (no duplicate, a known signer, consecutive nonces, the policy's per-block limit), and
+//!   its signature verifies (`verify_strict`, the chain id in the signed bytes);
+//! - last, the time is at most `max_clock_drift` seconds ahead of its own clock: the one check
+//!   that depends on the node. A block that fails only it gets a nil vote but is persisted, so a
+//!   node whose clock is behind can still commit it once the others decide it.
 //!
-//! The envelope (nonces, fees, balances) is not checked here: the block executes candidates in
-//! order and leaves out those the envelope refuses, identically on every replica (G10), as the
+//! The rest of the envelope (fees, balances) is not checked here: the block executes candidates
+//! in order and leaves out those the envelope refuses, identically on every replica (G10), as the
 //! single node does.
 
 use crate::record::{DecidedRecord, refused_positions, tx_bytes};
@@ -26,9 +30,13 @@ use gridmint_node::node::{Shared, now_seconds};
 use gridmint_node::{Proposal, SignedTx};
 use std::sync::Arc;
 
-/// The most bytes of transactions a proposer puts in a block (its parts stream in 1 MiB chunks;
-/// value sync ships it whole).
+/// The most bytes of transactions in a block (its parts stream in 1 MiB chunks; value sync ships
+/// it whole). A rule of the chain, the same on every node.
 pub const MAX_BLOCK_BYTES: usize = 8 << 20;
+
+/// The most transactions in a block: a rule of the chain, the same on every node (a node's
+/// `--max-block-txs` is a single node's setting and is refused with `--config`).
+pub const MAX_BLOCK_TXS: usize = 100_000;
 
 /// Where a replica keeps the blocks consensus has not decided yet (its own proposals and the
 /// blocks it called valid), so that a restart after a crash proposes the same block again and
@@ -47,13 +55,15 @@ pub struct LedgerApp {
     tip_root: [u8; 32],
     /// The clock (seconds since the Unix epoch); a test may set its own.
     clock: fn() -> u64,
+    /// The last block this node built (proposed again in its later rounds of the same height).
+    last_built: Option<Block>,
 }
 
 impl LedgerApp {
     /// The app over `shared`, with the genesis validator set.
     pub fn new(shared: Arc<Shared>, validators: ValidatorSet, max_clock_drift: u64) -> LedgerApp {
         let tip_root = shared.ledger.write().unwrap_or_else(|e| e.into_inner()).state.state_root();
-        LedgerApp { shared, validators, max_clock_drift, tip_root, clock: now_seconds }
+        LedgerApp { shared, validators, max_clock_drift, tip_root, clock: now_seconds, last_built: None }
     }
 
     /// The shared node state.
@@ -93,24 +103,96 @@ impl LedgerApp {
         Ok(())
     }
 
-    /// Decodes the block's transactions strictly and checks their signatures.
-    fn decode_and_verify(&self, block: &Block) -> Result<Vec<SignedTx>, String> {
-        let max = self.shared.config.max_block_txs;
-        if block.txs.len() > max {
-            return Err(format!("{} transactions, at most {max}", block.txs.len()));
+    /// Decodes the block's transactions strictly, within the chain's bounds.
+    fn decode(block: &Block) -> Result<Vec<SignedTx>, String> {
+        if block.txs.len() > MAX_BLOCK_TXS {
+            return Err(format!("{} transactions, at most {MAX_BLOCK_TXS}", block.txs.len()));
         }
         let bytes: usize = block.txs.iter().map(|t| t.tx.len() + 64).sum();
         if bytes > MAX_BLOCK_BYTES {
             return Err(format!("{bytes} bytes of transactions, at most {MAX_BLOCK_BYTES}"));
         }
-        let mut txs = Vec::with_capacity(block.txs.len());
-        for (i, t) in block.txs.iter().enumerate() {
-            let tx = t.decode_tx().map_err(|e| format!("transaction {i} does not decode: {e}"))?;
-            let signed = SignedTx { tx, signature: t.signature };
-            self.shared.keys.verify(&signed, &self.shared.chain_id).map_err(|e| format!("transaction {i}: {e}"))?;
-            txs.push(signed);
+        block
+            .txs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let tx = t.decode_tx().map_err(|e| format!("transaction {i} does not decode: {e}"))?;
+                Ok(SignedTx { tx, signature: t.signature })
+            })
+            .collect()
+    }
+
+    /// Checks every signature (`verify_strict`, the chain id in the signed bytes), on every core.
+    fn verify(&self, txs: &[SignedTx]) -> Result<(), String> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = txs.len().div_ceil(threads).max(64);
+        let (keys, chain) = (&self.shared.keys, self.shared.chain_id.as_str());
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = txs
+                .chunks(chunk)
+                .enumerate()
+                .map(|(c, part)| {
+                    scope.spawn(move || {
+                        for (i, tx) in part.iter().enumerate() {
+                            keys.verify(tx, chain).map_err(|e| format!("transaction {}: {e}", c * chunk + i))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            parts.into_iter().try_for_each(|p| p.join().unwrap_or_else(|_| Err("a signature check panicked".into())))
+        })
+    }
+}
+
+/// The rules a block's candidates must meet against the parent state, besides their signatures:
+/// each cheap, deterministic, and what lets a candidate be refused at execution for nothing but
+/// its fee. A proposer that breaks one would make every replica store and check transactions
+/// that pay nothing (a candidate the envelope refuses is kept in the decided record), so the
+/// block is invalid; [`LedgerApp::build`] proposes only candidates that meet them.
+#[derive(Default)]
+pub struct Screen {
+    ids: std::collections::BTreeSet<[u8; 32]>,
+    /// Per signer: the nonce its next transaction in the block must carry.
+    next: std::collections::BTreeMap<gridmint_core::Address, u64>,
+    /// Transactions that pay a fee (the policy's per-block limit counts them).
+    paying: u32,
+}
+
+impl Screen {
+    /// Whether `tx` may follow the candidates screened before it in a block on `state`: not
+    /// twice; a heartbeat from a registered machine; any other from an existing account with
+    /// the next nonce (the account's, then one more for each of its candidates before it),
+    /// within the policy's per-block limit of paying transactions.
+    pub fn admit(&mut self, state: &gridmint_core::State, tx: &SignedTx) -> Result<(), String> {
+        let id = tx.id();
+        if self.ids.contains(&id) {
+            return Err(format!("transaction {} twice", hex::encode(id)));
         }
-        Ok(txs)
+        let signer = tx.tx.signer;
+        if let gridmint_core::TxBody::Heartbeat { .. } = tx.tx.body {
+            if state.machine_id(&signer).is_none() {
+                return Err(format!("a heartbeat from {signer}, not a registered machine"));
+            }
+        } else {
+            let Some(account) = state.account(&signer) else {
+                return Err(format!("a transaction from {signer}, which has no account"));
+            };
+            let expected = *self.next.get(&signer).unwrap_or(&account.nonce);
+            if tx.tx.nonce != expected {
+                return Err(format!("a transaction from {signer} with nonce {}, expected {expected}", tx.tx.nonce));
+            }
+            if let Some(base_fee) = &state.policy.gas.base_fee
+                && self.paying >= base_fee.block_tx_limit
+            {
+                return Err(format!("more than the policy's {} paying transactions", base_fee.block_tx_limit));
+            }
+            self.next.insert(signer, expected + 1);
+            self.paying += 1;
+        }
+        self.ids.insert(id);
+        Ok(())
     }
 }
 
@@ -120,26 +202,38 @@ impl Application for LedgerApp {
     }
 
     fn build(&mut self, height: Height, _round: Round, proposer: ValidatorAddress) -> Block {
-        let (parent_hash, parent_time) = {
-            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
-            (ledger.tip_hash, ledger.state.time)
-        };
-        let candidates =
-            self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).peek(self.shared.config.max_block_txs);
+        // a stalled height (rounds without a quorum) proposes the same block again: one block
+        // a height held and persisted, not one a round
+        if let Some(block) = &self.last_built
+            && block.header.height == height
+            && block.header.producer == proposer.0
+        {
+            return block.clone();
+        }
+        let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+        let (parent_hash, parent_time) = (ledger.tip_hash, ledger.state.time);
+        let candidates = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).peek(MAX_BLOCK_TXS);
+        let mut screen = Screen::default();
         let mut bytes = 0;
-        let txs = candidates
-            .iter()
-            .map(tx_bytes)
-            .take_while(|t| {
-                bytes += t.tx.len() + 64;
-                bytes <= MAX_BLOCK_BYTES
-            })
-            .collect();
+        let mut txs = Vec::new();
+        for candidate in &candidates {
+            let size = candidate.tx.encode().len() + 64;
+            if bytes + size > MAX_BLOCK_BYTES {
+                break;
+            }
+            if screen.admit(&ledger.state, candidate).is_ok() {
+                bytes += size;
+                txs.push(tx_bytes(candidate));
+            }
+        }
+        drop(ledger);
         let time = (self.clock)().max(parent_time + 1);
-        Block {
+        let block = Block {
             header: BlockHeader { height, time, parent_hash, parent_state_root: self.tip_root, producer: proposer.0 },
             txs,
-        }
+        };
+        self.last_built = Some(block.clone());
+        block
     }
 
     fn validate(&self, block: &Block) -> Result<(), String> {
@@ -149,14 +243,27 @@ impl Application for LedgerApp {
         if time <= parent_time {
             return Err(format!("time {time} is not after the parent's {parent_time}"));
         }
+        let txs = Self::decode(block)?;
+        {
+            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+            let mut screen = Screen::default();
+            for (i, tx) in txs.iter().enumerate() {
+                screen.admit(&ledger.state, tx).map_err(|e| format!("transaction {i}: {e}"))?;
+            }
+        }
+        self.verify(&txs)?;
+        // last, and the only check that depends on this node: a block valid but for being ahead
+        // of this node's clock gets a nil vote, yet is kept (persisted), so that this node can
+        // commit it if the others decide it (its clock is behind theirs)
         let now = (self.clock)();
         if time > now.saturating_add(self.max_clock_drift) {
+            let _ = crate::undecided::persist(&undecided_dir(&self.shared), None, block);
             return Err(format!(
                 "time {time} is more than {} s ahead of this node's clock ({now})",
                 self.max_clock_drift
             ));
         }
-        self.decode_and_verify(block).map(|_| ())
+        Ok(())
     }
 
     fn commit(&mut self, block: &Block, certificate: &DecidedCertificate) -> Result<(), String> {
@@ -169,7 +276,9 @@ impl Application for LedgerApp {
         self.check_parent(&block.header).map_err(|e| {
             format!("block {height} was decided but does not extend this replica ({e}): stopping, never forking")
         })?;
-        let txs = self.decode_and_verify(block)?;
+        // decided by a quorum: checked already (its signatures by this node when it voted, or
+        // synced under the validators' certificate); only decoded here
+        let txs = Self::decode(block)?;
         let parent_state_root = block.header.parent_state_root;
         let decided = &block.txs;
         let stored = self

@@ -154,7 +154,7 @@ pub async fn run(
                     break true;
                 }
                 ticks += 1;
-                if ticks % 5 == 0 && let Some(peers) = handle.peer_count().await {
+                if ticks.is_multiple_of(5) && let Some(peers) = handle.peer_count().await {
                     shared.metrics.consensus.peers.store(peers as u64, Ordering::Relaxed);
                     if let Some(view) = shared.consensus.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
                         view.peers = peers as u64;

@@ -52,9 +52,13 @@ fn fixture() -> Fixture {
 }
 
 fn dev_transfer(nonce: u64, amount: u128) -> SignedTx {
-    let dev = key_from_label("replica-dev");
-    let tx = Tx { signer: address_of(&dev), nonce, body: TxBody::Transfer { to: Address([7; 32]), amount } };
-    SignedTx::sign(tx, &dev, CHAIN)
+    transfer("replica-dev", nonce, Address([7; 32]), amount)
+}
+
+fn transfer(label: &str, nonce: u64, to: Address, amount: u128) -> SignedTx {
+    let key = key_from_label(label);
+    let tx = Tx { signer: address_of(&key), nonce, body: TxBody::Transfer { to, amount } };
+    SignedTx::sign(tx, &key, CHAIN)
 }
 
 fn bytes(tx: &SignedTx) -> SignedTxBytes {
@@ -83,31 +87,84 @@ fn height(f: &Fixture) -> u64 {
 #[test]
 fn a_decided_block_is_stored_and_served_back_exactly() {
     let mut f = fixture();
-    let mut block = f.app.build(Height(1), Round::new(0), f.proposer);
-    assert_eq!(block.header.time, clock(), "the proposer's clock, after the parent's");
-    assert!(block.txs.is_empty(), "nothing waits");
-    // nonce 5 skips ahead: refused at execution, identically everywhere (G10)
-    block.txs = vec![bytes(&dev_transfer(0, 10)), bytes(&dev_transfer(5, 11)), bytes(&dev_transfer(1, 12))];
-    f.app.validate(&block).expect("signatures and header check out");
+    let poor = address_of(&key_from_label("replica-poor"));
+    let mut first = f.app.build(Height(1), Round::new(0), f.proposer);
+    assert_eq!(first.header.time, clock(), "the proposer's clock, after the parent's");
+    assert!(first.txs.is_empty(), "nothing waits");
+    // one base unit to a new account: it exists, and cannot pay a fee
+    first.txs = vec![bytes(&transfer("replica-dev", 0, poor, 1))];
+    f.app.validate(&first).unwrap();
+    f.app.commit(&first, &certificate(&first)).unwrap();
+    let stored1 = f.shared.store.block(1).unwrap().unwrap();
+    // the next block's header carries block 1's hash and the root its execution left
+    let mut block = f.app.build(Height(2), Round::new(0), f.proposer);
+    assert_eq!(block.header.parent_hash, stored1.hash());
+    assert_eq!(block.header.parent_state_root, stored1.state_root);
+    assert!(block.header.time > first.header.time, "strictly after the parent's time");
+    // the poor account's transfer is refused by the envelope at execution (its fee), the same
+    // on every replica (G10)
+    block.txs = vec![bytes(&transfer("replica-poor", 0, Address([7; 32]), 1)), bytes(&dev_transfer(1, 12))];
+    f.app.validate(&block).expect("signatures, screen and header check out");
     let cert = certificate(&block);
     f.app.commit(&block, &cert).unwrap();
-    assert_eq!(height(&f), 1);
-    let stored = f.shared.store.block(1).unwrap().unwrap();
-    assert_eq!(stored.txs.len(), 2, "the refused candidate is not stored in the block");
+    assert_eq!(height(&f), 2);
+    let stored = f.shared.store.block(2).unwrap().unwrap();
+    assert_eq!(stored.txs.len(), 1, "the refused candidate is not stored in the block");
     assert_eq!(stored.producer, f.proposer.0, "the proposer is the block's producer (NM14)");
-    let (served, served_cert) = f.app.decided(Height(1)).expect("served to value sync");
+    let (served, served_cert) = f.app.decided(Height(2)).expect("served to value sync");
     assert_eq!(served, block);
     assert_eq!(served.value().value_id(), served_cert.value_id, "the certificate names the served block");
     assert_eq!(served_cert, cert);
     // committing the same height again changes nothing
     f.app.commit(&block, &cert).unwrap();
+    assert_eq!(height(&f), 2);
+}
+
+/// What would let a proposer fill blocks with transactions that pay nothing makes its block
+/// invalid: a duplicate, a signer without an account, a nonce out of order, a heartbeat from an
+/// unregistered machine.
+#[test]
+fn free_riders_make_a_block_invalid() {
+    let mut f = fixture();
+    let good = {
+        let mut b = f.app.build(Height(1), Round::new(0), f.proposer);
+        b.txs = vec![bytes(&dev_transfer(0, 1)), bytes(&dev_transfer(1, 1))];
+        b
+    };
+    f.app.validate(&good).unwrap();
+    let with = |txs: Vec<SignedTx>| {
+        let mut b = good.clone();
+        b.txs = txs.iter().map(bytes).collect();
+        f.app.validate(&b).expect_err("invalid")
+    };
+    assert!(with(vec![dev_transfer(0, 1), dev_transfer(0, 1)]).contains("twice"));
+    assert!(with(vec![dev_transfer(1, 1)]).contains("expected 0"));
+    assert!(with(vec![dev_transfer(0, 1), dev_transfer(2, 1)]).contains("expected 1"));
+    assert!(with(vec![transfer("replica-nobody", 0, Address([7; 32]), 1)]).contains("no account"));
+    let machine = key_from_label("replica-machine");
+    let beat = SignedTx::sign(
+        Tx { signer: address_of(&machine), nonce: 0, body: TxBody::Heartbeat { slot: 1 } },
+        &machine,
+        CHAIN,
+    );
+    assert!(with(vec![beat]).contains("not a registered machine"));
+}
+
+/// A block ahead of this node's clock by more than the drift gets a nil vote, yet is kept: if
+/// the others (whose clocks are ahead) decide it, this node commits it instead of stopping.
+#[test]
+fn a_block_ahead_of_the_clock_is_refused_but_kept() {
+    let mut f = fixture();
+    let mut ahead = f.app.build(Height(1), Round::new(0), f.proposer);
+    ahead.header.time = clock() + 3;
+    ahead.txs = vec![bytes(&dev_transfer(0, 1))];
+    assert!(f.app.validate(&ahead).expect_err("too far ahead").contains("ahead"));
+    let kept = f.app.persisted_blocks(Height(1));
+    assert!(kept.iter().any(|(_, b)| *b == ahead), "persisted for a commit");
+    f.app.commit(&ahead, &certificate(&ahead)).unwrap();
     assert_eq!(height(&f), 1);
-    // the next block's header carries block 1's hash and the root its execution left
-    let next = f.app.build(Height(2), Round::new(0), f.proposer);
-    assert_eq!(next.header.parent_hash, stored.hash());
-    assert_eq!(next.header.parent_state_root, stored.state_root);
-    assert!(next.header.time > block.header.time, "strictly after the parent's time");
-    f.app.validate(&next).unwrap();
+    f.app.forget_blocks_through(Height(1));
+    assert!(f.app.persisted_blocks(Height(1)).is_empty());
 }
 
 /// Each of a proposal's checks refuses on its own, and a refused proposal changes nothing.

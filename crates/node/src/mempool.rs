@@ -209,6 +209,27 @@ impl Mempool {
         }
     }
 
+    /// Drops the transactions whose nonce the committed `state` has already used (a replicated
+    /// node: another transaction of the same signer and nonce was decided elsewhere, so these
+    /// can never commit), and remembers why. Returns how many went.
+    pub fn purge_stale(&mut self, state: &State) -> usize {
+        let mut stale: Vec<[u8; 32]> = self
+            .queue
+            .iter()
+            .filter(|(tx, _)| {
+                !matches!(tx.tx.body, TxBody::Heartbeat { .. })
+                    && state.account(&tx.tx.signer).is_some_and(|a| tx.tx.nonce < a.nonce)
+            })
+            .map(|(_, id)| *id)
+            .collect();
+        stale.sort_unstable();
+        self.remove(&stale);
+        for id in &stale {
+            self.remember_dropped(*id, TxError::NonceTooLow);
+        }
+        stale.len()
+    }
+
     /// What the block did not take back: transactions refused only for want of room in the
     /// block wait again at the front, in order; the others are dropped and remembered.
     pub fn return_refused(&mut self, refused: Vec<(SignedTx, TxError)>) {
@@ -312,7 +333,12 @@ mod tests {
         assert_eq!(pool.len(), 1);
         assert!(!pool.contains(&txs[0].id()) && pool.contains(&txs[2].id()));
         assert_eq!(pool.next_nonce(&alice), Some(3), "nonce 2 still waits");
-        pool.remove(&[txs[2].id()]);
+        // a transaction whose nonce was used by another, decided elsewhere, goes
+        let mut state = state;
+        let alice_id = state.account_id(&alice).unwrap() as usize;
+        state.accounts[alice_id].nonce = 3;
+        assert_eq!(pool.purge_stale(&state), 1);
+        assert_eq!(pool.dropped(&txs[2].id()), Some(TxError::NonceTooLow));
         assert!(pool.is_empty());
         assert_eq!(pool.next_nonce(&alice), None, "nothing waits: the committed nonce rules");
     }

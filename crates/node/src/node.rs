@@ -245,6 +245,9 @@ impl Shared {
         drop(mempool);
         let mut executed = ledger.execute_next_by(proposal, producer)?;
         executed.decided = Some(decided(&executed));
+        // this node's own copies of what was decided elsewhere under the same nonces can never
+        // commit: dropped, so they are not proposed forever and the signer's next nonce is right
+        self.mempool.lock().unwrap_or_else(|e| e.into_inner()).purge_stale(&ledger.state);
         self.seal_and_publish(sealing, ledger, executed)
     }
 
