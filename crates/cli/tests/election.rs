@@ -3,6 +3,9 @@
 //! next epoch close it is in the consensus validator set: it proposes blocks, with nobody
 //! restarted, and every node agrees on every block.
 
+// the test's own patience is measured on the clock (never the ledger's time)
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use common::*;
@@ -204,9 +207,11 @@ fn a_full_node_that_bonds_becomes_a_validator_at_the_next_epoch() {
     let registered_at = receipt["height"].as_u64().unwrap();
     println!("node4 ({me}) registered at height {registered_at}");
 
-    // the blocks after its epoch's close: node4 proposes some of them (a third of the power)
+    // the blocks after its epoch's close: node4 proposes some of them (a third of the power),
+    // and none before (the epoch it registered in closes in a later block than its registration)
     let start = Instant::now();
-    let mut height = registered_at + 1;
+    let mut height = registered_at;
+    let mut closed_at = None;
     let mut produced = Vec::new();
     let mut producers = std::collections::BTreeSet::new();
     while produced.len() < 3 {
@@ -220,7 +225,12 @@ fn a_full_node_that_bonds_becomes_a_validator_at_the_next_epoch() {
             let block = net.block(4, height);
             let producer = block["producer"].as_str().unwrap().to_string();
             if producer == me.to_hex() {
+                assert!(closed_at.is_some(), "node4 produced block {height}, before the close of its epoch");
                 produced.push(height);
+            }
+            let closes = block["closed_epochs"].as_array().is_some_and(|c| !c.is_empty());
+            if closes && height > registered_at && closed_at.is_none() {
+                closed_at = Some(height);
             }
             producers.insert(producer);
             height += 1;
@@ -228,6 +238,7 @@ fn a_full_node_that_bonds_becomes_a_validator_at_the_next_epoch() {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    println!("the epoch closed at height {closed_at:?}");
     println!("node4 produced blocks {produced:?}");
     let top = all.iter().map(|i| net.height(*i).unwrap()).max().unwrap();
     net.wait_height(&all, top);
