@@ -33,6 +33,31 @@ impl State {
         Ok(())
     }
 
+    /// A replicated chain's genesis validator (NM10 at genesis): `address` registers itself with a
+    /// self-bond of `bond` taken from its genesis allocation's spendable balance, as a
+    /// `RegisterValidator` transaction would (same checks, same errors), without a fee or a nonce.
+    /// Unlike a transaction's, the bond is active at once: it stood when epoch 1 began (G9).
+    /// Call [`State::elect_genesis_master_nodes`] once after the last one.
+    pub fn bond_genesis_validator(&mut self, address: Address, bond: u128) -> Result<(), TxError> {
+        let operator = self.account_id(&address).ok_or(TxError::InsufficientBalance)?;
+        let available = self.accounts[operator as usize].spendable;
+        self.tx_register_validator(operator, available, bond)?;
+        if let Some(position) = self.positions.get_mut(&(address, operator)) {
+            position.active += position.pending_in;
+            position.pending_in = 0;
+            if let Some(v) = self.validators.get_mut(&address) {
+                v.active = position.active;
+            }
+        }
+        Ok(())
+    }
+
+    /// NM10 at genesis: the master nodes of epoch 1, elected among the genesis validators as at
+    /// an epoch close (G7 step 4).
+    pub fn elect_genesis_master_nodes(&mut self) {
+        self.elect_master_nodes();
+    }
+
     fn validator_bond_min(&self) -> u128 {
         self.policy.staking.validator_bond_min.base_units()
     }
@@ -303,7 +328,56 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Address, Policy, State};
+    use crate::{Address, Policy, State, TOKEN, TxError};
+    use gridmint_policy::{GenesisAllocation, Tokens};
+
+    /// NM10 at genesis: validators bonded from their allocations are staked and active at once,
+    /// elected master nodes of epoch 1 (most stake first), the conservation law holds then and
+    /// after epoch closes, and they stay elected while nothing changes.
+    #[test]
+    fn genesis_validators_are_bonded_and_elected_keeping_the_invariants() {
+        let mut policy = Policy::preset("netmind").unwrap();
+        let validators: Vec<Address> = (0..3).map(|i| Address::from_index("validator", i)).collect();
+        for v in &validators {
+            policy.genesis.push(GenesisAllocation { account: *v, amount: Tokens::whole(5_000) });
+            policy.token.cap = Tokens(policy.token.cap.0 + 5_000 * TOKEN);
+        }
+        let mut state = State::genesis(policy, 0);
+        let supply = state.total_supply();
+        for (i, v) in validators.iter().enumerate() {
+            state.bond_genesis_validator(*v, (1_000 + i as u128) * TOKEN).unwrap();
+        }
+        assert_eq!(state.bond_genesis_validator(validators[0], TOKEN), Err(TxError::ValidatorExists));
+        let unfunded = Address::from_index("validator", 9);
+        assert_eq!(state.bond_genesis_validator(unfunded, TOKEN), Err(TxError::InsufficientBalance));
+        let id = state.account_id(&validators[1]).unwrap();
+        assert_eq!(state.bond_genesis_validator(validators[1], 0), Err(TxError::ValidatorExists));
+        assert_eq!(state.accounts[id as usize].spendable, 3_999 * TOKEN);
+        assert_eq!(state.accounts[id as usize].staked, 1_001 * TOKEN);
+        assert_eq!(state.self_bond(&validators[1]), 1_001 * TOKEN, "active at once");
+        state.elect_genesis_master_nodes();
+        assert_eq!(state.master_nodes, vec![validators[2], validators[1], validators[0]]);
+        assert_eq!(state.total_supply(), supply, "bonding moves tokens, mints none");
+        state.check_invariants().unwrap();
+        let epoch = state.policy.epoch.seconds;
+        state.advance_time(epoch);
+        state.advance_time(2 * epoch);
+        state.check_invariants().unwrap();
+        assert_eq!(state.master_nodes, vec![validators[2], validators[1], validators[0]]);
+    }
+
+    /// A bond above the genesis allocation is refused as the transaction would refuse it.
+    #[test]
+    fn a_genesis_bond_beyond_the_allocation_is_refused() {
+        let mut policy = Policy::preset("netmind").unwrap();
+        let v = Address::from_index("validator", 0);
+        policy.genesis.push(GenesisAllocation { account: v, amount: Tokens::whole(10) });
+        policy.token.cap = Tokens(policy.token.cap.0 + 10 * TOKEN);
+        let mut state = State::genesis(policy, 0);
+        let root = state.state_root();
+        assert_eq!(state.bond_genesis_validator(v, 11 * TOKEN), Err(TxError::InsufficientBalance));
+        assert_eq!(state.state_root(), root, "nothing changed");
+    }
 
     /// Found by the `apply` fuzz target: two attested liquidity positions whose sum passes
     /// u128 overflowed the staking-rewards close (a panic with overflow checks, a wrong split

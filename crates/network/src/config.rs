@@ -23,6 +23,12 @@ use std::path::{Path, PathBuf};
 
 /// The genesis file's name in a testnet's directory.
 pub const GENESIS_FILE: &str = "genesis.json";
+/// A testnet validator's self-bond at genesis, in whole tokens, when the policy's
+/// `validator_bond_min` is lower (NM10: the genesis validators are the epoch-1 master nodes).
+pub const TESTNET_BOND_TOKENS: u128 = 1_000_000;
+/// What a testnet validator holds spendable at genesis beside its bond (its fees), whole tokens.
+pub const TESTNET_SPENDABLE_TOKENS: u128 = 1_000;
+
 /// A node's config file's name in its directory.
 pub const CONFIG_FILE: &str = "config.toml";
 /// A node's key file's name in its directory.
@@ -140,7 +146,8 @@ pub struct TestnetNode {
 }
 
 /// Writes a testnet into `out` (which must not exist or be empty): the genesis with a prefunded
-/// dev account (`dev-key.json`), and per node `nodeI/config.toml` and `nodeI/node-key.json`,
+/// dev account (`dev-key.json`) and its validators bonded ([`TESTNET_BOND_TOKENS`] or the policy's
+/// minimum, whichever is more), and per node `nodeI/config.toml` and `nodeI/node-key.json`,
 /// every node a persistent peer of every other, on 127.0.0.1.
 pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>, String> {
     if spec.validators == 0 || spec.validators > 100 {
@@ -173,14 +180,25 @@ pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>,
     }
     let prefund =
         GenesisAllocation { account: address_of(&dev), amount: Tokens(DEV_PREFUND_TOKENS * gridmint_core::TOKEN) };
-    let policy = with_allocations(spec.policy.clone(), &[prefund], true)?;
+    // each validator is bonded at genesis (at least the policy's minimum), from an allocation of
+    // its bond and some spendable tokens; equal bonds, so equal voting power (as the genesis set's)
+    let bond = Tokens(spec.policy.staking.validator_bond_min.0.max(TESTNET_BOND_TOKENS * gridmint_core::TOKEN));
+    let mut allocations = vec![prefund];
+    allocations.extend(keys[..spec.validators].iter().map(|a| GenesisAllocation {
+        account: *a,
+        amount: Tokens(bond.0 + TESTNET_SPENDABLE_TOKENS * gridmint_core::TOKEN),
+    }));
+    let policy = with_allocations(spec.policy.clone(), &allocations, true)?;
     let genesis_time = now_seconds();
     let genesis = Genesis {
         chain_id: chain_id_for(&policy, genesis_time, &format!("testnet-{}", address_of(&dev).to_hex())),
         genesis_time,
         policy: policy.to_toml(),
         producer: keys[0],
-        validators: keys[..spec.validators].iter().map(|a| GenesisValidator { address: *a, power: 1 }).collect(),
+        validators: keys[..spec.validators]
+            .iter()
+            .map(|a| GenesisValidator { address: *a, power: 1, bond: Some(bond) })
+            .collect(),
     };
     let genesis_path = out.join(GENESIS_FILE);
     let text = serde_json::to_string_pretty(&genesis).map_err(|e| e.to_string())?;

@@ -1,5 +1,6 @@
 //! gridmint-network: the ledger as a network of validators.
 //!
+//! - [`election`]: the validator set of a height, from the ledger's election (NM10);
 //! - [`replica`]: the node's ledger behind the consensus engine ([`replica::LedgerApp`]);
 //! - [`record`]: what a replicated node stores beside each block (the commit certificate);
 //! - [`config`]: a node's configuration file and `gridmint testnet`'s layout;
@@ -9,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod election;
 pub mod record;
 pub mod replica;
 pub mod run;

@@ -45,10 +45,17 @@ pub fn undecided_dir(shared: &Shared) -> std::path::PathBuf {
     shared.store.dir().join("consensus").join("undecided")
 }
 
+/// How many heights' validator sets [`LedgerApp`] keeps (the next height's and the ones before).
+pub const VALIDATOR_SETS_KEPT: usize = 64;
+
 /// The ledger as the app loop sees it.
 pub struct LedgerApp {
     shared: Arc<Shared>,
+    /// The genesis validator set (the set while the ledger's election elects nobody).
     validators: ValidatorSet,
+    /// The set in force at each of the last [`VALIDATOR_SETS_KEPT`] heights, by height; the last
+    /// entry is the next height's (from the state after the tip, [`crate::election`]).
+    sets: std::collections::BTreeMap<u64, ValidatorSet>,
     /// How far ahead of this node's clock a proposal's time may be (seconds).
     max_clock_drift: u64,
     /// The state root after the last committed block (the next header's parent state root).
@@ -62,8 +69,13 @@ pub struct LedgerApp {
 impl LedgerApp {
     /// The app over `shared`, with the genesis validator set.
     pub fn new(shared: Arc<Shared>, validators: ValidatorSet, max_clock_drift: u64) -> LedgerApp {
-        let tip_root = shared.ledger.write().unwrap_or_else(|e| e.into_inner()).state.state_root();
-        LedgerApp { shared, validators, max_clock_drift, tip_root, clock: now_seconds, last_built: None }
+        let (tip_root, next, set) = {
+            let mut ledger = shared.ledger.write().unwrap_or_else(|e| e.into_inner());
+            let set = crate::election::validator_set_from_state(&ledger.state, &validators);
+            (ledger.state.state_root(), ledger.state.height + 1, set)
+        };
+        let sets = std::collections::BTreeMap::from([(next, set)]);
+        LedgerApp { shared, validators, sets, max_clock_drift, tip_root, clock: now_seconds, last_built: None }
     }
 
     /// The shared node state.
@@ -293,6 +305,14 @@ impl Application for LedgerApp {
             })
             .map_err(|e| format!("block {height} was decided but cannot be committed: {e}"))?;
         self.tip_root = stored.state_root;
+        let set = {
+            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+            crate::election::validator_set_from_state(&ledger.state, &self.validators)
+        };
+        self.sets.insert(height + 1, set);
+        while self.sets.len() > VALIDATOR_SETS_KEPT {
+            self.sets.pop_first();
+        }
         Ok(())
     }
 
@@ -320,7 +340,12 @@ impl Application for LedgerApp {
         crate::undecided::forget_through(&undecided_dir(&self.shared), height)
     }
 
-    fn validator_set(&self, _height: Height) -> Option<ValidatorSet> {
-        Some(self.validators.clone())
+    /// The set of `height` ([`crate::election`]: the state after block `h` gives the set of
+    /// `h + 1`): past the tip, the set from the current state (exact for the next height, a
+    /// prediction beyond it: an epoch closing before then may change it); at or below the tip, the
+    /// set kept for that height, `None` when it is no longer kept (or was before this start).
+    fn validator_set(&self, height: Height) -> Option<ValidatorSet> {
+        let (&next, set) = self.sets.last_key_value()?;
+        if height.0 >= next { Some(set.clone()) } else { self.sets.get(&height.0).cloned() }
     }
 }

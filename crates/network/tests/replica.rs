@@ -42,7 +42,7 @@ fn fixture() -> Fixture {
         genesis_time: GENESIS_TIME,
         policy: policy.to_toml(),
         producer: address_of(&validator),
-        validators: vec![GenesisValidator { address: address_of(&validator), power: 1 }],
+        validators: vec![GenesisValidator { address: address_of(&validator), power: 1, bond: None }],
     };
     let ledger = Ledger::create(&dir.path().join("data"), genesis).unwrap();
     let shared = Shared::new(ledger, Config::default());

@@ -109,13 +109,10 @@ pub fn audit_from(
             return Ok(audit);
         }
     };
-    let policy = match genesis.parse_policy() {
-        Ok(p) => p,
-        Err(e) => {
-            audit.mismatch(Table::Meta, "\"genesis\"", e.to_string());
-            return Ok(audit);
-        }
-    };
+    if let Err(e) = genesis.parse_policy() {
+        audit.mismatch(Table::Meta, "\"genesis\"", e.to_string());
+        return Ok(audit);
+    }
 
     // blocks, re-executed; the transaction index and the epoch records checked against them
     let last = store.last_height()?;
@@ -134,7 +131,13 @@ pub fn audit_from(
     let from_snapshot = start.is_some();
     let (mut state, mut parent) = match start {
         Some((state, tip)) => (state, tip),
-        None => (State::genesis(policy, genesis.genesis_time), genesis_hash(&genesis_bytes)),
+        None => match crate::ledger::genesis_state(&genesis) {
+            Ok(state) => (state, genesis_hash(&genesis_bytes)),
+            Err(e) => {
+                audit.mismatch(Table::Meta, "\"genesis\"", e.to_string());
+                return Ok(audit);
+            }
+        },
     };
     let first = state.height + 1;
     // slots of the epoch open at a snapshot may hold bits of blocks before it: not compared

@@ -44,8 +44,14 @@ pub struct Genesis {
 pub struct GenesisValidator {
     /// Its account and consensus key (an ed25519 public key).
     pub address: Address,
-    /// Its voting power.
+    /// Its voting power (the genesis set's; once the policy's election elects master nodes,
+    /// their stake gives the power: `gridmint_network::election`).
     pub power: u64,
+    /// Its self-bond at genesis (NM10), taken from its genesis allocation: with it the validator
+    /// is registered and staked in the genesis state, and elected a master node from epoch 1.
+    /// Not written when absent (no bond: not registered, as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bond: Option<gridmint_policy::Tokens>,
 }
 
 /// A ledger failure.
@@ -168,6 +174,33 @@ pub struct Ledger {
     halted: bool,
 }
 
+/// The state at height 0 of `genesis`: [`State::genesis`] of its policy, then (a replicated
+/// chain) each genesis validator with a bond registered with it as its self-bond
+/// ([`State::bond_genesis_validator`]) and the master nodes of epoch 1 elected among them. A
+/// genesis without bonded validators (a single node's chain) gives exactly `State::genesis`.
+pub fn genesis_state(genesis: &Genesis) -> Result<State, LedgerError> {
+    let policy = genesis.parse_policy()?;
+    let mut state = State::genesis(policy, genesis.genesis_time);
+    let mut bonded = false;
+    for validator in &genesis.validators {
+        if let Some(bond) = validator.bond {
+            state.bond_genesis_validator(validator.address, bond.base_units()).map_err(|e| {
+                LedgerError::BadGenesis(format!(
+                    "genesis validator {} cannot bond {} tokens: {e}",
+                    validator.address,
+                    gridmint_policy::format_tokens(bond.base_units())
+                ))
+            })?;
+            bonded = true;
+        }
+    }
+    if bonded {
+        state.elect_genesis_master_nodes();
+        state.check_invariants().map_err(|e| LedgerError::BadGenesis(format!("the genesis state: {e}")))?;
+    }
+    Ok(state)
+}
+
 impl Genesis {
     /// The policy of this genesis.
     pub fn parse_policy(&self) -> Result<Policy, LedgerError> {
@@ -192,10 +225,9 @@ impl Ledger {
 
     /// [`Ledger::create`] for `gridmint snapshot import`, which writes its marker first.
     pub fn create_importing(dir: &Path, genesis: Genesis) -> Result<Ledger, LedgerError> {
-        let policy = genesis.parse_policy()?;
+        let state = genesis_state(&genesis)?;
         let store = Store::create(dir, &genesis.to_bytes())?;
         let tip_hash = genesis_hash(&genesis.to_bytes());
-        let state = State::genesis(policy, genesis.genesis_time);
         Ok(Ledger { state, store: Arc::new(store), genesis, tip_hash, halted: false })
     }
 
@@ -324,9 +356,8 @@ impl Ledger {
         let (store, genesis_bytes) = Store::open(dir)?;
         let genesis: Genesis =
             serde_json::from_slice(&genesis_bytes).map_err(|e| LedgerError::BadGenesis(e.to_string()))?;
-        let policy = genesis.parse_policy()?;
         Ok(Ledger {
-            state: State::genesis(policy, genesis.genesis_time),
+            state: genesis_state(&genesis)?,
             tip_hash: genesis_hash(&genesis_bytes),
             store: Arc::new(store),
             genesis,
@@ -493,4 +524,79 @@ pub fn heartbeats_in(state: &State, block: &StoredBlock) -> Vec<(u64, Vec<u32>)>
         })
         .collect();
     crate::store::heartbeats_of(marks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{dev_epochs, with_allocations};
+    use crate::signing::{address_of, generate_key};
+    use gridmint_policy::{GenesisAllocation, Tokens};
+
+    fn genesis_of(policy: &Policy, validators: Vec<GenesisValidator>) -> Genesis {
+        Genesis {
+            chain_id: "election-test".into(),
+            genesis_time: 1_000_000,
+            policy: policy.to_toml(),
+            producer: Address([3; 32]),
+            validators,
+        }
+    }
+
+    /// A genesis without validators, or with validators but no bonds, is `State::genesis`
+    /// exactly: same state root (a single node's chain is unchanged by genesis bonding).
+    #[test]
+    fn a_genesis_without_bonds_is_the_plain_genesis_state() {
+        let policy = Policy::preset("netmind").unwrap();
+        let mut plain = State::genesis(policy.clone(), 1_000_000);
+        let root = plain.state_root();
+        assert_eq!(genesis_state(&genesis_of(&policy, vec![])).unwrap().state_root(), root);
+        let unbonded = vec![GenesisValidator { address: address_of(&generate_key()), power: 1, bond: None }];
+        let mut state = genesis_state(&genesis_of(&policy, unbonded)).unwrap();
+        assert_eq!(state.state_root(), root);
+        assert!(state.master_nodes.is_empty() && state.validators.is_empty());
+        // the genesis bytes of a validator without a bond do not name one
+        let g = genesis_of(&policy, vec![GenesisValidator { address: Address([1; 32]), power: 1, bond: None }]);
+        assert!(!String::from_utf8(g.to_bytes()).unwrap().contains("\"bond\""));
+    }
+
+    /// Bonded genesis validators are the master nodes from height 1; the ledger's blocks, an epoch
+    /// close among them, replay and audit from that genesis state; a bond the allocation cannot
+    /// pay is a bad genesis.
+    #[test]
+    fn bonded_genesis_validators_are_master_nodes_from_the_start() {
+        let keys: Vec<Address> = (0..3).map(|_| address_of(&generate_key())).collect();
+        let allocations: Vec<_> =
+            keys.iter().map(|a| GenesisAllocation { account: *a, amount: Tokens::whole(2_000) }).collect();
+        let policy = dev_epochs(&Policy::preset("netmind").unwrap(), 60).unwrap();
+        let policy = with_allocations(policy, &allocations, true).unwrap();
+        let validators: Vec<_> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, a)| GenesisValidator { address: *a, power: 1, bond: Some(Tokens::whole(1_000 + i as u64)) })
+            .collect();
+        let genesis = genesis_of(&policy, validators.clone());
+        let text = serde_json::to_string(&genesis).unwrap();
+        assert_eq!(serde_json::from_str::<Genesis>(&text).unwrap(), genesis, "the bond round-trips");
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::create(dir.path(), genesis.clone()).unwrap();
+        assert_eq!(ledger.state.master_nodes, vec![keys[2], keys[1], keys[0]]);
+        ledger.state.check_invariants().unwrap();
+        let start = ledger.state.time;
+        for t in [start + 1, start + 2, start + 61] {
+            ledger.commit(Proposal { time: t, txs: vec![] }).unwrap();
+        }
+        assert_eq!(ledger.state.epoch, 2);
+        assert_eq!(ledger.state.master_nodes, vec![keys[2], keys[1], keys[0]]);
+        let root = ledger.state.state_root();
+        drop(ledger);
+        let mut reopened = Ledger::open(dir.path(), true, |_, _| {}).unwrap();
+        assert_eq!(reopened.state.state_root(), root);
+        let audit = crate::audit::audit(&reopened.store, |_, _| {}).unwrap();
+        assert!(audit.mismatches.is_empty(), "{:?}", audit.mismatches);
+
+        let mut too_much = validators;
+        too_much[0].bond = Some(Tokens::whole(2_001));
+        assert!(matches!(genesis_state(&genesis_of(&policy, too_much)), Err(LedgerError::BadGenesis(_))));
+    }
 }
