@@ -115,6 +115,15 @@ pub fn read_genesis(path: &Path) -> Result<Genesis, String> {
     if genesis.validators.is_empty() {
         return Err(format!("the genesis {} names no validators (a single node's chain)", path.display()));
     }
+    // an unbonded genesis validator is in no election: at the first close, whoever registers
+    // would become the whole set
+    if let Some(v) = genesis.validators.iter().find(|v| v.bond.is_none()) {
+        return Err(format!(
+            "the genesis {}: validator {} has no bond (every validator of a replicated chain is bonded at genesis)",
+            path.display(),
+            v.address
+        ));
+    }
     genesis.parse_policy().map_err(|e| format!("the genesis {}: {e}", path.display()))?;
     Ok(genesis)
 }

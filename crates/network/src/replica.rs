@@ -137,23 +137,30 @@ impl LedgerApp {
 
     /// Checks every signature (`verify_strict`, the chain id in the signed bytes), on every core.
     fn verify(&self, txs: &[SignedTx]) -> Result<(), String> {
+        match self.verify_each(txs).into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e))) {
+            None => Ok(()),
+            Some((i, e)) => Err(format!("transaction {i}: {e}")),
+        }
+    }
+
+    /// Each signature's check (`verify_strict`), on every core.
+    fn verify_each(&self, txs: &[SignedTx]) -> Vec<Result<(), String>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = txs.len().div_ceil(threads).max(64);
         let (keys, chain) = (&self.shared.keys, self.shared.chain_id.as_str());
         std::thread::scope(|scope| {
             let parts: Vec<_> = txs
                 .chunks(chunk)
-                .enumerate()
-                .map(|(c, part)| {
+                .map(|part| {
                     scope.spawn(move || {
-                        for (i, tx) in part.iter().enumerate() {
-                            keys.verify(tx, chain).map_err(|e| format!("transaction {}: {e}", c * chunk + i))?;
-                        }
-                        Ok(())
+                        part.iter().map(|tx| keys.verify(tx, chain).map_err(|e| e.to_string())).collect::<Vec<_>>()
                     })
                 })
                 .collect();
-            parts.into_iter().try_for_each(|p| p.join().unwrap_or_else(|_| Err("a signature check panicked".into())))
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_else(|_| vec![Err("a signature check panicked".to_string())]))
+                .collect()
         })
     }
 }
@@ -224,7 +231,18 @@ impl Application for LedgerApp {
         }
         let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
         let (parent_hash, parent_time) = (ledger.tip_hash, ledger.state.time);
-        let candidates = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).peek(MAX_BLOCK_TXS);
+        let mut candidates = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).peek(MAX_BLOCK_TXS);
+        // the replicas check each signature strictly: a candidate admitted by a looser check (a
+        // heartbeat batch) that fails it would make every block holding it invalid, forever
+        let checks = self.verify_each(&candidates);
+        if checks.iter().any(Result::is_err) {
+            let mut bad: Vec<[u8; 32]> =
+                candidates.iter().zip(&checks).filter(|(_, c)| c.is_err()).map(|(t, _)| t.id()).collect();
+            bad.sort_unstable();
+            self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
+            let mut checks = checks.iter();
+            candidates.retain(|_| checks.next().is_some_and(Result::is_ok));
+        }
         let mut screen = Screen::default();
         let mut bytes = 0;
         let mut txs = Vec::new();

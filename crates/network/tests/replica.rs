@@ -237,3 +237,50 @@ fn the_mempool_empties_by_decided_blocks() {
     assert_eq!(mempool.len(), 1);
     assert!(mempool.contains(&txs[2].id()));
 }
+
+/// A transaction whose signature fails the strict check (say a heartbeat that passed a batch
+/// check at admission) is never proposed: every replica would refuse the block, every round. The
+/// proposer leaves it out and drops it from its mempool.
+#[test]
+fn a_candidate_failing_the_strict_signature_check_is_never_proposed() {
+    let mut f = fixture();
+    let good = dev_transfer(0, 1);
+    let mut forged = transfer("replica-dev", 1, Address([7; 32]), 2);
+    forged.signature[40] ^= 1;
+    {
+        let ledger = f.shared.ledger.read().unwrap();
+        let mut mempool = f.shared.mempool.lock().unwrap();
+        // admission takes signature-checked transactions: this one is put there as a looser
+        // check would have let it in
+        mempool.admit(good.clone(), good.id(), &ledger.state, clock()).unwrap();
+        mempool.admit(forged.clone(), forged.id(), &ledger.state, clock()).unwrap();
+    }
+    let block = f.app.build(Height(1), Round::new(0), f.proposer);
+    assert_eq!(block.txs, vec![bytes(&good)]);
+    f.app.validate(&block).expect("the proposal is valid everywhere");
+    let mempool = f.shared.mempool.lock().unwrap();
+    assert!(!mempool.contains(&forged.id()), "evicted");
+    assert!(mempool.contains(&good.id()));
+}
+
+/// A replicated genesis whose validators are not all bonded is refused: an unbonded validator is
+/// in no election, so whoever registers first would become the whole set.
+#[test]
+fn a_genesis_with_an_unbonded_validator_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = gridmint_network::config::TestnetSpec {
+        validators: 2,
+        followers: 0,
+        policy: gridmint_core::Policy::preset("netmind").unwrap(),
+        base_port: 40000,
+        archive: false,
+    };
+    gridmint_network::config::write_testnet(&dir.path().join("net"), &spec).unwrap();
+    let path = dir.path().join("net/genesis.json");
+    let genesis = gridmint_network::config::read_genesis(&path).expect("testnet bonds every validator");
+    let mut unbonded = genesis.clone();
+    unbonded.validators[1].bond = None;
+    std::fs::write(&path, serde_json::to_string(&unbonded).unwrap()).unwrap();
+    let e = gridmint_network::config::read_genesis(&path).expect_err("refused");
+    assert!(e.contains("no bond"), "{e}");
+}
