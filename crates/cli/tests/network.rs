@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::net::{Net, PATIENCE, free_base_port};
 use common::*;
 use gridmint_consensus::app_channel::app::types::core::Round;
 use gridmint_core::{Address, Tx, TxBody};
@@ -11,143 +12,8 @@ use gridmint_node::client::Client;
 use gridmint_node::signing::{SignedTx, address_of, load_key};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The test's own deadline for the network to reach a state, never a timing that is asserted.
-const PATIENCE: Duration = Duration::from_secs(120);
-
-struct Net {
-    dir: PathBuf,
-    nodes: Vec<Option<Child>>,
-    apis: Vec<Client>,
-    chain_id: String,
-}
-
-impl Net {
-    /// Writes a testnet of `validators` + `followers` into `dir` on free ports.
-    fn write(dir: &Path, validators: usize, followers: usize) -> Net {
-        let count = validators + followers;
-        let base = free_base_port(2 * count);
-        let out = Command::new(BIN)
-            .args(["testnet", "--validators", &validators.to_string(), "--followers", &followers.to_string()])
-            .args(["--epoch-seconds", "20", "--archive", "--base-port", &base.to_string(), "--out"])
-            .arg(dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "testnet: {}", String::from_utf8_lossy(&out.stderr));
-        let genesis: Value = serde_json::from_slice(&std::fs::read(dir.join("genesis.json")).unwrap()).unwrap();
-        let apis = (0..count).map(|i| Client::new(&format!("http://127.0.0.1:{}", base as usize + 2 * i))).collect();
-        Net {
-            dir: dir.into(),
-            nodes: (0..count).map(|_| None).collect(),
-            apis,
-            chain_id: genesis["chain_id"].as_str().unwrap().into(),
-        }
-    }
-
-    fn start(&mut self, i: usize) {
-        assert!(self.nodes[i].is_none());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log(i)).unwrap();
-        let child = Command::new(BIN)
-            .args(["node", "--quiet", "--rate-limit", "0", "--config"])
-            .arg(self.dir.join(format!("node{i}/config.toml")))
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        self.nodes[i] = Some(child);
-    }
-
-    fn log(&self, i: usize) -> PathBuf {
-        self.dir.join(format!("node{i}/test.log"))
-    }
-
-    fn kill9(&mut self, i: usize) {
-        if let Some(mut child) = self.nodes[i].take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn height(&self, i: usize) -> Option<u64> {
-        let answer = self.apis[i].get("/v1/status").ok()?;
-        answer.body["height"].as_u64()
-    }
-
-    /// Waits until every running node in `which` is at `height` or above; panics with the logs'
-    /// tails at the test's deadline.
-    fn wait_height(&mut self, which: &[usize], height: u64) {
-        let start = Instant::now();
-        while start.elapsed() < PATIENCE {
-            if which.iter().all(|i| self.height(*i).is_some_and(|h| h >= height)) {
-                return;
-            }
-            for i in which {
-                if let Some(child) = self.nodes[*i].as_mut()
-                    && let Ok(Some(status)) = child.try_wait()
-                {
-                    panic!("node{i} exited ({status}):\n{}", tail(&self.log(*i)));
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let heights: Vec<_> = which.iter().map(|i| self.height(*i)).collect();
-        let logs: String = which.iter().map(|i| format!("--- node{i}\n{}\n", tail(&self.log(*i)))).collect();
-        panic!("nodes {which:?} did not reach height {height}: {heights:?}\n{logs}");
-    }
-
-    /// The block at `height` as node `i` serves it: (hash, state root).
-    fn block(&self, i: usize, height: u64) -> (String, String) {
-        let answer = self.apis[i].get(&format!("/v1/blocks/{height}")).unwrap();
-        assert_eq!(answer.status, 200, "node{i} block {height}: {:?}", answer.body);
-        (answer.body["hash"].as_str().unwrap().into(), answer.body["state_root"].as_str().unwrap().into())
-    }
-
-    /// Every node in `which` has the same block hash and state root at every height up to the
-    /// lowest of their heights; returns that height.
-    fn check_agreement(&self, which: &[usize]) -> u64 {
-        let common = which.iter().map(|i| self.height(*i).unwrap()).min().unwrap();
-        for height in 1..=common {
-            let first = self.block(which[0], height);
-            for i in &which[1..] {
-                assert_eq!(self.block(*i, height), first, "node{i} and node{} differ at height {height}", which[0]);
-            }
-        }
-        common
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.kill9(i);
-        }
-    }
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// `n` consecutive free ports (bound and released; another process may take one meanwhile,
-/// which makes a node fail to start loudly, never a test pass).
-fn free_base_port(n: usize) -> u16 {
-    for _ in 0..200 {
-        let base = free_port();
-        if base as usize + n >= 65_000 {
-            continue;
-        }
-        let all: Vec<_> = (0..n).map(|i| std::net::TcpListener::bind(("127.0.0.1", base + i as u16))).collect();
-        if all.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no {n} consecutive free ports");
-}
 
 /// The genesis validator set, as the nodes build it.
 fn validator_set(net: &Net) -> gridmint_consensus::ValidatorSet {
@@ -187,7 +53,7 @@ fn four_validators_and_a_follower_agree_and_survive_kill_9() {
     let seed = seed("network_kill_9");
     let mut rng = Rng(seed | 1);
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::write(&dir.path().join("net"), 4, 1);
+    let mut net = Net::write(&dir.path().join("net"), 4, 1, &["--archive"]);
     for i in 0..5 {
         net.start(i);
     }
@@ -283,7 +149,7 @@ fn four_validators_and_a_follower_agree_and_survive_kill_9() {
 #[test]
 fn no_quorum_no_progress_then_resume_and_a_wiped_validator_rejoins() {
     let dir = tempfile::tempdir().unwrap();
-    let mut net = Net::write(&dir.path().join("net"), 4, 0);
+    let mut net = Net::write(&dir.path().join("net"), 4, 0, &[]);
     for i in 0..4 {
         net.start(i);
     }

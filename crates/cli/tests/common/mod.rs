@@ -1,6 +1,8 @@
 //! Starting real node processes for the black-box tests.
 #![allow(dead_code)]
 
+pub mod net;
+
 use gridmint_core::{Address, Tx, TxBody};
 use gridmint_node::client::{Answer, Client};
 use gridmint_node::signing::{SignedTx, address_of, key_from_label, load_key};
