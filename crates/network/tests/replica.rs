@@ -238,24 +238,54 @@ fn the_mempool_empties_by_decided_blocks() {
     assert!(mempool.contains(&txs[2].id()));
 }
 
-/// A transaction whose signature fails the strict check (say a heartbeat that passed a batch
-/// check at admission) is never proposed: every replica would refuse the block, every round. The
-/// proposer leaves it out and drops it from its mempool.
+/// A heartbeat whose signature fails the strict check (as one can pass the batch check at
+/// admission) is never proposed: every replica would refuse the block, every round. The proposer
+/// leaves it out and drops it from its mempool.
 #[test]
-fn a_candidate_failing_the_strict_signature_check_is_never_proposed() {
+fn a_heartbeat_failing_the_strict_signature_check_is_never_proposed() {
     let mut f = fixture();
-    let good = dev_transfer(0, 1);
-    let mut forged = transfer("replica-dev", 1, Address([7; 32]), 2);
-    forged.signature[40] ^= 1;
+    let owner = key_from_label("replica-dev");
+    let machine = key_from_label("replica-machine");
+    let register = SignedTx::sign(
+        Tx {
+            signer: address_of(&owner),
+            nonce: 0,
+            body: TxBody::RegisterMachine {
+                machine: address_of(&machine),
+                gpu_class: 1,
+                bandwidth_mbps: 1000,
+                bond: 0,
+            },
+        },
+        &owner,
+        CHAIN,
+    );
+    let mut first = f.app.build(Height(1), Round::new(0), f.proposer);
+    first.txs = vec![bytes(&register)];
+    f.app.commit(&first, &certificate(&first)).unwrap();
+    assert_eq!(f.shared.store.block(1).unwrap().unwrap().receipts[0].code, 0, "the machine is registered");
+    let slot = (clock() - GENESIS_TIME) / f.shared.ledger.read().unwrap().state.policy.epoch.slot_seconds;
+    let beat = |signature_flip: bool| {
+        let mut t = SignedTx::sign(
+            Tx { signer: address_of(&machine), nonce: 0, body: TxBody::Heartbeat { slot } },
+            &machine,
+            CHAIN,
+        );
+        if signature_flip {
+            t.signature[40] ^= 1;
+        }
+        t
+    };
+    let (forged, good) = (beat(true), dev_transfer(1, 1));
     {
         let ledger = f.shared.ledger.read().unwrap();
         let mut mempool = f.shared.mempool.lock().unwrap();
-        // admission takes signature-checked transactions: this one is put there as a looser
-        // check would have let it in
-        mempool.admit(good.clone(), good.id(), &ledger.state, clock()).unwrap();
+        // admission takes signature-checked transactions: the forged one is put there as the
+        // looser batch check could have let it in
         mempool.admit(forged.clone(), forged.id(), &ledger.state, clock()).unwrap();
+        mempool.admit(good.clone(), good.id(), &ledger.state, clock()).unwrap();
     }
-    let block = f.app.build(Height(1), Round::new(0), f.proposer);
+    let block = f.app.build(Height(2), Round::new(0), f.proposer);
     assert_eq!(block.txs, vec![bytes(&good)]);
     f.app.validate(&block).expect("the proposal is valid everywhere");
     let mempool = f.shared.mempool.lock().unwrap();
