@@ -16,7 +16,7 @@
 //! | `GetValue` | [`Application::build`] once per (height, round), persisted ([`Application::persist_block`]) before it is returned; the same value on a repeat, and after a restart the persisted one; its parts published through the network channel |
 //! | `ReceivedProposalPart` | `None` until the [`Assembler`] completes a stream (authenticated at its `Init`: the proposer checked against [`Application::validator_set`] and the context's proposer selection, its signature verified); then [`Application::validate`] gives `Valid` (the block kept and persisted first) or `Invalid`, once per value id. A value for the next height waits until that height starts (its parent is not executed yet) |
 //! | `Decided` | [`Application::commit`] of the block whose id the certificate names (held in memory, else read back from the application's store: persisted before a restart, or a synced block pushed out of memory), with the certificate and its vote extensions |
-//! | `Finalized` | `Next::Start(h + 1)` once height `h` is committed (committing now if `Decided` did not), the persisted blocks through `h` forgotten ([`Application::forget_blocks_through`]) |
+//! | `Finalized` | `Next::Start(h + 1)` once height `h` is committed (committing now if `Decided` did not), its verified equivocation evidence given to [`Application::record_evidence`], the persisted blocks through `h` forgotten ([`Application::forget_blocks_through`]) |
 //! | `GetDecidedValues` | [`Application::decided`] over the range clamped to what is held, at most [`MAX_SYNC_BATCH`] heights and about value sync's `max_response_size` in bytes (at least one value) |
 //! | `GetHistoryMinHeight` | [`Application::history_min_height`] |
 //! | `ProcessSyncedValue` | the decoded [`Block`], checked: `Verdict` (`Valid`, the block persisted and kept apart from proposals first, or `Invalid`), `PeerFault` for bytes that are no block of that height and proposer, `LocalTransientError` when it is not for the next height |
@@ -64,8 +64,7 @@
 //! runs on the loop's task (through `block_in_place` on a multi-threaded runtime), not on a
 //! thread of its own. One Byzantine validator signing blocks for many rounds of a height can
 //! still fill that height's bounds, so that this node votes nil on a later honest value of the
-//! height (and stops on [`AppError::MissingBlock`] should the others decide it). Equivocation
-//! evidence from `Finalized` is logged, not stored.
+//! height (and stops on [`AppError::MissingBlock`] should the others decide it).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -96,6 +95,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::codec::GridmintCodec;
 use crate::context::GridmintContext;
+use crate::evidence::Equivocation;
 use crate::messages::ProposalPart;
 use crate::parts::{AssembledProposal, Assembler, Limits, block_weight, signed_stream_messages, stream_messages};
 use crate::signing::{ChainId, GridmintSigner, GridmintVerifier};
@@ -211,6 +211,15 @@ pub trait Application: Send + 'static {
     fn forget_blocks_through(&mut self, height: Height) {
         let _ = height;
     }
+
+    /// Called with `Finalized` of `height` when the engine saw validators sign two conflicting
+    /// messages at that height: the pairs whose signatures verify ([`crate::evidence`]), at most
+    /// the engine's bound per validator. An `Err` is logged, nothing more: evidence is a record,
+    /// not a consensus rule. The default records nothing (the loop logs it).
+    fn record_evidence(&mut self, height: Height, evidence: Vec<Equivocation>) -> Result<(), String> {
+        let _ = (height, evidence);
+        Ok(())
+    }
 }
 
 /// What [`start`] needs to run one validator.
@@ -221,8 +230,12 @@ pub struct Settings {
     /// The chain every signature is bound to.
     pub chain_id: ChainId,
     /// The validator's 32-byte ed25519 seed (its account key). The libp2p key is derived from it
-    /// ([`network_keypair`]).
+    /// ([`network_keypair`]) unless `network_seed` is set.
     pub seed: [u8; 32],
+    /// The seed the libp2p key is derived from instead of `seed` (`None`: `seed`). Two processes
+    /// of one validator (a failover gone wrong, or the test double of an equivocating validator)
+    /// need two network identities to both be heard.
+    pub network_seed: Option<[u8; 32]>,
     /// The home directory; the WAL goes in `home/wal/consensus.wal`.
     pub home: PathBuf,
     /// Where to listen, e.g. `/ip4/127.0.0.1/tcp/27000` ([`tcp_multiaddr`]).
@@ -280,6 +293,7 @@ impl Settings {
             moniker: moniker.into(),
             chain_id,
             seed,
+            network_seed: None,
             home,
             listen_addr,
             persistent_peers,
@@ -456,6 +470,7 @@ pub fn spawn_loop<A: Application>(settings: &Settings, app: A, channels: Channel
         assembler: Assembler::new(settings.chain_id.clone(), settings.limits, start_height),
         app,
         me: signer.address(),
+        chain_id: settings.chain_id.clone(),
         signer,
         moniker: settings.moniker.clone(),
         timeouts: settings.timeouts,
@@ -552,7 +567,7 @@ pub async fn start<A: Application>(mut settings: Settings, app: A) -> Result<App
     let address = signer.address();
     std::fs::create_dir_all(settings.home.join("wal"))?;
 
-    let keypair = network_keypair(&settings.seed);
+    let keypair = network_keypair(&settings.network_seed.unwrap_or(settings.seed));
     let peer_id = keypair.public().to_peer_id();
     let proof = signer
         .sign_validator_proof(signer.public_key().as_bytes().to_vec(), peer_id.to_bytes())
@@ -643,6 +658,8 @@ struct State<A> {
     app: A,
     signer: GridmintSigner,
     me: ValidatorAddress,
+    /// The chain signatures are bound to (to check evidence).
+    chain_id: ChainId,
     moniker: String,
     timeouts: LinearTimeouts,
     target_time: Option<Duration>,
@@ -1133,10 +1150,19 @@ impl<A: Application> State<A> {
             }
             AppMsg::Finalized { certificate, extensions, evidence, reply } => {
                 let height = certificate.height;
-                if !evidence.is_empty() {
-                    warn!(moniker = %self.moniker, %height, ?evidence, "misbehaviour evidence");
-                }
                 self.commit(certificate, extensions)?;
+                if !evidence.is_empty() {
+                    let found = crate::evidence::collect(&self.chain_id, &evidence);
+                    for e in &found {
+                        warn!(moniker = %self.moniker, %height, validator = %e.validator, step = e.step.name(),
+                            round = e.round, "equivocation: two conflicting signed messages");
+                    }
+                    if !found.is_empty()
+                        && let Err(e) = blocking(|| self.app.record_evidence(height, found))
+                    {
+                        error!(moniker = %self.moniker, %height, error = %e, "equivocation evidence not recorded");
+                    }
+                }
                 self.prune(height);
                 self.app.forget_blocks_through(height);
                 let next = Height(height.0 + 1);

@@ -19,6 +19,8 @@
 //! - [`signing`]: what exactly is signed ([`signing::vote_signing_bytes`], …), the
 //!   [`GridmintSigner`]/[`GridmintVerifier`] the engine calls, and why verification is dalek's
 //!   `verify_strict` rather than the signing crate's ZIP-215;
+//! - [`evidence`]: [`Equivocation`], two conflicting messages one validator signed, checked so
+//!   that anyone can verify them with the validator's address alone;
 //! - [`codec`]: [`GridmintCodec`], the versioned postcard encoding of every message the network,
 //!   value sync and the WAL carry;
 //! - [`parts`]: a block streamed out as proposal parts ([`parts::stream_messages`]) and the
@@ -31,6 +33,7 @@
 pub mod app;
 pub mod codec;
 pub mod context;
+pub mod evidence;
 pub mod messages;
 pub mod parts;
 pub mod signing;
@@ -41,6 +44,7 @@ mod wire;
 pub use app::{AppError, AppHandle, AppLoop, Application, DecidedCertificate, Settings};
 pub use codec::{CODEC_VERSION, CodecError, GridmintCodec};
 pub use context::GridmintContext;
+pub use evidence::{Equivocation, Step};
 pub use messages::{Proposal, ProposalPart, Vote};
 pub use parts::{AssembledProposal, Assembler, AssemblyError, Limits};
 pub use signing::{ChainId, GridmintSigner, GridmintVerifier};

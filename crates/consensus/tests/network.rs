@@ -22,8 +22,8 @@ use gridmint_consensus::app_channel::app::types::codec::Codec;
 use gridmint_consensus::app_channel::app::types::core::{LinearTimeouts, Round};
 use gridmint_consensus::app_channel::app::types::sync::{RawDecidedValue, Response};
 use gridmint_consensus::{
-    Block, BlockHeader, ChainId, GridmintCodec, Height, SignedTxBytes, Validator, ValidatorAddress, ValidatorSet,
-    ValueId,
+    Block, BlockHeader, ChainId, Equivocation, GridmintCodec, Height, SignedTxBytes, Step, Validator, ValidatorAddress,
+    ValidatorSet, ValueId,
 };
 
 /// Heights every validator must decide.
@@ -73,7 +73,14 @@ struct ToyApp {
     corrupt_builds: bool,
     /// Where undecided blocks are persisted (`persist_block`), if anywhere.
     blocks_dir: Option<PathBuf>,
+    /// Put into every block it builds (the double of an equivocating validator builds blocks
+    /// other than the original's).
+    tag: &'static str,
+    /// The equivocation evidence recorded, by height.
+    evidence: Evidence,
 }
+
+type Evidence = Arc<Mutex<Vec<(Height, Equivocation)>>>;
 
 impl ToyApp {
     fn new(set: ValidatorSet) -> (Self, Log) {
@@ -88,6 +95,8 @@ impl ToyApp {
             file: None,
             corrupt_builds: false,
             blocks_dir: None,
+            tag: "",
+            evidence: Evidence::default(),
         };
         (app, log)
     }
@@ -157,7 +166,7 @@ impl Application for ToyApp {
         let txs = (0..3u8)
             .map(|i| SignedTxBytes {
                 signature: [i; 64],
-                tx: format!("toy tx {i} at {height}/{round:?} by {proposer}").into_bytes(),
+                tx: format!("toy tx {i} at {height}/{round:?} by {proposer}{}", self.tag).into_bytes(),
             })
             .collect();
         Block { header, txs }
@@ -245,6 +254,11 @@ impl Application for ToyApp {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+
+    fn record_evidence(&mut self, height: Height, evidence: Vec<Equivocation>) -> Result<(), String> {
+        self.evidence.lock().unwrap().extend(evidence.into_iter().map(|e| (height, e)));
+        Ok(())
     }
 }
 
@@ -473,4 +487,72 @@ async fn a_proposer_whose_blocks_are_invalid_never_gets_one_decided() {
     }
     assert!(skipped >= 1, "the faulty validator was never round 0's proposer");
     eprintln!("heights {heights:?}; the faulty proposer's turns skipped: {skipped}");
+}
+
+/// A Byzantine validator as a test double: validator 3's key runs in two engines (two network
+/// identities), each building its own blocks, so that both sign proposals and votes for different
+/// values at the same height and round. The honest three keep agreeing, and each records
+/// evidence naming validator 3 that verifies with its address alone, and none naming anyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_equivocating_validator_is_recorded_and_the_others_keep_agreeing() {
+    let home = tempfile::tempdir().unwrap();
+    let set = validator_set(4);
+    let addrs = free_ports(5);
+    let byzantine = ValidatorAddress(gridmint_core::Address(public_key(3)));
+    let mut handles = Vec::new();
+    let mut logs = Vec::new();
+    let mut evidence = Vec::new();
+    for i in 0..5 {
+        let (mut app, log) = ToyApp::new(set.clone());
+        let mut s = settings(i.min(3), home.path(), &addrs);
+        // every engine listens on its own port and dials the other four
+        s.listen_addr = tcp_multiaddr(addrs[i]);
+        s.persistent_peers =
+            addrs.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| tcp_multiaddr(*a)).collect();
+        if i == 4 {
+            // the double: validator 3's key, another network identity and home, other blocks
+            s.network_seed = Some([0xd0; 32]);
+            s.home = home.path().join("v3-double");
+            s.moniker = "validator-3-double".into();
+            app.tag = " (double)";
+        }
+        evidence.push(app.evidence.clone());
+        handles.push(start(s, app).await.unwrap());
+        logs.push(log);
+    }
+    let honest: Vec<&Log> = logs[..3].iter().collect();
+    // Validator 3 is round 0's proposer every 4th height: within 12 heights both of its engines
+    // propose at least twice. Wait until every honest validator recorded evidence too.
+    // the test's own deadline, not a time that reaches any block
+    let start_time = tokio::time::Instant::now();
+    let mut done = false;
+    while start_time.elapsed() < DEADLINE {
+        let heights_done = honest.iter().all(|l| l.lock().unwrap().len() >= 12);
+        let all_recorded = evidence[..3].iter().all(|e| !e.lock().unwrap().is_empty());
+        if heights_done && all_recorded {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let heights: Vec<u64> = logs.iter().map(height_of).collect();
+    let counts: Vec<usize> = evidence.iter().map(|e| e.lock().unwrap().len()).collect();
+    for h in handles {
+        let _ = h.stop().await;
+    }
+    eprintln!("heights {heights:?}; evidence recorded per engine {counts:?}");
+    assert!(done, "the honest validators did not decide 12 heights and record evidence in time");
+    check_agreement(&set, &honest);
+    let mut steps = std::collections::BTreeSet::new();
+    for (i, recorded) in evidence[..3].iter().enumerate() {
+        for (height, e) in recorded.lock().unwrap().iter() {
+            assert_eq!(e.validator, byzantine, "validator {i} recorded evidence against an honest validator: {e:?}");
+            assert_eq!(e.height, *height);
+            assert!(e.verify(), "unverifiable evidence: {e:?}");
+            assert_ne!(e.first.value_id, e.second.value_id);
+            steps.insert(e.step);
+        }
+    }
+    eprintln!("equivocations seen: {steps:?}");
+    assert!(steps.contains(&Step::Proposal) || steps.contains(&Step::Prevote), "{steps:?}");
 }
