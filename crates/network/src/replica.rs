@@ -25,7 +25,11 @@
 
 use crate::record::{DecidedRecord, refused_positions, tx_bytes};
 use gridmint_consensus::app_channel::app::types::core::Round;
-use gridmint_consensus::{Application, Block, BlockHeader, DecidedCertificate, Height, ValidatorAddress, ValidatorSet};
+use gridmint_consensus::evidence::Statement;
+use gridmint_consensus::{
+    Application, Block, BlockHeader, DecidedCertificate, Equivocation, Height, ValidatorAddress, ValidatorSet,
+};
+use gridmint_node::evidence::{EvidenceRecord, SignedStatement};
 use gridmint_node::node::{Shared, now_seconds};
 use gridmint_node::{Proposal, SignedTx};
 use std::sync::Arc;
@@ -363,6 +367,13 @@ impl Application for LedgerApp {
         crate::undecided::forget_through(&undecided_dir(&self.shared), height)
     }
 
+    /// Stored in the node's `evidence` table ([`gridmint_node::evidence`]), served at
+    /// `GET /v1/evidence`.
+    fn record_evidence(&mut self, height: Height, evidence: Vec<Equivocation>) -> Result<(), String> {
+        let records = evidence.iter().map(evidence_record).collect();
+        self.shared.record_evidence(height.0, records).map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// The set of `height` ([`crate::election`]: the state after block `h` gives the set of
     /// `h + 1`): past the tip, the set from the current state (exact for the next height, a
     /// prediction beyond it: an epoch closing before then may change it); at or below the tip, the
@@ -370,5 +381,23 @@ impl Application for LedgerApp {
     fn validator_set(&self, height: Height) -> Option<ValidatorSet> {
         let (&next, set) = self.sets.last_key_value()?;
         if height.0 >= next { Some(set.clone()) } else { self.sets.get(&height.0).cloned() }
+    }
+}
+
+/// An equivocation as the node stores and serves it.
+pub fn evidence_record(e: &Equivocation) -> EvidenceRecord {
+    let statement = |s: &Statement| SignedStatement {
+        value_id: s.value_id.map(|id| hex::encode(id.0)),
+        pol_round: s.pol_round,
+        signed_bytes: hex::encode(&s.signed_bytes),
+        signature: hex::encode(s.signature),
+    };
+    EvidenceRecord {
+        height: e.height.0,
+        round: e.round,
+        validator: hex::encode(e.validator.to_bytes()),
+        step: e.step.name().to_string(),
+        first: statement(&e.first),
+        second: statement(&e.second),
     }
 }

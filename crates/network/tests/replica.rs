@@ -314,3 +314,78 @@ fn a_genesis_with_an_unbonded_validator_is_refused() {
     let e = gridmint_network::config::read_genesis(&path).expect_err("refused");
     assert!(e.contains("no bond"), "{e}");
 }
+
+/// Two conflicting prevotes of a validator, as consensus reports them, are stored with their
+/// height (once, however often reported), served at `GET /v1/evidence` with the bytes and
+/// signatures anyone can check, and pruned with their block; no balance or root moves.
+#[test]
+fn equivocation_evidence_is_recorded_once_served_and_checkable() {
+    use gridmint_consensus::app_channel::Signer;
+    use gridmint_consensus::app_channel::app::types::core::{Context, NilOrVal};
+    use gridmint_consensus::{ChainId, GridmintContext, GridmintSigner, ValueId};
+
+    let mut f = fixture();
+    for h in 1..=3 {
+        let block = f.app.build(Height(h), Round::new(0), f.proposer);
+        f.app.commit(&block, &certificate(&block)).unwrap();
+    }
+    let root_before = f.shared.store.block(3).unwrap().unwrap().state_root;
+    let seed = key_from_label("replica-validator").to_bytes();
+    let signer = GridmintSigner::new(seed, ChainId::new(CHAIN).unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let prevote = |value: NilOrVal<ValueId>| {
+        let vote = GridmintContext::new().new_prevote(Height(2), Round::new(1), value, signer.address());
+        runtime.block_on(signer.sign_vote(vote)).unwrap()
+    };
+    let (a, b) = (prevote(NilOrVal::Val(ValueId([5; 32]))), prevote(NilOrVal::Nil));
+    let e = gridmint_consensus::evidence::from_votes(&ChainId::new(CHAIN).unwrap(), &a, &b).expect("evidence");
+    f.app.record_evidence(Height(2), vec![e.clone(), e.clone()]).unwrap();
+    f.app.record_evidence(Height(2), vec![e.clone()]).unwrap();
+    assert_eq!(f.shared.metrics.consensus.equivocations.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let stored = gridmint_node::evidence::parse(&f.shared.store.evidence(2).unwrap().unwrap()).unwrap();
+    assert_eq!(stored, vec![gridmint_network::replica::evidence_record(&e)], "recorded once");
+    // evidence for a height whose block is not stored is not kept (it could never be pruned)
+    f.app.record_evidence(Height(9), vec![e.clone()]).unwrap();
+    assert!(f.shared.store.evidence(9).unwrap().is_none());
+
+    // served by the API, and checkable from the served fields alone
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let server = runtime.spawn(gridmint_node::serve::serve(
+        listener,
+        gridmint_node::api::router(f.shared.clone()),
+        f.shared.clone(),
+        stopped,
+    ));
+    let client = gridmint_node::client::Client::new(&base);
+    let page = client.get("/v1/evidence").unwrap();
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    let list = &page.body["evidence"];
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let served = &list[0];
+    assert_eq!(served["height"], 2);
+    assert_eq!(served["round"], 1);
+    assert_eq!(served["step"], "prevote");
+    assert_eq!(served["validator"], hex::encode(f.proposer.to_bytes()));
+    assert_eq!(served["second"]["value_id"], serde_json::Value::Null, "a vote for nil");
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&f.proposer.to_bytes()).unwrap();
+    for side in ["first", "second"] {
+        let bytes = hex::decode(served[side]["signed_bytes"].as_str().unwrap()).unwrap();
+        let sig: [u8; 64] = hex::decode(served[side]["signature"].as_str().unwrap()).unwrap().try_into().unwrap();
+        key.verify_strict(&bytes, &ed25519_dalek::Signature::from_bytes(&sig)).expect("checkable by anyone");
+    }
+    assert_eq!(client.get("/v1/evidence?before=2").unwrap().body["evidence"].as_array().unwrap().len(), 0);
+    for bad in ["limit=0", "limit=101", "before=x", "page=2"] {
+        let answer = client.get(&format!("/v1/evidence?{bad}")).unwrap();
+        assert_eq!(answer.status, 400, "{bad}: {:?}", answer.body);
+    }
+    let _ = stop.send(true);
+    runtime.block_on(server).unwrap().unwrap();
+
+    // a record, not a penalty: the state is what the blocks made it
+    assert_eq!(f.shared.store.block(3).unwrap().unwrap().state_root, root_before);
+    // pruned with its block
+    f.shared.store.prune_to(2, CHAIN).unwrap();
+    assert!(f.shared.store.evidence(2).unwrap().is_none(), "pruned with block 2");
+}

@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/tx/batch"),
     ("get", "/v1/tx/{id}"),
     ("post", "/v1/heartbeats"),
+    ("get", "/v1/evidence"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
 ];
@@ -72,6 +73,7 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(submit_batch))
         .routes(routes!(receipt))
         .routes(routes!(heartbeats))
+        .routes(routes!(evidence))
         .routes(routes!(openapi))
         .routes(routes!(metrics))
 }
@@ -205,6 +207,8 @@ pub struct ConsensusMetrics {
     pub finality: [AtomicU64; 9],
     /// Sum of the times to finality (ms).
     pub finality_ms: AtomicU64,
+    /// Equivocation evidence records stored (`GET /v1/evidence`).
+    pub equivocations: AtomicU64,
 }
 
 impl ConsensusMetrics {
@@ -241,6 +245,11 @@ impl ConsensusMetrics {
         let name = "gridmint_consensus_heights_total";
         text.push_str(&format!(
             "# HELP {name} heights decided while this node ran\n# TYPE {name} counter\n{name} {heights}\n"
+        ));
+        let name = "gridmint_consensus_equivocations_total";
+        text.push_str(&format!(
+            "# HELP {name} equivocation evidence records stored while this node ran (GET /v1/evidence)\n# TYPE {name} counter\n{name} {}\n",
+            self.equivocations.load(Ordering::Relaxed)
         ));
         let name = "gridmint_consensus_time_to_finality_seconds";
         text.push_str(&format!("# HELP {name} from a height's start to its decision\n# TYPE {name} histogram\n"));
@@ -738,6 +747,62 @@ async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>
         }
     })?;
     ok(block_view(block))
+}
+
+/// Equivocation evidence: pairs of conflicting messages a validator signed at one height, round
+/// and step, as consensus reported them (a replicated node; always empty on a single node).
+/// Recorded and shown only: the rulebook has no slashing for master nodes. Newest height first;
+/// page with `before`. Evidence is pruned with its block.
+#[utoipa::path(get, path = "/v1/evidence", tag = "chain",
+    params(
+        ("before" = Option<u64>, Query, description = "only heights below this (the previous page's `next_before`)"),
+        ("limit" = Option<u32>, Query, description = "at most this many records (1 to 100, default 100), but never part of a height's: a height with more is given whole"),
+    ),
+    responses(
+        (status = 200, description = "the evidence", body = crate::evidence::EvidenceList),
+        (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
+    ))]
+async fn evidence(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
+    let (mut before, mut limit) = (u64::MAX, crate::evidence::MAX_PAGE);
+    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("before", v)) => before = parse_u64(v, "before")?,
+            Some(("limit", v)) => {
+                let n = parse_u64(v, "limit")?;
+                if !(1..=crate::evidence::MAX_PAGE as u64).contains(&n) {
+                    return Err(ApiError::bad(
+                        "invalid_query",
+                        format!("limit {n}: between 1 and {}", crate::evidence::MAX_PAGE),
+                    ));
+                }
+                limit = n as usize;
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("unknown query parameter `{pair}` (only before=<height> and limit=<1..=100>)"),
+                ));
+            }
+        }
+    }
+    // whole heights: a height's records are never split across pages (each stored height holds
+    // at least one record, so `limit` heights are enough to fill a page)
+    let heights = shared.store.evidence_before(before, limit).map_err(ApiError::internal)?;
+    let fetched = heights.len();
+    let mut records = Vec::new();
+    let mut next_before = None;
+    for (i, (height, bytes)) in heights.into_iter().enumerate() {
+        let parsed = crate::evidence::parse(&bytes).map_err(ApiError::internal)?;
+        if !records.is_empty() && records.len() + parsed.len() > limit {
+            next_before = Some(height + 1);
+            break;
+        }
+        records.extend(parsed);
+        if i + 1 == fetched && fetched == limit {
+            next_before = Some(height);
+        }
+    }
+    ok(crate::evidence::EvidenceList { evidence: records, next_before, pruned_through: shared.store.base_height() })
 }
 
 fn error_name(code: u16) -> Option<String> {

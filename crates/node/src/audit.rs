@@ -125,8 +125,16 @@ pub fn audit_from(
     }
     // what consensus decided is kept beside stored blocks only (its bytes are the consensus
     // crate's, checked by the node that serves them to value sync)
-    for height in store.number_keys(Table::Decided)?.into_iter().filter(|h| !(base + 1..=last).contains(h)) {
-        audit.mismatch(Table::Decided, height, format!("a record outside the stored heights {}..={last}", base + 1));
+    for table in [Table::Decided, Table::Evidence] {
+        for height in store.number_keys(table)?.into_iter().filter(|h| !(base + 1..=last).contains(h)) {
+            audit.mismatch(table, height, format!("a record outside the stored heights {}..={last}", base + 1));
+        }
+    }
+    for height in store.number_keys(Table::Evidence)? {
+        let parsed = store.evidence(height).map(|b| b.map(|b| crate::evidence::parse(&b)));
+        if let Ok(Some(Err(why))) = parsed {
+            audit.mismatch(Table::Evidence, height, why);
+        }
     }
     let from_snapshot = start.is_some();
     let (mut state, mut parent) = match start {

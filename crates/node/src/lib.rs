@@ -20,6 +20,7 @@ pub mod audit;
 pub mod block;
 pub mod blocklog;
 pub mod client;
+pub mod evidence;
 pub mod ledger;
 pub mod mempool;
 pub mod node;

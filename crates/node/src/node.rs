@@ -223,6 +223,38 @@ impl Shared {
         self.seal_and_publish(sealing, ledger, executed).map(|block| Some(block.height))
     }
 
+    /// Records equivocation evidence consensus reported when it finalized `height` (a stored
+    /// block's height): merged with what is already recorded there ([`crate::evidence::merge`]),
+    /// durably. Returns how many records are new.
+    pub fn record_evidence(
+        &self,
+        height: u64,
+        records: Vec<crate::evidence::EvidenceRecord>,
+    ) -> Result<usize, crate::store::StoreError> {
+        let _committed = self.sealing.read().unwrap_or_else(|e| e.into_inner());
+        let last = self.store.last_height()?;
+        if !(self.store.base_height() + 1..=last).contains(&height) {
+            // not kept: it would outlive its block's pruning (the caller reports 0 new)
+            return Ok(0);
+        }
+        let existing = match self.store.evidence(height)? {
+            Some(bytes) => crate::evidence::parse(&bytes).map_err(|why| crate::store::StoreError::Corrupt {
+                path: self.store.dir().to_path_buf(),
+                table: crate::store::Table::Evidence.name(),
+                key: height.to_string(),
+                why,
+            })?,
+            None => Vec::new(),
+        };
+        let before = existing.len();
+        let Some(merged) = crate::evidence::merge(existing, records) else { return Ok(0) };
+        let bytes = serde_json::to_vec(&merged).expect("evidence records serialize");
+        self.store.put_evidence(height, &bytes)?;
+        let new = merged.len() - before;
+        self.metrics.consensus.equivocations.fetch_add(new as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(new)
+    }
+
     /// Executes a block that consensus decided (a replicated node): `proposal` holds the decided
     /// block's transactions in order and `producer` its proposer; candidates the envelope refuses
     /// are left out, identically on every replica (G10). `decided` gives, from the executed

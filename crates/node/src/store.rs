@@ -19,6 +19,7 @@
 //! | `heartbeats` | slot × 2^20 + segment ([`heartbeat_key`]) | bitmap of the machines (by id, bit `i % 8` of byte `i / 8` of the slot's bitmap, cut into segments of [`SEGMENT_BYTES`]) whose heartbeat for that slot is committed |
 //! | `closes` | epoch | the height of the block that closed it (8 bytes, little-endian) |
 //! | `decided` | height | on a replicated node, what consensus decided beside the block: its commit certificate and what the block's executed form leaves out, opaque here (the consensus crate's encoding); pruned with the block |
+//! | `evidence` | height | on a replicated node, the equivocations consensus reported when it finalized that height ([`crate::evidence::EvidenceRecord`]s, JSON); pruned with the block |
 //!
 //! and the meta key `"base"` on a pruned store: the header of the last block removed (blocks
 //! `1..=base` are gone; [`Store::prune_to`]), or of the snapshot a new node started from
@@ -97,14 +98,15 @@ const HEARTBEATS: TableDefinition<u64, &[u8]> = TableDefinition::new("heartbeats
 const LEAF_CHUNKS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("leaf_chunks");
 const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
 const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("decided");
+const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
 /// records by owner. v4: heartbeat bitmaps, epoch close heights, pruning (the `"base"` meta key).
 /// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints. v6: the
 /// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged. v7:
-/// the `decided` table (commit certificates of a replicated node).
-pub const FORMAT: &[u8] = b"gridmint-ledger-v7";
+/// the `decided` table (commit certificates of a replicated node). v8: the `evidence` table.
+pub const FORMAT: &[u8] = b"gridmint-ledger-v8";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -155,11 +157,13 @@ pub enum Table {
     LeafChunks,
     /// What consensus decided beside each block (a replicated node).
     Decided,
+    /// Equivocation evidence by height (a replicated node).
+    Evidence,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::Meta,
         Table::Blocks,
         Table::Txs,
@@ -171,6 +175,7 @@ impl Table {
         Table::Heartbeats,
         Table::Closes,
         Table::Decided,
+        Table::Evidence,
     ];
 
     /// The table's name in the file.
@@ -187,6 +192,7 @@ impl Table {
             Table::Closes => "closes",
             Table::LeafChunks => "leaf_chunks",
             Table::Decided => "decided",
+            Table::Evidence => "evidence",
         }
     }
 
@@ -199,6 +205,7 @@ impl Table {
             Table::Heartbeats => HEARTBEATS,
             Table::Closes => CLOSES,
             Table::Decided => DECIDED,
+            Table::Evidence => EVIDENCE,
             Table::Meta | Table::Txs | Table::ExplainOwners | Table::LeafChunks => {
                 unreachable!("{} is not keyed by a number", self.name())
             }
@@ -568,6 +575,7 @@ impl Store {
                 txn.open_table(LEAF_CHUNKS).map_err(|e| store.db_err(e))?;
                 txn.open_table(CLOSES).map_err(|e| store.db_err(e))?;
                 txn.open_table(DECIDED).map_err(|e| store.db_err(e))?;
+                txn.open_table(EVIDENCE).map_err(|e| store.db_err(e))?;
             }
             txn.commit().map_err(|e| store.db_err(e))
         })?;
@@ -986,6 +994,7 @@ impl Store {
                     let mut blocks = txn.open_table(BLOCKS).map_err(|e| self.db_err(e))?;
                     let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
                     let mut decided = txn.open_table(DECIDED).map_err(|e| self.db_err(e))?;
+                    let mut evidence = txn.open_table(EVIDENCE).map_err(|e| self.db_err(e))?;
                     for height in from..=last {
                         if txs_removed >= max_txs {
                             break;
@@ -999,6 +1008,7 @@ impl Store {
                                 .map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         drop(record);
                         decided.remove(height).map_err(|e| self.db_err(e))?;
+                        evidence.remove(height).map_err(|e| self.db_err(e))?;
                         let bytes =
                             self.log.read(height, &locator).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
                         let block = StoredBlock::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
@@ -1065,6 +1075,41 @@ impl Store {
     /// What consensus decided beside block `height` (`None`: not a replicated block, or pruned).
     pub fn decided(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(Table::Decided, height)
+    }
+
+    /// The equivocation evidence recorded at `height` (JSON, [`crate::evidence`]).
+    pub fn evidence(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Table::Evidence, height)
+    }
+
+    /// Replaces the evidence recorded at `height`, durably. The caller records evidence of stored
+    /// blocks' heights only (the audit reports any other), so that it is pruned with them.
+    pub fn put_evidence(&self, height: u64, record: &[u8]) -> Result<(), StoreError> {
+        self.guard("recording evidence", || {
+            let txn = self.begin_write()?;
+            {
+                let mut table = txn.open_table(EVIDENCE).map_err(|e| self.db_err(e))?;
+                table
+                    .insert(height, seal(Table::Evidence, Key::Number(height), record).as_slice())
+                    .map_err(|e| self.db_err(e))?;
+            }
+            txn.commit().map_err(|e| self.db_err(e))
+        })
+    }
+
+    /// The evidence records of the heights below `before`, newest first, at most `limit` of them.
+    pub fn evidence_before(&self, before: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.guard("reading records", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let handle = txn.open_table(EVIDENCE).map_err(|e| self.db_err(e))?;
+            let mut out = Vec::new();
+            for entry in handle.range(..before).map_err(|e| self.db_err(e))?.rev().take(limit) {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let height = key.value();
+                out.push((height, self.unseal(Table::Evidence, Key::Number(height), value.value())?.to_vec()));
+            }
+            Ok(out)
+        })
     }
 
     /// The height of the block that closed `epoch`.
