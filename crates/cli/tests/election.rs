@@ -1,7 +1,9 @@
 //! Black-box test of the validator set as the economy's election (NM10, issue 13 step 6): a full
 //! node registers as a validator with a bond larger than any genesis validator's, and after the
 //! next epoch close it is in the consensus validator set: it proposes blocks, with nobody
-//! restarted, and every node agrees on every block.
+//! restarted, and every node agrees on every block. Then a genesis validator unstakes its whole
+//! bond and leaves the set at a later close: it stops proposing and says it is a full node, the
+//! chain goes on, and it still follows it.
 
 // the test's own patience is measured on the clock (never the ledger's time)
 #![allow(clippy::disallowed_methods)]
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 /// and the consensus set follows: blocks name it as their producer, while no node restarts, and
 /// all five agree on every block (hash, state root, producer).
 #[test]
-fn a_full_node_that_bonds_becomes_a_validator_at_the_next_epoch() {
+fn a_full_node_that_bonds_becomes_a_validator_and_a_validator_that_unstakes_leaves() {
     let dir = tempfile::tempdir().unwrap();
     let mut net = Net::write(&dir.path().join("net"), 4, 1, &[]);
     let genesis: Value = serde_json::from_slice(&std::fs::read(net.dir.join("genesis.json")).unwrap()).unwrap();
@@ -79,6 +81,55 @@ fn a_full_node_that_bonds_becomes_a_validator_at_the_next_epoch() {
     }
     println!("the epoch closed at height {closed_at:?}");
     println!("node4 produced blocks {produced:?}");
+    let status = net.status(4).unwrap();
+    assert_eq!(status["consensus"]["role"], "validator", "{status}");
+    let in_set = |status: &Value, who: &str| {
+        status["consensus"]["validators"].as_array().unwrap().iter().any(|v| v["address"] == who)
+    };
+    assert!(in_set(&status, &me.to_hex()), "the status shows the elected set: {status}");
+
+    // validator 3 unstakes its whole bond: at a later close it is no longer eligible (its
+    // self-bond under the minimum) and leaves the set, with nobody restarted
+    let node3 = load_key(&net.dir.join("node3/node-key.json")).unwrap();
+    let three = address_of(&node3);
+    let leave = Tx {
+        signer: three,
+        nonce: 0,
+        body: TxBody::Unstake {
+            validator: three,
+            amount: gridmint_network::config::TESTNET_BOND_TOKENS * TOKEN,
+            fast: false,
+        },
+    };
+    let receipt = net.submit(0, &[SignedTx::sign(leave, &node3, &net.chain_id)]).remove(0);
+    assert_eq!(receipt["code"], 0, "the unstake is accepted: {receipt}");
+    let unstaked_at = receipt["height"].as_u64().unwrap();
+    println!("node3 ({three}) unstaked at height {unstaked_at}");
+    let start = Instant::now();
+    let left_at = loop {
+        assert!(start.elapsed() < PATIENCE, "node3 never left the set\n{}", net.logs(&all));
+        net.check_running(&all);
+        let status = net.status(0).unwrap();
+        if !in_set(&status, &three.to_hex()) {
+            break net.height(0).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("node3 left the set after height {left_at}");
+    // the blocks after it left: none is node3's, the others (node4 too) go on producing
+    let mut producers = std::collections::BTreeSet::new();
+    let last = left_at + 8;
+    net.wait_height(&all, last);
+    for height in left_at + 1..=last {
+        let producer = net.block(0, height)["producer"].as_str().unwrap().to_string();
+        assert_ne!(producer, three.to_hex(), "block {height} was produced by node3 after it left the set");
+        producers.insert(producer);
+    }
+    assert!(producers.len() >= 3, "the remaining validators take turns: {producers:?}");
+    let status = net.status(3).unwrap();
+    assert_eq!(status["consensus"]["role"], "full_node", "node3 follows without voting: {status}");
+    assert!(in_set(&net.status(3).unwrap(), &me.to_hex()));
+
     let top = all.iter().map(|i| net.height(*i).unwrap()).max().unwrap();
     net.wait_height(&all, top);
     let common = net.check_agreement(&all);

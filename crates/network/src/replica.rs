@@ -336,6 +336,7 @@ impl Application for LedgerApp {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
             crate::election::validator_set_from_state(&ledger.state, &self.validators)
         };
+        show_set(&self.shared, &set);
         self.sets.insert(height + 1, set);
         while self.sets.len() > VALIDATOR_SETS_KEPT {
             self.sets.pop_first();
@@ -382,6 +383,27 @@ impl Application for LedgerApp {
         let (&next, set) = self.sets.last_key_value()?;
         if height.0 >= next { Some(set.clone()) } else { self.sets.get(&height.0).cloned() }
     }
+}
+
+/// The validator set of the next height as `/v1/status` shows it (`consensus.validators`), and
+/// this node's role in it (`validator` or `full_node`).
+pub fn show_set(shared: &Shared, set: &ValidatorSet) {
+    if let Some(view) = shared.consensus.write().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        view.validators = power_views(set);
+        let member = view.validators.iter().any(|v| v.address == view.address);
+        view.role = if member { "validator" } else { "full_node" }.to_string();
+    }
+}
+
+/// Each validator of `set` with its power, in the set's order.
+pub fn power_views(set: &ValidatorSet) -> Vec<gridmint_node::openapi::ValidatorPowerView> {
+    set.validators()
+        .iter()
+        .map(|v| gridmint_node::openapi::ValidatorPowerView {
+            address: v.address().0.to_hex(),
+            power: v.voting_power(),
+        })
+        .collect()
 }
 
 /// An equivocation as the node stores and serves it.

@@ -12,10 +12,10 @@ use gridmint_consensus::GridmintContext;
 use gridmint_consensus::app::{Settings, tcp_multiaddr};
 use gridmint_consensus::app_channel::app::engine::util::events::Event;
 use gridmint_consensus::app_channel::app::types::core::LinearTimeouts;
-use gridmint_consensus::{ChainId, Validator, ValidatorSet};
+use gridmint_consensus::{Application, ChainId, Height, Validator, ValidatorSet};
 use gridmint_node::client::Client;
 use gridmint_node::node::{Config, Shared};
-use gridmint_node::openapi::{ConsensusView, ValidatorPowerView};
+use gridmint_node::openapi::ConsensusView;
 use gridmint_node::signing::{encode_batch, load_key};
 use gridmint_node::{Genesis, Ledger, SignedTx};
 use std::sync::Arc;
@@ -120,12 +120,13 @@ pub async fn run(
         .await
         .map_err(|e| format!("cannot listen on {} for the API: {e}", file.api))?;
     println!("{} API: http://{}/v1/status", file.moniker, file.api);
-    let validator_views: Vec<ValidatorPowerView> = validators
-        .validators()
-        .iter()
-        .map(|v| ValidatorPowerView { address: v.address().0.to_hex(), power: v.voting_power() })
-        .collect();
     let app = LedgerApp::new(shared.clone(), validators, file.max_clock_drift_secs);
+    // the set in force at the next height (the election's, after a restart), not the genesis'
+    let next = Height(shared.ledger.read().unwrap_or_else(|e| e.into_inner()).state.height + 1);
+    let next_set = app.validator_set(next).ok_or("no validator set for the next height")?;
+    let in_set = next_set.validators().iter().any(|v| v.address().0 == me);
+    let role = if in_set { "validator" } else { "full node" };
+    let validator_views = crate::replica::power_views(&next_set);
     let handle = gridmint_consensus::app::start(settings, app).await.map_err(|e| e.to_string())?;
     *shared.consensus.write().unwrap_or_else(|e| e.into_inner()) = Some(ConsensusView {
         role: role.replace(' ', "_"),
