@@ -46,6 +46,9 @@ struct NetworkShape {
     /// a single node is (the blocks of the last 2 closed epochs kept).
     #[arg(long)]
     archive: bool,
+    /// A pruned node keeps the blocks of this many closed epochs (`keep_epochs` in its config).
+    #[arg(long, value_name = "N", conflicts_with = "archive")]
+    keep_epochs: Option<u64>,
 }
 
 impl NetworkShape {
@@ -55,7 +58,14 @@ impl NetworkShape {
             Some(s) => node::dev_epochs(&policy, s).map_err(|e| format!("--epoch-seconds: {e}"))?,
             None => policy,
         };
-        Ok(TestnetSpec { validators, followers, policy, base_port: self.base_port, archive: self.archive })
+        Ok(TestnetSpec {
+            validators,
+            followers,
+            policy,
+            base_port: self.base_port,
+            archive: self.archive,
+            keep_epochs: self.keep_epochs,
+        })
     }
 }
 
@@ -123,7 +133,11 @@ pub fn run_config(path: &Path, mut config: Config) -> ExitCode {
     };
     config.listen = file.api;
     config.archive = file.archive;
+    config.keep_epochs = file.keep_epochs;
     if let Err(e) = config.check() {
+        return fail(e);
+    }
+    if let Err(e) = state_sync_if_needed(&file) {
         return fail(e);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -278,4 +292,39 @@ fn stop_all(children: &mut [(String, std::process::Child)]) {
     for (_, child) in children.iter_mut() {
         let _ = child.wait();
     }
+}
+
+/// A node with no ledger yet, in a network where no peer stores block 1 any more (they are
+/// pruned), starts from a peer's snapshot once the validators' signatures certify it
+/// ([`gridmint_network::state_sync`]), installed as `gridmint snapshot import` would; otherwise
+/// it starts from genesis and value sync replays every block.
+fn state_sync_if_needed(file: &NodeFile) -> Result<(), String> {
+    if file.data.join(gridmint_node::store::DB_FILE).exists() || file.peer_apis.is_empty() {
+        return Ok(());
+    }
+    match gridmint_network::state_sync::needed(&file.peer_apis) {
+        Ok(true) => {}
+        Ok(false) => return Ok(()),
+        Err(e) => {
+            println!("{}: {e}; starting from genesis (value sync replays the blocks)", file.moniker);
+            return Ok(());
+        }
+    }
+    let genesis = file.read_genesis()?;
+    let validators = gridmint_network::run::validator_set(&genesis)?;
+    println!("{}: the peers no longer store block 1; fetching a certified snapshot", file.moniker);
+    let certified = gridmint_network::state_sync::fetch(&file.peer_apis, &genesis.chain_id, &validators)?;
+    let part = file.data.with_extension("state-sync.snapshot");
+    std::fs::write(&part, &certified.bytes).map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    let hash = hex::encode(certified.block_hash);
+    let imported = crate::snapshot_cmd::import(&part, &file.data, Some(file.genesis.clone()), Some(&hash));
+    let _ = std::fs::remove_file(&part);
+    let message = imported?;
+    let (signed, total) = certified.signed_power;
+    println!(
+        "{}: certified by {signed} of {total} voting power at block {}: {message}",
+        file.moniker,
+        certified.header.height + 1
+    );
+    Ok(())
 }

@@ -128,7 +128,12 @@ pub fn main(command: SnapshotCommand) -> ExitCode {
 
 /// `gridmint snapshot import`: into a node that stores the snapshot's block (or its base), or
 /// — with the trusted block hash — a new node started at it.
-fn import(file: &Path, data: &Path, genesis: Option<PathBuf>, trusted_hash: Option<&str>) -> Result<String, String> {
+pub(crate) fn import(
+    file: &Path,
+    data: &Path,
+    genesis: Option<PathBuf>,
+    trusted_hash: Option<&str>,
+) -> Result<String, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let (header, state) = gridmint_core::snapshot::decode(&bytes).map_err(|e| format!("{}: {e}", file.display()))?;
     let trusted = trusted_hash.map(parse_hash).transpose().map_err(|e| format!("--trusted-hash: {e}"))?;

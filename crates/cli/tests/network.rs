@@ -177,6 +177,55 @@ fn no_quorum_no_progress_then_resume_and_a_wiped_validator_rejoins() {
     assert!(common >= top, "the wiped validator caught up to {common}");
 }
 
+/// Once every node has pruned block 1, a validator wiped to an empty data dir cannot replay the
+/// history by value sync: it starts from a peer's snapshot, checked against the next block's
+/// commit certificate (signed by more than 2/3 of the set the snapshot's election gives, and by
+/// more than 1/3 of the genesis validators), then syncs the blocks after it, votes again, and
+/// agrees with the others on every block they all store.
+#[test]
+fn a_wiped_validator_rejoins_a_pruned_network_from_a_certified_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::write(&dir.path().join("net"), 4, 0, &["--keep-epochs", "1"]);
+    let all = [0, 1, 2, 3];
+    for i in all {
+        net.start(i);
+    }
+    // wait until no node stores block 1 any more (pruned after a snapshot at an epoch close)
+    let start = Instant::now();
+    while !all.iter().all(|i| net.status(*i).is_some_and(|s| s["oldest_block"].as_u64().unwrap() > 1)) {
+        assert!(start.elapsed() < PATIENCE, "the nodes did not prune block 1\n{}", net.logs(&all));
+        net.check_running(&all);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    net.kill9(3);
+    std::fs::remove_dir_all(net.dir.join("node3/data")).unwrap();
+    net.start(3);
+    let top = net.height(0).unwrap() + 3;
+    net.wait_height(&all, top);
+    let log = std::fs::read_to_string(net.log(3)).unwrap();
+    assert!(log.contains("fetching a certified snapshot") && log.contains("voting power at block"), "{log}");
+    let status = net.status(3).unwrap();
+    let oldest = status["oldest_block"].as_u64().unwrap();
+    assert!(oldest > 1, "node3 started from a snapshot, not from genesis: {status}");
+    assert_eq!(status["consensus"]["role"], "validator", "{status}");
+    // it votes again: blocks after its return are proposed by it in its turns
+    let back_at = net.height(3).unwrap();
+    let me = status["consensus"]["address"].as_str().unwrap().to_string();
+    let mut produced = false;
+    let mut height = back_at + 1;
+    while !produced {
+        assert!(start.elapsed() < 2 * PATIENCE, "node3 proposed nothing after height {back_at}\n{}", net.logs(&all));
+        net.wait_height(&all, height);
+        produced = net.block(0, height)["producer"] == me.as_str();
+        height += 1;
+    }
+    let common = net.check_agreement(&all);
+    println!(
+        "node3 rejoined from the snapshot (oldest block {oldest}), produced block {}, agrees to {common}",
+        height - 1
+    );
+}
+
 /// `gridmint devnet` starts every node as a child process, prints each API, and stops them all
 /// on Ctrl-C (SIGINT), exiting 0.
 #[test]

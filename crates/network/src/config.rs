@@ -65,6 +65,13 @@ pub struct NodeFile {
     /// Keep every block (else pruned, as a single node).
     #[serde(default)]
     pub archive: bool,
+    /// A pruned node keeps the blocks of this many closed epochs (and of the open one).
+    #[serde(default = "default_keep_epochs")]
+    pub keep_epochs: u64,
+}
+
+fn default_keep_epochs() -> u64 {
+    2
 }
 
 fn default_drift() -> u64 {
@@ -141,6 +148,8 @@ pub struct TestnetSpec {
     pub base_port: u16,
     /// Every node keeps every block (else each is pruned as a single node is).
     pub archive: bool,
+    /// A pruned node's window in closed epochs (`None`: 2, a single node's default).
+    pub keep_epochs: Option<u64>,
 }
 
 /// A node written by [`write_testnet`].
@@ -229,6 +238,7 @@ pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>,
             max_clock_drift_secs: default_drift(),
             block_time_ms: default_block_time(),
             archive: spec.archive,
+            keep_epochs: spec.keep_epochs.unwrap_or_else(default_keep_epochs),
         };
         let path = out.join(format!("node{i}")).join(CONFIG_FILE);
         let text = toml::to_string_pretty(&file).map_err(|e| e.to_string())?;

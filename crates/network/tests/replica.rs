@@ -304,6 +304,7 @@ fn a_genesis_with_an_unbonded_validator_is_refused() {
         policy: gridmint_core::Policy::preset("netmind").unwrap(),
         base_port: 40000,
         archive: false,
+        keep_epochs: None,
     };
     gridmint_network::config::write_testnet(&dir.path().join("net"), &spec).unwrap();
     let path = dir.path().join("net/genesis.json");
@@ -388,4 +389,95 @@ fn equivocation_evidence_is_recorded_once_served_and_checkable() {
     // pruned with its block
     f.shared.store.prune_to(2, CHAIN).unwrap();
     assert!(f.shared.store.evidence(2).unwrap().is_none(), "pruned with block 2");
+}
+
+/// A snapshot is certified by the next block's commit certificate: accepted with the
+/// validator's real precommit signature; refused without enough signed power, with a signature
+/// by someone outside the set, with a flipped signature byte, and against another block.
+#[test]
+fn a_snapshot_is_accepted_only_with_the_next_blocks_certificate() {
+    use gridmint_consensus::app_channel::Signer;
+    use gridmint_consensus::app_channel::app::types::core::{CommitSignature, Context, NilOrVal};
+    use gridmint_consensus::{ChainId, GridmintContext, GridmintSigner};
+    use gridmint_network::record::DecidedRecord;
+    use gridmint_network::state_sync::verify;
+
+    let mut f = fixture();
+    let chain = ChainId::new(CHAIN).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let sign = |label: &str, block: &Block| {
+        let signer = GridmintSigner::new(key_from_label(label).to_bytes(), chain.clone());
+        let id = block.value().value_id();
+        let vote = GridmintContext::new().new_precommit(
+            block.header.height,
+            Round::new(0),
+            NilOrVal::Val(id),
+            signer.address(),
+        );
+        let signed = runtime.block_on(signer.sign_vote(vote)).unwrap();
+        CommitSignature::new(signer.address(), signed.signature)
+    };
+    let certified = |block: &Block, signatures: Vec<CommitSignature<GridmintContext>>| {
+        ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+            CommitCertificate {
+                height: block.header.height,
+                round: Round::new(0),
+                value_id: block.value().value_id(),
+                commit_signatures: signatures,
+            },
+            VoteExtensions::default(),
+        )
+    };
+    let first = f.app.build(Height(1), Round::new(0), f.proposer);
+    f.app.commit(&first, &certified(&first, vec![sign("replica-validator", &first)])).unwrap();
+    let snapshot = {
+        let ledger = f.shared.ledger.read().unwrap();
+        gridmint_node::snapshots::encode(&ledger, &f.shared.store.block(1).unwrap().unwrap()).unwrap()
+    };
+    let mut second = f.app.build(Height(2), Round::new(0), f.proposer);
+    second.txs = vec![bytes(&dev_transfer(0, 5))];
+    f.app.commit(&second, &certified(&second, vec![sign("replica-validator", &second)])).unwrap();
+    let framed = |height: u64, record: &DecidedRecord| {
+        let block = f.shared.store.block(height).unwrap().unwrap().encode();
+        let mut out = (block.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&block);
+        out.extend_from_slice(&record.encode());
+        out
+    };
+    let record = DecidedRecord::decode(&f.shared.store.decided(2).unwrap().unwrap()).unwrap();
+    let genesis = ValidatorSet::new(vec![Validator::new(f.proposer.to_bytes(), 1).unwrap()]).unwrap();
+
+    let ok = verify(&chain, &genesis, snapshot.clone(), &framed(2, &record)).expect("certified");
+    assert_eq!((ok.header.height, ok.signed_power), (1, (1, 1)));
+    assert_eq!(ok.block_hash, f.shared.store.block(1).unwrap().unwrap().hash());
+
+    let refused = |record: &DecidedRecord, height: u64| {
+        verify(&chain, &genesis, snapshot.clone(), &framed(height, record)).expect_err("refused")
+    };
+    let mut unsigned = record.clone();
+    unsigned.certificate.commit_signatures.clear();
+    assert!(refused(&unsigned, 2).contains("not more than 2/3"), "{}", refused(&unsigned, 2));
+    let mut stranger = record.clone();
+    let theirs = sign("replica-dev", &second);
+    stranger.certificate.commit_signatures[0].address = theirs.address;
+    stranger.certificate.commit_signatures[0].signature = theirs.signature;
+    assert!(refused(&stranger, 2).contains("not a validator"), "{}", refused(&stranger, 2));
+    let mut flipped = record.clone();
+    let mut sig = flipped.certificate.commit_signatures[0].signature.to_bytes();
+    sig[10] ^= 1;
+    flipped.certificate.commit_signatures[0].signature =
+        gridmint_consensus::signing_ed25519::Signature::from_bytes(sig);
+    assert!(refused(&flipped, 2).contains("bad signature"), "{}", refused(&flipped, 2));
+    let mut twice = record.clone();
+    let again = twice.certificate.commit_signatures[0].clone();
+    twice.certificate.commit_signatures.push(again);
+    assert!(refused(&twice, 2).contains("two signatures"), "{}", refused(&twice, 2));
+    // block 1's own certificate does not certify the state after block 1
+    let record1 = DecidedRecord::decode(&f.shared.store.decided(1).unwrap().unwrap()).unwrap();
+    assert!(refused(&record1, 1).contains("asked for block 2"), "{}", refused(&record1, 1));
+    // a snapshot whose state was altered fails its own checks first
+    let mut altered = snapshot.clone();
+    let at = altered.len() / 2;
+    altered[at] ^= 1;
+    assert!(verify(&chain, &genesis, altered, &framed(2, &record)).is_err());
 }

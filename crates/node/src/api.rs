@@ -51,6 +51,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tx/{id}"),
     ("post", "/v1/heartbeats"),
     ("get", "/v1/evidence"),
+    ("get", "/v1/snapshot"),
+    ("get", "/v1/blocks/{height}/decided"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
 ];
@@ -74,6 +76,8 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(receipt))
         .routes(routes!(heartbeats))
         .routes(routes!(evidence))
+        .routes(routes!(snapshot))
+        .routes(routes!(block_decided))
         .routes(routes!(openapi))
         .routes(routes!(metrics))
 }
@@ -803,6 +807,70 @@ async fn evidence(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         }
     }
     ok(crate::evidence::EvidenceList { evidence: records, next_before, pruned_through: shared.store.base_height() })
+}
+
+/// This node's newest state snapshot that checks out (its own file format, `gridmint snapshot
+/// inspect` reads it): what a new node starts from instead of replaying the whole history. A
+/// replicated node checks it against a block certified by the validators before using it
+/// (`GET /v1/blocks/{height}/decided` of the next height); anyone else compares its block hash
+/// with one they trust.
+#[utoipa::path(get, path = "/v1/snapshot", tag = "chain",
+    responses(
+        (status = 200, description = "the snapshot file", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 404, description = "no_snapshot: this node has written none yet (one at each epoch close)", body = ErrorBody),
+    ))]
+async fn snapshot(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let dir = crate::snapshots::dir_of(shared.store.dir());
+    let found = crate::snapshots::list(&dir);
+    let cached = shared.served_snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let bytes = match (found.first(), cached) {
+        (Some((height, _)), Some((cached_height, bytes))) if *height == cached_height => bytes,
+        _ => {
+            // read and checked once per new snapshot, off the async workers
+            let checked = tokio::task::spawn_blocking(move || {
+                found.into_iter().find_map(|(height, path)| {
+                    let bytes = std::fs::read(path).ok()?;
+                    gridmint_core::snapshot::decode(&bytes).ok()?;
+                    Some((height, axum::body::Bytes::from(bytes)))
+                })
+            })
+            .await
+            .map_err(ApiError::internal)?;
+            let Some((height, bytes)) = checked else {
+                return Err(ApiError::not_found(
+                    "no_snapshot",
+                    "this node has no snapshot yet (one is written at each epoch close)",
+                ));
+            };
+            *shared.served_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((height, bytes.clone()));
+            bytes
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
+}
+
+/// A block of a replicated chain as consensus decided it: the stored block and what was decided
+/// beside it (the commit certificate, the candidates execution refused), framed as a 4-byte
+/// little-endian length, the stored block's bytes, then the decided record's bytes (the
+/// consensus crate's encoding). What a new node checks a snapshot against.
+#[utoipa::path(get, path = "/v1/blocks/{height}/decided", tag = "chain",
+    params(("height" = u64, Path, description = "a height")),
+    responses(
+        (status = 200, description = "the framed block and decided record", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "invalid_number, invalid_path", body = ErrorBody),
+        (status = 404, description = "unknown_block: not stored here, or not a replicated chain's block (no decided record)", body = ErrorBody),
+    ))]
+async fn block_decided(State(shared): State<Arc<Shared>>, Params(height): Params<String>) -> ApiResult {
+    let height = parse_u64(&height, "height")?;
+    let missing = || ApiError::not_found("unknown_block", format!("no decided block at height {height} here"));
+    let decided = shared.store.decided(height).map_err(ApiError::internal)?.ok_or_else(missing)?;
+    let block = shared.store.block(height).map_err(ApiError::internal)?.ok_or_else(missing)?;
+    let block = block.encode();
+    let mut out = Vec::with_capacity(4 + block.len() + decided.len());
+    out.extend_from_slice(&(block.len() as u32).to_le_bytes());
+    out.extend_from_slice(&block);
+    out.extend_from_slice(&decided);
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], out).into_response())
 }
 
 fn error_name(code: u16) -> Option<String> {

@@ -71,6 +71,17 @@ impl Client {
         Self::finish(&url, self.agent.get(&url).call())
     }
 
+    /// GET `path` as bytes (a binary answer: `/v1/snapshot`, `/v1/blocks/{h}/decided`), at
+    /// most `limit` of them: the status and the body.
+    pub fn get_bytes(&self, path: &str, limit: u64) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let fail = |e: ureq::Error| ClientError { url: url.clone(), reason: e.to_string() };
+        let mut response = self.agent.get(&url).call().map_err(fail)?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(limit).read_to_vec().map_err(fail)?;
+        Ok((status, body))
+    }
+
     /// POST raw bytes to `path` as JSON.
     pub fn post_bytes(&self, path: &str, body: &[u8]) -> Result<Answer, ClientError> {
         let url = format!("{}{path}", self.base);

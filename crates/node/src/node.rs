@@ -173,6 +173,9 @@ pub struct Shared {
     pub forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::SignedTx>>,
     /// On a replicated node, its consensus as `GET /v1/status` shows it.
     pub consensus: RwLock<Option<crate::openapi::ConsensusView>>,
+    /// The newest snapshot served at `GET /v1/snapshot` (height, checked bytes): read and
+    /// checked once, not on every request.
+    pub served_snapshot: Mutex<Option<(u64, axum::body::Bytes)>>,
 }
 
 impl Shared {
@@ -192,6 +195,7 @@ impl Shared {
             prune_target: Mutex::new(0),
             forward: std::sync::OnceLock::new(),
             consensus: RwLock::new(None),
+            served_snapshot: Mutex::new(None),
             config,
             ledger: RwLock::new(ledger),
             sealing: RwLock::new(()),

@@ -119,11 +119,13 @@ impl Net {
         answer.body
     }
 
-    /// Every node in `which` has the same block hash and state root at every height up to the
-    /// lowest of their heights; returns that height.
+    /// Every node in `which` has the same block hash and state root at every height they all
+    /// store (from the highest `oldest_block`: pruned nodes, or one started from a snapshot) up
+    /// to the lowest of their heights; returns that height.
     pub fn check_agreement(&self, which: &[usize]) -> u64 {
         let common = which.iter().map(|i| self.height(*i).unwrap()).min().unwrap();
-        for height in 1..=common {
+        let oldest = which.iter().map(|i| self.status(*i).unwrap()["oldest_block"].as_u64().unwrap()).max().unwrap();
+        for height in oldest..=common {
             let first = self.block(which[0], height);
             for i in &which[1..] {
                 let other = self.block(*i, height);
