@@ -15,7 +15,9 @@
 //! (self-bond and delegations, as the election counted it): integer arithmetic only, so every
 //! node computes the same powers. The total is at most `POWER_SCALE` plus one per master node,
 //! far below the engine's [`MAX_TOTAL_VOTING_POWER`](gridmint_consensus::MAX_TOTAL_VOTING_POWER)
-//! for any number of master nodes a policy may ask for (`u32`).
+//! for any number of master nodes a policy may ask for (`u32`). A policy with
+//! `staking.equal_voting_power = true` gives every master node a power of 1 instead: a quorum is
+//! then more than 2/3 of the master nodes, whatever their stakes.
 //!
 //! # When the genesis set stays
 //!
@@ -52,8 +54,11 @@ pub fn validator_set_from_state(state: &State, genesis: &ValidatorSet) -> Valida
         .collect();
     // stakes are tokens that exist: their sum is at most the supply, which fits u128
     let total = stakes.iter().fold(0u128, |sum, (_, stake)| sum.saturating_add(*stake));
-    let validators: Vec<Validator> =
-        stakes.iter().filter_map(|(address, stake)| Validator::new(address.0, power_of(*stake, total)).ok()).collect();
+    let equal = state.policy.staking.equal_voting_power;
+    let validators: Vec<Validator> = stakes
+        .iter()
+        .filter_map(|(address, stake)| Validator::new(address.0, if equal { 1 } else { power_of(*stake, total) }).ok())
+        .collect();
     ValidatorSet::new(validators).unwrap_or_else(|_| genesis.clone())
 }
 
@@ -139,6 +144,28 @@ mod tests {
         let state = state_with(Policy::preset("netmind").unwrap(), &bonds);
         let set = validator_set_from_state(&state, &genesis_set());
         assert!(set.validators().iter().all(|v| v.voting_power() == 250_000), "{:?}", powers(&set));
+    }
+
+    #[test]
+    fn the_policy_switch_makes_powers_equal_whatever_the_stakes() {
+        let k = keys(3);
+        let bonds = [(k[0], 100 * TOKEN), (k[1], 300 * TOKEN), (k[2], 600 * TOKEN)];
+        let mut policy = Policy::preset("netmind").unwrap();
+        policy.staking.equal_voting_power = true;
+        let state = state_with(policy, &bonds);
+        let set = validator_set_from_state(&state, &genesis_set());
+        assert_eq!(powers(&set), vec![(k[0], 1), (k[1], 1), (k[2], 1)]);
+        // the switch is part of the policy's hash, and a policy without it keeps its hash
+        let plain = Policy::preset("netmind").unwrap();
+        let mut switched = plain.clone();
+        switched.staking.equal_voting_power = true;
+        assert_ne!(plain.hash(), switched.hash());
+        assert!(!plain.to_toml().contains("equal_voting_power"), "absent while false");
+        let reread = Policy::from_toml(&switched.to_toml()).unwrap();
+        assert!(reread.staking.equal_voting_power);
+        // what a governance policy change (NM12) applies
+        let governed = plain.with_override("staking.equal_voting_power", "true").unwrap();
+        assert_eq!(governed.hash(), switched.hash());
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
         fast_unbonding_epochs,
         fast_burn_ppb,
         allow_plain,
+        equal_voting_power,
     } = staking;
     w.u32(*master_nodes);
     w.tokens(validator_bond_min);
@@ -219,5 +220,11 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
         w.u64(*machine_slash_ppb);
         w.u64(*validator_slash_ppb);
     });
+    // fields added after v1, each encoded only when set (named, after everything else), so
+    // that a policy without them keeps its encoding and its hash
+    if *equal_voting_power {
+        w.str("staking.equal_voting_power");
+        w.bool(true);
+    }
     w.0
 }

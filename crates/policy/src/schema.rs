@@ -235,6 +235,15 @@ pub struct StakingParams {
     /// Whether stake may be placed without a validator (OS7 community staking).
     #[serde(default)]
     pub allow_plain: bool,
+    /// On a replicated chain, every elected master node gets the same consensus voting power
+    /// instead of power in proportion to its stake (the rulebook is silent; default: by stake).
+    /// Absent from the canonical encoding while false, so policies without it keep their hash.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub equal_voting_power: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// NM3, N24-3: the staking pool's release split.
@@ -390,5 +399,5 @@ pub struct DualProofParams {
 
 /// Leaves that `with_override` may add although the serialized tree lacks them (optional values).
 pub(crate) fn is_optional_leaf(path: &[&str]) -> bool {
-    matches!(path, ["staking", "fast_unbonding_epochs"])
+    matches!(path, ["staking", "fast_unbonding_epochs" | "equal_voting_power"])
 }
