@@ -376,12 +376,27 @@ impl Application for LedgerApp {
     }
 
     /// The set of `height` ([`crate::election`]: the state after block `h` gives the set of
-    /// `h + 1`): past the tip, the set from the current state (exact for the next height, a
-    /// prediction beyond it: an epoch closing before then may change it); at or below the tip, the
-    /// set kept for that height, `None` when it is no longer kept (or was before this start).
+    /// `h + 1`): for the next height, the set from the current state (exact); at or below the
+    /// tip, the set kept for that height, `None` when it is no longer kept (or was before this
+    /// start). Beyond the next height (only the assembler asks, for proposals that arrive
+    /// early) a prediction, the next height's set, given only while the open epoch cannot close
+    /// before then ([`PREDICTION_MARGIN_SECS`]): near a close, the election may change the set,
+    /// and a stream authenticated against a wrong prediction would be refused for good, where
+    /// `None` only defers it (a transient refusal).
     fn validator_set(&self, height: Height) -> Option<ValidatorSet> {
         let (&next, set) = self.sets.last_key_value()?;
-        if height.0 >= next { Some(set.clone()) } else { self.sets.get(&height.0).cloned() }
+        if height.0 == next {
+            return Some(set.clone());
+        }
+        if height.0 < next {
+            return self.sets.get(&height.0).cloned();
+        }
+        let end = {
+            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+            ledger.state.epoch_end_time(ledger.state.epoch)
+        };
+        let horizon = (self.clock)().saturating_add(self.max_clock_drift).saturating_add(PREDICTION_MARGIN_SECS);
+        (end > horizon).then(|| set.clone())
     }
 }
 
@@ -405,6 +420,11 @@ pub fn power_views(set: &ValidatorSet) -> Vec<gridmint_node::openapi::ValidatorP
         })
         .collect()
 }
+
+/// How far past this node's clock (and the allowed drift) the open epoch must end for the set
+/// of a height beyond the next one to be predicted: the blocks decided before that height are
+/// proposed within a few seconds, each at most the drift ahead of the honest voters' clocks.
+pub const PREDICTION_MARGIN_SECS: u64 = 10;
 
 /// An equivocation as the node stores and serves it.
 pub fn evidence_record(e: &Equivocation) -> EvidenceRecord {

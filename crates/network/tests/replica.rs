@@ -481,3 +481,24 @@ fn a_snapshot_is_accepted_only_with_the_next_blocks_certificate() {
     altered[at] ^= 1;
     assert!(verify(&chain, &genesis, altered, &framed(2, &record)).is_err());
 }
+
+/// The set of a height beyond the next (asked for proposals that arrive early) is predicted far
+/// from an epoch close, and not given near one, where the election may change it: a stream
+/// checked against a wrong prediction would be refused for good, an unknown set only defers it.
+#[test]
+fn the_set_of_later_heights_is_predicted_only_far_from_an_epoch_close() {
+    let f = fixture();
+    let next = Height(height(&f) + 1);
+    let set = f.app.validator_set(next).expect("the next height's set is known");
+    assert_eq!(f.app.validator_set(Height(next.0 + 2)), Some(set.clone()), "a day from the close");
+
+    fn near_the_close() -> u64 {
+        // netmind's epochs are a day; the first ends a day after genesis
+        GENESIS_TIME + 86_400 - 5
+    }
+    let shared = f.shared.clone();
+    let validators = set.clone();
+    let app = LedgerApp::new(shared, validators, 2).with_clock(near_the_close);
+    assert_eq!(app.validator_set(next), Some(set), "the next height's set is exact, close or not");
+    assert_eq!(app.validator_set(Height(next.0 + 1)), None, "5 s before a close: no prediction");
+}
