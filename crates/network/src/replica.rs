@@ -170,39 +170,62 @@ impl LedgerApp {
 }
 
 /// The rules a block's candidates must meet against the parent state, besides their signatures:
-/// each cheap, deterministic, and what lets a candidate be refused at execution for nothing but
-/// its fee. A proposer that breaks one would make every replica store and check transactions
-/// that pay nothing (a candidate the envelope refuses is kept in the decided record), so the
-/// block is invalid; [`LedgerApp::build`] proposes only candidates that meet them.
-#[derive(Default)]
+/// each cheap, deterministic, and what lets a candidate be refused at execution for little more
+/// than its own signer's doing. A proposer that breaks one would make every replica store and
+/// check transactions that pay nothing (a candidate the envelope refuses is kept in the decided
+/// record), so the block is invalid; [`LedgerApp::build`] proposes only candidates that meet
+/// them. They are admission's envelope checks (`State::precheck_at`), chained per signer:
+///
+/// - not twice;
+/// - a heartbeat: nonce 0, from a registered machine, for a slot current at the block's time
+///   and of the parent's epoch, not marked in the parent state, and once per (machine, slot) in
+///   the block (a heartbeat of the epoch a block opens waits for the next block);
+/// - any other: from an existing account, with the next nonce (the account's, then one more for
+///   each of its candidates before it), its fee and those of its candidates before it covered by
+///   its spendable balance in the parent state (a claim's by what it claims too), within the
+///   policy's per-block limit of paying transactions.
 pub struct Screen {
+    /// The block's time (a heartbeat's slot must be current at it).
+    time: u64,
     ids: std::collections::BTreeSet<[u8; 32]>,
-    /// Per signer: the nonce its next transaction in the block must carry.
-    next: std::collections::BTreeMap<gridmint_core::Address, u64>,
+    /// Per signer: the nonce its next transaction in the block must carry, and the fees its
+    /// candidates before it reserve.
+    next: std::collections::BTreeMap<gridmint_core::Address, (u64, u128)>,
+    /// Heartbeats taken, by (machine, slot).
+    beats: std::collections::BTreeSet<(gridmint_core::Address, u64)>,
     /// Transactions that pay a fee (the policy's per-block limit counts them).
     paying: u32,
 }
 
 impl Screen {
-    /// Whether `tx` may follow the candidates screened before it in a block on `state`: not
-    /// twice; a heartbeat from a registered machine; any other from an existing account with
-    /// the next nonce (the account's, then one more for each of its candidates before it),
-    /// within the policy's per-block limit of paying transactions.
+    /// The screen of a block whose header time is `time`.
+    pub fn at(time: u64) -> Screen {
+        Screen { time, ids: Default::default(), next: Default::default(), beats: Default::default(), paying: 0 }
+    }
+
+    /// Whether `tx` may follow the candidates screened before it in a block on `state` (see the
+    /// type's documentation).
     pub fn admit(&mut self, state: &gridmint_core::State, tx: &SignedTx) -> Result<(), String> {
         let id = tx.id();
         if self.ids.contains(&id) {
             return Err(format!("transaction {} twice", hex::encode(id)));
         }
         let signer = tx.tx.signer;
-        if let gridmint_core::TxBody::Heartbeat { .. } = tx.tx.body {
+        if let gridmint_core::TxBody::Heartbeat { slot } = tx.tx.body {
             if state.machine_id(&signer).is_none() {
                 return Err(format!("a heartbeat from {signer}, not a registered machine"));
+            }
+            state
+                .precheck_at(&tx.tx, 0, 0, self.time)
+                .map_err(|e| format!("a heartbeat from {signer} for slot {slot}: {e:?}"))?;
+            if !self.beats.insert((signer, slot)) {
+                return Err(format!("a second heartbeat from {signer} for slot {slot}"));
             }
         } else {
             let Some(account) = state.account(&signer) else {
                 return Err(format!("a transaction from {signer}, which has no account"));
             };
-            let expected = *self.next.get(&signer).unwrap_or(&account.nonce);
+            let (expected, reserved) = *self.next.get(&signer).unwrap_or(&(account.nonce, 0));
             if tx.tx.nonce != expected {
                 return Err(format!("a transaction from {signer} with nonce {}, expected {expected}", tx.tx.nonce));
             }
@@ -211,7 +234,11 @@ impl Screen {
             {
                 return Err(format!("more than the policy's {} paying transactions", base_fee.block_tx_limit));
             }
-            self.next.insert(signer, expected + 1);
+            state
+                .precheck_at(&tx.tx, expected, reserved, self.time)
+                .map_err(|e| format!("a transaction from {signer} with nonce {expected}: {e:?}"))?;
+            let fee = state.current_fee();
+            self.next.insert(signer, (expected + 1, reserved.saturating_add(fee)));
             self.paying += 1;
         }
         self.ids.insert(id);
@@ -252,7 +279,8 @@ impl Application for LedgerApp {
             self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
             candidates.retain(|t| bad.binary_search(&t.id()).is_err());
         }
-        let mut screen = Screen::default();
+        let time = (self.clock)().max(parent_time + 1);
+        let mut screen = Screen::at(time);
         let mut bytes = 0;
         let mut txs = Vec::new();
         for candidate in &candidates {
@@ -266,7 +294,6 @@ impl Application for LedgerApp {
             }
         }
         drop(ledger);
-        let time = (self.clock)().max(parent_time + 1);
         let block = Block {
             header: BlockHeader { height, time, parent_hash, parent_state_root: self.tip_root, producer: proposer.0 },
             txs,
@@ -285,7 +312,7 @@ impl Application for LedgerApp {
         let txs = Self::decode(block)?;
         {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
-            let mut screen = Screen::default();
+            let mut screen = Screen::at(time);
             for (i, tx) in txs.iter().enumerate() {
                 screen.admit(&ledger.state, tx).map_err(|e| format!("transaction {i}: {e}"))?;
             }

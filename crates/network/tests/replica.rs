@@ -101,9 +101,18 @@ fn a_decided_block_is_stored_and_served_back_exactly() {
     assert_eq!(block.header.parent_hash, stored1.hash());
     assert_eq!(block.header.parent_state_root, stored1.state_root);
     assert!(block.header.time > first.header.time, "strictly after the parent's time");
-    // the poor account's transfer is refused by the envelope at execution (its fee), the same
-    // on every replica (G10)
-    block.txs = vec![bytes(&transfer("replica-poor", 0, Address([7; 32]), 1)), bytes(&dev_transfer(1, 12))];
+    // the poor account cannot pay a fee: its transfer is no candidate (the screen)
+    block.txs = vec![bytes(&transfer("replica-poor", 0, Address([7; 32]), 1))];
+    assert!(f.app.validate(&block).unwrap_err().contains("InsufficientFee"));
+    // the dev account spends all it has but the fee, then sends again: both fees were covered
+    // in the parent state, so both are candidates, and the second is refused by the envelope at
+    // execution (its fee), the same on every replica (G10)
+    let (spendable, fee) = {
+        let ledger = f.shared.ledger.read().unwrap();
+        let dev = address_of(&key_from_label("replica-dev"));
+        (ledger.state.account(&dev).unwrap().spendable, ledger.state.current_fee())
+    };
+    block.txs = vec![bytes(&dev_transfer(1, spendable - fee)), bytes(&dev_transfer(2, 12))];
     f.app.validate(&block).expect("signatures, screen and header check out");
     let cert = certificate(&block);
     f.app.commit(&block, &cert).unwrap();
@@ -501,4 +510,84 @@ fn the_set_of_later_heights_is_predicted_only_far_from_an_epoch_close() {
     let app = LedgerApp::new(shared, validators, 2).with_clock(near_the_close);
     assert_eq!(app.validator_set(next), Some(set), "the next height's set is exact, close or not");
     assert_eq!(app.validator_set(Height(next.0 + 1)), None, "5 s before a close: no prediction");
+}
+
+/// The screen's stricter rules (review finding 5): a heartbeat must have nonce 0, a slot current
+/// at the block's time, and not be marked already; a signer's candidates must have their fees
+/// covered together by its spendable balance in the parent state. Heartbeats that can never
+/// enter a block leave the mempool after each decided block (finding 6).
+#[test]
+fn the_screen_refuses_free_heartbeats_and_unfunded_chains() {
+    // an hour into the first epoch (of a day): slots of 5 minutes before this one exist
+    fn later() -> u64 {
+        GENESIS_TIME + 3_600
+    }
+    let mut f = fixture();
+    let set = f.app.validator_set(Height(1)).unwrap();
+    f.app = LedgerApp::new(f.shared.clone(), set, 2).with_clock(later);
+    let clock = later;
+    let owner = key_from_label("replica-dev");
+    let machine = key_from_label("replica-machine");
+    let register = SignedTx::sign(
+        Tx {
+            signer: address_of(&owner),
+            nonce: 0,
+            body: TxBody::RegisterMachine {
+                machine: address_of(&machine),
+                gpu_class: 1,
+                bandwidth_mbps: 1000,
+                bond: 0,
+            },
+        },
+        &owner,
+        CHAIN,
+    );
+    // a poor account with exactly one fee
+    let fee = f.shared.ledger.read().unwrap().state.current_fee();
+    let poor = key_from_label("replica-poor");
+    let mut first = f.app.build(Height(1), Round::new(0), f.proposer);
+    first.txs = vec![bytes(&register), bytes(&transfer("replica-dev", 1, address_of(&poor), fee + 1))];
+    f.app.commit(&first, &certificate(&first)).unwrap();
+    let slot_seconds = f.shared.ledger.read().unwrap().state.policy.epoch.slot_seconds;
+    let slot = (clock() - GENESIS_TIME) / slot_seconds;
+    let beat = |nonce: u64, slot: u64| {
+        SignedTx::sign(Tx { signer: address_of(&machine), nonce, body: TxBody::Heartbeat { slot } }, &machine, CHAIN)
+    };
+    let with = |template: &Block, txs: &[SignedTx]| {
+        let mut b = template.clone();
+        b.txs = txs.iter().map(bytes).collect();
+        b
+    };
+    let template = f.app.build(Height(2), Round::new(0), f.proposer);
+    let block_with = |_: &Fixture, _: u64, txs: &[SignedTx]| with(&template, txs);
+    let refused = |f: &Fixture, txs: &[SignedTx]| f.app.validate(&block_with(f, 2, txs)).expect_err("invalid");
+    f.app.validate(&block_with(&f, 2, &[beat(0, slot)])).expect("a current heartbeat");
+    assert!(refused(&f, &[beat(1, slot)]).contains("NonceTooHigh"), "{}", refused(&f, &[beat(1, slot)]));
+    assert!(refused(&f, &[beat(0, slot + 50)]).contains("SlotOutsideEpoch"));
+    assert!(slot > 2, "a past slot exists");
+    assert!(refused(&f, &[beat(0, slot - 2)]).contains("SlotOutsideEpoch"));
+    // one fee covered, two asked
+    let poor_tx = |nonce| transfer("replica-poor", nonce, Address([7; 32]), 1);
+    f.app.validate(&block_with(&f, 2, &[poor_tx(0)])).expect("one fee is covered");
+    assert!(refused(&f, &[poor_tx(0), poor_tx(1)]).contains("InsufficientFee"));
+
+    // a committed heartbeat's slot is marked: the same heartbeat again is refused; a heartbeat
+    // of a slot that is over, waiting in the mempool, is purged
+    let second = block_with(&f, 2, &[beat(0, slot)]);
+    f.app.commit(&second, &certificate(&second)).unwrap();
+    let stale_beat = beat(0, slot);
+    let past_beat = beat(0, slot - 2);
+    {
+        let mut mempool = f.shared.mempool.lock().unwrap();
+        let ledger = f.shared.ledger.read().unwrap();
+        // admitted when its slot was current (as a node that fell behind could hold it)
+        mempool.admit(past_beat.clone(), past_beat.id(), &ledger.state, clock() - 2 * slot_seconds).unwrap();
+    }
+    let third = f.app.build(Height(3), Round::new(0), f.proposer);
+    assert!(third.txs.is_empty(), "neither dead heartbeat is proposed");
+    let again = f.app.validate(&with(&third, std::slice::from_ref(&stale_beat))).expect_err("marked");
+    assert!(again.contains("HeartbeatDuplicate"), "{again}");
+    f.app.commit(&third, &certificate(&third)).unwrap();
+    let mempool = f.shared.mempool.lock().unwrap();
+    assert!(!mempool.contains(&past_beat.id()), "a heartbeat of a slot that is over is purged");
 }

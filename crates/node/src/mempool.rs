@@ -211,21 +211,26 @@ impl Mempool {
 
     /// Drops the transactions whose nonce the committed `state` has already used (a replicated
     /// node: another transaction of the same signer and nonce was decided elsewhere, so these
-    /// can never commit), and remembers why. Returns how many went.
+    /// can never commit), and the heartbeats that can never enter a block (their slot marked or
+    /// over), and remembers why. Returns how many went. Nothing that can never commit stays at
+    /// the head of the queue, where a proposer would skip it on every block.
     pub fn purge_stale(&mut self, state: &State) -> usize {
-        let mut stale: Vec<[u8; 32]> = self
+        let mut stale: Vec<([u8; 32], TxError)> = self
             .queue
             .iter()
-            .filter(|(tx, _)| {
-                !matches!(tx.tx.body, TxBody::Heartbeat { .. })
-                    && state.account(&tx.tx.signer).is_some_and(|a| tx.tx.nonce < a.nonce)
+            .filter_map(|(tx, id)| match tx.tx.body {
+                TxBody::Heartbeat { slot } => dead_heartbeat(state, &tx.tx, slot).map(|e| (*id, e)),
+                _ => state
+                    .account(&tx.tx.signer)
+                    .is_some_and(|a| tx.tx.nonce < a.nonce)
+                    .then_some((*id, TxError::NonceTooLow)),
             })
-            .map(|(_, id)| *id)
             .collect();
         stale.sort_unstable();
-        self.remove(&stale);
-        for id in &stale {
-            self.remember_dropped(*id, TxError::NonceTooLow);
+        let ids: Vec<[u8; 32]> = stale.iter().map(|(id, _)| *id).collect();
+        self.remove(&ids);
+        for (id, error) in &stale {
+            self.remember_dropped(*id, *error);
         }
         stale.len()
     }
@@ -261,6 +266,24 @@ impl Mempool {
             if let Some(old) = self.dropped_order.pop_front() {
                 self.dropped.remove(&old);
             }
+        }
+    }
+}
+
+/// Why a waiting heartbeat can never enter a block after `state` (`None`: it still may): its
+/// slot is marked already, or over (past its end and the tolerance, at the state's time).
+fn dead_heartbeat(state: &State, tx: &gridmint_core::Tx, slot: u64) -> Option<TxError> {
+    match state.precheck_at(tx, 0, 0, state.time) {
+        Ok(()) => None,
+        Err(e @ (TxError::HeartbeatDuplicate | TxError::UnknownMachine | TxError::NonceTooHigh)) => Some(e),
+        Err(e) => {
+            let slot_seconds = state.policy.epoch.slot_seconds;
+            let tolerance = gridmint_core::apply::HEARTBEAT_TOLERANCE_SECONDS.min(slot_seconds);
+            let end = slot
+                .checked_add(1)
+                .and_then(|s| s.checked_mul(slot_seconds))
+                .and_then(|s| s.checked_add(state.genesis_time));
+            end.is_none_or(|end| end.saturating_add(tolerance) <= state.time).then_some(e)
         }
     }
 }
