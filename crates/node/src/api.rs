@@ -94,6 +94,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let document = crate::openapi::finish(document, &shared.config);
     let document: Arc<str> = serde_json::to_string_pretty(&document).unwrap_or_default().into();
     router
+        .merge(crate::explorer::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(OpenApiJson(document)))
@@ -339,11 +340,14 @@ async fn limit_and_count(
 }
 
 /// Every error response is the typed JSON error: one that is not (a refusal from a layer below
-/// the handlers) is rewritten, keeping its status and its text as the message.
+/// the handlers) is rewritten, keeping its status and its text as the message. The explorer's
+/// HTML error pages are left as they are.
 async fn typed(response: Response) -> Response {
     let status = response.status();
     let is_json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"application/json");
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // the explorer's own error pages (crate::explorer) are HTML by design
+    let is_page = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json || is_page {
         return response;
     }
     let text = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
@@ -386,7 +390,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// A user address in a path: 64 hex digits (either case) or the checksummed `gm1…` form; never
 /// a system account's name, never a near-miss of either (issue 11: typos that lose money).
-fn parse_address(text: &str) -> Result<Address, ApiError> {
+pub(crate) fn parse_address(text: &str) -> Result<Address, ApiError> {
     Address::parse_user(text).map_err(|e| {
         ApiError::bad("invalid_address", format!("`{text}` is not an address (64 hex digits or gm1…): {e}"))
     })
@@ -397,7 +401,7 @@ fn parse_u64(text: &str, what: &str) -> Result<u64, ApiError> {
 }
 
 /// Reads the committed state (never a block still being sealed).
-fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -> T {
+pub(crate) fn read_state<T>(shared: &Shared, f: impl FnOnce(&crate::ledger::Ledger) -> T) -> T {
     let _committed = shared.sealing.read().unwrap_or_else(|e| e.into_inner());
     let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
     f(&ledger)
@@ -436,28 +440,31 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
 #[utoipa::path(get, path = "/v1/supply", tag = "chain",
     responses((status = 200, description = "the supply", body = SupplyView)))]
 async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
-    ok(read_state(&shared, |l| {
-        let s = &l.state;
-        SupplyView {
-            height: s.height,
-            epoch: s.epoch,
-            cap: amount(s.cap),
-            total_supply: amount(s.total_supply()),
-            circulating: amount(s.circulating()),
-            minted_total: amount(s.minted_total),
-            burned_total: amount(s.burned_total),
-            escrow: amount(s.bridge.escrow),
-            pools: s
-                .pools
-                .iter()
-                .map(|p| PoolView {
-                    name: p.name.to_string(),
-                    balance: amount(p.balance),
-                    released_total: amount(p.released_total),
-                })
-                .collect(),
-        }
-    }))
+    ok(read_state(&shared, supply_view))
+}
+
+/// The supply as `GET /v1/supply` gives it (the explorer shows the same).
+pub(crate) fn supply_view(l: &crate::ledger::Ledger) -> SupplyView {
+    let s = &l.state;
+    SupplyView {
+        height: s.height,
+        epoch: s.epoch,
+        cap: amount(s.cap),
+        total_supply: amount(s.total_supply()),
+        circulating: amount(s.circulating()),
+        minted_total: amount(s.minted_total),
+        burned_total: amount(s.burned_total),
+        escrow: amount(s.bridge.escrow),
+        pools: s
+            .pools
+            .iter()
+            .map(|p| PoolView {
+                name: p.name.to_string(),
+                balance: amount(p.balance),
+                released_total: amount(p.released_total),
+            })
+            .collect(),
+    }
 }
 
 /// An account's balances (spendable, staked, unbonding, escrowed, unclaimed), nonce and machines.
@@ -470,12 +477,19 @@ async fn supply(State(shared): State<Arc<Shared>>) -> ApiResult {
     ))]
 async fn account(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
-    let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(&address);
-    read_state(&shared, |l| {
+    let view =
+        account_view(&shared, &address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
+    ok(view)
+}
+
+/// An account as `GET /v1/accounts/{address}` gives it (`None`: no such account).
+pub(crate) fn account_view(shared: &Shared, address: &gridmint_core::Address) -> Option<AccountView> {
+    let pending_nonce = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).next_nonce(address);
+    read_state(shared, |l| {
         let s = &l.state;
-        let id = s.account_id(&address).ok_or_else(|| ApiError::not_found("unknown_account", "no such account"))?;
+        let id = s.account_id(address)?;
         let a = &s.accounts[id as usize];
-        ok(AccountView {
+        Some(AccountView {
             address: address.to_hex(),
             address_bech32m: address.to_bech32m(),
             height: s.height,
@@ -701,7 +715,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
     })
 }
 
-fn block_view(block: StoredBlock) -> BlockView {
+pub(crate) fn block_view(block: StoredBlock) -> BlockView {
     BlockView {
         height: block.height,
         hash: hex::encode(block.hash()),
