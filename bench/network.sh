@@ -64,7 +64,7 @@ network() {
     urls+="${urls:+,}http://127.0.0.1:$((18800 + 2 * i))"
   done
   measure "$urls" "$work/net/dev-key.json" "$r"
-  echo "heights: $(for i in 0 1 2 3; do curl -s http://127.0.0.1:$((18800 + 2 * i))/v1/status | grep -oE '"height":[0-9]+'; done | tr '\n' ' ')"
+  echo "heights: $(for i in 0 1 2 3; do curl -s http://127.0.0.1:$((18800 + 2 * i))/v1/status | grep -oE '"height":[0-9]+' | head -1; done | tr '\n' ' ')"
   curl -s http://127.0.0.1:18800/metrics | grep -E "^gridmint_consensus_(rounds|heights)_total|time_to_finality_seconds_(sum|count)" | tr '\n' ' '
   echo
   kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
