@@ -14,7 +14,9 @@
 //!   not a node's settings);
 //! - every transaction decodes strictly, meets the cheap rules of [`Screen`] against the parent
 //!   state (no duplicate, a known signer, consecutive nonces, the policy's per-block limit), and
-//!   its signature verifies (`verify_strict`, the chain id in the signed bytes);
+//!   its signature verifies (`verify_strict`, the chain id in the signed bytes; not checked a
+//!   second time when this node's mempool holds exactly those bytes and that signature, checked
+//!   with `verify_strict` at admission: the same pure check of the same input);
 //! - last, the time is at most `max_clock_drift` seconds ahead of its own clock: the one check
 //!   that depends on the node. A block that fails only it gets a nil vote but is persisted, so a
 //!   node whose clock is behind can still commit it once the others decide it.
@@ -139,9 +141,17 @@ impl LedgerApp {
             .collect()
     }
 
-    /// Checks every signature (`verify_strict`, the chain id in the signed bytes), on every core.
+    /// Checks every signature (`verify_strict`, the chain id in the signed bytes), on every core,
+    /// but those of the transactions this node's mempool holds with exactly the same bytes and
+    /// signature, checked with `verify_strict` when admitted: the same check of the same input,
+    /// so the result is the one a check here would give, on every replica whatever its mempool.
     fn verify(&self, txs: &[SignedTx]) -> Result<(), String> {
-        match self.verify_each(txs).into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e))) {
+        let unchecked: Vec<(usize, SignedTx)> = {
+            let mempool = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            txs.iter().enumerate().filter(|(_, t)| !mempool.verified_strictly(t)).map(|(i, t)| (i, t.clone())).collect()
+        };
+        let (positions, unchecked): (Vec<usize>, Vec<SignedTx>) = unchecked.into_iter().unzip();
+        match self.verify_each(&unchecked).into_iter().zip(positions).find_map(|(r, i)| r.err().map(|e| (i, e))) {
             None => Ok(()),
             Some((i, e)) => Err(format!("transaction {i}: {e}")),
         }
@@ -262,15 +272,22 @@ impl Application for LedgerApp {
         }
         let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
         let (parent_hash, parent_time) = (ledger.tip_hash, ledger.state.time);
-        let mut candidates = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).peek(MAX_BLOCK_TXS);
-        // the replicas check each signature strictly: a heartbeat admitted by the looser batch
-        // check that fails it would make every block holding it invalid, forever (every other
-        // transaction was checked strictly at admission: not checked again here)
-        let heartbeats: Vec<SignedTx> = candidates
-            .iter()
-            .filter(|t| matches!(t.tx.body, gridmint_core::TxBody::Heartbeat { .. }))
-            .cloned()
-            .collect();
+        let (mut candidates, heartbeats) = {
+            let mempool = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
+            let candidates = mempool.peek(MAX_BLOCK_TXS);
+            // the replicas check each signature strictly: a heartbeat admitted by the looser
+            // batch check that fails it would make every block holding it invalid, forever (a
+            // replicated node admits strictly, and every other transaction was checked strictly
+            // at admission: not checked again here)
+            let heartbeats: Vec<SignedTx> = candidates
+                .iter()
+                .filter(|t| {
+                    matches!(t.tx.body, gridmint_core::TxBody::Heartbeat { .. }) && !mempool.verified_strictly(t)
+                })
+                .cloned()
+                .collect();
+            (candidates, heartbeats)
+        };
         let checks = self.verify_each(&heartbeats);
         if checks.iter().any(Result::is_err) {
             let mut bad: Vec<[u8; 32]> =

@@ -27,6 +27,8 @@ use tokio::sync::{mpsc, watch};
 pub const FORWARD_QUEUE: usize = 100_000;
 /// Transactions forwarded in one request, at most.
 pub const FORWARD_BATCH: usize = 5_000;
+/// How long a forwarding request may take before it is given up (the peer misses the batch).
+pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The genesis validators as a consensus validator set.
 pub fn validator_set(genesis: &Genesis) -> Result<ValidatorSet, String> {
@@ -93,6 +95,9 @@ pub async fn run(
         ledger.state.height,
         genesis.validators.len()
     );
+    // admission as strict as a replica's validation: what the mempool holds, every replica accepts,
+    // and a block's signatures need not be checked twice ([`LedgerApp::validate`])
+    let config = Config { strict_signatures: true, ..config };
     let shared = Shared::new(ledger, config);
     if replayed {
         shared.replayed_at_start();
@@ -114,7 +119,7 @@ pub async fn run(
     let (forward_tx, forward_rx) = mpsc::channel(FORWARD_QUEUE);
     let _ = shared.forward.set(forward_tx);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let forwarder = tokio::spawn(forward(forward_rx, file.peer_apis.clone(), stop_rx.clone()));
+    let forwarder = tokio::spawn(forward(forward_rx, file.peer_apis.clone(), shared.clone(), stop_rx.clone()));
 
     let listener = tokio::net::TcpListener::bind(file.api)
         .await
@@ -223,11 +228,20 @@ async fn watch_events(
     }
 }
 
-/// Forwards admitted transactions to `peers` in batches (the binary batch format); a peer that
-/// does not answer misses them (the transaction still waits in this node's mempool, and a
+/// Forwards admitted transactions to `peers` in batches (the binary batch format, marked as
+/// forwarded: a peer does not forward them again, so each transaction crosses each link once and
+/// is admitted once per node), then releases them in this node's mempool (admission holds them
+/// until then, so that this node proposes only what the others hold); a peer that does not answer
+/// misses them (the transaction still waits in this node's mempool, and a
 /// client's retry elsewhere is answered with the same receipt).
-async fn forward(mut rx: mpsc::Receiver<SignedTx>, peers: Vec<String>, mut stop: watch::Receiver<bool>) {
-    let clients: Vec<Client> = peers.iter().map(|p| Client::new(p)).collect();
+async fn forward(
+    mut rx: mpsc::Receiver<SignedTx>,
+    peers: Vec<String>,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    // a peer that hangs delays this node's own proposals of what it forwards by this much at most
+    let clients: Vec<Client> = peers.iter().map(|p| Client::with_timeout(p, FORWARD_TIMEOUT)).collect();
     loop {
         let mut batch = Vec::new();
         tokio::select! {
@@ -240,13 +254,18 @@ async fn forward(mut rx: mpsc::Receiver<SignedTx>, peers: Vec<String>, mut stop:
             .cloned()
             .map(|client| {
                 let bytes = bytes.clone();
-                tokio::task::spawn_blocking(move || {
-                    client.post_typed("/v1/tx/batch", "application/octet-stream", &bytes)
-                })
+                tokio::task::spawn_blocking(move || client.post_forwarded("/v1/tx/batch", &bytes))
             })
             .collect();
         for send in sends {
             let _ = send.await;
         }
+        // the peers hold them now (or did not answer): this node may propose them
+        let ids: Vec<[u8; 32]> = batch.iter().map(SignedTx::id).collect();
+        let shared = shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).release(&ids);
+        })
+        .await;
     }
 }

@@ -591,3 +591,33 @@ fn the_screen_refuses_free_heartbeats_and_unfunded_chains() {
     let mempool = f.shared.mempool.lock().unwrap();
     assert!(!mempool.contains(&past_beat.id()), "a heartbeat of a slot that is over is purged");
 }
+
+/// A replica does not check again a signature its mempool admitted with `verify_strict`: a
+/// block's transaction waiting there with exactly the same bytes and signature, recorded as
+/// checked strictly, is not checked a second time (here a corrupted signature recorded as checked
+/// proves the check is skipped); one waiting under another signature, or recorded without a
+/// strict check, is checked.
+#[test]
+fn validation_does_not_check_again_what_admission_checked_strictly() {
+    use gridmint_node::mempool::Checked;
+    let mut f = fixture();
+    let template = f.app.build(Height(1), Round::new(0), f.proposer);
+    let mut corrupted = dev_transfer(0, 1);
+    corrupted.signature[40] ^= 1;
+    let block = |tx: &SignedTx| Block { txs: vec![bytes(tx)], ..template.clone() };
+    let admit = |tx: &SignedTx, checked: Checked| {
+        let ledger = f.shared.ledger.read().unwrap();
+        let mut mempool = f.shared.mempool.lock().unwrap();
+        mempool.admit_checked(tx.clone(), tx.id(), &ledger.state, clock(), checked).unwrap();
+    };
+    let refused = f.app.validate(&block(&corrupted)).expect_err("not in the mempool: checked, and refused");
+    assert!(refused.contains("transaction 0"), "{refused}");
+    admit(&corrupted, Checked::Unknown);
+    assert!(f.app.validate(&block(&corrupted)).is_err(), "waiting, but not known to be checked strictly");
+    f.shared.mempool.lock().unwrap().remove(&[corrupted.id()]);
+    admit(&corrupted, Checked::Strict);
+    f.app.validate(&block(&corrupted)).expect("exactly these bytes and signature were checked strictly: not again");
+    let mut other = corrupted.clone();
+    other.signature[41] ^= 1;
+    assert!(f.app.validate(&block(&other)).is_err(), "another signature for the same transaction is checked");
+}

@@ -13,7 +13,7 @@
 //! OpenAPI document from the same list ([`crate::openapi`] holds the response types).
 
 use crate::block::{StoredBlock, TxLocation};
-use crate::mempool::{Admitted, Refusal};
+use crate::mempool::{Admitted, Checked, Refusal};
 use crate::node::Shared;
 use crate::openapi::*;
 use crate::signing::{KeyCache, SignedTx};
@@ -56,6 +56,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
 ];
+
+/// The header a node sets on the batches of transactions it forwards to the other nodes
+/// (`gridmint-network`): what they admit from such a batch they do not forward again (the
+/// forwarding node sent it to every peer itself), and the answer carries the counts only.
+pub const FORWARDED_HEADER: &str = "x-gridmint-forwarded";
 
 /// The routes with their handlers and their documentation: the router and the OpenAPI document
 /// both come from this one list.
@@ -1113,16 +1118,16 @@ fn envelope_error(error: TxError) -> ApiError {
 }
 
 /// Verifies signatures, on every core for large batches.
-/// Heartbeats verify in batches of 1,024 ([`crate::signing::verify_batch`]); everything else with
-/// `verify_strict`, one by one.
+/// With `batch`, heartbeats verify in batches of 1,024 ([`crate::signing::verify_batch`]);
+/// otherwise everything with `verify_strict`, one by one.
 fn verify_all(
     txs: &[SignedTx],
     chain_id: &str,
-    heartbeats: bool,
+    batch: bool,
     cache: &KeyCache,
 ) -> Vec<Result<(), crate::signing::SignatureError>> {
     let verify_part = move |part: &[SignedTx]| -> Vec<_> {
-        if heartbeats {
+        if batch {
             part.chunks(1024).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
         } else {
             part.iter().map(|t| cache.verify(t, chain_id)).collect()
@@ -1139,6 +1144,18 @@ fn verify_all(
     })
 }
 
+/// A transaction's signature as admission sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Checked now, this way.
+    Checked(Checked),
+    /// Not checked: the transaction is committed or in the block being sealed (its answer does
+    /// not depend on the signature). Checked after all, strictly, should it reach the mempool.
+    Settled,
+    /// Not checked again: exactly this transaction, this signature, waits, checked this way.
+    Waiting(Checked),
+}
+
 /// Admits signature-checked transactions: a committed one returns its receipt, a waiting one
 /// is not added twice.
 #[cfg(test)]
@@ -1148,7 +1165,8 @@ fn admit(
     verified: Vec<Result<(), crate::signing::SignatureError>>,
 ) -> Result<Vec<Outcome>, ApiError> {
     let screened = vec![None; txs.len()];
-    admit_screened(shared, txs, screened, verified)
+    let verified = verified.into_iter().map(|r| r.map(|()| Known::Checked(Checked::Unknown))).collect();
+    admit_screened(shared, txs, screened, verified, false)
 }
 
 /// Cheap refusals, before any signature is checked (issue 11: a flood of heartbeats from an
@@ -1156,7 +1174,18 @@ fn admit(
 /// or machine, a heartbeat's nonce and slot, a nonce beyond the batch's window. A transaction
 /// already committed, in flight or waiting is never screened (a retry answers as before), and
 /// nothing screened here is verified. Runs under the ledger's read lock; no state changes.
+#[cfg(test)]
 fn screen(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Option<Refusal>>, ApiError> {
+    Ok(screen_known(shared, txs)?.into_iter().map(|(refusal, _)| refusal).collect())
+}
+
+/// A transaction's screen: its refusal, if any, and what is known of its signature.
+type Screened = (Option<Refusal>, Option<Known>);
+
+/// [`screen`], with what is known of each transaction that needs no signature check: committed
+/// or in flight ([`Known::Settled`]), or waiting with the same signature
+/// ([`Known::Waiting`]).
+fn screen_known(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Screened>, ApiError> {
     let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
     let ledger = shared.ledger.read().unwrap_or_else(|e| e.into_inner());
     let inflight = shared.inflight.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -1167,8 +1196,12 @@ fn screen(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Option<Refusal>>, Api
     let mut earlier: BTreeMap<Address, u64> = BTreeMap::new();
     let mut screened = Vec::with_capacity(txs.len());
     for ((signed, id), committed) in txs.iter().zip(&ids).zip(committed) {
-        if committed.is_some() || inflight.binary_search(id).is_ok() || mempool.contains(id) {
-            screened.push(None);
+        if committed.is_some() || inflight.binary_search(id).is_ok() {
+            screened.push((None, Some(Known::Settled)));
+            continue;
+        }
+        if mempool.contains(id) {
+            screened.push((None, mempool.checked(signed).map(Known::Waiting)));
             continue;
         }
         let tx = &signed.tx;
@@ -1203,28 +1236,56 @@ fn screen(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Option<Refusal>>, Api
                 }
             },
         };
-        screened.push(refusal);
+        screened.push((refusal, None));
     }
     Ok(screened)
 }
 
-/// Screens `txs`, verifies the signatures of the others (on every core for large batches) and
-/// admits them.
-fn screen_verify_admit(shared: &Shared, txs: Vec<SignedTx>, heartbeats: bool) -> Result<Vec<Outcome>, ApiError> {
-    let screened = screen(shared, &txs)?;
-    let to_verify: Vec<SignedTx> =
-        txs.iter().zip(&screened).filter(|(_, s)| s.is_none()).map(|(t, _)| t.clone()).collect();
-    let mut results = verify_all(&to_verify, &shared.chain_id, heartbeats, &shared.keys).into_iter();
-    let verified =
-        screened.iter().map(|s| if s.is_none() { results.next().unwrap_or(Ok(())) } else { Ok(()) }).collect();
-    admit_screened(shared, txs, screened, verified)
+/// Screens `txs`, verifies the signatures of the others that need it (on every core for large
+/// batches) and admits them; with `forward`, those newly admitted are queued for the other nodes.
+/// Heartbeats (`heartbeats`) are checked in batches unless the node checks every signature
+/// strictly ([`crate::node::Config::strict_signatures`]). A transaction that waits with the same
+/// signature, checked at least as strictly, is not checked again, nor one already committed.
+fn screen_verify_admit(
+    shared: &Shared,
+    txs: Vec<SignedTx>,
+    heartbeats: bool,
+    forward: bool,
+) -> Result<Vec<Outcome>, ApiError> {
+    let screened = screen_known(shared, &txs)?;
+    let batch = heartbeats && !shared.config.strict_signatures;
+    let this_way = if batch { Checked::Batch } else { Checked::Strict };
+    let known = |s: &Option<Known>| match s {
+        Some(Known::Settled | Known::Waiting(Checked::Strict)) => true,
+        Some(Known::Waiting(Checked::Batch)) => batch,
+        _ => false,
+    };
+    let to_verify: Vec<SignedTx> = txs
+        .iter()
+        .zip(&screened)
+        .filter(|(_, (refusal, signature))| refusal.is_none() && !known(signature))
+        .map(|(t, _)| t.clone())
+        .collect();
+    let mut results = verify_all(&to_verify, &shared.chain_id, batch, &shared.keys).into_iter();
+    let mut refusals = Vec::with_capacity(txs.len());
+    let mut verified = Vec::with_capacity(txs.len());
+    for (refusal, signature) in screened {
+        verified.push(match signature {
+            Some(s) if refusal.is_none() && known(&Some(s)) => Ok(s),
+            _ if refusal.is_none() => results.next().unwrap_or(Ok(())).map(|()| Known::Checked(this_way)),
+            _ => Ok(Known::Checked(Checked::Unknown)),
+        });
+        refusals.push(refusal);
+    }
+    admit_screened(shared, txs, refusals, verified, forward)
 }
 
 fn admit_screened(
     shared: &Shared,
     txs: Vec<SignedTx>,
     screened: Vec<Option<Refusal>>,
-    verified: Vec<Result<(), crate::signing::SignatureError>>,
+    verified: Vec<Result<Known, crate::signing::SignatureError>>,
+    forward: bool,
 ) -> Result<Vec<Outcome>, ApiError> {
     let ids: Vec<[u8; 32]> = txs.iter().map(SignedTx::id).collect();
     // under the read lock no block takes from the mempool; one may be sealing: its ids are in
@@ -1250,23 +1311,36 @@ fn admit_screened(
             outcomes.push(Outcome::Refused(refusal_error(refusal)));
             continue;
         }
-        if let Err(e) = verified {
-            shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
-            let code = match e {
-                crate::signing::SignatureError::BadPublicKey => "invalid_signer",
-                crate::signing::SignatureError::BadSignature => "invalid_signature",
-            };
-            outcomes.push(Outcome::Refused(ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())));
-            continue;
-        }
-        let forward = shared.forward.get().map(|f| (f, tx.clone()));
-        match mempool.admit(tx, id, &ledger.state, crate::node::now_seconds()) {
+        // settled when screened, and no longer found (pruned meanwhile): checked now, strictly
+        let verified = match verified {
+            Ok(Known::Settled) => shared.keys.verify(&tx, &shared.chain_id).map(|()| Checked::Strict),
+            Ok(Known::Checked(c) | Known::Waiting(c)) => Ok(c),
+            Err(e) => Err(e),
+        };
+        let checked = match verified {
+            Ok(checked) => checked,
+            Err(e) => {
+                shared.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                let code = match e {
+                    crate::signing::SignatureError::BadPublicKey => "invalid_signer",
+                    crate::signing::SignatureError::BadSignature => "invalid_signature",
+                };
+                outcomes.push(Outcome::Refused(ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())));
+                continue;
+            }
+        };
+        let forward = shared.forward.get().filter(|_| forward).map(|f| (f, tx.clone()));
+        match mempool.admit_checked(tx, id, &ledger.state, crate::node::now_seconds(), checked) {
             Ok(Admitted::New) => {
                 shared.metrics.admitted.fetch_add(1, Ordering::Relaxed);
-                if let Some((to, tx)) = forward
-                    && to.try_send(tx).is_err()
-                {
-                    shared.metrics.not_forwarded.fetch_add(1, Ordering::Relaxed);
+                if let Some((to, tx)) = forward {
+                    // not proposed by this node until the others have it (the forwarder
+                    // releases it); one that cannot be queued is proposed as it is
+                    if to.try_send(tx).is_ok() {
+                        mempool.hold(id);
+                    } else {
+                        shared.metrics.not_forwarded.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 outcomes.push(Outcome::Pending(id));
             }
@@ -1345,7 +1419,7 @@ async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, bo
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
-    let mut outcomes = screen_verify_admit(&shared, vec![tx], false)?;
+    let mut outcomes = screen_verify_admit(&shared, vec![tx], false, true)?;
     if let Some(Outcome::Refused(_)) = outcomes.last()
         && let Some(Outcome::Refused(error)) = outcomes.pop()
     {
@@ -1431,9 +1505,12 @@ async fn batch(
         }
     }
     let admitter = shared.clone();
-    let mut outcomes = tokio::task::spawn_blocking(move || screen_verify_admit(&admitter, txs, heartbeats_only))
-        .await
-        .map_err(ApiError::internal)??;
+    // a batch another node forwarded is not forwarded again: that node sent it to every peer
+    let forward = !headers.contains_key(FORWARDED_HEADER);
+    let mut outcomes =
+        tokio::task::spawn_blocking(move || screen_verify_admit(&admitter, txs, heartbeats_only, forward))
+            .await
+            .map_err(ApiError::internal)??;
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
@@ -1444,7 +1521,8 @@ async fn batch(
         accepted: outcomes.len() as u64 - refused,
         refused,
         committed,
-        results: outcomes.into_iter().map(outcome_view).collect(),
+        // the forwarding node reads no answer but the status: the counts only
+        results: if forward { outcomes.into_iter().map(outcome_view).collect() } else { Vec::new() },
     })
 }
 
@@ -1578,9 +1656,126 @@ mod tests {
             &shared.chain_id,
         );
         assert_eq!(screen(&shared, &[unpaid]).unwrap(), vec![Some(Refusal::Envelope(TxError::InsufficientFee))]);
-        let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false).unwrap();
+        let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false, true).unwrap();
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Pending(_))));
         assert_eq!(screen(&shared, &batch[..1]).unwrap(), vec![None], "a retry of a waiting transaction passes");
+    }
+
+    /// A transaction waiting with exactly the same signature, checked strictly, is not checked
+    /// again when it comes back (a retry, or the copy another node forwards): here a corrupted
+    /// signature recorded as checked shows that the check is skipped; another signature for the
+    /// same transaction is checked, and refused.
+    #[test]
+    fn a_waiting_transaction_is_not_checked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+        let shared = Shared::new(ledger, Config::default());
+        let key = load_key(&key_path).unwrap();
+        let dev = crate::signing::address_of(&key);
+        let body = TxBody::Transfer { to: Address([7; 32]), amount: 1 };
+        let mut tx = SignedTx::sign(Tx { signer: dev, nonce: 0, body }, &key, &shared.chain_id);
+        tx.signature[40] ^= 1;
+        {
+            let ledger = shared.ledger.read().unwrap();
+            let mut mempool = shared.mempool.lock().unwrap();
+            mempool.admit_checked(tx.clone(), tx.id(), &ledger.state, 0, Checked::Strict).unwrap();
+        }
+        let outcomes = screen_verify_admit(&shared, vec![tx.clone()], false, true).unwrap();
+        assert!(matches!(outcomes[..], [Outcome::Pending(id)] if id == tx.id()), "not checked again");
+        let mut other = tx.clone();
+        other.signature[41] ^= 1;
+        let outcomes = screen_verify_admit(&shared, vec![other], false, true).unwrap();
+        assert!(matches!(&outcomes[..], [Outcome::Refused(e)] if e.code == "invalid_signature"));
+    }
+
+    /// A replicated node (`strict_signatures`) checks heartbeats with `verify_strict` at
+    /// admission, as strictly as a replica validates a block, and records it; a single node
+    /// checks them in batches.
+    #[test]
+    fn strict_nodes_check_heartbeats_strictly() {
+        for strict in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+            let shared = Shared::new(ledger, Config { strict_signatures: strict, ..Config::default() });
+            let key = load_key(&key_path).unwrap();
+            let dev = crate::signing::address_of(&key);
+            let machine = crate::signing::key_from_label("strict-machine");
+            let register = TxBody::RegisterMachine {
+                machine: crate::signing::address_of(&machine),
+                gpu_class: 1,
+                bandwidth_mbps: 1000,
+                bond: 0,
+            };
+            let register = SignedTx::sign(Tx { signer: dev, nonce: 0, body: register }, &key, &shared.chain_id);
+            {
+                let mut ledger = shared.ledger.write().unwrap();
+                let time = ledger.state.time;
+                let executed = ledger.execute_next(Proposal { time, txs: vec![register] }).unwrap();
+                let (block, _) = ledger.seal(executed).unwrap();
+                ledger.finish(&block);
+            }
+            let (genesis_time, slot_seconds) = {
+                let ledger = shared.ledger.read().unwrap();
+                (ledger.genesis.genesis_time, ledger.state.policy.epoch.slot_seconds)
+            };
+            let slot = (crate::node::now_seconds() - genesis_time) / slot_seconds;
+            let beat = SignedTx::sign(
+                Tx { signer: crate::signing::address_of(&machine), nonce: 0, body: TxBody::Heartbeat { slot } },
+                &machine,
+                &shared.chain_id,
+            );
+            let outcomes = screen_verify_admit(&shared, vec![beat.clone()], true, true).unwrap();
+            assert!(matches!(outcomes[..], [Outcome::Pending(_)]));
+            let expected = if strict { Checked::Strict } else { Checked::Batch };
+            assert_eq!(shared.mempool.lock().unwrap().checked(&beat), Some(expected));
+        }
+    }
+
+    /// What a node admits from a batch another node forwarded (marked with
+    /// [`FORWARDED_HEADER`]) is not forwarded again, and the answer carries the counts only;
+    /// what a client sends is forwarded.
+    #[tokio::test]
+    async fn a_forwarded_batch_is_not_forwarded_again() {
+        use tower_service::Service;
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+        let shared = Shared::new(ledger, Config { rate_limit: 0, ..Config::default() });
+        let (to_peers, mut forwarded) = tokio::sync::mpsc::channel(10);
+        shared.forward.set(to_peers).unwrap();
+        let key = load_key(&key_path).unwrap();
+        let dev = crate::signing::address_of(&key);
+        let transfer = |nonce| {
+            let body = TxBody::Transfer { to: Address([7; 32]), amount: 1 };
+            SignedTx::sign(Tx { signer: dev, nonce, body }, &key, &shared.chain_id)
+        };
+        let mut router = router(shared.clone());
+        let mut send = async |tx: &SignedTx, from_a_node: bool| {
+            let mut request = Request::builder()
+                .method("POST")
+                .uri("/v1/tx/batch")
+                .header(header::CONTENT_TYPE, "application/octet-stream");
+            if from_a_node {
+                request = request.header(FORWARDED_HEADER, "1");
+            }
+            let mut request = request.body(Body::from(crate::signing::encode_batch(std::slice::from_ref(tx)))).unwrap();
+            request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+            let response = router.call(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        };
+        let (t0, t1) = (transfer(0), transfer(1));
+        let answer = send(&t0, true).await;
+        assert_eq!((answer["accepted"].as_u64(), answer["results"].as_array().map(Vec::len)), (Some(1), Some(0)));
+        assert!(forwarded.try_recv().is_err(), "a forwarded transaction is not forwarded again");
+        let answer = send(&t1, false).await;
+        assert_eq!(answer["results"].as_array().map(Vec::len), Some(1));
+        assert_eq!(forwarded.try_recv().ok(), Some(t1.clone()), "a client's transaction is forwarded");
+        let mut mempool = shared.mempool.lock().unwrap();
+        assert!(mempool.contains(&t0.id()) && mempool.contains(&t1.id()));
+        assert_eq!(mempool.peek(10), vec![t0], "held until forwarded");
+        mempool.release(&[t1.id()]);
+        assert_eq!(mempool.peek(10).len(), 2);
     }
 
     /// The transaction budget spends a batch's size at once and refuses, spending nothing, what

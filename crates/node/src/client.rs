@@ -39,11 +39,13 @@ impl Answer {
 impl Client {
     /// A client of the node at `base` (e.g. `http://127.0.0.1:8645`).
     pub fn new(base: &str) -> Client {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
+        Client::with_timeout(base, Duration::from_secs(120))
+    }
+
+    /// A client whose every request is given up after `timeout`.
+    pub fn with_timeout(base: &str, timeout: Duration) -> Client {
+        let agent: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into();
         Client { base: base.trim_end_matches('/').to_string(), agent }
     }
 
@@ -92,6 +94,23 @@ impl Client {
     pub fn post_typed(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Answer, ClientError> {
         let url = format!("{}{path}", self.base);
         Self::finish(&url, self.agent.post(&url).header("content-type", content_type).send(body))
+    }
+
+    /// POST a binary batch of transactions that this node forwards (marked with
+    /// [`crate::api::FORWARDED_HEADER`]: the receiver does not forward them again, and answers
+    /// with the counts only). Returns the HTTP status.
+    pub fn post_forwarded(&self, path: &str, body: &[u8]) -> Result<u16, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .header(crate::api::FORWARDED_HEADER, "1")
+            .send(body)
+            .map_err(|e| ClientError { url: url.clone(), reason: e.to_string() })?;
+        let status = response.status().as_u16();
+        response.body_mut().read_to_vec().map_err(|e| ClientError { url, reason: e.to_string() })?;
+        Ok(status)
     }
 
     /// POST a JSON value to `path`.

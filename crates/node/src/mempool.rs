@@ -9,6 +9,12 @@
 //! When full, the mempool refuses new transactions (the API answers 503 with `Retry-After`)
 //! instead of growing.
 //!
+//! Each entry remembers how its signature was checked at admission (`verify_strict`, or the
+//! batch check of heartbeats) and which signature that was, so that a replica asked to vote on a
+//! block holding exactly those bytes need not check the same signature again
+//! ([`Mempool::verified_strictly`]): a signature check is a pure function of the transaction's
+//! bytes, the signature and the chain id, so the block's validity does not change, only the work.
+//!
 //! A waiting transaction that the envelope refuses when its block executes (its signer spent
 //! the fee meanwhile, a heartbeat delivered too late) is dropped: never stored. The mempool
 //! remembers the last dropped ids and why, so that a client asking for its receipt learns it.
@@ -54,10 +60,24 @@ pub enum Admitted {
     AlreadyPending,
 }
 
+/// How an admitted transaction's signature was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// `verify_strict` (the rule of a replica's block validation).
+    Strict,
+    /// The batch check (heartbeats on a single node): looser than `verify_strict`.
+    Batch,
+    /// Not known here (the caller checked it, or will).
+    Unknown,
+}
+
 /// The mempool.
 pub struct Mempool {
     queue: VecDeque<(SignedTx, [u8; 32])>,
-    ids: BTreeSet<[u8; 32]>,
+    /// Each waiting id with the signature admitted under it and how that signature was checked.
+    ids: BTreeMap<[u8; 32], ([u8; 64], Checked)>,
+    /// Waiting ids not to propose yet: being forwarded to the other nodes ([`Mempool::hold`]).
+    held: BTreeSet<[u8; 32]>,
     /// Per signer: (next nonce after its waiting transactions, how many wait).
     pending: BTreeMap<Address, (u64, u32)>,
     /// Recently dropped ids and why, oldest first.
@@ -71,7 +91,8 @@ impl Mempool {
     pub fn new(capacity: usize) -> Mempool {
         Mempool {
             queue: VecDeque::new(),
-            ids: BTreeSet::new(),
+            ids: BTreeMap::new(),
+            held: BTreeSet::new(),
             pending: BTreeMap::new(),
             dropped: BTreeMap::new(),
             dropped_order: VecDeque::new(),
@@ -96,7 +117,23 @@ impl Mempool {
 
     /// Whether `id` waits.
     pub fn contains(&self, id: &[u8; 32]) -> bool {
-        self.ids.contains(id)
+        self.ids.contains_key(id)
+    }
+
+    /// How the signature of `tx` was checked when it was admitted, if exactly this transaction
+    /// (its id, so its bytes, and this signature) waits; `None` otherwise (a transaction that
+    /// waits under another signature, a re-signed retry, is another signature to check).
+    pub fn checked(&self, tx: &SignedTx) -> Option<Checked> {
+        match self.ids.get(&tx.id()) {
+            Some((signature, checked)) if *signature == tx.signature => Some(*checked),
+            _ => None,
+        }
+    }
+
+    /// Whether exactly `tx` (its bytes and this signature) waits, its signature checked with
+    /// `verify_strict` at admission: the check a replica's validation would repeat.
+    pub fn verified_strictly(&self, tx: &SignedTx) -> bool {
+        self.checked(tx) == Some(Checked::Strict)
     }
 
     /// Why `id` was dropped, if it was dropped recently (and not admitted again since).
@@ -131,9 +168,21 @@ impl Mempool {
     }
 
     /// Admits a signature-checked transaction against the committed `state` at the node's clock
-    /// `now` (seconds).
+    /// `now` (seconds); how its signature was checked is not recorded ([`Checked::Unknown`]).
     pub fn admit(&mut self, tx: SignedTx, id: [u8; 32], state: &State, now: u64) -> Result<Admitted, Refusal> {
-        if self.ids.contains(&id) {
+        self.admit_checked(tx, id, state, now, Checked::Unknown)
+    }
+
+    /// [`Mempool::admit`], recording how the caller checked the signature.
+    pub fn admit_checked(
+        &mut self,
+        tx: SignedTx,
+        id: [u8; 32],
+        state: &State,
+        now: u64,
+        checked: Checked,
+    ) -> Result<Admitted, Refusal> {
+        if self.ids.contains_key(&id) {
             return Ok(Admitted::AlreadyPending);
         }
         if self.queue.len() >= self.capacity {
@@ -148,7 +197,7 @@ impl Mempool {
         if self.dropped.remove(&id).is_some() {
             self.dropped_order.retain(|d| *d != id);
         }
-        self.ids.insert(id);
+        self.ids.insert(id, (tx.signature, checked));
         self.queue.push_back((tx, id));
         Ok(Admitted::New)
     }
@@ -159,6 +208,7 @@ impl Mempool {
         let (taken, ids): (Vec<SignedTx>, Vec<[u8; 32]>) = self.queue.drain(..n).unzip();
         for (tx, id) in taken.iter().zip(&ids) {
             self.ids.remove(id);
+            self.held.remove(id);
             if !matches!(tx.tx.body, TxBody::Heartbeat { .. })
                 && let Some(entry) = self.pending.get_mut(&tx.tx.signer)
             {
@@ -172,10 +222,33 @@ impl Mempool {
         (taken, ids)
     }
 
-    /// The oldest `max` waiting transactions, left waiting (a replicated node's proposal: they
-    /// leave the mempool only when a decided block holds them, [`Mempool::remove`]).
+    /// The oldest `max` waiting transactions that are not held, left waiting (a replicated
+    /// node's proposal: they leave the mempool only when a decided block holds them,
+    /// [`Mempool::remove`]).
     pub fn peek(&self, max: usize) -> Vec<SignedTx> {
-        self.queue.iter().take(max).map(|(tx, _)| tx.clone()).collect()
+        self.queue.iter().filter(|(_, id)| !self.held.contains(id)).take(max).map(|(tx, _)| tx.clone()).collect()
+    }
+
+    /// Keeps `id` (waiting) out of [`Mempool::peek`] until [`Mempool::release`]: a replicated
+    /// node holds what a client sent it until it has forwarded it to the other nodes, so that its
+    /// proposals carry transactions the other validators hold already (checked at admission)
+    /// rather than ones they must check while the proposal's timeout runs.
+    pub fn hold(&mut self, id: [u8; 32]) {
+        if self.ids.contains_key(&id) {
+            self.held.insert(id);
+        }
+    }
+
+    /// Releases held ids (forwarded, or given up on).
+    pub fn release(&mut self, ids: &[[u8; 32]]) {
+        for id in ids {
+            self.held.remove(id);
+        }
+    }
+
+    /// How many waiting transactions are held.
+    pub fn held(&self) -> usize {
+        self.held.len()
     }
 
     /// Removes the transactions whose ids are in `ids` (sorted): those of a decided block,
@@ -198,6 +271,7 @@ impl Mempool {
         }
         for id in ids {
             self.ids.remove(id);
+            self.held.remove(id);
         }
         for (signer, heartbeat) in removed {
             if !heartbeat && let Some(entry) = self.pending.get_mut(&signer) {
@@ -209,30 +283,67 @@ impl Mempool {
         }
     }
 
-    /// Drops the transactions whose nonce the committed `state` has already used (a replicated
-    /// node: another transaction of the same signer and nonce was decided elsewhere, so these
-    /// can never commit), and the heartbeats that can never enter a block (their slot marked or
-    /// over), and remembers why. Returns how many went. Nothing that can never commit stays at
-    /// the head of the queue, where a proposer would skip it on every block.
+    /// Drops what can never commit after the committed `state` (a replicated node, after each
+    /// decided block), and remembers why: the transactions whose nonce the state has already used
+    /// (another transaction of the same signer and nonce was decided elsewhere), and those left
+    /// behind a nonce gap (review finding 6: a predecessor was refused when its block executed, so
+    /// the signer's next nonce waits nowhere; these would sit at the head of the queue forever,
+    /// and the signer could not send the missing nonce again), and the heartbeats that can never
+    /// enter a block (their slot over or marked). Returns how many went.
     pub fn purge_stale(&mut self, state: &State) -> usize {
-        let mut stale: Vec<([u8; 32], TxError)> = self
-            .queue
-            .iter()
-            .filter_map(|(tx, id)| match tx.tx.body {
-                TxBody::Heartbeat { slot } => dead_heartbeat(state, &tx.tx, slot).map(|e| (*id, e)),
-                _ => state
-                    .account(&tx.tx.signer)
-                    .is_some_and(|a| tx.tx.nonce < a.nonce)
-                    .then_some((*id, TxError::NonceTooLow)),
-            })
-            .collect();
-        stale.sort_unstable();
-        let ids: Vec<[u8; 32]> = stale.iter().map(|(id, _)| *id).collect();
-        self.remove(&ids);
-        for (id, error) in &stale {
+        // per signer, its waiting nonces in order
+        let mut waiting: BTreeMap<Address, Vec<(u64, [u8; 32])>> = BTreeMap::new();
+        let mut dead_beats = Vec::new();
+        for (tx, id) in &self.queue {
+            match tx.tx.body {
+                TxBody::Heartbeat { slot } => {
+                    if let Some(error) = dead_heartbeat(state, &tx.tx, slot) {
+                        dead_beats.push((*id, error));
+                    }
+                }
+                _ => waiting.entry(tx.tx.signer).or_default().push((tx.tx.nonce, *id)),
+            }
+        }
+        let mut stale = Vec::new();
+        let mut gaps = Vec::new();
+        let mut next_nonces = Vec::new();
+        for (signer, mut nonces) in waiting {
+            let Some(account) = state.account(&signer) else { continue };
+            nonces.sort_unstable();
+            let mut next = account.nonce;
+            for (nonce, id) in nonces {
+                if nonce < account.nonce {
+                    stale.push(id);
+                } else if nonce == next {
+                    next += 1;
+                } else {
+                    gaps.push(id);
+                }
+            }
+            next_nonces.push((signer, next));
+        }
+        let mut gone: Vec<[u8; 32]> =
+            stale.iter().chain(&gaps).copied().chain(dead_beats.iter().map(|(id, _)| *id)).collect();
+        gone.sort_unstable();
+        self.remove(&gone);
+        for id in &stale {
+            self.remember_dropped(*id, TxError::NonceTooLow);
+        }
+        for id in &gaps {
+            self.remember_dropped(*id, TxError::NonceTooHigh);
+        }
+        for (id, error) in &dead_beats {
             self.remember_dropped(*id, *error);
         }
-        stale.len()
+        if !gaps.is_empty() {
+            // the next nonce follows what still waits
+            for (signer, next) in next_nonces {
+                if let Some(entry) = self.pending.get_mut(&signer) {
+                    entry.0 = next;
+                }
+            }
+        }
+        gone.len()
     }
 
     /// What the block did not take back: transactions refused only for want of room in the
@@ -241,7 +352,7 @@ impl Mempool {
         let mut again = Vec::new();
         for (tx, error) in refused {
             let id = tx.id();
-            if error == TxError::BlockFull && !self.ids.contains(&id) {
+            if error == TxError::BlockFull && !self.ids.contains_key(&id) {
                 again.push((tx, id));
             } else {
                 self.remember_dropped(id, error);
@@ -253,7 +364,7 @@ impl Mempool {
                 entry.0 = entry.0.max(tx.tx.nonce + 1);
                 entry.1 += 1;
             }
-            self.ids.insert(id);
+            self.ids.insert(id, (tx.signature, Checked::Unknown));
             self.queue.push_front((tx, id));
         }
     }
@@ -364,6 +475,79 @@ mod tests {
         assert_eq!(pool.dropped(&txs[2].id()), Some(TxError::NonceTooLow));
         assert!(pool.is_empty());
         assert_eq!(pool.next_nonce(&alice), None, "nothing waits: the committed nonce rules");
+    }
+
+    /// Each entry remembers the signature it was admitted with and how it was checked: exactly
+    /// that transaction and signature answer it; a re-signed copy (same id) does not.
+    #[test]
+    fn an_entry_remembers_its_signature_and_its_check() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(10);
+        let (t0, t1, t2) = (signed(alice, 0), signed(alice, 1), signed(alice, 2));
+        pool.admit_checked(t0.clone(), t0.id(), &state, 0, Checked::Strict).unwrap();
+        pool.admit_checked(t1.clone(), t1.id(), &state, 0, Checked::Batch).unwrap();
+        pool.admit(t2.clone(), t2.id(), &state, 0).unwrap();
+        assert_eq!(pool.checked(&t0), Some(Checked::Strict));
+        assert!(pool.verified_strictly(&t0));
+        assert_eq!(pool.checked(&t1), Some(Checked::Batch));
+        assert!(!pool.verified_strictly(&t1), "the batch check is looser");
+        assert!(!pool.verified_strictly(&t2), "not recorded");
+        let mut resigned = t0.clone();
+        resigned.signature[0] = 1;
+        assert_eq!(resigned.id(), t0.id());
+        assert_eq!(pool.checked(&resigned), None, "another signature is another check");
+        assert!(!pool.verified_strictly(&signed(alice, 3)), "not waiting");
+        pool.remove(&[t0.id()]);
+        assert!(!pool.verified_strictly(&t0), "gone");
+    }
+
+    /// A held transaction waits but is not proposed until it is released; removing it forgets
+    /// the hold.
+    #[test]
+    fn held_transactions_are_not_proposed_until_released() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(10);
+        let txs: Vec<SignedTx> = (0..3).map(|n| signed(alice, n)).collect();
+        for t in &txs {
+            pool.admit(t.clone(), t.id(), &state, 0).unwrap();
+        }
+        pool.hold(txs[1].id());
+        pool.hold(txs[2].id());
+        pool.hold([9; 32]);
+        assert_eq!(pool.held(), 2, "only waiting ids are held");
+        assert_eq!(pool.peek(10), vec![txs[0].clone()]);
+        assert_eq!(pool.len(), 3, "held, still waiting");
+        pool.release(&[txs[1].id()]);
+        assert_eq!(pool.peek(10), txs[..2].to_vec());
+        pool.remove(&[txs[2].id()]);
+        assert_eq!(pool.held(), 0);
+    }
+
+    /// Review finding 6: transactions behind a nonce gap (their predecessor left the mempool in
+    /// a block that refused it) can never commit: purged after the block, so that they do not
+    /// sit at the head of the queue and the signer can send the missing nonce again.
+    #[test]
+    fn transactions_behind_a_nonce_gap_are_purged() {
+        let (alice, state) = funded(10 * gridmint_core::TOKEN);
+        let mut pool = Mempool::new(10);
+        let txs: Vec<SignedTx> = (0..3).map(|n| signed(alice, n)).collect();
+        for t in &txs {
+            pool.admit(t.clone(), t.id(), &state, 0).unwrap();
+        }
+        // nonce 0 was in a decided block that refused it: the account's nonce is still 0
+        pool.remove(&[txs[0].id()]);
+        assert_eq!(pool.purge_stale(&state), 2);
+        assert!(pool.is_empty());
+        assert_eq!(pool.dropped(&txs[1].id()), Some(TxError::NonceTooHigh));
+        assert_eq!(pool.next_nonce(&alice), None);
+        let again = signed(alice, 0);
+        assert_eq!(pool.admit(again.clone(), again.id(), &state, 0), Ok(Admitted::New), "the gap can be filled");
+        // consecutive nonces from the account's stay
+        let next = signed(alice, 1);
+        pool.admit(next.clone(), next.id(), &state, 0).unwrap();
+        assert_eq!(pool.purge_stale(&state), 0);
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.next_nonce(&alice), Some(2));
     }
 
     /// G10 at admission: the fees of the signer's waiting transactions count, so an account

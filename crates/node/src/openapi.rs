@@ -684,7 +684,8 @@ pub struct BatchView {
     pub refused: u64,
     /// Committed.
     pub committed: u64,
-    /// Per transaction, in order.
+    /// Per transaction, in order (empty for a batch another node forwarded, marked with the
+    /// `x-gridmint-forwarded` header: that node reads the counts only).
     pub results: Vec<TxOutcome>,
 }
 
