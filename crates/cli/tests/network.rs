@@ -226,6 +226,47 @@ fn a_wiped_validator_rejoins_a_pruned_network_from_a_certified_snapshot() {
     );
 }
 
+/// A full node proposes nothing: a transaction submitted to it while every validator is down
+/// reaches them once they are back, because what it forwarded and still holds is sent again.
+#[test]
+fn a_full_nodes_transaction_reaches_validators_that_were_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::write(&dir.path().join("net"), 4, 1, &[]);
+    let all = [0, 1, 2, 3, 4];
+    for i in all {
+        net.start(i);
+    }
+    net.wait_height(&all, 2);
+    for i in 0..4 {
+        net.kill9(i);
+    }
+    let dev = load_key(&net.dir.join("dev-key.json")).unwrap();
+    let tx = SignedTx::sign(
+        Tx { signer: address_of(&dev), nonce: 0, body: TxBody::Transfer { to: Address([9; 32]), amount: 5 } },
+        &dev,
+        &net.chain_id,
+    );
+    let answer = net.apis[4].post("/v1/tx/batch", &json!([tx])).unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["results"][0]["status"], "pending", "{:?}", answer.body);
+    std::thread::sleep(Duration::from_secs(2));
+    for i in 0..4 {
+        net.start(i);
+    }
+    let id = hex::encode(tx.id());
+    let start = Instant::now();
+    loop {
+        let receipt = net.apis[4].get(&format!("/v1/tx/{id}")).unwrap();
+        if receipt.body["status"] == "committed" {
+            assert_eq!(receipt.body["code"], 0, "{:?}", receipt.body);
+            break;
+        }
+        assert!(start.elapsed() < PATIENCE, "the transaction never reached a validator\n{}", net.logs(&all));
+        net.check_running(&all);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 /// `gridmint devnet` starts every node as a child process, prints each API, and stops them all
 /// on Ctrl-C (SIGINT), exiting 0.
 #[test]

@@ -29,6 +29,10 @@ pub const FORWARD_QUEUE: usize = 100_000;
 pub const FORWARD_BATCH: usize = 5_000;
 /// How long a forwarding request may take before it is given up (the peer misses the batch).
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// A forwarded transaction still waiting here this long after it was sent is sent again.
+pub const FORWARD_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How many times a forwarded transaction is sent again, at most.
+pub const FORWARD_RETRIES: u32 = 3;
 
 /// The genesis validators as a consensus validator set.
 pub fn validator_set(genesis: &Genesis) -> Result<ValidatorSet, String> {
@@ -231,9 +235,10 @@ async fn watch_events(
 /// Forwards admitted transactions to `peers` in batches (the binary batch format, marked as
 /// forwarded: a peer does not forward them again, so each transaction crosses each link once and
 /// is admitted once per node), then releases them in this node's mempool (admission holds them
-/// until then, so that this node proposes only what the others hold); a peer that does not answer
-/// misses them (the transaction still waits in this node's mempool, and a
-/// client's retry elsewhere is answered with the same receipt).
+/// until then, so that this node proposes only what the others hold). What still waits here
+/// [`FORWARD_RETRY_AFTER`] after it was sent is sent again, up to [`FORWARD_RETRIES`] times: a
+/// peer that did not answer (a timeout, a restart) gets it later, and a full node, which proposes
+/// nothing, does not keep its client's transaction to itself.
 async fn forward(
     mut rx: mpsc::Receiver<SignedTx>,
     peers: Vec<String>,
@@ -242,30 +247,76 @@ async fn forward(
 ) {
     // a peer that hangs delays this node's own proposals of what it forwards by this much at most
     let clients: Vec<Client> = peers.iter().map(|p| Client::with_timeout(p, FORWARD_TIMEOUT)).collect();
+    // the operator's retry timing, never the ledger's
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::Instant::now;
+    // batches sent, kept to be sent again while their transactions still wait here
+    let mut sent: std::collections::VecDeque<(std::time::Instant, u32, Vec<SignedTx>)> = Default::default();
+    let mut kept = 0usize;
+    let mut tick = tokio::time::interval(FORWARD_RETRY_AFTER);
     loop {
         let mut batch = Vec::new();
-        tokio::select! {
-            n = rx.recv_many(&mut batch, FORWARD_BATCH) => if n == 0 { return },
+        let retry = tokio::select! {
+            n = rx.recv_many(&mut batch, FORWARD_BATCH) => if n == 0 { return } else { false },
+            _ = tick.tick() => true,
             _ = stop.wait_for(|s| *s) => return,
+        };
+        if retry {
+            // what was forwarded a while ago and still waits here (not decided yet): a peer
+            // may have missed it (a timeout, a restart); a full node proposes nothing, so
+            // without this its client's transaction could wait forever
+            let mut again = Vec::new();
+            while let Some((at, _, _)) = sent.front() {
+                if at.elapsed() < FORWARD_RETRY_AFTER {
+                    break;
+                }
+                let (_, tries, txs) = sent.pop_front().expect("a front");
+                kept -= txs.len();
+                let waiting: Vec<SignedTx> = {
+                    let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
+                    txs.into_iter().filter(|t| mempool.contains(&t.id())).collect()
+                };
+                if !waiting.is_empty() && tries < FORWARD_RETRIES {
+                    again.push((tries + 1, waiting));
+                }
+            }
+            for (tries, txs) in again {
+                send_all(&clients, &txs).await;
+                kept += txs.len();
+                sent.push_back((now(), tries, txs));
+            }
+            continue;
         }
-        let bytes = Arc::new(encode_batch(&batch));
-        let sends: Vec<_> = clients
-            .iter()
-            .cloned()
-            .map(|client| {
-                let bytes = bytes.clone();
-                tokio::task::spawn_blocking(move || client.post_forwarded("/v1/tx/batch", &bytes))
-            })
-            .collect();
-        for send in sends {
-            let _ = send.await;
-        }
+        send_all(&clients, &batch).await;
         // the peers hold them now (or did not answer): this node may propose them
         let ids: Vec<[u8; 32]> = batch.iter().map(SignedTx::id).collect();
-        let shared = shared.clone();
+        let released = shared.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).release(&ids);
+            released.mempool.lock().unwrap_or_else(|e| e.into_inner()).release(&ids);
         })
         .await;
+        kept += batch.len();
+        sent.push_back((now(), 0, batch));
+        // bounded: the oldest are given up first (they still wait in this node's mempool)
+        while kept > FORWARD_QUEUE {
+            let Some((_, _, txs)) = sent.pop_front() else { break };
+            kept -= txs.len();
+        }
+    }
+}
+
+/// Posts `txs` to every peer as one forwarded batch, all peers at once.
+async fn send_all(clients: &[Client], txs: &[SignedTx]) {
+    let bytes = Arc::new(encode_batch(txs));
+    let sends: Vec<_> = clients
+        .iter()
+        .cloned()
+        .map(|client| {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || client.post_forwarded("/v1/tx/batch", &bytes))
+        })
+        .collect();
+    for send in sends {
+        let _ = send.await;
     }
 }
