@@ -628,3 +628,29 @@ async fn gas_per_mint_and_per_burn() {
     assert!(mint_3_of_5 > first_mint && mint_3_of_5 < 160_000, "3-of-5 mint: {mint_3_of_5}");
     assert!(first_burn < 90_000 && second_burn <= first_burn, "bridgeOut: {first_burn}, {second_burn}");
 }
+
+#[tokio::test]
+async fn after_a_chain_id_change_only_signatures_for_the_new_chain_count() {
+    // goal: the domain follows block.chainid (a fork that changes the chain id must not accept
+    // signatures made for the old one); method: anvil_setChainId, then mint with each domain
+    let b = start(3, 2).await;
+    let message = b.mint_message(0, ALICE, tokens(1));
+    let for_old_chain = b.quorum(&message);
+    let new_chain_id = EVM_CHAIN_ID + 100;
+    let _: serde_json::Value = b.provider.raw_request("anvil_setChainId".into(), (new_chain_id,)).await.unwrap();
+    // a provider that learns the new chain id (transactions are signed for it)
+    let user_key: PrivateKeySigner = b.anvil.private_keys()[0].parse().unwrap();
+    let bridge = IGridmintBridge::new(b.deployed.bridge, provider_for(&b.anvil, user_key).await);
+    let new_domain = domain(new_chain_id, b.deployed.bridge);
+    assert_eq!(bridge.domainSeparator().call().await.unwrap(), new_domain.separator());
+
+    let mint = |signatures: Vec<Signature>| {
+        let call = bridge.mint(message.outboundId, message.recipient, message.amount, signatures);
+        async move { confirmed(call.send().await).await }
+    };
+    assert!(matches!(mint(for_old_chain).await, Err(BridgeError::NotCommitteeMember(_))));
+    let for_new_chain =
+        sorted_signatures(b.members[..2].iter().map(|m| m.sign(&message, &new_domain).unwrap()).collect());
+    mint(for_new_chain).await.expect("signatures for the new chain id");
+    assert_eq!(b.supply().await, tokens(1));
+}
