@@ -6,8 +6,9 @@
 //! anvil logs one line per RPC call; a thread drains its stdout for the whole run (a full pipe
 //! would block anvil) and keeps the last lines for [`Anvil::log_tail`].
 //!
-//! The binary comes from `$GRIDMINT_ANVIL`, or else from `node_modules/` at the repository root.
-//! Neither found is an error that says to run the tools script: a test never skips quietly.
+//! The binary comes from `$GRIDMINT_ANVIL` when it is set (it must exist then), else from
+//! `node_modules/` at the repository root. Not found is an error that says to run the tools
+//! script: a test never skips quietly.
 //! When `$GRIDMINT_ANVIL_PIDDIR` is set (scripts/test.sh sets it), each anvil's pid is written
 //! there as a file, so the script's exit trap can kill an anvil whose test process was killed
 //! before its `Drop` ran.
@@ -66,23 +67,10 @@ pub struct Anvil {
 }
 
 impl Anvil {
-    /// The anvil binary: `$GRIDMINT_ANVIL`, else the repository's `node_modules/`.
+    /// The anvil binary: `$GRIDMINT_ANVIL` if set, else the repository's `node_modules/`.
     pub fn binary() -> Result<PathBuf, AnvilError> {
-        let mut looked_at = Vec::new();
-        if let Some(path) = std::env::var_os("GRIDMINT_ANVIL") {
-            let path = PathBuf::from(path);
-            if path.is_file() {
-                return Ok(path);
-            }
-            looked_at.push(format!("GRIDMINT_ANVIL={}", path.display()));
-        }
         let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let path = repo.join(NODE_MODULES_ANVIL);
-        if path.is_file() {
-            return Ok(path);
-        }
-        looked_at.push(NODE_MODULES_ANVIL.to_string());
-        Err(AnvilError::NotInstalled { looked_at: looked_at.join(", ") })
+        find_binary(std::env::var_os("GRIDMINT_ANVIL"), &repo)
     }
 
     /// Starts anvil on 127.0.0.1, a port the OS picks, with EVM chain id `chain_id`; automine
@@ -156,6 +144,23 @@ impl Drop for Anvil {
     }
 }
 
+/// The anvil binary: `configured` (from `$GRIDMINT_ANVIL`) if given, which must then exist (a
+/// wrong setting is an error, not a reason to look elsewhere); else `node_modules/` under `repo`.
+fn find_binary(configured: Option<std::ffi::OsString>, repo: &std::path::Path) -> Result<PathBuf, AnvilError> {
+    if let Some(path) = configured {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(AnvilError::NotInstalled { looked_at: format!("GRIDMINT_ANVIL={}", path.display()) });
+    }
+    let path = repo.join(NODE_MODULES_ANVIL);
+    if path.is_file() {
+        return Ok(path);
+    }
+    Err(AnvilError::NotInstalled { looked_at: NODE_MODULES_ANVIL.to_string() })
+}
+
 /// Reads anvil's stdout to its end: the private keys of the banner, then the `Listening on`
 /// line (sent once through `ready`), keeping the last lines in `log`.
 fn drain(stdout: std::process::ChildStdout, log: &Mutex<VecDeque<String>>, ready: mpsc::Sender<(String, Vec<String>)>) {
@@ -186,5 +191,29 @@ fn drain(stdout: std::process::ChildStdout, log: &Mutex<VecDeque<String>>, ready
             log.pop_front();
         }
         log.push_back(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_anvil_is_an_error_that_says_how_to_install_it() {
+        // goal: no test skips quietly when anvil is absent; method: look in an empty directory,
+        // and at a configured path that does not exist (no fallback to node_modules then)
+        let empty = std::env::temp_dir().join(format!("gridmint-no-anvil-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let message = find_binary(None, &empty).unwrap_err().to_string();
+        assert!(message.contains("bash scripts/evm-tools.sh"), "{message}");
+        assert!(message.contains(NODE_MODULES_ANVIL), "{message}");
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let wrong = Some(empty.join("anvil").into_os_string());
+        let message = find_binary(wrong, &repo).unwrap_err().to_string();
+        assert!(message.contains("GRIDMINT_ANVIL=") && message.contains("evm-tools.sh"), "{message}");
+        // and a binary that is there is found
+        std::fs::write(empty.join("anvil"), b"").unwrap();
+        assert_eq!(find_binary(Some(empty.join("anvil").into_os_string()), &repo).unwrap(), empty.join("anvil"));
+        std::fs::remove_dir_all(&empty).unwrap();
     }
 }
