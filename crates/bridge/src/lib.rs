@@ -12,6 +12,7 @@
 
 pub mod anvil;
 pub mod contracts;
+pub mod relayer;
 pub mod sign;
 
 pub use anvil::{Anvil, AnvilError};
