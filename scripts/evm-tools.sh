@@ -5,7 +5,10 @@
 # Installs them into node_modules/ (gitignored) with `npm ci` from the committed lockfile,
 # recompiles contracts/*.sol and FAILS if the committed artifacts contracts/out/*.json differ
 # (edit a contract, run this script, commit contracts/out with it), then checks that anvil runs.
-# Needs node >= 20 and npm; installs Debian's nodejs and npm when they are missing.
+# Needs node and npm (the project's machine kind ships node 20 and npm 11). When they are
+# missing it installs Debian's nodejs and npm (node 18 on bookworm: npm then warns that the anvil
+# package asks for node >= 20, which does not matter, anvil being a native binary; this fallback
+# has not been exercised on a machine without node).
 # scripts/test.sh runs it before `cargo test`; the bridge tests find anvil in node_modules/ or at
 # $GRIDMINT_ANVIL.
 set -euo pipefail
