@@ -117,6 +117,11 @@ impl Anvil {
         &self.url
     }
 
+    /// anvil's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The EVM chain id anvil runs with.
     pub fn chain_id(&self) -> u64 {
         self.chain_id

@@ -99,6 +99,10 @@ sol! {
         event Unpaused(uint64 indexed nonce);
 
         function MAX_AMOUNT() external view returns (uint256);
+        function MAX_MEMBERS() external view returns (uint256);
+        function MINT_TYPEHASH() external view returns (bytes32);
+        function COMMITTEE_UPDATE_TYPEHASH() external view returns (bytes32);
+        function UNPAUSE_TYPEHASH() external view returns (bytes32);
         function token() external view returns (address);
         function gridmintChain() external view returns (bytes32);
         function isMember(address account) external view returns (bool);
@@ -123,6 +127,9 @@ sol! {
 
 /// The committed artifact of `GridmintBridge` (its constructor deploys the token).
 const BRIDGE_ARTIFACT: &str = include_str!("../../../contracts/out/GridmintBridge.json");
+/// The committed artifact of `GridToken` (for the ABI check; the bridge's bytecode embeds it).
+#[cfg(test)]
+const TOKEN_ARTIFACT: &str = include_str!("../../../contracts/out/GridToken.json");
 
 /// Why a deployment failed.
 #[derive(Debug, thiserror::Error)]
@@ -199,4 +206,60 @@ pub fn connect(url: &str, signer: PrivateKeySigner) -> Result<DynProvider, Deplo
         .wallet(signer)
         .connect_http(url)
         .erased())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::json_abi::JsonAbi;
+
+    use std::collections::BTreeSet;
+
+    fn artifact_abi(artifact: &str) -> JsonAbi {
+        let value: serde_json::Value = serde_json::from_str(artifact).unwrap();
+        serde_json::from_value(value["abi"].clone()).unwrap()
+    }
+
+    /// Functions, errors and events (as hex selectors) of a JSON ABI.
+    fn selectors_of(abi: &JsonAbi) -> [BTreeSet<String>; 3] {
+        [
+            abi.functions().map(|f| hex::encode(f.selector())).collect(),
+            abi.errors().map(|e| hex::encode(e.selector())).collect(),
+            abi.events().map(|e| hex::encode(e.selector())).collect(),
+        ]
+    }
+
+    fn hexes<const N: usize>(selectors: &[[u8; N]]) -> BTreeSet<String> {
+        selectors.iter().map(hex::encode).collect()
+    }
+
+    #[test]
+    fn the_sol_interfaces_match_the_compiled_contracts() {
+        // goal: the hand-written bindings declare exactly the functions, errors and events the
+        // compiled contracts have (a drifted event would silently match no log); method: compare
+        // their selectors with the committed artifacts' ABIs
+        let bridge = selectors_of(&artifact_abi(BRIDGE_ARTIFACT));
+        assert_eq!(bridge[0], hexes(IGridmintBridge::IGridmintBridgeCalls::SELECTORS), "functions");
+        assert_eq!(bridge[1], hexes(IGridmintBridge::IGridmintBridgeErrors::SELECTORS), "errors");
+        assert_eq!(bridge[2], hexes(IGridmintBridge::IGridmintBridgeEvents::SELECTORS), "events");
+        let token = selectors_of(&artifact_abi(TOKEN_ARTIFACT));
+        assert_eq!(token[0], hexes(IGridToken::IGridTokenCalls::SELECTORS), "token functions");
+        assert_eq!(token[1], hexes(IGridToken::IGridTokenErrors::SELECTORS), "token errors");
+        assert_eq!(token[2], hexes(IGridToken::IGridTokenEvents::SELECTORS), "token events");
+        // and the bytecode is there
+        assert!(bridge_bytecode().unwrap().len() > 1_000);
+    }
+
+    #[test]
+    fn the_typed_messages_have_the_contracts_type_strings() {
+        // goal: Rust signs the very types the contract hashes; method: compare alloy's EIP-712
+        // type strings with the ones written in contracts/GridmintBridge.sol
+        use alloy::sol_types::SolStruct;
+        let source = include_str!("../../../contracts/GridmintBridge.sol");
+        for type_string in
+            [Mint::eip712_encode_type(), CommitteeUpdate::eip712_encode_type(), Unpause::eip712_encode_type()]
+        {
+            assert!(source.contains(&format!("keccak256(\"{type_string}\")")), "{type_string} is not in the contract");
+        }
+    }
 }

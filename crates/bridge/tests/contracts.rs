@@ -654,3 +654,22 @@ async fn after_a_chain_id_change_only_signatures_for_the_new_chain_count() {
     mint(for_new_chain).await.expect("signatures for the new chain id");
     assert_eq!(b.supply().await, tokens(1));
 }
+
+#[tokio::test]
+async fn anvil_answers_on_the_port_it_printed_and_is_gone_after_drop() {
+    // goal: the spawner's contract: the parsed address serves the chosen chain id, the banner's
+    // keys are funded, and dropping the guard ends the process; method: ask it, drop it, look
+    // for the pid
+    let anvil = Anvil::spawn(EVM_CHAIN_ID + 7).unwrap_or_else(|e| panic!("{e}"));
+    let key: PrivateKeySigner = anvil.private_keys()[0].parse().unwrap();
+    let address = key.address();
+    let provider = provider_for(&anvil, key).await;
+    assert_eq!(provider.get_chain_id().await.unwrap(), EVM_CHAIN_ID + 7);
+    assert!(provider.get_balance(address).await.unwrap() > U256::ZERO);
+    assert_eq!(anvil.private_keys().len(), 4);
+    let pid = anvil.pid();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists());
+    drop(anvil);
+    assert!(!proc_dir.exists(), "anvil {pid} still runs after drop");
+}
