@@ -30,6 +30,13 @@ impl State {
         Ok(bridge.threshold)
     }
 
+    /// How many of `attesters` are members of the committee in force: an attestation made by a
+    /// member that governance has since removed no longer counts (a rotation neutralises a key).
+    fn counted(&self, attesters: Option<&std::collections::BTreeSet<Address>>) -> usize {
+        let Some(bridge) = self.policy.bridge.as_ref() else { return 0 };
+        attesters.map_or(0, |a| a.iter().filter(|x| bridge.committee.contains(x)).count())
+    }
+
     pub(crate) fn tx_bridge_out(
         &mut self,
         sender: u32,
@@ -76,7 +83,7 @@ impl State {
         if attesters.is_some_and(|a| a.contains(&signer)) {
             return Err(TxError::AlreadyAttested);
         }
-        let completes = attesters.map_or(0, |a| a.len()) + 1 >= threshold as usize;
+        let completes = self.counted(attesters) + 1 >= threshold as usize;
         if completes {
             if amount > self.bridge.escrow {
                 return Err(TxError::EscrowInsufficient);
@@ -118,7 +125,7 @@ impl State {
         if attesters.is_some_and(|a| a.contains(&signer)) {
             return Err(TxError::AlreadyAttested);
         }
-        if attesters.map_or(0, |a| a.len()) + 1 >= threshold as usize {
+        if self.counted(attesters) + 1 >= threshold as usize {
             self.bridge.attestations.remove(&claim);
             let id = self.account_or_create(provider);
             let position = self.liquidity.entry(id).or_default();

@@ -511,6 +511,26 @@ fn nm13_bridge_attestations_and_cap() {
     assert_eq!(h.state.bridge.escrow, tokens(999_000) - cap);
 }
 
+/// NM13: an attestation by a member that governance has since removed from the committee no
+/// longer counts toward the threshold: a removed (say, leaked) key cannot help a later majority.
+#[test]
+fn nm13_a_removed_members_attestation_no_longer_counts() {
+    let mut h = bridge_harness();
+    h.ok("alice", TxBody::BridgeOut { amount: tokens(999_000), recipient: [7; 32] });
+    h.next_epoch();
+    let deposit = TxBody::BridgeAttest { deposit_id: 9, recipient: addr("bob"), amount: tokens(5) };
+    h.ok("c1", deposit.clone());
+    // governance removes c1 (the policy in force changes; the stored attestation stays)
+    let mut policy = (*h.state.policy).clone();
+    policy.bridge.as_mut().unwrap().committee.retain(|a| *a != addr("c1"));
+    h.state.policy = policy.into();
+    h.err("c1", deposit.clone(), TxError::NotCommitteeMember);
+    h.ok("c2", deposit.clone());
+    assert_eq!(h.spendable("bob"), 0, "c1's attestation no longer counts: 1 of 2");
+    h.ok("c3", deposit);
+    assert_eq!(h.spendable("bob"), tokens(5), "two current members attested: paid");
+}
+
 fn omnitensor_harness() -> Harness {
     let mut h = Harness::new(
         "omnitensor",
