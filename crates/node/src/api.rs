@@ -779,7 +779,7 @@ async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>
 #[utoipa::path(get, path = "/v1/evidence", tag = "chain",
     params(
         ("before" = Option<u64>, Query, description = "only heights below this (the previous page's `next_before`)"),
-        ("limit" = Option<u32>, Query, description = "at most this many records (1 to 100, default 100), but never part of a height's: a height with more is given whole"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many records (1 to 100, default 100), but never part of a height's: a height with more is given whole"),
     ),
     responses(
         (status = 200, description = "the evidence", body = crate::evidence::EvidenceList),
