@@ -839,31 +839,33 @@ async fn evidence(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         (status = 404, description = "no_snapshot: this node has written none yet (one at each epoch close)", body = ErrorBody),
     ))]
 async fn snapshot(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let dir = crate::snapshots::dir_of(shared.store.dir());
-    let found = crate::snapshots::list(&dir);
-    let cached = shared.served_snapshot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let bytes = match (found.first(), cached) {
-        (Some((height, _)), Some((cached_height, bytes))) if *height == cached_height => bytes,
-        _ => {
-            // read and checked once per new snapshot, off the async workers
-            let checked = tokio::task::spawn_blocking(move || {
-                found.into_iter().find_map(|(height, path)| {
-                    let bytes = std::fs::read(path).ok()?;
-                    gridmint_core::snapshot::decode(&bytes).ok()?;
-                    Some((height, axum::body::Bytes::from(bytes)))
-                })
-            })
-            .await
-            .map_err(ApiError::internal)?;
-            let Some((height, bytes)) = checked else {
-                return Err(ApiError::not_found(
-                    "no_snapshot",
-                    "this node has no snapshot yet (one is written at each epoch close)",
-                ));
-            };
-            *shared.served_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Some((height, bytes.clone()));
-            bytes
+    // off the async workers, and one load at a time: the cache lock is held while the newest
+    // snapshot is read and checked, so many requests for a new snapshot cost one decode, and a
+    // newest file that does not check out is tried once, not on every request
+    let loaded = tokio::task::spawn_blocking(move || {
+        let found = crate::snapshots::list(&crate::snapshots::dir_of(shared.store.dir()));
+        let newest = found.first().map(|(height, _)| *height)?;
+        let mut cache = shared.served_snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, bytes)) = cache.as_ref()
+            && *seen == newest
+        {
+            return bytes.clone();
         }
+        let bytes = found.into_iter().find_map(|(_, path)| {
+            let bytes = std::fs::read(path).ok()?;
+            gridmint_core::snapshot::decode(&bytes).ok()?;
+            Some(axum::body::Bytes::from(bytes))
+        });
+        *cache = Some((newest, bytes.clone()));
+        bytes
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let Some(bytes) = loaded else {
+        return Err(ApiError::not_found(
+            "no_snapshot",
+            "this node has no snapshot that checks out yet (one is written at each epoch close)",
+        ));
     };
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
 }

@@ -178,9 +178,10 @@ pub struct Shared {
     pub forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::SignedTx>>,
     /// On a replicated node, its consensus as `GET /v1/status` shows it.
     pub consensus: RwLock<Option<crate::openapi::ConsensusView>>,
-    /// The newest snapshot served at `GET /v1/snapshot` (height, checked bytes): read and
-    /// checked once, not on every request.
-    pub served_snapshot: Mutex<Option<(u64, axum::body::Bytes)>>,
+    /// What `GET /v1/snapshot` serves: the newest snapshot height listed when it was loaded,
+    /// and the bytes of the newest snapshot that checked out then (`None`: none did). Loaded
+    /// once per new snapshot, under this lock.
+    pub served_snapshot: Mutex<Option<(u64, Option<axum::body::Bytes>)>>,
 }
 
 impl Shared {
