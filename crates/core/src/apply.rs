@@ -407,6 +407,7 @@ impl State {
                 self.tx_submit_receipt(signer, *machine, [task_id, model_id, input_hash, output_hash], *gpu_seconds)
             }
             TxBody::AttestReceipt { receipt, valid } => self.tx_attest_receipt(tx.signer, *receipt, *valid),
+            TxBody::BridgeSign { record, signature } => self.tx_bridge_sign(tx.signer, *record, *signature),
         };
         // passed the envelope: the fee is charged and the nonce consumed, whatever the kind's
         // checks said (a failed kind wrote nothing)

@@ -1,13 +1,19 @@
 //! The cross-chain bridge (NM13) and liquidity attestations (NM11).
 //!
 //! Outbound: tokens move from the sender into the escrow and an outbound record is created for
-//! relayers. Inbound: tokens leave the escrow to the recipient once `threshold` committee members
-//! attested the same (deposit id, recipient, amount). A deposit id pays at most once; inbound
-//! payouts per epoch are capped at `inbound_cap_ppb` of the escrow at the epoch's start; the
-//! escrow never pays more than it holds. The attestation that would break a limit is rejected and
-//! changes nothing: relayers retry in a later epoch.
+//! relayers; its recipient must be an EVM address (what the bridge contract can mint to). The
+//! committee members publish their signatures of the record's mint (`BridgeSign`) so that any
+//! relayer can submit it once `threshold` are known.
+//!
+//! Inbound: a deposit is *confirmed* once `threshold` committee members attested the same
+//! (deposit id, recipient, amount); a deposit id is confirmed at most once. Inbound payouts per
+//! epoch are capped at `inbound_cap_ppb` of the escrow at the epoch's start: a confirmed deposit
+//! is paid at once as far as the room under the cap allows, and the rest waits in a queue, first
+//! confirmed first paid, and is paid at later epochs' closes (in parts if it must). The escrow
+//! never pays more than it holds: a deposit that the escrow, less what the queue still owes,
+//! cannot cover is refused and changes nothing.
 
-use crate::state::Outbound;
+use crate::state::{Inbound, MintSignature, Outbound};
 use crate::{State, TxError};
 use gridmint_policy::Address;
 
@@ -53,6 +59,9 @@ impl State {
         if amount > available {
             return Err(TxError::InsufficientBalance);
         }
+        if !is_evm_address(&recipient) {
+            return Err(TxError::InvalidForeignRecipient);
+        }
         let account = &mut self.accounts[sender as usize];
         account.spendable -= amount;
         let from = account.address;
@@ -85,21 +94,60 @@ impl State {
         }
         let completes = self.counted(attesters) + 1 >= threshold as usize;
         if completes {
-            if amount > self.bridge.escrow {
+            if amount > self.bridge.escrow - self.inbound_owed() {
                 return Err(TxError::EscrowInsufficient);
-            }
-            if self.bridge.inbound_paid_epoch + amount > self.bridge.inbound_cap_epoch {
-                return Err(TxError::InboundCapExceeded);
             }
             self.bridge.attestations.remove(&claim);
             self.bridge.paid_deposits.insert(deposit_id);
-            self.bridge.escrow -= amount;
-            self.bridge.inbound_paid_epoch += amount;
-            let to = self.account_or_create(recipient);
-            self.accounts[to as usize].spendable += amount;
+            self.account_or_create(recipient);
+            self.bridge.inbound.push(Inbound { deposit_id, recipient, amount, paid: 0, epoch: self.epoch });
+            self.pay_inbound();
         } else {
             self.bridge.attestations.entry(claim).or_default().insert(signer);
         }
+        Ok(())
+    }
+
+    /// What confirmed deposits still wait to be paid (held in the escrow meanwhile).
+    pub fn inbound_owed(&self) -> u128 {
+        let next = usize::try_from(self.bridge.inbound_next).unwrap_or(usize::MAX);
+        self.bridge.inbound.get(next..).unwrap_or_default().iter().map(|i| i.amount - i.paid).sum()
+    }
+
+    /// Pays the queue of confirmed deposits in order, as far as the room under this epoch's cap
+    /// allows: after a confirmation and at every epoch's close (with the new epoch's cap).
+    pub(crate) fn pay_inbound(&mut self) {
+        while let Some(entry) = usize::try_from(self.bridge.inbound_next).ok().and_then(|i| self.bridge.inbound.get(i))
+        {
+            let room = self.bridge.inbound_cap_epoch - self.bridge.inbound_paid_epoch;
+            let part = room.min(entry.amount - entry.paid);
+            let recipient = entry.recipient;
+            let Some(to) = self.account_id(&recipient) else { break };
+            if part > 0 {
+                self.accounts[to as usize].spendable += part;
+                self.bridge.escrow -= part;
+                self.bridge.inbound_paid_epoch += part;
+            }
+            let entry = &mut self.bridge.inbound[self.bridge.inbound_next as usize];
+            entry.paid += part;
+            if entry.paid < entry.amount {
+                break;
+            }
+            self.bridge.inbound_next += 1;
+        }
+    }
+
+    /// A committee member publishes its signature of an outbound record's mint on the other chain.
+    pub(crate) fn tx_bridge_sign(&mut self, signer: Address, record: u64, signature: [u8; 65]) -> Result<(), TxError> {
+        self.committee_member(signer)?;
+        if usize::try_from(record).map_or(true, |r| r >= self.bridge.outbound.len()) {
+            return Err(TxError::UnknownOutboundRecord);
+        }
+        let signatures = self.bridge.mint_signatures.entry(record).or_default();
+        if signatures.contains_key(&signer) {
+            return Err(TxError::AlreadySigned);
+        }
+        signatures.insert(signer, MintSignature(signature));
         Ok(())
     }
 
@@ -146,4 +194,10 @@ impl State {
         }
         self.liquidity.retain(|_, l| l.active > 0 || l.pending.is_some());
     }
+}
+
+/// Whether 32 bytes are an EVM address as the bridge contract takes it: 12 zero bytes, then 20
+/// bytes that are not all zero.
+pub fn is_evm_address(recipient: &[u8; 32]) -> bool {
+    recipient[..12].iter().all(|b| *b == 0) && recipient[12..].iter().any(|b| *b != 0)
 }

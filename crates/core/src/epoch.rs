@@ -179,6 +179,8 @@ impl State {
         self.bridge.inbound_paid_epoch = 0;
         self.bridge.inbound_cap_epoch =
             self.policy.bridge.as_ref().map_or(0, |b| crate::math::ppb_of(self.bridge.escrow, b.inbound_cap_ppb));
+        // confirmed deposits that waited for room are paid first from the new epoch's cap
+        self.pay_inbound();
         // 5. summary and roots
         let (rewards_root, state_root) =
             if self.compute_roots { (self.rewards_root(), self.state_root()) } else { ([0; 32], [0; 32]) };

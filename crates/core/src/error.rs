@@ -115,12 +115,20 @@ codes! {
     DepositAlreadyPaid = 71,
     /// The signer already attested this claim.
     AlreadyAttested = 72,
-    /// The payout would exceed this epoch's inbound cap.
+    /// The payout would exceed this epoch's inbound cap. (No longer returned: a confirmed
+    /// deposit above the room under the cap is paid in parts at later epochs' closes.)
     InboundCapExceeded = 73,
     /// The escrow holds less than the payout.
     EscrowInsufficient = 74,
     /// This provider's liquidity was already registered this epoch.
     LiquidityAlreadyRegistered = 75,
+    /// The recipient on the other chain is not an EVM address: 20 bytes, not all zero,
+    /// left-padded to 32 with zeros (the bridge contract could never mint to it).
+    InvalidForeignRecipient = 76,
+    /// No outbound bridge record has this id.
+    UnknownOutboundRecord = 77,
+    /// The signer already published a signature for this outbound record.
+    AlreadySigned = 78,
     /// A receipt with this content was already submitted.
     ReceiptExists = 80,
     /// No receipt has this id.

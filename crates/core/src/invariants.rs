@@ -114,6 +114,22 @@ impl State {
         if self.bridge.inbound_paid_epoch > self.bridge.inbound_cap_epoch {
             return fail("inbound bridge payouts above the epoch cap".into());
         }
+        let next = usize::try_from(self.bridge.inbound_next).unwrap_or(usize::MAX);
+        if next > self.bridge.inbound.len()
+            || self.bridge.inbound.iter().any(|i| i.paid > i.amount || self.account_id(&i.recipient).is_none())
+            || self.bridge.inbound[..next].iter().any(|i| i.paid != i.amount)
+            || self.bridge.inbound.get(next + 1..).unwrap_or_default().iter().any(|i| i.paid != 0)
+            || self.bridge.inbound.len()
+                != self.bridge.inbound.iter().filter(|i| self.bridge.paid_deposits.contains(&i.deposit_id)).count()
+        {
+            return fail("the inbound bridge queue is inconsistent".into());
+        }
+        if self.inbound_owed() > self.bridge.escrow {
+            return fail("the inbound bridge queue owes more than the escrow holds".into());
+        }
+        if self.bridge.mint_signatures.keys().next_back().is_some_and(|r| *r as usize >= self.bridge.outbound.len()) {
+            return fail("a mint signature names no outbound record".into());
+        }
         if self.debts.iter().any(|(_, amount)| *amount == 0) {
             return fail("a zero debt is queued".into());
         }

@@ -343,6 +343,29 @@ impl State {
                 o.bytes(&self.machine_record(id));
             }
         }
+        // the inbound queue and the published mint signatures came later: they are written, at
+        // the very end, only when there is one, so every state without them keeps its root
+        if !b.inbound.is_empty() || !b.mint_signatures.is_empty() {
+            o.bytes(b"bridge/v2");
+            o.len(b.inbound.len());
+            for i in &b.inbound {
+                o.u64(i.deposit_id);
+                o.addr(&i.recipient);
+                o.u128(i.amount);
+                o.u128(i.paid);
+                o.u64(i.epoch);
+            }
+            o.u64(b.inbound_next);
+            o.len(b.mint_signatures.len());
+            for (record, signatures) in &b.mint_signatures {
+                o.u64(*record);
+                o.len(signatures.len());
+                for (member, signature) in signatures {
+                    o.addr(member);
+                    o.bytes(&signature.0);
+                }
+            }
+        }
     }
 
     /// An account's record: `"gridmint/account" ‖ address ‖ spendable ‖ unclaimed ‖ staked ‖

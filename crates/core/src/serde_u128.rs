@@ -45,3 +45,55 @@ pub mod hash {
         Ok(out)
     }
 }
+
+/// The same for 65-byte signatures (`r ‖ s ‖ v`) as hex; binary formats carry the bytes.
+pub mod signature {
+    use serde::{Deserialize, Deserializer, Serializer};
+    /// Serializes 65 bytes as hex (as bytes in binary formats).
+    pub fn serialize<S: Serializer>(value: &[u8; 65], s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() {
+            return s.serialize_bytes(value);
+        }
+        s.serialize_str(&hex::encode(value))
+    }
+    /// Deserializes 130 hex digits (65 bytes in binary formats).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 65], D::Error> {
+        let bytes: Vec<u8> = if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            hex::decode(&text).map_err(|_| serde::de::Error::custom("expected 130 hex digits"))?
+        } else {
+            serde_bytes_vec(d)?
+        };
+        bytes.try_into().map_err(|_| serde::de::Error::custom("expected a 65-byte signature"))
+    }
+
+    fn serde_bytes_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("65 bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(65);
+                while let Some(b) = seq.next_element::<u8>()? {
+                    if out.len() == 65 {
+                        return Err(serde::de::Error::custom("expected 65 bytes"));
+                    }
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_bytes(Bytes)
+    }
+}

@@ -19,8 +19,9 @@ use crate::State;
 use gridmint_policy::Address;
 
 const MAGIC: &[u8; 17] = b"gridmint/snapshot";
-/// The format version this build writes and reads.
-pub const FORMAT: u32 = 1;
+/// The format version this build writes and reads. 2: the bridge's inbound queue and the
+/// committee's published mint signatures.
+pub const FORMAT: u32 = 2;
 const HEADER_LEN: usize = 32 + 8 + 8 + 32 + 32 + 32 + 32;
 const PREFIX_LEN: usize = MAGIC.len() + 4 + HEADER_LEN + 8;
 

@@ -234,7 +234,35 @@ pub struct Bridge {
     pub inbound_paid_epoch: u128,
     /// This epoch's inbound cap.
     pub inbound_cap_epoch: u128,
+    /// Every confirmed deposit, in the order its threshold was reached: what it pays and what is
+    /// paid of it so far. Those not fully paid wait, first confirmed first paid, for room under
+    /// a later epoch's cap.
+    pub inbound: Vec<Inbound>,
+    /// Index in `inbound` of the first deposit not fully paid (every one before it is).
+    pub inbound_next: u64,
+    /// The committee's published signatures of each outbound record's mint on the other chain
+    /// (`BridgeSign`), by record id, then member.
+    pub mint_signatures: BTreeMap<u64, BTreeMap<Address, MintSignature>>,
 }
+
+/// A confirmed inbound deposit (NM13).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// Deposit id on the other chain.
+    pub deposit_id: u64,
+    /// Recipient here.
+    pub recipient: Address,
+    /// What it pays.
+    pub amount: u128,
+    /// What it has paid so far (`amount` once settled).
+    pub paid: u128,
+    /// The epoch its threshold was reached.
+    pub epoch: Epoch,
+}
+
+/// A 65-byte `r ‖ s ‖ v` signature as the state keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintSignature(#[serde(with = "crate::serde_u128::signature")] pub [u8; 65]);
 
 /// A DualProof receipt's state (OT4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

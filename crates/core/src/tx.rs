@@ -252,6 +252,18 @@ pub enum TxBody {
         /// Valid or invalid.
         valid: bool,
     },
+    /// A committee member publishes its signature of the mint of outbound record `record` on the
+    /// other chain (NM13): the EIP-712 signature (`r ‖ s ‖ v`, 65 bytes) the bridge contract
+    /// checks. The ledger orders and keeps the committee's signatures so that any relayer can
+    /// submit the mint once `threshold` of them are known; it does not check them (the contract
+    /// does, against its own committee).
+    BridgeSign {
+        /// The outbound record's id.
+        record: u64,
+        /// `r ‖ s ‖ v`.
+        #[serde(with = "serde_u128::signature")]
+        signature: [u8; 65],
+    },
 }
 
 /// Why bytes did not decode to a transaction.
@@ -387,6 +399,7 @@ impl TxBody {
             TxBody::AttestLiquidity { .. } => 17,
             TxBody::SubmitReceipt { .. } => 18,
             TxBody::AttestReceipt { .. } => 19,
+            TxBody::BridgeSign { .. } => 20,
         }
     }
 
@@ -412,6 +425,7 @@ impl TxBody {
             TxBody::AttestLiquidity { .. } => "attest_liquidity",
             TxBody::SubmitReceipt { .. } => "submit_receipt",
             TxBody::AttestReceipt { .. } => "attest_receipt",
+            TxBody::BridgeSign { .. } => "bridge_sign",
         }
     }
 }
@@ -517,6 +531,10 @@ impl Tx {
                 w.bytes32(receipt);
                 w.bool(*valid);
             }
+            TxBody::BridgeSign { record, signature } => {
+                w.u64(*record);
+                w.0.extend_from_slice(signature);
+            }
         }
     }
 
@@ -595,6 +613,7 @@ impl Tx {
                 gpu_seconds: r.u64()?,
             },
             19 => TxBody::AttestReceipt { receipt: r.bytes32()?, valid: r.bool()? },
+            20 => TxBody::BridgeSign { record: r.u64()?, signature: r.take()? },
             other => return Err(DecodeError::UnknownTag(other, "transaction kind")),
         };
         if !r.0.is_empty() {

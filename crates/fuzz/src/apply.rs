@@ -245,7 +245,7 @@ fn policy_change(u: &mut Unstructured<'_>) -> Result<(String, String)> {
 fn tx(u: &mut Unstructured<'_>, state: &State, time: u64, nonces: &mut BTreeMap<Address, u64>) -> Result<Tx> {
     let user = user(u.int_in_range(0..=USERS - 1)?);
     let job_id = u.int_in_range(0..=4)?;
-    let (signer, body) = match u.int_in_range(0..=20)? {
+    let (signer, body) = match u.int_in_range(0..=21u8)? {
         0..=2 => (user, TxBody::Transfer { to: address(u, state)?, amount: amount(u)? }),
         3 => (
             user,
@@ -305,7 +305,14 @@ fn tx(u: &mut Unstructured<'_>, state: &State, time: u64, nonces: &mut BTreeMap<
             };
             (user, TxBody::Vote { proposal, yes: u.arbitrary()? })
         }
-        16 => (user, TxBody::BridgeOut { amount: amount(u)?, recipient: hash(u)? }),
+        16 => {
+            // mostly an EVM address (what the contract mints to), now and then any 32 bytes
+            let mut recipient = hash(u)?;
+            if u.ratio(3, 4)? {
+                recipient[..12].fill(0);
+            }
+            (user, TxBody::BridgeOut { amount: amount(u)?, recipient })
+        }
         17 => (
             member(u.int_in_range(0..=MEMBERS)?),
             TxBody::BridgeAttest {
@@ -329,7 +336,7 @@ fn tx(u: &mut Unstructured<'_>, state: &State, time: u64, nonces: &mut BTreeMap<
                 gpu_seconds: if u.ratio(1, 8)? { u.arbitrary()? } else { u.int_in_range(0..=100_000)? },
             },
         ),
-        _ => {
+        20 => {
             let receipt =
                 state.receipts.keys().nth(u.choose_index(state.receipts.len().max(1))?).copied().unwrap_or([0; 32]);
             let signer = match u.int_in_range(0..=2)? {
@@ -341,6 +348,13 @@ fn tx(u: &mut Unstructured<'_>, state: &State, time: u64, nonces: &mut BTreeMap<
             };
             (signer, TxBody::AttestReceipt { receipt, valid: u.arbitrary()? })
         }
+        _ => (
+            member(u.int_in_range(0..=MEMBERS)?),
+            TxBody::BridgeSign {
+                record: if u.ratio(1, 4)? { u.arbitrary()? } else { u.int_in_range(0..=3)? },
+                signature: u.arbitrary()?,
+            },
+        ),
     };
     // now and then the treasury (locked) or a stranger signs instead
     let signer = match u.int_in_range(0..=39)? {

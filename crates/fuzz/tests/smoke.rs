@@ -156,6 +156,8 @@ fn every_kind() -> Vec<Tx> {
     let a = |i| Address::from_index("user", i);
     let m = Address::from_index("machine", 0);
     let h = |b: u8| [b; 32];
+    let mut evm = [9; 32];
+    evm[..12].fill(0);
     let bodies = vec![
         TxBody::Transfer { to: a(1), amount: 5 * TOKEN },
         TxBody::RegisterMachine { machine: m, gpu_class: 2, bandwidth_mbps: 100, bond: 1_000 * TOKEN },
@@ -181,7 +183,7 @@ fn every_kind() -> Vec<Tx> {
             },
         },
         TxBody::Vote { proposal: 0, yes: true },
-        TxBody::BridgeOut { amount: 2 * TOKEN, recipient: h(9) },
+        TxBody::BridgeOut { amount: 2 * TOKEN, recipient: evm },
         TxBody::BridgeAttest { deposit_id: 4, recipient: a(4), amount: 3 * TOKEN },
         TxBody::AttestLiquidity { provider: a(5), amount: 100 * TOKEN },
         TxBody::SubmitReceipt {
@@ -193,6 +195,7 @@ fn every_kind() -> Vec<Tx> {
             gpu_seconds: 60,
         },
         TxBody::AttestReceipt { receipt: h(5), valid: false },
+        TxBody::BridgeSign { record: 0, signature: [7; 65] },
     ];
     bodies.into_iter().enumerate().map(|(i, body)| Tx { signer: a(0), nonce: i as u64, body }).collect()
 }

@@ -51,6 +51,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tx/{id}"),
     ("post", "/v1/heartbeats"),
     ("get", "/v1/evidence"),
+    ("get", "/v1/bridge"),
+    ("get", "/v1/bridge/outbound"),
+    ("get", "/v1/bridge/inbound"),
     ("get", "/v1/snapshot"),
     ("get", "/v1/blocks/{height}/decided"),
     ("get", "/v1/openapi.json"),
@@ -81,6 +84,9 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(receipt))
         .routes(routes!(heartbeats))
         .routes(routes!(evidence))
+        .routes(routes!(bridge))
+        .routes(routes!(bridge_outbound))
+        .routes(routes!(bridge_inbound))
         .routes(routes!(snapshot))
         .routes(routes!(block_decided))
         .routes(routes!(openapi))
@@ -772,6 +778,141 @@ async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>
     ok(block_view(block))
 }
 
+/// The bridge (NM13): escrow, the inbound cap and what waits under it, the record counts, the
+/// committee in force. 404 `not_in_policy` on a network without a bridge.
+#[utoipa::path(get, path = "/v1/bridge", tag = "bridge",
+    responses(
+        (status = 200, description = "the bridge", body = crate::openapi::BridgeView),
+        (status = 404, description = "not_in_policy: this network has no bridge", body = ErrorBody),
+    ))]
+async fn bridge(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let view = read_state(&shared, |l| {
+        let s = &l.state;
+        let policy = s.policy.bridge.as_ref()?;
+        let b = &s.bridge;
+        Some(crate::openapi::BridgeView {
+            height: s.height,
+            epoch: s.epoch,
+            escrow: amount(b.escrow),
+            inbound_waiting: amount(s.inbound_owed()),
+            inbound_cap_epoch: amount(b.inbound_cap_epoch),
+            inbound_paid_epoch: amount(b.inbound_paid_epoch),
+            outbound_records: b.outbound.len() as u64,
+            inbound_confirmed: b.inbound.len() as u64,
+            inbound_next: b.inbound_next,
+            open_attestations: b.attestations.len() as u64,
+            committee: policy.committee.iter().map(|a| a.to_hex()).collect(),
+            threshold: policy.threshold,
+        })
+    });
+    ok(view.ok_or_else(|| ApiError::not_found("not_in_policy", "this network has no bridge"))?)
+}
+
+/// `from` and `limit` of a bridge listing (limit 1 to 100, default 100).
+fn bridge_page(query: Option<&str>) -> Result<(u64, usize), ApiError> {
+    let (mut from, mut limit) = (0, BRIDGE_PAGE);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("from", v)) => from = parse_u64(v, "from")?,
+            Some(("limit", v)) => {
+                let n = parse_u64(v, "limit")?;
+                if !(1..=BRIDGE_PAGE as u64).contains(&n) {
+                    return Err(ApiError::bad("invalid_query", format!("limit {n}: between 1 and {BRIDGE_PAGE}")));
+                }
+                limit = n as usize;
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("unknown query parameter `{pair}` (only from=<id> and limit=<1..={BRIDGE_PAGE}>)"),
+                ));
+            }
+        }
+    }
+    Ok((from, limit))
+}
+
+/// The most records a bridge listing returns at once.
+const BRIDGE_PAGE: usize = 100;
+
+/// Outbound bridge records from id `from` on, with the committee's published mint signatures:
+/// what relayers follow to mint on the other chain.
+#[utoipa::path(get, path = "/v1/bridge/outbound", tag = "bridge",
+    params(
+        ("from" = Option<u64>, Query, description = "the first record id (default 0; the previous page's `next_from`)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many records (1 to 100, default 100)"),
+    ),
+    responses(
+        (status = 200, description = "the records", body = crate::openapi::OutboundList),
+        (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
+    ))]
+async fn bridge_outbound(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
+    let (from, limit) = bridge_page(query.as_deref())?;
+    ok(read_state(&shared, |l| {
+        let b = &l.state.bridge;
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(b.outbound.len());
+        let end = start.saturating_add(limit).min(b.outbound.len());
+        let records = (start..end)
+            .map(|id| {
+                let r = &b.outbound[id];
+                let signatures = b.mint_signatures.get(&(id as u64)).map_or_else(Vec::new, |by| {
+                    by.iter()
+                        .map(|(member, s)| crate::openapi::MintSignatureView {
+                            member: member.to_hex(),
+                            signature: hex::encode(s.0),
+                        })
+                        .collect()
+                });
+                crate::openapi::OutboundView {
+                    id: id as u64,
+                    from: r.from.to_hex(),
+                    amount: amount(r.amount),
+                    recipient: hex::encode(r.recipient),
+                    recipient_evm: format!("0x{}", hex::encode(&r.recipient[12..])),
+                    epoch: r.epoch,
+                    signatures,
+                }
+            })
+            .collect();
+        crate::openapi::OutboundList { records, next_from: (end < b.outbound.len()).then_some(end as u64) }
+    }))
+}
+
+/// Confirmed inbound deposits from position `from` on, in the order the committee's threshold
+/// confirmed them, with what each has paid: one above the room under an epoch's cap waits and
+/// is paid at later closes.
+#[utoipa::path(get, path = "/v1/bridge/inbound", tag = "bridge",
+    params(
+        ("from" = Option<u64>, Query, description = "the first position (default 0; the previous page's `next_from`)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many payouts (1 to 100, default 100)"),
+    ),
+    responses(
+        (status = 200, description = "the payouts", body = crate::openapi::InboundList),
+        (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
+    ))]
+async fn bridge_inbound(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
+    let (from, limit) = bridge_page(query.as_deref())?;
+    ok(read_state(&shared, |l| {
+        let b = &l.state.bridge;
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(b.inbound.len());
+        let end = start.saturating_add(limit).min(b.inbound.len());
+        let payouts = b.inbound[start..end]
+            .iter()
+            .zip(start as u64..)
+            .map(|(i, index)| crate::openapi::InboundView {
+                index,
+                deposit_id: i.deposit_id,
+                recipient: i.recipient.to_hex(),
+                amount: amount(i.amount),
+                paid: amount(i.paid),
+                settled: i.paid == i.amount,
+                epoch: i.epoch,
+            })
+            .collect();
+        crate::openapi::InboundList { payouts, next_from: (end < b.inbound.len()).then_some(end as u64) }
+    }))
+}
+
 /// Equivocation evidence: pairs of conflicting messages a validator signed at one height, round
 /// and step, as consensus reported them (a replicated node; always empty on a single node).
 /// Recorded and shown only: the rulebook has no slashing for master nodes. Newest height first;
@@ -957,8 +1098,12 @@ async fn openapi(axum::Extension(OpenApiJson(document)): axum::Extension<OpenApi
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let m = &shared.metrics;
-    let (height, epoch, accounts, machines) =
-        read_state(&shared, |l| (l.state.height, l.state.epoch, l.state.accounts.len(), l.state.machines.len()));
+    let (height, epoch, accounts, machines, outbound, inbound, waiting) = read_state(&shared, |l| {
+        let s = &l.state;
+        let b = &s.bridge;
+        let waiting = b.inbound.len() as u64 - b.inbound_next.min(b.inbound.len() as u64);
+        (s.height, s.epoch, s.accounts.len(), s.machines.len(), b.outbound.len(), b.inbound.len(), waiting)
+    });
     let mempool = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).len();
     let counters = [
         ("gridmint_http_requests_total", "HTTP requests received", m.requests.load(Ordering::Relaxed)),
@@ -1012,6 +1157,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         ("gridmint_mempool_transactions", "transactions waiting", mempool as u64),
         ("gridmint_accounts", "accounts", accounts as u64),
         ("gridmint_machines", "machines", machines as u64),
+        ("gridmint_bridge_outbound_records", "outbound bridge records created", outbound as u64),
+        ("gridmint_bridge_inbound_confirmed", "inbound deposits confirmed by the committee", inbound as u64),
+        ("gridmint_bridge_inbound_waiting", "confirmed inbound deposits not yet fully paid (cap)", waiting),
         ("gridmint_http_connections_open", "HTTP connections open", m.connections_open.load(Ordering::Relaxed)),
     ];
     let mut text = String::new();

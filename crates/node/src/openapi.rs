@@ -43,6 +43,18 @@ string_schema!(
     "32 bytes (an address, a hash or a transaction id) as 64 hex digits, upper or lower case"
 );
 string_schema!(
+    /// 65 bytes as accepted: a secp256k1 signature `r ‖ s ‖ v`.
+    Hex65Input,
+    "^[0-9a-fA-F]{130}$",
+    "65 bytes (a secp256k1 signature r ‖ s ‖ v) as 130 hex digits, upper or lower case"
+);
+string_schema!(
+    /// 65 bytes as printed.
+    Hex65,
+    "^[0-9a-f]{130}$",
+    "65 bytes (a secp256k1 signature r ‖ s ‖ v) as 130 lower-case hex digits"
+);
+string_schema!(
     /// An address in its checksummed text form, as printed.
     Bech32m,
     "^gm1[02-9ac-hj-np-z]{58}$",
@@ -209,6 +221,113 @@ pub struct SupplyView {
     pub escrow: String,
     /// Every pool.
     pub pools: Vec<PoolView>,
+}
+
+/// `GET /v1/bridge`: the bridge's state (NM13).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BridgeView {
+    /// At this height.
+    pub height: u64,
+    /// The open epoch.
+    pub epoch: u64,
+    /// Locked for the other chain (including what confirmed deposits still wait for).
+    #[schema(value_type = Amount)]
+    pub escrow: String,
+    /// What confirmed deposits still wait for (paid at later epochs' closes).
+    #[schema(value_type = Amount)]
+    pub inbound_waiting: String,
+    /// This epoch's inbound cap.
+    #[schema(value_type = Amount)]
+    pub inbound_cap_epoch: String,
+    /// Paid inbound this epoch.
+    #[schema(value_type = Amount)]
+    pub inbound_paid_epoch: String,
+    /// Outbound records so far (their ids are 0 to this less one).
+    pub outbound_records: u64,
+    /// Deposits confirmed so far (the entries of `GET /v1/bridge/inbound`).
+    pub inbound_confirmed: u64,
+    /// The first confirmed deposit not fully paid.
+    pub inbound_next: u64,
+    /// Claims attested by some members but not yet by the threshold.
+    pub open_attestations: u64,
+    /// The committee in force.
+    #[schema(value_type = Vec<Hex32>)]
+    pub committee: Vec<String>,
+    /// Matching attestations (or signatures) needed.
+    pub threshold: u32,
+}
+
+/// A committee member's published signature of a record's mint.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MintSignatureView {
+    /// The member (its gridmint address).
+    #[schema(value_type = Hex32)]
+    pub member: String,
+    /// The EIP-712 signature `r ‖ s ‖ v`.
+    #[schema(value_type = Hex65)]
+    pub signature: String,
+}
+
+/// An outbound bridge record.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboundView {
+    /// Its id (the `id` the bridge contract's `mint` takes).
+    pub id: u64,
+    /// The sender here.
+    #[schema(value_type = Hex32)]
+    pub from: String,
+    /// Base units (the same on both chains).
+    #[schema(value_type = Amount)]
+    pub amount: String,
+    /// The recipient on the other chain, 32 bytes.
+    #[schema(value_type = Hex32)]
+    pub recipient: String,
+    /// The same as an EVM address (`0x` and 40 hex digits).
+    pub recipient_evm: String,
+    /// The epoch it was sent.
+    pub epoch: u64,
+    /// The committee's published signatures of its mint, by member.
+    pub signatures: Vec<MintSignatureView>,
+}
+
+/// `GET /v1/bridge/outbound`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OutboundList {
+    /// Records in id order.
+    pub records: Vec<OutboundView>,
+    /// The `from` of the next page (absent at the end).
+    pub next_from: Option<u64>,
+}
+
+/// A confirmed inbound deposit and what it has paid.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InboundView {
+    /// Its position in the order of confirmation.
+    pub index: u64,
+    /// The deposit id on the other chain.
+    pub deposit_id: u64,
+    /// The recipient here.
+    #[schema(value_type = Hex32)]
+    pub recipient: String,
+    /// What it pays.
+    #[schema(value_type = Amount)]
+    pub amount: String,
+    /// What it has paid so far.
+    #[schema(value_type = Amount)]
+    pub paid: String,
+    /// Fully paid.
+    pub settled: bool,
+    /// The epoch the committee's threshold confirmed it.
+    pub epoch: u64,
+}
+
+/// `GET /v1/bridge/inbound`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InboundList {
+    /// Payouts in the order of confirmation.
+    pub payouts: Vec<InboundView>,
+    /// The `from` of the next page (absent at the end).
+    pub next_from: Option<u64>,
 }
 
 /// `GET /v1/accounts/{address}`.
@@ -953,6 +1072,14 @@ pub enum TxBodyDoc {
         /// Valid or invalid.
         valid: bool,
     },
+    /// A committee member's signature of an outbound record's mint on the other chain.
+    BridgeSign {
+        /// The outbound record's id.
+        record: u64,
+        /// The EIP-712 signature, `r ‖ s ‖ v`.
+        #[schema(value_type = Hex65Input)]
+        signature: String,
+    },
 }
 
 /// A heartbeat as submitted to `POST /v1/heartbeats`.
@@ -1020,6 +1147,7 @@ ed25519 over \"gridmint/tx/v1\" || u16 LE length of the chain id || chain id || 
         (name = "accounts", description = "Accounts and machines"),
         (name = "epochs", description = "Closed epochs: summaries, reward proofs (X2), explanations (X3)"),
         (name = "transactions", description = "Submitting transactions and heartbeats; receipts"),
+        (name = "bridge", description = "The bridge to the EVM chain (NM13): escrow, outbound records with the committee's mint signatures, inbound payouts"),
         (name = "meta", description = "This document and the metrics"),
     )
 )]
@@ -1106,8 +1234,9 @@ mod tests {
                 gpu_seconds: 5,
             },
             TxBody::AttestReceipt { receipt: [9; 32], valid: true },
+            TxBody::BridgeSign { record: 3, signature: [0xab; 65] },
         ];
-        let mut seen = [false; 19];
+        let mut seen = [false; 20];
         for body in &samples {
             let index = match body {
                 TxBody::Transfer { .. } => 0,
@@ -1129,6 +1258,7 @@ mod tests {
                 TxBody::AttestLiquidity { .. } => 16,
                 TxBody::SubmitReceipt { .. } => 17,
                 TxBody::AttestReceipt { .. } => 18,
+                TxBody::BridgeSign { .. } => 19,
             };
             seen[index] = true;
         }

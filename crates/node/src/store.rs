@@ -106,7 +106,8 @@ const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 /// v5: blocks in the block log ([`crate::blocklog`]), transaction locations as varints. v6: the
 /// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged. v7:
 /// the `decided` table (commit certificates of a replicated node). v8: the `evidence` table.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v8";
+/// v9: state snapshots of format 2 (the bridge's inbound queue and published mint signatures).
+pub const FORMAT: &[u8] = b"gridmint-ledger-v9";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.

@@ -186,3 +186,74 @@ async fn explaining_an_unknown_account_is_404() {
     assert_eq!((code, body["error"]["code"].as_str()), (400, Some("invalid_address")), "{body}");
     node.stop().await;
 }
+
+/// The bridge's listings (issue 14): an outbound record with its recipient as an EVM address and
+/// the committee's published mint signature; a confirmed deposit above the epoch's cap listed as
+/// waiting, not refused; the summary and `/metrics` count them; a recipient the contract could
+/// never mint to is refused with its code; paging bounds are typed errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_lists_outbound_records_with_signatures_and_inbound_payouts() {
+    let member_key = key_from_label("api-bridge-member");
+    let member = address_of(&member_key);
+    let mut policy = Policy::preset("netmind").unwrap();
+    let bridge = policy.bridge.as_mut().unwrap();
+    bridge.committee = vec![member];
+    bridge.threshold = 1;
+    let node = start_with(quiet(), policy).await;
+    let chain_id = status(&node).await["chain_id"].as_str().unwrap().to_string();
+    let dev_key = load_key(&node.dev_key).unwrap();
+    let dev = address_of(&dev_key);
+    let mut evm = [0u8; 32];
+    evm[12..].fill(0x11);
+    let txs = [
+        (&dev_key, 0, TxBody::BridgeOut { amount: 7_000, recipient: evm }),
+        (&dev_key, 1, TxBody::BridgeOut { amount: 1, recipient: [0x11; 32] }),
+        (&dev_key, 2, TxBody::Transfer { to: member, amount: gridmint_core::TOKEN }),
+        (&member_key, 0, TxBody::BridgeSign { record: 0, signature: [5; 65] }),
+        (&member_key, 1, TxBody::BridgeAttest { deposit_id: 42, recipient: dev, amount: 3_000 }),
+    ];
+    let mut codes = Vec::new();
+    for (key, nonce, body) in txs {
+        let tx = SignedTx::sign(Tx { signer: address_of(key), nonce, body }, key, &chain_id);
+        let (code, receipt) = exchange(&node, 1, &post("/v1/tx?wait=true", &serde_json::to_string(&tx).unwrap())).await;
+        assert_eq!(code, 200, "{receipt}");
+        codes.push(receipt["code"].clone());
+    }
+    assert_eq!(codes, [0, 76, 0, 0, 0].map(|c| json!(c)), "a 32-byte recipient that is no EVM address: 76");
+
+    let (code, summary) = exchange(&node, 1, &get("/v1/bridge")).await;
+    assert_eq!(code, 200, "{summary}");
+    assert_eq!(summary["escrow"], "7000");
+    assert_eq!((summary["outbound_records"].clone(), summary["inbound_confirmed"].clone()), (json!(1), json!(1)));
+    assert_eq!(summary["inbound_cap_epoch"], "0", "the first epoch's cap is 1% of an empty escrow");
+    assert_eq!(summary["inbound_waiting"], "3000", "confirmed and waiting for room, not refused");
+    assert_eq!((summary["threshold"].clone(), summary["committee"].clone()), (json!(1), json!([member.to_hex()])));
+
+    let (code, outbound) = exchange(&node, 1, &get("/v1/bridge/outbound")).await;
+    assert_eq!(code, 200, "{outbound}");
+    let record = &outbound["records"][0];
+    assert_eq!(record["id"], 0);
+    assert_eq!(record["amount"], "7000");
+    assert_eq!(record["recipient_evm"], format!("0x{}", "11".repeat(20)));
+    assert_eq!(record["signatures"], json!([{"member": member.to_hex(), "signature": "05".repeat(65)}]));
+    assert_eq!(outbound["next_from"], Value::Null);
+
+    let (code, inbound) = exchange(&node, 1, &get("/v1/bridge/inbound?from=0&limit=1")).await;
+    assert_eq!(code, 200, "{inbound}");
+    let payout = &inbound["payouts"][0];
+    assert_eq!((payout["deposit_id"].clone(), payout["paid"].clone()), (json!(42), json!("0")));
+    assert_eq!((payout["amount"].clone(), payout["settled"].clone()), (json!("3000"), json!(false)));
+
+    let text = metrics(&node).await;
+    assert_eq!(metric(&text, "gridmint_bridge_outbound_records"), 1);
+    assert_eq!(metric(&text, "gridmint_bridge_inbound_confirmed"), 1);
+    assert_eq!(metric(&text, "gridmint_bridge_inbound_waiting"), 1);
+
+    let (code, past) = exchange(&node, 1, &get("/v1/bridge/outbound?from=99")).await;
+    assert_eq!((code, past), (200, json!({"records": [], "next_from": null})));
+    for bad in ["limit=0", "limit=101", "from=-1", "cursor=1"] {
+        let (code, body) = exchange(&node, 1, &get(&format!("/v1/bridge/inbound?{bad}"))).await;
+        assert_eq!(code, 400, "{bad}: {body}");
+    }
+    node.stop().await;
+}

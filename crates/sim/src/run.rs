@@ -799,7 +799,10 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
             && out > 0
             && state.account(&customer).is_some_and(|a| a.spendable >= out + fee)
         {
-            send(state, agents, customer, TxBody::BridgeOut { amount: out, recipient: [9; 32] });
+            // an EVM address, left-padded to 32 bytes (what the bridge contract mints to)
+            let mut recipient = [0; 32];
+            recipient[12..].fill(9);
+            send(state, agents, customer, TxBody::BridgeOut { amount: out, recipient });
         }
         // relayers bring a deposit in when the epoch's inbound cap (NM13) has room for it
         if inbound > 0 && state.bridge.inbound_paid_epoch + inbound <= state.bridge.inbound_cap_epoch {

@@ -64,7 +64,7 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
     let u = user(rng.random_range(0..USERS));
     let hash = |rng: &mut ChaCha8Rng| [rng.random_range(0..4u8); 32];
     let slots = u64::from(state.policy.slots_per_epoch());
-    match rng.random_range(0..21) {
+    match rng.random_range(0..22) {
         0..=3 => (u, TxBody::Transfer { to: any_address(rng), amount: amount(rng) }),
         4 => (
             u,
@@ -122,7 +122,12 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
             (u, TxBody::Propose { action })
         }
         15 => (u, TxBody::Vote { proposal: rng.random_range(0..4), yes: rng.random_bool(0.6) }),
-        16 => (u, TxBody::BridgeOut { amount: amount(rng), recipient: hash(rng) }),
+        16 => {
+            // an EVM address left-padded to 32 bytes, or the zero one (refused)
+            let mut recipient = hash(rng);
+            recipient[..12].fill(0);
+            (u, TxBody::BridgeOut { amount: amount(rng), recipient })
+        }
         17 => (
             member(rng.random_range(0..4)),
             TxBody::BridgeAttest {
@@ -145,6 +150,10 @@ pub fn body(rng: &mut ChaCha8Rng, state: &State) -> (Address, TxBody) {
                 output_hash: hash(rng),
                 gpu_seconds: rng.random_range(0..100_000),
             },
+        ),
+        21 => (
+            member(rng.random_range(0..4)),
+            TxBody::BridgeSign { record: rng.random_range(0..3), signature: [rng.random_range(0..4u8); 65] },
         ),
         _ => {
             let receipt =
