@@ -12,6 +12,8 @@
 
 pub mod anvil;
 pub mod contracts;
+pub mod devnet;
+pub mod relay;
 pub mod relayer;
 pub mod sign;
 
@@ -21,3 +23,6 @@ pub use contracts::{DeployError, Deployed, IGridToken, IGridmintBridge, connect,
 pub use sign::{
     CommitteeKey, MemberSignature, domain, evm_recipient, gridmint_chain_tag, record_recipient, sorted_signatures,
 };
+
+/// The alloy version this crate builds with, for callers (the CLI) that need its types.
+pub use alloy;

@@ -77,6 +77,9 @@ pub struct EvmSide {
     /// Most blocks per log query.
     #[serde(default = "default_max_block_span")]
     pub max_block_span: u64,
+    /// The first block to scan for deposits (the bridge's deployment block; default 0).
+    #[serde(default)]
+    pub start_block: u64,
 }
 
 fn default_poll_interval_ms() -> u64 {

@@ -1,5 +1,6 @@
 //! The `gridmint` binary: a thin shell over the core and the simulator.
 
+mod bridge_cmd;
 mod network_cmd;
 mod node_cmd;
 mod simulate;
@@ -34,6 +35,10 @@ enum Command {
     Testnet(network_cmd::TestnetArgs),
     /// Start a whole local replicated network in one command (child processes on 127.0.0.1).
     Devnet(network_cmd::DevnetArgs),
+    /// The bridge to an EVM chain (NM13): run a committee member's relayer, start a whole bridge
+    /// on loopback, show its status, deposit from the EVM side.
+    #[command(subcommand)]
+    Bridge(bridge_cmd::BridgeCommand),
     /// Create and show ed25519 keys.
     #[command(subcommand)]
     Keys(node_cmd::KeysCommand),
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
         Command::Init(args) => node_cmd::init(args),
         Command::Testnet(args) => network_cmd::testnet(args),
         Command::Devnet(args) => network_cmd::devnet(args),
+        Command::Bridge(command) => bridge_cmd::main(command),
         Command::Keys(command) => node_cmd::keys(command),
         Command::Tx(args) => node_cmd::tx(args),
         Command::Account { url, address } => node_cmd::account(url, address),

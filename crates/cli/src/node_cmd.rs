@@ -324,8 +324,9 @@ pub enum TxKind {
     BridgeOut {
         #[arg(long, value_parser = tokens)]
         amount: u128,
-        /// Recipient on the other chain (64 hex digits).
-        #[arg(long, value_parser = hash32)]
+        /// Recipient on the other chain: an EVM address, `0x` and 40 hex digits (or the 64 hex
+        /// digits of it left-padded to 32 bytes).
+        #[arg(long, value_parser = foreign_recipient)]
         recipient: [u8; 32],
     },
     /// A relayer attests an inbound bridge deposit.
@@ -405,6 +406,23 @@ fn recipient(text: &str) -> Result<Address, String> {
 }
 
 /// A 32-byte id or hash (not an address): exactly 64 hex digits.
+fn foreign_recipient(text: &str) -> Result<[u8; 32], String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let mut bytes = [0u8; 32];
+    let ok = match digits.len() {
+        40 => hex::decode_to_slice(digits, &mut bytes[12..]).is_ok(),
+        64 => hex::decode_to_slice(digits, &mut bytes).is_ok(),
+        _ => false,
+    };
+    if !ok {
+        return Err("expected an EVM address: 0x and 40 hex digits".into());
+    }
+    if !gridmint_core::bridge::is_evm_address(&bytes) {
+        return Err("not an EVM address: the zero address, or 32 bytes whose first 12 are not zero".into());
+    }
+    Ok(bytes)
+}
+
 fn hash32(text: &str) -> Result<[u8; 32], String> {
     let mut bytes = [0u8; 32];
     if text.len() != 64 || hex::decode_to_slice(text, &mut bytes).is_err() {
