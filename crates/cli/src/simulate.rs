@@ -71,6 +71,8 @@ struct Job {
     label: String,
     config: SimConfig,
     overrides: Vec<(String, String)>,
+    /// This job's value of each swept parameter (`--sweep`), in the order of the flags.
+    swept: Vec<(String, String)>,
 }
 
 fn bad_input(message: impl std::fmt::Display) -> ExitCode {
@@ -152,6 +154,7 @@ fn prepare(args: &Args) -> Result<(Vec<Job>, Scenario), String> {
                     threads: 1,
                 },
                 overrides: overrides.clone(),
+                swept: point.clone(),
             });
         }
     }
@@ -290,7 +293,18 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         }
         return Ok(());
     }
-    let mut comparison = String::from("run,seed,total_supply,minted_total,burned_total,circulating,state_root\n");
+    // the csv crate quotes what needs quoting: a label such as `a=1,b=2` stays one field
+    let mut comparison = csv::Writer::from_path(args.out.join("comparison.csv")).map_err(|e| e.to_string())?;
+    let swept_keys: Vec<&str> =
+        jobs.first().map(|j| j.swept.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let header = ["run", "seed"].into_iter().chain(swept_keys.iter().copied()).chain([
+        "total_supply",
+        "minted_total",
+        "burned_total",
+        "circulating",
+        "state_root",
+    ]);
+    comparison.write_record(header).map_err(|e| e.to_string())?;
     let mut table = format!("{:<48} {:>24} {:>24} {:>24}\n", "run", "total supply", "burned", "circulating");
     for (job, result) in jobs.iter().zip(results) {
         let dir = args.out.join(sanitize(&job.label));
@@ -299,16 +313,18 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
             charts::draw_all(&dir, result, None)?;
         }
         let s = &result.state;
-        comparison.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            job.label,
-            result.seed,
-            s.total_supply(),
-            s.minted_total,
-            s.burned_total,
-            s.circulating(),
-            gridmint_core::Address(result.state_root)
-        ));
+        let record: Vec<String> = [job.label.clone(), result.seed.to_string()]
+            .into_iter()
+            .chain(job.swept.iter().map(|(_, v)| v.clone()))
+            .chain([
+                s.total_supply().to_string(),
+                s.minted_total.to_string(),
+                s.burned_total.to_string(),
+                s.circulating().to_string(),
+                gridmint_core::Address(result.state_root).to_string(),
+            ])
+            .collect();
+        comparison.write_record(&record).map_err(|e| e.to_string())?;
         table.push_str(&format!(
             "{:<48} {:>24} {:>24} {:>24}\n",
             job.label,
@@ -317,7 +333,7 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
             output::human(s.circulating())
         ));
     }
-    std::fs::write(args.out.join("comparison.csv"), comparison).map_err(io)?;
+    comparison.flush().map_err(io)?;
     if args.runs > 1 && !args.no_charts {
         let bands = percentile_bands(results);
         if let Some(first) = results.first() {

@@ -221,7 +221,17 @@ fn runs_and_sweeps() {
     );
     let comparison = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
     assert_eq!(comparison.lines().count(), 5, "{comparison}");
-    assert!(comparison.contains("claims.tax_ppb=0,points.payout_ppb=100000000"), "{comparison}");
+    // a label with a comma is one field, and each swept parameter has its column
+    let mut reader = csv::Reader::from_path(out.join("comparison.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&header[..4], ["run", "seed", "claims.tax_ppb", "points.payout_ppb"], "{comparison}");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(records.iter().all(|r| r.len() == header.len()), "{comparison}");
+    let point = records
+        .iter()
+        .find(|r| &r[0] == "claims.tax_ppb=0,points.payout_ppb=100000000")
+        .unwrap_or_else(|| panic!("the label round-trips: {comparison}"));
+    assert_eq!((&point[2], &point[3]), ("0", "100000000"));
     // each grid point gets its own folder (the label's commas become underscores)
     for folder in ["claims.tax_ppb=0_points.payout_ppb=50000000", "claims.tax_ppb=50000000_points.payout_ppb=100000000"]
     {
