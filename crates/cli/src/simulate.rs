@@ -26,7 +26,8 @@ paid_<program> and burned (that epoch)\n  \
 summary.json       final totals, pools, escrow, counts, parameters, seed, state root\n  \
 balances.csv       each account's whole holding at the end\n  \
 supply.png, daily_distribution.png, allocation.png, rewards.png\n\
-With --runs or --sweep each run gets a subfolder, plus comparison.csv and banded charts.\n\
+With --runs or --sweep each run gets a subfolder, plus comparison.csv (a column per swept\n\
+parameter) and, with --runs, charts with p5–p95 bands.\n\
 Exit codes: 0 done, 2 bad input (nothing written), 1 an I/O failure.")]
 pub struct Args {
     /// Policy: a preset (netmind, netmind-2024, osmi, omnitensor) or a policy TOML file.
@@ -289,7 +290,7 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
     if let ([job], [result]) = (jobs, results) {
         output::write_run(&args.out, result, parameters(args, job)).map_err(io)?;
         if !args.no_charts {
-            charts::draw_all(&args.out, result, None)?;
+            charts::draw_all(&args.out, result, None, &caption(args, job, None))?;
         }
         return Ok(());
     }
@@ -310,7 +311,7 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         let dir = args.out.join(sanitize(&job.label));
         output::write_run(&dir, result, parameters(args, job)).map_err(io)?;
         if !args.no_charts {
-            charts::draw_all(&dir, result, None)?;
+            charts::draw_all(&dir, result, None, &caption(args, job, None))?;
         }
         let s = &result.state;
         let record: Vec<String> = [job.label.clone(), result.seed.to_string()]
@@ -336,12 +337,34 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
     comparison.flush().map_err(io)?;
     if args.runs > 1 && !args.no_charts {
         let bands = percentile_bands(results);
-        if let Some(first) = results.first() {
-            charts::draw_all(&args.out, first, Some(&bands))?;
+        if let (Some(first), Some(job)) = (results.first(), jobs.first()) {
+            let note = format!("bars: one seed ({}) of {} runs, not a median", first.seed, results.len());
+            charts::draw_all(&args.out, first, Some(&bands), &caption(args, job, Some(note)))?;
         }
     }
     print!("{table}");
     Ok(())
+}
+
+/// Where a run's charts come from, for their titles: seed, scenario, overrides.
+fn caption(args: &Args, job: &Job, bars_note: Option<String>) -> charts::Caption {
+    let scenario = match &args.scenario {
+        Some(path) => path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        None => "default".into(),
+    };
+    let overrides = if job.overrides.is_empty() {
+        "no overrides".to_string()
+    } else {
+        job.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    };
+    charts::Caption {
+        context: format!(
+            "policy {} · seed {} · scenario {scenario} · {} epochs · {overrides}",
+            args.policy, job.config.seed, job.config.epochs
+        ),
+        bars_note,
+        initial_cap: Some(job.config.policy.token.cap.0),
+    }
 }
 
 fn sanitize(label: &str) -> String {
