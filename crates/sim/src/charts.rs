@@ -209,12 +209,6 @@ fn supply(path: &Path, result: &SimResult, bands: Option<&[(String, Bands)]>, ca
     };
     let area = titled(&root, &title, &caption.context)?;
     let mut chart = frame(&area, x_max, y_max, "tokens")?;
-    let cap_color = BLACK;
-    chart
-        .draw_series(DashedLineSeries::new(caps, 10, 6, cap_color.stroke_width(2)))
-        .map_err(|e| e.to_string())?
-        .label("cap")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], cap_color.stroke_width(2)));
     let series: [Series; 4] = [
         ("total supply", PALETTE[0], |r| r.total_supply),
         ("circulating", PALETTE[2], |r| r.circulating),
@@ -250,6 +244,13 @@ fn supply(path: &Path, result: &SimResult, bands: Option<&[(String, Bands)]>, ca
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], fill.filled()));
         }
     }
+    // the cap last, dashed: where the supply reaches it, both stay visible
+    let cap_color = BLACK;
+    chart
+        .draw_series(DashedLineSeries::new(caps, 10, 6, cap_color.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label("cap")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], cap_color.stroke_width(2)));
     mark_upgrades(&mut chart, result, y_max * 0.8)?;
     legend(&mut chart)?;
     root.present().map_err(|e| e.to_string())
