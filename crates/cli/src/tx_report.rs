@@ -19,6 +19,7 @@ const AMOUNT_FIELDS: &[&str] = &[
     "amount",
     "balance",
     "bond",
+    "budget",
     "burned",
     "burned_total",
     "cap",
@@ -147,7 +148,7 @@ fn report_receipt(client: &Client, receipt: Value, sent: Option<&Sent>) -> ExitC
     }
     let error = u16::try_from(code).ok().and_then(TxError::from_code);
     let name = receipt["error"].as_str().unwrap_or("unknown error").to_string();
-    let describe = error.map(|e| e.describe().trim_end_matches('.').to_string()).unwrap_or_default();
+    let describe = error.map(|e| lowercase_first(e.describe().trim_end_matches('.'))).unwrap_or_default();
     let detail = match (error, sent) {
         (Some(error), Some(sent)) => needed_and_held(client, error, sent).map(|d| format!(": {d}")).unwrap_or_default(),
         _ => String::new(),
@@ -158,6 +159,11 @@ fn report_receipt(client: &Client, receipt: Value, sent: Option<&Sent>) -> ExitC
         format_tokens(fee)
     );
     ExitCode::from(1)
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn report_dropped(status: Value) -> ExitCode {
