@@ -27,7 +27,8 @@ summary.json       final totals, pools, escrow, counts, parameters, seed, state 
 balances.csv       each account's whole holding at the end\n  \
 supply.png, daily_distribution.png, allocation.png, rewards.png\n\
 With --runs or --sweep each run gets a subfolder, plus comparison.csv (a column per swept\n\
-parameter) and, with --runs, charts with p5–p95 bands.\n\
+parameter) and, with --runs, charts with p5–p95 bands; with --sweep, sweep_total_supply.png,\n\
+sweep_circulating.png and sweep_burned.png overlay the runs.\n\
 Exit codes: 0 done, 2 bad input (nothing written), 1 an I/O failure.")]
 pub struct Args {
     /// Policy: a preset (netmind, netmind-2024, osmi, omnitensor) or a policy TOML file.
@@ -335,6 +336,9 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         ));
     }
     comparison.flush().map_err(io)?;
+    if !args.sweep.is_empty() && !args.no_charts {
+        sweep_charts(args, jobs, results)?;
+    }
     if args.runs > 1 && !args.no_charts {
         let bands = percentile_bands(results);
         if let (Some(first), Some(job)) = (results.first(), jobs.first()) {
@@ -343,6 +347,31 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         }
     }
     print!("{table}");
+    Ok(())
+}
+
+/// `--sweep`: total supply, circulating and burned of every run on one chart each
+/// (`sweep_<quantity>.png`), a line per grid point (and seed, with --runs).
+fn sweep_charts(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(), String> {
+    type Read = fn(&gridmint_sim::EpochRow) -> u128;
+    let quantities: [(&str, &str, Read); 3] = [
+        ("total_supply", "total supply", |r| r.total_supply),
+        ("circulating", "circulating", |r| r.circulating),
+        ("burned", "burned (cumulative)", |r| r.burned_total),
+    ];
+    let network = results.first().map_or_else(String::new, |r| r.state.policy.name.clone());
+    let sets = if args.set.is_empty() { "no other overrides".to_string() } else { args.set.join(", ") };
+    let scenario = args.scenario.as_ref().and_then(|p| p.file_name()).map_or("default".into(), |n| n.to_string_lossy());
+    let subtitle = format!("policy {} · seed {} · scenario {scenario} · {sets}", args.policy, args.seed);
+    for (file, name, read) in quantities {
+        let series: Vec<(String, Vec<f64>)> = jobs
+            .iter()
+            .zip(results)
+            .map(|(job, result)| (job.label.clone(), result.rows.iter().map(|r| read(r) as f64 / 1e18).collect()))
+            .collect();
+        let title = format!("{network}: {name}, one line per swept value");
+        charts::overlay(&args.out.join(format!("sweep_{file}.png")), &title, &subtitle, &series)?;
+    }
     Ok(())
 }
 

@@ -191,7 +191,8 @@ fn bad_input_rejected_without_output() {
 }
 
 /// Goal: --runs writes one folder per seed, a comparison and banded charts; --sweep writes one
-/// folder per grid point. Method: 3 runs, then a 2×2 sweep.
+/// folder per grid point, a comparison with a column per swept parameter, and overlay charts.
+/// Method: 3 runs, then a 2×2 sweep, then a sweep with charts.
 #[test]
 fn runs_and_sweeps() {
     let dir = tempfile::tempdir().unwrap();
@@ -236,6 +237,12 @@ fn runs_and_sweeps() {
     for folder in ["claims.tax_ppb=0_points.payout_ppb=50000000", "claims.tax_ppb=50000000_points.payout_ppb=100000000"]
     {
         assert!(out.join(folder).join("summary.json").exists(), "no run folder {folder}");
+    }
+    // the overlay charts of a sweep
+    let out = dir.path().join("sweep-charts");
+    simulate(&out, &["--policy", "osmi", "--epochs", "20", "--machines", "20", "--sweep", "claims.tax_ppb=0,50000000"]);
+    for chart in ["sweep_total_supply.png", "sweep_circulating.png", "sweep_burned.png"] {
+        assert!(std::fs::metadata(out.join(chart)).is_ok_and(|m| m.len() > 1000), "no {chart}");
     }
 }
 

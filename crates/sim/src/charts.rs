@@ -446,6 +446,33 @@ fn rewards(path: &Path, result: &SimResult, caption: &Caption) -> Result<(), Str
     )
 }
 
+/// One line per run of a sweep (or of any set of runs): `series` are (label, value per epoch in
+/// tokens), each in its own opaque colour, dashed once the palette is used up.
+pub fn overlay(path: &Path, title: &str, subtitle: &str, series: &[(String, Vec<f64>)]) -> Result<(), String> {
+    register_font();
+    let root = BitMapBackend::new(path, (1000, 600)).into_drawing_area();
+    let epochs = series.iter().map(|(_, values)| values.len()).max().unwrap_or(0);
+    let y_max = series.iter().flat_map(|(_, values)| values.iter().copied()).fold(0.0, f64::max);
+    let area = titled(&root, title, subtitle)?;
+    let mut chart = frame(&area, years(epochs as u64), y_max, "tokens")?;
+    for (index, (label, values)) in series.iter().enumerate() {
+        let color = PALETTE[index % PALETTE.len()];
+        let points: Vec<(f64, f64)> = values.iter().enumerate().map(|(i, v)| (years(i as u64 + 1), *v)).collect();
+        let style = color.stroke_width(2);
+        let drawn = if index < PALETTE.len() {
+            chart.draw_series(LineSeries::new(points, style))
+        } else {
+            chart.draw_series(DashedLineSeries::new(points, 8, 5, style))
+        };
+        drawn
+            .map_err(|e| e.to_string())?
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+    }
+    legend(&mut chart)?;
+    root.present().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
