@@ -27,7 +27,8 @@ summary.json       final totals, pools, escrow, counts, parameters, seed, state 
 balances.csv       each account's whole holding at the end\n  \
 supply.png, daily_distribution.png, allocation.png, rewards.png\n\
 With --runs or --sweep each run gets a subfolder, plus comparison.csv (a column per swept\n\
-parameter) and, with --runs, charts with p5–p95 bands; with --sweep, sweep_total_supply.png,\n\
+parameter) and, with --runs, charts with p5–p95 bands (runs_<quantity>.png: each band as\n\
+its spread around the median); with --sweep, sweep_total_supply.png,\n\
 sweep_circulating.png and sweep_burned.png overlay the runs.\n\
 Exit codes: 0 done, 2 bad input (nothing written), 1 an I/O failure.")]
 pub struct Args {
@@ -343,7 +344,22 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         let bands = percentile_bands(results);
         if let (Some(first), Some(job)) = (results.first(), jobs.first()) {
             let note = format!("bars: one seed ({}) of {} runs, not a median", first.seed, results.len());
-            charts::draw_all(&args.out, first, Some(&bands), &caption(args, job, Some(note)))?;
+            let caption = caption(args, job, Some(note));
+            charts::draw_all(&args.out, first, Some(&bands), &caption)?;
+            // each banded quantity on its own scale: on the supply chart a spread across seeds
+            // of a fraction of a percent is thinner than a line
+            let context = format!(
+                "{} runs (seeds {}–{}) · {}",
+                results.len(),
+                args.seed,
+                args.seed + args.runs - 1,
+                caption.context
+            );
+            for (name, band) in &bands {
+                let file = format!("runs_{}.png", name.replace(' ', "_"));
+                let title = format!("{}: {name}, spread of the runs around the median", first.state.policy.name);
+                charts::band_chart(&args.out.join(file), &title, &context, band)?;
+            }
         }
     }
     print!("{table}");
@@ -408,7 +424,8 @@ fn sanitize(label: &str) -> String {
 fn percentile_bands(results: &[SimResult]) -> Vec<(String, charts::Bands)> {
     let epochs = results.iter().map(|r| r.rows.len()).min().unwrap_or(0);
     type Read = fn(&gridmint_sim::EpochRow) -> u128;
-    let series: [(&str, Read); 2] = [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating)];
+    let series: [(&str, Read); 3] =
+        [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating), ("burned", |r| r.burned_total)];
     series
         .iter()
         .map(|(name, get)| {

@@ -203,6 +203,9 @@ fn runs_and_sweeps() {
     }
     assert_eq!(std::fs::read_to_string(out.join("comparison.csv")).unwrap().lines().count(), 4);
     assert!(out.join("supply.png").exists());
+    for chart in ["runs_total_supply.png", "runs_circulating.png", "runs_burned.png"] {
+        assert!(out.join(chart).exists(), "no {chart}");
+    }
     let out = dir.path().join("sweep");
     simulate(
         &out,

@@ -227,7 +227,13 @@ fn supply(path: &Path, result: &SimResult, bands: Option<&[(String, Bands)]>, ca
     }
     if let Some(bands) = bands {
         for (name, band) in bands {
-            let color = if name.contains("circulating") { PALETTE[2] } else { PALETTE[0] };
+            let color = if name.contains("circulating") {
+                PALETTE[2]
+            } else if name.contains("burned") {
+                PALETTE[3]
+            } else {
+                PALETTE[0]
+            };
             let upper: Vec<(f64, f64)> = band.iter().enumerate().map(|(i, b)| (years(i as u64 + 1), b.2)).collect();
             let lower: Vec<(f64, f64)> =
                 band.iter().enumerate().rev().map(|(i, b)| (years(i as u64 + 1), b.0)).collect();
@@ -444,6 +450,48 @@ fn rewards(path: &Path, result: &SimResult, caption: &Caption) -> Result<(), Str
         &items,
         "tokens per machine",
     )
+}
+
+/// One quantity over the runs of `--runs`, as its spread around the median: p5 − median and
+/// p95 − median per epoch, filled between. A quantity that grows to billions while the seeds move
+/// it by thousands shows a flat line on the supply chart; here the spread is the whole chart.
+pub fn band_chart(path: &Path, title: &str, subtitle: &str, band: &Bands) -> Result<(), String> {
+    register_font();
+    let root = BitMapBackend::new(path, (1000, 600)).into_drawing_area();
+    let area = titled(&root, title, subtitle)?;
+    let low = band.iter().map(|b| b.0 - b.1).fold(0.0, f64::min);
+    let high = band.iter().map(|b| b.2 - b.1).fold(0.0, f64::max);
+    let pad = ((high - low) * 0.1).max(1e-9);
+    let mut chart = ChartBuilder::on(&area)
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(90)
+        .build_cartesian_2d(0f64..years(band.len() as u64).max(1e-9), (low - pad)..(high + pad))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("years")
+        .y_desc("tokens above (below) the median")
+        .y_label_formatter(&|v| short(*v))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let fill = RGBColor(174, 199, 232);
+    let upper = band.iter().enumerate().map(|(i, b)| (years(i as u64 + 1), b.2 - b.1));
+    let lower = band.iter().enumerate().rev().map(|(i, b)| (years(i as u64 + 1), b.0 - b.1));
+    chart
+        .draw_series(std::iter::once(Polygon::new(upper.chain(lower).collect::<Vec<_>>(), fill.filled())))
+        .map_err(|e| e.to_string())?
+        .label("p5 to p95 of the runs")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], fill.filled()));
+    let median = PALETTE[0];
+    chart
+        .draw_series(LineSeries::new(vec![(0.0, 0.0), (years(band.len() as u64), 0.0)], median.stroke_width(2)))
+        .map_err(|e| e.to_string())?
+        .label(format!("the median (at the end: {})", short(band.last().map_or(0.0, |b| b.1))))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], median.stroke_width(2)));
+    legend(&mut chart)?;
+    root.present().map_err(|e| e.to_string())
 }
 
 /// One line per run of a sweep (or of any set of runs): `series` are (label, value per epoch in
