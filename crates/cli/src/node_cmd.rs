@@ -968,15 +968,18 @@ pub fn verify_account(file: PathBuf, root: Option<String>) -> ExitCode {
         Err(code) => return code,
     };
     if proof.verify(&root) {
+        let both = |base_units: u128| {
+            format!("{} tokens ({base_units} base units)", gridmint_policy::format_tokens(base_units))
+        };
         println!(
-            "valid: by this state root {} holds {} spendable, {} staked, {} unbonding, {} escrowed, {} unclaimed \
-             (base units), nonce {}",
+            "valid: by this state root {} holds {} spendable, {} staked, {} unbonding, {} escrowed, {} unclaimed; \
+             nonce {}",
             proof.address.to_bech32m(),
-            proof.spendable,
-            proof.staked,
-            proof.unbonding,
-            proof.escrowed,
-            proof.unclaimed,
+            both(proof.spendable),
+            both(proof.staked),
+            both(proof.unbonding),
+            both(proof.escrowed),
+            both(proof.unclaimed),
             proof.nonce
         );
         ExitCode::SUCCESS
@@ -1000,8 +1003,9 @@ pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
     };
     if proof.verify(&root) {
         println!(
-            "valid: {} earned {} base units in total by this root",
+            "valid: {} earned {} tokens ({} base units) in total by this root",
             proof.address.to_bech32m(),
+            gridmint_policy::format_tokens(proof.rewards_total),
             proof.rewards_total
         );
         ExitCode::SUCCESS

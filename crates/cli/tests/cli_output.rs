@@ -96,6 +96,14 @@ fn failed_transactions_say_why_and_lookup_finds_them() {
     assert_eq!(account["holding_tokens"], "2.599");
     assert_eq!(account["nonce"].as_u64(), Some(1));
 
+    // a proof checked offline shows tokens and base units
+    let bob_hex = gridmint_core::Address::parse(&bob).unwrap().to_hex();
+    let proof = dir.path().join("account.json");
+    std::fs::write(&proof, node.get(&format!("/v1/accounts/{bob_hex}/proof")).body.to_string()).unwrap();
+    let (code, out, err) = gridmint(&node, &["verify-account", proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("2.599 tokens (2599000000000000000 base units) spendable"), "{out}");
+
     let printed = std::fs::read_to_string(&log).unwrap();
     assert!(!printed.lines().any(|l| l.starts_with("block ")), "no line per block by default: {printed}");
 }
