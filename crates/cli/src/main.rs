@@ -5,6 +5,7 @@ mod network_cmd;
 mod node_cmd;
 mod simulate;
 mod snapshot_cmd;
+mod tx_report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -44,6 +45,14 @@ enum Command {
     Keys(node_cmd::KeysCommand),
     /// Sign and submit a transaction to a node.
     Tx(node_cmd::TxArgs),
+    /// Look a transaction up by id: its receipt and body once committed, pending, or dropped
+    /// (exit 0 only when it was committed and applied).
+    Lookup {
+        #[command(flatten)]
+        url: node_cmd::NodeUrl,
+        /// The transaction id (64 hex digits, as `gridmint tx` prints it).
+        id: String,
+    },
     /// Show an account.
     Account {
         #[command(flatten)]
@@ -108,6 +117,12 @@ enum PolicyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Node(_) | Command::Devnet(_)) {
+        // `gridmint … | head`: end quietly when the reader goes away, as Unix tools do, instead
+        // of panicking on the failed write. Not for the long-running commands: a node must not
+        // die of a closed pipe (its log lines ignore write errors instead).
+        sigpipe::reset();
+    }
     match cli.command {
         Command::Simulate(args) => simulate::main(args),
         Command::Node(args) => node_cmd::node(args),
@@ -117,6 +132,7 @@ fn main() -> ExitCode {
         Command::Bridge(command) => bridge_cmd::main(command),
         Command::Keys(command) => node_cmd::keys(command),
         Command::Tx(args) => node_cmd::tx(args),
+        Command::Lookup { url, id } => tx_report::lookup(&url.client(), &id),
         Command::Account { url, address } => node_cmd::account(url, address),
         Command::Epoch { url, epoch, explain } => node_cmd::epoch(url, epoch, explain),
         Command::VerifyReward { proof, root } => node_cmd::verify_reward(proof, root),

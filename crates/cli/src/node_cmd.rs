@@ -111,9 +111,12 @@ pub struct NodeArgs {
     #[arg(long, value_name = "N", default_value_t = 2, conflicts_with = "archive",
           value_parser = clap::value_parser!(u64).range(1..))]
     keep_epochs: u64,
-    /// Print nothing per block and epoch (only start-up and errors).
+    /// Print nothing per epoch (only start-up and errors).
     #[arg(long, short)]
     quiet: bool,
+    /// Also log each block with transactions (debug level, on standard error).
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
 }
 
 /// Create a genesis for a real network from a policy and an allocation file.
@@ -190,6 +193,13 @@ pub struct NodeUrl {
     node: String,
 }
 
+impl NodeUrl {
+    /// A client of the node.
+    pub fn client(&self) -> Client {
+        Client::new(&self.node)
+    }
+}
+
 /// Sign and submit a transaction.
 #[derive(ClapArgs, Debug)]
 #[command(after_help = "Amounts are in tokens (decimal, e.g. 12.5). Addresses are checksummed gm1… (what `keys`\n\
@@ -198,17 +208,28 @@ Examples:\n  \
 gridmint tx --key gridmint-data/dev-key.json transfer --to <ADDR> --amount 10 --wait\n  \
 gridmint tx --key owner.json register-machine --machine-key gpu1.json --gpu-class 1 --bandwidth-mbps 1000\n  \
 gridmint tx --key gpu1.json heartbeat                  # the current slot\n  \
-gridmint tx --key owner.json raw '{\"kind\":\"claim\"}'")]
+gridmint tx --key owner.json raw '{\"kind\":\"claim\"}'\n\n\
+The nonce: the node admits only the next nonce after the signer's waiting transactions, and a\n\
+waiting one may still be dropped (its fee became unpayable), which drops every later one too.\n\
+So with --wait the CLI first waits (up to a minute) until none of the signer's transactions\n\
+waits, then signs with the committed nonce: what it sends never depends on one that may fail.\n\
+Without --wait it takes the next nonce after the waiting ones (so scripts can send several in a\n\
+row) and says so on standard error; `gridmint lookup <ID>` tells whether each was committed.\n\n\
+Exit codes: 0 applied (without --wait: admitted); 1 refused, failed with an error code (it paid\n\
+its fee and used its nonce), dropped, or still pending when the wait ended; 2 bad arguments or\n\
+no answer from the node.")]
 pub struct TxArgs {
     #[command(flatten)]
     url: NodeUrl,
     /// The signer's key file.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// Nonce [default: the account's next nonce, counting its waiting transactions].
+    /// Nonce [default: with --wait, the committed nonce once this signer's waiting transactions
+    /// have settled; without it, the next nonce after them (see the note below)].
     #[arg(long, global = true)]
     nonce: Option<u64>,
-    /// Wait until the block holding it is committed, and print the receipt.
+    /// Wait until the block holding it is committed, and print the receipt; exit 1 with the
+    /// reason when it failed.
     #[arg(long, global = true)]
     wait: bool,
     #[command(subcommand)]
@@ -431,7 +452,7 @@ fn hash32(text: &str) -> Result<[u8; 32], String> {
     Ok(bytes)
 }
 
-/// Adds `<key>_bech32m` (the gm1… form) next to each top-level address field of a node's answer.
+/// An amount on the command line, in tokens (decimal, e.g. `12.5`), as base units.
 fn tokens(text: &str) -> Result<u128, String> {
     parse_tokens(text).map_err(|e| e.to_string())
 }
@@ -446,7 +467,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn print_answer(answer: &Answer) -> ExitCode {
-    println!("{:#}", answer.body);
+    crate::tx_report::print_json(answer.body.clone());
     if answer.status < 300 { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
@@ -454,8 +475,26 @@ fn load_policy_arg(policy: &str) -> Result<gridmint_core::Policy, String> {
     gridmint_sim::load_policy(policy)
 }
 
+/// Logs of the node's crates (`tracing`) on standard error: warnings and errors, and with
+/// `--verbose` the debug lines too (one per block with transactions). A running node is quiet
+/// by default: epoch closes are printed on standard output (unless `--quiet`).
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let ours = if verbose { tracing::Level::DEBUG } else { tracing::Level::WARN };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("gridmint_node", ours)
+        .with_target("gridmint_network", ours)
+        .with_target("gridmint_consensus", ours)
+        .with_default(tracing::Level::WARN);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_target(false);
+    // a second call (tests running `node` twice in one process) keeps the first subscriber
+    let _ = tracing_subscriber::registry().with(layer).with(filter).try_init();
+}
+
 /// `gridmint node`.
 pub fn node(args: NodeArgs) -> ExitCode {
+    init_logging(args.verbose);
     let config = Config {
         listen: args.listen,
         block_ms: args.block_ms,
@@ -843,17 +882,53 @@ pub fn tx(args: TxArgs) -> ExitCode {
     let nonce = match (args.nonce, is_heartbeat) {
         (Some(n), _) => n,
         (None, true) => 0,
-        (None, false) => match get_json(&client, &format!("/v1/accounts/{signer}")) {
-            Ok(a) => a["next_nonce"].as_u64().unwrap_or(0),
-            Err(e) => return fail(format!("cannot read the signer's nonce: {e}")),
+        (None, false) => match choose_nonce(&client, signer, args.wait) {
+            Ok(n) => n,
+            Err(e) => return fail(format!("cannot choose the signer's nonce: {e}")),
         },
     };
-    let signed = SignedTx::sign(Tx { signer, nonce, body }, &key, &chain_id);
+    let signed = SignedTx::sign(Tx { signer, nonce, body: body.clone() }, &key, &chain_id);
     let path = if args.wait { "/v1/tx?wait=true" } else { "/v1/tx" };
     match client.post(path, &serde_json::to_value(&signed).unwrap_or_default()) {
-        Ok(answer) => print_answer(&answer),
+        Ok(answer) => {
+            crate::tx_report::report_submit(&client, &answer, &crate::tx_report::Sent { signer, body }, args.wait)
+        }
         Err(e) => fail(e),
     }
+}
+
+/// The nonce `gridmint tx` signs with (see `gridmint tx --help`). With `wait`: the committed
+/// nonce, once none of the signer's transactions waits (polled for up to a minute), so the new
+/// transaction never follows one that may still be dropped. Without: the next nonce after the
+/// waiting ones (the only one the node admits while they wait), with a note when there are any.
+fn choose_nonce(client: &Client, signer: Address, wait: bool) -> Result<u64, String> {
+    let path = format!("/v1/accounts/{signer}");
+    let read = || -> Result<(u64, u64), String> {
+        let account = get_json(client, &path)?;
+        let committed = account["nonce"].as_u64().ok_or("the node's answer has no nonce")?;
+        Ok((committed, account["next_nonce"].as_u64().unwrap_or(committed)))
+    };
+    let (committed, next) = read()?;
+    if next == committed {
+        return Ok(committed);
+    }
+    if !wait {
+        eprintln!(
+            "note: nonce {next} follows {} waiting transaction(s) of this signer; if one of them is dropped, \
+             this one is dropped too",
+            next - committed
+        );
+        return Ok(next);
+    }
+    eprintln!("waiting for {} earlier transaction(s) of this signer to settle", next - committed);
+    for _ in 0..600 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let (committed, next) = read()?;
+        if next == committed {
+            return Ok(committed);
+        }
+    }
+    Err("the signer's earlier transactions still wait after a minute; give --nonce to queue behind them".into())
 }
 
 /// `gridmint account`: the node's answer (both address forms).
@@ -911,15 +986,18 @@ pub fn verify_account(file: PathBuf, root: Option<String>) -> ExitCode {
         Err(code) => return code,
     };
     if proof.verify(&root) {
+        let both = |base_units: u128| {
+            format!("{} tokens ({base_units} base units)", gridmint_policy::format_tokens(base_units))
+        };
         println!(
-            "valid: by this state root {} holds {} spendable, {} staked, {} unbonding, {} escrowed, {} unclaimed \
-             (base units), nonce {}",
+            "valid: by this state root {} holds {} spendable, {} staked, {} unbonding, {} escrowed, {} unclaimed; \
+             nonce {}",
             proof.address.to_bech32m(),
-            proof.spendable,
-            proof.staked,
-            proof.unbonding,
-            proof.escrowed,
-            proof.unclaimed,
+            both(proof.spendable),
+            both(proof.staked),
+            both(proof.unbonding),
+            both(proof.escrowed),
+            both(proof.unclaimed),
             proof.nonce
         );
         ExitCode::SUCCESS
@@ -943,8 +1021,9 @@ pub fn verify_reward(file: PathBuf, root: Option<String>) -> ExitCode {
     };
     if proof.verify(&root) {
         println!(
-            "valid: {} earned {} base units in total by this root",
+            "valid: {} earned {} tokens ({} base units) in total by this root",
             proof.address.to_bech32m(),
+            gridmint_policy::format_tokens(proof.rewards_total),
             proof.rewards_total
         );
         ExitCode::SUCCESS

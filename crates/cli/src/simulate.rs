@@ -26,7 +26,10 @@ paid_<program> and burned (that epoch)\n  \
 summary.json       final totals, pools, escrow, counts, parameters, seed, state root\n  \
 balances.csv       each account's whole holding at the end\n  \
 supply.png, daily_distribution.png, allocation.png, rewards.png\n\
-With --runs or --sweep each run gets a subfolder, plus comparison.csv and banded charts.\n\
+With --runs or --sweep each run gets a subfolder, plus comparison.csv (a column per swept\n\
+parameter) and, with --runs, charts with p5–p95 bands (runs_<quantity>.png: each band as\n\
+its spread around the median); with --sweep, sweep_total_supply.png,\n\
+sweep_circulating.png and sweep_burned.png overlay the runs.\n\
 Exit codes: 0 done, 2 bad input (nothing written), 1 an I/O failure.")]
 pub struct Args {
     /// Policy: a preset (netmind, netmind-2024, osmi, omnitensor) or a policy TOML file.
@@ -71,6 +74,8 @@ struct Job {
     label: String,
     config: SimConfig,
     overrides: Vec<(String, String)>,
+    /// This job's value of each swept parameter (`--sweep`), in the order of the flags.
+    swept: Vec<(String, String)>,
 }
 
 fn bad_input(message: impl std::fmt::Display) -> ExitCode {
@@ -152,6 +157,7 @@ fn prepare(args: &Args) -> Result<(Vec<Job>, Scenario), String> {
                     threads: 1,
                 },
                 overrides: overrides.clone(),
+                swept: point.clone(),
             });
         }
     }
@@ -286,29 +292,42 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
     if let ([job], [result]) = (jobs, results) {
         output::write_run(&args.out, result, parameters(args, job)).map_err(io)?;
         if !args.no_charts {
-            charts::draw_all(&args.out, result, None)?;
+            charts::draw_all(&args.out, result, None, &caption(args, job, None))?;
         }
         return Ok(());
     }
-    let mut comparison = String::from("run,seed,total_supply,minted_total,burned_total,circulating,state_root\n");
+    // the csv crate quotes what needs quoting: a label such as `a=1,b=2` stays one field
+    let mut comparison = csv::Writer::from_path(args.out.join("comparison.csv")).map_err(|e| e.to_string())?;
+    let swept_keys: Vec<&str> =
+        jobs.first().map(|j| j.swept.iter().map(|(k, _)| k.as_str()).collect()).unwrap_or_default();
+    let header = ["run", "seed"].into_iter().chain(swept_keys.iter().copied()).chain([
+        "total_supply",
+        "minted_total",
+        "burned_total",
+        "circulating",
+        "state_root",
+    ]);
+    comparison.write_record(header).map_err(|e| e.to_string())?;
     let mut table = format!("{:<48} {:>24} {:>24} {:>24}\n", "run", "total supply", "burned", "circulating");
     for (job, result) in jobs.iter().zip(results) {
         let dir = args.out.join(sanitize(&job.label));
         output::write_run(&dir, result, parameters(args, job)).map_err(io)?;
         if !args.no_charts {
-            charts::draw_all(&dir, result, None)?;
+            charts::draw_all(&dir, result, None, &caption(args, job, None))?;
         }
         let s = &result.state;
-        comparison.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            job.label,
-            result.seed,
-            s.total_supply(),
-            s.minted_total,
-            s.burned_total,
-            s.circulating(),
-            gridmint_core::Address(result.state_root)
-        ));
+        let record: Vec<String> = [job.label.clone(), result.seed.to_string()]
+            .into_iter()
+            .chain(job.swept.iter().map(|(_, v)| v.clone()))
+            .chain([
+                s.total_supply().to_string(),
+                s.minted_total.to_string(),
+                s.burned_total.to_string(),
+                s.circulating().to_string(),
+                gridmint_core::Address(result.state_root).to_string(),
+            ])
+            .collect();
+        comparison.write_record(&record).map_err(|e| e.to_string())?;
         table.push_str(&format!(
             "{:<48} {:>24} {:>24} {:>24}\n",
             job.label,
@@ -317,15 +336,80 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
             output::human(s.circulating())
         ));
     }
-    std::fs::write(args.out.join("comparison.csv"), comparison).map_err(io)?;
+    comparison.flush().map_err(io)?;
+    if !args.sweep.is_empty() && !args.no_charts {
+        sweep_charts(args, jobs, results)?;
+    }
     if args.runs > 1 && !args.no_charts {
         let bands = percentile_bands(results);
-        if let Some(first) = results.first() {
-            charts::draw_all(&args.out, first, Some(&bands))?;
+        if let (Some(first), Some(job)) = (results.first(), jobs.first()) {
+            let note = format!("bars: one seed ({}) of {} runs, not a median", first.seed, results.len());
+            let caption = caption(args, job, Some(note));
+            charts::draw_all(&args.out, first, Some(&bands), &caption)?;
+            // each banded quantity on its own scale: on the supply chart a spread across seeds
+            // of a fraction of a percent is thinner than a line
+            let context = format!(
+                "{} runs (seeds {}–{}) · {}",
+                results.len(),
+                args.seed,
+                args.seed + args.runs - 1,
+                caption.context
+            );
+            for (name, band) in &bands {
+                let file = format!("runs_{}.png", name.replace(' ', "_"));
+                let title = format!("{}: {name}, spread of the runs around the median", first.state.policy.name);
+                charts::band_chart(&args.out.join(file), &title, &context, band)?;
+            }
         }
     }
     print!("{table}");
     Ok(())
+}
+
+/// `--sweep`: total supply, circulating and burned of every run on one chart each
+/// (`sweep_<quantity>.png`), a line per grid point (and seed, with --runs).
+fn sweep_charts(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(), String> {
+    type Read = fn(&gridmint_sim::EpochRow) -> u128;
+    let quantities: [(&str, &str, Read); 3] = [
+        ("total_supply", "total supply", |r| r.total_supply),
+        ("circulating", "circulating", |r| r.circulating),
+        ("burned", "burned (cumulative)", |r| r.burned_total),
+    ];
+    let network = results.first().map_or_else(String::new, |r| r.state.policy.name.clone());
+    let sets = if args.set.is_empty() { "no other overrides".to_string() } else { args.set.join(", ") };
+    let scenario = args.scenario.as_ref().and_then(|p| p.file_name()).map_or("default".into(), |n| n.to_string_lossy());
+    let subtitle = format!("policy {} · seed {} · scenario {scenario} · {sets}", args.policy, args.seed);
+    for (file, name, read) in quantities {
+        let series: Vec<(String, Vec<f64>)> = jobs
+            .iter()
+            .zip(results)
+            .map(|(job, result)| (job.label.clone(), result.rows.iter().map(|r| read(r) as f64 / 1e18).collect()))
+            .collect();
+        let title = format!("{network}: {name}, one line per swept value");
+        charts::overlay(&args.out.join(format!("sweep_{file}.png")), &title, &subtitle, &series)?;
+    }
+    Ok(())
+}
+
+/// Where a run's charts come from, for their titles: seed, scenario, overrides.
+fn caption(args: &Args, job: &Job, bars_note: Option<String>) -> charts::Caption {
+    let scenario = match &args.scenario {
+        Some(path) => path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        None => "default".into(),
+    };
+    let overrides = if job.overrides.is_empty() {
+        "no overrides".to_string()
+    } else {
+        job.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    };
+    charts::Caption {
+        context: format!(
+            "policy {} · seed {} · scenario {scenario} · {} epochs · {overrides}",
+            args.policy, job.config.seed, job.config.epochs
+        ),
+        bars_note,
+        initial_cap: Some(job.config.policy.token.cap.0),
+    }
 }
 
 fn sanitize(label: &str) -> String {
@@ -340,7 +424,8 @@ fn sanitize(label: &str) -> String {
 fn percentile_bands(results: &[SimResult]) -> Vec<(String, charts::Bands)> {
     let epochs = results.iter().map(|r| r.rows.len()).min().unwrap_or(0);
     type Read = fn(&gridmint_sim::EpochRow) -> u128;
-    let series: [(&str, Read); 2] = [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating)];
+    let series: [(&str, Read); 3] =
+        [("total supply", |r| r.total_supply), ("circulating", |r| r.circulating), ("burned", |r| r.burned_total)];
     series
         .iter()
         .map(|(name, get)| {

@@ -475,8 +475,9 @@ fn cli_client_and_clean_stop() {
         let (code, out, err) = gridmint(&node, &["tx", "--key", dev_key, "transfer", "--to", &bob, "--amount", amount]);
         assert_eq!(code, 0, "{out} {err}");
     }
-    let (code, out, _) = gridmint(&node, &["tx", "--key", bob_file.to_str().unwrap(), "claim", "--wait"]);
-    assert_eq!(code, 0);
+    let (code, out, err) = gridmint(&node, &["tx", "--key", bob_file.to_str().unwrap(), "claim", "--wait"]);
+    assert_eq!(code, 1, "a failed transaction is not a success: {err}");
+    assert!(err.contains("nothing_to_claim") && err.lines().count() == 1, "one line says why: {err}");
     let failed = serde_json::from_str::<Value>(&out).unwrap();
     assert_eq!(failed["error"], "nothing_to_claim", "a failed receipt names its error");
     // G10: a transaction that fails its kind's checks is included and pays its fee

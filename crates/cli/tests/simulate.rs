@@ -191,7 +191,8 @@ fn bad_input_rejected_without_output() {
 }
 
 /// Goal: --runs writes one folder per seed, a comparison and banded charts; --sweep writes one
-/// folder per grid point. Method: 3 runs, then a 2×2 sweep.
+/// folder per grid point, a comparison with a column per swept parameter, and overlay charts.
+/// Method: 3 runs, then a 2×2 sweep, then a sweep with charts.
 #[test]
 fn runs_and_sweeps() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,6 +203,9 @@ fn runs_and_sweeps() {
     }
     assert_eq!(std::fs::read_to_string(out.join("comparison.csv")).unwrap().lines().count(), 4);
     assert!(out.join("supply.png").exists());
+    for chart in ["runs_total_supply.png", "runs_circulating.png", "runs_burned.png"] {
+        assert!(out.join(chart).exists(), "no {chart}");
+    }
     let out = dir.path().join("sweep");
     simulate(
         &out,
@@ -221,11 +225,27 @@ fn runs_and_sweeps() {
     );
     let comparison = std::fs::read_to_string(out.join("comparison.csv")).unwrap();
     assert_eq!(comparison.lines().count(), 5, "{comparison}");
-    assert!(comparison.contains("claims.tax_ppb=0,points.payout_ppb=100000000"), "{comparison}");
+    // a label with a comma is one field, and each swept parameter has its column
+    let mut reader = csv::Reader::from_path(out.join("comparison.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(&header[..4], ["run", "seed", "claims.tax_ppb", "points.payout_ppb"], "{comparison}");
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert!(records.iter().all(|r| r.len() == header.len()), "{comparison}");
+    let point = records
+        .iter()
+        .find(|r| &r[0] == "claims.tax_ppb=0,points.payout_ppb=100000000")
+        .unwrap_or_else(|| panic!("the label round-trips: {comparison}"));
+    assert_eq!((&point[2], &point[3]), ("0", "100000000"));
     // each grid point gets its own folder (the label's commas become underscores)
     for folder in ["claims.tax_ppb=0_points.payout_ppb=50000000", "claims.tax_ppb=50000000_points.payout_ppb=100000000"]
     {
         assert!(out.join(folder).join("summary.json").exists(), "no run folder {folder}");
+    }
+    // the overlay charts of a sweep
+    let out = dir.path().join("sweep-charts");
+    simulate(&out, &["--policy", "osmi", "--epochs", "20", "--machines", "20", "--sweep", "claims.tax_ppb=0,50000000"]);
+    for chart in ["sweep_total_supply.png", "sweep_circulating.png", "sweep_burned.png"] {
+        assert!(std::fs::metadata(out.join(chart)).is_ok_and(|m| m.len() > 1000), "no {chart}");
     }
 }
 

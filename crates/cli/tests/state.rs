@@ -40,7 +40,7 @@ fn account_proofs_from_a_live_node_verify_offline() {
         std::fs::write(&file, serde_json::to_vec(&body).unwrap()).unwrap();
         let (code, out) = verify_account(&file, None);
         assert_eq!(code, 0, "{out}");
-        assert!(out.starts_with("valid:") && out.contains("7000 spendable"), "{out}");
+        assert!(out.starts_with("valid:") && out.contains("(7000 base units) spendable"), "{out}");
         let root = body["state_root"].as_str().unwrap();
         assert_eq!(verify_account(&file, Some(root)).0, 0);
 

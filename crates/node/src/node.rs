@@ -11,6 +11,7 @@ use crate::mempool::Mempool;
 use crate::signing::{address_of, generate_key, save_key};
 use gridmint_core::Policy;
 use gridmint_policy::{GenesisAllocation, Tokens};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -42,7 +43,7 @@ pub struct Config {
     pub wait_timeout_ms: u64,
     /// Make a block every interval even when there is nothing to commit.
     pub empty_blocks: bool,
-    /// Print a line per block with transactions and per epoch close.
+    /// Print a line per epoch close (blocks are logged at debug level with `tracing`).
     pub log: bool,
     /// Most open HTTP connections at once (capped by the open-files limit); beyond it a new
     /// connection is answered 503 `too_many_connections` and closed.
@@ -393,7 +394,7 @@ impl Shared {
             Ok(removed) => {
                 self.metrics.pruned.fetch_add(removed, Ordering::Relaxed);
                 if self.config.log && self.store.base_height() >= *target {
-                    println!("pruned: blocks 1..={} are no longer stored", *target);
+                    let _ = writeln!(std::io::stdout(), "pruned: blocks 1..={} are no longer stored", *target);
                 }
             }
             Err(e) => eprintln!("warning: pruning stopped: {e}"),
@@ -410,7 +411,9 @@ impl Shared {
             for record in records {
                 let s = &record.summary;
                 let paid: u128 = s.programs.iter().map(|p| p.paid).sum();
-                println!(
+                // a closed stdout (`gridmint node | head`) must not stop block production
+                let _ = writeln!(
+                    std::io::stdout(),
                     "epoch {} closed at height {}: minted {}, burned {}, programs paid {}, supply {}",
                     s.epoch,
                     block.height,
@@ -420,10 +423,11 @@ impl Shared {
                     gridmint_policy::format_tokens(s.total_supply),
                 );
             }
-            if count > 0 {
-                let failed = block.receipts.iter().filter(|r| r.code != 0).count();
-                println!("block {}: {count} transactions ({failed} failed)", block.height);
-            }
+        }
+        if count > 0 {
+            // one line per block is noise on a running node: debug level (`gridmint node --verbose`)
+            let failed = block.receipts.iter().filter(|r| r.code != 0).count();
+            tracing::debug!("block {}: {count} transactions ({failed} failed)", block.height);
         }
         self.metrics.blocks.fetch_add(1, Ordering::Relaxed);
         self.metrics.committed_txs.fetch_add(count, Ordering::Relaxed);
