@@ -418,3 +418,63 @@ fn a_deposit_orphaned_by_a_reorg_below_the_confirmation_depth_pays_nothing() {
     assert!(b.node.get(&format!("/v1/accounts/{other}")).status == 404, "the orphan's recipient got nothing");
     b.assert_settled();
 }
+
+/// The bridge benchmark (`bash bench/bridge.sh`; ignored in the test run): `GRIDMINT_BRIDGE_N`
+/// transfers out and as many back, all three relayers up, 200 ms passes and blocks; prints
+/// transfers per minute each way and where the time goes.
+#[test]
+#[ignore = "a benchmark: bash bench/bridge.sh"]
+fn bench_bridged_transfers_per_minute() {
+    let n: usize = std::env::var("GRIDMINT_BRIDGE_N").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let b = Bridge::start(3, 1_000_000_000, 2, 3);
+    let dev = b.dev();
+    // out: records committed on gridmint, then signed by the committee, then minted
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        b.send_out(&vec![TOKEN; chunk.len()]);
+    }
+    let committed = start.elapsed();
+    b.wait_until("all signed", Duration::from_secs(1_800), |b| {
+        let mut from = 0;
+        loop {
+            let page = b.node.get(&format!("/v1/bridge/outbound?from={from}")).body;
+            let records = page["records"].as_array().unwrap();
+            if records.iter().any(|r| r["signatures"].as_array().unwrap().len() < 2) {
+                return false;
+            }
+            match page["next_from"].as_u64() {
+                Some(next) => from = next,
+                None => return true,
+            }
+        }
+    });
+    let signed = start.elapsed();
+    b.wait_until("all minted", Duration::from_secs(1_800), |b| b.evm_balance() == n as u128 * TOKEN);
+    let minted = start.elapsed();
+    // back: each deposit is one EVM transaction; attested once 2 blocks deep
+    let start = Instant::now();
+    for _ in 0..n {
+        b.deposit(dev, TOKEN / 2);
+    }
+    let deposited = start.elapsed();
+    b.wait_until("all paid", Duration::from_secs(1_800), |b| {
+        b.inbound().iter().filter(|p| p["settled"] == true).count() == n
+    });
+    let paid = start.elapsed();
+    b.assert_settled();
+    let per_minute = |d: Duration| n as f64 / d.as_secs_f64() * 60.0;
+    println!("bridge bench: {n} transfers each way, 2 of 3, 200 ms passes and blocks, 2 confirmations");
+    println!(
+        "  out:  {:.0}/min end to end; committed on gridmint {:.1} s, signatures published {:.1} s, minted {:.1} s",
+        per_minute(minted),
+        committed.as_secs_f64(),
+        signed.as_secs_f64(),
+        minted.as_secs_f64()
+    );
+    println!(
+        "  back: {:.0}/min end to end; deposits sent on the EVM chain {:.1} s, all paid {:.1} s",
+        per_minute(paid),
+        deposited.as_secs_f64(),
+        paid.as_secs_f64()
+    );
+}
