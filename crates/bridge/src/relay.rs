@@ -51,8 +51,13 @@ const EVM_SCANNED: &str = "evm_scanned_up_to";
 /// Passes a non-designated member waits, once a record has enough signatures, before it submits
 /// the mint itself.
 pub const TAKEOVER_AFTER: u32 = 3;
-/// Most outbound records looked at in one pass.
+/// Most outbound records still to do looked at in one pass.
 const OUTBOUND_WINDOW: u64 = 100;
+/// Most pages of outbound records read in one pass.
+const OUTBOUND_PAGES: u32 = 10;
+/// How long a mint's receipt is awaited before the pass goes on (the mint is looked at again
+/// at the next pass: minted, or sent again).
+const RECEIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most gridmint transactions sent in one batch.
 const BATCH: usize = 100;
 
@@ -233,11 +238,10 @@ impl Relayer {
     /// One pass over both directions; then `status.json` is rewritten.
     pub async fn step(&mut self) -> Result<PassReport, RelayError> {
         let mut report = PassReport::default();
-        let result = async {
-            self.outbound(&mut report).await?;
-            self.inbound(&mut report).await
-        }
-        .await;
+        // both directions every pass: a failing one never stops the other
+        let outbound = self.outbound(&mut report).await;
+        let inbound = self.inbound(&mut report).await;
+        let result = outbound.and(inbound);
         self.status.last_error = result.as_ref().err().map(ToString::to_string);
         self.write_status();
         result.map(|()| report)
@@ -282,14 +286,10 @@ impl Relayer {
 
     async fn outbound(&mut self, report: &mut PassReport) -> Result<(), RelayError> {
         let from = self.cursor(OUTBOUND_NEXT)?.unwrap_or(0);
-        let answer = self
-            .node
-            .get(&format!("/v1/bridge/outbound?from={from}&limit={OUTBOUND_WINDOW}"))
-            .map_err(|e| RelayError::Gridmint(e.to_string()))?;
-        if answer.status != 200 {
-            return Err(RelayError::Gridmint(format!("GET /v1/bridge/outbound: {} {}", answer.status, answer.body)));
-        }
         let summary = self.node.get("/v1/bridge").map_err(|e| RelayError::Gridmint(e.to_string()))?;
+        if summary.status != 200 {
+            return Err(RelayError::Gridmint(format!("GET /v1/bridge: {} {}", summary.status, summary.body)));
+        }
         self.status.outbound_records = summary.body["outbound_records"].as_u64().unwrap_or(0);
         let committee: Vec<Address> = summary.body["committee"]
             .as_array()
@@ -298,47 +298,81 @@ impl Relayer {
         let bridge = IGridmintBridge::new(self.config.evm.bridge, self.provider.clone());
         let evm_members = bridge.committee().call().await.map_err(evm_error)?;
         let threshold = bridge.threshold().call().await.map_err(evm_error)? as usize;
-        let records = answer.body["records"].as_array().cloned().unwrap_or_default();
         let mut to_sign = Vec::new();
         let mut done_through = from;
         let mut contiguous = true;
-        for record in &records {
-            let Some(parsed) = parse_record(record) else {
-                return Err(RelayError::Gridmint(format!("an outbound record it cannot read: {record}")));
-            };
-            let id = parsed.id;
-            let done = match mint_for_record(self.chain_tag, id, parsed.recipient, parsed.amount) {
-                Err(unmintable) => {
-                    eprintln!("relayer {}: {unmintable}: skipped (the contract can never mint it)", self.short());
-                    true
-                }
-                Ok(mint) => {
-                    if bridge.minted(id).call().await.map_err(evm_error)? {
-                        true
-                    } else {
-                        if !parsed.signatures.iter().any(|(m, _)| *m == self.member) {
-                            let signature = self.evm_key.sign(&mint, &self.domain).map_err(evm_error)?.signature;
-                            let mut bytes = [0u8; 65];
-                            bytes[..32].copy_from_slice(signature.r.as_slice());
-                            bytes[32..64].copy_from_slice(signature.s.as_slice());
-                            bytes[64] = signature.v;
-                            to_sign.push(TxBody::BridgeSign { record: id, signature: bytes });
+        // pages from the cursor until OUTBOUND_WINDOW records still to do were looked at (or
+        // OUTBOUND_PAGES pages): a record stuck below its threshold never hides the later ones
+        let (mut page_from, mut undone, mut pages) = (from, 0, 0);
+        while undone < OUTBOUND_WINDOW && pages < OUTBOUND_PAGES {
+            pages += 1;
+            let answer = self
+                .node
+                .get(&format!("/v1/bridge/outbound?from={page_from}&limit={OUTBOUND_WINDOW}"))
+                .map_err(|e| RelayError::Gridmint(e.to_string()))?;
+            if answer.status != 200 {
+                return Err(RelayError::Gridmint(format!(
+                    "GET /v1/bridge/outbound: {} {}",
+                    answer.status, answer.body
+                )));
+            }
+            for record in answer.body["records"].as_array().into_iter().flatten() {
+                let Some(parsed) = parse_record(record) else {
+                    return Err(RelayError::Gridmint(format!("an outbound record it cannot read: {record}")));
+                };
+                let id = parsed.id;
+                let done = match mint_for_record(self.chain_tag, id, parsed.recipient, parsed.amount) {
+                    Err(unmintable) => {
+                        if contiguous {
+                            eprintln!(
+                                "relayer {}: {unmintable}: skipped (the contract can never mint it)",
+                                self.short()
+                            );
                         }
-                        let valid = self.valid_signatures(&mint, &parsed.signatures, &evm_members);
-                        if valid.len() >= threshold && threshold > 0 {
-                            self.try_mint(id, &mint, valid, threshold, &committee, report).await?
+                        true
+                    }
+                    Ok(mint) => {
+                        if bridge.minted(id).call().await.map_err(evm_error)? {
+                            true
                         } else {
-                            false
+                            // publish, or replace a published one that is not this key's under
+                            // this domain (a rotated key, a wrong config before): signatures are
+                            // deterministic (RFC 6979), so the bytes are compared
+                            let mine = self.mint_signature(&mint)?;
+                            if parsed.signatures.iter().find(|(m, _)| *m == self.member).map(|(_, s)| *s) != Some(mine)
+                            {
+                                to_sign.push(TxBody::BridgeSign { record: id, signature: mine });
+                            }
+                            let valid = self.valid_signatures(&mint, &parsed.signatures, &evm_members);
+                            if valid.len() >= threshold && threshold > 0 {
+                                // a refused mint (no gas, a revert) is logged and retried: it must
+                                // not stop the other records or the deposits
+                                match self.try_mint(id, &mint, valid, threshold, &committee, report).await {
+                                    Ok(done) => done,
+                                    Err(e) => {
+                                        eprintln!("relayer {}: {e}", self.short());
+                                        false
+                                    }
+                                }
+                            } else {
+                                false
+                            }
                         }
                     }
+                };
+                if done {
+                    self.waiting_mints.remove(&id);
+                } else {
+                    undone += 1;
                 }
-            };
-            if done {
-                self.waiting_mints.remove(&id);
+                contiguous &= done;
+                if contiguous {
+                    done_through = id + 1;
+                }
             }
-            contiguous &= done;
-            if contiguous {
-                done_through = id + 1;
+            match answer.body["next_from"].as_u64() {
+                Some(next) => page_from = next,
+                None => break,
             }
         }
         if done_through > from {
@@ -349,6 +383,16 @@ impl Relayer {
             report.signed += self.submit(to_sign)?.len() as u64;
         }
         Ok(())
+    }
+
+    /// This member's signature of `mint` as `BridgeSign` carries it: `r ‖ s ‖ v`.
+    fn mint_signature(&self, mint: &Mint) -> Result<[u8; 65], RelayError> {
+        let signature = self.evm_key.sign(mint, &self.domain).map_err(evm_error)?.signature;
+        let mut bytes = [0u8; 65];
+        bytes[..32].copy_from_slice(signature.r.as_slice());
+        bytes[32..64].copy_from_slice(signature.s.as_slice());
+        bytes[64] = signature.v;
+        Ok(bytes)
     }
 
     /// The published signatures that recover, for `mint`, to distinct members of the contract's
@@ -413,7 +457,10 @@ impl Relayer {
         let call = bridge.mint(id, mint.recipient, mint.amount, signatures);
         match call.send().await {
             Ok(pending) => {
-                let receipt = pending.get_receipt().await.map_err(evm_error)?;
+                let Ok(receipt) = tokio::time::timeout(RECEIPT_WAIT, pending.get_receipt()).await else {
+                    return Err(RelayError::Evm(format!("mint of record {id}: no receipt within {RECEIPT_WAIT:?}")));
+                };
+                let receipt = receipt.map_err(evm_error)?;
                 if receipt.status() {
                     report.minted += 1;
                     return Ok(true);

@@ -140,6 +140,10 @@ fn parse_evm_address(text: &str) -> Result<EvmAddress, String> {
 fn deposit(args: DepositArgs) -> Result<(), String> {
     let bridge = parse_evm_address(&args.bridge)?;
     let to = Address::parse_user(&args.to).map_err(|e| format!("--to: {e}"))?;
+    if to.is_weak_key() {
+        // gridmint would refuse to pay it (13) and the tokens would be burned here for nothing
+        return Err("--to: a small-order key no one holds; gridmint would never pay it".into());
+    }
     let amount = parse_tokens(&args.amount).map_err(|e| format!("--amount: {e}"))?;
     let signer = load_evm_key(&args.evm_key).map_err(|e| e.to_string())?;
     runtime()?.block_on(async {

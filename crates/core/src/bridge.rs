@@ -2,8 +2,9 @@
 //!
 //! Outbound: tokens move from the sender into the escrow and an outbound record is created for
 //! relayers; its recipient must be an EVM address (what the bridge contract can mint to). The
-//! committee members publish their signatures of the record's mint (`BridgeSign`) so that any
-//! relayer can submit it once `threshold` are known.
+//! committee members publish their signatures of the record's mint (`BridgeSign`, one per member
+//! and record, which the member may replace) so that any relayer can submit it once `threshold`
+//! are known.
 //!
 //! Inbound: a deposit is *confirmed* once `threshold` committee members attested the same
 //! (deposit id, recipient, amount); a deposit id is confirmed at most once. Inbound payouts per
@@ -144,7 +145,9 @@ impl State {
             return Err(TxError::UnknownOutboundRecord);
         }
         let signatures = self.bridge.mint_signatures.entry(record).or_default();
-        if signatures.contains_key(&signer) {
+        // a member may replace its signature (after rotating its EVM key, or one made under a
+        // wrong domain), never publish the same one twice
+        if signatures.get(&signer) == Some(&MintSignature(signature)) {
             return Err(TxError::AlreadySigned);
         }
         signatures.insert(signer, MintSignature(signature));

@@ -127,7 +127,7 @@ codes! {
     InvalidForeignRecipient = 76,
     /// No outbound bridge record has this id.
     UnknownOutboundRecord = 77,
-    /// The signer already published a signature for this outbound record.
+    /// The signer already published this very signature for this outbound record.
     AlreadySigned = 78,
     /// A receipt with this content was already submitted.
     ReceiptExists = 80,

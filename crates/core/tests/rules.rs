@@ -545,15 +545,16 @@ fn nm13_bridge_attestations_and_cap() {
     assert_eq!(h.state.bridge.inbound_next, 3);
 }
 
-/// NM13: committee members publish their signatures of an outbound record's mint, once each, for
-/// a record that exists; nobody else can.
+/// NM13: committee members publish their signatures of an outbound record's mint, one each (a
+/// member may replace its own, never repeat it), for a record that exists; nobody else can.
 #[test]
 fn nm13_committee_publishes_mint_signatures() {
     let mut h = bridge_harness();
     h.ok("alice", TxBody::BridgeOut { amount: tokens(10), recipient: evm(7) });
     let sign = |record, byte| TxBody::BridgeSign { record, signature: [byte; 65] };
-    h.ok("c1", sign(0, 1));
-    h.err("c1", sign(0, 2), TxError::AlreadySigned);
+    h.ok("c1", sign(0, 9));
+    h.err("c1", sign(0, 9), TxError::AlreadySigned);
+    h.ok("c1", sign(0, 1)); // replaced (a rotated EVM key, a signature under a wrong domain)
     h.err("c2", sign(1, 2), TxError::UnknownOutboundRecord);
     h.err("alice", sign(0, 3), TxError::NotCommitteeMember);
     h.ok("c3", sign(0, 4));

@@ -868,7 +868,8 @@ async fn bridge_outbound(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
                     from: r.from.to_hex(),
                     amount: amount(r.amount),
                     recipient: hex::encode(r.recipient),
-                    recipient_evm: format!("0x{}", hex::encode(&r.recipient[12..])),
+                    recipient_evm: gridmint_core::bridge::is_evm_address(&r.recipient)
+                        .then(|| format!("0x{}", hex::encode(&r.recipient[12..]))),
                     epoch: r.epoch,
                     signatures,
                 }

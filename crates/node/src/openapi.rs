@@ -282,8 +282,9 @@ pub struct OutboundView {
     /// The recipient on the other chain, 32 bytes.
     #[schema(value_type = Hex32)]
     pub recipient: String,
-    /// The same as an EVM address (`0x` and 40 hex digits).
-    pub recipient_evm: String,
+    /// The same as an EVM address (`0x` and 40 hex digits); null for a recipient that is none
+    /// (possible only in records older than the check, which no contract can mint).
+    pub recipient_evm: Option<String>,
     /// The epoch it was sent.
     pub epoch: u64,
     /// The committee's published signatures of its mint, by member.

@@ -52,6 +52,16 @@ fn rejects_shares_not_summing() {
     rejects(&netmind_text().replace("operators_ppb = 200_000_000", "operators_ppb = 200_000_001"), "sum");
 }
 
+/// Goal: a bridge whose inbound cap is 0 (it would never pay a confirmed deposit) is rejected.
+/// Method: set it to 0.
+#[test]
+fn rejects_a_zero_inbound_cap() {
+    rejects(
+        &netmind_text().replace("inbound_cap_ppb = 10_000_000   # 1% of escrow per epoch", "inbound_cap_ppb = 0"),
+        "bridge.inbound_cap_ppb",
+    );
+}
+
 /// Goal: genesis above the cap is rejected. Method: lower the cap.
 #[test]
 fn rejects_genesis_above_cap() {

@@ -200,6 +200,10 @@ impl Policy {
                 return Err(invalid("bridge.threshold", "must be between 1 and the committee size"));
             }
             ppb_at_most_one("bridge.inbound_cap_ppb", bridge.inbound_cap_ppb)?;
+            // a cap of 0 would leave every confirmed deposit waiting for ever
+            if bridge.inbound_cap_ppb == 0 {
+                return Err(invalid("bridge.inbound_cap_ppb", "must be positive (0 would never pay a deposit)"));
+            }
         }
         if let Some(base_fee) = &self.gas.base_fee {
             ppb_at_most_one("gas.base_fee.max_change_ppb", base_fee.max_change_ppb)?;
