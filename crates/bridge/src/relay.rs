@@ -285,12 +285,18 @@ impl Relayer {
     // ---- gridmint → EVM ----
 
     async fn outbound(&mut self, report: &mut PassReport) -> Result<(), RelayError> {
-        let from = self.cursor(OUTBOUND_NEXT)?.unwrap_or(0);
         let summary = self.node.get("/v1/bridge").map_err(|e| RelayError::Gridmint(e.to_string()))?;
         if summary.status != 200 {
             return Err(RelayError::Gridmint(format!("GET /v1/bridge: {} {}", summary.status, summary.body)));
         }
         self.status.outbound_records = summary.body["outbound_records"].as_u64().unwrap_or(0);
+        let mut from = self.cursor(OUTBOUND_NEXT)?.unwrap_or(0);
+        if from > self.status.outbound_records {
+            // a cursor past every record (a damaged store, or a node of another chain's
+            // history): start again from 0, which only repeats once-only steps
+            eprintln!("relayer {}: outbound cursor {from} is past the node's records: rescanning", self.short());
+            from = 0;
+        }
         let committee: Vec<Address> = summary.body["committee"]
             .as_array()
             .map(|m| m.iter().filter_map(|a| a.as_str().and_then(hex_address)).collect())
@@ -483,6 +489,11 @@ impl Relayer {
         let head = self.provider.get_block_number().await.map_err(evm_error)?;
         self.status.evm_head = head;
         let scanned = self.cursor(EVM_SCANNED)?;
+        if scanned.is_some_and(|b| b > head) {
+            // a node behind the one this relayer read before (not rescanned from the start: that
+            // would pay a fee per past deposit), or a damaged store: say so every pass
+            eprintln!("relayer {}: EVM cursor {scanned:?} is past the node's head {head}: waiting", self.short());
+        }
         let range = confirmed_range(
             self.config.evm.start_block,
             scanned,
