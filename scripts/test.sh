@@ -13,14 +13,16 @@
 # GRIDMINT_SEEDS=5 shortens the random sequences for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the explorer's browser test runs Debian's Chromium (crates/cli/tests/browser.rs): installed
-# here when missing; a machine where it cannot be installed fails that test, never skips it
-if [ -z "${GRIDMINT_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
-  echo "== installing chromium (Debian) for the browser test"
+# the browser tests (crates/cli/tests/browser*.rs, report_browser.rs) drive Debian's Chromium
+# through its WebDriver (chromium-driver): installed here when missing; a machine where they cannot
+# be installed fails those tests, never skips them
+if { [ -z "${GRIDMINT_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; } \
+   || { [ -z "${GRIDMINT_CHROMEDRIVER:-}" ] && ! [ -x /usr/bin/chromedriver ]; }; then
+  echo "== installing chromium and chromium-driver (Debian) for the browser tests"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
-    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
-    || echo "warning: could not install chromium: the browser test will fail (set GRIDMINT_CHROMIUM to a Chromium)" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; } \
+    || echo "warning: could not install chromium/chromium-driver: the browser tests will fail (set GRIDMINT_CHROMIUM and GRIDMINT_CHROMEDRIVER)" >&2
 fi
 bash scripts/evm-tools.sh
 export GRIDMINT_ANVIL="$PWD/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
