@@ -178,8 +178,14 @@ fn report_dropped(status: Value) -> ExitCode {
 }
 
 /// For a balance that was too small: what the transaction needed and what the signer holds
-/// now (read after its block: later blocks may have changed it, so it says "now").
+/// now (read after its block: later blocks may have changed it, so it says "now"); for a
+/// bridge transfer below the policy's minimum: what was sent and the minimum.
 fn needed_and_held(client: &Client, error: TxError, sent: &Sent) -> Option<String> {
+    if let (TxBody::BridgeOut { amount, .. }, TxError::BelowBridgeMinimum) = (&sent.body, error) {
+        let bridge = client.get("/v1/bridge").ok().filter(|b| b.status == 200)?;
+        let min = bridge.body["outbound_min"].as_str().and_then(base_units)?;
+        return Some(format!("sent {} tokens, the minimum is {} tokens", format_tokens(*amount), format_tokens(min)));
+    }
     let needed = match (&sent.body, error) {
         (TxBody::Transfer { amount, .. }, TxError::InsufficientBalance)
         | (TxBody::Stake { amount, .. }, TxError::InsufficientBalance)

@@ -298,7 +298,8 @@ fn tokens_go_out_and_back_exactly_once_through_relayer_crashes_and_replays() {
     b.assert_settled();
 
     // 100 each way, with crashes
-    let outs: Vec<u128> = (1..=100).map(|i| i * TOKEN / 10).collect();
+    // each at least the policy's outbound minimum (1 token)
+    let outs: Vec<u128> = (1..=100).map(|i| TOKEN + i * TOKEN / 10).collect();
     let ins: Vec<u128> = (1..=100).map(|i| i * TOKEN / 100).collect();
     let before = b.evm_balance();
     let mut kills = 0;

@@ -51,11 +51,13 @@ impl State {
         amount: u128,
         recipient: [u8; 32],
     ) -> Result<(), TxError> {
-        if self.policy.bridge.is_none() {
-            return Err(TxError::NotInPolicy);
-        }
+        let Some(params) = &self.policy.bridge else { return Err(TxError::NotInPolicy) };
         if amount == 0 {
             return Err(TxError::ZeroAmount);
+        }
+        // a record costs the committee a signature each and a mint: no dust records
+        if params.outbound_min.is_some_and(|min| amount < min.0) {
+            return Err(TxError::BelowBridgeMinimum);
         }
         if amount > available {
             return Err(TxError::InsufficientBalance);
@@ -151,6 +153,7 @@ impl State {
             return Err(TxError::AlreadySigned);
         }
         signatures.insert(signer, MintSignature(signature));
+        self.outbound_signed(record);
         Ok(())
     }
 

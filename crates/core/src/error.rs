@@ -129,6 +129,9 @@ codes! {
     UnknownOutboundRecord = 77,
     /// The signer already published this very signature for this outbound record.
     AlreadySigned = 78,
+    /// The amount is below the policy's smallest outbound bridge transfer
+    /// (`bridge.outbound_min`).
+    BelowBridgeMinimum = 79,
     /// A receipt with this content was already submitted.
     ReceiptExists = 80,
     /// No receipt has this id.

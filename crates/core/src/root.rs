@@ -10,7 +10,11 @@
 //!   account's record ([`State::account_record`]);
 //! - the **machines tree**: likewise over machine records ([`State::machine_record`]);
 //! - the **rest**: blake3 of everything else ([`State::encode_rest`]: pools, stake, jobs,
-//!   proposals, the bridge, …, which scale with stakers and open jobs, not with the fleet).
+//!   proposals, the bridge, …, which scale with stakers and open jobs, not with the fleet). The
+//!   bridge's outbound records and their published mint signatures, which grow with its
+//!   history, enter the rest as their count and the root of a third cached tree, one leaf per
+//!   record ([`State::outbound_leaf`]; written only when there is a record, so a state without
+//!   one keeps its root).
 //!
 //! root = blake3("gridmint/state/v2" ‖ accounts_root ‖ account_count ‖ machines_root ‖
 //! machine_count ‖ rest_hash). The trees keep every interior node ([`Commitment`]); the state's
@@ -93,16 +97,20 @@ impl State {
     /// then every account's record, then every machine's (the leaves of the two trees of the
     /// state root, see the module documentation).
     pub fn encode_canonical<S: ByteSink>(&self, sink: &mut S) {
-        self.encode_parts(sink, true);
+        self.encode_parts(sink, true, None);
     }
 
     /// The canonical encoding without the account and machine records: what the state root
-    /// hashes flat beside the two trees.
+    /// hashes flat beside the two trees. The bridge's outbound records and their mint
+    /// signatures stand here as their count and the root of their own tree
+    /// ([`State::outbound_leaf`]), so the rest does not grow with the bridge's history.
     pub fn encode_rest<S: ByteSink>(&self, sink: &mut S) {
-        self.encode_parts(sink, false);
+        self.encode_parts(sink, false, Some(self.full_outbound_root()));
     }
 
-    fn encode_parts<S: ByteSink>(&self, sink: &mut S, records: bool) {
+    /// `outbound_root`: `None` writes every outbound record and signature (the canonical bytes),
+    /// `Some` writes the count and this root instead (the rest the state root hashes).
+    fn encode_parts<S: ByteSink>(&self, sink: &mut S, records: bool, outbound_root: Option<[u8; 32]>) {
         // every field named: a field added to `State` fails to compile here until it is either
         // encoded or listed as not part of the state's meaning
         let State {
@@ -290,11 +298,18 @@ impl State {
         let b = bridge;
         o.u128(b.escrow);
         o.len(b.outbound.len());
-        for out in &b.outbound {
-            o.addr(&out.from);
-            o.u128(out.amount);
-            o.bytes(&out.recipient);
-            o.u64(out.epoch);
+        match outbound_root {
+            // an empty bridge writes only its count, as before the tree
+            Some(root) if !b.outbound.is_empty() => o.bytes(&root),
+            Some(_) => {}
+            None => {
+                for out in &b.outbound {
+                    o.addr(&out.from);
+                    o.u128(out.amount);
+                    o.bytes(&out.recipient);
+                    o.u64(out.epoch);
+                }
+            }
         }
         o.len(b.paid_deposits.len());
         for d in &b.paid_deposits {
@@ -345,7 +360,8 @@ impl State {
         }
         // the inbound queue and the published mint signatures came later: they are written, at
         // the very end, only when there is one, so every state without them keeps its root
-        if !b.inbound.is_empty() || !b.mint_signatures.is_empty() {
+        let signatures_here = outbound_root.is_none() && !b.mint_signatures.is_empty();
+        if !b.inbound.is_empty() || signatures_here {
             o.bytes(b"bridge/v2");
             o.len(b.inbound.len());
             for i in &b.inbound {
@@ -356,16 +372,53 @@ impl State {
                 o.u64(i.epoch);
             }
             o.u64(b.inbound_next);
-            o.len(b.mint_signatures.len());
-            for (record, signatures) in &b.mint_signatures {
-                o.u64(*record);
-                o.len(signatures.len());
-                for (member, signature) in signatures {
-                    o.addr(member);
-                    o.bytes(&signature.0);
+            // in the state root, the signatures are in the outbound records' leaves
+            if outbound_root.is_none() {
+                o.len(b.mint_signatures.len());
+                for (record, signatures) in &b.mint_signatures {
+                    o.u64(*record);
+                    o.len(signatures.len());
+                    for (member, signature) in signatures {
+                        o.addr(member);
+                        o.bytes(&signature.0);
+                    }
                 }
             }
         }
+    }
+
+    /// Outbound bridge record `id` with the committee's published mint signatures: `"gridmint/
+    /// outbound" ‖ id u64 ‖ from ‖ amount u128 ‖ recipient (32 bytes) ‖ epoch u64 ‖ signature
+    /// count u64 ‖ (member ‖ signature (65 bytes))*` in member order. Its leaf in the outbound
+    /// tree is the blake3 of these bytes: a record or a signature added costs the root one path
+    /// of that tree, whatever the bridge's history.
+    pub fn outbound_leaf(&self, id: usize) -> Vec<u8> {
+        let record = &self.bridge.outbound[id];
+        let signatures = self.bridge.mint_signatures.get(&(id as u64));
+        let mut bytes = Vec::with_capacity(17 + 8 + 20 + 16 + 32 + 8 + 8 + signatures.map_or(0, |s| s.len() * 85));
+        let mut o = Out(&mut bytes);
+        o.bytes(b"gridmint/outbound");
+        o.u64(id as u64);
+        o.addr(&record.from);
+        o.u128(record.amount);
+        o.bytes(&record.recipient);
+        o.u64(record.epoch);
+        o.len(signatures.map_or(0, std::collections::BTreeMap::len));
+        for (member, signature) in signatures.into_iter().flatten() {
+            o.addr(member);
+            o.bytes(&signature.0);
+        }
+        bytes
+    }
+
+    /// The outbound tree's root computed from the records alone.
+    fn full_outbound_root(&self) -> [u8; 32] {
+        merkle_root(hash_each_index(self.bridge.outbound.len(), |i| blake3_of(&self.outbound_leaf(i))))
+    }
+
+    /// Notes that outbound record `id`'s signatures changed (for the cached outbound tree).
+    pub(crate) fn outbound_signed(&mut self, id: u64) {
+        self.commitment.outbound_signed.push(u32::try_from(id).unwrap_or(u32::MAX));
     }
 
     /// An account's record: `"gridmint/account" ‖ address ‖ spendable ‖ unclaimed ‖ staked ‖
@@ -415,7 +468,7 @@ impl State {
     /// trees; the rest of the state is hashed flat.
     pub fn state_root(&mut self) -> [u8; 32] {
         self.update_commitment();
-        let rest = self.rest_hash();
+        let rest = self.rest_hash_with(self.commitment.outbound.root());
         let c = &self.commitment;
         let root =
             combine_root(&c.accounts.root(), self.accounts.len(), &c.machines.root(), self.machines.len(), &rest);
@@ -431,6 +484,14 @@ impl State {
         combine_root(&accounts, self.accounts.len(), &machines, self.machines.len(), &self.rest_hash())
     }
 
+    /// blake3 of the rest with the outbound tree's root given (cached or computed).
+    fn rest_hash_with(&self, outbound_root: [u8; 32]) -> [u8; 32] {
+        let mut sink = BufferedHasher { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(1 << 16) };
+        self.encode_parts(&mut sink, false, Some(outbound_root));
+        sink.hasher.update(&sink.buffer);
+        *sink.hasher.finalize().as_bytes()
+    }
+
     /// Whether the cached trees are up to date (no record written since the root was computed).
     pub fn commitment_is_current(&self) -> bool {
         !(self.accounts.is_changed()
@@ -442,7 +503,9 @@ impl State {
             || self.machines_cold.is_changed()
             || self.machine_credit.is_changed()
             || self.machine_claimed.is_changed()
-            || self.reward_index.is_changed())
+            || self.reward_index.is_changed()
+            || !self.commitment.outbound_signed.is_empty()
+            || self.commitment.outbound.leaf_count() != self.bridge.outbound.len())
     }
 
     /// Folds every record written since the last call into the cached trees.
@@ -468,6 +531,16 @@ impl State {
         let mut commitment = std::mem::take(&mut self.commitment);
         commitment.accounts.update(self.accounts.len(), accounts, |i| self.account_record(i));
         commitment.machines.update(self.machines.len(), machines, |i| self.machine_record(i));
+        // the outbound tree: records are only appended, and a record's leaf changes when a
+        // member publishes its signature (noted by `outbound_signed`)
+        let (have, now) = (commitment.outbound.leaf_count(), self.bridge.outbound.len());
+        let signed = std::mem::take(&mut commitment.outbound_signed);
+        let outbound = if have > now {
+            Changed::All
+        } else {
+            Changed::Some(signed.into_iter().filter(|&i| (i as usize) < now).chain(have as u32..now as u32).collect())
+        };
+        commitment.outbound.update(now, outbound, |i| self.outbound_leaf(i));
         self.commitment = commitment;
     }
 
@@ -873,6 +946,10 @@ fn merge_two(machines: Changed, words: Changed, len: usize) -> Changed {
 pub struct Commitment {
     accounts: MerkleCache,
     machines: MerkleCache,
+    /// The bridge's outbound records with their signatures ([`State::outbound_leaf`]).
+    outbound: MerkleCache,
+    /// Outbound records whose signatures changed since the tree was last updated.
+    outbound_signed: Vec<u32>,
     /// The last root computed and the rest hash it used.
     last: Option<([u8; 32], [u8; 32])>,
 }
@@ -896,6 +973,10 @@ struct MerkleCache {
 impl MerkleCache {
     fn root(&self) -> [u8; 32] {
         self.levels.last().filter(|top| top.len() == 1).map_or([0; 32], |top| top[0])
+    }
+
+    fn leaf_count(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
     }
 
     /// Brings the tree to `len` leaves, re-hashing the `changed` ones (every new leaf must be

@@ -502,7 +502,7 @@ fn nm13_bridge_attestations_and_cap() {
         r[0] = 1;
         r
     }] {
-        h.err("alice", TxBody::BridgeOut { amount: 1, recipient: bad }, TxError::InvalidForeignRecipient);
+        h.err("alice", TxBody::BridgeOut { amount: tokens(1), recipient: bad }, TxError::InvalidForeignRecipient);
     }
     h.ok("alice", TxBody::BridgeOut { amount: tokens(999_000), recipient: evm(7) });
     let escrow = tokens(999_000);
@@ -543,6 +543,47 @@ fn nm13_bridge_attestations_and_cap() {
     assert_eq!(h.state.inbound_owed(), 0);
     assert_eq!(h.state.bridge.escrow, escrow - tokens(5) - 2 * cap1 - 1);
     assert_eq!(h.state.bridge.inbound_next, 3);
+}
+
+/// NM13 [default]: no dust outbound transfers. A record costs every committee member a
+/// `bridge_sign` fee and one mint on the other chain, so one `bridge_out` must move at least the
+/// policy's `bridge.outbound_min` (1 token in the presets): one base unit less is refused with
+/// 79 and changes nothing but the fee; exactly the minimum passes; a policy without a minimum
+/// takes any positive amount. Records and signatures enter the state root through their own
+/// tree: the harness checks the incremental root against the one computed from scratch after
+/// every transaction, and a signature changes the root.
+#[test]
+fn nm13_outbound_transfers_have_a_minimum() {
+    let mut h = bridge_harness();
+    let min = h.state.policy.bridge.as_ref().unwrap().outbound_min.expect("the preset sets one").0;
+    assert_eq!(min, tokens(1));
+    h.err("alice", TxBody::BridgeOut { amount: min - 1, recipient: evm(7) }, TxError::BelowBridgeMinimum);
+    h.err("alice", TxBody::BridgeOut { amount: 1, recipient: evm(7) }, TxError::BelowBridgeMinimum);
+    assert!(h.state.bridge.outbound.is_empty());
+    h.ok("alice", TxBody::BridgeOut { amount: min, recipient: evm(7) });
+    h.ok("alice", TxBody::BridgeOut { amount: min + 1, recipient: evm(8) });
+    assert_eq!(h.state.bridge.escrow, 2 * min + 1);
+    let before = h.state.state_root();
+    h.ok("c1", TxBody::BridgeSign { record: 1, signature: [5; 65] });
+    assert_ne!(h.state.state_root(), before, "a published signature is part of the state root");
+    // the rest hashed flat at every block does not grow with the bridge's history
+    let rest_len = |h: &Harness| {
+        let mut rest = Vec::new();
+        h.state.encode_rest(&mut rest);
+        rest.len()
+    };
+    let small = rest_len(&h);
+    for i in 0..40 {
+        h.ok("alice", TxBody::BridgeOut { amount: min, recipient: evm(9) });
+        h.ok("c2", TxBody::BridgeSign { record: 2 + i, signature: [6; 65] });
+    }
+    assert_eq!(rest_len(&h), small, "records and signatures are in their own tree");
+
+    let mut policy = Policy::preset("netmind").unwrap();
+    policy.bridge.as_mut().unwrap().outbound_min = None;
+    let mut h = Harness::with_policy(policy, &[("alice", tokens(10))]);
+    h.ok("alice", TxBody::BridgeOut { amount: 1, recipient: evm(7) });
+    assert_eq!(h.state.bridge.escrow, 1);
 }
 
 /// NM13: committee members publish their signatures of an outbound record's mint, one each (a

@@ -803,6 +803,7 @@ async fn bridge(State(shared): State<Arc<Shared>>) -> ApiResult {
             open_attestations: b.attestations.len() as u64,
             committee: policy.committee.iter().map(|a| a.to_hex()).collect(),
             threshold: policy.threshold,
+            outbound_min: policy.outbound_min.map(|min| amount(min.0)),
         })
     });
     ok(view.ok_or_else(|| ApiError::not_found("not_in_policy", "this network has no bridge"))?)

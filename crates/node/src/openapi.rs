@@ -255,6 +255,10 @@ pub struct BridgeView {
     pub committee: Vec<String>,
     /// Matching attestations (or signatures) needed.
     pub threshold: u32,
+    /// The smallest amount one `bridge_out` may move (the policy's `bridge.outbound_min`); null
+    /// when the policy sets none.
+    #[schema(value_type = Option<Amount>)]
+    pub outbound_min: Option<String>,
 }
 
 /// A committee member's published signature of a record's mint.

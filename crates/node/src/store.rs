@@ -107,7 +107,9 @@ const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 /// transaction index keyed by a [`TX_KEY_LEN`]-byte prefix of the id, its entries untagged. v7:
 /// the `decided` table (commit certificates of a replicated node). v8: the `evidence` table.
 /// v9: state snapshots of format 2 (the bridge's inbound queue and published mint signatures).
-pub const FORMAT: &[u8] = b"gridmint-ledger-v9";
+/// v10: state roots commit to the bridge's outbound records through their own tree (a chain
+/// with outbound records replays to other roots) and the bridge's outbound minimum.
+pub const FORMAT: &[u8] = b"gridmint-ledger-v10";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.

@@ -182,7 +182,7 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
         w.u64(*quorum_ppb);
         w.address(treasury);
     });
-    w.option(bridge, |w, BridgeParams { committee, threshold, inbound_cap_ppb }| {
+    w.option(bridge, |w, BridgeParams { committee, threshold, inbound_cap_ppb, outbound_min: _ }| {
         w.list(committee, |w, a| w.address(a));
         w.u32(*threshold);
         w.u64(*inbound_cap_ppb);
@@ -225,6 +225,10 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
     if *equal_voting_power {
         w.str("staking.equal_voting_power");
         w.bool(true);
+    }
+    if let Some(BridgeParams { outbound_min: Some(min), .. }) = bridge {
+        w.str("bridge.outbound_min");
+        w.tokens(min);
     }
     w.0
 }

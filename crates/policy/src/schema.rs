@@ -342,6 +342,13 @@ pub struct BridgeParams {
     pub threshold: u32,
     /// Inbound payouts per epoch, as a share of the escrow at the epoch's start (1%).
     pub inbound_cap_ppb: u64,
+    /// The smallest amount one `bridge_out` may move (the rulebook is silent; the presets say
+    /// 1 token). Each outbound record costs every committee member a `bridge_sign` fee, one mint
+    /// on the other chain and a record kept for ever: a dust transfer must not buy that for one
+    /// fee. Absent = no minimum, and absent from the canonical encoding, so policies without it
+    /// keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound_min: Option<Tokens>,
 }
 
 /// NM14, OT6.
@@ -399,5 +406,5 @@ pub struct DualProofParams {
 
 /// Leaves that `with_override` may add although the serialized tree lacks them (optional values).
 pub(crate) fn is_optional_leaf(path: &[&str]) -> bool {
-    matches!(path, ["staking", "fast_unbonding_epochs" | "equal_voting_power"])
+    matches!(path, ["staking", "fast_unbonding_epochs" | "equal_voting_power"] | ["bridge", "outbound_min"])
 }

@@ -200,6 +200,9 @@ impl Policy {
                 return Err(invalid("bridge.threshold", "must be between 1 and the committee size"));
             }
             ppb_at_most_one("bridge.inbound_cap_ppb", bridge.inbound_cap_ppb)?;
+            if bridge.outbound_min.is_some_and(|min| min.0 == 0) {
+                return Err(invalid("bridge.outbound_min", "must be positive when set (omit it for no minimum)"));
+            }
             // a cap of 0 would leave every confirmed deposit waiting for ever
             if bridge.inbound_cap_ppb == 0 {
                 return Err(invalid("bridge.inbound_cap_ppb", "must be positive (0 would never pay a deposit)"));
