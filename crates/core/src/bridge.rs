@@ -131,9 +131,14 @@ impl State {
                 self.bridge.escrow -= part;
                 self.bridge.inbound_paid_epoch += part;
             }
-            let entry = &mut self.bridge.inbound[self.bridge.inbound_next as usize];
+            let next = self.bridge.inbound_next;
+            let entry = &mut self.bridge.inbound[next as usize];
             entry.paid += part;
-            if entry.paid < entry.amount {
+            let settled = entry.paid == entry.amount;
+            if part > 0 {
+                self.inbound_paid(next);
+            }
+            if !settled {
                 break;
             }
             self.bridge.inbound_next += 1;

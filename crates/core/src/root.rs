@@ -11,10 +11,10 @@
 //! - the **machines tree**: likewise over machine records ([`State::machine_record`]);
 //! - the **rest**: blake3 of everything else ([`State::encode_rest`]: pools, stake, jobs,
 //!   proposals, the bridge, …, which scale with stakers and open jobs, not with the fleet). The
-//!   bridge's outbound records and their published mint signatures, which grow with its
-//!   history, enter the rest as their count and the root of a third cached tree, one leaf per
-//!   record ([`State::outbound_leaf`]; written only when there is a record, so a state without
-//!   one keeps its root).
+//!   bridge's outbound records with their published mint signatures, and its confirmed inbound
+//!   deposits, which grow with its history, enter the rest as their counts and the roots of two
+//!   more cached trees, one leaf per record or deposit ([`State::outbound_leaf`],
+//!   [`State::inbound_leaf`]; written only when there is one, so a state without keeps its root).
 //!
 //! root = blake3("gridmint/state/v2" ‖ accounts_root ‖ account_count ‖ machines_root ‖
 //! machine_count ‖ rest_hash). The trees keep every interior node ([`Commitment`]); the state's
@@ -101,16 +101,18 @@ impl State {
     }
 
     /// The canonical encoding without the account and machine records: what the state root
-    /// hashes flat beside the two trees. The bridge's outbound records and their mint
-    /// signatures stand here as their count and the root of their own tree
-    /// ([`State::outbound_leaf`]), so the rest does not grow with the bridge's history.
+    /// hashes flat beside the two trees. The bridge's outbound records with their mint
+    /// signatures, and its inbound entries, stand here as their counts and the roots of their
+    /// own trees ([`State::outbound_leaf`], [`State::inbound_leaf`]), so the rest does not grow
+    /// with the bridge's history.
     pub fn encode_rest<S: ByteSink>(&self, sink: &mut S) {
-        self.encode_parts(sink, false, Some(self.full_outbound_root()));
+        self.encode_parts(sink, false, Some(self.full_bridge_roots()));
     }
 
-    /// `outbound_root`: `None` writes every outbound record and signature (the canonical bytes),
-    /// `Some` writes the count and this root instead (the rest the state root hashes).
-    fn encode_parts<S: ByteSink>(&self, sink: &mut S, records: bool, outbound_root: Option<[u8; 32]>) {
+    /// `bridge_roots`: `None` writes every outbound record, signature and inbound entry (the
+    /// canonical bytes); `Some((outbound, inbound))` writes their counts and these roots instead
+    /// (the rest the state root hashes).
+    fn encode_parts<S: ByteSink>(&self, sink: &mut S, records: bool, bridge_roots: Option<BridgeRoots>) {
         // every field named: a field added to `State` fails to compile here until it is either
         // encoded or listed as not part of the state's meaning
         let State {
@@ -298,9 +300,9 @@ impl State {
         let b = bridge;
         o.u128(b.escrow);
         o.len(b.outbound.len());
-        match outbound_root {
+        match bridge_roots {
             // an empty bridge writes only its count, as before the tree
-            Some(root) if !b.outbound.is_empty() => o.bytes(&root),
+            Some((root, _)) if !b.outbound.is_empty() => o.bytes(&root),
             Some(_) => {}
             None => {
                 for out in &b.outbound {
@@ -312,8 +314,11 @@ impl State {
             }
         }
         o.len(b.paid_deposits.len());
-        for d in &b.paid_deposits {
-            o.u64(*d);
+        // in the state root, the paid ids are those of the inbound entries (in their tree)
+        if bridge_roots.is_none() {
+            for d in &b.paid_deposits {
+                o.u64(*d);
+            }
         }
         o.len(b.attestations.len());
         for (claim, attesters) in &b.attestations {
@@ -360,20 +365,25 @@ impl State {
         }
         // the inbound queue and the published mint signatures came later: they are written, at
         // the very end, only when there is one, so every state without them keeps its root
-        let signatures_here = outbound_root.is_none() && !b.mint_signatures.is_empty();
+        let signatures_here = bridge_roots.is_none() && !b.mint_signatures.is_empty();
         if !b.inbound.is_empty() || signatures_here {
             o.bytes(b"bridge/v2");
             o.len(b.inbound.len());
-            for i in &b.inbound {
-                o.u64(i.deposit_id);
-                o.addr(&i.recipient);
-                o.u128(i.amount);
-                o.u128(i.paid);
-                o.u64(i.epoch);
+            match bridge_roots {
+                Some((_, root)) => o.bytes(&root),
+                None => {
+                    for i in &b.inbound {
+                        o.u64(i.deposit_id);
+                        o.addr(&i.recipient);
+                        o.u128(i.amount);
+                        o.u128(i.paid);
+                        o.u64(i.epoch);
+                    }
+                }
             }
             o.u64(b.inbound_next);
             // in the state root, the signatures are in the outbound records' leaves
-            if outbound_root.is_none() {
+            if bridge_roots.is_none() {
                 o.len(b.mint_signatures.len());
                 for (record, signatures) in &b.mint_signatures {
                     o.u64(*record);
@@ -411,14 +421,39 @@ impl State {
         bytes
     }
 
-    /// The outbound tree's root computed from the records alone.
-    fn full_outbound_root(&self) -> [u8; 32] {
-        merkle_root(hash_each_index(self.bridge.outbound.len(), |i| blake3_of(&self.outbound_leaf(i))))
+    /// Confirmed inbound deposit `i` (position in `Bridge::inbound`): `"gridmint/inbound" ‖ i u64 ‖
+    /// deposit_id u64 ‖ recipient ‖ amount u128 ‖ paid u128 ‖ epoch u64`, a leaf of the inbound
+    /// tree as [`State::outbound_leaf`] is of the outbound one.
+    pub fn inbound_leaf(&self, i: usize) -> Vec<u8> {
+        let entry = &self.bridge.inbound[i];
+        let mut bytes = Vec::with_capacity(16 + 8 + 8 + 20 + 16 + 16 + 8);
+        let mut o = Out(&mut bytes);
+        o.bytes(b"gridmint/inbound");
+        o.u64(i as u64);
+        o.u64(entry.deposit_id);
+        o.addr(&entry.recipient);
+        o.u128(entry.amount);
+        o.u128(entry.paid);
+        o.u64(entry.epoch);
+        bytes
+    }
+
+    /// The two bridge trees' roots computed from the records alone.
+    fn full_bridge_roots(&self) -> BridgeRoots {
+        (
+            merkle_root(hash_each_index(self.bridge.outbound.len(), |i| blake3_of(&self.outbound_leaf(i)))),
+            merkle_root(hash_each_index(self.bridge.inbound.len(), |i| blake3_of(&self.inbound_leaf(i)))),
+        )
     }
 
     /// Notes that outbound record `id`'s signatures changed (for the cached outbound tree).
     pub(crate) fn outbound_signed(&mut self, id: u64) {
         self.commitment.outbound_signed.push(u32::try_from(id).unwrap_or(u32::MAX));
+    }
+
+    /// Notes that inbound entry `i` was paid (a part of) its amount (for the cached inbound tree).
+    pub(crate) fn inbound_paid(&mut self, i: u64) {
+        self.commitment.inbound_paid.push(u32::try_from(i).unwrap_or(u32::MAX));
     }
 
     /// An account's record: `"gridmint/account" ‖ address ‖ spendable ‖ unclaimed ‖ staked ‖
@@ -468,7 +503,7 @@ impl State {
     /// trees; the rest of the state is hashed flat.
     pub fn state_root(&mut self) -> [u8; 32] {
         self.update_commitment();
-        let rest = self.rest_hash_with(self.commitment.outbound.root());
+        let rest = self.rest_hash_with((self.commitment.outbound.root(), self.commitment.inbound.root()));
         let c = &self.commitment;
         let root =
             combine_root(&c.accounts.root(), self.accounts.len(), &c.machines.root(), self.machines.len(), &rest);
@@ -484,10 +519,10 @@ impl State {
         combine_root(&accounts, self.accounts.len(), &machines, self.machines.len(), &self.rest_hash())
     }
 
-    /// blake3 of the rest with the outbound tree's root given (cached or computed).
-    fn rest_hash_with(&self, outbound_root: [u8; 32]) -> [u8; 32] {
+    /// blake3 of the rest with the bridge trees' roots given (cached or computed).
+    fn rest_hash_with(&self, bridge_roots: BridgeRoots) -> [u8; 32] {
         let mut sink = BufferedHasher { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(1 << 16) };
-        self.encode_parts(&mut sink, false, Some(outbound_root));
+        self.encode_parts(&mut sink, false, Some(bridge_roots));
         sink.hasher.update(&sink.buffer);
         *sink.hasher.finalize().as_bytes()
     }
@@ -505,7 +540,9 @@ impl State {
             || self.machine_claimed.is_changed()
             || self.reward_index.is_changed()
             || !self.commitment.outbound_signed.is_empty()
-            || self.commitment.outbound.leaf_count() != self.bridge.outbound.len())
+            || self.commitment.outbound.leaf_count() != self.bridge.outbound.len()
+            || !self.commitment.inbound_paid.is_empty()
+            || self.commitment.inbound.leaf_count() != self.bridge.inbound.len())
     }
 
     /// Folds every record written since the last call into the cached trees.
@@ -531,16 +568,14 @@ impl State {
         let mut commitment = std::mem::take(&mut self.commitment);
         commitment.accounts.update(self.accounts.len(), accounts, |i| self.account_record(i));
         commitment.machines.update(self.machines.len(), machines, |i| self.machine_record(i));
-        // the outbound tree: records are only appended, and a record's leaf changes when a
-        // member publishes its signature (noted by `outbound_signed`)
-        let (have, now) = (commitment.outbound.leaf_count(), self.bridge.outbound.len());
+        // the bridge trees: records and entries are only appended; an outbound record's leaf
+        // changes when a member publishes its signature, an inbound entry's when it is paid
         let signed = std::mem::take(&mut commitment.outbound_signed);
-        let outbound = if have > now {
-            Changed::All
-        } else {
-            Changed::Some(signed.into_iter().filter(|&i| (i as usize) < now).chain(have as u32..now as u32).collect())
-        };
-        commitment.outbound.update(now, outbound, |i| self.outbound_leaf(i));
+        let outbound = appended_or(commitment.outbound.leaf_count(), self.bridge.outbound.len(), signed);
+        commitment.outbound.update(self.bridge.outbound.len(), outbound, |i| self.outbound_leaf(i));
+        let paid = std::mem::take(&mut commitment.inbound_paid);
+        let inbound = appended_or(commitment.inbound.leaf_count(), self.bridge.inbound.len(), paid);
+        commitment.inbound.update(self.bridge.inbound.len(), inbound, |i| self.inbound_leaf(i));
         self.commitment = commitment;
     }
 
@@ -913,6 +948,18 @@ fn merkle_root(leaves: Vec<[u8; 32]>) -> [u8; 32] {
     state_levels(leaves).last().and_then(|top| top.first()).copied().unwrap_or([0; 32])
 }
 
+/// The roots of the bridge's outbound and inbound trees.
+type BridgeRoots = ([u8; 32], [u8; 32]);
+
+/// What changed in an append-only list of `now` items whose tree holds `have` leaves: the items
+/// `touched` since, and every one appended (everything, if the list is shorter than the tree).
+fn appended_or(have: usize, now: usize, touched: Vec<u32>) -> Changed {
+    if have > now {
+        return Changed::All;
+    }
+    Changed::Some(touched.into_iter().filter(|&i| (i as usize) < now).chain(have as u32..now as u32).collect())
+}
+
 /// The union of what changed in vectors indexed alike.
 fn merge_changed<const N: usize>(parts: [Changed; N], _stride: usize) -> Changed {
     let mut out = Vec::new();
@@ -950,6 +997,10 @@ pub struct Commitment {
     outbound: MerkleCache,
     /// Outbound records whose signatures changed since the tree was last updated.
     outbound_signed: Vec<u32>,
+    /// The bridge's confirmed inbound deposits ([`State::inbound_leaf`]).
+    inbound: MerkleCache,
+    /// Inbound entries paid (in part) since the tree was last updated.
+    inbound_paid: Vec<u32>,
     /// The last root computed and the rest hash it used.
     last: Option<([u8; 32], [u8; 32])>,
 }

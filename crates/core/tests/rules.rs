@@ -549,9 +549,10 @@ fn nm13_bridge_attestations_and_cap() {
 /// `bridge_sign` fee and one mint on the other chain, so one `bridge_out` must move at least the
 /// policy's `bridge.outbound_min` (1 token in the presets): one base unit less is refused with
 /// 79 and changes nothing but the fee; exactly the minimum passes; a policy without a minimum
-/// takes any positive amount. Records and signatures enter the state root through their own
-/// tree: the harness checks the incremental root against the one computed from scratch after
-/// every transaction, and a signature changes the root.
+/// takes any positive amount. Records with their signatures, and confirmed deposits, enter the
+/// state root through their own trees: the harness checks the incremental root against the one
+/// computed from scratch after every transaction, a signature changes the root, and the rest
+/// hashed flat stays the same length however many there are.
 #[test]
 fn nm13_outbound_transfers_have_a_minimum() {
     let mut h = bridge_harness();
@@ -572,12 +573,18 @@ fn nm13_outbound_transfers_have_a_minimum() {
         h.state.encode_rest(&mut rest);
         rest.len()
     };
+    let deposit = |id, amount| TxBody::BridgeAttest { deposit_id: id, recipient: addr("bob"), amount };
+    h.ok("c1", deposit(0, 1));
+    h.ok("c2", deposit(0, 1));
     let small = rest_len(&h);
     for i in 0..40 {
         h.ok("alice", TxBody::BridgeOut { amount: min, recipient: evm(9) });
         h.ok("c2", TxBody::BridgeSign { record: 2 + i, signature: [6; 65] });
+        h.ok("c1", deposit(1 + i, 1));
+        h.ok("c3", deposit(1 + i, 1));
     }
-    assert_eq!(rest_len(&h), small, "records and signatures are in their own tree");
+    assert_eq!(h.state.bridge.inbound.len(), 41);
+    assert_eq!(rest_len(&h), small, "records, signatures and deposits are in their own trees");
 
     let mut policy = Policy::preset("netmind").unwrap();
     policy.bridge.as_mut().unwrap().outbound_min = None;
