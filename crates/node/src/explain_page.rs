@@ -386,6 +386,93 @@ mod tests {
         assert!(asset_url("verify", "css").ends_with(".css"));
     }
 
+    /// A page as a node renders it: an owner with a qualified and an unqualified machine, and a
+    /// proof of two leaves.
+    fn sample() -> Response {
+        use gridmint_core::connection_reward::MachineView;
+        use gridmint_core::{Address, RewardProof};
+        let owner = Address([7; 32]);
+        let machine = |n: u8, slots: u16, qualified: bool, earned: u128| crate::ledger::ExplainMachine {
+            view: MachineView {
+                machine: Address([n; 32]),
+                owner,
+                gpu_class: 1,
+                bandwidth_mbps: 1000,
+                online_slots: slots,
+                forfeited: false,
+                weight: 1_000_000_000,
+                rewards_total: 0,
+            },
+            qualified,
+            earned,
+        };
+        let program = serde_json::json!({"program": "connection_reward", "budget": "3000", "paid": "2999",
+            "dust": "1", "recipients": 3});
+        let explain = crate::openapi::ExplainView {
+            epoch: 4,
+            account: owner.to_hex(),
+            account_bech32m: owner.to_bech32m(),
+            rewards_total_before: "10".into(),
+            rewards_total_after: "1009".into(),
+            earned: "999".into(),
+            earned_by_machines: "999".into(),
+            earned_otherwise: "0".into(),
+            connection_reward: crate::openapi::ConnectionRewardExplain {
+                rule: "floor(budget x weight / qualifying_weight)",
+                min_online_slots: 13,
+                qualifying_weight: "3000000000".into(),
+                program: program.clone(),
+            },
+            machines: vec![machine(1, 20, true, 999), machine(2, 12, false, 0)],
+            programs: serde_json::json!([program]),
+        };
+        let proof = crate::openapi::ProofView {
+            epoch: 4,
+            rewards_root: serde_json::json!("ab".repeat(32)),
+            proof: RewardProof {
+                address: owner,
+                rewards_total: 1009,
+                index: 0,
+                leaf_count: 2,
+                siblings: vec![[9; 32]],
+            },
+        };
+        render(&explain, Ok(proof), 6)
+    }
+
+    async fn body_of(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_page_explains_in_words_and_carries_the_proof_as_data() {
+        let response = sample();
+        assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], CSP);
+        assert!(!CSP.contains("unsafe") && CSP.contains("script-src 'self'") && CSP.contains("default-src 'none'"));
+        let body = body_of(response).await;
+        // scripts only from this origin, at their hashed names; no inline script or style
+        assert_eq!(body.matches("<script").count(), 2);
+        assert_eq!(body.matches("<script src=\"/assets/verify/").count(), 2);
+        assert!(body.contains(&asset_url("blake3", "js")) && body.contains(&asset_url("verify", "js")));
+        for inline in ["style=\"", "onclick=", "onload=", "onerror="] {
+            assert!(!body.contains(inline), "no inline style or handler: {inline}");
+        }
+        // the weight behind the share, in words, with the exact share of the budget
+        assert!(body.contains("its share is 1000000000 / 3000000000 = 33.3333% of the budget"), "{body}");
+        assert!(body.contains("floor(<span class=\"amount\" data-value=\"3000\""), "{body}");
+        assert!(body.contains("data-value=\"1000\" title=\"1000 base units\""), "floor(3000 × 1e9 / 3e9) = 1000");
+        assert!(body.contains("data-value=\"999\" title=\"999 base units\""), "what the close credited");
+        assert!(body.contains("fewer than the 13 needed (NM6): no share"), "{body}");
+        assert!(body.contains("<span class=\"refused\">no: 12 of 13 slots</span>"), "{body}");
+        // the proof as escaped JSON in the text area, the root in the field and its data attribute
+        assert!(body.contains("&quot;rewards_total&quot;: &quot;1009&quot;"), "{body}");
+        assert!(body.contains(&format!("value=\"{0}\" data-node-root=\"{0}\"", "ab".repeat(32))));
+        assert!(body.contains("id=\"verify\" type=\"button\" disabled"), "enabled by the script only");
+        // previous and next epochs (the next is closed: the open epoch is 6)
+        assert!(body.contains("epochs/3\">← epoch 3") && body.contains("epochs/5\">epoch 5 →"));
+    }
+
     #[test]
     fn the_scripts_use_no_eval_and_write_only_text() {
         for js in [BLAKE3_JS, VERIFY_JS] {
