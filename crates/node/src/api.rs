@@ -106,6 +106,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let document: Arc<str> = serde_json::to_string_pretty(&document).unwrap_or_default().into();
     router
         .merge(crate::explorer::routes())
+        .merge(crate::explain_page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::Extension(OpenApiJson(document)))
@@ -137,6 +138,14 @@ impl ApiError {
     }
     fn internal(message: impl ToString) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+    }
+    /// The HTTP status this error answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The error's message, for people.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
     fn body(&self) -> Value {
         json!({"error": {"code": self.code, "message": self.message}})
@@ -640,13 +649,19 @@ async fn epoch(State(shared): State<Arc<Shared>>, Params(epoch): Params<String>)
         (status = 410, description = "pruned: the epoch (or, for explain, the one before it) closed before the snapshot this node started from", body = ErrorBody),
     ))]
 async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
-    let (epoch, summary) = closed_epoch(&shared, &epoch)?;
-    let address = parse_address(&address)?;
+    ok(proof_view(&shared, &epoch, &address)?)
+}
+
+/// What `GET /v1/epochs/{epoch}/proof/{address}` answers (the explorer's explain page shows the
+/// same value).
+pub(crate) fn proof_view(shared: &Shared, epoch: &str, address: &str) -> Result<ProofView, ApiError> {
+    let (epoch, summary) = closed_epoch(shared, epoch)?;
+    let address = parse_address(address)?;
     // the directory and one chunk of leaves: a proof costs the same at any number of accounts
     let proof = shared.store.leaf_proof(epoch, &address).map_err(ApiError::internal)?.ok_or_else(|| {
         ApiError::not_found("no_rewards", format!("{address} had earned no rewards by the close of epoch {epoch}"))
     })?;
-    ok(ProofView { epoch, rewards_root: summary["rewards_root"].clone(), proof })
+    Ok(ProofView { epoch, rewards_root: summary["rewards_root"].clone(), proof })
 }
 
 /// Why the account earned what it earned in the epoch (X3): its machines' uptime, qualification,
@@ -660,8 +675,14 @@ async fn proof(State(shared): State<Arc<Shared>>, Params((epoch, address)): Para
         (status = 410, description = "pruned: the epoch (or, for explain, the one before it) closed before the snapshot this node started from", body = ErrorBody),
     ))]
 async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Params<(String, String)>) -> ApiResult {
-    let (epoch, summary) = closed_epoch(&shared, &epoch)?;
-    let address = parse_address(&address)?;
+    ok(explain_view(&shared, &epoch, &address)?)
+}
+
+/// What `GET /v1/epochs/{epoch}/explain/{address}` answers (the explorer's explain page shows
+/// the same value).
+pub(crate) fn explain_view(shared: &Shared, epoch: &str, address: &str) -> Result<ExplainView, ApiError> {
+    let (epoch, summary) = closed_epoch(shared, epoch)?;
+    let address = parse_address(address)?;
     let header = shared
         .store
         .epoch_explain(epoch)
@@ -671,7 +692,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
         crate::block::decode_explain_header(&header).map_err(ApiError::internal)?;
     // only this owner's machines are read, and only this account's leaves are looked up
     let machines = match shared.store.owner_explain(epoch, &address).map_err(ApiError::internal)? {
-        Some(bytes) => read_state(&shared, |l| {
+        Some(bytes) => read_state(shared, |l| {
             crate::block::decode_owner_explain(address, &bytes, |id| l.state.machine_address(id))
         })
         .map_err(ApiError::internal)?,
@@ -686,7 +707,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
     let leaf = total_at(epoch)?;
     let known = leaf.is_some()
         || !machines.is_empty()
-        || read_state(&shared, |l| l.state.account_id(&address).is_some() || l.state.machine_id(&address).is_some());
+        || read_state(shared, |l| l.state.account_id(&address).is_some() || l.state.machine_id(&address).is_some());
     if !known {
         return Err(ApiError::not_found(
             "unknown_account",
@@ -705,7 +726,7 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
         .and_then(|p| p.iter().find(|p| p["program"] == "connection_reward"))
         .cloned()
         .unwrap_or(Value::Null);
-    ok(ExplainView {
+    Ok(ExplainView {
         epoch,
         account: address.to_hex(),
         account_bech32m: address.to_bech32m(),

@@ -85,7 +85,7 @@ fn short(hex: &str) -> String {
     if hex.len() > 16 { format!("{}…{}", &hex[..8], &hex[hex.len() - 6..]) } else { hex.to_string() }
 }
 
-fn html(status: StatusCode, title: &str, body: &str) -> Response {
+pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -106,13 +106,13 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn secure(headers: &mut axum::http::HeaderMap) {
+pub(crate) fn secure(headers: &mut axum::http::HeaderMap) {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     html(
         status,
         status.canonical_reason().unwrap_or("error"),

@@ -21,6 +21,7 @@ pub mod block;
 pub mod blocklog;
 pub mod client;
 pub mod evidence;
+pub mod explain_page;
 pub mod explorer;
 pub mod ledger;
 pub mod mempool;
