@@ -32,6 +32,7 @@ contract GridmintBridge {
     error NotPaused();
     /// An amount of 0.
     error ZeroAmount();
+    error BelowMinimumDeposit(uint256 amount, uint256 minimum);
     /// `amount` is above `max` (2^128 - 1: gridmint's amounts are u128).
     error AmountTooLarge(uint256 amount, uint256 max);
     /// The outbound record `outboundId` was already minted.
@@ -68,6 +69,10 @@ contract GridmintBridge {
     event Unpaused(uint64 indexed nonce);
 
     uint256 public constant MAX_AMOUNT = type(uint128).max;
+    /// The smallest `bridgeOut`: each deposit costs every committee member an attestation on
+    /// gridmint, so a dust deposit must not buy that for the gas of one call (gridmint's
+    /// `bridge.outbound_min` is the same bound the other way).
+    uint256 public immutable minDeposit;
     uint256 public constant MAX_MEMBERS = 64;
     /// secp256k1's group order divided by 2: a valid s is at most this (EIP-2).
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
@@ -105,9 +110,11 @@ contract GridmintBridge {
         address[] memory members_,
         uint32 threshold_,
         string memory tokenName,
-        string memory tokenSymbol
+        string memory tokenSymbol,
+        uint256 minDeposit_
     ) {
         gridmintChain = gridmintChain_;
+        minDeposit = minDeposit_;
         cachedChainId = block.chainid;
         cachedDomainSeparator = _buildDomainSeparator();
         token = new GridToken(tokenName, tokenSymbol);
@@ -137,6 +144,7 @@ contract GridmintBridge {
     function bridgeOut(bytes32 gridmintRecipient, uint256 amount) external returns (uint64 depositId) {
         if (paused) revert Paused();
         _checkAmount(amount);
+        if (amount < minDeposit) revert BelowMinimumDeposit(amount, minDeposit);
         if (_isWeakKey(gridmintRecipient)) revert InvalidGridmintRecipient(gridmintRecipient);
         depositId = nextDepositId++;
         token.burn(msg.sender, amount);

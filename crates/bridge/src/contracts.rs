@@ -77,6 +77,7 @@ sol! {
         error Paused();
         error NotPaused();
         error ZeroAmount();
+        error BelowMinimumDeposit(uint256 amount, uint256 minimum);
         error AmountTooLarge(uint256 amount, uint256 max);
         error AlreadyMinted(uint64 outboundId);
         error RecipientNotEvmAddress(bytes32 recipient);
@@ -99,6 +100,7 @@ sol! {
         event Unpaused(uint64 indexed nonce);
 
         function MAX_AMOUNT() external view returns (uint256);
+        function minDeposit() external view returns (uint256);
         function MAX_MEMBERS() external view returns (uint256);
         function MINT_TYPEHASH() external view returns (bytes32);
         function COMMITTEE_UPDATE_TYPEHASH() external view returns (bytes32);
@@ -165,7 +167,7 @@ pub fn bridge_bytecode() -> Result<Vec<u8>, DeployError> {
 
 /// Deploys `GridmintBridge` (and so its token) from the provider's wallet: for the gridmint chain
 /// `gridmint_chain` ([`crate::gridmint_chain_tag`]), with committee `members` (strictly
-/// ascending) and `threshold`.
+/// ascending) and `threshold`; `min_deposit` is the smallest `bridgeOut` it takes (base units).
 pub async fn deploy<P: Provider>(
     provider: &P,
     gridmint_chain: B256,
@@ -173,9 +175,17 @@ pub async fn deploy<P: Provider>(
     threshold: u32,
     token_name: &str,
     token_symbol: &str,
+    min_deposit: u128,
 ) -> Result<Deployed, DeployError> {
     let mut code = bridge_bytecode()?;
-    let arguments = (gridmint_chain, members.to_vec(), threshold, token_name.to_string(), token_symbol.to_string());
+    let arguments = (
+        gridmint_chain,
+        members.to_vec(),
+        threshold,
+        token_name.to_string(),
+        token_symbol.to_string(),
+        alloy::primitives::U256::from(min_deposit),
+    );
     code.extend_from_slice(&arguments.abi_encode_params());
     let request = TransactionRequest::default().with_deploy_code(Bytes::from(code));
     let pending = provider.send_transaction(request).await.map_err(|e| DeployError::Rpc(e.to_string()))?;

@@ -51,6 +51,12 @@ pub fn create_members(dir: &Path, evm_keys: &[String]) -> Result<Vec<Member>, St
     Ok(members)
 }
 
+/// The smallest deposit the bridge contract should take for `policy`: its `bridge.outbound_min`
+/// (the same bound both ways), or 1 base unit when it sets none.
+pub fn min_deposit_of(policy: &Policy) -> u128 {
+    policy.bridge.as_ref().and_then(|b| b.outbound_min).map_or(1, |min| min.0)
+}
+
 /// `policy` with its bridge committee replaced by `members` and `threshold`.
 pub fn with_committee(mut policy: Policy, members: &[Member], threshold: u32) -> Result<Policy, String> {
     let bridge = policy.bridge.as_mut().ok_or_else(|| format!("policy `{}` has no bridge", policy.name))?;
@@ -60,20 +66,22 @@ pub fn with_committee(mut policy: Policy, members: &[Member], threshold: u32) ->
 }
 
 /// Deploys the bridge for gridmint chain `chain_id` from `deployer` (hex key) on the EVM node at
-/// `rpc`, with the members' EVM addresses (sorted, as the contract wants) and `threshold`.
+/// `rpc`, with the members' EVM addresses (sorted, as the contract wants), `threshold`, and
+/// `min_deposit` (base units; the policy's `bridge.outbound_min`, the same bound both ways).
 pub async fn deploy_for(
     rpc: &str,
     deployer: &str,
     chain_id: &str,
     members: &[Member],
     threshold: u32,
+    min_deposit: u128,
 ) -> Result<Deployed, String> {
     let signer: PrivateKeySigner =
         deployer.trim().trim_start_matches("0x").parse().map_err(|e| format!("deployer key: {e}"))?;
     let provider = connect(rpc, signer).map_err(|e| e.to_string())?;
     let mut evm_members: Vec<EvmAddress> = members.iter().map(|m| m.evm_address).collect();
     evm_members.sort();
-    deploy(&provider, gridmint_chain_tag(chain_id), &evm_members, threshold, "NetMind Token", "NMT")
+    deploy(&provider, gridmint_chain_tag(chain_id), &evm_members, threshold, "NetMind Token", "NMT", min_deposit)
         .await
         .map_err(|e| e.to_string())
 }

@@ -59,16 +59,22 @@ async fn provider_for(anvil: &Anvil, key: PrivateKeySigner) -> DynProvider {
     connect(anvil.url(), key).expect("anvil's url")
 }
 
-/// Starts anvil and deploys a `threshold`-of-`size` bridge.
+/// Starts anvil and deploys a `threshold`-of-`size` bridge that takes deposits of 1 base unit.
 async fn start(size: usize, threshold: u32) -> Bridge {
+    start_with_minimum(size, threshold, 1).await
+}
+
+/// As [`start`], with the smallest deposit `min_deposit`.
+async fn start_with_minimum(size: usize, threshold: u32, min_deposit: u128) -> Bridge {
     let anvil = Anvil::spawn(EVM_CHAIN_ID).unwrap_or_else(|e| panic!("{e}"));
     let user_key: PrivateKeySigner = anvil.private_keys()[0].parse().expect("anvil's key");
     let user = user_key.address();
     let provider = provider_for(&anvil, user_key).await;
     let members = committee("genesis", size);
     let chain = gridmint_chain_tag("netmind-test");
-    let deployed =
-        deploy(&provider, chain, &addresses(&members), threshold, "Gridmint NMT", "NMT").await.expect("deploy");
+    let deployed = deploy(&provider, chain, &addresses(&members), threshold, "Gridmint NMT", "NMT", min_deposit)
+        .await
+        .expect("deploy");
     let bridge = IGridmintBridge::new(deployed.bridge, provider.clone());
     let token = IGridToken::new(deployed.token, provider.clone());
     Bridge { anvil, provider, deployed, members, threshold, chain, bridge, token, user }
@@ -285,7 +291,7 @@ async fn signatures_for_another_domain_or_record_are_refused() {
     let other_chain = domain(EVM_CHAIN_ID + 1, b.deployed.bridge);
     expect_foreign_signer(b.mint(&message, sign_under(&other_chain, &message)).await);
     // another contract: a second bridge with the same committee on the same chain
-    let second = deploy(&b.provider, b.chain, &addresses(&b.members), 2, "Gridmint NMT", "NMT").await.unwrap();
+    let second = deploy(&b.provider, b.chain, &addresses(&b.members), 2, "Gridmint NMT", "NMT", 1).await.unwrap();
     assert_ne!(second.bridge, b.deployed.bridge);
     expect_foreign_signer(b.mint(&message, sign_under(&domain(EVM_CHAIN_ID, second.bridge), &message)).await);
     // another gridmint chain
@@ -451,6 +457,30 @@ async fn amounts_at_the_edges() {
         b.mint(&bad, b.quorum(&bad)).await,
         Err(BridgeError::RecipientNotEvmAddress(IGridmintBridge::RecipientNotEvmAddress { recipient: padded }))
     );
+}
+
+#[tokio::test]
+async fn a_deposit_below_the_minimum_is_refused() {
+    // goal: a dust deposit (it would cost every member an attestation on gridmint) is refused,
+    // one unit less than the minimum too, and exactly the minimum passes; method: deploy with a
+    // minimum of 1,000 base units, mint the user 5,000, deposit at the edges
+    let b = start_with_minimum(3, 2, 1_000).await;
+    assert_eq!(b.bridge.minDeposit().call().await.unwrap(), U256::from(1_000));
+    let funds = b.mint_message(0, b.user, U256::from(5_000));
+    b.mint(&funds, b.quorum(&funds)).await.expect("mint");
+    for dust in [1u64, 999] {
+        assert_eq!(
+            b.bridge_out(gridmint_address(7), U256::from(dust)).await,
+            Err(BridgeError::BelowMinimumDeposit(IGridmintBridge::BelowMinimumDeposit {
+                amount: U256::from(dust),
+                minimum: U256::from(1_000)
+            }))
+        );
+    }
+    assert_eq!(b.balance(b.user).await, U256::from(5_000), "a refused deposit burns nothing");
+    assert_eq!(b.bridge.bridgeOut(gridmint_address(7), U256::from(1_000)).call().await.unwrap(), 1, "deposit id 1");
+    b.bridge_out(gridmint_address(7), U256::from(1_000)).await.expect("exactly the minimum");
+    assert_eq!(b.supply().await, U256::from(4_000));
 }
 
 #[tokio::test]

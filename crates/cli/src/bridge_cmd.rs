@@ -321,7 +321,8 @@ fn devnet(args: DevnetArgs) -> Result<(), String> {
     if funded.body["committed"].as_u64() != Some(members.len() as u64) {
         return Err(format!("funding the committee failed: {}", funded.body));
     }
-    let deployed = runtime()?.block_on(deploy_for(anvil.url(), &keys[0], &chain_id, &members, 2))?;
+    let min_deposit = gridmint_bridge::devnet::min_deposit_of(&policy);
+    let deployed = runtime()?.block_on(deploy_for(anvil.url(), &keys[0], &chain_id, &members, 2, min_deposit))?;
     write_relayer_configs(
         &members,
         &RelayerSettings {

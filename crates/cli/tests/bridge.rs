@@ -66,7 +66,10 @@ impl Bridge {
         let member_keys: Vec<_> =
             members.iter().map(|m| gridmint_node::signing::load_key(&m.key_file).unwrap()).collect();
         node.fund(&member_keys, 1_000 * TOKEN);
-        let deployed = runtime.block_on(deploy_for(anvil.url(), &keys[0], &node.chain_id, &members, 2)).unwrap();
+        let min_deposit = gridmint_bridge::devnet::min_deposit_of(&policy);
+        assert_eq!(min_deposit, TOKEN, "the preset's outbound minimum bounds deposits too");
+        let deployed =
+            runtime.block_on(deploy_for(anvil.url(), &keys[0], &node.chain_id, &members, 2, min_deposit)).unwrap();
         write_relayer_configs(
             &members,
             &RelayerSettings {
@@ -300,7 +303,7 @@ fn tokens_go_out_and_back_exactly_once_through_relayer_crashes_and_replays() {
     // 100 each way, with crashes
     // each at least the policy's outbound minimum (1 token)
     let outs: Vec<u128> = (1..=100).map(|i| TOKEN + i * TOKEN / 10).collect();
-    let ins: Vec<u128> = (1..=100).map(|i| i * TOKEN / 100).collect();
+    let ins: Vec<u128> = (1..=100).map(|i| TOKEN + i * TOKEN / 100).collect();
     let before = b.evm_balance();
     let mut kills = 0;
     let mut deposits = Vec::new();
@@ -455,7 +458,7 @@ fn bench_bridged_transfers_per_minute() {
     // back: each deposit is one EVM transaction; attested once 2 blocks deep
     let start = Instant::now();
     for _ in 0..n {
-        b.deposit(dev, TOKEN / 2);
+        b.deposit(dev, TOKEN);
     }
     let deposited = start.elapsed();
     b.wait_until("all paid", Duration::from_secs(1_800), |b| {

@@ -79,9 +79,10 @@ struct World {
 
 /// A dev node with 4-second epochs: transfers, two machines (two owners, so the rewards tree has
 /// two leaves and the proof a sibling) sending heartbeats through a closed epoch, a claim and a
-/// proposal.
+/// proposal. An archive node: with 4-second epochs a pruned node would drop the early blocks
+/// while the browser is still reading them (on a slow machine), and the test would depend on time.
 fn world(data: &std::path::Path) -> World {
-    let node = start(data, &["--quiet", "--block-ms", "50", "--epoch-seconds", "4", "--rate-limit", "0"]);
+    let node = start(data, &["--quiet", "--archive", "--block-ms", "50", "--epoch-seconds", "4", "--rate-limit", "0"]);
     let owner = key_from_label("browser-owner");
     let other = key_from_label("browser-other-owner");
     let bystander = key_from_label("browser-bystander");
