@@ -444,6 +444,45 @@ pub fn decode_owner_explain(
     Ok(out)
 }
 
+/// One machine's entry in an epoch's explain record ([`find_machine_explain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineEpoch {
+    /// Slots marked online in the epoch.
+    pub online_slots: u16,
+    /// Forfeited the epoch's reward (NM9).
+    pub forfeited: bool,
+    /// Qualified for the connection reward at the close.
+    pub qualified: bool,
+    /// Its connection weight.
+    pub weight: u64,
+    /// Its cumulative rewards after the close.
+    pub rewards_total: u128,
+    /// What the close paid it.
+    pub earned: u128,
+}
+
+/// Machine `id`'s entry in an owner's explain record ([`encode_owner_explain`]), reading the
+/// entries before it only (the explorer's heat strip of one machine).
+pub fn find_machine_explain(bytes: &[u8], id: u32) -> Result<Option<MachineEpoch>, String> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (entry, tail): (ExplainEntry, &[u8]) =
+            postcard::take_from_bytes(rest).map_err(|e| format!("explain record: {e}"))?;
+        rest = tail;
+        if entry.machine == id {
+            return Ok(Some(MachineEpoch {
+                online_slots: entry.online_slots,
+                forfeited: entry.flags & 1 != 0,
+                qualified: entry.flags & 2 != 0,
+                weight: entry.weight,
+                rewards_total: entry.rewards_total,
+                earned: entry.earned,
+            }));
+        }
+    }
+    Ok(None)
+}
+
 /// The total of `address` among encoded leaves ([`encode_leaves`], in address order), found by
 /// binary search without decoding the others.
 pub fn leaf_total(bytes: &[u8], address: &Address) -> Option<u128> {
