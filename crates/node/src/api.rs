@@ -568,8 +568,8 @@ async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
 pub(crate) fn machine_response(l: &crate::ledger::Ledger, address: &Address) -> Result<MachineResponse, ApiError> {
     let s = &l.state;
     let id = s.machine_id(address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
-    let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
-    let view = view.into_iter().find(|v| v.machine == *address).ok_or_else(|| ApiError::internal("machine view"))?;
+    // this machine's view only (not its owner's whole fleet)
+    let view = s.machine_view(id);
     Ok(MachineResponse {
         height: s.height,
         epoch: s.epoch,
