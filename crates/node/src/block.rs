@@ -455,7 +455,7 @@ pub struct MachineEpoch {
     pub qualified: bool,
     /// Its connection weight.
     pub weight: u64,
-    /// Its cumulative rewards after the close.
+    /// Its cumulative rewards as the close found them (before what it paid).
     pub rewards_total: u128,
     /// What the close paid it.
     pub earned: u128,

@@ -214,10 +214,9 @@ const CHART_W: f64 = 640.0;
 const CHART_H: f64 = 200.0;
 const CHART_PAD: f64 = 8.0;
 
-/// An SVG bar chart (one bar a label, stacked by series), each bar part with a `<title>` giving
-/// its exact value in tokens and base units; `series` names the stacked parts (classes `s0…`).
-fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> String {
-    let max = bars.iter().map(|(_, v)| v.iter().sum::<u128>()).max().unwrap_or(0);
+/// An SVG chart's opening: its frame, the zero line, and the top of its scale labelled in
+/// tokens (every chart is scaled from zero to its own maximum).
+fn chart_frame(label: &str, max: u128) -> String {
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         CHART_H + 2.0 * CHART_PAD,
@@ -225,9 +224,21 @@ fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> St
     );
     let _ = write!(
         svg,
-        "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{CHART_W}\" y2=\"{0}\" stroke-width=\"1\"/>",
-        CHART_H + CHART_PAD
+        "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{CHART_W}\" y2=\"{0}\" stroke-width=\"1\"/>\
+         <line class=\"axis\" x1=\"0\" y1=\"{CHART_PAD}\" x2=\"{CHART_W}\" y2=\"{CHART_PAD}\" stroke-width=\"0.5\" stroke-dasharray=\"4 4\"/>\
+         <text class=\"scale\" x=\"2\" y=\"{1}\" font-size=\"11\">{2} tokens</text>",
+        CHART_H + CHART_PAD,
+        CHART_PAD + 12.0,
+        tokens(&max.to_string())
     );
+    svg
+}
+
+/// An SVG bar chart (one bar a label, stacked by series), each bar part with a `<title>` giving
+/// its exact value in tokens and base units; `series` names the stacked parts (classes `s0…`).
+fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> String {
+    let max = bars.iter().map(|(_, v)| v.iter().sum::<u128>()).max().unwrap_or(0);
+    let mut svg = chart_frame(label, max);
     let n = bars.len().max(1) as f64;
     let width = CHART_W / n;
     for (i, (name, values)) in bars.iter().enumerate() {
@@ -255,7 +266,7 @@ fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> St
         }
     }
     svg.push_str("</svg>");
-    if series.len() > 1 {
+    if !series.is_empty() {
         svg.push_str("<ul class=\"legend\">");
         for (k, name) in series.iter().enumerate() {
             let _ = write!(svg, "<li><span class=\"swatch s{}\"></span>{}</li>", k % 8, escape(name));
@@ -273,16 +284,7 @@ fn line_chart(label: &str, lines: &[(String, Vec<(String, u128)>)]) -> String {
     let x = |i: usize| {
         if n <= 1 { CHART_W / 2.0 } else { CHART_PAD + i as f64 * (CHART_W - 2.0 * CHART_PAD) / (n - 1) as f64 }
     };
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        CHART_H + 2.0 * CHART_PAD,
-        escape(label)
-    );
-    let _ = write!(
-        svg,
-        "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{CHART_W}\" y2=\"{0}\" stroke-width=\"1\"/>",
-        CHART_H + CHART_PAD
-    );
+    let mut svg = chart_frame(label, max);
     for (k, (name, points)) in lines.iter().enumerate() {
         let path: Vec<String> = points
             .iter()
@@ -309,11 +311,14 @@ fn line_chart(label: &str, lines: &[(String, Vec<(String, u128)>)]) -> String {
             );
         }
     }
-    svg.push_str("</svg><ul class=\"legend\">");
-    for (k, (name, _)) in lines.iter().enumerate() {
-        let _ = write!(svg, "<li><span class=\"swatch s{}\"></span>{}</li>", k % 8, escape(name));
+    svg.push_str("</svg>");
+    if lines.len() > 1 {
+        svg.push_str("<ul class=\"legend\">");
+        for (k, (name, _)) in lines.iter().enumerate() {
+            let _ = write!(svg, "<li><span class=\"swatch s{}\"></span>{}</li>", k % 8, escape(name));
+        }
+        svg.push_str("</ul>");
     }
-    svg.push_str("</ul>");
     svg
 }
 
@@ -459,14 +464,14 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
         let series = |key: &str| -> Vec<(String, u128)> {
             summaries.iter().map(|(e, v)| (format!("epoch {e}"), amount_of(&v[key]))).collect()
         };
-        body.push_str(&line_chart(
-            "supply after each close",
-            &[
-                ("total supply".to_string(), series("total_supply")),
-                ("circulating".to_string(), series("circulating")),
-                ("burned (cumulative)".to_string(), series("burned_total")),
-            ],
-        ));
+        // one chart per quantity, each on its own scale from zero: on one scale the cap-sized
+        // total would flatten the circulating supply and the burns into the axis
+        for (title, key) in
+            [("Total supply", "total_supply"), ("Circulating", "circulating"), ("Burned in all", "burned_total")]
+        {
+            let _ = write!(body, "<h3>{title}</h3>");
+            body.push_str(&line_chart(&format!("{title} after each close"), &[(title.to_lowercase(), series(key))]));
+        }
         // the distribution by program: every program that paid in the sampled epochs
         let mut programs: Vec<String> = Vec::new();
         for (_, v) in &summaries {
@@ -477,6 +482,16 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
                 }
             }
         }
+        // a program that paid nothing in these epochs has no colour to explain
+        programs.retain(|name| {
+            summaries.iter().any(|(_, v)| {
+                v["programs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| text_of(&p["program"]) == *name && amount_of(&p["paid"]) > 0)
+            })
+        });
         let bars: Vec<(String, Vec<u128>)> = summaries
             .iter()
             .map(|(e, v)| {
@@ -613,13 +628,17 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let v = crate::api::block_view(stored);
+    let tip = crate::api::read_state(&shared, |l| l.state.height);
     let mut body = String::new();
     let _ = write!(body, "<h1>Block {}</h1>", v.height);
-    let nav = format!(
-        "{}<a href=\"/blocks/{}\">next →</a>",
-        if v.height > 1 { format!("<a href=\"/blocks/{}\">← previous</a> · ", v.height - 1) } else { String::new() },
-        v.height + 1
-    );
+    let mut links = Vec::new();
+    if v.height > 1 {
+        links.push(format!("<a href=\"/blocks/{}\">← previous</a>", v.height - 1));
+    }
+    if v.height < tip {
+        links.push(format!("<a href=\"/blocks/{}\">next →</a>", v.height + 1));
+    }
+    let nav = links.join(" · ");
     let _ = write!(body, "<p class=\"nav\">{nav}</p>");
     rows(
         &mut body,
@@ -964,7 +983,7 @@ async fn account(
     }
     body.push_str(
         "<h2>Transactions</h2><p class=\"muted\">This node keeps no index of transactions by account yet: find one by \
-         its id with the search box, or in its <a href=\"/\">block</a>.</p>",
+         its id with the search box, or in its block's page.</p>",
     );
     html(StatusCode::OK, "Account", &body)
 }
@@ -1102,7 +1121,7 @@ async fn machine(
             );
         }
         body.push_str("</svg>");
-        body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Epoch</th><th scope=\"col\">Online slots</th><th scope=\"col\">Threshold</th><th scope=\"col\">Qualified</th><th scope=\"col\">Earned</th><th scope=\"col\">Rewards in all</th></tr></thead><tbody>");
+        body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Epoch</th><th scope=\"col\">Online slots</th><th scope=\"col\">Threshold</th><th scope=\"col\">Qualified</th><th scope=\"col\">Earned</th><th scope=\"col\">Rewards before the close</th></tr></thead><tbody>");
         for (e, entry, threshold) in epochs.iter().rev() {
             match entry {
                 Some(me) => {

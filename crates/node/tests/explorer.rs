@@ -234,7 +234,7 @@ async fn every_page_shows_the_apis_numbers() {
         assert!(units.contains(&amount(&pool["released_total"])), "pool {pool}");
         assert!(units.contains(&amount(&pool["balance"])), "pool {pool}");
     }
-    assert_eq!(body.matches("<svg class=\"chart\"").count(), 2, "the supply curve and the distribution");
+    assert_eq!(body.matches("<svg class=\"chart\"").count(), 4, "total, circulating, burned, the distribution");
     let (_, e1) = exchange(node, 1, &get("/v1/epochs/1")).await;
     let (_, e2) = exchange(node, 1, &get("/v1/epochs/2")).await;
     assert!(
@@ -242,6 +242,14 @@ async fn every_page_shows_the_apis_numbers() {
     );
     assert!(body.contains(&format!("title=\"{} base units\"", e1["circulating"].as_str().unwrap())));
     assert!(body.contains("<h3>History</h3>") && body.contains("netmind"), "the policy and its history");
+    // a program that paid nothing in the charted epochs has no place in the legend
+    for p in e1["programs"].as_array().unwrap() {
+        let name = p["program"].as_str().unwrap();
+        let paid2 =
+            e2["programs"].as_array().unwrap().iter().find(|q| q["program"] == name).map_or(0, |q| amount(&q["paid"]));
+        assert_eq!(body.contains(&format!("</span>{name}</li>")), amount(&p["paid"]) + paid2 > 0, "{name}");
+    }
+    assert!(body.contains("</span>connection_reward</li>"), "the machines were paid");
 
     // epochs: every program's budget, paid and dust; the roots; previous and next
     for (n, e) in [(1, &e1), (2, &e2)] {
