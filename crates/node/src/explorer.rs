@@ -214,9 +214,9 @@ const CHART_W: f64 = 640.0;
 const CHART_H: f64 = 200.0;
 const CHART_PAD: f64 = 8.0;
 
-/// An SVG chart's opening: its frame, the zero line, and the top of its scale labelled in
-/// tokens (every chart is scaled from zero to its own maximum).
-fn chart_frame(label: &str, max: u128) -> String {
+/// An SVG chart's opening: its frame, the zero line and the top of its scale (every chart is
+/// scaled from zero to its own maximum: [`scale_caption`] says it under the chart).
+fn chart_frame(label: &str) -> String {
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         CHART_H + 2.0 * CHART_PAD,
@@ -225,20 +225,25 @@ fn chart_frame(label: &str, max: u128) -> String {
     let _ = write!(
         svg,
         "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{CHART_W}\" y2=\"{0}\" stroke-width=\"1\"/>\
-         <line class=\"axis\" x1=\"0\" y1=\"{CHART_PAD}\" x2=\"{CHART_W}\" y2=\"{CHART_PAD}\" stroke-width=\"0.5\" stroke-dasharray=\"4 4\"/>\
-         <text class=\"scale\" x=\"2\" y=\"{1}\" font-size=\"11\">{2} tokens</text>",
+         <line class=\"axis\" x1=\"0\" y1=\"{CHART_PAD}\" x2=\"{CHART_W}\" y2=\"{CHART_PAD}\" stroke-width=\"0.5\" stroke-dasharray=\"4 4\"/>",
         CHART_H + CHART_PAD,
-        CHART_PAD + 12.0,
-        tokens(&max.to_string())
     );
     svg
+}
+
+/// The caption under a chart: its scale, from zero to the dashed line at `max`.
+fn scale_caption(max: u128) -> String {
+    format!(
+        "<p class=\"scale\">Scale: 0 to {} tokens (the dashed line; {max} base units). Hover a mark for its exact value.</p>",
+        tokens(&max.to_string())
+    )
 }
 
 /// An SVG bar chart (one bar a label, stacked by series), each bar part with a `<title>` giving
 /// its exact value in tokens and base units; `series` names the stacked parts (classes `s0…`).
 fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> String {
     let max = bars.iter().map(|(_, v)| v.iter().sum::<u128>()).max().unwrap_or(0);
-    let mut svg = chart_frame(label, max);
+    let mut svg = chart_frame(label);
     let n = bars.len().max(1) as f64;
     let width = CHART_W / n;
     for (i, (name, values)) in bars.iter().enumerate() {
@@ -266,6 +271,7 @@ fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> St
         }
     }
     svg.push_str("</svg>");
+    svg.push_str(&scale_caption(max));
     if !series.is_empty() {
         svg.push_str("<ul class=\"legend\">");
         for (k, name) in series.iter().enumerate() {
@@ -284,7 +290,7 @@ fn line_chart(label: &str, lines: &[(String, Vec<(String, u128)>)]) -> String {
     let x = |i: usize| {
         if n <= 1 { CHART_W / 2.0 } else { CHART_PAD + i as f64 * (CHART_W - 2.0 * CHART_PAD) / (n - 1) as f64 }
     };
-    let mut svg = chart_frame(label, max);
+    let mut svg = chart_frame(label);
     for (k, (name, points)) in lines.iter().enumerate() {
         let path: Vec<String> = points
             .iter()
@@ -312,6 +318,7 @@ fn line_chart(label: &str, lines: &[(String, Vec<(String, u128)>)]) -> String {
         }
     }
     svg.push_str("</svg>");
+    svg.push_str(&scale_caption(max));
     if lines.len() > 1 {
         svg.push_str("<ul class=\"legend\">");
         for (k, (name, _)) in lines.iter().enumerate() {
