@@ -555,7 +555,8 @@ impl State {
         (0..self.machines.len() as u32).map(|m| self.machine_view(m)).collect()
     }
 
-    fn machine_view(&self, id: u32) -> MachineView {
+    /// One machine with its reward inputs (X3), by id.
+    pub fn machine_view(&self, id: u32) -> MachineView {
         let hot = &self.machines[id as usize];
         let cold = &self.machines_cold[id as usize];
         MachineView {

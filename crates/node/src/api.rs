@@ -139,11 +139,11 @@ impl ApiError {
     fn internal(message: impl ToString) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
     }
-    /// The HTTP status this error answers with.
+    /// Its HTTP status (the explorer answers the same status with an HTML page).
     pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
-    /// The error's message, for people.
+    /// Its message.
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
@@ -562,18 +562,21 @@ async fn account_proof(State(shared): State<Arc<Shared>>, Params(address): Param
     ))]
 async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<String>) -> ApiResult {
     let address = parse_address(&address)?;
-    read_state(&shared, |l| {
-        let s = &l.state;
-        let id = s.machine_id(&address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
-        let view = s.machine_views_of(&s.accounts[s.machines[id as usize].owner as usize].address);
-        let view = view.into_iter().find(|v| v.machine == address).ok_or_else(|| ApiError::internal("machine view"))?;
-        ok(MachineResponse {
-            height: s.height,
-            epoch: s.epoch,
-            machine_bech32m: view.machine.to_bech32m(),
-            owner_bech32m: view.owner.to_bech32m(),
-            machine: view,
-        })
+    ok(read_state(&shared, |l| machine_response(l, &address))?)
+}
+
+/// A machine as `GET /v1/machines/{address}` gives it (the explorer shows the same).
+pub(crate) fn machine_response(l: &crate::ledger::Ledger, address: &Address) -> Result<MachineResponse, ApiError> {
+    let s = &l.state;
+    let id = s.machine_id(address).ok_or_else(|| ApiError::not_found("unknown_machine", "no such machine"))?;
+    // this machine's view only (not its owner's whole fleet)
+    let view = s.machine_view(id);
+    Ok(MachineResponse {
+        height: s.height,
+        epoch: s.epoch,
+        machine_bech32m: view.machine.to_bech32m(),
+        owner_bech32m: view.owner.to_bech32m(),
+        machine: view,
     })
 }
 
@@ -581,7 +584,12 @@ async fn machine(State(shared): State<Arc<Shared>>, Params(address): Params<Stri
 #[utoipa::path(get, path = "/v1/validators", tag = "chain",
     responses((status = 200, description = "the validators", body = ValidatorsView)))]
 async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
-    ok(read_state(&shared, |l| {
+    ok(read_state(&shared, validators_view))
+}
+
+/// The validators as `GET /v1/validators` gives them (the explorer shows the same).
+pub(crate) fn validators_view(l: &crate::ledger::Ledger) -> ValidatorsView {
+    {
         let s = &l.state;
         ValidatorsView {
             height: s.height,
@@ -600,7 +608,7 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
                 .collect(),
             master_nodes: s.master_nodes.iter().map(Address::to_hex).collect(),
         }
-    }))
+    }
 }
 
 /// An epoch that closed before the block this node started from.
@@ -612,7 +620,8 @@ fn before_start(epoch: u64) -> ApiError {
     )
 }
 
-fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
+/// A closed epoch's summary as `GET /v1/epochs/{epoch}` gives it (the explorer shows the same).
+pub(crate) fn closed_epoch(shared: &Shared, text: &str) -> Result<(u64, Value), ApiError> {
     let epoch = parse_u64(text, "epoch")?;
     let summary = shared.store.epoch_summary(epoch).map_err(ApiError::internal)?.ok_or_else(|| {
         let open = read_state(shared, |l| l.state.epoch);
@@ -807,7 +816,13 @@ async fn block(State(shared): State<Arc<Shared>>, Params(height): Params<String>
         (status = 404, description = "not_in_policy: this network has no bridge", body = ErrorBody),
     ))]
 async fn bridge(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let view = read_state(&shared, |l| {
+    let view = read_state(&shared, bridge_view);
+    ok(view.ok_or_else(|| ApiError::not_found("not_in_policy", "this network has no bridge"))?)
+}
+
+/// The bridge as `GET /v1/bridge` gives it (`None`: no bridge in the policy).
+pub(crate) fn bridge_view(l: &crate::ledger::Ledger) -> Option<crate::openapi::BridgeView> {
+    {
         let s = &l.state;
         let policy = s.policy.bridge.as_ref()?;
         let b = &s.bridge;
@@ -826,12 +841,11 @@ async fn bridge(State(shared): State<Arc<Shared>>) -> ApiResult {
             threshold: policy.threshold,
             outbound_min: policy.outbound_min.map(|min| amount(min.0)),
         })
-    });
-    ok(view.ok_or_else(|| ApiError::not_found("not_in_policy", "this network has no bridge"))?)
+    }
 }
 
 /// `from` and `limit` of a bridge listing (limit 1 to 100, default 100).
-fn bridge_page(query: Option<&str>) -> Result<(u64, usize), ApiError> {
+pub(crate) fn bridge_page(query: Option<&str>) -> Result<(u64, usize), ApiError> {
     let (mut from, mut limit) = (0, BRIDGE_PAGE);
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
@@ -855,7 +869,7 @@ fn bridge_page(query: Option<&str>) -> Result<(u64, usize), ApiError> {
 }
 
 /// The most records a bridge listing returns at once.
-const BRIDGE_PAGE: usize = 100;
+pub(crate) const BRIDGE_PAGE: usize = 100;
 
 /// Outbound bridge records from id `from` on, with the committee's published mint signatures:
 /// what relayers follow to mint on the other chain.
@@ -870,7 +884,12 @@ const BRIDGE_PAGE: usize = 100;
     ))]
 async fn bridge_outbound(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
     let (from, limit) = bridge_page(query.as_deref())?;
-    ok(read_state(&shared, |l| {
+    ok(read_state(&shared, |l| outbound_list(l, from, limit)))
+}
+
+/// Outbound records as `GET /v1/bridge/outbound?from=&limit=` gives them.
+pub(crate) fn outbound_list(l: &crate::ledger::Ledger, from: u64, limit: usize) -> crate::openapi::OutboundList {
+    {
         let b = &l.state.bridge;
         let start = usize::try_from(from).unwrap_or(usize::MAX).min(b.outbound.len());
         let end = start.saturating_add(limit).min(b.outbound.len());
@@ -898,7 +917,7 @@ async fn bridge_outbound(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
             })
             .collect();
         crate::openapi::OutboundList { records, next_from: (end < b.outbound.len()).then_some(end as u64) }
-    }))
+    }
 }
 
 /// Confirmed inbound deposits from position `from` on, in the order the committee's threshold
@@ -915,7 +934,12 @@ async fn bridge_outbound(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
     ))]
 async fn bridge_inbound(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
     let (from, limit) = bridge_page(query.as_deref())?;
-    ok(read_state(&shared, |l| {
+    ok(read_state(&shared, |l| inbound_list(l, from, limit)))
+}
+
+/// Inbound payouts as `GET /v1/bridge/inbound?from=&limit=` gives them.
+pub(crate) fn inbound_list(l: &crate::ledger::Ledger, from: u64, limit: usize) -> crate::openapi::InboundList {
+    {
         let b = &l.state.bridge;
         let start = usize::try_from(from).unwrap_or(usize::MAX).min(b.inbound.len());
         let end = start.saturating_add(limit).min(b.inbound.len());
@@ -933,7 +957,7 @@ async fn bridge_inbound(State(shared): State<Arc<Shared>>, RawQuery(query): RawQ
             })
             .collect();
         crate::openapi::InboundList { payouts, next_from: (end < b.inbound.len()).then_some(end as u64) }
-    }))
+    }
 }
 
 /// Equivocation evidence: pairs of conflicting messages a validator signed at one height, round
@@ -1058,7 +1082,7 @@ async fn block_decided(State(shared): State<Arc<Shared>>, Params(height): Params
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], out).into_response())
 }
 
-fn error_name(code: u16) -> Option<String> {
+pub(crate) fn error_name(code: u16) -> Option<String> {
     TxError::from_code(code).and_then(|e| serde_json::to_value(e).ok()).and_then(|v| v.as_str().map(String::from))
 }
 
@@ -1083,19 +1107,24 @@ fn receipt_of(id: &[u8; 32], location: &TxLocation) -> Receipt {
         (status = 404, description = "unknown_tx: never received, or refused", body = ErrorBody),
     ))]
 async fn receipt(State(shared): State<Arc<Shared>>, Params(id): Params<String>) -> ApiResult {
+    ok(tx_status(&shared, &id)?)
+}
+
+/// A transaction's status as `GET /v1/tx/{id}` gives it (the explorer shows the same).
+pub(crate) fn tx_status(shared: &Shared, id: &str) -> Result<TxStatus, ApiError> {
     let mut bytes = [0u8; 32];
-    hex::decode_to_slice(&id, &mut bytes)
+    hex::decode_to_slice(id, &mut bytes)
         .map_err(|_| ApiError::bad("invalid_tx_id", format!("`{id}` is not a transaction id (64 hex digits)")))?;
     // the order a transaction moves in: mempool, the block being sealed, the store
     if shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&bytes) || shared.is_inflight(&bytes) {
-        return ok(TxStatus::Pending(Pending { id: hex::encode(bytes), status: PendingStatus::Pending }));
+        return Ok(TxStatus::Pending(Pending { id: hex::encode(bytes), status: PendingStatus::Pending }));
     }
     if let Some(location) = shared.store.tx(&bytes).map_err(ApiError::internal)? {
-        return ok(TxStatus::Committed(receipt_of(&bytes, &location)));
+        return Ok(TxStatus::Committed(receipt_of(&bytes, &location)));
     }
     if let Some(error) = shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).dropped(&bytes) {
         // admitted, then refused by the envelope when its block executed: never stored (G10)
-        return ok(TxStatus::Dropped(Dropped {
+        return Ok(TxStatus::Dropped(Dropped {
             id: hex::encode(bytes),
             status: DroppedStatus::Dropped,
             error: DroppedError {

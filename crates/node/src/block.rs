@@ -146,6 +146,45 @@ impl StoredBlock {
     }
 }
 
+/// Bytes of a stored block's header: height, time, parent, producer, state root, transaction
+/// count (the start of [`StoredBlock::encode`]).
+pub const HEADER_BYTES: usize = 8 + 8 + 32 + 32 + 32 + 4;
+
+/// A stored block's header without its transactions: what a list of blocks shows, read from the
+/// first [`HEADER_BYTES`] of the block's record ([`crate::store::Store::block_header`]) so that
+/// listing blocks costs the same whatever their size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// Height.
+    pub height: u64,
+    /// The producer's time in seconds.
+    pub time: u64,
+    /// The previous block's hash.
+    pub parent: [u8; 32],
+    /// The producer.
+    pub producer: Address,
+    /// The state root after the block.
+    pub state_root: [u8; 32],
+    /// How many transactions it holds.
+    pub tx_count: u32,
+}
+
+impl BlockHeader {
+    /// The header at the start of an encoded block (at least [`HEADER_BYTES`]; the rest is
+    /// not read).
+    pub fn decode(bytes: &[u8]) -> Result<BlockHeader, String> {
+        let mut r = Reader(bytes.get(..HEADER_BYTES).ok_or("a block record shorter than its header")?);
+        Ok(BlockHeader {
+            height: r.u64()?,
+            time: r.u64()?,
+            parent: r.b32()?,
+            producer: Address(r.b32()?),
+            state_root: r.b32()?,
+            tx_count: r.u32()?,
+        })
+    }
+}
+
 /// Bytes of one reward leaf ([`encode_leaves`]).
 pub const LEAF_BYTES: usize = 48;
 /// Leaves per stored chunk, a power of two: each full chunk is a whole subtree of the rewards
@@ -403,6 +442,45 @@ pub fn decode_owner_explain(
         });
     }
     Ok(out)
+}
+
+/// One machine's entry in an epoch's explain record ([`find_machine_explain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineEpoch {
+    /// Slots marked online in the epoch.
+    pub online_slots: u16,
+    /// Forfeited the epoch's reward (NM9).
+    pub forfeited: bool,
+    /// Qualified for the connection reward at the close.
+    pub qualified: bool,
+    /// Its connection weight.
+    pub weight: u64,
+    /// Its cumulative rewards as the close found them (before what it paid).
+    pub rewards_total: u128,
+    /// What the close paid it.
+    pub earned: u128,
+}
+
+/// Machine `id`'s entry in an owner's explain record ([`encode_owner_explain`]), reading the
+/// entries before it only (the explorer's heat strip of one machine).
+pub fn find_machine_explain(bytes: &[u8], id: u32) -> Result<Option<MachineEpoch>, String> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (entry, tail): (ExplainEntry, &[u8]) =
+            postcard::take_from_bytes(rest).map_err(|e| format!("explain record: {e}"))?;
+        rest = tail;
+        if entry.machine == id {
+            return Ok(Some(MachineEpoch {
+                online_slots: entry.online_slots,
+                forfeited: entry.flags & 1 != 0,
+                qualified: entry.flags & 2 != 0,
+                weight: entry.weight,
+                rewards_total: entry.rewards_total,
+                earned: entry.earned,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// The total of `address` among encoded leaves ([`encode_leaves`], in address order), found by

@@ -288,6 +288,24 @@ impl BlockLog {
         Ok(bytes)
     }
 
+    /// The first `n` bytes (at most the block's length) of block `height` at `locator`: a
+    /// header read. They cannot be checked against the locator's hash, which covers the whole
+    /// block (a full read, [`BlockLog::read`], checks it); the caller checks what it can (the
+    /// height).
+    pub fn read_prefix(&self, height: u64, locator: &Locator, n: usize) -> Result<Vec<u8>, String> {
+        let name = segment_name(locator.segment);
+        if locator.segment > height {
+            return Err(format!("its locator names segment {LOG_DIR}/{name}, which starts after it"));
+        }
+        let file = std::fs::File::open(self.dir.join(&name))
+            .map_err(|e| format!("its segment {LOG_DIR}/{name} cannot be opened ({e})"))?;
+        let len = (n as u64).min(locator.len);
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact_at(&mut bytes, locator.offset)
+            .map_err(|e| format!("its bytes in {LOG_DIR}/{name} cannot be read ({e})"))?;
+        Ok(bytes)
+    }
+
     /// Removes the segments before `oldest`, the segment of the oldest block the database
     /// still stores (with no block stored, the segment being appended to), so every segment
     /// removed holds only pruned blocks. Returns how many were removed.

@@ -1,26 +1,42 @@
-//! The explorer every node serves beside its API (issue 15, first pages): HTML rendered on the
-//! server from the same views the API answers with, so a page and `GET /v1/…` never disagree.
+//! The explorer every node serves beside its API (issue 15): HTML rendered on the server from
+//! the same views and store reads the API answers with, so a page and `GET /v1/…` never disagree.
 //!
-//! - `/`: the network: height, epoch and the time to its close, supply (total, circulating,
-//!   minted, burned, bridge escrow), each pool's balance and release, the elected master nodes,
-//!   the latest blocks, and a search box;
+//! - `/`: the network: height, epoch and the time to its close, supply (cap, total,
+//!   circulating, minted, burned, bridge escrow), each pool's released and remaining, the supply
+//!   curve and the distribution by program over the closed epochs (inline SVG charts with exact
+//!   tables), the policy in force and its history (G12), the elected master nodes and the latest
+//!   blocks (their headers only: [`crate::store::Store::block_header`]);
+//! - `/epochs/{epoch}`: a closed epoch's summary (per pool and per program, dust, burns, debts,
+//!   elected master nodes, proposals ended, rewards and state roots), previous and next;
 //! - `/blocks/{height}`: a block's header and its transactions with their receipts;
-//! - `/accounts/{address}`: an account's balances, nonce and machine count;
-//! - `/search?q=`: a height or an address, redirected to its page;
+//! - `/tx/{id}`: a transaction's status, its receipt with the error code and name, and its body;
+//! - `/accounts/{address}`: balances, machines (paged), rewards per epoch (chart and table, each
+//!   epoch linking to its explain page `/accounts/{address}/epochs/{epoch}`);
+//! - `/machines/{address}`: owner, class, bandwidth tier, this epoch's online slots against the
+//!   threshold, a heat strip of online slots per closed epoch, rewards;
+//! - `/validators`, `/governance`, `/bridge`: validators and master nodes, proposals with their
+//!   tallies, bridge records (paged);
+//! - `/search?q=`: a height (`123`), an epoch (`e12`, `epoch 12`), a transaction id or an address
+//!   (64 hex digits: a known transaction first, then a machine, then an account; `gm1…`),
+//!   redirected to its page;
 //! - `/assets/explorer.css`: the one stylesheet (embedded in the binary).
 //!
 //! No script, no inline style, no third-party asset: every page is sent with a strict
 //! Content-Security-Policy (`default-src 'none'`, styles from this origin only), `nosniff`, no
-//! referrer, and `Cache-Control: no-cache`. Every value written into a page goes through
-//! [`escape`]. A page copies what it shows under the ledger's read lock and renders after
-//! releasing it: page loads never hold up block production. Unknown pages, blocks and accounts
-//! answer an HTML 404 page, and malformed input an HTML 400 page.
+//! referrer, and `Cache-Control: no-cache`. Charts are inline SVG drawn with presentation
+//! attributes and classes, each mark with a `<title>` giving its exact value. Every value
+//! written into a page goes through [`escape`]. A page copies what it shows under the ledger's
+//! read lock and renders after releasing it: page loads never hold up block production. Every
+//! list is bounded (`?from=` paging links, or the latest [`CHART_EPOCHS`] epochs): no request
+//! reads more than a page's worth, whatever the chain's size. Unknown pages, blocks, epochs,
+//! transactions, accounts and machines answer an HTML 404 page, and malformed input an HTML 400
+//! page.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -44,6 +60,12 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/", get(network))
         .route("/blocks/{height}", get(block))
         .route("/accounts/{address}", get(account))
+        .route("/epochs/{epoch}", get(epoch))
+        .route("/tx/{id}", get(transaction))
+        .route("/machines/{address}", get(machine))
+        .route("/validators", get(validators))
+        .route("/governance", get(governance))
+        .route("/bridge", get(bridge))
         .route("/search", get(search))
         .route("/assets/explorer.css", get(stylesheet))
 }
@@ -92,8 +114,10 @@ pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
          <title>{} · gridmint</title><link rel=\"stylesheet\" href=\"/assets/explorer.css\"></head>\
          <body><header><a class=\"brand\" href=\"/\">gridmint</a>\
          <form action=\"/search\" method=\"get\" role=\"search\"><label for=\"q\">Search</label>\
-         <input id=\"q\" name=\"q\" placeholder=\"height or address\" autocomplete=\"off\">\
-         <button type=\"submit\">Go</button></form></header><main>{body}</main>\
+         <input id=\"q\" name=\"q\" placeholder=\"address, tx id, height 123 or epoch e12\" autocomplete=\"off\">\
+         <button type=\"submit\">Go</button></form>\
+         <nav><a href=\"/\">Network</a> <a href=\"/validators\">Validators</a> \
+         <a href=\"/governance\">Governance</a> <a href=\"/bridge\">Bridge</a></nav></header><main>{body}</main>\
          <footer>Every number here is what <a href=\"/v1/openapi.json\">this node's API</a> answers.</footer>\
          </body></html>\n",
         escape(title)
@@ -142,10 +166,201 @@ async fn stylesheet() -> Response {
     response
 }
 
+/// How many closed epochs the charts of the network, account and machine pages cover at most:
+/// the network page samples the closed epochs evenly down to this many; the account and machine
+/// pages show this many per page (`?from=` goes further back).
+pub const CHART_EPOCHS: u64 = 60;
+
+/// The most rows a paged list shows at once.
+pub const PAGE: u64 = 50;
+
+/// The HTML page of an API error: the same status and message.
+fn api_error(e: crate::api::ApiError) -> Response {
+    error_page(e.status(), e.message())
+}
+
+/// A link to an account's page.
+fn account_link(hex: &str) -> String {
+    format!("<a href=\"/accounts/{0}\"><code>{1}</code></a>", escape(hex), escape(&short(hex)))
+}
+
+/// The `from` (a start: an id, an epoch, a position) and `limit` of a paged page: `?from=<u64>`
+/// and `?limit=<1..=PAGE>`; other keys named in `keys` are read as numbers too. Anything else is
+/// malformed: the message of an HTML 400.
+fn numbers(query: Option<&str>, keys: &[&str]) -> Result<std::collections::BTreeMap<String, u64>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !keys.contains(&key) {
+            return Err(format!("unknown query parameter `{key}` (this page takes {})", keys.join(", ")));
+        }
+        let Ok(n) = value.parse::<u64>() else {
+            return Err(format!("`{key}={value}`: not a non-negative integer"));
+        };
+        if key == "limit" && !(1..=PAGE).contains(&n) {
+            return Err(format!("limit {n}: between 1 and {PAGE}"));
+        }
+        out.insert(key.to_string(), n);
+    }
+    Ok(out)
+}
+
+/// A scale from `0..=max` to `0..=height` pixels (positions only: the values shown are exact).
+fn scale(v: u128, max: u128, height: f64) -> f64 {
+    if max == 0 { 0.0 } else { (v as f64 / max as f64) * height }
+}
+
+const CHART_W: f64 = 640.0;
+const CHART_H: f64 = 200.0;
+const CHART_PAD: f64 = 8.0;
+
+/// An SVG chart's opening: its frame, the zero line and the top of its scale (every chart is
+/// scaled from zero to its own maximum: [`scale_caption`] says it under the chart).
+fn chart_frame(label: &str) -> String {
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {CHART_W} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        CHART_H + 2.0 * CHART_PAD,
+        escape(label)
+    );
+    let _ = write!(
+        svg,
+        "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{CHART_W}\" y2=\"{0}\" stroke-width=\"1\"/>\
+         <line class=\"axis\" x1=\"0\" y1=\"{CHART_PAD}\" x2=\"{CHART_W}\" y2=\"{CHART_PAD}\" stroke-width=\"0.5\" stroke-dasharray=\"4 4\"/>",
+        CHART_H + CHART_PAD,
+    );
+    svg
+}
+
+/// The caption under a chart: its scale, from zero to the dashed line at `max`.
+fn scale_caption(max: u128) -> String {
+    format!(
+        "<p class=\"scale\">Scale: 0 to {} tokens (the dashed line; {max} base units). Hover a mark for its exact value.</p>",
+        tokens(&max.to_string())
+    )
+}
+
+/// An SVG bar chart (one bar a label, stacked by series), each bar part with a `<title>` giving
+/// its exact value in tokens and base units; `series` names the stacked parts (classes `s0…`).
+fn bar_chart(label: &str, series: &[String], bars: &[(String, Vec<u128>)]) -> String {
+    let max = bars.iter().map(|(_, v)| v.iter().sum::<u128>()).max().unwrap_or(0);
+    let mut svg = chart_frame(label);
+    let n = bars.len().max(1) as f64;
+    let width = CHART_W / n;
+    for (i, (name, values)) in bars.iter().enumerate() {
+        let mut base = 0u128;
+        for (k, v) in values.iter().enumerate() {
+            if *v == 0 {
+                continue;
+            }
+            let y0 = scale(base, max, CHART_H);
+            let y1 = scale(base + v, max, CHART_H);
+            base += v;
+            let _ = write!(
+                svg,
+                "<rect class=\"s{}\" x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\"><title>{}: {} {} ({} base units)</title></rect>",
+                k % 8,
+                i as f64 * width + width * 0.1,
+                CHART_PAD + CHART_H - y1,
+                (width * 0.8).max(0.5),
+                (y1 - y0).max(0.5),
+                escape(name),
+                escape(series.get(k).map_or("", String::as_str)),
+                tokens(&v.to_string()),
+                v
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg.push_str(&scale_caption(max));
+    if !series.is_empty() {
+        svg.push_str("<ul class=\"legend\">");
+        for (k, name) in series.iter().enumerate() {
+            let _ = write!(svg, "<li><span class=\"swatch s{}\"></span>{}</li>", k % 8, escape(name));
+        }
+        svg.push_str("</ul>");
+    }
+    svg
+}
+
+/// An SVG line chart of `lines` (name, points (x label, value)) sharing one x axis, each point
+/// with a `<title>` giving its exact value.
+fn line_chart(label: &str, lines: &[(String, Vec<(String, u128)>)]) -> String {
+    let max = lines.iter().flat_map(|(_, p)| p.iter().map(|(_, v)| *v)).max().unwrap_or(0);
+    let n = lines.iter().map(|(_, p)| p.len()).max().unwrap_or(0);
+    let x = |i: usize| {
+        if n <= 1 { CHART_W / 2.0 } else { CHART_PAD + i as f64 * (CHART_W - 2.0 * CHART_PAD) / (n - 1) as f64 }
+    };
+    let mut svg = chart_frame(label);
+    for (k, (name, points)) in lines.iter().enumerate() {
+        let path: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| format!("{:.2},{:.2}", x(i), CHART_PAD + CHART_H - scale(*v, max, CHART_H)))
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline class=\"l{}\" fill=\"none\" stroke-width=\"2\" points=\"{}\"/>",
+            k % 8,
+            path.join(" ")
+        );
+        for (i, (at, v)) in points.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<circle class=\"p{}\" cx=\"{:.2}\" cy=\"{:.2}\" r=\"3\"><title>{}, {}: {} ({} base units)</title></circle>",
+                k % 8,
+                x(i),
+                CHART_PAD + CHART_H - scale(*v, max, CHART_H),
+                escape(name),
+                escape(at),
+                tokens(&v.to_string()),
+                v
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg.push_str(&scale_caption(max));
+    if lines.len() > 1 {
+        svg.push_str("<ul class=\"legend\">");
+        for (k, (name, _)) in lines.iter().enumerate() {
+            let _ = write!(svg, "<li><span class=\"swatch s{}\"></span>{}</li>", k % 8, escape(name));
+        }
+        svg.push_str("</ul>");
+    }
+    svg
+}
+
+fn amount_of(v: &serde_json::Value) -> u128 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The closed epochs the network page charts: every one of `1..open` when there are at most
+/// [`CHART_EPOCHS`], else evenly spaced ones ending with the last closed (deterministic).
+fn sampled_epochs(open: u64) -> (Vec<u64>, u64) {
+    let closed = open.saturating_sub(1);
+    if closed == 0 {
+        return (vec![], 1);
+    }
+    let step = closed.div_ceil(CHART_EPOCHS).max(1);
+    let mut epochs: Vec<u64> =
+        (0..).map(|i| closed - i * step).take_while(|e| *e >= 1).take(CHART_EPOCHS as usize).collect();
+    epochs.reverse();
+    (epochs, step)
+}
+
 /// What the network page shows, copied under the read lock.
 struct Network {
     chain_id: String,
-    policy: String,
+    policy: std::sync::Arc<gridmint_core::Policy>,
+    policy_log: Vec<gridmint_core::state::PolicyEra>,
+    upgrades: Vec<(u64, String, u32, bool)>,
     height: u64,
     epoch: u64,
     time: u64,
@@ -159,7 +374,13 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
         let s = &l.state;
         Network {
             chain_id: l.genesis.chain_id.clone(),
-            policy: format!("{} v{}", s.policy.name, s.policy.version),
+            policy: s.policy.clone(),
+            policy_log: s.policy_log.clone(),
+            upgrades: s
+                .upgrades
+                .iter()
+                .map(|(e, u)| (*e, u.policy.name.clone(), u.policy.version, u.restart_pools))
+                .collect(),
             height: s.height,
             epoch: s.epoch,
             time: s.time,
@@ -168,21 +389,47 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
             master_nodes: s.master_nodes.iter().map(|a| a.to_hex()).collect(),
         }
     });
+    // the latest blocks: their headers only, whatever their size
     let base = shared.store.base_height();
-    let latest: Vec<_> = (n.height.saturating_sub(LATEST_BLOCKS - 1).max(base + 1).max(1)..=n.height)
-        .rev()
-        .filter_map(|h| shared.store.block(h).ok().flatten())
-        .map(|b| (b.height, b.time, b.txs.len(), b.producer.to_hex(), b.closed_epochs.len()))
+    let lowest = n.height.saturating_sub(LATEST_BLOCKS - 1).max(base + 1).max(1);
+    let latest: Vec<_> =
+        (lowest..=n.height).rev().filter_map(|h| shared.store.block_header(h).ok().flatten()).collect();
+    // which of them closed epochs: the closes index, newest epochs first
+    let mut closes = std::collections::BTreeMap::new();
+    for e in (1..n.epoch).rev().take(LATEST_BLOCKS as usize) {
+        match shared.store.epoch_close(e) {
+            Ok(Some(h)) if h >= lowest => {
+                closes.insert(h, e);
+            }
+            _ => break,
+        }
+    }
+    // the charts: closed epochs' summaries, at most CHART_EPOCHS of them
+    let (sampled, step) = sampled_epochs(n.epoch);
+    let summaries: Vec<(u64, serde_json::Value)> = sampled
+        .iter()
+        .filter_map(|e| {
+            let bytes = shared.store.epoch_summary(*e).ok().flatten()?;
+            Some((*e, serde_json::from_slice(&bytes).ok()?))
+        })
         .collect();
+
     let mut body = String::new();
     let _ = write!(body, "<h1>Network <span class=\"muted\">{}</span></h1>", escape(&n.chain_id));
     rows(
         &mut body,
         &[
             ("Height", format!("<a href=\"/blocks/{0}\">{0}</a>", n.height)),
-            ("Epoch", n.epoch.to_string()),
+            (
+                "Epoch",
+                if n.epoch > 1 {
+                    format!("{} (last closed: <a href=\"/epochs/{1}\">{1}</a>)", n.epoch, n.epoch - 1)
+                } else {
+                    n.epoch.to_string()
+                },
+            ),
             ("Epoch closes in", format!("{} s", n.epoch_end.saturating_sub(n.time))),
-            ("Policy", escape(&n.policy)),
+            ("Policy", format!("{} v{}", escape(&n.policy.name), n.policy.version)),
         ],
     );
     body.push_str("<h2>Supply</h2>");
@@ -198,18 +445,151 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
             ("Bridge escrow", amount_cell(&s.escrow)),
         ],
     );
-    body.push_str("<h2>Pools</h2><table><thead><tr><th scope=\"col\">Pool</th><th scope=\"col\">Balance</th><th scope=\"col\">Released</th></tr></thead><tbody>");
+    body.push_str(
+        "<h2>Pools</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Pool</th>\
+         <th scope=\"col\">Released</th><th scope=\"col\">Remaining</th></tr></thead><tbody>",
+    );
     for p in &s.pools {
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&p.name),
-            amount_cell(&p.balance),
-            amount_cell(&p.released_total)
+            amount_cell(&p.released_total),
+            amount_cell(&p.balance)
         );
     }
-    body.push_str("</tbody></table>");
-    let _ = write!(body, "<h2>Master nodes <span class=\"muted\">{}</span></h2>", n.master_nodes.len());
+    body.push_str("</tbody></table></div>");
+
+    // charts
+    body.push_str("<h2>Supply curve</h2>");
+    if summaries.is_empty() {
+        body.push_str("<p class=\"muted\">No epoch has closed yet.</p>");
+    } else {
+        if step > 1 {
+            let _ = write!(body, "<p class=\"muted\">One closed epoch in every {step}, ending with the last.</p>");
+        }
+        let series = |key: &str| -> Vec<(String, u128)> {
+            summaries.iter().map(|(e, v)| (format!("epoch {e}"), amount_of(&v[key]))).collect()
+        };
+        // one chart per quantity, each on its own scale from zero: on one scale the cap-sized
+        // total would flatten the circulating supply and the burns into the axis
+        for (title, key) in
+            [("Total supply", "total_supply"), ("Circulating", "circulating"), ("Burned in all", "burned_total")]
+        {
+            let _ = write!(body, "<h3>{title}</h3>");
+            body.push_str(&line_chart(&format!("{title} after each close"), &[(title.to_lowercase(), series(key))]));
+        }
+        // the distribution by program: every program that paid in the sampled epochs
+        let mut programs: Vec<String> = Vec::new();
+        for (_, v) in &summaries {
+            for p in v["programs"].as_array().into_iter().flatten() {
+                let name = text_of(&p["program"]);
+                if !programs.contains(&name) {
+                    programs.push(name);
+                }
+            }
+        }
+        // a program that paid nothing in these epochs has no colour to explain
+        programs.retain(|name| {
+            summaries.iter().any(|(_, v)| {
+                v["programs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| text_of(&p["program"]) == *name && amount_of(&p["paid"]) > 0)
+            })
+        });
+        let bars: Vec<(String, Vec<u128>)> = summaries
+            .iter()
+            .map(|(e, v)| {
+                let paid = programs
+                    .iter()
+                    .map(|name| {
+                        v["programs"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|p| text_of(&p["program"]) == *name)
+                            .map(|p| amount_of(&p["paid"]))
+                            .sum()
+                    })
+                    .collect();
+                (format!("epoch {e}"), paid)
+            })
+            .collect();
+        body.push_str("<h2>Distribution by program</h2><p class=\"muted\">Paid at each close.</p>");
+        body.push_str(&bar_chart("paid per epoch by program", &programs, &bars));
+        body.push_str("<details><summary>The values</summary><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Epoch</th><th scope=\"col\">Total supply</th><th scope=\"col\">Circulating</th><th scope=\"col\">Burned</th>");
+        for p in &programs {
+            let _ = write!(body, "<th scope=\"col\">{}</th>", escape(p));
+        }
+        body.push_str("</tr></thead><tbody>");
+        for ((e, v), (_, paid)) in summaries.iter().zip(&bars) {
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"/epochs/{e}\">{e}</a></td><td>{}</td><td>{}</td><td>{}</td>",
+                amount_cell(&text_of(&v["total_supply"])),
+                amount_cell(&text_of(&v["circulating"])),
+                amount_cell(&text_of(&v["burned_total"]))
+            );
+            for p in paid {
+                let _ = write!(body, "<td>{}</td>", amount_cell(&p.to_string()));
+            }
+            body.push_str("</tr>");
+        }
+        body.push_str("</tbody></table></div></details>");
+    }
+
+    // the policy in force and its history (G12)
+    body.push_str("<h2>Policy</h2>");
+    let p = &n.policy;
+    rows(
+        &mut body,
+        &[
+            ("In force", format!("{} v{}", escape(&p.name), p.version)),
+            ("Epoch length", format!("{} s", p.epoch.seconds)),
+            ("Heartbeat slot", format!("{} s", p.epoch.slot_seconds)),
+            ("Pools", p.pools.len().to_string()),
+        ],
+    );
+    body.push_str(
+        "<h3>History</h3><div class=\"scroll\"><table><thead><tr><th scope=\"col\">From epoch</th><th scope=\"col\">Policy</th>\
+         <th scope=\"col\">Version</th><th scope=\"col\">Hash</th></tr></thead><tbody>",
+    );
+    for era in n.policy_log.iter().rev().take(PAGE as usize) {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            era.from_epoch,
+            escape(&era.name),
+            era.version,
+            short(&hex::encode(era.hash))
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    if !n.upgrades.is_empty() {
+        body.push_str("<h3>Scheduled</h3><ul>");
+        for (from, name, version, restart) in n.upgrades.iter().take(PAGE as usize) {
+            let _ = write!(
+                body,
+                "<li>from epoch {from}: {} v{version}{}</li>",
+                escape(name),
+                if *restart { " (restarts the pools)" } else { "" }
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "<details><summary>The policy in force, whole</summary><pre>{}</pre></details>",
+        escape(&p.to_toml())
+    );
+
+    let _ = write!(
+        body,
+        "<h2>Master nodes <span class=\"muted\">{}</span></h2><p><a href=\"/validators\">All validators</a></p>",
+        n.master_nodes.len()
+    );
     if n.master_nodes.is_empty() {
         body.push_str("<p class=\"muted\">None elected.</p>");
     } else {
@@ -219,17 +599,23 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
         }
         body.push_str("</ol>");
     }
-    body.push_str("<h2>Latest blocks</h2><table><thead><tr><th scope=\"col\">Height</th><th scope=\"col\">Time</th><th scope=\"col\">Transactions</th><th scope=\"col\">Producer</th></tr></thead><tbody>");
-    for (height, time, txs, producer, closes) in &latest {
-        let closed = if *closes > 0 { " <span class=\"tag\">epoch close</span>" } else { "" };
+    body.push_str("<h2>Latest blocks</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Height</th><th scope=\"col\">Time</th><th scope=\"col\">Transactions</th><th scope=\"col\">Producer</th></tr></thead><tbody>");
+    for h in &latest {
+        let closed = match closes.get(&h.height) {
+            Some(e) => format!(" <a class=\"tag\" href=\"/epochs/{e}\">closed epoch {e}</a>"),
+            None => String::new(),
+        };
+        let producer = h.producer.to_hex();
         let _ = write!(
             body,
-            "<tr><td><a href=\"/blocks/{height}\">{height}</a>{closed}</td><td>{time}</td><td>{txs}</td>\
-             <td><a href=\"/accounts/{producer}\"><code>{}</code></a></td></tr>",
-            short(producer)
+            "<tr><td><a href=\"/blocks/{0}\">{0}</a>{closed}</td><td>{1}</td><td>{2}</td><td>{3}</td></tr>",
+            h.height,
+            h.time,
+            h.tx_count,
+            account_link(&producer)
         );
     }
-    body.push_str("</tbody></table>");
+    body.push_str("</tbody></table></div>");
     html(StatusCode::OK, "Network", &body)
 }
 
@@ -249,13 +635,17 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let v = crate::api::block_view(stored);
+    let tip = crate::api::read_state(&shared, |l| l.state.height);
     let mut body = String::new();
     let _ = write!(body, "<h1>Block {}</h1>", v.height);
-    let nav = format!(
-        "{}<a href=\"/blocks/{}\">next →</a>",
-        if v.height > 1 { format!("<a href=\"/blocks/{}\">← previous</a> · ", v.height - 1) } else { String::new() },
-        v.height + 1
-    );
+    let mut links = Vec::new();
+    if v.height > 1 {
+        links.push(format!("<a href=\"/blocks/{}\">← previous</a>", v.height - 1));
+    }
+    if v.height < tip {
+        links.push(format!("<a href=\"/blocks/{}\">next →</a>", v.height + 1));
+    }
+    let nav = links.join(" · ");
     let _ = write!(body, "<p class=\"nav\">{nav}</p>");
     rows(
         &mut body,
@@ -276,7 +666,7 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         ],
     );
     let _ = write!(body, "<h2>Transactions <span class=\"muted\">{}</span></h2>", v.txs.len());
-    body.push_str("<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Id</th><th scope=\"col\">Kind</th><th scope=\"col\">Signer</th><th scope=\"col\">Result</th><th scope=\"col\">Fee</th></tr></thead><tbody>");
+    body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Id</th><th scope=\"col\">Kind</th><th scope=\"col\">Signer</th><th scope=\"col\">Result</th><th scope=\"col\">Fee</th></tr></thead><tbody>");
     for (i, t) in v.txs.iter().enumerate() {
         let tx = serde_json::to_value(&t.tx).unwrap_or_default();
         let kind = tx["body"]["kind"].as_str().unwrap_or("?").to_string();
@@ -287,7 +677,8 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         };
         let _ = write!(
             body,
-            "<tr><td>{i}</td><td><code>{}</code></td><td>{}</td><td><a href=\"/accounts/{}\"><code>{}</code></a></td><td>{result}</td><td>{}</td></tr>",
+            "<tr><td>{i}</td><td><a href=\"/tx/{}\"><code>{}</code></a></td><td>{}</td><td><a href=\"/accounts/{}\"><code>{}</code></a></td><td>{result}</td><td>{}</td></tr>",
+            escape(&t.id),
             escape(&short(&t.id)),
             escape(&kind),
             escape(&signer),
@@ -295,22 +686,235 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
             amount_cell(&t.fee)
         );
     }
-    body.push_str("</tbody></table>");
+    body.push_str("</tbody></table></div>");
     html(StatusCode::OK, &format!("Block {}", v.height), &body)
 }
 
-async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>) -> Response {
+async fn epoch(State(shared): State<Arc<Shared>>, Path(text): Path<String>) -> Response {
+    if text.parse::<u64>().is_err() {
+        return error_page(StatusCode::BAD_REQUEST, &format!("`{text}` is not an epoch (a non-negative integer)"));
+    }
+    let (epoch, v) = match crate::api::closed_epoch(&shared, &text) {
+        Ok(found) => found,
+        Err(e) => return api_error(e),
+    };
+    let close = shared.store.epoch_close(epoch).ok().flatten();
+    let open = crate::api::read_state(&shared, |l| l.state.epoch);
+    let mut body = String::new();
+    let _ = write!(body, "<h1>Epoch {epoch}</h1><p class=\"nav\">");
+    if epoch > 1 {
+        let _ = write!(body, "<a href=\"/epochs/{}\">← previous</a>", epoch - 1);
+    }
+    if epoch + 1 < open {
+        let _ = write!(body, "{}<a href=\"/epochs/{}\">next →</a>", if epoch > 1 { " · " } else { "" }, epoch + 1);
+    }
+    body.push_str("</p>");
+    rows(
+        &mut body,
+        &[
+            ("Closed at block", close.map_or_else(|| "?".to_string(), |h| format!("<a href=\"/blocks/{h}\">{h}</a>"))),
+            ("Policy version", text_of(&v["policy_version"])),
+            ("Minted", amount_cell(&text_of(&v["minted"]))),
+            ("Burned", amount_cell(&text_of(&v["burned"]))),
+            ("Debts paid", amount_cell(&text_of(&v["debts_paid"]))),
+            ("Debts outstanding", amount_cell(&text_of(&v["debts_outstanding"]))),
+            ("Total supply", amount_cell(&text_of(&v["total_supply"]))),
+            ("Circulating", amount_cell(&text_of(&v["circulating"]))),
+            ("Minted in all", amount_cell(&text_of(&v["minted_total"]))),
+            ("Burned in all", amount_cell(&text_of(&v["burned_total"]))),
+            ("Rewards root", format!("<code>{}</code>", escape(&text_of(&v["rewards_root"])))),
+            ("State root", format!("<code>{}</code>", escape(&text_of(&v["state_root"])))),
+        ],
+    );
+    body.push_str("<h2>Programs</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Program</th><th scope=\"col\">Budget</th><th scope=\"col\">Paid</th><th scope=\"col\">Dust</th><th scope=\"col\">Recipients</th></tr></thead><tbody>");
+    for p in v["programs"].as_array().into_iter().flatten() {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&text_of(&p["program"])),
+            amount_cell(&text_of(&p["budget"])),
+            amount_cell(&text_of(&p["paid"])),
+            amount_cell(&text_of(&p["dust"])),
+            escape(&text_of(&p["recipients"]))
+        );
+    }
+    body.push_str("</tbody></table></div><h2>Pools</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Pool</th><th scope=\"col\">Released</th><th scope=\"col\">Released in all</th><th scope=\"col\">Remaining</th></tr></thead><tbody>");
+    for p in v["pools"].as_array().into_iter().flatten() {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&text_of(&p["pool"])),
+            amount_cell(&text_of(&p["released"])),
+            amount_cell(&text_of(&p["released_total"])),
+            amount_cell(&text_of(&p["balance"]))
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    let masters = v["master_nodes"].as_array().cloned().unwrap_or_default();
+    let _ = write!(body, "<h2>Master nodes elected <span class=\"muted\">{}</span></h2>", masters.len());
+    if !masters.is_empty() {
+        body.push_str("<ol class=\"addresses\">");
+        for a in &masters {
+            let _ = write!(body, "<li>{}</li>", account_link(&text_of(a)));
+        }
+        body.push_str("</ol>");
+    }
+    let proposals = v["proposals"].as_array().cloned().unwrap_or_default();
+    if !proposals.is_empty() {
+        body.push_str("<h2>Proposals ended</h2><ul>");
+        for p in &proposals {
+            let _ = write!(body, "<li>proposal {}: {}</li>", escape(&text_of(&p[0])), escape(&text_of(&p[1])));
+        }
+        body.push_str("</ul>");
+    }
+    if !v["refused_upgrade"].is_null() {
+        let _ = write!(
+            body,
+            "<h2>Refused upgrade</h2><pre>{}</pre>",
+            escape(&serde_json::to_string_pretty(&v["refused_upgrade"]).unwrap_or_default())
+        );
+    }
+    let _ = write!(
+        body,
+        "<p class=\"muted\">The same summary as JSON: <a href=\"/v1/epochs/{epoch}\">/v1/epochs/{epoch}</a>.</p>"
+    );
+    html(StatusCode::OK, &format!("Epoch {epoch}"), &body)
+}
+
+async fn transaction(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    let status = match crate::api::tx_status(&shared, &id) {
+        Ok(status) => status,
+        Err(e) => return api_error(e),
+    };
+    let id = id.to_ascii_lowercase();
+    let mut body = format!("<h1>Transaction</h1><p><code>{}</code></p>", escape(&id));
+    match status {
+        crate::openapi::TxStatus::Committed(r) => {
+            let result = match &r.error {
+                None => "<span class=\"ok\">applied</span>".to_string(),
+                Some(name) => {
+                    let text = gridmint_core::TxError::from_code(r.code).map_or("", |e| e.describe());
+                    format!(
+                        "<span class=\"refused\">{} (code {})</span><br><span class=\"muted\">{}</span>",
+                        escape(name),
+                        r.code,
+                        escape(text)
+                    )
+                }
+            };
+            rows(
+                &mut body,
+                &[
+                    ("Status", "committed".into()),
+                    ("Block", format!("<a href=\"/blocks/{0}\">{0}</a>", r.height)),
+                    ("Position", r.index.to_string()),
+                    ("Result", result),
+                    ("Code", r.code.to_string()),
+                    ("Fee", amount_cell(&r.fee)),
+                ],
+            );
+            // its body, from its block (one block read)
+            if let Ok(Some(block)) = shared.store.block(r.height)
+                && let Some(tx) = block.txs.get(r.index as usize)
+            {
+                let value = serde_json::to_value(tx).unwrap_or_default();
+                body.push_str("<h2>Body</h2>");
+                let mut fields: Vec<(&str, String)> = Vec::new();
+                let signer = text_of(&value["tx"]["signer"]);
+                fields.push(("Signer", account_link(&signer)));
+                fields.push(("Nonce", escape(&text_of(&value["tx"]["nonce"]))));
+                let mut table = String::new();
+                rows(&mut table, &fields);
+                body.push_str(&table);
+                let _ = write!(
+                    body,
+                    "<pre>{}</pre>",
+                    escape(&serde_json::to_string_pretty(&value["tx"]["body"]).unwrap_or_default())
+                );
+            }
+        }
+        crate::openapi::TxStatus::Pending(_) => {
+            rows(&mut body, &[("Status", "pending: waiting in the mempool or in the block being sealed".into())]);
+        }
+        crate::openapi::TxStatus::Dropped(d) => {
+            rows(
+                &mut body,
+                &[
+                    ("Status", "dropped: refused when its block executed, never stored".into()),
+                    (
+                        "Error",
+                        format!("<span class=\"refused\">{} (code {})</span>", escape(&d.error.name), d.error.code),
+                    ),
+                    ("Why", escape(&d.error.message)),
+                ],
+            );
+        }
+    }
+    let _ = write!(body, "<p class=\"muted\">As JSON: <a href=\"/v1/tx/{0}\">/v1/tx/{0}</a>.</p>", escape(&id));
+    html(StatusCode::OK, "Transaction", &body)
+}
+
+/// What the account page shows besides the API's view, copied under the read lock.
+struct AccountExtra {
+    open: u64,
+    machines: Vec<String>,
+    machine_count: u64,
+}
+
+async fn account(
+    State(shared): State<Arc<Shared>>,
+    Path(address): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let Ok(parsed) = crate::api::parse_address(&address) else {
         return error_page(StatusCode::BAD_REQUEST, &format!("`{address}` is not an address (64 hex digits or gm1…)"));
+    };
+    let q = match numbers(query.as_deref(), &["machines_from", "epochs_before"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
     let Some(a) = crate::api::account_view(&shared, &parsed) else {
         return error_page(StatusCode::NOT_FOUND, &format!("no account {}", parsed.to_hex()));
     };
+    let machines_from = q.get("machines_from").copied().unwrap_or(0);
+    let extra = crate::api::read_state(&shared, |l| {
+        let s = &l.state;
+        let ids = s.account_id(&parsed).and_then(|id| s.owner_machines.get(&id)).map(Vec::as_slice).unwrap_or_default();
+        let start = usize::try_from(machines_from).unwrap_or(usize::MAX).min(ids.len());
+        AccountExtra {
+            open: s.epoch,
+            machines: ids[start..]
+                .iter()
+                .take(PAGE as usize)
+                .filter_map(|m| s.machine_address(*m))
+                .map(|m| m.to_hex())
+                .collect(),
+            machine_count: ids.len() as u64,
+        }
+    });
+    // rewards per closed epoch, from the reward leaves (the store reads the proof and explain
+    // routes use): the newest CHART_EPOCHS before `epochs_before`
+    let last = q.get("epochs_before").copied().unwrap_or(extra.open).min(extra.open).saturating_sub(1);
+    let first = last.saturating_sub(CHART_EPOCHS - 1).max(1);
+    let mut rewards: Vec<(u64, u128, u128)> = Vec::new();
+    if last >= 1 {
+        let total_at =
+            |e: u64| if e == 0 { Some(0) } else { shared.store.leaf_total(e, &parsed).ok().map(|t| t.unwrap_or(0)) };
+        let mut before = total_at(first - 1);
+        for e in first..=last {
+            let after = total_at(e);
+            if let (Some(b), Some(t)) = (before, after) {
+                rewards.push((e, t.saturating_sub(b), t));
+            }
+            before = after;
+        }
+    }
+    let address_hex = escape(&a.address);
     let mut body = String::new();
     let _ = write!(
         body,
         "<h1>Account</h1><p><code>{}</code><br><code>{}</code></p>",
-        escape(&a.address),
+        address_hex,
         escape(&a.address_bech32m)
     );
     rows(
@@ -331,9 +935,448 @@ async fn account(State(shared): State<Arc<Shared>>, Path(address): Path<String>)
     let _ = write!(
         body,
         "<p class=\"muted\">Check these balances against the block's state root: <a href=\"/v1/accounts/{0}/proof\">the account proof</a> (<code>gridmint verify-account</code>).</p>",
-        escape(&a.address)
+        address_hex
+    );
+
+    let _ = write!(body, "<h2>Rewards per epoch</h2>");
+    if rewards.is_empty() {
+        body.push_str("<p class=\"muted\">No closed epoch in this range.</p>");
+    } else {
+        let _ = write!(body, "<p class=\"muted\">Epochs {first} to {last}.</p>");
+        let bars: Vec<(String, Vec<u128>)> =
+            rewards.iter().map(|(e, earned, _)| (format!("epoch {e}"), vec![*earned])).collect();
+        body.push_str(&bar_chart("rewards earned per epoch", &["earned".to_string()], &bars));
+        body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Epoch</th><th scope=\"col\">Earned</th><th scope=\"col\">Earned in all</th><th scope=\"col\">Why, and the proof</th></tr></thead><tbody>");
+        for (e, earned, total) in rewards.iter().rev() {
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"/epochs/{e}\">{e}</a></td><td>{}</td><td>{}</td><td><a href=\"/accounts/{address_hex}/epochs/{e}\">explain and verify</a></td></tr>",
+                amount_cell(&earned.to_string()),
+                amount_cell(&total.to_string())
+            );
+        }
+        body.push_str("</tbody></table></div>");
+        if first > 1 {
+            let _ = write!(
+                body,
+                "<p class=\"nav\"><a href=\"/accounts/{address_hex}?epochs_before={first}\">← older epochs</a></p>"
+            );
+        }
+    }
+
+    let _ = write!(body, "<h2>Machines <span class=\"muted\">{}</span></h2>", extra.machine_count);
+    if extra.machines.is_empty() {
+        body.push_str("<p class=\"muted\">None here.</p>");
+    } else {
+        let _ = write!(body, "<ol class=\"addresses\" start=\"{}\">", machines_from + 1);
+        for m in &extra.machines {
+            let _ = write!(body, "<li><a href=\"/machines/{m}\"><code>{m}</code></a></li>");
+        }
+        body.push_str("</ol>");
+        let next = machines_from + PAGE;
+        let mut nav = Vec::new();
+        if machines_from > 0 {
+            nav.push(format!(
+                "<a href=\"/accounts/{address_hex}?machines_from={}\">← previous</a>",
+                machines_from.saturating_sub(PAGE)
+            ));
+        }
+        if next < extra.machine_count {
+            nav.push(format!("<a href=\"/accounts/{address_hex}?machines_from={next}\">next →</a>"));
+        }
+        if !nav.is_empty() {
+            let _ = write!(body, "<p class=\"nav\">{}</p>", nav.join(" · "));
+        }
+    }
+    body.push_str(
+        "<h2>Transactions</h2><p class=\"muted\">This node keeps no index of transactions by account yet: find one by \
+         its id with the search box, or in its block's page.</p>",
     );
     html(StatusCode::OK, "Account", &body)
+}
+
+/// What the machine page shows besides the API's view, copied under the read lock.
+struct MachineExtra {
+    id: u32,
+    bandwidth_tier: u8,
+    unclaimed: u128,
+    min_online_slots: u32,
+    slots_per_epoch: u64,
+}
+
+async fn machine(
+    State(shared): State<Arc<Shared>>,
+    Path(address): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Ok(parsed) = crate::api::parse_address(&address) else {
+        return error_page(StatusCode::BAD_REQUEST, &format!("`{address}` is not an address (64 hex digits or gm1…)"));
+    };
+    let q = match numbers(query.as_deref(), &["epochs_before"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let found = crate::api::read_state(&shared, |l| {
+        let m = crate::api::machine_response(l, &parsed)?;
+        let s = &l.state;
+        let id = s.machine_id(&parsed).unwrap_or_default();
+        Ok::<_, crate::api::ApiError>((
+            m,
+            MachineExtra {
+                id,
+                bandwidth_tier: s.machines[id as usize].bandwidth_tier,
+                unclaimed: s.machine_unclaimed(id),
+                min_online_slots: s.policy.connection_reward.as_ref().map_or(0, |c| c.min_online_slots),
+                slots_per_epoch: s.policy.epoch.seconds / s.policy.epoch.slot_seconds.max(1),
+            },
+        ))
+    });
+    let (m, x) = match found {
+        Ok(found) => found,
+        Err(e) => return api_error(e),
+    };
+    let v = &m.machine;
+    // online slots per closed epoch, from the explain records (the store read the explain route
+    // uses): one owner's chunk per epoch, the newest CHART_EPOCHS before `epochs_before`
+    let last = q.get("epochs_before").copied().unwrap_or(m.epoch).min(m.epoch).saturating_sub(1);
+    let first = last.saturating_sub(CHART_EPOCHS - 1).max(1);
+    let mut epochs: Vec<(u64, Option<crate::block::MachineEpoch>, u32)> = Vec::new();
+    if last >= 1 {
+        for e in first..=last {
+            let threshold = shared
+                .store
+                .epoch_explain(e)
+                .ok()
+                .flatten()
+                .and_then(|h| crate::block::decode_explain_header(&h).ok())
+                .map_or(x.min_online_slots, |h| h.0);
+            let entry = shared
+                .store
+                .owner_explain(e, &v.owner)
+                .ok()
+                .flatten()
+                .and_then(|bytes| crate::block::find_machine_explain(&bytes, x.id).ok().flatten());
+            epochs.push((e, entry, threshold));
+        }
+    }
+    let hex = escape(&v.machine.to_hex());
+    let mut body = format!("<h1>Machine</h1><p><code>{hex}</code><br><code>{}</code></p>", escape(&m.machine_bech32m));
+    let qualifies = u32::from(v.online_slots) >= x.min_online_slots && !v.forfeited && v.weight > 0;
+    rows(
+        &mut body,
+        &[
+            ("Owner", format!("<a href=\"/accounts/{0}\"><code>{0}</code></a>", escape(&v.owner.to_hex()))),
+            ("GPU class", v.gpu_class.to_string()),
+            ("Bandwidth", format!("{} Mbit/s (tier {})", v.bandwidth_mbps, x.bandwidth_tier)),
+            ("Connection weight", v.weight.to_string()),
+            (
+                "Online slots this epoch",
+                format!(
+                    "{} of {} (qualifies from {}): {}",
+                    v.online_slots,
+                    x.slots_per_epoch,
+                    x.min_online_slots,
+                    if v.forfeited {
+                        "<span class=\"refused\">forfeited (a failed job)</span>".to_string()
+                    } else if qualifies {
+                        "<span class=\"ok\">qualifies so far</span>".to_string()
+                    } else {
+                        "<span class=\"refused\">below the threshold so far</span>".to_string()
+                    }
+                ),
+            ),
+            ("Rewards in all", amount_cell(&v.rewards_total.to_string())),
+            ("Not yet claimed", amount_cell(&x.unclaimed.to_string())),
+            ("Epoch", format!("{} (as of height <a href=\"/blocks/{1}\">{1}</a>)", m.epoch, m.height)),
+        ],
+    );
+    body.push_str("<h2>Online slots per epoch</h2>");
+    if epochs.is_empty() {
+        body.push_str("<p class=\"muted\">No epoch has closed yet.</p>");
+    } else {
+        let _ = write!(
+            body,
+            "<p class=\"muted\">Epochs {first} to {last}: each cell one closed epoch, darker the more slots online; a ring marks one that qualified.</p>"
+        );
+        let n = epochs.len() as f64;
+        let w = CHART_W / n.max(1.0);
+        let _ = write!(
+            body,
+            "<svg class=\"strip\" viewBox=\"0 0 {CHART_W} 40\" role=\"img\" aria-label=\"online slots per epoch\" xmlns=\"http://www.w3.org/2000/svg\">"
+        );
+        for (i, (e, entry, threshold)) in epochs.iter().enumerate() {
+            let (slots, class, what) = match entry {
+                None => (0, "none", "not in the record (not registered, or no owner record)".to_string()),
+                Some(me) if me.qualified => {
+                    (me.online_slots, "q", format!("qualified, earned {} tokens", tokens(&me.earned.to_string())))
+                }
+                Some(me) if me.forfeited => (me.online_slots, "nq", "forfeited".to_string()),
+                Some(me) => (me.online_slots, "nq", format!("below the threshold of {threshold}")),
+            };
+            let opacity = if x.slots_per_epoch == 0 {
+                1.0
+            } else {
+                0.15 + 0.85 * (f64::from(slots) / x.slots_per_epoch as f64).min(1.0)
+            };
+            let _ = write!(
+                body,
+                "<rect class=\"{class}\" x=\"{:.2}\" y=\"4\" width=\"{:.2}\" height=\"32\" fill-opacity=\"{opacity:.2}\"><title>epoch {e}: {slots} of {} slots online; {}</title></rect>",
+                i as f64 * w,
+                (w - 1.0).max(0.5),
+                x.slots_per_epoch,
+                escape(&what)
+            );
+        }
+        body.push_str("</svg>");
+        body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Epoch</th><th scope=\"col\">Online slots</th><th scope=\"col\">Threshold</th><th scope=\"col\">Qualified</th><th scope=\"col\">Earned</th><th scope=\"col\">Rewards before the close</th></tr></thead><tbody>");
+        for (e, entry, threshold) in epochs.iter().rev() {
+            match entry {
+                Some(me) => {
+                    let _ = write!(
+                        body,
+                        "<tr><td><a href=\"/epochs/{e}\">{e}</a></td><td>{}</td><td>{threshold}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        me.online_slots,
+                        if me.qualified {
+                            "<span class=\"ok\">yes</span>"
+                        } else if me.forfeited {
+                            "<span class=\"refused\">forfeited</span>"
+                        } else {
+                            "<span class=\"refused\">no</span>"
+                        },
+                        amount_cell(&me.earned.to_string()),
+                        amount_cell(&me.rewards_total.to_string())
+                    );
+                }
+                None => {
+                    let _ = write!(
+                        body,
+                        "<tr><td><a href=\"/epochs/{e}\">{e}</a></td><td colspan=\"5\" class=\"muted\">not in this epoch's record</td></tr>"
+                    );
+                }
+            }
+        }
+        body.push_str("</tbody></table></div>");
+        if first > 1 {
+            let _ = write!(
+                body,
+                "<p class=\"nav\"><a href=\"/machines/{hex}?epochs_before={first}\">← older epochs</a></p>"
+            );
+        }
+    }
+    html(StatusCode::OK, "Machine", &body)
+}
+
+async fn validators(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let q = match numbers(query.as_deref(), &["from"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let from = q.get("from").copied().unwrap_or(0);
+    let v = crate::api::read_state(&shared, crate::api::validators_view);
+    let mut body = format!("<h1>Validators <span class=\"muted\">{}</span></h1>", v.validators.len());
+    let _ = write!(
+        body,
+        "<p>Epoch {}, height <a href=\"/blocks/{1}\">{1}</a>; {2} master nodes elected.</p>",
+        v.epoch,
+        v.height,
+        v.master_nodes.len()
+    );
+    body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Validator</th><th scope=\"col\">Operator</th><th scope=\"col\">Active stake</th><th scope=\"col\">Master node</th></tr></thead><tbody>");
+    let start = usize::try_from(from).unwrap_or(usize::MAX).min(v.validators.len());
+    for val in v.validators[start..].iter().take(PAGE as usize) {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            account_link(&val.address),
+            account_link(&val.operator),
+            amount_cell(&val.active_stake),
+            if val.master_node { "<span class=\"ok\">yes</span>" } else { "no" }
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    let mut nav = Vec::new();
+    if from > 0 {
+        nav.push(format!("<a href=\"/validators?from={}\">← previous</a>", from.saturating_sub(PAGE)));
+    }
+    if (start as u64) + PAGE < v.validators.len() as u64 {
+        nav.push(format!("<a href=\"/validators?from={}\">next →</a>", start as u64 + PAGE));
+    }
+    if !nav.is_empty() {
+        let _ = write!(body, "<p class=\"nav\">{}</p>", nav.join(" · "));
+    }
+    body.push_str("<h2>Master nodes, in election order</h2>");
+    if v.master_nodes.is_empty() {
+        body.push_str("<p class=\"muted\">None elected.</p>");
+    } else {
+        body.push_str("<ol class=\"addresses\">");
+        for a in v.master_nodes.iter().take(PAGE as usize * 4) {
+            let _ = write!(body, "<li>{}</li>", account_link(a));
+        }
+        body.push_str("</ol>");
+    }
+    html(StatusCode::OK, "Validators", &body)
+}
+
+/// One proposal as the governance page shows it.
+struct ProposalRow {
+    id: u64,
+    proposer: String,
+    action: String,
+    start: u64,
+    end: u64,
+    yes: u128,
+    no: u128,
+    quorum: u128,
+    voters: usize,
+    outcome: String,
+}
+
+async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let q = match numbers(query.as_deref(), &["before"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let before = q.get("before").copied().unwrap_or(u64::MAX);
+    let (rows_, total, epoch) = crate::api::read_state(&shared, |l| {
+        let s = &l.state;
+        let rows_: Vec<ProposalRow> = s
+            .proposals
+            .range(..before)
+            .rev()
+            .take(PAGE as usize)
+            .map(|(id, p)| ProposalRow {
+                id: *id,
+                proposer: s.accounts[p.proposer as usize].address.to_hex(),
+                action: match &p.action {
+                    gridmint_core::ProposalAction::TreasurySpend { to, amount } => {
+                        format!(
+                            "treasury spend of {} tokens ({amount} base units) to {}",
+                            tokens(&amount.to_string()),
+                            to.to_hex()
+                        )
+                    }
+                    gridmint_core::ProposalAction::PolicyChange { changes } => format!(
+                        "policy change: {}",
+                        changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; ")
+                    ),
+                },
+                start: p.start_epoch,
+                end: p.end_epoch,
+                yes: p.yes,
+                no: p.no,
+                quorum: p.quorum,
+                voters: p.voters.len(),
+                outcome: match p.outcome {
+                    None => "voting".into(),
+                    Some(o) => {
+                        serde_json::to_value(o).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                    }
+                },
+            })
+            .collect();
+        (rows_, s.proposals.len(), s.epoch)
+    });
+    let mut body = format!(
+        "<h1>Governance <span class=\"muted\">{total} proposals</span></h1><p>The open epoch is {epoch}. Newest first.</p>"
+    );
+    if rows_.is_empty() {
+        body.push_str("<p class=\"muted\">No proposal here.</p>");
+    }
+    for p in &rows_ {
+        let _ =
+            write!(body, "<h2 id=\"p{0}\">Proposal {0} <span class=\"tag\">{1}</span></h2>", p.id, escape(&p.outcome));
+        rows(
+            &mut body,
+            &[
+                ("Action", escape(&p.action)),
+                ("Proposer", account_link(&p.proposer)),
+                ("Voting", format!("epochs {} to {} (executes at the close of {})", p.start, p.end, p.end)),
+                ("Yes", amount_cell(&p.yes.to_string())),
+                ("No", amount_cell(&p.no.to_string())),
+                ("Quorum", amount_cell(&p.quorum.to_string())),
+                ("Voters", p.voters.to_string()),
+            ],
+        );
+    }
+    if rows_.len() == PAGE as usize
+        && let Some(last) = rows_.last()
+    {
+        let _ = write!(body, "<p class=\"nav\"><a href=\"/governance?before={}\">older →</a></p>", last.id);
+    }
+    html(StatusCode::OK, "Governance", &body)
+}
+
+async fn bridge(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let q = match numbers(query.as_deref(), &["out_from", "in_from"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let (out_from, in_from) = (q.get("out_from").copied().unwrap_or(0), q.get("in_from").copied().unwrap_or(0));
+    let (view, outbound, inbound) = crate::api::read_state(&shared, |l| {
+        (
+            crate::api::bridge_view(l),
+            crate::api::outbound_list(l, out_from, PAGE as usize),
+            crate::api::inbound_list(l, in_from, PAGE as usize),
+        )
+    });
+    let Some(b) = view else {
+        return error_page(StatusCode::NOT_FOUND, "this network has no bridge");
+    };
+    let mut body = String::from("<h1>Bridge</h1>");
+    rows(
+        &mut body,
+        &[
+            ("Escrow", amount_cell(&b.escrow)),
+            ("Inbound waiting", amount_cell(&b.inbound_waiting)),
+            ("Inbound cap this epoch", amount_cell(&b.inbound_cap_epoch)),
+            ("Inbound paid this epoch", amount_cell(&b.inbound_paid_epoch)),
+            ("Outbound records", b.outbound_records.to_string()),
+            ("Inbound confirmed", b.inbound_confirmed.to_string()),
+            ("Committee", format!("{} members, threshold {}", b.committee.len(), b.threshold)),
+        ],
+    );
+    body.push_str("<h2>Outbound</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">Id</th><th scope=\"col\">From</th><th scope=\"col\">Amount</th><th scope=\"col\">Recipient</th><th scope=\"col\">Epoch</th><th scope=\"col\">Signatures</th></tr></thead><tbody>");
+    for r in &outbound.records {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><a href=\"/epochs/{4}\">{4}</a></td><td>{5}</td></tr>",
+            r.id,
+            account_link(&r.from),
+            amount_cell(&r.amount),
+            escape(r.recipient_evm.as_deref().unwrap_or(&r.recipient)),
+            r.epoch,
+            r.signatures.len()
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    let pages = |key: &str, from: u64, next: Option<u64>, other: &str| {
+        let mut nav = Vec::new();
+        if from > 0 {
+            nav.push(format!("<a href=\"/bridge?{key}={}&amp;{other}\">← previous</a>", from.saturating_sub(PAGE)));
+        }
+        if let Some(next) = next {
+            nav.push(format!("<a href=\"/bridge?{key}={next}&amp;{other}\">next →</a>"));
+        }
+        if nav.is_empty() { String::new() } else { format!("<p class=\"nav\">{}</p>", nav.join(" · ")) }
+    };
+    body.push_str(&pages("out_from", out_from, outbound.next_from, &format!("in_from={in_from}")));
+    body.push_str("<h2>Inbound</h2><div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Deposit</th><th scope=\"col\">Recipient</th><th scope=\"col\">Amount</th><th scope=\"col\">Paid</th><th scope=\"col\">Epoch</th></tr></thead><tbody>");
+    for i in &inbound.payouts {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td><a href=\"/epochs/{6}\">{6}</a></td></tr>",
+            i.index,
+            i.deposit_id,
+            account_link(&i.recipient),
+            amount_cell(&i.amount),
+            amount_cell(&i.paid),
+            if i.settled { " <span class=\"ok\">settled</span>" } else { "" },
+            i.epoch
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    body.push_str(&pages("in_from", in_from, inbound.next_from, &format!("out_from={out_from}")));
+    html(StatusCode::OK, "Bridge", &body)
 }
 
 #[derive(serde::Deserialize)]
@@ -341,15 +1384,47 @@ struct SearchQuery {
     q: Option<String>,
 }
 
-async fn search(query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+/// Where a search goes: `Ok(path)`, or why nothing matched (an HTML 400 for text that is no
+/// height, epoch, id or address).
+fn search_target(shared: &Shared, q: &str) -> Result<String, String> {
+    let help = "Search for an address (64 hex digits or gm1…), a transaction id (64 hex digits), a block \
+                height (a number, e.g. 123) or an epoch (e12 or epoch 12).";
+    let lower = q.to_ascii_lowercase();
+    if let Ok(height) = q.parse::<u64>() {
+        return Ok(format!("/blocks/{height}"));
+    }
+    let epoch = lower.strip_prefix("epoch").or_else(|| lower.strip_prefix('e')).map(str::trim);
+    if let Some(Ok(epoch)) = epoch.map(str::parse::<u64>) {
+        return Ok(format!("/epochs/{epoch}"));
+    }
+    if q.len() == 64 && q.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut id = [0u8; 32];
+        if hex::decode_to_slice(q, &mut id).is_ok()
+            && (shared.store.tx(&id).ok().flatten().is_some()
+                || shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&id))
+        {
+            return Ok(format!("/tx/{lower}"));
+        }
+    }
+    if let Ok(address) = crate::api::parse_address(q) {
+        let machine = crate::api::read_state(shared, |l| l.state.machine_id(&address).is_some());
+        return Ok(if machine {
+            format!("/machines/{}", address.to_hex())
+        } else {
+            format!("/accounts/{}", address.to_hex())
+        });
+    }
+    Err(format!("Nothing matches `{q}`. {help}"))
+}
+
+async fn search(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let q = query.ok().and_then(|Query(q)| q.q).unwrap_or_default();
-    let q = q.trim();
-    let target = if let Ok(height) = q.parse::<u64>() {
-        format!("/blocks/{height}")
-    } else if let Ok(address) = crate::api::parse_address(q) {
-        format!("/accounts/{}", address.to_hex())
-    } else {
-        return error_page(StatusCode::BAD_REQUEST, &format!("`{q}` is neither a height nor an address"));
+    let target = match search_target(&shared, q.trim()) {
+        Ok(target) => target,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::from_str(&target) {

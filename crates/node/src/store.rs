@@ -865,6 +865,27 @@ impl Store {
         Ok(Some(block))
     }
 
+    /// The header of the stored block at `height` ([`crate::block::BlockHeader`]): its locator
+    /// and the first [`crate::block::HEADER_BYTES`] of its bytes are read, never its
+    /// transactions, so a list of the latest blocks costs the same whatever their size (the
+    /// explorer's network page). Unlike [`Store::block`] the bytes are not checked against the
+    /// locator's hash (it covers the whole block); the height they hold is.
+    pub fn block_header(&self, height: u64) -> Result<Option<crate::block::BlockHeader>, StoreError> {
+        let Some(record) = self.get(Table::Blocks, height)? else { return Ok(None) };
+        let key = Key::Number(height);
+        let locator = crate::blocklog::Locator::decode(&record).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+        let bytes = match self.log.read_prefix(height, &locator, crate::block::HEADER_BYTES) {
+            Ok(bytes) => bytes,
+            Err(_) if height <= self.base_height() => return Ok(None),
+            Err(why) => return Err(self.corrupt(Table::Blocks, key, why)),
+        };
+        let header = crate::block::BlockHeader::decode(&bytes).map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+        if header.height != height {
+            return Err(self.corrupt(Table::Blocks, key, format!("it holds block {}", header.height)));
+        }
+        Ok(Some(header))
+    }
+
     /// Block `height`'s bytes from the block log, checked against the hash its locator holds.
     fn block_bytes(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(record) = self.get(Table::Blocks, height)? else { return Ok(None) };
@@ -1644,6 +1665,41 @@ mod tests {
         drop(store);
         let error = Store::open(dir.path()).err().expect("refused");
         assert!(error.is_damage(), "{error}");
+    }
+
+    /// Goal: a block's header is read without its transactions (what the explorer lists), and
+    /// equals the full block's. Method: damage the last byte of a block's bytes in its segment:
+    /// the full read fails its hash, the header read (its first bytes only) still answers; a
+    /// header under another height's key is corruption.
+    #[test]
+    fn a_header_read_reads_the_header_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"genesis").unwrap();
+        let first = block(1, genesis_hash(b"genesis"));
+        store.commit_block(&BlockWrite { block: &first, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
+        let header = store.block_header(1).unwrap().unwrap();
+        assert_eq!(
+            (header.height, header.time, header.parent, header.producer, header.state_root, header.tx_count),
+            (1, first.time, first.parent, first.producer, first.state_root, 0)
+        );
+        assert_eq!(store.block_header(2).unwrap(), None);
+        let segment = dir.path().join(crate::blocklog::LOG_DIR).join(crate::blocklog::segment_name(1));
+        let mut bytes = std::fs::read(&segment).unwrap();
+        assert!(bytes.len() > crate::block::HEADER_BYTES);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        std::fs::write(&segment, &bytes).unwrap();
+        assert!(store.block(1).is_err(), "the full read checks the whole block's hash");
+        assert_eq!(store.block_header(1).unwrap(), Some(header), "the header read never reads the tail");
+        // the header's height is checked against its key
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut blocks = txn.open_table(BLOCKS).unwrap();
+            let moved = blocks.get(1).unwrap().unwrap().value().to_vec();
+            blocks.insert(5, moved.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+        assert!(store.block_header(5).is_err());
     }
 
     /// Goal: leaves stored in chunks read back whole and one account at a time, across chunk

@@ -27,6 +27,16 @@ pub async fn start(config: Config) -> Node {
 pub async fn start_with(config: Config, policy: Policy) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let (ledger, dev_key) = create_dev(dir.path(), policy).unwrap();
+    serve(config, ledger, dir, dev_key).await
+}
+
+/// A node serving `ledger` (made in `dir`, e.g. with a history committed block by block).
+pub async fn serve(
+    config: Config,
+    ledger: gridmint_node::ledger::Ledger,
+    dir: tempfile::TempDir,
+    dev_key: std::path::PathBuf,
+) -> Node {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
