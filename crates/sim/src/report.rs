@@ -514,9 +514,9 @@ fn chart_figure(chart: &Value, index: usize) -> String {
     }
     format!(
         "<figure class=\"chart\" id=\"fig-{id}\"><figcaption><h3>{}</h3><p>{}{}</p></figcaption>\
-<div class=\"plot\" id=\"plot-{id}\" data-chart=\"{index}\"></div>\
 <div class=\"controls\"><button type=\"button\" class=\"reset\" data-chart=\"{index}\">Reset zoom</button> \
 <span class=\"hint\">Drag across the plot to zoom on epochs; double-click or Reset to see them all.</span></div>\
+<div class=\"plot\" id=\"plot-{id}\" data-chart=\"{index}\"></div>\
 <output class=\"readout\" id=\"readout-{id}\" aria-live=\"polite\"></output></figure>\n",
         escape(title),
         escape(note),
