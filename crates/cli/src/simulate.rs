@@ -354,7 +354,8 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
                 .map(|((job, result), swept)| report::RunRef { label: &job.label, swept, result })
                 .collect(),
             swept_keys: swept_keys.iter().map(|k| k.to_string()).collect(),
-            bands: args.runs > 1,
+            // bands over seeds of one parameter set: across swept values they would mix them
+            bands: args.runs > 1 && args.sweep.is_empty(),
         };
         let summary = output::summary_json(result, parameters(args, job));
         write_report(&args.out, args, job, result, summary, Some(multi))?;

@@ -507,8 +507,9 @@ fn chart_figure(chart: &Value, index: usize) -> String {
     if let Some(epochs) = chart["off_scale"].as_array().filter(|e| !e.is_empty()) {
         let list: Vec<String> = epochs.iter().take(10).map(|e| e.to_string()).collect();
         let more = if epochs.len() > 10 { format!(" and {} more", epochs.len() - 10) } else { String::new() };
+        let plural = if epochs.len() > 1 { "s" } else { "" };
         off = format!(
-            " The y-axis is scaled to the ordinary days: epochs {}{more} run off the top (hover them for their values).",
+            " The y-axis is scaled to the ordinary days; above its top: epoch{plural} {}{more} (hover for the values).",
             list.join(", ")
         );
     }
