@@ -276,6 +276,11 @@ fn hover(browser: &Browser, id: &str, epoch: u64) -> (Vec<(String, String)>, Val
         {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x + 1, "y": y},
         {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y},
     ]));
+    read_legend(browser, id)
+}
+
+/// The legend values (by series label) of chart `id` and its readout's attributes.
+fn read_legend(browser: &Browser, id: &str) -> (Vec<(String, String)>, Value) {
     let shown = browser.execute(
         "var u = window.gmCharts[arguments[0]]; var rows = u.root.querySelectorAll('.u-legend .u-series');\
          var out = []; for (var i = 1; i < rows.length; i++) { out.push([rows[i].querySelector('.u-label').textContent, rows[i].querySelector('.u-value').textContent]); }\
@@ -324,6 +329,11 @@ fn report_renders_offline_and_hover_equals_epochs_csv() {
 
     let ids = open_report(&browser, &out.join("report.html"));
     assert_eq!(ids, ["plot-supply", "plot-daily", "plot-paid", "plot-released"]);
+
+    // before any hover, the legend shows the last row
+    let (legend, _) = read_legend(&browser, "supply");
+    assert_eq!(base_units(value(&legend, "total supply")), cell(&table, 60, "total_supply"), "{legend:?}");
+    assert_eq!(base_units(value(&legend, "circulating")), cell(&table, 60, "circulating"), "{legend:?}");
 
     let (legend, readout) = hover(&browser, "supply", 37);
     assert_eq!(readout["data-epoch"], json!("37"), "{readout}");

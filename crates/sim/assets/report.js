@@ -59,7 +59,9 @@
     var readout = document.getElementById("readout-" + chart.id);
     var rel = chart.relative_to;
     var columns = [chart.x];
-    var series = [{ label: "epoch", value: function (u, v, si, idx) { return idx == null ? "" : String(chart.x[idx]); } }];
+    // away from the plot, the legend shows the last embedded row
+    var last = chart.x.length - 1;
+    var series = [{ label: "epoch", value: function (u, v, si, idx) { return String(chart.x[idx == null ? last : idx]); } }];
     chart.series.forEach(function (s) {
       var ys;
       if (rel != null) {
@@ -75,7 +77,7 @@
         width: 2,
         dash: s.dash ? [8, 5] : undefined,
         points: { show: false },
-        value: function (u, v, si, idx) { return idx == null ? "" : tokens(s.values[idx]) + " " + symbol; }
+        value: function (u, v, si, idx) { return tokens(s.values[idx == null ? last : idx]) + " " + symbol; }
       });
     });
     var bands = chart.band ? [{ series: [chart.band[1], chart.band[0]], fill: "rgba(31,119,180,0.2)" }] : undefined;
