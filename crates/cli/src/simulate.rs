@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use gridmint_core::Policy;
-use gridmint_sim::{Scenario, SimConfig, SimResult, charts, output};
+use gridmint_sim::{Scenario, SimConfig, SimResult, charts, output, report};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -25,7 +25,10 @@ epochs.csv         one row per epoch: supply, minted, burned, circulating, relea
 paid_<program> and burned (that epoch)\n  \
 summary.json       final totals, pools, escrow, counts, parameters, seed, state root\n  \
 balances.csv       each account's whole holding at the end\n  \
-supply.png, daily_distribution.png, allocation.png, rewards.png\n\
+supply.png, daily_distribution.png, allocation.png, rewards.png\n  \
+report.html        the same in one self-contained page (opens offline): interactive charts\n                     \
+(hover for exact values, drag to zoom), summary tables, parameters and seed; with --runs\n                     \
+or --sweep also the bands and the comparison of the runs (written with --no-charts too)\n\
 With --runs or --sweep each run gets a subfolder, plus comparison.csv (a column per swept\n\
 parameter) and, with --runs, charts with p5–p95 bands (runs_<quantity>.png: each band as\n\
 its spread around the median); with --sweep, sweep_total_supply.png,\n\
@@ -290,7 +293,8 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
     let io = |e: std::io::Error| e.to_string();
     std::fs::create_dir_all(&args.out).map_err(io)?;
     if let ([job], [result]) = (jobs, results) {
-        output::write_run(&args.out, result, parameters(args, job)).map_err(io)?;
+        let summary = output::write_run(&args.out, result, parameters(args, job)).map_err(io)?;
+        write_report(&args.out, args, job, result, summary, None)?;
         if !args.no_charts {
             charts::draw_all(&args.out, result, None, &caption(args, job, None))?;
         }
@@ -308,10 +312,13 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         "state_root",
     ]);
     comparison.write_record(header).map_err(|e| e.to_string())?;
+    let swept_values: Vec<Vec<String>> =
+        jobs.iter().map(|j| j.swept.iter().map(|(_, v)| v.clone()).collect()).collect();
     let mut table = format!("{:<48} {:>24} {:>24} {:>24}\n", "run", "total supply", "burned", "circulating");
     for (job, result) in jobs.iter().zip(results) {
         let dir = args.out.join(sanitize(&job.label));
-        output::write_run(&dir, result, parameters(args, job)).map_err(io)?;
+        let summary = output::write_run(&dir, result, parameters(args, job)).map_err(io)?;
+        write_report(&dir, args, job, result, summary, None)?;
         if !args.no_charts {
             charts::draw_all(&dir, result, None, &caption(args, job, None))?;
         }
@@ -337,6 +344,22 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         ));
     }
     comparison.flush().map_err(io)?;
+    // the forecast's own report: the first run's charts and tables, the bands and the comparison
+    if let (Some(job), Some(result)) = (jobs.first(), results.first()) {
+        let multi = report::Multi {
+            runs: jobs
+                .iter()
+                .zip(results)
+                .zip(&swept_values)
+                .map(|((job, result), swept)| report::RunRef { label: &job.label, swept, result })
+                .collect(),
+            swept_keys: swept_keys.iter().map(|k| k.to_string()).collect(),
+            // bands over seeds of one parameter set: across swept values they would mix them
+            bands: args.runs > 1 && args.sweep.is_empty(),
+        };
+        let summary = output::summary_json(result, parameters(args, job));
+        write_report(&args.out, args, job, result, summary, Some(multi))?;
+    }
     if !args.sweep.is_empty() && !args.no_charts {
         sweep_charts(args, jobs, results)?;
     }
@@ -363,6 +386,34 @@ fn write_outputs(args: &Args, jobs: &[Job], results: &[SimResult]) -> Result<(),
         }
     }
     print!("{table}");
+    Ok(())
+}
+
+/// Writes `report.html` into `dir` and says where it is.
+fn write_report(
+    dir: &std::path::Path,
+    args: &Args,
+    job: &Job,
+    result: &SimResult,
+    summary: serde_json::Value,
+    multi: Option<report::Multi>,
+) -> Result<(), String> {
+    let mut context = caption(args, job, None).context;
+    if let Some(multi) = &multi {
+        context = format!("{} runs · first shown: {context}", multi.runs.len());
+    }
+    let input = report::ReportInput {
+        result,
+        context,
+        parameters: parameters(args, job),
+        summary,
+        initial_cap: job.config.policy.token.cap.0,
+        multi,
+    };
+    let path = report::write_report(dir, &input).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if dir == args.out.as_path() {
+        println!("report: {}", path.display());
+    }
     Ok(())
 }
 

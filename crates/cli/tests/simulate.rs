@@ -153,6 +153,7 @@ fn same_seed_identical_files() {
         "daily_distribution.png",
         "allocation.png",
         "rewards.png",
+        "report.html",
     ] {
         let (x, y) = (std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap());
         assert!(x == y, "{file} differs between two runs with the same seed");

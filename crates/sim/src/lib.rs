@@ -9,8 +9,10 @@
 pub mod charts;
 pub mod normal;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sha256;
 
 pub use run::{EpochRow, SimConfig, SimError, SimResult, load_policy, run};
 pub use scenario::{Scenario, ScenarioError};
