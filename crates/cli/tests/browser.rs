@@ -71,6 +71,8 @@ struct World {
     owner: String,
     owner_bech32m: String,
     bystander: String,
+    /// The owner's machine (hex).
+    machine: String,
     epoch: u64,
     transfer: Value,
     claim: Value,
@@ -135,6 +137,7 @@ fn world(data: &std::path::Path) -> World {
         owner: address_of(&owner).to_hex(),
         owner_bech32m: address_of(&owner).to_bech32m(),
         bystander: address_of(&bystander).to_hex(),
+        machine: address_of(&gpus[0]).to_hex(),
         node,
         epoch,
         transfer,
@@ -156,6 +159,9 @@ fn pages(w: &World) -> Vec<(String, Vec<Check>)> {
     let (transfer_block, claim_block, proposal_block) =
         (block(&w.transfer["height"]), block(&w.claim["height"]), block(&w.proposal["height"]));
     let machine = &explain["machines"][0];
+    let machine_view = node.get(&format!("/v1/machines/{}", w.machine)).body;
+    let validators = node.get("/v1/validators").body;
+    let bridge = node.get("/v1/bridge").body;
     let connection = &explain["connection_reward"];
     // the block page shows a transaction's id cut to its first 8 and last 6 digits
     let id_shown = |receipt: &Value| Check::Text("main", base_units(&receipt["id"])[..8].to_string());
@@ -211,6 +217,47 @@ fn pages(w: &World) -> Vec<(String, Vec<Check>)> {
             ],
         ),
         (
+            format!("/epochs/{}", w.epoch),
+            vec![
+                Check::Text("h1", format!("Epoch {}", w.epoch)),
+                Check::Text("main", base_units(&summary["rewards_root"])),
+                Check::Text("main", base_units(&summary["state_root"])),
+                amount_shown(&summary["minted"]),
+            ],
+        ),
+        (
+            format!("/tx/{}", base_units(&w.transfer["id"])),
+            vec![
+                Check::Text("h1", "Transaction".into()),
+                Check::Text("main", base_units(&w.transfer["id"])),
+                Check::Exists(format!("a[href=\"/blocks/{}\"]", w.transfer["height"])),
+            ],
+        ),
+        (
+            format!("/machines/{}", w.machine),
+            vec![
+                Check::Text("h1", "Machine".into()),
+                Check::Exists(format!("a[href=\"/accounts/{}\"]", w.owner)),
+                Check::Text("main", format!("{} Mbit/s", machine_view["machine"]["bandwidth_mbps"])),
+            ],
+        ),
+        (
+            "/validators".into(),
+            vec![Check::Text("h1", format!("Validators {}", validators["validators"].as_array().map_or(0, Vec::len)))],
+        ),
+        (
+            "/governance".into(),
+            vec![Check::Text("h1", "Governance".into()), Check::Text("main", "Newest first".into())],
+        ),
+        (
+            "/bridge".into(),
+            vec![
+                Check::Text("h1", "Bridge".into()),
+                amount_shown(&bridge["escrow"]),
+                Check::Text("main", format!("threshold {}", bridge["threshold"])),
+            ],
+        ),
+        (
             // an account that earned nothing: the breakdown without a proof
             format!("/accounts/{}/epochs/{}", w.bystander, w.epoch),
             vec![Check::Text("#no-proof", "No proof".into()), Check::Text("#machines", "(0)".into())],
@@ -263,6 +310,10 @@ fn the_explorer_in_chromium() {
         (w.owner_bech32m.clone(), format!("/accounts/{}", w.owner)),
         (w.owner.clone(), format!("/accounts/{}", w.owner)),
         (w.transfer["height"].to_string(), format!("/blocks/{}", w.transfer["height"])),
+        (base_units(&w.transfer["id"]), format!("/tx/{}", base_units(&w.transfer["id"]))),
+        (format!("epoch {}", w.epoch), format!("/epochs/{}", w.epoch)),
+        (format!("e{}", w.epoch), format!("/epochs/{}", w.epoch)),
+        (w.machine.clone(), format!("/machines/{}", w.machine)),
     ];
     for (query, target) in &searches {
         browser.goto(&format!("{base}/"));

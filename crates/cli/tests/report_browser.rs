@@ -7,186 +7,27 @@
 //! legend and readout, the values of that epoch's row of `epochs.csv`; dragging zooms on a range
 //! of epochs and the Reset button shows them all again.
 //!
-//! The WebDriver calls are plain HTTP/1.1 on loopback, written here on `std::net` (fantoccini
-//! needs a connector crate that is not a dependency of this package); the shared harness will
-//! replace this small one.
+//! The browser is the shared harness (`common/webdriver.rs`: chromedriver through fantoccini).
 //!
 //! This test fails, never skips, without Chromium and chromedriver: set `GRIDMINT_CHROMIUM` and
 //! `GRIDMINT_CHROMEDRIVER`, or run `bash scripts/test.sh`, which installs them.
 #![allow(clippy::disallowed_methods)] // Instant::now: deadlines while waiting for chromedriver
 
+mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+use webdriver::Browser;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gridmint");
 
-fn tool(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
-    assert!(
-        path.exists(),
-        "no {} at {} (set {var}, or run `bash scripts/test.sh`, which installs Debian's chromium and chromium-driver)",
-        default.rsplit('/').next().unwrap_or(default),
-        path.display()
-    );
-    path
-}
-
-/// One HTTP/1.1 exchange with chromedriver on loopback: (status, JSON body).
-fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    // chromedriver keeps the connection open: read the head, then Content-Length bytes
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 65_536];
-    let head_end = loop {
-        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break raw.len();
-        }
-        raw.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-length")))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    while raw.len() < head_end + length {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-    }
-    let payload = String::from_utf8_lossy(&raw[head_end..(head_end + length).min(raw.len())]).to_string();
-    Ok((status, serde_json::from_str(&payload).unwrap_or(Value::Null)))
-}
-
-/// chromedriver and one browser session; both end on drop.
-struct Browser {
-    driver: Child,
-    port: u16,
-    session: String,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    fn start() -> Browser {
-        let chromium = tool("GRIDMINT_CHROMIUM", "/usr/bin/chromium");
-        let chromedriver = tool("GRIDMINT_CHROMEDRIVER", "/usr/bin/chromedriver");
-        let profile = tempfile::tempdir().unwrap();
-        for attempt in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let log = std::fs::File::create(profile.path().join(format!("chromedriver-{attempt}.log"))).unwrap();
-            let mut driver = Command::new(&chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::from(log.try_clone().unwrap()))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .expect("start chromedriver");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            let mut ready = false;
-            while Instant::now() < deadline {
-                if let Ok((200, status)) = http(port, "GET", "/status", None)
-                    && status["value"]["ready"] == json!(true)
-                {
-                    ready = true;
-                    break;
-                }
-                if driver.try_wait().ok().flatten().is_some() {
-                    break; // the port was taken: try another
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if !ready {
-                let _ = driver.kill();
-                let _ = driver.wait();
-                continue;
-            }
-            let capabilities = json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chromium,
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--no-first-run", "--window-size=1280,1000",
-                        format!("--user-data-dir={}", profile.path().join("profile").display()),
-                        // networking off: every proxied request goes to a closed port, and no
-                        // host name resolves
-                        "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-                        "--host-resolver-rules=MAP * ~NOTFOUND",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    ],
-                },
-                "goog:loggingPrefs": {"browser": "ALL"},
-            }}});
-            let (status, answer) = http(port, "POST", "/session", Some(&capabilities)).expect("new session");
-            let Some(session) = answer["value"]["sessionId"].as_str() else {
-                let _ = driver.kill();
-                let _ = driver.wait();
-                panic!("chromedriver refused a session ({status}): {answer}");
-            };
-            return Browser { driver, port, session: session.to_string(), _profile: profile };
-        }
-        panic!("chromedriver did not start (3 tries)");
-    }
-
-    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let full = format!("/session/{}{path}", self.session);
-        let (status, answer) = http(self.port, method, &full, body.as_ref()).expect("chromedriver answers");
-        assert_eq!(status, 200, "{method} {path}: {answer}");
-        answer["value"].clone()
-    }
-
-    fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    fn execute(&self, script: &str, args: Value) -> Value {
-        self.cmd("POST", "/execute/sync", Some(json!({ "script": script, "args": args })))
-    }
-
-    /// The browser's log entries since the last call (chromedriver hands them out once).
-    fn log(&self) -> Vec<Value> {
-        self.cmd("POST", "/se/log", Some(json!({ "type": "browser" }))).as_array().cloned().unwrap_or_default()
-    }
-
-    fn severe(&self) -> Vec<Value> {
-        self.log().into_iter().filter(|e| e["level"] == json!("SEVERE")).collect()
-    }
-
-    /// A pointer action sequence (W3C actions): moves are in viewport pixels.
-    fn pointer(&self, steps: Value) {
-        self.cmd(
-            "POST",
-            "/actions",
-            Some(json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": steps}]})),
-        );
-        self.cmd("DELETE", "/actions", None);
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = http(self.port, "DELETE", &format!("/session/{}", self.session), None);
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
+/// Networking off: every proxied request goes to a closed port, and no host name resolves.
+const OFFLINE: &[&str] =
+    &["--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", "--host-resolver-rules=MAP * ~NOTFOUND"];
 
 fn simulate(out: &Path, extra: &[&str]) {
     let output = Command::new(BIN)
@@ -232,18 +73,18 @@ fn open_report(browser: &Browser, report: &Path) -> Vec<String> {
         let state = browser.execute(
             "var plots = document.querySelectorAll('.plot'); var ready = document.querySelectorAll('.plot[data-ready]');\
              return {all: plots.length, ready: ready.length, ids: Array.prototype.map.call(plots, function (p) { return p.id; })};",
-            json!([]),
+            vec![],
         );
         if state["all"].as_u64().unwrap_or(0) > 0 && state["all"] == state["ready"] {
             break state["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
         }
-        assert!(Instant::now() < deadline, "the charts were not built: {state}; log: {:?}", browser.log());
+        assert!(Instant::now() < deadline, "the charts were not built: {state}; log: {:?}", browser.console());
         std::thread::sleep(Duration::from_millis(100));
     };
-    let errors = browser.severe();
+    let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");
     let requests = browser
-        .execute("return performance.getEntriesByType('resource').map(function (e) { return e.name; });", json!([]));
+        .execute("return performance.getEntriesByType('resource').map(function (e) { return e.name; });", vec![]);
     assert_eq!(requests, json!([]), "the report made requests");
     // each chart's canvas has drawn pixels: lines in several colours, not one blank fill
     let drawn = browser.execute(
@@ -251,7 +92,7 @@ fn open_report(browser: &Browser, report: &Path) -> Vec<String> {
            var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; var inked = 0; var colours = {};\
            for (var i = 0; i < d.length; i += 4) { if (d[i + 3] > 0) { inked++; colours[d[i] + ',' + d[i + 1] + ',' + d[i + 2]] = 1; } }\
            return {inked: inked, colours: Object.keys(colours).length, size: c.width * c.height}; });",
-        json!([]),
+        vec![],
     );
     let drawn = drawn.as_array().unwrap();
     assert_eq!(drawn.len(), ids.len(), "one canvas per chart: {drawn:?}");
@@ -268,7 +109,7 @@ fn hover(browser: &Browser, id: &str, epoch: u64) -> (Vec<(String, String)>, Val
     let at = browser.execute(
         "var u = window.gmCharts[arguments[0]]; u.root.scrollIntoView({block: 'center'}); var r = u.over.getBoundingClientRect();\
          return [Math.round(r.left + u.valToPos(arguments[1], 'x')), Math.round(r.top + r.height / 2)];",
-        json!([id, epoch]),
+        vec![json!(id), json!(epoch)],
     );
     let (x, y) = (at[0].as_i64().unwrap(), at[1].as_i64().unwrap());
     browser.pointer(json!([
@@ -287,7 +128,7 @@ fn read_legend(browser: &Browser, id: &str) -> (Vec<(String, String)>, Value) {
          var ro = document.getElementById('readout-' + arguments[0]); var attrs = {};\
          for (var k = 0; k < ro.attributes.length; k++) { attrs[ro.attributes[k].name] = ro.attributes[k].value; }\
          return {legend: out, readout: attrs, idx: u.cursor.idx};",
-        json!([id]),
+        vec![json!(id)],
     );
     let legend = shown["legend"]
         .as_array()
@@ -303,7 +144,7 @@ fn value<'a>(legend: &'a [(String, String)], label: &str) -> &'a str {
 }
 
 fn x_range(browser: &Browser, id: &str) -> (f64, f64) {
-    let r = browser.execute("var s = window.gmCharts[arguments[0]].scales.x; return [s.min, s.max];", json!([id]));
+    let r = browser.execute("var s = window.gmCharts[arguments[0]].scales.x; return [s.min, s.max];", vec![json!(id)]);
     (r[0].as_f64().unwrap(), r[1].as_f64().unwrap())
 }
 
@@ -316,12 +157,12 @@ fn report_renders_offline_and_hover_equals_epochs_csv() {
     let out = dir.path().join("single");
     simulate(&out, &["--epochs", "60", "--seed", "7"]);
     let table = csv(&out.join("epochs.csv"));
-    let browser = Browser::start();
+    let browser = Browser::start_with(1280, 1000, OFFLINE);
 
     // the log endpoint works: a page that logs an error shows up in it (so an empty log below
     // means no error, not a log that cannot be read)
     browser.goto("data:text/html,<p>x</p><script>console.error('gm-log-check')</script>");
-    let seen = browser.severe();
+    let seen = browser.console_errors();
     assert!(
         seen.iter().any(|e| e["message"].as_str().unwrap_or("").contains("gm-log-check")),
         "log not readable: {seen:?}"
@@ -357,7 +198,7 @@ fn report_renders_offline_and_hover_equals_epochs_csv() {
     let ends = browser.execute(
         "var u = window.gmCharts.supply; u.root.scrollIntoView({block: 'center'}); var r = u.over.getBoundingClientRect();\
          return [Math.round(r.left + u.valToPos(10, 'x')), Math.round(r.left + u.valToPos(20, 'x')), Math.round(r.top + r.height / 2)];",
-        json!([]),
+        vec![],
     );
     let (a, b, y) = (ends[0].as_i64().unwrap(), ends[1].as_i64().unwrap(), ends[2].as_i64().unwrap());
     browser.pointer(json!([
@@ -372,7 +213,7 @@ fn report_renders_offline_and_hover_equals_epochs_csv() {
     let button = browser.execute(
         "var b = document.querySelector('#fig-supply button.reset'); b.scrollIntoView({block: 'center'}); var r = b.getBoundingClientRect();\
          return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];",
-        json!([]),
+        vec![],
     );
     let (bx, by) = (button[0].as_i64().unwrap(), button[1].as_i64().unwrap());
     browser.pointer(json!([
@@ -381,7 +222,7 @@ fn report_renders_offline_and_hover_equals_epochs_csv() {
         {"type": "pointerUp", "button": 0},
     ]));
     assert_eq!(x_range(&browser, "supply"), (1.0, 60.0));
-    let errors = browser.severe();
+    let errors = browser.console_errors();
     assert!(errors.is_empty(), "console errors after interacting: {errors:?}");
 }
 
@@ -393,7 +234,7 @@ fn runs_report_shows_exact_bands() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mc");
     simulate(&out, &["--epochs", "40", "--seed", "3", "--runs", "3"]);
-    let browser = Browser::start();
+    let browser = Browser::start_with(1280, 1000, OFFLINE);
     let ids = open_report(&browser, &out.join("report.html"));
     for id in ["plot-supply", "plot-band_total_supply", "plot-band_circulating", "plot-band_burned"] {
         assert!(ids.iter().any(|i| i == id), "{id} missing: {ids:?}");
@@ -412,7 +253,7 @@ fn runs_report_shows_exact_bands() {
     // the comparison table names every run
     let runs = browser.execute(
         "return Array.prototype.map.call(document.querySelectorAll('#comparison tbody th'), function (t) { return t.textContent; });",
-        json!([]),
+        vec![],
     );
     assert_eq!(runs, json!(["seed-3", "seed-4", "seed-5"]));
 }

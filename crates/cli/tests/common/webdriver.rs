@@ -47,6 +47,11 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium of `width`×`height` CSS pixels.
     pub fn start(width: u32, height: u32) -> Browser {
+        Browser::start_with(width, height, &[])
+    }
+
+    /// As [`Browser::start`], with more Chromium arguments (e.g. networking cut off).
+    pub fn start_with(width: u32, height: u32, extra_args: &[&str]) -> Browser {
         let chromium = binary("GRIDMINT_CHROMIUM", "/usr/bin/chromium", "Chromium");
         let chromedriver = binary("GRIDMINT_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver");
         let profile = tempfile::tempdir().unwrap();
@@ -102,7 +107,10 @@ impl Browser {
                     ],
                 },
             });
-            let Value::Object(capabilities) = capabilities else { unreachable!() };
+            let Value::Object(mut capabilities) = capabilities else { unreachable!() };
+            if let Some(args) = capabilities["goog:chromeOptions"]["args"].as_array_mut() {
+                args.extend(extra_args.iter().map(|a| Value::from(*a)));
+            }
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
             let client = runtime
                 .block_on(ClientBuilder::new(connector).capabilities(capabilities).connect(&base))
@@ -205,6 +213,16 @@ impl Browser {
             .expect("chromedriver's log");
         assert_eq!(answer.status, 200, "chromedriver's log: {:?}", answer.body);
         answer.body["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Performs one W3C pointer action sequence (`steps`: the actions of a mouse, moves in
+    /// viewport pixels), then releases everything it holds.
+    pub fn pointer(&self, steps: Value) {
+        let path = format!("/session/{}/actions", self.session);
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": steps}]});
+        let answer = self.driver_api.post(&path, &actions).expect("chromedriver's actions");
+        assert_eq!(answer.status, 200, "pointer actions: {:?}", answer.body);
+        self.runtime.block_on(self.client().release_actions()).expect("releasing the pointer");
     }
 
     /// The log's errors since the last call (`SEVERE`: exceptions, failed loads, CSP violations,
