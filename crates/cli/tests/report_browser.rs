@@ -250,6 +250,14 @@ fn runs_report_shows_exact_bands() {
     assert_eq!(base_units(value(&legend, "median")), values[1].to_string(), "{legend:?}");
     assert_eq!(base_units(value(&legend, "p5")), values[0].to_string());
     assert_eq!(base_units(value(&legend, "p95")), values[2].to_string());
+    // drawn as the distance from the median: the median is the zero line, p5 at or below it,
+    // p95 at or above it
+    let drawn = browser.execute(
+        "var d = window.gmCharts['band_circulating'].data; return [d[1].every(function (v) { return v <= 0; }), \
+         d[2].every(function (v) { return v === 0; }), d[3].every(function (v) { return v >= 0; })];",
+        vec![],
+    );
+    assert_eq!(drawn, json!([true, true, true]), "bands drawn relative to the median");
     // the comparison table names every run
     let runs = browser.execute(
         "return Array.prototype.map.call(document.querySelectorAll('#comparison tbody th'), function (t) { return t.textContent; });",

@@ -349,8 +349,11 @@ fn sampled_epochs(open: u64) -> (Vec<u64>, u64) {
         return (vec![], 1);
     }
     let step = closed.div_ceil(CHART_EPOCHS).max(1);
-    let mut epochs: Vec<u64> =
-        (0..).map(|i| closed - i * step).take_while(|e| *e >= 1).take(CHART_EPOCHS as usize).collect();
+    // checked: the first value past epoch 1 must end the list, not underflow
+    let mut epochs: Vec<u64> = (0..CHART_EPOCHS)
+        .map_while(|i| i.checked_mul(step).and_then(|back| closed.checked_sub(back)))
+        .take_while(|e| *e >= 1)
+        .collect();
     epochs.reverse();
     (epochs, step)
 }
@@ -713,7 +716,7 @@ async fn epoch(State(shared): State<Arc<Shared>>, Path(text): Path<String>) -> R
         &mut body,
         &[
             ("Closed at block", close.map_or_else(|| "?".to_string(), |h| format!("<a href=\"/blocks/{h}\">{h}</a>"))),
-            ("Policy version", text_of(&v["policy_version"])),
+            ("Policy version", escape(&text_of(&v["policy_version"]))),
             ("Minted", amount_cell(&text_of(&v["minted"]))),
             ("Burned", amount_cell(&text_of(&v["burned"]))),
             ("Debts paid", amount_cell(&text_of(&v["debts_paid"]))),
@@ -1437,6 +1440,28 @@ async fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The charted epochs for every count of closed epochs up to 10,000 (and a few huge ones):
+    /// never a panic (the step once walked past epoch 1 and underflowed, at 61 closed epochs),
+    /// at most `CHART_EPOCHS`, ascending, distinct, within `1..open`, ending with the last closed.
+    #[test]
+    fn sampled_epochs_end_at_the_last_closed_and_never_underflow() {
+        for open in (0..=10_001).chain([u64::MAX / 2, u64::MAX - 1, u64::MAX]) {
+            let (epochs, step) = sampled_epochs(open);
+            let closed = open.saturating_sub(1);
+            assert!(step >= 1);
+            if closed == 0 {
+                assert!(epochs.is_empty());
+                continue;
+            }
+            assert!(!epochs.is_empty() && epochs.len() as u64 <= CHART_EPOCHS, "open {open}: {}", epochs.len());
+            assert_eq!(*epochs.last().unwrap(), closed, "open {open}");
+            assert!(epochs[0] >= 1 && epochs.windows(2).all(|w| w[0] < w[1]), "open {open}: {epochs:?}");
+            if closed <= CHART_EPOCHS {
+                assert_eq!(epochs, (1..=closed).collect::<Vec<_>>(), "every epoch while they fit");
+            }
+        }
+    }
 
     #[test]
     fn amounts_are_exact_cut_and_grouped() {

@@ -286,7 +286,8 @@ fn band_charts(multi: &Multi, rows: &[usize]) -> Vec<Value> {
                 "title": format!("{name}: p5, median and p95 of {} runs", multi.runs.len()),
                 "note": "Drawn as the distance from the median (so a spread of a fraction of a percent is visible); the values shown on hover are the exact p5, median and p95.",
                 "x": epochs,
-                "relative_to": 1,
+                // 1-based like `band`: the median (drawn as the zero line)
+                "relative_to": 2,
                 "series": [
                     series("p5", strings(p5.into_iter()), 0),
                     series("median", strings(p50.into_iter()), 2),
