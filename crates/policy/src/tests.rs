@@ -62,6 +62,18 @@ fn rejects_a_zero_inbound_cap() {
     );
 }
 
+/// Goal: a bridge minimum of 0 (set, yet no minimum) is rejected, so "no minimum" has one spelling
+/// (the field absent) and one policy hash. Method: set it to "0"; the smallest positive amount
+/// passes.
+#[test]
+fn rejects_a_zero_outbound_minimum() {
+    let set = |min: &str| netmind_text().replace("outbound_min = \"1\"", &format!("outbound_min = \"{min}\""));
+    assert_ne!(set("0"), netmind_text(), "the preset names its minimum");
+    rejects(&set("0"), "bridge.outbound_min");
+    let smallest = Policy::from_toml(&set("0.000000000000000001")).unwrap();
+    assert_eq!(smallest.bridge.unwrap().outbound_min.map(|m| m.0), Some(1));
+}
+
 /// Goal: genesis above the cap is rejected. Method: lower the cap.
 #[test]
 fn rejects_genesis_above_cap() {
