@@ -5,7 +5,9 @@
 //!
 //! What it checks: every validator decides at least [`TARGET`] heights; at every height two
 //! validators both decided, they decided the same value id and hold the same toy state; every
-//! decided block was produced by the proposer the validator set selects for its (height, round).
+//! decided block was produced by the proposer the validator set selects for its (height, round),
+//! or for an earlier round of its height (Tendermint's re-proposal: a value that gathered a polka
+//! in round r' is proposed again in a later round, still the block its first proposer built).
 //! Then: with one validator stopped, the other three still decide (its turns to propose cost a
 //! round each); a validator stopped and restarted from its home (the engine's WAL, and the toy
 //! store it persisted in a file) catches up through value sync and agrees; the blocks of a
@@ -320,8 +322,17 @@ fn check_agreement(set: &ValidatorSet, logs: &[&Log]) {
     let snapshots: Vec<BTreeMap<u64, Decision>> = logs.iter().map(|l| l.lock().unwrap().clone()).collect();
     for (i, a) in snapshots.iter().enumerate() {
         for (height, d) in a {
-            let expected = *set.proposer(Height(*height), d.round).address();
-            assert_eq!(d.producer, expected, "validator {i}, height {height}: produced by a validator not selected");
+            // decided in round r: built by round r's proposer, or re-proposed from an earlier round
+            // of the height (the polka's value, which keeps the producer who first built it)
+            let selected: Vec<ValidatorAddress> = (0..=d.round.as_u32().expect("a decided round is never nil"))
+                .map(|r| *set.proposer(Height(*height), Round::new(r)).address())
+                .collect();
+            assert!(
+                selected.contains(&d.producer),
+                "validator {i}, height {height}: produced by {}, not by a proposer of rounds 0..={:?} ({selected:?})",
+                d.producer,
+                d.round
+            );
             for (j, b) in snapshots.iter().enumerate().skip(i + 1) {
                 if let Some(other) = b.get(height) {
                     assert_eq!(d, other, "validators {i} and {j} disagree at height {height}");
