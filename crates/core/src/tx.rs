@@ -428,6 +428,81 @@ impl TxBody {
             TxBody::BridgeSign { .. } => "bridge_sign",
         }
     }
+
+    /// The kind's name for a tag byte ([`TxBody::tag`]; `None`: no such kind).
+    pub fn kind_name_of_tag(tag: u8) -> Option<&'static str> {
+        const NAMES: [&str; 20] = [
+            "transfer",
+            "register_machine",
+            "heartbeat",
+            "submit_job",
+            "report_usage",
+            "settle_job",
+            "fail_job",
+            "register_validator",
+            "stake",
+            "unstake",
+            "claim",
+            "claim_to_stake",
+            "propose",
+            "vote",
+            "bridge_out",
+            "bridge_attest",
+            "attest_liquidity",
+            "submit_receipt",
+            "attest_receipt",
+            "bridge_sign",
+        ];
+        NAMES.get(usize::from(tag).checked_sub(1)?).copied()
+    }
+
+    /// The gridmint accounts the body names besides its signer, in the body's order: a
+    /// transfer's recipient, a machine, a customer, a validator staked on, a deposit's recipient,
+    /// a liquidity provider, a treasury spend's recipient. What an account's list of
+    /// transactions is made of (the node's `account_txs` index); a bridge-out's recipient is an
+    /// EVM address and is not one.
+    pub fn named_accounts(&self) -> Vec<Address> {
+        match self {
+            TxBody::Transfer { to, .. } => vec![*to],
+            TxBody::RegisterMachine { machine, .. }
+            | TxBody::FailJob { machine, .. }
+            | TxBody::SubmitReceipt { machine, .. } => vec![*machine],
+            TxBody::ReportUsage { customer, machine, .. } => vec![*customer, *machine],
+            TxBody::Stake { validator, .. }
+            | TxBody::Unstake { validator, .. }
+            | TxBody::ClaimToStake { validator } => vec![*validator],
+            TxBody::BridgeAttest { recipient, .. } => vec![*recipient],
+            TxBody::AttestLiquidity { provider, .. } => vec![*provider],
+            TxBody::Propose { action: ProposalAction::TreasurySpend { to, .. } } => vec![*to],
+            TxBody::Propose { action: ProposalAction::PolicyChange { .. } }
+            | TxBody::Heartbeat { .. }
+            | TxBody::SubmitJob { .. }
+            | TxBody::SettleJob { .. }
+            | TxBody::RegisterValidator { .. }
+            | TxBody::Claim
+            | TxBody::Vote { .. }
+            | TxBody::BridgeOut { .. }
+            | TxBody::AttestReceipt { .. }
+            | TxBody::BridgeSign { .. } => Vec::new(),
+        }
+    }
+
+    /// The amount the body moves, bonds or asks for, in base units (`None`: it names none), for
+    /// listings: a transfer's, a bond, a stake or unstake, a bridge transfer, an attested
+    /// liquidity, a treasury spend.
+    pub fn amount(&self) -> Option<u128> {
+        match self {
+            TxBody::Transfer { amount, .. }
+            | TxBody::Stake { amount, .. }
+            | TxBody::Unstake { amount, .. }
+            | TxBody::BridgeOut { amount, .. }
+            | TxBody::BridgeAttest { amount, .. }
+            | TxBody::AttestLiquidity { amount, .. }
+            | TxBody::Propose { action: ProposalAction::TreasurySpend { amount, .. } } => Some(*amount),
+            TxBody::RegisterMachine { bond, .. } | TxBody::RegisterValidator { bond } => Some(*bond),
+            _ => None,
+        }
+    }
 }
 
 impl Tx {
@@ -642,5 +717,107 @@ impl Tx {
     /// blake3 of the canonical bytes: the transaction's id.
     pub fn id(&self) -> [u8; 32] {
         *blake3::hash(&self.encode()).as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_of_each() -> Vec<TxBody> {
+        let a = Address([7; 32]);
+        vec![
+            TxBody::Transfer { to: a, amount: 1 },
+            TxBody::RegisterMachine { machine: a, gpu_class: 0, bandwidth_mbps: 1, bond: 2 },
+            TxBody::Heartbeat { slot: 0 },
+            TxBody::SubmitJob { job_id: 1, mode: JobMode::Inference, price_per_gpu_second: 1, max_gpu_seconds: 1 },
+            TxBody::ReportUsage { customer: Address([8; 32]), job_id: 1, machine: a, gpu_seconds: 1, ai_tokens: 0 },
+            TxBody::SettleJob { job_id: 1 },
+            TxBody::FailJob { job_id: 1, machine: a },
+            TxBody::RegisterValidator { bond: 3 },
+            TxBody::Stake { validator: a, amount: 4 },
+            TxBody::Unstake { validator: a, amount: 5, fast: false },
+            TxBody::Claim,
+            TxBody::ClaimToStake { validator: a },
+            TxBody::Propose { action: ProposalAction::TreasurySpend { to: a, amount: 6 } },
+            TxBody::Vote { proposal: 0, yes: true },
+            TxBody::BridgeOut { amount: 7, recipient: [1; 32] },
+            TxBody::BridgeAttest { deposit_id: 0, recipient: a, amount: 8 },
+            TxBody::AttestLiquidity { provider: a, amount: 9 },
+            TxBody::SubmitReceipt {
+                machine: a,
+                task_id: [0; 32],
+                model_id: [0; 32],
+                input_hash: [0; 32],
+                output_hash: [0; 32],
+                gpu_seconds: 1,
+            },
+            TxBody::AttestReceipt { receipt: [0; 32], valid: true },
+            TxBody::BridgeSign { record: 0, signature: [0; 65] },
+        ]
+    }
+
+    #[test]
+    fn every_tag_names_its_kind_and_no_other_tag_names_one() {
+        let bodies = one_of_each();
+        for body in &bodies {
+            assert_eq!(TxBody::kind_name_of_tag(body.tag()), Some(body.kind_name()), "{body:?}");
+        }
+        let tags: std::collections::BTreeSet<u8> = bodies.iter().map(TxBody::tag).collect();
+        assert_eq!(tags.len(), bodies.len(), "a tag shared by two kinds");
+        for tag in (0..=u8::MAX).filter(|t| !tags.contains(t)) {
+            assert_eq!(TxBody::kind_name_of_tag(tag), None, "tag {tag}");
+        }
+    }
+
+    #[test]
+    fn named_accounts_and_amounts_are_the_bodys_own() {
+        let a = Address([7; 32]);
+        for body in one_of_each() {
+            let named = body.named_accounts();
+            match &body {
+                TxBody::ReportUsage { .. } => assert_eq!(named, vec![Address([8; 32]), a]),
+                TxBody::Transfer { .. }
+                | TxBody::RegisterMachine { .. }
+                | TxBody::FailJob { .. }
+                | TxBody::SubmitReceipt { .. }
+                | TxBody::Stake { .. }
+                | TxBody::Unstake { .. }
+                | TxBody::ClaimToStake { .. }
+                | TxBody::BridgeAttest { .. }
+                | TxBody::AttestLiquidity { .. }
+                | TxBody::Propose { .. } => assert_eq!(named, vec![a], "{body:?}"),
+                _ => assert!(named.is_empty(), "{body:?}"),
+            }
+        }
+        let amounts: Vec<Option<u128>> = one_of_each().iter().map(TxBody::amount).collect();
+        assert_eq!(
+            amounts,
+            vec![
+                Some(1),
+                Some(2),
+                None,
+                None,
+                None,
+                None,
+                None,
+                Some(3),
+                Some(4),
+                Some(5),
+                None,
+                None,
+                Some(6),
+                None,
+                Some(7),
+                Some(8),
+                Some(9),
+                None,
+                None,
+                None
+            ]
+        );
+        let policy = TxBody::Propose { action: ProposalAction::PolicyChange { changes: vec![] } };
+        assert!(policy.named_accounts().is_empty());
+        assert_eq!(policy.amount(), None);
     }
 }

@@ -27,7 +27,7 @@
 //! Every difference is a [`Mismatch`] naming the table and the key. A record that fails its
 //! checksum is an error ([`StoreError::Corrupt`]), as on any read.
 
-use crate::block::genesis_hash;
+use crate::block::{ACCOUNT_TX_KEY_LEN, AccountTx, account_entries, genesis_hash};
 use crate::ledger::Genesis;
 use crate::store::{EpochWrite, FORMAT, Key, Store, StoreError, Table};
 use gridmint_core::State;
@@ -153,6 +153,7 @@ pub fn audit_from(
     let compared =
         |slot: u64, state: &State| slot / u64::from(state.policy.slots_per_epoch()) + 1 > compared_after_epoch;
     let mut matched_txs = 0u64;
+    let mut matched_account_txs = 0u64;
     let mut closed = BTreeSet::new();
     // epochs closed at or before the start: only what needs no blocks is checked
     let mut before_start = BTreeSet::new();
@@ -200,6 +201,7 @@ pub fn audit_from(
                     ),
                 }
             }
+            check_account_entries(store, &mut audit, &block, &mut matched_account_txs)?;
             for epoch in &block.closed_epochs {
                 if store.epoch_close(*epoch)? != Some(height) {
                     audit.mismatch(Table::Closes, epoch, format!("closed at {height}, the table says otherwise"));
@@ -267,6 +269,7 @@ pub fn audit_from(
                 ),
             }
         }
+        check_account_entries(store, &mut audit, &block, &mut matched_account_txs)?;
         for (slot, ids) in crate::ledger::heartbeats_in(&state, &block) {
             if !compared(slot, &state) {
                 continue;
@@ -362,6 +365,44 @@ pub fn audit_from(
             }
         }
     }
+    // nothing else in the account index: an entry the checks above did not match is either
+    // damaged or not what its block writes
+    if store.table_len(Table::AccountTxs)? != matched_account_txs {
+        let mut found = Vec::new();
+        store.scan_account_txs(|key, entry| found.push((key, entry)))?;
+        let reported: BTreeSet<String> =
+            audit.mismatches.iter().filter(|m| m.table == Table::AccountTxs.name()).map(|m| m.key.clone()).collect();
+        let mut cached: Option<(u64, Vec<AccountEntry>)> = None;
+        for (key, entry) in found {
+            let name = Key::AccountTx(&key).to_string();
+            if reported.contains(&name) {
+                continue;
+            }
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(StoreError::Corrupt { why, .. }) => {
+                    audit.mismatch(Table::AccountTxs, name, why);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if cached.as_ref().is_none_or(|(h, _)| *h != entry.height) {
+                let written = match store.block(entry.height)? {
+                    Some(block) if (base + 1..=last).contains(&entry.height) => account_entries(&block),
+                    _ => Vec::new(),
+                };
+                cached = Some((entry.height, written));
+            }
+            let written = &cached.as_ref().expect("just set").1;
+            if !written.iter().any(|(k, e)| *k == key && *e == entry) {
+                audit.mismatch(
+                    Table::AccountTxs,
+                    name,
+                    format!("an entry for block {} at {} that the block does not write", entry.height, entry.index),
+                );
+            }
+        }
+    }
     check_bitmaps(store, &mut audit, bitmaps)?;
     let mut stored_slots: Vec<u64> =
         store.number_keys(Table::Heartbeats)?.into_iter().map(crate::store::heartbeat_slot).collect();
@@ -391,6 +432,31 @@ pub fn audit_from(
         }
     }
     Ok(audit)
+}
+
+/// An entry of the account index with its key.
+type AccountEntry = ([u8; ACCOUNT_TX_KEY_LEN], AccountTx);
+
+/// `block`'s entries of the account index are there, as it writes them.
+fn check_account_entries(
+    store: &Store,
+    audit: &mut Audit,
+    block: &crate::block::StoredBlock,
+    matched: &mut u64,
+) -> Result<(), StoreError> {
+    let wanted = account_entries(block);
+    let keys: Vec<[u8; ACCOUNT_TX_KEY_LEN]> = wanted.iter().map(|(k, _)| *k).collect();
+    for ((key, wanted), found) in wanted.iter().zip(store.account_tx_entries(&keys)?) {
+        let name = Key::AccountTx(key).to_string();
+        match found {
+            Ok(Some(found)) if found == *wanted => *matched += 1,
+            Ok(Some(_)) => audit.mismatch(Table::AccountTxs, name, "differs from what its block writes"),
+            Ok(None) => audit.mismatch(Table::AccountTxs, name, "missing"),
+            Err(StoreError::Corrupt { why, .. }) => audit.mismatch(Table::AccountTxs, name, why),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// An epoch closed before the audit's start: its summary parses and its leaves, read through
@@ -497,6 +563,19 @@ mod tests {
         store.tamper(Table::ExplainOwners, Key::EpochOwner(&stray_epoch), Some(&[0u8; 80]));
         store.tamper(Table::Heartbeats, Key::Number(crate::store::heartbeat_key(424_242, 3)), Some(&[1u8]));
         store.tamper(Table::Closes, Key::Number(1), Some(&99u64.to_le_bytes()));
+        // the account index: the recipient's entry of block 1 gone, the signer's of block 2
+        // with another amount, one for block 3 that it does not write, one that does not decode
+        let signer = address_of(&key);
+        let recipient_1 = crate::block::account_tx_key(&Address([7; 32]), 1, 0);
+        store.tamper(Table::AccountTxs, Key::AccountTx(&recipient_1), None);
+        let signer_2 = crate::block::account_tx_key(&signer, 2, 0);
+        let mut changed = store.account_tx_entries(&[signer_2]).unwrap().pop().unwrap().unwrap().unwrap();
+        changed.amount += 1;
+        store.tamper(Table::AccountTxs, Key::AccountTx(&signer_2), Some(&changed.encode_value()));
+        let stray_account = crate::block::account_tx_key(&Address([6; 32]), 3, 0);
+        store.tamper(Table::AccountTxs, Key::AccountTx(&stray_account), Some(&changed.encode_value()));
+        let signer_4 = crate::block::account_tx_key(&signer, 4, 0);
+        store.tamper(Table::AccountTxs, Key::AccountTx(&signer_4), Some(&[0xee; 40]));
         let found = audit(&store, |_, _| {}).unwrap().mismatches;
         let named: Vec<(&str, String)> = found.iter().map(|m| (m.table, m.key.clone())).collect();
         for expected in [
@@ -511,9 +590,13 @@ mod tests {
             ("explain_owners", format!("99/{}", hex::encode([5u8; 32]))),
             ("heartbeats", "424242".to_string()),
             ("closes", "1".to_string()),
+            ("account_txs", format!("{}/1.0", hex::encode([7u8; 32]))),
+            ("account_txs", format!("{}/2.0", signer.to_hex())),
+            ("account_txs", format!("{}/3.0", hex::encode([6u8; 32]))),
+            ("account_txs", format!("{}/4.0", signer.to_hex())),
         ] {
             assert!(named.contains(&(expected.0, expected.1.clone())), "{expected:?} not reported: {found:#?}");
         }
-        assert_eq!(found.len(), 11, "{found:#?}");
+        assert_eq!(found.len(), 15, "{found:#?}");
     }
 }

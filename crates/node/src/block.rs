@@ -57,6 +57,123 @@ impl TxLocation {
     }
 }
 
+/// The length of an `account_txs` key: the account (32), the height (8, big-endian) and the
+/// index in the block (4, big-endian), so that an account's entries are one range, in chain order.
+pub const ACCOUNT_TX_KEY_LEN: usize = 44;
+
+/// How an account appears in a transaction of its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// It signed the transaction (and paid its fee).
+    Signer,
+    /// The transaction names it: a recipient, a machine, a validator staked on, a customer…
+    /// ([`gridmint_core::TxBody::named_accounts`]).
+    Named,
+}
+
+/// One entry of an account's list of transactions (the `account_txs` table): enough to show a
+/// line of the list without reading the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountTx {
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// The transaction id.
+    pub id: [u8; 32],
+    /// Its kind's tag ([`gridmint_core::TxBody::tag`]).
+    pub kind: u8,
+    /// How the account appears in it.
+    pub role: AccountRole,
+    /// 0 when applied, else the error code.
+    pub code: u16,
+    /// The amount its body names ([`gridmint_core::TxBody::amount`]; 0 if none).
+    pub amount: u128,
+}
+
+/// The `account_txs` key of `account`'s entry for the transaction at (`height`, `index`).
+pub fn account_tx_key(account: &Address, height: u64, index: u32) -> [u8; ACCOUNT_TX_KEY_LEN] {
+    let mut key = [0u8; ACCOUNT_TX_KEY_LEN];
+    key[..32].copy_from_slice(&account.0);
+    key[32..40].copy_from_slice(&height.to_be_bytes());
+    key[40..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+impl AccountTx {
+    /// The value stored under its key: the id, then varints (postcard) of kind, role, code and
+    /// amount.
+    pub fn encode_value(&self) -> Vec<u8> {
+        let mut out = self.id.to_vec();
+        let role = self.role as u8;
+        out.extend(postcard::to_allocvec(&(self.kind, role, self.code, self.amount)).expect("integers serialize"));
+        out
+    }
+
+    /// Inverse of [`AccountTx::encode_value`] with the key's height and index; anything
+    /// malformed or trailing is an error.
+    pub fn decode(key: &[u8; ACCOUNT_TX_KEY_LEN], value: &[u8]) -> Result<AccountTx, String> {
+        let (id, rest) = value.split_first_chunk::<32>().ok_or("an account entry shorter than an id")?;
+        let ((kind, role, code, amount), rest) =
+            postcard::take_from_bytes::<(u8, u8, u16, u128)>(rest).map_err(|e| format!("not an account entry: {e}"))?;
+        if !rest.is_empty() {
+            return Err(format!("{} bytes after an account entry", rest.len()));
+        }
+        let role = match role {
+            0 => AccountRole::Signer,
+            1 => AccountRole::Named,
+            other => return Err(format!("role {other} is not one")),
+        };
+        if gridmint_core::TxBody::kind_name_of_tag(kind).is_none() {
+            return Err(format!("kind {kind} is not one"));
+        }
+        Ok(AccountTx {
+            height: u64::from_be_bytes(key[32..40].try_into().expect("8 bytes")),
+            index: u32::from_be_bytes(key[40..].try_into().expect("4 bytes")),
+            id: *id,
+            kind,
+            role,
+            code,
+            amount,
+        })
+    }
+}
+
+/// Every `account_txs` entry `block` writes, in key order within each transaction: one for its
+/// signer and one for each other account its body names
+/// ([`gridmint_core::TxBody::named_accounts`]), failed transactions included (their signer paid
+/// a fee). Heartbeats write none: a machine's are its online slots, shown from the heartbeat
+/// bitmaps, and they are most of a large fleet's transactions.
+pub fn account_entries(block: &StoredBlock) -> Vec<([u8; ACCOUNT_TX_KEY_LEN], AccountTx)> {
+    let mut out = Vec::new();
+    for (index, (signed, receipt)) in block.txs.iter().zip(&block.receipts).enumerate() {
+        let body = &signed.tx.body;
+        if matches!(body, gridmint_core::TxBody::Heartbeat { .. }) {
+            continue;
+        }
+        let index = index as u32;
+        let entry = |role| AccountTx {
+            height: block.height,
+            index,
+            id: receipt.tx_id,
+            kind: body.tag(),
+            role,
+            code: receipt.code,
+            amount: body.amount().unwrap_or(0),
+        };
+        let mut seen = vec![signed.tx.signer];
+        out.push((account_tx_key(&signed.tx.signer, block.height, index), entry(AccountRole::Signer)));
+        for named in body.named_accounts() {
+            if !seen.contains(&named) {
+                seen.push(named);
+                out.push((account_tx_key(&named, block.height, index), entry(AccountRole::Named)));
+            }
+        }
+    }
+    out
+}
+
 /// blake3 of a genesis record: block 1's parent.
 pub fn genesis_hash(genesis: &[u8]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();

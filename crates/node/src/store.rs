@@ -19,6 +19,7 @@
 //! | `heartbeats` | slot × 2^20 + segment ([`heartbeat_key`]) | bitmap of the machines (by id, bit `i % 8` of byte `i / 8` of the slot's bitmap, cut into segments of [`SEGMENT_BYTES`]) whose heartbeat for that slot is committed |
 //! | `closes` | epoch | the height of the block that closed it (8 bytes, little-endian) |
 //! | `decided` | height | on a replicated node, what consensus decided beside the block: its commit certificate and what the block's executed form leaves out, opaque here (the consensus crate's encoding); pruned with the block |
+//! | `account_txs` | account ‖ height (BE) ‖ index (BE) ([`crate::block::account_tx_key`]) | the transaction id, kind, the account's role (signer or named), receipt code and amount ([`crate::block::AccountTx`]): an account's list of transactions, newest first, without reading a block; heartbeats are not listed; pruned with the block |
 //! | `evidence` | height | on a replicated node, the equivocations consensus reported when it finalized that height ([`crate::evidence::EvidenceRecord`]s, JSON); pruned with the block |
 //!
 //! and the meta key `"base"` on a pruned store: the header of the last block removed (blocks
@@ -99,6 +100,10 @@ const LEAF_CHUNKS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("lea
 const CLOSES: TableDefinition<u64, &[u8]> = TableDefinition::new("closes");
 const DECIDED: TableDefinition<u64, &[u8]> = TableDefinition::new("decided");
 const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
+const ACCOUNT_TXS: TableDefinition<&[u8; crate::block::ACCOUNT_TX_KEY_LEN], &[u8]> =
+    TableDefinition::new("account_txs");
+/// The most entries [`Store::account_txs`] returns at once.
+pub const MAX_ACCOUNT_TXS_PAGE: usize = 100;
 
 /// The format tag written at creation; any other value is a foreign data dir or an old format.
 /// v2: record tags cover (table, key, value); two-phase commits; the tip file. v3: explain
@@ -108,8 +113,9 @@ const EVIDENCE: TableDefinition<u64, &[u8]> = TableDefinition::new("evidence");
 /// the `decided` table (commit certificates of a replicated node). v8: the `evidence` table.
 /// v9: state snapshots of format 2 (the bridge's inbound queue and published mint signatures).
 /// v10: state roots commit to the bridge's outbound records through their own tree (a chain
-/// with outbound records replays to other roots) and the bridge's outbound minimum.
-pub const FORMAT: &[u8] = b"gridmint-ledger-v10";
+/// with outbound records replays to other roots) and the bridge's outbound minimum. v11: the
+/// `account_txs` table (an account's transactions).
+pub const FORMAT: &[u8] = b"gridmint-ledger-v11";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
 /// The database file inside a data dir.
@@ -162,11 +168,13 @@ pub enum Table {
     Decided,
     /// Equivocation evidence by height (a replicated node).
     Evidence,
+    /// An account's transactions by (account, height, index).
+    AccountTxs,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Meta,
         Table::Blocks,
         Table::Txs,
@@ -179,6 +187,7 @@ impl Table {
         Table::Closes,
         Table::Decided,
         Table::Evidence,
+        Table::AccountTxs,
     ];
 
     /// The table's name in the file.
@@ -196,6 +205,7 @@ impl Table {
             Table::LeafChunks => "leaf_chunks",
             Table::Decided => "decided",
             Table::Evidence => "evidence",
+            Table::AccountTxs => "account_txs",
         }
     }
 
@@ -209,7 +219,7 @@ impl Table {
             Table::Closes => CLOSES,
             Table::Decided => DECIDED,
             Table::Evidence => EVIDENCE,
-            Table::Meta | Table::Txs | Table::ExplainOwners | Table::LeafChunks => {
+            Table::Meta | Table::Txs | Table::ExplainOwners | Table::LeafChunks | Table::AccountTxs => {
                 unreachable!("{} is not keyed by a number", self.name())
             }
         }
@@ -231,6 +241,8 @@ pub enum Key<'a> {
     EpochOwner(&'a [u8; 40]),
     /// An epoch and a chunk ([`crate::block::chunk_key`]).
     EpochChunk(&'a [u8; 16]),
+    /// An account, a height and an index ([`crate::block::account_tx_key`]).
+    AccountTx(&'a [u8; crate::block::ACCOUNT_TX_KEY_LEN]),
 }
 
 impl Key<'_> {
@@ -242,6 +254,7 @@ impl Key<'_> {
             Key::Name(name) => name.as_bytes().to_vec(),
             Key::EpochOwner(key) => key.to_vec(),
             Key::EpochChunk(key) => key.to_vec(),
+            Key::AccountTx(key) => key.to_vec(),
         }
     }
 }
@@ -261,6 +274,11 @@ impl std::fmt::Display for Key<'_> {
                 let epoch = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
                 let chunk = u64::from_be_bytes(key[8..].try_into().unwrap_or_default());
                 write!(f, "{epoch}/{chunk}")
+            }
+            Key::AccountTx(key) => {
+                let height = u64::from_be_bytes(key[32..40].try_into().unwrap_or_default());
+                let index = u32::from_be_bytes(key[40..].try_into().unwrap_or_default());
+                write!(f, "{}/{height}.{index}", hex::encode(&key[..32]))
             }
         }
     }
@@ -579,6 +597,7 @@ impl Store {
                 txn.open_table(CLOSES).map_err(|e| store.db_err(e))?;
                 txn.open_table(DECIDED).map_err(|e| store.db_err(e))?;
                 txn.open_table(EVIDENCE).map_err(|e| store.db_err(e))?;
+                txn.open_table(ACCOUNT_TXS).map_err(|e| store.db_err(e))?;
             }
             txn.commit().map_err(|e| store.db_err(e))
         })?;
@@ -755,6 +774,12 @@ impl Store {
                     let location =
                         TxLocation { height: block.height, index: index as u32, code: receipt.code, fee: receipt.fee };
                     txs.insert(&tx_key(&receipt.tx_id), location.encode().as_slice()).map_err(|e| self.db_err(e))?;
+                }
+                let mut account_txs = txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?;
+                for (key, entry) in crate::block::account_entries(block) {
+                    account_txs
+                        .insert(&key, seal(Table::AccountTxs, Key::AccountTx(&key), &entry.encode_value()).as_slice())
+                        .map_err(|e| self.db_err(e))?;
                 }
                 let mut epochs = txn.open_table(EPOCHS).map_err(|e| self.db_err(e))?;
                 let mut leaves = txn.open_table(LEAVES).map_err(|e| self.db_err(e))?;
@@ -1019,6 +1044,7 @@ impl Store {
                     let mut txs = txn.open_table(TXS).map_err(|e| self.db_err(e))?;
                     let mut decided = txn.open_table(DECIDED).map_err(|e| self.db_err(e))?;
                     let mut evidence = txn.open_table(EVIDENCE).map_err(|e| self.db_err(e))?;
+                    let mut account_txs = txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?;
                     for height in from..=last {
                         if txs_removed >= max_txs {
                             break;
@@ -1051,6 +1077,9 @@ impl Store {
                             if here {
                                 txs.remove(&key).map_err(|e| self.db_err(e))?;
                             }
+                        }
+                        for (key, _) in crate::block::account_entries(&block) {
+                            account_txs.remove(&key).map_err(|e| self.db_err(e))?;
                         }
                         header = Some(crate::snapshots::header_of(chain_id, &block));
                     }
@@ -1187,6 +1216,89 @@ impl Store {
         })
     }
 
+    /// `account`'s transactions before (`height`, `index`) (`None`: from the newest), newest
+    /// first, at most `limit` (capped at [`MAX_ACCOUNT_TXS_PAGE`]): one range of the
+    /// `account_txs` table, whatever the account's history.
+    pub fn account_txs(
+        &self,
+        account: &gridmint_core::Address,
+        before: Option<(u64, u32)>,
+        limit: usize,
+    ) -> Result<Vec<crate::block::AccountTx>, StoreError> {
+        let limit = limit.min(MAX_ACCOUNT_TXS_PAGE);
+        let first = crate::block::account_tx_key(account, 0, 0);
+        // every key of `account` is at or below its key at the greatest height and index
+        let (end, inclusive) = match before {
+            Some((height, index)) => (crate::block::account_tx_key(account, height, index), false),
+            None => (crate::block::account_tx_key(account, u64::MAX, u32::MAX), true),
+        };
+        self.guard("reading an account's transactions", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?;
+            let mut out = Vec::new();
+            let range = if inclusive {
+                table.range::<&[u8; crate::block::ACCOUNT_TX_KEY_LEN]>(&first..=&end)
+            } else {
+                table.range::<&[u8; crate::block::ACCOUNT_TX_KEY_LEN]>(&first..&end)
+            }
+            .map_err(|e| self.db_err(e))?;
+            for entry in range.rev().take(limit) {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let key = *key.value();
+                let payload = self.unseal(Table::AccountTxs, Key::AccountTx(&key), value.value())?;
+                let entry = crate::block::AccountTx::decode(&key, payload)
+                    .map_err(|why| self.corrupt(Table::AccountTxs, Key::AccountTx(&key), why))?;
+                out.push(entry);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Calls `f` with every entry of the `account_txs` table, in key order; an entry that fails
+    /// its check or does not decode is passed as its error.
+    pub fn scan_account_txs(
+        &self,
+        mut f: impl FnMut([u8; crate::block::ACCOUNT_TX_KEY_LEN], Result<crate::block::AccountTx, StoreError>),
+    ) -> Result<(), StoreError> {
+        self.guard("scanning the account index", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?;
+            for entry in table.iter().map_err(|e| self.db_err(e))? {
+                let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                let key = *key.value();
+                let decoded = self.unseal(Table::AccountTxs, Key::AccountTx(&key), value.value()).and_then(|p| {
+                    crate::block::AccountTx::decode(&key, p)
+                        .map_err(|why| self.corrupt(Table::AccountTxs, Key::AccountTx(&key), why))
+                });
+                f(key, decoded);
+            }
+            Ok(())
+        })
+    }
+
+    /// The entries of `account_txs` under `keys`, in one read (for the audit): each one's
+    /// entry, `None` if absent, or its error if it fails its check.
+    #[allow(clippy::type_complexity)]
+    pub fn account_tx_entries(
+        &self,
+        keys: &[[u8; crate::block::ACCOUNT_TX_KEY_LEN]],
+    ) -> Result<Vec<Result<Option<crate::block::AccountTx>, StoreError>>, StoreError> {
+        self.guard("reading the account index", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let table = txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?;
+            keys.iter()
+                .map(|key| {
+                    let Some(value) = table.get(key).map_err(|e| self.db_err(e))? else { return Ok(Ok(None)) };
+                    Ok(self.unseal(Table::AccountTxs, Key::AccountTx(key), value.value()).and_then(|payload| {
+                        crate::block::AccountTx::decode(key, payload)
+                            .map(Some)
+                            .map_err(|why| self.corrupt(Table::AccountTxs, Key::AccountTx(key), why))
+                    }))
+                })
+                .collect()
+        })
+    }
+
     /// The number of entries in a table.
     pub fn table_len(&self, table: Table) -> Result<u64, StoreError> {
         self.guard("counting a table", || {
@@ -1198,6 +1310,7 @@ impl Store {
                 Table::Heartbeats => txn.open_table(HEARTBEATS).map_err(|e| self.db_err(e))?.len(),
                 Table::Closes => txn.open_table(CLOSES).map_err(|e| self.db_err(e))?.len(),
                 Table::LeafChunks => txn.open_table(LEAF_CHUNKS).map_err(|e| self.db_err(e))?.len(),
+                Table::AccountTxs => txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?.len(),
                 other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.len(),
             }
             .map_err(|e| self.db_err(e))
@@ -1214,6 +1327,7 @@ impl Store {
                 Table::Txs => txn.open_table(TXS).map_err(|e| self.db_err(e))?.stats(),
                 Table::ExplainOwners => txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?.stats(),
                 Table::LeafChunks => txn.open_table(LEAF_CHUNKS).map_err(|e| self.db_err(e))?.stats(),
+                Table::AccountTxs => txn.open_table(ACCOUNT_TXS).map_err(|e| self.db_err(e))?.stats(),
                 other => txn.open_table(other.u64_table()).map_err(|e| self.db_err(e))?.stats(),
             }
             .map_err(|e| self.db_err(e))?;
@@ -1433,6 +1547,13 @@ impl Store {
                     match payload {
                         Some(p) => drop(t.insert(&tx_key(id), p).unwrap()),
                         None => drop(t.remove(&tx_key(id)).unwrap()),
+                    }
+                }
+                (Table::AccountTxs, Key::AccountTx(k)) => {
+                    let mut t = txn.open_table(ACCOUNT_TXS).unwrap();
+                    match &record {
+                        Some(r) => drop(t.insert(k, r.as_slice()).unwrap()),
+                        None => drop(t.remove(k).unwrap()),
                     }
                 }
                 (Table::ExplainOwners, Key::EpochOwner(k)) => {
@@ -1865,5 +1986,98 @@ mod tests {
         std::fs::create_dir_all(&garbage).unwrap();
         std::fs::write(garbage.join(DB_FILE), b"this is not a database at all").unwrap();
         assert!(matches!(Store::open(&garbage), Err(StoreError::Foreign { .. })));
+    }
+
+    /// Goal: an account's transactions are listed newest first, a page at a time, from the
+    /// `account_txs` index alone: as signer or as the account a body names, failed ones included,
+    /// heartbeats never; the greatest address too; pruning a block removes its entries; a
+    /// damaged entry is corruption. Method: three blocks of unsigned transactions (the store
+    /// does not check signatures), 150 of them to one recipient in one block.
+    #[test]
+    fn an_accounts_transactions_are_listed_newest_first_and_pruned_with_their_block() {
+        use crate::block::AccountRole;
+        use crate::signing::SignedTx;
+        use gridmint_core::{Tx, TxBody};
+        let (a, b, c, m, v, last) = (
+            Address([1; 32]),
+            Address([2; 32]),
+            Address([3; 32]),
+            Address([4; 32]),
+            Address([5; 32]),
+            Address([0xff; 32]),
+        );
+        let tx =
+            |signer: Address, nonce: u64, body: TxBody| SignedTx { tx: Tx { signer, nonce, body }, signature: [0; 64] };
+        let with = |height: u64, parent: [u8; 32], txs: Vec<SignedTx>, codes: &[(usize, u16)]| {
+            let receipts = txs
+                .iter()
+                .enumerate()
+                .map(|(i, t)| gridmint_core::Receipt {
+                    tx_id: t.tx.id(),
+                    code: codes.iter().find(|(at, _)| *at == i).map_or(0, |(_, c)| *c),
+                    fee: 1,
+                })
+                .collect();
+            StoredBlock { txs, receipts, closed_epochs: vec![], ..block(height, parent) }
+        };
+        let first = with(
+            1,
+            genesis_hash(b"genesis"),
+            vec![tx(a, 0, TxBody::Transfer { to: b, amount: 10 }), tx(m, 0, TxBody::Heartbeat { slot: 0 })],
+            &[],
+        );
+        let mut txs: Vec<SignedTx> = (0..150).map(|n| tx(a, 1 + n, TxBody::Transfer { to: c, amount: 1 })).collect();
+        txs.push(tx(b, 0, TxBody::Stake { validator: v, amount: 7 }));
+        let second = with(2, first.hash(), txs, &[(150, 12)]);
+        let third = with(3, second.hash(), vec![tx(b, 1, TxBody::Transfer { to: last, amount: 3 })], &[]);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path(), b"genesis").unwrap();
+        for blk in [&first, &second, &third] {
+            store.commit_block(&BlockWrite { block: blk, epochs: vec![], heartbeats: vec![], decided: None }).unwrap();
+        }
+        let at = |list: &[crate::block::AccountTx]| list.iter().map(|e| (e.height, e.index)).collect::<Vec<_>>();
+        // a: 151 as signer; a page of 100, then the rest from the cursor
+        let page = store.account_txs(&a, None, 1000).unwrap();
+        assert_eq!(page.len(), MAX_ACCOUNT_TXS_PAGE, "a page is capped");
+        let mut expected: Vec<(u64, u32)> = (50..150).rev().map(|i| (2, i)).collect();
+        assert_eq!(at(&page), expected);
+        assert!(page.iter().all(|e| e.role == AccountRole::Signer && e.kind == 1 && e.amount == 1 && e.code == 0));
+        let rest = store.account_txs(&a, Some((2, 50)), 100).unwrap();
+        expected = (0..50).rev().map(|i| (2, i)).collect();
+        expected.push((1, 0));
+        assert_eq!(at(&rest), expected);
+        assert_eq!(rest.last().unwrap().id, first.receipts[0].tx_id);
+        // b: signer of the failed stake and of block 3's transfer, named by block 1's transfer
+        let listed = store.account_txs(&b, None, 10).unwrap();
+        assert_eq!(at(&listed), vec![(3, 0), (2, 150), (1, 0)]);
+        assert_eq!(
+            listed.iter().map(|e| (e.role, e.kind, e.code, e.amount)).collect::<Vec<_>>(),
+            vec![(AccountRole::Signer, 1, 0, 3), (AccountRole::Signer, 9, 12, 7), (AccountRole::Named, 1, 0, 10)]
+        );
+        assert_eq!(at(&store.account_txs(&v, None, 10).unwrap()), vec![(2, 150)], "the validator staked on");
+        assert_eq!(at(&store.account_txs(&last, None, 10).unwrap()), vec![(3, 0)], "the greatest address");
+        assert!(store.account_txs(&m, None, 10).unwrap().is_empty(), "heartbeats are not listed");
+        assert_eq!(store.account_txs(&c, None, 0).unwrap(), vec![]);
+        assert_eq!(store.table_len(Table::AccountTxs).unwrap(), 2 + 2 * 150 + 2 + 2);
+        // pruning blocks 1 and 2 removes their entries, and only theirs
+        store.prune_to(2, "test").unwrap();
+        assert_eq!(at(&store.account_txs(&b, None, 10).unwrap()), vec![(3, 0)]);
+        assert!(store.account_txs(&a, None, 10).unwrap().is_empty());
+        assert_eq!(store.table_len(Table::AccountTxs).unwrap(), 2);
+        // a flipped byte in an entry is corruption naming the table and key
+        let key = crate::block::account_tx_key(&b, 3, 0);
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(ACCOUNT_TXS).unwrap();
+            let mut record = table.get(&key).unwrap().unwrap().value().to_vec();
+            record[TAG_LEN] ^= 1;
+            table.insert(&key, record.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+        let error = store.account_txs(&b, None, 10).unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Corrupt { table: "account_txs", key, .. } if key.ends_with("/3.0")),
+            "{error}"
+        );
     }
 }
