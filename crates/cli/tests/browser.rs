@@ -193,6 +193,17 @@ fn pages(w: &World) -> Vec<(String, Vec<Check>)> {
                 amount_shown(&account["spendable"]),
                 amount_shown(&account["rewards_total"]),
                 Check::Text("main", w.owner_bech32m.clone()),
+                // its transactions, from the account index: the claim it signed
+                Check::Exists(format!("table.txs a[href=\"/tx/{}\"]", base_units(&w.claim["id"]))),
+            ],
+        ),
+        (
+            // an account only named by a transaction: the transfer to it, with its amount
+            format!("/accounts/{}", w.bystander),
+            vec![
+                Check::Exists(format!("table.txs a[href=\"/tx/{}\"]", base_units(&w.transfer["id"]))),
+                Check::Exists("[title=\"123456789 base units\"]".into()),
+                Check::Text("table.txs", "named in it".into()),
             ],
         ),
         (

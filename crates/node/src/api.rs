@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/supply"),
     ("get", "/v1/accounts/{address}"),
     ("get", "/v1/accounts/{address}/proof"),
+    ("get", "/v1/accounts/{address}/txs"),
     ("get", "/v1/machines/{address}"),
     ("get", "/v1/validators"),
     ("get", "/v1/epochs/{epoch}"),
@@ -73,6 +74,7 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(supply))
         .routes(routes!(account))
         .routes(routes!(account_proof))
+        .routes(routes!(account_txs))
         .routes(routes!(machine))
         .routes(routes!(validators))
         .routes(routes!(epoch))
@@ -549,6 +551,113 @@ async fn account_proof(State(shared): State<Arc<Shared>>, Params(address): Param
             state_root: hex::encode(root),
             proof,
         })
+    })
+}
+
+/// An account's transactions, newest first: those it signed (and paid the fee of, failed
+/// ones included) and those whose body names it (a transfer's recipient, a machine, a
+/// validator staked on…). Heartbeats are not listed (a machine's online slots are on
+/// `GET /v1/machines/{address}`). Page with `before`; a pruned node lists the blocks it keeps.
+#[utoipa::path(get, path = "/v1/accounts/{address}/txs", tag = "accounts",
+    params(
+        ("address" = inline(AddressInput), Path, description = "the account"),
+        ("before" = Option<String>, Query, pattern = "^[0-9]{1,20}([.][0-9]{1,10})?$", description = "only transactions before this position, `HEIGHT.INDEX` or `HEIGHT` (the previous page's `next_before`)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many (1 to 100, default 50)"),
+    ),
+    responses(
+        (status = 200, description = "a page of the account's transactions (empty for an address no transaction names)", body = crate::openapi::AccountTxList),
+        (status = 400, description = "invalid_address, invalid_path, invalid_query, invalid_number", body = ErrorBody),
+    ))]
+async fn account_txs(
+    State(shared): State<Arc<Shared>>,
+    Params(address): Params<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let address = parse_address(&address)?;
+    let (before, limit) = account_txs_query(query.as_deref())?;
+    ok(account_txs_page(&shared, &address, before, limit)?)
+}
+
+/// The default page of `GET /v1/accounts/{address}/txs` and of the account page.
+pub(crate) const ACCOUNT_TXS_PAGE: usize = 50;
+
+/// `before` and `limit` of an account's transactions.
+pub(crate) fn account_txs_query(query: Option<&str>) -> Result<(Option<(u64, u32)>, usize), ApiError> {
+    let (mut before, mut limit) = (None, ACCOUNT_TXS_PAGE);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("before", v)) => before = Some(parse_position(v)?),
+            Some(("limit", v)) => {
+                let n = parse_u64(v, "limit")?;
+                if !(1..=crate::store::MAX_ACCOUNT_TXS_PAGE as u64).contains(&n) {
+                    return Err(ApiError::bad(
+                        "invalid_query",
+                        format!("limit {n}: between 1 and {}", crate::store::MAX_ACCOUNT_TXS_PAGE),
+                    ));
+                }
+                limit = n as usize;
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("unknown query parameter `{pair}` (only before=<height>[.<index>] and limit=<1..=100>)"),
+                ));
+            }
+        }
+    }
+    Ok((before, limit))
+}
+
+/// A position in the chain, `HEIGHT.INDEX` or `HEIGHT` (= `HEIGHT.0`).
+pub(crate) fn parse_position(text: &str) -> Result<(u64, u32), ApiError> {
+    let (height, index) = text.split_once('.').unwrap_or((text, "0"));
+    let bad = || {
+        ApiError::bad(
+            "invalid_number",
+            format!("position `{text}` is not HEIGHT.INDEX or HEIGHT (non-negative integers)"),
+        )
+    };
+    let height = height.parse::<u64>().map_err(|_| bad())?;
+    let index = index.parse::<u32>().map_err(|_| bad())?;
+    // digits only: `parse` also takes a leading `+`
+    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(bad());
+    }
+    Ok((height, index))
+}
+
+/// A page of `address`'s transactions from the `account_txs` index.
+pub(crate) fn account_txs_page(
+    shared: &Shared,
+    address: &gridmint_core::Address,
+    before: Option<(u64, u32)>,
+    limit: usize,
+) -> Result<crate::openapi::AccountTxList, ApiError> {
+    let entries = shared.store.account_txs(address, before, limit).map_err(ApiError::internal)?;
+    let next_before =
+        (entries.len() == limit).then(|| entries.last().map(|e| format!("{}.{}", e.height, e.index))).flatten();
+    let txs = entries
+        .into_iter()
+        .map(|e| crate::openapi::AccountTxView {
+            id: hex::encode(e.id),
+            height: e.height,
+            index: e.index,
+            kind: gridmint_core::TxBody::kind_name_of_tag(e.kind).unwrap_or("unknown").to_string(),
+            role: match e.role {
+                crate::block::AccountRole::Signer => "signer",
+                crate::block::AccountRole::Named => "named",
+            }
+            .to_string(),
+            code: e.code,
+            error: error_name(e.code),
+            amount: amount(e.amount),
+        })
+        .collect();
+    Ok(crate::openapi::AccountTxList {
+        address: address.to_hex(),
+        txs,
+        next_before,
+        pruned_through: shared.store.base_height(),
     })
 }
 

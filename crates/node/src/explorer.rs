@@ -872,7 +872,18 @@ async fn account(
     let Ok(parsed) = crate::api::parse_address(&address) else {
         return error_page(StatusCode::BAD_REQUEST, &format!("`{address}` is not an address (64 hex digits or gm1…)"));
     };
-    let q = match numbers(query.as_deref(), &["machines_from", "epochs_before"]) {
+    // `txs_before` is a position (`HEIGHT.INDEX`), the other keys numbers
+    let (mut txs_before, mut rest) = (None, Vec::new());
+    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("txs_before", v)) => match crate::api::parse_position(v) {
+                Ok(position) => txs_before = Some(position),
+                Err(e) => return api_error(e),
+            },
+            _ => rest.push(pair),
+        }
+    }
+    let q = match numbers(Some(&rest.join("&")), &["machines_from", "epochs_before", "txs_before"]) {
         Ok(q) => q,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
@@ -901,8 +912,15 @@ async fn account(
     let first = last.saturating_sub(CHART_EPOCHS - 1).max(1);
     let mut rewards: Vec<(u64, u128, u128)> = Vec::new();
     if last >= 1 {
-        let total_at =
-            |e: u64| if e == 0 { Some(0) } else { shared.store.leaf_total(e, &parsed).ok().map(|t| t.unwrap_or(0)) };
+        // an epoch closed before the snapshot this node started from has no leaves here: its
+        // total is unknown (not 0), and neither it nor the next epoch's earnings are shown
+        let total_at = |e: u64| {
+            if e == 0 {
+                return Some(0);
+            }
+            shared.store.epoch_close(e).ok().flatten()?;
+            shared.store.leaf_total(e, &parsed).ok().map(|t| t.unwrap_or(0))
+        };
         let mut before = total_at(first - 1);
         for e in first..=last {
             let after = total_at(e);
@@ -991,11 +1009,68 @@ async fn account(
             let _ = write!(body, "<p class=\"nav\">{}</p>", nav.join(" · "));
         }
     }
-    body.push_str(
-        "<h2>Transactions</h2><p class=\"muted\">This node keeps no index of transactions by account yet: find one by \
-         its id with the search box, or in its block's page.</p>",
-    );
+    let txs = match crate::api::account_txs_page(&shared, &parsed, txs_before, crate::api::ACCOUNT_TXS_PAGE) {
+        Ok(page) => page,
+        Err(e) => return api_error(e),
+    };
+    account_transactions(&mut body, &address_hex, &txs, txs_before.is_some());
     html(StatusCode::OK, "Account", &body)
+}
+
+/// The account page's list of transactions, newest first, a page from the `account_txs` index
+/// (the same rows as `GET /v1/accounts/{a}/txs`).
+fn account_transactions(body: &mut String, address_hex: &str, page: &crate::openapi::AccountTxList, paged: bool) {
+    body.push_str("<h2>Transactions</h2>");
+    if page.txs.is_empty() {
+        body.push_str("<p class=\"muted\">None in the blocks this node keeps.</p>");
+    } else {
+        body.push_str(
+            "<div class=\"scroll\"><table class=\"txs\"><thead><tr><th scope=\"col\">Block</th><th scope=\"col\">Transaction</th>\
+             <th scope=\"col\">Kind</th><th scope=\"col\">This account</th><th scope=\"col\">Amount</th>\
+             <th scope=\"col\">Result</th></tr></thead><tbody>",
+        );
+        for t in &page.txs {
+            let id = escape(&t.id);
+            let role = if t.role == "signer" { "signed it" } else { "named in it" };
+            let result = match &t.error {
+                None if t.code == 0 => "applied".to_string(),
+                error => format!(
+                    "<span class=\"error\">{} (code {})</span>",
+                    escape(error.as_deref().unwrap_or("failed")),
+                    t.code
+                ),
+            };
+            let amount = if t.amount == "0" { "—".to_string() } else { amount_cell(&t.amount) };
+            let _ = write!(
+                body,
+                "<tr><td><a href=\"/blocks/{0}\">{0}</a></td><td><a href=\"/tx/{id}\"><code>{1}</code></a></td>\
+                 <td>{2}</td><td>{role}</td><td>{amount}</td><td>{result}</td></tr>",
+                t.height,
+                short(&t.id),
+                escape(&t.kind),
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    let mut nav = Vec::new();
+    if paged {
+        nav.push(format!("<a href=\"/accounts/{address_hex}\">← newest</a>"));
+    }
+    if let Some(next) = &page.next_before {
+        nav.push(format!("<a href=\"/accounts/{address_hex}?txs_before={}\">older →</a>", escape(next)));
+    }
+    if !nav.is_empty() {
+        let _ = write!(body, "<p class=\"nav\">{}</p>", nav.join(" · "));
+    }
+    let mut notes = String::from("Heartbeats are not listed: a machine's online slots are on its page.");
+    if page.pruned_through > 0 {
+        let _ = write!(
+            notes,
+            " Blocks up to {} are pruned on this node: their transactions are not listed here.",
+            page.pruned_through
+        );
+    }
+    let _ = write!(body, "<p class=\"muted\">{notes}</p>");
 }
 
 /// What the machine page shows besides the API's view, copied under the read lock.

@@ -375,6 +375,45 @@ pub struct AccountView {
     pub machines: u64,
 }
 
+/// One line of `GET /v1/accounts/{address}/txs`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountTxView {
+    /// The transaction id.
+    #[schema(value_type = Hex32)]
+    pub id: String,
+    /// Its block.
+    pub height: u64,
+    /// Its position in the block.
+    pub index: u32,
+    /// Its kind (`transfer`, `stake`, …).
+    pub kind: String,
+    /// `signer`: the account signed it (and paid its fee); `named`: its body names the account
+    /// (a recipient, a machine, a validator staked on, a customer…).
+    #[schema(pattern = "^(signer|named)$")]
+    pub role: String,
+    /// 0 when applied, else the error code.
+    pub code: u16,
+    /// The error's name when it failed.
+    pub error: Option<String>,
+    /// The amount its body names (moved, bonded, staked…; 0 if none).
+    #[schema(value_type = Amount)]
+    pub amount: String,
+}
+
+/// `GET /v1/accounts/{address}/txs`: a page of an account's transactions, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountTxList {
+    /// The account.
+    #[schema(value_type = Hex32)]
+    pub address: String,
+    /// Newest first.
+    pub txs: Vec<AccountTxView>,
+    /// The `before` of the next page, `HEIGHT.INDEX` (absent at the end).
+    pub next_before: Option<String>,
+    /// Blocks up to this height are pruned here: their transactions are not listed.
+    pub pruned_through: u64,
+}
+
 /// A machine as the state sees it (`gridmint_core::connection_reward::MachineView`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MachineDoc {

@@ -259,3 +259,85 @@ async fn the_bridge_lists_outbound_records_with_signatures_and_inbound_payouts()
     }
     node.stop().await;
 }
+
+/// An account's transactions (issue 15): newest first, those it signed and those naming it,
+/// failed ones with their error, paged by `next_before` to the end without a repeat or a gap;
+/// bad paging input is a typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_transactions_are_listed_newest_first_and_paged() {
+    let node = start(quiet()).await;
+    let chain_id = status(&node).await["chain_id"].as_str().unwrap().to_string();
+    let dev = address_of(&load_key(&node.dev_key).unwrap());
+    let to = address_of(&key_from_label("account-txs-recipient"));
+    let mut batch: Vec<SignedTx> =
+        (0..5u64).map(|n| signed(&node, n, TxBody::Transfer { to, amount: 1 + u128::from(n) }, &chain_id)).collect();
+    // more than the dev account holds: committed as failed, its fee paid
+    batch.push(signed(&node, 5, TxBody::Transfer { to, amount: u128::MAX / 2 }, &chain_id));
+    let (code, body) =
+        exchange(&node, 1, &post("/v1/tx/batch?wait=true", &serde_json::to_string(&batch).unwrap())).await;
+    assert_eq!(code, 200, "{body}");
+    let receipts = body["results"].as_array().unwrap().clone();
+    assert_eq!(receipts.len(), 6, "{body}");
+    assert!(receipts.iter().all(|r| r["status"] == "committed"), "{body}");
+    let ids: Vec<String> = batch.iter().map(|t| hex::encode(t.id())).collect();
+
+    // the signer's list, two at a time, newest first, to the end
+    let mut seen = Vec::new();
+    let mut before: Option<String> = None;
+    for _ in 0..10 {
+        let url = match &before {
+            Some(b) => format!("/v1/accounts/{dev}/txs?limit=2&before={b}"),
+            None => format!("/v1/accounts/{dev}/txs?limit=2"),
+        };
+        let (code, page) = exchange(&node, 1, &get(&url)).await;
+        assert_eq!(code, 200, "{url}: {page}");
+        assert_eq!(page["address"], dev.to_hex());
+        for t in page["txs"].as_array().unwrap() {
+            assert_eq!((t["role"].as_str(), t["kind"].as_str()), (Some("signer"), Some("transfer")), "{t}");
+            seen.push(t.clone());
+        }
+        match page["next_before"].as_str() {
+            Some(next) => before = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let listed: Vec<&str> = seen.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first, "every transaction once, newest first");
+    let failed = &seen[0];
+    assert_eq!(failed["error"], "insufficient_balance", "{failed}");
+    assert_ne!(failed["code"], 0);
+    assert_eq!(failed["amount"], (u128::MAX / 2).to_string());
+    assert_eq!((seen[5]["code"].as_u64(), seen[5]["amount"].as_str()), (Some(0), Some("1")));
+    for (t, r) in seen.iter().rev().zip(&receipts) {
+        assert_eq!((&t["height"], &t["index"]), (&r["height"], &r["index"]), "{t} vs {r}");
+    }
+
+    // the recipient sees the same transactions as the account they name
+    let (_, page) = exchange(&node, 1, &get(&format!("/v1/accounts/{to}/txs"))).await;
+    let named: Vec<&str> = page["txs"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(named, newest_first);
+    assert!(page["txs"].as_array().unwrap().iter().all(|t| t["role"] == "named"));
+    assert!(page["next_before"].is_null(), "fewer than a page: no next page");
+    // an address nothing names: an empty list
+    let (code, page) = exchange(&node, 1, &get(&format!("/v1/accounts/{}/txs", "ab".repeat(32)))).await;
+    assert_eq!((code, page["txs"].as_array().map(Vec::len)), (200, Some(0)), "{page}");
+
+    for (query, error) in [
+        ("before=abc", "invalid_number"),
+        ("before=+5", "invalid_number"),
+        ("before=5.", "invalid_number"),
+        ("before=5.1.2", "invalid_number"),
+        ("before=18446744073709551616", "invalid_number"),
+        ("before=5.4294967296", "invalid_number"),
+        ("limit=0", "invalid_query"),
+        ("limit=101", "invalid_query"),
+        ("page=2", "invalid_query"),
+    ] {
+        let (code, body) = exchange(&node, 1, &get(&format!("/v1/accounts/{dev}/txs?{query}"))).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (400, Some(error)), "{query}: {body}");
+    }
+    let (code, page) = exchange(&node, 1, &get(&format!("/v1/accounts/{dev}/txs?before=0&limit=100"))).await;
+    assert_eq!((code, page["txs"].as_array().map(Vec::len)), (200, Some(0)), "nothing before height 0: {page}");
+    node.stop().await;
+}
