@@ -109,6 +109,11 @@ codes! {
     InvalidProposal = 64,
     /// The signer had no voting weight when the proposal started.
     NoVotingWeight = 65,
+    /// The proposer already has a proposal in its voting period: one at a time.
+    ProposerHasOpenProposal = 66,
+    /// As many proposals as the chain allows ([`crate::governance::MAX_OPEN_PROPOSALS`]) are
+    /// in their voting periods: each holds every account's voting weight at its start.
+    TooManyOpenProposals = 67,
     /// The signer is not a member of the bridge committee.
     NotCommitteeMember = 70,
     /// This deposit was already paid out.

@@ -473,6 +473,35 @@ fn nm12_proposal_limits() {
     h.err_as(treasury, TxBody::Transfer { to: addr("big"), amount: 1 }, TxError::SignerLocked);
 }
 
+/// NM12, bounded: a proposal holds every account's weight at its start and the state root
+/// commits to it, so one proposer has one proposal in its voting period at a time, and at most
+/// `MAX_OPEN_PROPOSALS` are open in all; an ended proposal frees both. Method: a second proposal
+/// of the same account before and after the first ends; one more proposer than the limit.
+#[test]
+fn nm12_open_proposals_are_bounded() {
+    use gridmint_core::governance::MAX_OPEN_PROPOSALS;
+    let names: Vec<String> = (0..=MAX_OPEN_PROPOSALS).map(|i| format!("p{i}")).collect();
+    let holders: Vec<(&str, u128)> = names.iter().map(|n| (n.as_str(), tokens(100_001))).collect();
+    let mut h = Harness::new("netmind", &holders);
+    let spend =
+        |n: u128| TxBody::Propose { action: ProposalAction::TreasurySpend { to: addr("p0"), amount: tokens(1) + n } };
+    h.ok("p0", spend(0));
+    h.err("p0", spend(1), TxError::ProposerHasOpenProposal);
+    for name in &names[1..MAX_OPEN_PROPOSALS] {
+        h.ok(name, spend(2));
+    }
+    assert_eq!(h.state.proposals.len(), MAX_OPEN_PROPOSALS);
+    h.err(&names[MAX_OPEN_PROPOSALS], spend(3), TxError::TooManyOpenProposals);
+    // the weights snapshots held: one per open proposal, never more
+    assert!(h.state.proposals.values().all(|p| !p.weights.is_empty() && p.weights.len() <= h.state.accounts.len()));
+    for _ in 0..7 {
+        h.next_epoch();
+    }
+    assert!(h.state.proposals.values().all(|p| p.outcome.is_some() && p.weights.is_empty()));
+    h.ok("p0", spend(4));
+    h.ok(&names[MAX_OPEN_PROPOSALS], spend(5));
+}
+
 fn bridge_harness() -> Harness {
     let mut policy = Policy::preset("netmind").unwrap();
     policy.bridge.as_mut().unwrap().committee = vec![addr("c1"), addr("c2"), addr("c3")];

@@ -228,6 +228,30 @@ fn handmade_vectors() -> Vec<Vector> {
             }),
             (1, &|_| vec![(Address::from_index("late", 0), TxBody::Vote { proposal: 1, yes: true })]), // NoVotingWeight
             (8 * day, &|_| vec![(user(2), TxBody::Vote { proposal: 1, yes: true })]),                  // VotingClosed
+            // governance's bounds: 15 more holders of 100,010 tokens, then 17 proposers
+            (1, &|_| {
+                (0..15u64)
+                    .map(|i| {
+                        (
+                            user(1 + i / 3),
+                            TxBody::Transfer { to: Address::from_index("gov", i), amount: 100_010 * TOKEN },
+                        )
+                    })
+                    .collect()
+            }),
+            (1, &|_| {
+                let spend = ProposalAction::TreasurySpend { to: user(1), amount: TOKEN };
+                let mut items = vec![
+                    (user(2), TxBody::Propose { action: spend.clone() }),
+                    (user(2), TxBody::Propose { action: spend.clone() }), // ProposerHasOpenProposal
+                    (user(3), TxBody::Propose { action: spend.clone() }),
+                ];
+                // 14 more fill the 16 open proposals; the last is TooManyOpenProposals
+                items.extend(
+                    (0..15u64).map(|i| (Address::from_index("gov", i), TxBody::Propose { action: spend.clone() })),
+                );
+                items
+            }),
             (1, &|_| {
                 vec![(
                     user(5),

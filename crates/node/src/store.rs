@@ -114,7 +114,8 @@ pub const MAX_ACCOUNT_TXS_PAGE: usize = 100;
 /// v9: state snapshots of format 2 (the bridge's inbound queue and published mint signatures).
 /// v10: state roots commit to the bridge's outbound records through their own tree (a chain
 /// with outbound records replays to other roots) and the bridge's outbound minimum. v11: the
-/// `account_txs` table (an account's transactions).
+/// `account_txs` table (an account's transactions), and proposals bounded (one open proposal per
+/// proposer, 16 in all: a chain where a proposer had two replays to other receipts).
 pub const FORMAT: &[u8] = b"gridmint-ledger-v11";
 /// The prefix every gridmint format tag starts with (to name an old format when refusing it).
 const FORMAT_PREFIX: &[u8] = b"gridmint-ledger-";
