@@ -821,7 +821,19 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
             },
             None => ProposalAction::PolicyChange { changes: crate::flatten(&proposal.set) },
         };
-        let proposer = agents.validators.first().copied().unwrap_or(agents.producer);
+        // one open proposal per proposer (NM12's bound): the first validator without one
+        let has_open = |a: &Address| {
+            state
+                .account_id(a)
+                .is_some_and(|id| state.proposals.values().any(|p| p.proposer == id && p.outcome.is_none()))
+        };
+        let proposer = agents
+            .validators
+            .iter()
+            .copied()
+            .find(|v| !has_open(v))
+            .or_else(|| agents.validators.first().copied())
+            .unwrap_or(agents.producer);
         if send(state, agents, proposer, TxBody::Propose { action }) {
             let id = state.next_proposal - 1;
             let voters: Vec<Address> = agents.validators.iter().chain(&agents.delegators).copied().collect();
