@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/accounts/{address}/txs"),
     ("get", "/v1/machines/{address}"),
     ("get", "/v1/validators"),
+    ("get", "/v1/governance"),
     ("get", "/v1/epochs/{epoch}"),
     ("get", "/v1/epochs/{epoch}/proof/{address}"),
     ("get", "/v1/epochs/{epoch}/explain/{address}"),
@@ -77,6 +78,7 @@ fn routes() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(account_txs))
         .routes(routes!(machine))
         .routes(routes!(validators))
+        .routes(routes!(governance))
         .routes(routes!(epoch))
         .routes(routes!(proof))
         .routes(routes!(explain))
@@ -686,6 +688,78 @@ pub(crate) fn machine_response(l: &crate::ledger::Ledger, address: &Address) -> 
         machine_bech32m: view.machine.to_bech32m(),
         owner_bech32m: view.owner.to_bech32m(),
         machine: view,
+    })
+}
+
+/// Governance proposals (NM12) with their tallies, newest first; page with `before`.
+#[utoipa::path(get, path = "/v1/governance", tag = "chain",
+    params(
+        ("before" = Option<u64>, Query, description = "only proposals with an id below this (the previous page's `next_before`)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many (1 to 100, default 50)"),
+    ),
+    responses(
+        (status = 200, description = "a page of proposals", body = crate::openapi::ProposalList),
+        (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
+    ))]
+async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
+    let (mut before, mut limit) = (u64::MAX, 50usize);
+    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("before", v)) => before = parse_u64(v, "before")?,
+            Some(("limit", v)) => {
+                let n = parse_u64(v, "limit")?;
+                if !(1..=100).contains(&n) {
+                    return Err(ApiError::bad("invalid_query", format!("limit {n}: between 1 and 100")));
+                }
+                limit = n as usize;
+            }
+            _ => {
+                return Err(ApiError::bad(
+                    "invalid_query",
+                    format!("unknown query parameter `{pair}` (only before=<id> and limit=<1..=100>)"),
+                ));
+            }
+        }
+    }
+    ok(proposals_view(&shared, before, limit))
+}
+
+/// A page of proposals with ids below `before`, newest first (the API's and the explorer's):
+/// only the page is copied under the read lock.
+pub(crate) fn proposals_view(shared: &Shared, before: u64, limit: usize) -> crate::openapi::ProposalList {
+    read_state(shared, |l| {
+        let s = &l.state;
+        let proposals: Vec<crate::openapi::ProposalView> = s
+            .proposals
+            .range(..before)
+            .rev()
+            .take(limit)
+            .map(|(id, p)| crate::openapi::ProposalView {
+                id: *id,
+                proposer: s.accounts[p.proposer as usize].address.to_hex(),
+                action: p.action.clone(),
+                start_epoch: p.start_epoch,
+                end_epoch: p.end_epoch,
+                yes: amount(p.yes),
+                no: amount(p.no),
+                quorum: amount(p.quorum),
+                voters: p.voters.len() as u64,
+                outcome: match p.outcome {
+                    None => "voting".into(),
+                    Some(o) => {
+                        serde_json::to_value(o).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                    }
+                },
+            })
+            .collect();
+        let next_before = (proposals.len() == limit).then(|| proposals.last().map(|p| p.id)).flatten();
+        crate::openapi::ProposalList {
+            epoch: s.epoch,
+            total: s.proposals.len() as u64,
+            open: s.proposals.values().filter(|p| p.outcome.is_none()).count() as u64,
+            proposals,
+            next_before,
+        }
     })
 }
 

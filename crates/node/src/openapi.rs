@@ -375,6 +375,52 @@ pub struct AccountView {
     pub machines: u64,
 }
 
+/// A governance proposal with its tally (NM12), as `GET /v1/governance` lists it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProposalView {
+    /// Its id (what a vote names).
+    pub id: u64,
+    /// The account that proposed it.
+    #[schema(value_type = Hex32)]
+    pub proposer: String,
+    /// What it does if it passes.
+    #[schema(value_type = ProposalActionDoc)]
+    pub action: gridmint_core::ProposalAction,
+    /// The epoch it was proposed in (voting weights are the balances at that moment).
+    pub start_epoch: u64,
+    /// Its last voting epoch: it is tallied and, if passed, executed at this epoch's close.
+    pub end_epoch: u64,
+    /// Weight voting yes.
+    #[schema(value_type = Amount)]
+    pub yes: String,
+    /// Weight voting no.
+    #[schema(value_type = Amount)]
+    pub no: String,
+    /// Yes + no needed (4% of the circulating supply at its start in the presets).
+    #[schema(value_type = Amount)]
+    pub quorum: String,
+    /// How many accounts voted.
+    pub voters: u64,
+    /// `voting` while open, else how it ended: `executed`, `failed_execution`, `rejected`,
+    /// `no_quorum`.
+    pub outcome: String,
+}
+
+/// `GET /v1/governance`: a page of proposals, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProposalList {
+    /// The open epoch.
+    pub epoch: u64,
+    /// Proposals ever made.
+    pub total: u64,
+    /// In their voting periods now (at most 16: one per proposer).
+    pub open: u64,
+    /// Newest first.
+    pub proposals: Vec<ProposalView>,
+    /// The `before` of the next page (absent at the end).
+    pub next_before: Option<u64>,
+}
+
 /// One line of `GET /v1/accounts/{address}/txs`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccountTxView {

@@ -341,3 +341,49 @@ async fn an_accounts_transactions_are_listed_newest_first_and_paged() {
     assert_eq!((code, page["txs"].as_array().map(Vec::len)), (200, Some(0)), "nothing before height 0: {page}");
     node.stop().await;
 }
+
+/// Governance over the API: a proposal with its tally, the proposer's second one refused while
+/// the first is open (NM12's bound), paging and bad input typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_lists_proposals_with_their_tallies() {
+    let node = start(quiet()).await;
+    let chain_id = status(&node).await["chain_id"].as_str().unwrap().to_string();
+    let dev = address_of(&load_key(&node.dev_key).unwrap());
+    let to = address_of(&key_from_label("governance-recipient"));
+    let spend = gridmint_core::ProposalAction::TreasurySpend { to, amount: 5 };
+    let batch = vec![
+        signed(&node, 0, TxBody::Propose { action: spend.clone() }, &chain_id),
+        signed(&node, 1, TxBody::Propose { action: spend.clone() }, &chain_id),
+        signed(&node, 2, TxBody::Vote { proposal: 1, yes: true }, &chain_id),
+    ];
+    let (code, body) =
+        exchange(&node, 1, &post("/v1/tx/batch?wait=true", &serde_json::to_string(&batch).unwrap())).await;
+    assert_eq!(code, 200, "{body}");
+    let codes: Vec<u64> = body["results"].as_array().unwrap().iter().map(|r| r["code"].as_u64().unwrap()).collect();
+    assert_eq!(codes, vec![0, 66, 0], "{body}");
+    assert_eq!(body["results"][1]["error"], "proposer_has_open_proposal");
+
+    let (code, list) = exchange(&node, 1, &get("/v1/governance")).await;
+    assert_eq!(code, 200, "{list}");
+    assert_eq!((list["total"].as_u64(), list["open"].as_u64()), (Some(1), Some(1)), "{list}");
+    let p = &list["proposals"][0];
+    assert_eq!(p["id"], 1);
+    assert_eq!(p["proposer"], dev.to_hex());
+    assert_eq!(p["action"], json!({"action": "treasury_spend", "to": to.to_hex(), "amount": "5"}));
+    assert_eq!((p["voters"].as_u64(), p["outcome"].as_str(), p["no"].as_str()), (Some(1), Some("voting"), Some("0")));
+    let yes: u128 = p["yes"].as_str().unwrap().parse().unwrap();
+    assert!(yes > 0, "the dev account's weight at the start: {p}");
+    assert!(list["next_before"].is_null());
+    let (_, page) = exchange(&node, 1, &get("/v1/governance?before=1")).await;
+    assert_eq!(page["proposals"], json!([]), "nothing below id 1");
+    for (query, error) in [
+        ("before=x", "invalid_number"),
+        ("limit=0", "invalid_query"),
+        ("limit=101", "invalid_query"),
+        ("a=1", "invalid_query"),
+    ] {
+        let (code, body) = exchange(&node, 1, &get(&format!("/v1/governance?{query}"))).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (400, Some(error)), "{query}: {body}");
+    }
+    node.stop().await;
+}
