@@ -6,7 +6,10 @@
 //!   [`crate::api::explain_view`]): the rewards before and after the close, each machine's online
 //!   slots against the threshold, whether it qualified, its weight and its share of the
 //!   connection reward's budget (in words: floor(budget × weight / qualifying weight)), and every
-//!   program's budget, paid and dust.
+//!   program's budget, paid and dust. The machines are shown [`MACHINES_PAGE`] a page (`?from=`,
+//!   links above and below them); the owner's record is decoded outside the ledger's lock and
+//!   only the page's machine addresses are looked up under it (`api::explain_window`),
+//!   while the totals cover every machine.
 //! - The proof is what `GET /v1/epochs/{epoch}/proof/{address}` answers
 //!   ([`crate::api::proof_view`]). It sits in the page as data: an editable `<textarea>` with the
 //!   proof's JSON and an editable field with the expected root (this node's, in a

@@ -8,14 +8,16 @@
 //!   blocks (their headers only: [`crate::store::Store::block_header`]);
 //! - `/epochs/{epoch}`: a closed epoch's summary (per pool and per program, dust, burns, debts,
 //!   elected master nodes, proposals ended, rewards and state roots), previous and next;
-//! - `/blocks/{height}`: a block's header and its transactions with their receipts;
-//! - `/tx/{id}`: a transaction's status, its receipt with the error code and name, and its body;
+//! - `/blocks/{height}`: a block's header and its transactions with their receipts,
+//!   [`BLOCK_TXS_PAGE`] a page (`?from=`; only the page's transactions are decoded);
+//! - `/tx/{id}`: a transaction's status, its receipt with the error code and name, and its body
+//!   (only that transaction of its block is decoded);
 //! - `/accounts/{address}`: balances, machines (paged), rewards per epoch (chart and table, each
 //!   epoch linking to its explain page `/accounts/{address}/epochs/{epoch}`);
 //! - `/machines/{address}`: owner, class, bandwidth tier, this epoch's online slots against the
 //!   threshold, a heat strip of online slots per closed epoch, rewards;
 //! - `/validators`, `/governance`, `/bridge`: validators and master nodes, proposals with their
-//!   tallies, bridge records (paged);
+//!   tallies, bridge records (paged; the validators page copies only its page under the lock);
 //! - `/search?q=`: a height (`123`), an epoch (`e12`, `epoch 12`), a transaction id or an address
 //!   (64 hex digits: a known transaction first, then a machine, then an account; `gm1…`),
 //!   redirected to its page;
