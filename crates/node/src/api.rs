@@ -873,6 +873,21 @@ async fn explain(State(shared): State<Arc<Shared>>, Params((epoch, address)): Pa
 /// What `GET /v1/epochs/{epoch}/explain/{address}` answers (the explorer's explain page shows
 /// the same value).
 pub(crate) fn explain_view(shared: &Shared, epoch: &str, address: &str) -> Result<ExplainView, ApiError> {
+    explain_window(shared, epoch, address, 0, usize::MAX).map(|(view, _)| view)
+}
+
+/// [`explain_view`] with only the machines `from..from + limit` of the owner's record (in
+/// record order), and how many machines the record holds: the record is decoded outside the
+/// ledger's lock, and only the window's machine addresses are looked up under it (the explain
+/// page of an owner of 10,000 machines copies one page under the lock). The totals (what the
+/// machines earned) cover every machine.
+pub(crate) fn explain_window(
+    shared: &Shared,
+    epoch: &str,
+    address: &str,
+    from: usize,
+    limit: usize,
+) -> Result<(ExplainView, usize), ApiError> {
     let (epoch, summary) = closed_epoch(shared, epoch)?;
     let address = parse_address(address)?;
     let header = shared
@@ -883,13 +898,24 @@ pub(crate) fn explain_view(shared: &Shared, epoch: &str, address: &str) -> Resul
     let (min_online_slots, qualifying_weight, _, _) =
         crate::block::decode_explain_header(&header).map_err(ApiError::internal)?;
     // only this owner's machines are read, and only this account's leaves are looked up
-    let machines = match shared.store.owner_explain(epoch, &address).map_err(ApiError::internal)? {
-        Some(bytes) => read_state(shared, |l| {
-            crate::block::decode_owner_explain(address, &bytes, |id| l.state.machine_address(id))
-        })
-        .map_err(ApiError::internal)?,
+    let mut entries = match shared.store.owner_explain(epoch, &address).map_err(ApiError::internal)? {
+        Some(bytes) => crate::block::decode_owner_entries(address, &bytes).map_err(ApiError::internal)?,
         None => vec![],
     };
+    let count = entries.len();
+    let from_machines: u128 = entries.iter().map(|(_, m)| m.earned).sum();
+    entries.truncate(from.saturating_add(limit));
+    entries.drain(..from.min(entries.len()));
+    let machines = read_state(shared, |l| {
+        entries
+            .into_iter()
+            .map(|(id, mut m)| {
+                m.view.machine = l.state.machine_address(id).ok_or_else(|| format!("no machine {id}"))?;
+                Ok(m)
+            })
+            .collect::<Result<Vec<_>, String>>()
+    })
+    .map_err(ApiError::internal)?;
     let total_at = |e: u64| -> Result<Option<u128>, ApiError> {
         if e == 0 {
             return Ok(None);
@@ -898,7 +924,7 @@ pub(crate) fn explain_view(shared: &Shared, epoch: &str, address: &str) -> Resul
     };
     let leaf = total_at(epoch)?;
     let known = leaf.is_some()
-        || !machines.is_empty()
+        || count > 0
         || read_state(shared, |l| l.state.account_id(&address).is_some() || l.state.machine_id(&address).is_some());
     if !known {
         return Err(ApiError::not_found(
@@ -912,31 +938,33 @@ pub(crate) fn explain_view(shared: &Shared, epoch: &str, address: &str) -> Resul
     }
     let before = total_at(epoch - 1)?.unwrap_or(0);
     let after = leaf.unwrap_or(0);
-    let from_machines: u128 = machines.iter().map(|m| m.earned).sum();
     let connection = summary["programs"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["program"] == "connection_reward"))
         .cloned()
         .unwrap_or(Value::Null);
-    Ok(ExplainView {
-        epoch,
-        account: address.to_hex(),
-        account_bech32m: address.to_bech32m(),
-        rewards_total_before: amount(before),
-        rewards_total_after: amount(after),
-        earned: amount(after.saturating_sub(before)),
-        earned_by_machines: amount(from_machines),
-        earned_otherwise: amount(after.saturating_sub(before).saturating_sub(from_machines)),
-        connection_reward: ConnectionRewardExplain {
-            rule: "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
+    Ok((
+        ExplainView {
+            epoch,
+            account: address.to_hex(),
+            account_bech32m: address.to_bech32m(),
+            rewards_total_before: amount(before),
+            rewards_total_after: amount(after),
+            earned: amount(after.saturating_sub(before)),
+            earned_by_machines: amount(from_machines),
+            earned_otherwise: amount(after.saturating_sub(before).saturating_sub(from_machines)),
+            connection_reward: ConnectionRewardExplain {
+                rule: "a machine qualifies with online_slots >= min_online_slots and no forfeit (NM6, NM9); \
                    it earns floor(budget x weight / qualifying_weight) (NM7); the remainder is dust kept in the pool (G3)",
-            min_online_slots,
-            qualifying_weight: amount(qualifying_weight),
-            program: connection,
+                min_online_slots,
+                qualifying_weight: amount(qualifying_weight),
+                program: connection,
+            },
+            machines,
+            programs: summary["programs"].clone(),
         },
-        machines,
-        programs: summary["programs"].clone(),
-    })
+        count,
+    ))
 }
 
 pub(crate) fn block_view(block: StoredBlock) -> BlockView {

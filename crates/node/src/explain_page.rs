@@ -6,7 +6,10 @@
 //!   [`crate::api::explain_view`]): the rewards before and after the close, each machine's online
 //!   slots against the threshold, whether it qualified, its weight and its share of the
 //!   connection reward's budget (in words: floor(budget × weight / qualifying weight)), and every
-//!   program's budget, paid and dust.
+//!   program's budget, paid and dust. The machines are shown [`MACHINES_PAGE`] a page (`?from=`,
+//!   links above and below them); the owner's record is decoded outside the ledger's lock and
+//!   only the page's machine addresses are looked up under it (`api::explain_window`),
+//!   while the totals cover every machine.
 //! - The proof is what `GET /v1/epochs/{epoch}/proof/{address}` answers
 //!   ([`crate::api::proof_view`]). It sits in the page as data: an editable `<textarea>` with the
 //!   proof's JSON and an editable field with the expected root (this node's, in a
@@ -25,8 +28,8 @@ use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::extract::Path;
 use axum::extract::State;
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -140,19 +143,45 @@ fn text(v: &serde_json::Value) -> String {
     }
 }
 
-async fn page(State(shared): State<Arc<Shared>>, Path((address, epoch)): Path<(String, String)>) -> Response {
-    let explain = match crate::api::explain_view(&shared, &epoch, &address) {
-        Ok(view) => view,
+/// How many machines the explain page shows at once (`?from=` pages through the rest).
+pub const MACHINES_PAGE: usize = 50;
+
+/// Which machines of the owner's record a page shows: `from..from + shown` of `count`.
+struct Window {
+    from: usize,
+    count: usize,
+}
+
+async fn page(
+    State(shared): State<Arc<Shared>>,
+    Path((address, epoch)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let q = match crate::explorer::numbers(query.as_deref(), &["from"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let from = usize::try_from(q.get("from").copied().unwrap_or(0)).unwrap_or(usize::MAX);
+    // only the page's machines are copied under the ledger's lock
+    let (explain, count) = match crate::api::explain_window(&shared, &epoch, &address, from, MACHINES_PAGE) {
+        Ok(found) => found,
         Err(e) => return error_page(e.status(), e.message()),
     };
+    if from > 0 && from >= count {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("the account has {count} machines in the epoch's record: none from position {from}"),
+        );
+    }
     // an account may have no leaf (it never earned): the page still explains, without a proof
     let proof = crate::api::proof_view(&shared, &epoch, &address);
     let open = crate::api::read_state(&shared, |l| l.state.epoch);
-    render(&explain, proof, open)
+    render(&explain, &Window { from, count }, proof, open)
 }
 
 fn render(
     x: &crate::openapi::ExplainView,
+    window: &Window,
     proof: Result<crate::openapi::ProofView, crate::api::ApiError>,
     open_epoch: u64,
 ) -> Response {
@@ -213,7 +242,39 @@ fn render(
     kv(&mut body, &rows);
 
     // its machines
-    let _ = write!(body, "<h2 id=\"machines\">Its machines in the epoch's record ({})</h2>", x.machines.len());
+    let _ = write!(body, "<h2 id=\"machines\">Its machines in the epoch's record ({})</h2>", window.count);
+    let (from, shown) = (window.from, x.machines.len());
+    let mut pager = Vec::new();
+    if window.count > MACHINES_PAGE {
+        let _ = write!(
+            body,
+            "<p class=\"muted\" id=\"machine-window\">Machines {} to {} of {} (in the record's order).</p>",
+            from + 1,
+            from + shown,
+            window.count
+        );
+        if from > 0 {
+            let back = from.saturating_sub(MACHINES_PAGE);
+            pager.push(format!(
+                "<a href=\"/accounts/{account}/epochs/{epoch}?from={back}#machines\">← machines {} to {from}</a>",
+                back + 1
+            ));
+        }
+        if from + shown < window.count {
+            let next = from + shown;
+            pager.push(format!(
+                "<a href=\"/accounts/{account}/epochs/{epoch}?from={next}#machines\">machines {} to {} →</a>",
+                next + 1,
+                (next + MACHINES_PAGE).min(window.count)
+            ));
+        }
+    }
+    let pager = if pager.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"nav\" id=\"machine-pages\">{}</p>", pager.join(" · "))
+    };
+    body.push_str(&pager);
     if x.machines.is_empty() {
         body.push_str("<p class=\"muted\">No machine of this account was in the epoch's record.</p>");
     } else {
@@ -300,6 +361,7 @@ fn render(
             }
         }
         body.push_str("</ul>");
+        body.push_str(&pager);
     }
 
     // every program of the epoch
@@ -437,7 +499,7 @@ mod tests {
                 siblings: vec![[9; 32]],
             },
         };
-        render(&explain, Ok(proof), 6)
+        render(&explain, &Window { from: 0, count: 2 }, Ok(proof), 6)
     }
 
     async fn body_of(response: Response) -> String {

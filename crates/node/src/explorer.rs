@@ -8,14 +8,16 @@
 //!   blocks (their headers only: [`crate::store::Store::block_header`]);
 //! - `/epochs/{epoch}`: a closed epoch's summary (per pool and per program, dust, burns, debts,
 //!   elected master nodes, proposals ended, rewards and state roots), previous and next;
-//! - `/blocks/{height}`: a block's header and its transactions with their receipts;
-//! - `/tx/{id}`: a transaction's status, its receipt with the error code and name, and its body;
+//! - `/blocks/{height}`: a block's header and its transactions with their receipts,
+//!   [`BLOCK_TXS_PAGE`] a page (`?from=`; only the page's transactions are decoded);
+//! - `/tx/{id}`: a transaction's status, its receipt with the error code and name, and its body
+//!   (only that transaction of its block is decoded);
 //! - `/accounts/{address}`: balances, machines (paged), rewards per epoch (chart and table, each
 //!   epoch linking to its explain page `/accounts/{address}/epochs/{epoch}`);
 //! - `/machines/{address}`: owner, class, bandwidth tier, this epoch's online slots against the
 //!   threshold, a heat strip of online slots per closed epoch, rewards;
 //! - `/validators`, `/governance`, `/bridge`: validators and master nodes, proposals with their
-//!   tallies, bridge records (paged);
+//!   tallies, bridge records (paged; the validators page copies only its page under the lock);
 //! - `/search?q=`: a height (`123`), an epoch (`e12`, `epoch 12`), a transaction id or an address
 //!   (64 hex digits: a known transaction first, then a machine, then an account; `gm1…`),
 //!   redirected to its page;
@@ -187,7 +189,7 @@ fn account_link(hex: &str) -> String {
 /// The `from` (a start: an id, an epoch, a position) and `limit` of a paged page: `?from=<u64>`
 /// and `?limit=<1..=PAGE>`; other keys named in `keys` are read as numbers too. Anything else is
 /// malformed: the message of an HTML 400.
-fn numbers(query: Option<&str>, keys: &[&str]) -> Result<std::collections::BTreeMap<String, u64>, String> {
+pub(crate) fn numbers(query: Option<&str>, keys: &[&str]) -> Result<std::collections::BTreeMap<String, u64>, String> {
     let mut out = std::collections::BTreeMap::new();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -622,11 +624,21 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
     html(StatusCode::OK, "Network", &body)
 }
 
-async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) -> Response {
+/// How many transactions the block page shows at once (`?from=` pages through the rest).
+pub const BLOCK_TXS_PAGE: u64 = 100;
+
+async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>, RawQuery(query): RawQuery) -> Response {
     let Ok(height) = height.parse::<u64>() else {
         return error_page(StatusCode::BAD_REQUEST, &format!("`{height}` is not a height"));
     };
-    let stored = match shared.store.block(height) {
+    let q = match numbers(query.as_deref(), &["from"]) {
+        Ok(q) => q,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+    };
+    let from = q.get("from").copied().unwrap_or(0);
+    // only the page's transactions are decoded (the others are stepped over by their length)
+    let start = usize::try_from(from).unwrap_or(usize::MAX);
+    let page = match shared.store.block_page(height, start, BLOCK_TXS_PAGE as usize, true) {
         Ok(Some(b)) => b,
         Ok(None) if (1..=shared.store.base_height()).contains(&height) => {
             return error_page(
@@ -637,60 +649,96 @@ async fn block(State(shared): State<Arc<Shared>>, Path(height): Path<String>) ->
         Ok(None) => return error_page(StatusCode::NOT_FOUND, &format!("no block at height {height}")),
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
-    let v = crate::api::block_view(stored);
+    let count = u64::from(page.header.tx_count);
+    if from > 0 && from >= count {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &format!("block {height} has {count} transactions: none from position {from}"),
+        );
+    }
+    let h = &page.header;
     let tip = crate::api::read_state(&shared, |l| l.state.height);
     let mut body = String::new();
-    let _ = write!(body, "<h1>Block {}</h1>", v.height);
+    let _ = write!(body, "<h1>Block {}</h1>", h.height);
     let mut links = Vec::new();
-    if v.height > 1 {
-        links.push(format!("<a href=\"/blocks/{}\">← previous</a>", v.height - 1));
+    if h.height > 1 {
+        links.push(format!("<a href=\"/blocks/{}\">← previous</a>", h.height - 1));
     }
-    if v.height < tip {
-        links.push(format!("<a href=\"/blocks/{}\">next →</a>", v.height + 1));
+    if h.height < tip {
+        links.push(format!("<a href=\"/blocks/{}\">next →</a>", h.height + 1));
     }
     let nav = links.join(" · ");
     let _ = write!(body, "<p class=\"nav\">{nav}</p>");
+    let producer = h.producer.to_hex();
     rows(
         &mut body,
         &[
-            ("Hash", format!("<code>{}</code>", escape(&v.hash))),
-            ("Parent", format!("<code>{}</code>", escape(&v.parent))),
-            ("Time", v.time.to_string()),
-            ("Producer", format!("<a href=\"/accounts/{0}\"><code>{0}</code></a>", escape(&v.producer))),
-            ("State root", format!("<code>{}</code>", escape(&v.state_root))),
+            ("Hash", format!("<code>{}</code>", hex::encode(page.hash.unwrap_or_default()))),
+            ("Parent", format!("<code>{}</code>", hex::encode(h.parent))),
+            ("Time", h.time.to_string()),
+            ("Producer", format!("<a href=\"/accounts/{0}\"><code>{0}</code></a>", escape(&producer))),
+            ("State root", format!("<code>{}</code>", hex::encode(h.state_root))),
             (
                 "Closed epochs",
-                if v.closed_epochs.is_empty() {
+                if page.closed_epochs.is_empty() {
                     "none".into()
                 } else {
-                    v.closed_epochs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                    page.closed_epochs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
                 },
             ),
         ],
     );
-    let _ = write!(body, "<h2>Transactions <span class=\"muted\">{}</span></h2>", v.txs.len());
+    let _ = write!(body, "<h2>Transactions <span class=\"muted\">{count}</span></h2>");
+    let shown = page.rows.len() as u64;
+    if count > BLOCK_TXS_PAGE {
+        let _ = write!(
+            body,
+            "<p class=\"muted\" id=\"tx-window\">Transactions {} to {} of {count}.</p>",
+            from,
+            (from + shown).saturating_sub(1)
+        );
+    }
     body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Id</th><th scope=\"col\">Kind</th><th scope=\"col\">Signer</th><th scope=\"col\">Result</th><th scope=\"col\">Fee</th></tr></thead><tbody>");
-    for (i, t) in v.txs.iter().enumerate() {
-        let tx = serde_json::to_value(&t.tx).unwrap_or_default();
-        let kind = tx["body"]["kind"].as_str().unwrap_or("?").to_string();
-        let signer = tx["signer"].as_str().unwrap_or("").to_string();
-        let result = match &t.error {
+    for (k, (tx, receipt)) in page.rows.iter().enumerate() {
+        let i = from + k as u64;
+        let id = hex::encode(receipt.tx_id);
+        let kind = tx.tx.body.kind_name();
+        let signer = tx.tx.signer.to_hex();
+        let result = match crate::api::error_name(receipt.code) {
             None => "<span class=\"ok\">ok</span>".to_string(),
-            Some(e) => format!("<span class=\"refused\">{} ({})</span>", escape(e), t.code),
+            Some(e) => format!("<span class=\"refused\">{} ({})</span>", escape(&e), receipt.code),
         };
         let _ = write!(
             body,
             "<tr><td>{i}</td><td><a href=\"/tx/{}\"><code>{}</code></a></td><td>{}</td><td><a href=\"/accounts/{}\"><code>{}</code></a></td><td>{result}</td><td>{}</td></tr>",
-            escape(&t.id),
-            escape(&short(&t.id)),
-            escape(&kind),
+            escape(&id),
+            escape(&short(&id)),
+            escape(kind),
             escape(&signer),
             escape(&short(&signer)),
-            amount_cell(&t.fee)
+            amount_cell(&receipt.fee.to_string())
         );
     }
     body.push_str("</tbody></table></div>");
-    html(StatusCode::OK, &format!("Block {}", v.height), &body)
+    let mut pager = Vec::new();
+    if from > 0 {
+        let back = from.saturating_sub(BLOCK_TXS_PAGE);
+        pager.push(format!(
+            "<a rel=\"prev\" href=\"/blocks/{height}?from={back}\">← transactions {back} to {}</a>",
+            from - 1
+        ));
+    }
+    if from + shown < count {
+        let next = from + shown;
+        pager.push(format!(
+            "<a rel=\"next\" href=\"/blocks/{height}?from={next}\">transactions {next} to {} →</a>",
+            (next + BLOCK_TXS_PAGE).min(count) - 1
+        ));
+    }
+    if !pager.is_empty() {
+        let _ = write!(body, "<p class=\"nav\" id=\"tx-pages\">{}</p>", pager.join(" · "));
+    }
+    html(StatusCode::OK, &format!("Block {}", h.height), &body)
 }
 
 async fn epoch(State(shared): State<Arc<Shared>>, Path(text): Path<String>) -> Response {
@@ -816,9 +864,9 @@ async fn transaction(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
                     ("Fee", amount_cell(&r.fee)),
                 ],
             );
-            // its body, from its block (one block read)
-            if let Ok(Some(block)) = shared.store.block(r.height)
-                && let Some(tx) = block.txs.get(r.index as usize)
+            // its body, from its block: one block read, only this transaction decoded
+            if let Ok(Some(page)) = shared.store.block_page(r.height, r.index as usize, 1, false)
+                && let Some((tx, _)) = page.rows.first()
             {
                 let value = serde_json::to_value(tx).unwrap_or_default();
                 body.push_str("<h2>Body</h2>");
@@ -1118,25 +1166,19 @@ async fn machine(
     // uses): one owner's chunk per epoch, the newest CHART_EPOCHS before `epochs_before`
     let last = q.get("epochs_before").copied().unwrap_or(m.epoch).min(m.epoch).saturating_sub(1);
     let first = last.saturating_sub(CHART_EPOCHS - 1).max(1);
-    let mut epochs: Vec<(u64, Option<crate::block::MachineEpoch>, u32)> = Vec::new();
-    if last >= 1 {
-        for e in first..=last {
-            let threshold = shared
-                .store
-                .epoch_explain(e)
-                .ok()
-                .flatten()
-                .and_then(|h| crate::block::decode_explain_header(&h).ok())
-                .map_or(x.min_online_slots, |h| h.0);
-            let entry = shared
-                .store
-                .owner_explain(e, &v.owner)
-                .ok()
-                .flatten()
-                .and_then(|bytes| crate::block::find_machine_explain(&bytes, x.id).ok().flatten());
-            epochs.push((e, entry, threshold));
+    // one read transaction; each owner's record is scanned in place for this machine's entry,
+    // the others stepped over undecoded ([`crate::store::Store::machine_explains`])
+    let epochs: Vec<(u64, Option<crate::block::MachineEpoch>, u32)> = if last >= 1 {
+        match shared.store.machine_explains(&v.owner, x.id, first..=last) {
+            Ok(found) => found
+                .into_iter()
+                .map(|(e, threshold, entry)| (e, entry, threshold.unwrap_or(x.min_online_slots)))
+                .collect(),
+            Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         }
-    }
+    } else {
+        Vec::new()
+    };
     let hex = escape(&v.machine.to_hex());
     let mut body = format!("<h1>Machine</h1><p><code>{hex}</code><br><code>{}</code></p>", escape(&m.machine_bech32m));
     let qualifies = u32::from(v.online_slots) >= x.min_online_slots && !v.forfeited && v.weight > 0;
@@ -1244,31 +1286,66 @@ async fn machine(
     html(StatusCode::OK, "Machine", &body)
 }
 
+/// The validators page's copy of the state: one page of validators (address, operator, active
+/// stake, master node?) and the first master nodes.
+struct ValidatorsPage {
+    height: u64,
+    epoch: u64,
+    count: usize,
+    rows: Vec<(String, String, u128, bool)>,
+    master_count: usize,
+    master_nodes: Vec<String>,
+}
+
 async fn validators(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     let q = match numbers(query.as_deref(), &["from"]) {
         Ok(q) => q,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
     let from = q.get("from").copied().unwrap_or(0);
-    let v = crate::api::read_state(&shared, crate::api::validators_view);
-    let mut body = format!("<h1>Validators <span class=\"muted\">{}</span></h1>", v.validators.len());
+    let start = usize::try_from(from).unwrap_or(usize::MAX);
+    // only the page is copied under the lock; "master node?" is a set lookup
+    let v = crate::api::read_state(&shared, |l| {
+        let s = &l.state;
+        let elected: std::collections::BTreeSet<&gridmint_core::Address> = s.master_nodes.iter().collect();
+        ValidatorsPage {
+            height: s.height,
+            epoch: s.epoch,
+            count: s.validators.len(),
+            rows: s
+                .validators
+                .iter()
+                .skip(start)
+                .take(PAGE as usize)
+                .map(|(address, v)| {
+                    (
+                        address.to_hex(),
+                        s.accounts[v.operator as usize].address.to_hex(),
+                        v.active,
+                        elected.contains(address),
+                    )
+                })
+                .collect(),
+            master_count: s.master_nodes.len(),
+            master_nodes: s.master_nodes.iter().take(PAGE as usize * 4).map(gridmint_core::Address::to_hex).collect(),
+        }
+    });
+    let mut body = format!("<h1>Validators <span class=\"muted\">{}</span></h1>", v.count);
     let _ = write!(
         body,
         "<p>Epoch {}, height <a href=\"/blocks/{1}\">{1}</a>; {2} master nodes elected.</p>",
-        v.epoch,
-        v.height,
-        v.master_nodes.len()
+        v.epoch, v.height, v.master_count
     );
     body.push_str("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Validator</th><th scope=\"col\">Operator</th><th scope=\"col\">Active stake</th><th scope=\"col\">Master node</th></tr></thead><tbody>");
-    let start = usize::try_from(from).unwrap_or(usize::MAX).min(v.validators.len());
-    for val in v.validators[start..].iter().take(PAGE as usize) {
+    let start = start.min(v.count);
+    for (address, operator, active, master) in &v.rows {
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            account_link(&val.address),
-            account_link(&val.operator),
-            amount_cell(&val.active_stake),
-            if val.master_node { "<span class=\"ok\">yes</span>" } else { "no" }
+            account_link(address),
+            account_link(operator),
+            amount_cell(&active.to_string()),
+            if *master { "<span class=\"ok\">yes</span>" } else { "no" }
         );
     }
     body.push_str("</tbody></table></div>");
@@ -1276,7 +1353,7 @@ async fn validators(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
     if from > 0 {
         nav.push(format!("<a href=\"/validators?from={}\">← previous</a>", from.saturating_sub(PAGE)));
     }
-    if (start as u64) + PAGE < v.validators.len() as u64 {
+    if (start as u64) + PAGE < v.count as u64 {
         nav.push(format!("<a href=\"/validators?from={}\">next →</a>", start as u64 + PAGE));
     }
     if !nav.is_empty() {

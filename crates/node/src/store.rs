@@ -1735,6 +1735,86 @@ fn open_error(dir: &Path, e: redb::DatabaseError) -> StoreError {
     }
 }
 
+/// Reads for the explorer's pages that a request must not make expensive (issue 15): a window
+/// of a block's transactions, one machine's entries across epochs.
+impl Store {
+    /// The transactions `from..from + limit` of block `height` with their receipts
+    /// ([`crate::block::decode_page`]), and its hash when `hash`: the block's bytes are read
+    /// and checked against their locator's hash as [`Store::block`] does, but only the window
+    /// is decoded. `None` when the block is not stored.
+    pub fn block_page(
+        &self,
+        height: u64,
+        from: usize,
+        limit: usize,
+        hash: bool,
+    ) -> Result<Option<crate::block::BlockPage>, StoreError> {
+        let Some(bytes) = self.block_bytes(height)? else { return Ok(None) };
+        let key = Key::Number(height);
+        let page = crate::block::decode_page(&bytes, from, limit, hash)
+            .map_err(|why| self.corrupt(Table::Blocks, key, why))?;
+        if page.header.height != height {
+            return Err(self.corrupt(Table::Blocks, key, format!("it holds block {}", page.header.height)));
+        }
+        Ok(Some(page))
+    }
+
+    /// Machine `id`'s entry in `owner`'s explain record of each epoch in `epochs`, with the
+    /// epoch's threshold (its explain header's `min_online_slots`), in epoch order: one read
+    /// transaction; each owner's record is found and scanned where redb holds it (no copy) with
+    /// [`crate::block::seek_machine_explain`]. An epoch without a record gives `(None, None)`.
+    pub fn machine_explains(
+        &self,
+        owner: &gridmint_core::Address,
+        id: u32,
+        epochs: std::ops::RangeInclusive<u64>,
+    ) -> Result<MachineEpochs, StoreError> {
+        self.guard("reading a record", || {
+            let txn = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let headers = txn.open_table(EXPLAIN).map_err(|e| self.db_err(e))?;
+            let owners = txn.open_table(EXPLAIN_OWNERS).map_err(|e| self.db_err(e))?;
+            let mut out = Vec::new();
+            for epoch in epochs {
+                let threshold = match headers.get(epoch).map_err(|e| self.db_err(e))? {
+                    Some(value) => {
+                        let header = self.unseal(Table::Explain, Key::Number(epoch), value.value())?;
+                        let (min_online_slots, ..) = crate::block::decode_explain_header(header)
+                            .map_err(|why| self.corrupt(Table::Explain, Key::Number(epoch), why))?;
+                        Some(min_online_slots)
+                    }
+                    None => None,
+                };
+                let (start, end) = (
+                    crate::block::explain_key(epoch, &gridmint_core::Address([0; 32])),
+                    crate::block::explain_key(epoch, owner),
+                );
+                let mut range = owners.range::<&[u8; 40]>(&start..=&end).map_err(|e| self.db_err(e))?;
+                let entry = match range.next_back() {
+                    Some(entry) => {
+                        let (key, value) = entry.map_err(|e| self.db_err(e))?;
+                        let key = *key.value();
+                        let value = value.value();
+                        let chunk = self.unseal(Table::ExplainOwners, Key::EpochOwner(&key), value)?;
+                        let record = crate::block::find_owner_record(chunk, owner)
+                            .map_err(|why| self.corrupt(Table::ExplainOwners, Key::EpochOwner(&key), why))?;
+                        match record {
+                            Some(record) => crate::block::seek_machine_explain(record, id)
+                                .map_err(|why| self.corrupt(Table::ExplainOwners, Key::EpochOwner(&key), why))?,
+                            None => None,
+                        }
+                    }
+                    None => None,
+                };
+                out.push((epoch, threshold, entry));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// [`Store::machine_explains`]: (epoch, its threshold, the machine's entry) per epoch.
+pub type MachineEpochs = Vec<(u64, Option<u32>, Option<crate::block::MachineEpoch>)>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,11 @@
 //! The explorer's cost at scale (issue 15's performance goal), an ignored test run by
 //! `bash bench/explorer.sh`: a dev NetMind node with 100,000 accounts owning 100,000 machines
-//! (half of them online for 20 slots of the first epoch) and two closed epochs, each page
-//! requested over loopback (p50 / p99 of the whole request, one at a time), then the blocks a
-//! second the node produces with and without 50 page loads a second. Prints the figures; never
-//! fails on a timing.
+//! (half of them online for 20 slots of the first epoch), one owner of 10,000 more machines
+//! (online alike), one full block ([`FULL_BLOCK`] transfers) and [`CLOSED`] closed epochs; each
+//! page, among them the big owner's explain page and one of its machines, the full block's page
+//! and its last transaction, requested over loopback (p50 / p99 of the whole request, one at a
+//! time), then the blocks a second the node produces with and without 50 page loads a second.
+//! Prints the figures; never fails on a timing.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -16,6 +18,12 @@ use gridmint_node::node::Config;
 use std::time::{Duration, Instant};
 
 const MACHINES: u32 = 100_000;
+/// The big owner's machines.
+const FLEET: u32 = 10_000;
+/// Transactions in the full block (the node's `max_block_txs`).
+const FULL_BLOCK: u64 = 100_000;
+/// Closed epochs (more than the machine page's 60).
+const CLOSED: u64 = 62;
 
 fn address(tag: u8, i: u32) -> Address {
     let mut a = [tag; 32];
@@ -35,6 +43,11 @@ async fn explorer_at_100k_accounts_and_machines() {
         .map(|i| FleetMachine { owner: address(1, i), machine: address(2, i), gpu_class: 1, bandwidth_mbps: 1000 })
         .collect();
     ledger.state.add_machines(&fleet).unwrap();
+    // one owner of FLEET machines
+    let big: Vec<FleetMachine> = (0..FLEET)
+        .map(|i| FleetMachine { owner: address(3, 0), machine: address(4, i), gpu_class: 1, bandwidth_mbps: 1000 })
+        .collect();
+    ledger.state.add_machines(&big).unwrap();
     let genesis = ledger.state.genesis_time;
     let producer = Address::system("bench-producer");
     for slot in 0..20u64 {
@@ -43,16 +56,34 @@ async fn explorer_at_100k_accounts_and_machines() {
             let beat = Tx { signer: address(2, i), nonce: 0, body: TxBody::Heartbeat { slot } };
             ledger.state.apply_tx(&beat, producer).unwrap();
         }
+        for i in (0..FLEET).step_by(2) {
+            let beat = Tx { signer: address(4, i), nonce: 0, body: TxBody::Heartbeat { slot } };
+            ledger.state.apply_tx(&beat, producer).unwrap();
+        }
     }
-    // two closes through the ledger: their summaries, leaves and explain records are stored
+    // one full block: FULL_BLOCK transfers of the dev account
+    let dev = gridmint_node::signing::load_key(&dev_key).unwrap();
+    let chain = ledger.genesis.chain_id.clone();
+    let signer = gridmint_node::signing::address_of(&dev);
+    let full: Vec<gridmint_node::signing::SignedTx> = (0..FULL_BLOCK)
+        .map(|n| {
+            let body = TxBody::Transfer { to: address(5, (n % 1000) as u32), amount: u128::from(n) + 1 };
+            gridmint_node::signing::SignedTx::sign(Tx { signer, nonce: n, body }, &dev, &chain)
+        })
+        .collect();
+    let last_tx = hex::encode(full.last().unwrap().id());
+    ledger.commit(Proposal { time: ledger.state.time, txs: full }).unwrap();
+    let full_height = ledger.state.height;
+    // the closes through the ledger: their summaries, leaves and explain records are stored
     let mut time = ledger.state.time;
-    while ledger.state.epoch <= 2 {
+    while ledger.state.epoch <= CLOSED {
         time = ledger.state.epoch_end_time(ledger.state.epoch);
         ledger.commit(Proposal { time, txs: vec![] }).unwrap();
     }
     ledger.commit(Proposal { time: time + 1, txs: vec![] }).unwrap();
     println!(
-        "state: {} accounts, {} machines, epoch {} (built in {:.1} s)",
+        "state: {} accounts, {} machines (one owner of {FLEET}), epoch {}, block {full_height} of {FULL_BLOCK} \
+         transactions (built in {:.1} s)",
         ledger.state.accounts.len(),
         ledger.state.machines.len(),
         ledger.state.epoch,
@@ -72,6 +103,12 @@ async fn explorer_at_100k_accounts_and_machines() {
         "/governance".into(),
         "/bridge".into(),
         format!("/search?q={machine}"),
+        format!("/accounts/{}/epochs/{}", address(3, 0).to_hex(), CLOSED - 1),
+        format!("/accounts/{}/epochs/{}?from={}", address(3, 0).to_hex(), CLOSED - 1, FLEET - 50),
+        format!("/machines/{}", address(4, FLEET / 2).to_hex()),
+        format!("/blocks/{full_height}"),
+        format!("/blocks/{full_height}?from={}", FULL_BLOCK - 100),
+        format!("/tx/{last_tx}"),
     ];
     println!("page, status, bytes: p50 / p99 / max ms over 100 requests, one at a time, over loopback");
     for path in &pages {
@@ -84,7 +121,8 @@ async fn explorer_at_100k_accounts_and_machines() {
             assert!(code == 200 || code == 303 || code == 404, "{path}: {code}");
         }
         times.sort_by(f64::total_cmp);
-        let path = if path.len() > 40 { format!("{}…", &path[..40]) } else { path.clone() };
+        let path =
+            if path.len() > 40 { format!("{}…{}", &path[..20], &path[path.len() - 19..]) } else { path.clone() };
         println!("  {path:<42} {code} {size:>7} B {:7.2} / {:7.2} / {:7.2}", times[49], times[98], times[99]);
     }
     // blocks a second, without and with 50 page loads a second (the pages above in turn)
