@@ -774,6 +774,7 @@ async fn validators(State(shared): State<Arc<Shared>>) -> ApiResult {
 pub(crate) fn validators_view(l: &crate::ledger::Ledger) -> ValidatorsView {
     {
         let s = &l.state;
+        let masters: std::collections::BTreeSet<&Address> = s.master_nodes.iter().collect();
         ValidatorsView {
             height: s.height,
             epoch: s.epoch,
@@ -786,7 +787,7 @@ pub(crate) fn validators_view(l: &crate::ledger::Ledger) -> ValidatorsView {
                     operator: s.accounts[v.operator as usize].address.to_hex(),
                     operator_bech32m: s.accounts[v.operator as usize].address.to_bech32m(),
                     active_stake: amount(v.active),
-                    master_node: s.master_nodes.contains(address),
+                    master_node: masters.contains(address),
                 })
                 .collect(),
             master_nodes: s.master_nodes.iter().map(Address::to_hex).collect(),

@@ -1379,10 +1379,10 @@ struct ProposalRow {
     action: String,
     start: u64,
     end: u64,
-    yes: u128,
-    no: u128,
-    quorum: u128,
-    voters: usize,
+    yes: String,
+    no: String,
+    quorum: String,
+    voters: u64,
     outcome: String,
 }
 
@@ -1392,47 +1392,41 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
         Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
     };
     let before = q.get("before").copied().unwrap_or(u64::MAX);
-    let (rows_, total, epoch) = crate::api::read_state(&shared, |l| {
-        let s = &l.state;
-        let rows_: Vec<ProposalRow> = s
-            .proposals
-            .range(..before)
-            .rev()
-            .take(PAGE as usize)
-            .map(|(id, p)| ProposalRow {
-                id: *id,
-                proposer: s.accounts[p.proposer as usize].address.to_hex(),
-                action: match &p.action {
-                    gridmint_core::ProposalAction::TreasurySpend { to, amount } => {
-                        format!(
-                            "treasury spend of {} tokens ({amount} base units) to {}",
-                            tokens(&amount.to_string()),
-                            to.to_hex()
-                        )
-                    }
-                    gridmint_core::ProposalAction::PolicyChange { changes } => format!(
-                        "policy change: {}",
-                        changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; ")
-                    ),
-                },
-                start: p.start_epoch,
-                end: p.end_epoch,
-                yes: p.yes,
-                no: p.no,
-                quorum: p.quorum,
-                voters: p.voters.len(),
-                outcome: match p.outcome {
-                    None => "voting".into(),
-                    Some(o) => {
-                        serde_json::to_value(o).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
-                    }
-                },
-            })
-            .collect();
-        (rows_, s.proposals.len(), s.epoch)
-    });
+    // the API's view (`GET /v1/governance`): only the page is copied under the lock
+    let list = crate::api::proposals_view(&shared, before, PAGE as usize);
+    let (total, epoch, open) = (list.total, list.epoch, list.open);
+    let rows_: Vec<ProposalRow> = list
+        .proposals
+        .into_iter()
+        .map(|p| ProposalRow {
+            id: p.id,
+            proposer: p.proposer,
+            action: match &p.action {
+                gridmint_core::ProposalAction::TreasurySpend { to, amount } => {
+                    format!(
+                        "treasury spend of {} tokens ({amount} base units) to {}",
+                        tokens(&amount.to_string()),
+                        to.to_hex()
+                    )
+                }
+                gridmint_core::ProposalAction::PolicyChange { changes } => format!(
+                    "policy change: {}",
+                    changes.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join("; ")
+                ),
+            },
+            start: p.start_epoch,
+            end: p.end_epoch,
+            yes: p.yes,
+            no: p.no,
+            quorum: p.quorum,
+            voters: p.voters,
+            outcome: p.outcome,
+        })
+        .collect();
     let mut body = format!(
-        "<h1>Governance <span class=\"muted\">{total} proposals</span></h1><p>The open epoch is {epoch}. Newest first.</p>"
+        "<h1>Governance <span class=\"muted\">{total} proposals</span></h1><p>The open epoch is {epoch}. {open} in their \
+         voting periods (at most {}, one per proposer). Newest first.</p>",
+        gridmint_core::governance::MAX_OPEN_PROPOSALS
     );
     if rows_.is_empty() {
         body.push_str("<p class=\"muted\">No proposal here.</p>");
@@ -1446,9 +1440,9 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
                 ("Action", escape(&p.action)),
                 ("Proposer", account_link(&p.proposer)),
                 ("Voting", format!("epochs {} to {} (executes at the close of {})", p.start, p.end, p.end)),
-                ("Yes", amount_cell(&p.yes.to_string())),
-                ("No", amount_cell(&p.no.to_string())),
-                ("Quorum", amount_cell(&p.quorum.to_string())),
+                ("Yes", amount_cell(&p.yes)),
+                ("No", amount_cell(&p.no)),
+                ("Quorum", amount_cell(&p.quorum)),
                 ("Voters", p.voters.to_string()),
             ],
         );
