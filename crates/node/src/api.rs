@@ -635,9 +635,11 @@ pub(crate) fn account_txs_page(
     before: Option<(u64, u32)>,
     limit: usize,
 ) -> Result<crate::openapi::AccountTxList, ApiError> {
-    let entries = shared.store.account_txs(address, before, limit).map_err(ApiError::internal)?;
-    let next_before =
-        (entries.len() == limit).then(|| entries.last().map(|e| format!("{}.{}", e.height, e.index))).flatten();
+    // one more than the page: a next page exists only if it is there
+    let mut entries = shared.store.account_txs(address, before, limit + 1).map_err(ApiError::internal)?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next_before = more.then(|| entries.last().map(|e| format!("{}.{}", e.height, e.index))).flatten();
     let txs = entries
         .into_iter()
         .map(|e| crate::openapi::AccountTxView {
@@ -733,7 +735,7 @@ pub(crate) fn proposals_view(shared: &Shared, before: u64, limit: usize) -> crat
             .proposals
             .range(..before)
             .rev()
-            .take(limit)
+            .take(limit + 1)
             .map(|(id, p)| crate::openapi::ProposalView {
                 id: *id,
                 proposer: s.accounts[p.proposer as usize].address.to_hex(),
@@ -752,7 +754,11 @@ pub(crate) fn proposals_view(shared: &Shared, before: u64, limit: usize) -> crat
                 },
             })
             .collect();
-        let next_before = (proposals.len() == limit).then(|| proposals.last().map(|p| p.id)).flatten();
+        // one more than the page was read: a next page exists only if it is there
+        let mut proposals = proposals;
+        let more = proposals.len() > limit;
+        proposals.truncate(limit);
+        let next_before = more.then(|| proposals.last().map(|p| p.id)).flatten();
         crate::openapi::ProposalList {
             epoch: s.epoch,
             total: s.proposals.len() as u64,

@@ -140,10 +140,9 @@ impl AccountTx {
     }
 }
 
-/// Every `account_txs` entry `block` writes, in key order within each transaction: one for its
-/// signer and one for each other account its body names
-/// ([`gridmint_core::TxBody::named_accounts`]), failed transactions included (their signer paid
-/// a fee). Heartbeats write none: a machine's are its online slots, shown from the heartbeat
+/// Every `account_txs` entry `block` writes, per transaction: one for its signer (failed ones
+/// included: the signer paid a fee) and, when it was applied, one for each other account its
+/// body names ([`gridmint_core::TxBody::named_accounts`], in the body's order). Heartbeats write none: a machine's are its online slots, shown from the heartbeat
 /// bitmaps, and they are most of a large fleet's transactions.
 pub fn account_entries(block: &StoredBlock) -> Vec<([u8; ACCOUNT_TX_KEY_LEN], AccountTx)> {
     let mut out = Vec::new();
@@ -164,6 +163,11 @@ pub fn account_entries(block: &StoredBlock) -> Vec<([u8; ACCOUNT_TX_KEY_LEN], Ac
         };
         let mut seen = vec![signed.tx.signer];
         out.push((account_tx_key(&signed.tx.signer, block.height, index), entry(AccountRole::Signer)));
+        // a failed transaction changed nothing but its signer's fee and nonce (G10): it is not
+        // listed for the accounts it names, or anyone could write rows into anyone's list
+        if receipt.code != 0 {
+            continue;
+        }
         for named in body.named_accounts() {
             if !seen.contains(&named) {
                 seen.push(named);

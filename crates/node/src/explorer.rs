@@ -1394,7 +1394,7 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
     let before = q.get("before").copied().unwrap_or(u64::MAX);
     // the API's view (`GET /v1/governance`): only the page is copied under the lock
     let list = crate::api::proposals_view(&shared, before, PAGE as usize);
-    let (total, epoch, open) = (list.total, list.epoch, list.open);
+    let (total, epoch, open, next_before) = (list.total, list.epoch, list.open, list.next_before);
     let rows_: Vec<ProposalRow> = list
         .proposals
         .into_iter()
@@ -1447,10 +1447,8 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
             ],
         );
     }
-    if rows_.len() == PAGE as usize
-        && let Some(last) = rows_.last()
-    {
-        let _ = write!(body, "<p class=\"nav\"><a href=\"/governance?before={}\">older →</a></p>", last.id);
+    if let Some(next) = next_before {
+        let _ = write!(body, "<p class=\"nav\"><a href=\"/governance?before={next}\">older →</a></p>");
     }
     html(StatusCode::OK, "Governance", &body)
 }
