@@ -111,8 +111,8 @@ codes! {
     NoVotingWeight = 65,
     /// The proposer already has a proposal in its voting period: one at a time.
     ProposerHasOpenProposal = 66,
-    /// As many proposals as the chain allows ([`crate::governance::MAX_OPEN_PROPOSALS`]) are
-    /// in their voting periods: each holds every account's voting weight at its start.
+    /// As many proposals as the policy allows (`governance.max_open_proposals`) are in their
+    /// voting periods: each holds every account's voting weight at its start.
     TooManyOpenProposals = 67,
     /// The signer is not a member of the bridge committee.
     NotCommitteeMember = 70,

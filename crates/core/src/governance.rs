@@ -9,10 +9,11 @@
 //! policy change rules from the next epoch.
 //!
 //! The snapshot of weights is every account's, and the state root's rest commits to it while
-//! the proposal is open: a proposer has one proposal in its voting period at a time, and at most
-//! [`MAX_OPEN_PROPOSALS`] are open in all (the rulebook is silent; without a bound, one holder of
-//! `proposer_min` could open a proposal per transaction and make every block hash and keep a
-//! copy of every account's weight per proposal).
+//! the proposal is open: with the policy's `governance.max_open_proposals` (16 in the presets;
+//! the rulebook is silent) a proposer has one proposal in its voting period at a time, and at
+//! most that many are open in all. Without a bound, one holder of `proposer_min` could open a
+//! proposal per transaction and make every block hash and keep a copy of every account's
+//! weight per proposal.
 
 use crate::state::{Epoch, Proposal, ProposalOutcome, Upgrade};
 use crate::{ProposalAction, State, TxError};
@@ -40,11 +41,6 @@ fn apply_changes(policy: &Policy, changes: &[(String, String)]) -> Option<Policy
     Some(next)
 }
 
-/// The most proposals in their voting periods at once (a chain constant; the rulebook is
-/// silent). Each holds a copy of every account's voting weight at its start (NM12), which the
-/// state root's rest commits to: this bounds what proposals can cost every block.
-pub const MAX_OPEN_PROPOSALS: usize = 16;
-
 impl State {
     pub(crate) fn tx_propose(&mut self, proposer: u32, action: &ProposalAction) -> Result<(), TxError> {
         let params = self.policy.governance.clone().ok_or(TxError::NotInPolicy)?;
@@ -54,17 +50,19 @@ impl State {
         // each open proposal holds every account's weight at its start and is in the state
         // root's rest: one at a time per proposer, and a bounded number in all, so that cheap
         // transactions cannot make every block hash and keep copies of the whole ledger
-        let open = self.proposals.values().filter(|p| p.outcome.is_none());
-        let (mut count, mut own) = (0usize, false);
-        for p in open {
-            count += 1;
-            own |= p.proposer == proposer;
-        }
-        if own {
-            return Err(TxError::ProposerHasOpenProposal);
-        }
-        if count >= MAX_OPEN_PROPOSALS {
-            return Err(TxError::TooManyOpenProposals);
+        if let Some(max) = params.max_open_proposals {
+            let open = self.proposals.values().filter(|p| p.outcome.is_none());
+            let (mut count, mut own) = (0usize, false);
+            for p in open {
+                count += 1;
+                own |= p.proposer == proposer;
+            }
+            if own {
+                return Err(TxError::ProposerHasOpenProposal);
+            }
+            if count >= max as usize {
+                return Err(TxError::TooManyOpenProposals);
+            }
         }
         match action {
             ProposalAction::TreasurySpend { amount, .. } if *amount == 0 => {

@@ -475,11 +475,15 @@ fn nm12_proposal_limits() {
 
 /// NM12, bounded: a proposal holds every account's weight at its start and the state root
 /// commits to it, so one proposer has one proposal in its voting period at a time, and at most
-/// `MAX_OPEN_PROPOSALS` are open in all; an ended proposal frees both. Method: a second proposal
+/// the policy's `governance.max_open_proposals` (16 in the presets) are open in all; an ended
+/// proposal frees both; a policy without the field has no bound. Method: a second proposal
 /// of the same account before and after the first ends; one more proposer than the limit.
 #[test]
 fn nm12_open_proposals_are_bounded() {
-    use gridmint_core::governance::MAX_OPEN_PROPOSALS;
+    let policy = Policy::preset("netmind").unwrap();
+    let max = policy.governance.as_ref().unwrap().max_open_proposals.unwrap();
+    assert_eq!(max, 16, "the presets' bound");
+    const MAX_OPEN_PROPOSALS: usize = 16;
     let names: Vec<String> = (0..=MAX_OPEN_PROPOSALS).map(|i| format!("p{i}")).collect();
     let holders: Vec<(&str, u128)> = names.iter().map(|n| (n.as_str(), tokens(100_001))).collect();
     let mut h = Harness::new("netmind", &holders);
@@ -500,6 +504,12 @@ fn nm12_open_proposals_are_bounded() {
     assert!(h.state.proposals.values().all(|p| p.outcome.is_some() && p.weights.is_empty()));
     h.ok("p0", spend(4));
     h.ok(&names[MAX_OPEN_PROPOSALS], spend(5));
+    // a policy without the field: no bound (what chains before it replay to)
+    let mut unbounded = policy.clone();
+    unbounded.governance.as_mut().unwrap().max_open_proposals = None;
+    let mut h = Harness::with_policy(unbounded, &[("p0", tokens(300_000))]);
+    h.ok("p0", spend(0));
+    h.ok("p0", spend(1));
 }
 
 fn bridge_harness() -> Harness {

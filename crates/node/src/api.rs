@@ -763,6 +763,7 @@ pub(crate) fn proposals_view(shared: &Shared, before: u64, limit: usize) -> crat
             epoch: s.epoch,
             total: s.proposals.len() as u64,
             open: s.proposals.values().filter(|p| p.outcome.is_none()).count() as u64,
+            max_open: s.policy.governance.as_ref().and_then(|g| g.max_open_proposals),
             proposals,
             next_before,
         }

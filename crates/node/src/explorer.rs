@@ -1395,6 +1395,10 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
     // the API's view (`GET /v1/governance`): only the page is copied under the lock
     let list = crate::api::proposals_view(&shared, before, PAGE as usize);
     let (total, epoch, open, next_before) = (list.total, list.epoch, list.open, list.next_before);
+    let bound = match list.max_open {
+        Some(n) => format!("at most {n} at once, one per proposer"),
+        None => "no bound in this policy".into(),
+    };
     let rows_: Vec<ProposalRow> = list
         .proposals
         .into_iter()
@@ -1425,8 +1429,7 @@ async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery
         .collect();
     let mut body = format!(
         "<h1>Governance <span class=\"muted\">{total} proposals</span></h1><p>The open epoch is {epoch}. {open} in their \
-         voting periods (at most {}, one per proposer). Newest first.</p>",
-        gridmint_core::governance::MAX_OPEN_PROPOSALS
+         voting periods ({bound}). Newest first.</p>"
     );
     if rows_.is_empty() {
         body.push_str("<p class=\"muted\">No proposal here.</p>");

@@ -413,8 +413,11 @@ pub struct ProposalList {
     pub epoch: u64,
     /// Proposals ever made.
     pub total: u64,
-    /// In their voting periods now (at most 16: one per proposer).
+    /// In their voting periods now.
     pub open: u64,
+    /// The policy's bound on open proposals (`governance.max_open_proposals`: at most this many
+    /// in all, and one per proposer); absent: no bound.
+    pub max_open: Option<u32>,
     /// Newest first.
     pub proposals: Vec<ProposalView>,
     /// The `before` of the next page (absent at the end).

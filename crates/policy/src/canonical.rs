@@ -176,12 +176,15 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
     });
     let ClaimParams { tax_ppb } = claims;
     w.u64(*tax_ppb);
-    w.option(governance, |w, GovernanceParams { proposer_min, voting_epochs, quorum_ppb, treasury }| {
-        w.tokens(proposer_min);
-        w.u32(*voting_epochs);
-        w.u64(*quorum_ppb);
-        w.address(treasury);
-    });
+    w.option(
+        governance,
+        |w, GovernanceParams { proposer_min, voting_epochs, quorum_ppb, treasury, max_open_proposals: _ }| {
+            w.tokens(proposer_min);
+            w.u32(*voting_epochs);
+            w.u64(*quorum_ppb);
+            w.address(treasury);
+        },
+    );
     w.option(bridge, |w, BridgeParams { committee, threshold, inbound_cap_ppb, outbound_min: _ }| {
         w.list(committee, |w, a| w.address(a));
         w.u32(*threshold);
@@ -229,6 +232,10 @@ pub fn encode(policy: &Policy) -> Vec<u8> {
     if let Some(BridgeParams { outbound_min: Some(min), .. }) = bridge {
         w.str("bridge.outbound_min");
         w.tokens(min);
+    }
+    if let Some(GovernanceParams { max_open_proposals: Some(n), .. }) = governance {
+        w.str("governance.max_open_proposals");
+        w.u32(*n);
     }
     w.0
 }

@@ -329,6 +329,14 @@ pub struct GovernanceParams {
     /// The treasury account that only passed proposals spend (a system account name or an address).
     #[serde(deserialize_with = "crate::address::deserialize_allowing_system")]
     pub treasury: Address,
+    /// At most this many proposals in their voting periods at once, and one per proposer (the
+    /// rulebook is silent; the presets say 16). Each open proposal holds every account's voting
+    /// weight at its start, which the state root commits to: without a bound, one holder of
+    /// `proposer_min` could open a proposal per transaction and make every block hash copies of
+    /// the whole ledger. Absent = no bound, and absent from the canonical encoding, so policies
+    /// without it keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open_proposals: Option<u32>,
 }
 
 /// NM13, NM11.
@@ -406,5 +414,10 @@ pub struct DualProofParams {
 
 /// Leaves that `with_override` may add although the serialized tree lacks them (optional values).
 pub(crate) fn is_optional_leaf(path: &[&str]) -> bool {
-    matches!(path, ["staking", "fast_unbonding_epochs" | "equal_voting_power"] | ["bridge", "outbound_min"])
+    matches!(
+        path,
+        ["staking", "fast_unbonding_epochs" | "equal_voting_power"]
+            | ["bridge", "outbound_min"]
+            | ["governance", "max_open_proposals"]
+    )
 }

@@ -176,3 +176,17 @@ fn real_network_needs_day_long_epochs() {
     let error = short.validate_real_network().unwrap_err().to_string();
     assert!(error.contains("epoch.seconds") && error.contains("86,400"), "{error}");
 }
+
+/// The governance bound (`governance.max_open_proposals`): 0 would freeze governance for ever
+/// and is refused; 1 is taken; a vote longer than a year is refused (slots held for years).
+#[test]
+fn governance_bounds_are_checked() {
+    let base = netmind_text();
+    assert!(base.contains("max_open_proposals = 16"));
+    rejects(&base.replace("max_open_proposals = 16", "max_open_proposals = 0"), "governance.max_open_proposals");
+    let one = Policy::from_toml(&base.replace("max_open_proposals = 16", "max_open_proposals = 1")).unwrap();
+    assert_eq!(one.governance.unwrap().max_open_proposals, Some(1));
+    rejects(&base.replace("voting_epochs = 7", "voting_epochs = 366"), "governance.voting_epochs");
+    let year = Policy::from_toml(&base.replace("voting_epochs = 7", "voting_epochs = 365")).unwrap();
+    assert_eq!(year.governance.unwrap().voting_epochs, 365);
+}

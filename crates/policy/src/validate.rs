@@ -28,6 +28,9 @@ pub enum PolicyError {
 /// A real network's epoch length: one day (G4).
 pub const REAL_EPOCH_SECONDS: u64 = 86_400;
 
+/// The longest vote a policy may set (`governance.voting_epochs`).
+pub const MAX_VOTING_EPOCHS: u32 = 365;
+
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> PolicyError {
     PolicyError::Invalid { key: key.into(), problem: problem.into() }
 }
@@ -189,6 +192,20 @@ impl Policy {
             ppb_at_most_one("governance.quorum_ppb", governance.quorum_ppb)?;
             if governance.voting_epochs == 0 {
                 return Err(invalid("governance.voting_epochs", "must be positive"));
+            }
+            // open proposals hold their slots for the whole vote: a vote of years, set by a
+            // passed proposal or a mistake, would hold every slot for years
+            if governance.voting_epochs > MAX_VOTING_EPOCHS {
+                return Err(invalid(
+                    "governance.voting_epochs",
+                    format!("at most {MAX_VOTING_EPOCHS} (a year of daily epochs)"),
+                ));
+            }
+            if governance.max_open_proposals == Some(0) {
+                return Err(invalid(
+                    "governance.max_open_proposals",
+                    "must be at least 1 when set (omit it for no bound; 0 would freeze governance for ever)",
+                ));
             }
         }
         if let Some(bridge) = &self.bridge {

@@ -37,12 +37,20 @@ fn the_netmind_hash_is_pinned() {
     let preset = Policy::preset("netmind").unwrap();
     assert_eq!(
         hex::encode(preset.hash()),
-        "7edc44d0643ef1e284e042c45a79d5d2b6b8e7777b9384395ec9b212ae9aa21f",
+        "38371121ba15f72e83b0ae8e228564075296bf679e14ec3022dd3daeed1e1dbd",
         "the canonical policy encoding changed"
+    );
+    // without the governance bound: the hash before that field existed
+    let mut unbounded = preset.clone();
+    unbounded.governance.as_mut().unwrap().max_open_proposals = None;
+    assert_eq!(
+        hex::encode(unbounded.hash()),
+        "7edc44d0643ef1e284e042c45a79d5d2b6b8e7777b9384395ec9b212ae9aa21f",
+        "an unset optional field changed the encoding"
     );
     // fields added later enter only when set: without the bridge's outbound minimum the preset
     // has the hash it had before that field existed
-    let mut without = preset.clone();
+    let mut without = unbounded.clone();
     without.bridge.as_mut().unwrap().outbound_min = None;
     assert_eq!(
         hex::encode(without.hash()),
