@@ -563,7 +563,7 @@ async fn account_proof(State(shared): State<Arc<Shared>>, Params(address): Param
 #[utoipa::path(get, path = "/v1/accounts/{address}/txs", tag = "accounts",
     params(
         ("address" = inline(AddressInput), Path, description = "the account"),
-        ("before" = Option<String>, Query, pattern = "^[0-9]{1,20}([.][0-9]{1,10})?$", description = "only transactions before this position, `HEIGHT.INDEX` or `HEIGHT` (the previous page's `next_before`)"),
+        ("before" = Option<String>, Query, pattern = "^[0-9]+([.][0-9]+)?$", description = "only transactions before this position, `HEIGHT.INDEX` or `HEIGHT` (the previous page's `next_before`); a part past the greatest height or index stands for it"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "at most this many (1 to 100, default 50)"),
     ),
     responses(
@@ -610,7 +610,9 @@ pub(crate) fn account_txs_query(query: Option<&str>) -> Result<(Option<(u64, u32
     Ok((before, limit))
 }
 
-/// A position in the chain, `HEIGHT.INDEX` or `HEIGHT` (= `HEIGHT.0`).
+/// A position in the chain, `HEIGHT.INDEX` or `HEIGHT` (= `HEIGHT.0`), as an exclusive
+/// cursor: digits only; a part past the greatest height or index stands for it (nothing is
+/// after it, so the answer is the same).
 pub(crate) fn parse_position(text: &str) -> Result<(u64, u32), ApiError> {
     let (height, index) = text.split_once('.').unwrap_or((text, "0"));
     let bad = || {
@@ -619,12 +621,13 @@ pub(crate) fn parse_position(text: &str) -> Result<(u64, u32), ApiError> {
             format!("position `{text}` is not HEIGHT.INDEX or HEIGHT (non-negative integers)"),
         )
     };
-    let height = height.parse::<u64>().map_err(|_| bad())?;
-    let index = index.parse::<u32>().map_err(|_| bad())?;
-    // digits only: `parse` also takes a leading `+`
-    if !text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    // digits only (`parse` also takes a leading `+`), then saturating
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(height) || !digits(index) {
         return Err(bad());
     }
+    let height = height.parse::<u64>().unwrap_or(u64::MAX);
+    let index = index.parse::<u32>().unwrap_or(u32::MAX);
     Ok((height, index))
 }
 
