@@ -585,24 +585,34 @@ pub(crate) const ACCOUNT_TXS_PAGE: usize = 50;
 
 /// `before` and `limit` of an account's transactions.
 pub(crate) fn account_txs_query(query: Option<&str>) -> Result<(Option<(u64, u32)>, usize), ApiError> {
-    let (mut before, mut limit) = (None, ACCOUNT_TXS_PAGE);
+    let (before, limit) = paging(query, ACCOUNT_TXS_PAGE, crate::store::MAX_ACCOUNT_TXS_PAGE, "<height>[.<index>]")?;
+    Ok((before.map(parse_position).transpose()?, limit))
+}
+
+/// The `before` (as given, parsed by the caller) and `limit` (1 to `max`, else `default`) of a
+/// paged listing; any other query parameter is `invalid_query`. `shape` names `before`'s form
+/// in the message.
+fn paging<'q>(
+    query: Option<&'q str>,
+    default: usize,
+    max: usize,
+    shape: &str,
+) -> Result<(Option<&'q str>, usize), ApiError> {
+    let (mut before, mut limit) = (None, default);
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some(("before", v)) => before = Some(parse_position(v)?),
+            Some(("before", v)) => before = Some(v),
             Some(("limit", v)) => {
                 let n = parse_u64(v, "limit")?;
-                if !(1..=crate::store::MAX_ACCOUNT_TXS_PAGE as u64).contains(&n) {
-                    return Err(ApiError::bad(
-                        "invalid_query",
-                        format!("limit {n}: between 1 and {}", crate::store::MAX_ACCOUNT_TXS_PAGE),
-                    ));
+                if !(1..=max as u64).contains(&n) {
+                    return Err(ApiError::bad("invalid_query", format!("limit {n}: between 1 and {max}")));
                 }
                 limit = n as usize;
             }
             _ => {
                 return Err(ApiError::bad(
                     "invalid_query",
-                    format!("unknown query parameter `{pair}` (only before=<height>[.<index>] and limit=<1..=100>)"),
+                    format!("unknown query parameter `{pair}` (only before={shape} and limit=<1..={max}>)"),
                 ));
             }
         }
@@ -707,25 +717,8 @@ pub(crate) fn machine_response(l: &crate::ledger::Ledger, address: &Address) -> 
         (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
     ))]
 async fn governance(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
-    let (mut before, mut limit) = (u64::MAX, 50usize);
-    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("before", v)) => before = parse_u64(v, "before")?,
-            Some(("limit", v)) => {
-                let n = parse_u64(v, "limit")?;
-                if !(1..=100).contains(&n) {
-                    return Err(ApiError::bad("invalid_query", format!("limit {n}: between 1 and 100")));
-                }
-                limit = n as usize;
-            }
-            _ => {
-                return Err(ApiError::bad(
-                    "invalid_query",
-                    format!("unknown query parameter `{pair}` (only before=<id> and limit=<1..=100>)"),
-                ));
-            }
-        }
-    }
+    let (before, limit) = paging(query.as_deref(), 50, 100, "<id>")?;
+    let before = before.map(|v| parse_u64(v, "before")).transpose()?.unwrap_or(u64::MAX);
     ok(proposals_view(&shared, before, limit))
 }
 
@@ -1196,28 +1189,8 @@ pub(crate) fn inbound_list(l: &crate::ledger::Ledger, from: u64, limit: usize) -
         (status = 400, description = "invalid_query, invalid_number", body = ErrorBody),
     ))]
 async fn evidence(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> ApiResult {
-    let (mut before, mut limit) = (u64::MAX, crate::evidence::MAX_PAGE);
-    for pair in query.as_deref().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("before", v)) => before = parse_u64(v, "before")?,
-            Some(("limit", v)) => {
-                let n = parse_u64(v, "limit")?;
-                if !(1..=crate::evidence::MAX_PAGE as u64).contains(&n) {
-                    return Err(ApiError::bad(
-                        "invalid_query",
-                        format!("limit {n}: between 1 and {}", crate::evidence::MAX_PAGE),
-                    ));
-                }
-                limit = n as usize;
-            }
-            _ => {
-                return Err(ApiError::bad(
-                    "invalid_query",
-                    format!("unknown query parameter `{pair}` (only before=<height> and limit=<1..=100>)"),
-                ));
-            }
-        }
-    }
+    let (before, limit) = paging(query.as_deref(), crate::evidence::MAX_PAGE, crate::evidence::MAX_PAGE, "<height>")?;
+    let before = before.map(|v| parse_u64(v, "before")).transpose()?.unwrap_or(u64::MAX);
     // whole heights: a height's records are never split across pages (each stored height holds
     // at least one record, so `limit` heights are enough to fill a page)
     let heights = shared.store.evidence_before(before, limit).map_err(ApiError::internal)?;
