@@ -518,7 +518,6 @@ pub fn node(args: NodeArgs) -> ExitCode {
         archive: args.archive,
         keep_epochs: args.keep_epochs,
         // a replicated node sets it (`gridmint_network::run`)
-        strict_signatures: false,
     };
     if let Some(file) = &args.config {
         return crate::network_cmd::run_config(file, config);

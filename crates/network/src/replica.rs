@@ -14,9 +14,10 @@
 //!   not a node's settings);
 //! - every transaction decodes strictly, meets the cheap rules of [`Screen`] against the parent
 //!   state (no duplicate, a known signer, consecutive nonces, the policy's per-block limit), and
-//!   its signature verifies (`verify_strict`, the chain id in the signed bytes; not checked a
-//!   second time when this node's mempool holds exactly those bytes and that signature, checked
-//!   with `verify_strict` at admission: the same pure check of the same input);
+//!   its signature verifies (the chain's rule, `gridmint_node::signing`: cofactored, checked in
+//!   batches, the chain id in the signed bytes; not checked a second time when this node's
+//!   mempool holds exactly those bytes and that signature, checked at admission: the same pure
+//!   check of the same input);
 //! - last, the time is at most `max_clock_drift` seconds ahead of its own clock: the one check
 //!   that depends on the node. A block that fails only it gets a nil vote but is persisted, so a
 //!   node whose clock is behind can still commit it once the others decide it.
@@ -141,14 +142,14 @@ impl LedgerApp {
             .collect()
     }
 
-    /// Checks every signature (`verify_strict`, the chain id in the signed bytes), on every core,
-    /// but those of the transactions this node's mempool holds with exactly the same bytes and
-    /// signature, checked with `verify_strict` when admitted: the same check of the same input,
-    /// so the result is the one a check here would give, on every replica whatever its mempool.
+    /// Checks every signature (the chain's rule, in batches, the chain id in the signed bytes),
+    /// on every core, but those of the transactions this node's mempool holds with exactly the
+    /// same bytes and signature, checked when admitted: the same check of the same input, so the
+    /// result is the one a check here would give, on every replica whatever its mempool.
     fn verify(&self, txs: &[SignedTx]) -> Result<(), String> {
         let unchecked: Vec<(usize, SignedTx)> = {
             let mempool = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
-            txs.iter().enumerate().filter(|(_, t)| !mempool.verified_strictly(t)).map(|(i, t)| (i, t.clone())).collect()
+            txs.iter().enumerate().filter(|(_, t)| !mempool.verified(t)).map(|(i, t)| (i, t.clone())).collect()
         };
         let (positions, unchecked): (Vec<usize>, Vec<SignedTx>) = unchecked.into_iter().unzip();
         match self.verify_each(&unchecked).into_iter().zip(positions).find_map(|(r, i)| r.err().map(|e| (i, e))) {
@@ -157,7 +158,8 @@ impl LedgerApp {
         }
     }
 
-    /// Each signature's check (`verify_strict`), on every core.
+    /// Each signature's check (the chain's rule: batches of at most 1,024, the same verdict as
+    /// one by one), on every core.
     fn verify_each(&self, txs: &[SignedTx]) -> Vec<Result<(), String>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = txs.len().div_ceil(threads).max(64);
@@ -167,7 +169,10 @@ impl LedgerApp {
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
-                        part.iter().map(|tx| keys.verify(tx, chain).map_err(|e| e.to_string())).collect::<Vec<_>>()
+                        part.chunks(1024)
+                            .flat_map(|group| gridmint_node::signing::verify_batch(group, chain, keys))
+                            .map(|r| r.map_err(|e| e.to_string()))
+                            .collect::<Vec<_>>()
                     })
                 })
                 .collect();
@@ -272,26 +277,19 @@ impl Application for LedgerApp {
         }
         let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
         let (parent_hash, parent_time) = (ledger.tip_hash, ledger.state.time);
-        let (mut candidates, heartbeats) = {
+        let (mut candidates, unchecked) = {
             let mempool = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
             let candidates = mempool.peek(MAX_BLOCK_TXS);
-            // the replicas check each signature strictly: a heartbeat admitted by the looser
-            // batch check that fails it would make every block holding it invalid, forever (a
-            // replicated node admits strictly, and every other transaction was checked strictly
-            // at admission: not checked again here)
-            let heartbeats: Vec<SignedTx> = candidates
-                .iter()
-                .filter(|t| {
-                    matches!(t.tx.body, gridmint_core::TxBody::Heartbeat { .. }) && !mempool.verified_strictly(t)
-                })
-                .cloned()
-                .collect();
-            (candidates, heartbeats)
+            // the replicas check each signature: a candidate whose signature fails would make
+            // every block holding it invalid, forever. Admission checks and records every one;
+            // a transaction waiting without that record is checked here
+            let unchecked: Vec<SignedTx> = candidates.iter().filter(|t| !mempool.verified(t)).cloned().collect();
+            (candidates, unchecked)
         };
-        let checks = self.verify_each(&heartbeats);
+        let checks = self.verify_each(&unchecked);
         if checks.iter().any(Result::is_err) {
             let mut bad: Vec<[u8; 32]> =
-                heartbeats.iter().zip(&checks).filter(|(_, c)| c.is_err()).map(|(t, _)| t.id()).collect();
+                unchecked.iter().zip(&checks).filter(|(_, c)| c.is_err()).map(|(t, _)| t.id()).collect();
             bad.sort_unstable();
             self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
             candidates.retain(|t| bad.binary_search(&t.id()).is_err());

@@ -99,9 +99,6 @@ pub async fn run(
         ledger.state.height,
         genesis.validators.len()
     );
-    // admission as strict as a replica's validation: what the mempool holds, every replica accepts,
-    // and a block's signatures need not be checked twice ([`LedgerApp::validate`])
-    let config = Config { strict_signatures: true, ..config };
     let shared = Shared::new(ledger, config);
     if replayed {
         shared.replayed_at_start();

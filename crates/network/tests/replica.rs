@@ -598,7 +598,7 @@ fn the_screen_refuses_free_heartbeats_and_unfunded_chains() {
 /// proves the check is skipped); one waiting under another signature, or recorded without a
 /// strict check, is checked.
 #[test]
-fn validation_does_not_check_again_what_admission_checked_strictly() {
+fn validation_does_not_check_again_what_admission_checked() {
     use gridmint_node::mempool::Checked;
     let mut f = fixture();
     let template = f.app.build(Height(1), Round::new(0), f.proposer);
@@ -613,10 +613,10 @@ fn validation_does_not_check_again_what_admission_checked_strictly() {
     let refused = f.app.validate(&block(&corrupted)).expect_err("not in the mempool: checked, and refused");
     assert!(refused.contains("transaction 0"), "{refused}");
     admit(&corrupted, Checked::Unknown);
-    assert!(f.app.validate(&block(&corrupted)).is_err(), "waiting, but not known to be checked strictly");
+    assert!(f.app.validate(&block(&corrupted)).is_err(), "waiting, but not known to be checked");
     f.shared.mempool.lock().unwrap().remove(&[corrupted.id()]);
-    admit(&corrupted, Checked::Strict);
-    f.app.validate(&block(&corrupted)).expect("exactly these bytes and signature were checked strictly: not again");
+    admit(&corrupted, Checked::Verified);
+    f.app.validate(&block(&corrupted)).expect("exactly these bytes and signature were checked: not again");
     let mut other = corrupted.clone();
     other.signature[41] ^= 1;
     assert!(f.app.validate(&block(&other)).is_err(), "another signature for the same transaction is checked");

@@ -1514,21 +1514,12 @@ fn envelope_error(error: TxError) -> ApiError {
     ApiError::new(status, code, format!("refused (code {}): {}", error.code(), error.describe()))
 }
 
-/// Verifies signatures, on every core for large batches.
-/// With `batch`, heartbeats verify in batches of 1,024 ([`crate::signing::verify_batch`]);
-/// otherwise everything with `verify_strict`, one by one.
-fn verify_all(
-    txs: &[SignedTx],
-    chain_id: &str,
-    batch: bool,
-    cache: &KeyCache,
-) -> Vec<Result<(), crate::signing::SignatureError>> {
+/// Verifies signatures under the chain's rule, in batches of at most 1,024
+/// ([`crate::signing::verify_batch`]: the same verdict as one by one), on every core for large
+/// batches.
+fn verify_all(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), crate::signing::SignatureError>> {
     let verify_part = move |part: &[SignedTx]| -> Vec<_> {
-        if batch {
-            part.chunks(1024).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
-        } else {
-            part.iter().map(|t| cache.verify(t, chain_id)).collect()
-        }
+        part.chunks(1024).flat_map(|group| crate::signing::verify_batch(group, chain_id, cache)).collect()
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if txs.len() < 64 || threads == 1 {
@@ -1547,7 +1538,7 @@ enum Known {
     /// Checked now, this way.
     Checked(Checked),
     /// Not checked: the transaction is committed or in the block being sealed (its answer does
-    /// not depend on the signature). Checked after all, strictly, should it reach the mempool.
+    /// not depend on the signature). Checked after all should it reach the mempool.
     Settled,
     /// Not checked again: exactly this transaction, this signature, waits, checked this way.
     Waiting(Checked),
@@ -1638,38 +1629,26 @@ fn screen_known(shared: &Shared, txs: &[SignedTx]) -> Result<Vec<Screened>, ApiE
     Ok(screened)
 }
 
-/// Screens `txs`, verifies the signatures of the others that need it (on every core for large
-/// batches) and admits them; with `forward`, those newly admitted are queued for the other nodes.
-/// Heartbeats (`heartbeats`) are checked in batches unless the node checks every signature
-/// strictly ([`crate::node::Config::strict_signatures`]). A transaction that waits with the same
-/// signature, checked at least as strictly, is not checked again, nor one already committed.
-fn screen_verify_admit(
-    shared: &Shared,
-    txs: Vec<SignedTx>,
-    heartbeats: bool,
-    forward: bool,
-) -> Result<Vec<Outcome>, ApiError> {
+/// Screens `txs`, verifies the signatures of the others that need it (in batches, on every core
+/// for large ones) and admits them; with `forward`, those newly admitted are queued for the other
+/// nodes. A transaction that waits with the same signature, checked, is not checked again, nor
+/// one already committed.
+fn screen_verify_admit(shared: &Shared, txs: Vec<SignedTx>, forward: bool) -> Result<Vec<Outcome>, ApiError> {
     let screened = screen_known(shared, &txs)?;
-    let batch = heartbeats && !shared.config.strict_signatures;
-    let this_way = if batch { Checked::Batch } else { Checked::Strict };
-    let known = |s: &Option<Known>| match s {
-        Some(Known::Settled | Known::Waiting(Checked::Strict)) => true,
-        Some(Known::Waiting(Checked::Batch)) => batch,
-        _ => false,
-    };
+    let known = |s: &Option<Known>| matches!(s, Some(Known::Settled | Known::Waiting(Checked::Verified)));
     let to_verify: Vec<SignedTx> = txs
         .iter()
         .zip(&screened)
         .filter(|(_, (refusal, signature))| refusal.is_none() && !known(signature))
         .map(|(t, _)| t.clone())
         .collect();
-    let mut results = verify_all(&to_verify, &shared.chain_id, batch, &shared.keys).into_iter();
+    let mut results = verify_all(&to_verify, &shared.chain_id, &shared.keys).into_iter();
     let mut refusals = Vec::with_capacity(txs.len());
     let mut verified = Vec::with_capacity(txs.len());
     for (refusal, signature) in screened {
         verified.push(match signature {
             Some(s) if refusal.is_none() && known(&Some(s)) => Ok(s),
-            _ if refusal.is_none() => results.next().unwrap_or(Ok(())).map(|()| Known::Checked(this_way)),
+            _ if refusal.is_none() => results.next().unwrap_or(Ok(())).map(|()| Known::Checked(Checked::Verified)),
             _ => Ok(Known::Checked(Checked::Unknown)),
         });
         refusals.push(refusal);
@@ -1708,9 +1687,9 @@ fn admit_screened(
             outcomes.push(Outcome::Refused(refusal_error(refusal)));
             continue;
         }
-        // settled when screened, and no longer found (pruned meanwhile): checked now, strictly
+        // settled when screened, and no longer found (pruned meanwhile): checked now
         let verified = match verified {
-            Ok(Known::Settled) => shared.keys.verify(&tx, &shared.chain_id).map(|()| Checked::Strict),
+            Ok(Known::Settled) => shared.keys.verify(&tx, &shared.chain_id).map(|()| Checked::Verified),
             Ok(Known::Checked(c) | Known::Waiting(c)) => Ok(c),
             Err(e) => Err(e),
         };
@@ -1816,7 +1795,7 @@ async fn submit(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery, bo
     let wait = parse_wait(query)?;
     let bytes = read_body(&shared, body).await?;
     let tx: SignedTx = parse_json(&bytes)?;
-    let mut outcomes = screen_verify_admit(&shared, vec![tx], false, true)?;
+    let mut outcomes = screen_verify_admit(&shared, vec![tx], true)?;
     if let Some(Outcome::Refused(_)) = outcomes.last()
         && let Some(Outcome::Refused(error)) = outcomes.pop()
     {
@@ -1904,10 +1883,9 @@ async fn batch(
     let admitter = shared.clone();
     // a batch another node forwarded is not forwarded again: that node sent it to every peer
     let forward = !headers.contains_key(FORWARDED_HEADER);
-    let mut outcomes =
-        tokio::task::spawn_blocking(move || screen_verify_admit(&admitter, txs, heartbeats_only, forward))
-            .await
-            .map_err(ApiError::internal)??;
+    let mut outcomes = tokio::task::spawn_blocking(move || screen_verify_admit(&admitter, txs, forward))
+        .await
+        .map_err(ApiError::internal)??;
     if wait {
         wait_for(&shared, &mut outcomes).await?;
     }
@@ -2053,7 +2031,7 @@ mod tests {
             &shared.chain_id,
         );
         assert_eq!(screen(&shared, &[unpaid]).unwrap(), vec![Some(Refusal::Envelope(TxError::InsufficientFee))]);
-        let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), false, true).unwrap();
+        let outcomes = screen_verify_admit(&shared, batch[..3].to_vec(), true).unwrap();
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Pending(_))));
         assert_eq!(screen(&shared, &batch[..1]).unwrap(), vec![None], "a retry of a waiting transaction passes");
     }
@@ -2075,57 +2053,58 @@ mod tests {
         {
             let ledger = shared.ledger.read().unwrap();
             let mut mempool = shared.mempool.lock().unwrap();
-            mempool.admit_checked(tx.clone(), tx.id(), &ledger.state, 0, Checked::Strict).unwrap();
+            mempool.admit_checked(tx.clone(), tx.id(), &ledger.state, 0, Checked::Verified).unwrap();
         }
-        let outcomes = screen_verify_admit(&shared, vec![tx.clone()], false, true).unwrap();
+        let outcomes = screen_verify_admit(&shared, vec![tx.clone()], true).unwrap();
         assert!(matches!(outcomes[..], [Outcome::Pending(id)] if id == tx.id()), "not checked again");
         let mut other = tx.clone();
         other.signature[41] ^= 1;
-        let outcomes = screen_verify_admit(&shared, vec![other], false, true).unwrap();
+        let outcomes = screen_verify_admit(&shared, vec![other], true).unwrap();
         assert!(matches!(&outcomes[..], [Outcome::Refused(e)] if e.code == "invalid_signature"));
     }
 
-    /// A replicated node (`strict_signatures`) checks heartbeats with `verify_strict` at
-    /// admission, as strictly as a replica validates a block, and records it; a single node
-    /// checks them in batches.
+    /// Admission checks a heartbeat under the chain's rule, in a batch, and records it as
+    /// checked: a replica validating a block that holds it need not check it again.
     #[test]
-    fn strict_nodes_check_heartbeats_strictly() {
-        for strict in [false, true] {
-            let dir = tempfile::tempdir().unwrap();
-            let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
-            let shared = Shared::new(ledger, Config { strict_signatures: strict, ..Config::default() });
-            let key = load_key(&key_path).unwrap();
-            let dev = crate::signing::address_of(&key);
-            let machine = crate::signing::key_from_label("strict-machine");
-            let register = TxBody::RegisterMachine {
-                machine: crate::signing::address_of(&machine),
-                gpu_class: 1,
-                bandwidth_mbps: 1000,
-                bond: 0,
-            };
-            let register = SignedTx::sign(Tx { signer: dev, nonce: 0, body: register }, &key, &shared.chain_id);
-            {
-                let mut ledger = shared.ledger.write().unwrap();
-                let time = ledger.state.time;
-                let executed = ledger.execute_next(Proposal { time, txs: vec![register] }).unwrap();
-                let (block, _) = ledger.seal(executed).unwrap();
-                ledger.finish(&block);
-            }
-            let (genesis_time, slot_seconds) = {
-                let ledger = shared.ledger.read().unwrap();
-                (ledger.genesis.genesis_time, ledger.state.policy.epoch.slot_seconds)
-            };
-            let slot = (crate::node::now_seconds() - genesis_time) / slot_seconds;
-            let beat = SignedTx::sign(
-                Tx { signer: crate::signing::address_of(&machine), nonce: 0, body: TxBody::Heartbeat { slot } },
-                &machine,
-                &shared.chain_id,
-            );
-            let outcomes = screen_verify_admit(&shared, vec![beat.clone()], true, true).unwrap();
-            assert!(matches!(outcomes[..], [Outcome::Pending(_)]));
-            let expected = if strict { Checked::Strict } else { Checked::Batch };
-            assert_eq!(shared.mempool.lock().unwrap().checked(&beat), Some(expected));
+    fn admission_records_a_heartbeat_as_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, key_path) = create_dev(dir.path(), Policy::preset("netmind").unwrap()).unwrap();
+        let shared = Shared::new(ledger, Config::default());
+        let key = load_key(&key_path).unwrap();
+        let dev = crate::signing::address_of(&key);
+        let machine = crate::signing::key_from_label("strict-machine");
+        let register = TxBody::RegisterMachine {
+            machine: crate::signing::address_of(&machine),
+            gpu_class: 1,
+            bandwidth_mbps: 1000,
+            bond: 0,
+        };
+        let register = SignedTx::sign(Tx { signer: dev, nonce: 0, body: register }, &key, &shared.chain_id);
+        {
+            let mut ledger = shared.ledger.write().unwrap();
+            let time = ledger.state.time;
+            let executed = ledger.execute_next(Proposal { time, txs: vec![register] }).unwrap();
+            let (block, _) = ledger.seal(executed).unwrap();
+            ledger.finish(&block);
         }
+        let (genesis_time, slot_seconds) = {
+            let ledger = shared.ledger.read().unwrap();
+            (ledger.genesis.genesis_time, ledger.state.policy.epoch.slot_seconds)
+        };
+        let slot = (crate::node::now_seconds() - genesis_time) / slot_seconds;
+        let beat = SignedTx::sign(
+            Tx { signer: crate::signing::address_of(&machine), nonce: 0, body: TxBody::Heartbeat { slot } },
+            &machine,
+            &shared.chain_id,
+        );
+        let mut forged = beat.clone();
+        forged.signature[5] ^= 1;
+        let outcomes = screen_verify_admit(&shared, vec![forged.clone()], true).unwrap();
+        assert!(matches!(&outcomes[..], [Outcome::Refused(e)] if e.code == "invalid_signature"));
+        let outcomes = screen_verify_admit(&shared, vec![beat.clone()], true).unwrap();
+        assert!(matches!(outcomes[..], [Outcome::Pending(_)]));
+        assert_eq!(shared.mempool.lock().unwrap().checked(&beat), Some(Checked::Verified));
+        assert_eq!(shared.mempool.lock().unwrap().checked(&forged), None);
     }
 
     /// What a node admits from a batch another node forwarded (marked with

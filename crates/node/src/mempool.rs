@@ -9,10 +9,10 @@
 //! When full, the mempool refuses new transactions (the API answers 503 with `Retry-After`)
 //! instead of growing.
 //!
-//! Each entry remembers how its signature was checked at admission (`verify_strict`, or the
-//! batch check of heartbeats) and which signature that was, so that a replica asked to vote on a
-//! block holding exactly those bytes need not check the same signature again
-//! ([`Mempool::verified_strictly`]): a signature check is a pure function of the transaction's
+//! Each entry remembers whether its signature was checked at admission (under the chain's rule,
+//! `signing`'s module documentation) and which signature that was, so that a replica asked to
+//! vote on a block holding exactly those bytes need not check the same signature again
+//! ([`Mempool::verified`]): a signature check is a pure function of the transaction's
 //! bytes, the signature and the chain id, so the block's validity does not change, only the work.
 //!
 //! A waiting transaction that the envelope refuses when its block executes (its signer spent
@@ -63,10 +63,9 @@ pub enum Admitted {
 /// How an admitted transaction's signature was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
-    /// `verify_strict` (the rule of a replica's block validation).
-    Strict,
-    /// The batch check (heartbeats on a single node): looser than `verify_strict`.
-    Batch,
+    /// Checked under the chain's signature rule (one at a time or in a batch: the same verdict),
+    /// the rule of a replica's block validation.
+    Verified,
     /// Not known here (the caller checked it, or will).
     Unknown,
 }
@@ -130,10 +129,10 @@ impl Mempool {
         }
     }
 
-    /// Whether exactly `tx` (its bytes and this signature) waits, its signature checked with
-    /// `verify_strict` at admission: the check a replica's validation would repeat.
-    pub fn verified_strictly(&self, tx: &SignedTx) -> bool {
-        self.checked(tx) == Some(Checked::Strict)
+    /// Whether exactly `tx` (its bytes and this signature) waits, its signature checked at
+    /// admission: the check a replica's validation would repeat.
+    pub fn verified(&self, tx: &SignedTx) -> bool {
+        self.checked(tx) == Some(Checked::Verified)
     }
 
     /// Why `id` was dropped, if it was dropped recently (and not admitted again since).
@@ -484,21 +483,21 @@ mod tests {
         let (alice, state) = funded(10 * gridmint_core::TOKEN);
         let mut pool = Mempool::new(10);
         let (t0, t1, t2) = (signed(alice, 0), signed(alice, 1), signed(alice, 2));
-        pool.admit_checked(t0.clone(), t0.id(), &state, 0, Checked::Strict).unwrap();
-        pool.admit_checked(t1.clone(), t1.id(), &state, 0, Checked::Batch).unwrap();
+        pool.admit_checked(t0.clone(), t0.id(), &state, 0, Checked::Verified).unwrap();
+        pool.admit_checked(t1.clone(), t1.id(), &state, 0, Checked::Unknown).unwrap();
         pool.admit(t2.clone(), t2.id(), &state, 0).unwrap();
-        assert_eq!(pool.checked(&t0), Some(Checked::Strict));
-        assert!(pool.verified_strictly(&t0));
-        assert_eq!(pool.checked(&t1), Some(Checked::Batch));
-        assert!(!pool.verified_strictly(&t1), "the batch check is looser");
-        assert!(!pool.verified_strictly(&t2), "not recorded");
+        assert_eq!(pool.checked(&t0), Some(Checked::Verified));
+        assert!(pool.verified(&t0));
+        assert_eq!(pool.checked(&t1), Some(Checked::Unknown));
+        assert!(!pool.verified(&t1), "checked by the caller, not recorded");
+        assert!(!pool.verified(&t2), "not recorded");
         let mut resigned = t0.clone();
         resigned.signature[0] = 1;
         assert_eq!(resigned.id(), t0.id());
         assert_eq!(pool.checked(&resigned), None, "another signature is another check");
-        assert!(!pool.verified_strictly(&signed(alice, 3)), "not waiting");
+        assert!(!pool.verified(&signed(alice, 3)), "not waiting");
         pool.remove(&[t0.id()]);
-        assert!(!pool.verified_strictly(&t0), "gone");
+        assert!(!pool.verified(&t0), "gone");
     }
 
     /// A held transaction waits but is not proposed until it is released; removing it forgets

@@ -73,10 +73,6 @@ pub struct Config {
     pub archive: bool,
     /// A pruned node's window: the blocks of this many closed epochs are kept.
     pub keep_epochs: u64,
-    /// Check every signature at admission with `verify_strict`, heartbeats included (a
-    /// replicated node: admission as strict as a replica's block validation, so that what its
-    /// mempool holds is what every replica accepts). Otherwise heartbeats are checked in batches.
-    pub strict_signatures: bool,
 }
 
 impl Config {
@@ -135,7 +131,6 @@ impl Default for Config {
             snapshot_txs: 1_000_000,
             archive: false,
             keep_epochs: 2,
-            strict_signatures: false,
         }
     }
 }
