@@ -517,7 +517,6 @@ pub fn node(args: NodeArgs) -> ExitCode {
         snapshot_txs: args.snapshot_txs,
         archive: args.archive,
         keep_epochs: args.keep_epochs,
-        // a replicated node sets it (`gridmint_network::run`)
     };
     if let Some(file) = &args.config {
         return crate::network_cmd::run_config(file, config);

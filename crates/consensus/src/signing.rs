@@ -41,9 +41,9 @@
 //!
 //! The signing crate wraps `ed25519-consensus`, whose own `verify` follows ZIP-215: it accepts
 //! small-order (weak) public keys and `R` values, non-canonical encodings of `R` and `A`, and
-//! checks the *cofactored* equation `[8][S]B = [8]R + [8][k]A`. gridmint's transactions are
-//! checked with ed25519-dalek's `verify_strict`: canonical `S`, no small-order `A` or `R`, `R`
-//! re-encoded canonically, and the cofactorless equation `[S]B = R + [k]A`.
+//! checks the *cofactored* equation `[8][S]B = [8]R + [8][k]A`. Consensus messages are checked
+//! with ed25519-dalek's `verify_strict`: canonical `S`, no small-order `A` or `R`, `R` re-encoded
+//! canonically, and the cofactorless equation `[S]B = R + [k]A`.
 //!
 //! - Everything `verify_strict` accepts, ZIP-215 accepts too; the converse is false. For example
 //!   the identity point as a public key with the signature `(R = identity, S = 0)` verifies under
@@ -53,12 +53,16 @@
 //!
 //! The engine checks every consensus signature through *our* [`Verifier`] (votes, proposals,
 //! certificates, vote extensions, validator proofs); it never calls the scheme's `verify` itself.
-//! So gridmint keeps one rule everywhere: [`GridmintVerifier`] uses `verify_strict`, and
-//! [`crate::Validator::new`] refuses weak keys. ZIP-215's advantage (agreement between different
-//! implementations and with batch verification) does not matter here, because every node runs
-//! the same verifier; strictness does, because it closes the small-order malleability cases.
-//! The boundary: the scheme's `PublicKey::verify` (ZIP-215) must not be used for anything
-//! gridmint accepts.
+//! [`GridmintVerifier`] uses `verify_strict`, and [`crate::Validator::new`] refuses weak keys:
+//! a consensus message is checked one at a time, so the cofactorless rule's disagreement with
+//! batch verification does not matter here, and strictness closes the small-order cases. The
+//! boundary: the scheme's `PublicKey::verify` (ZIP-215 without the key checks) must not be used
+//! for anything gridmint accepts.
+//!
+//! Transactions have a rule of their own (`gridmint_node::signing`): ZIP-215's cofactored
+//! equation with the signer's key required canonical and not of small order, because a block's
+//! thousands of transaction signatures are checked in batches, which only a cofactored rule
+//! makes agree with the check one at a time.
 
 use async_trait::async_trait;
 use ed25519_dalek::VerifyingKey;

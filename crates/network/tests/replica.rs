@@ -592,11 +592,10 @@ fn the_screen_refuses_free_heartbeats_and_unfunded_chains() {
     assert!(!mempool.contains(&past_beat.id()), "a heartbeat of a slot that is over is purged");
 }
 
-/// A replica does not check again a signature its mempool admitted with `verify_strict`: a
-/// block's transaction waiting there with exactly the same bytes and signature, recorded as
-/// checked strictly, is not checked a second time (here a corrupted signature recorded as checked
-/// proves the check is skipped); one waiting under another signature, or recorded without a
-/// strict check, is checked.
+/// A replica does not check again a signature its mempool admitted: a block's transaction
+/// waiting there with exactly the same bytes and signature, recorded as checked, is not checked
+/// a second time (here a corrupted signature recorded as checked proves the check is skipped);
+/// one waiting under another signature, or recorded without a check, is checked.
 #[test]
 fn validation_does_not_check_again_what_admission_checked() {
     use gridmint_node::mempool::Checked;

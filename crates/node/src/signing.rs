@@ -14,25 +14,37 @@
 //! 2. `S` is canonical (`S < ℓ`), `R` decodes to a curve point (any encoding, as ZIP-215 says);
 //! 3. the **cofactored** equation holds: `[8][S]B = [8]R + [8][k]A`, `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
 //!
-//! Points 2–3 are ZIP-215 (Zcash's ed25519 rule, implemented by the `ed25519-consensus` crate,
-//! which is the reference here). Unlike `verify_strict`'s cofactorless check, this rule gives the
-//! same verdict checked one at a time or in a batch, which is what makes batch verification (about
-//! three times cheaper a signature) safe for a replicated ledger. Every signature `verify_strict`
-//! accepts (for a key meeting point 1) this rule accepts too, so chains written before it replay
-//! unchanged. What it adds is signatures whose `R` carries a small-order component: a third party
-//! can make such a variant of a valid signature, but the transaction's id does not cover its
-//! signature and its nonce is spent once, so a variant is the same transaction, never a second one.
+//! Points 2–3 are ZIP-215 (Zcash's ed25519 rule; the `ed25519-consensus` crate implements it and
+//! is this module's reference in the tests). Unlike `verify_strict`'s cofactorless check, this
+//! rule gives the same verdict checked one at a time or in a batch, which is what makes batch
+//! verification (about three times cheaper a signature) safe for a replicated ledger. Every
+//! signature `verify_strict` accepts (for a key meeting point 1) this rule accepts too, so chains
+//! written before it replay unchanged. What it adds is signatures whose `R` carries a small-order
+//! component or is encoded non-canonically; only the key's holder can make one (a new `R` changes
+//! `k`, so `S` must be computed again), and the transaction's id does not cover the signature,
+//! so it is the same transaction, its nonce spent once. A network must switch to this rule on
+//! every validator at once: a node of an older build refuses such a signature and votes nil on a
+//! block that holds one (no fork, no progress while they are a third or more).
 //!
-//! The checks run fastest first: [`KeyCache`] keeps decompressed keys that met point 1; a single
-//! signature is checked with `verify_strict` (which implies the rule) and only on failure with
-//! `ed25519-consensus`; a batch with `ed25519_dalek::verify_batch`, whose pass implies the rule for
-//! every signature of the batch (it refutes a prime-order defect with probability 1 − 2⁻¹²⁸ and
-//! only small-order defects can cancel, which the cofactored rule ignores), bisected on failure
-//! down to single checks, so the verdict per transaction is the rule's.
+//! Both checks are written here on `curve25519-dalek`'s group operations, so that they run on its
+//! vectorised backend and a valid signature costs one check:
+//!
+//! - one signature: `[8](R − ([S]B − [k]A))` is the identity;
+//! - a batch of n: with 128-bit coefficients `zᵢ` drawn from a blake3 hash of every input (all
+//!   `R`, `S`, `A`, `k`), `[8](Σ zᵢRᵢ + Σ (zᵢkᵢ)Aᵢ − (Σ zᵢSᵢ)B)` is the identity. A signature that
+//!   fails the rule leaves a defect with a prime-order part, which the random combination cancels
+//!   with probability at most 2⁻¹²⁸; small-order parts, which the rule ignores, the `[8]` removes.
+//!   So a batch passes exactly when each of its signatures would (a valid one never makes its
+//!   batch fail, whatever its `R`), and a batch that fails is halved down to small groups checked
+//!   one by one, so that the verdict per transaction is the rule's.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use gridmint_core::{Address, Tx};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha512};
 use std::path::Path;
 
 /// Domain tag in front of every signed message.
@@ -90,8 +102,9 @@ impl SignedTx {
     }
 
     /// [`SignedTx::verify`] with the signer's key already checked and decompressed by
-    /// [`signer_key`] (see [`KeyCache`]).
-    pub fn verify_with(&self, key: &VerifyingKey, chain_id: &str) -> Result<(), SignatureError> {
+    /// [`signer_key`] (see [`KeyCache`]): only such a key may be passed (a small-order one would
+    /// let anyone sign).
+    pub(crate) fn verify_with(&self, key: &VerifyingKey, chain_id: &str) -> Result<(), SignatureError> {
         verify_one(key, &signing_bytes(chain_id, &self.tx), &self.signature)
     }
 
@@ -112,25 +125,83 @@ pub fn signer_key(address: &Address) -> Result<VerifyingKey, SignatureError> {
     Ok(key)
 }
 
-/// One signature under the module's rule, `key` from [`signer_key`]: `verify_strict` first (its
-/// pass implies the rule), the cofactored ZIP-215 check of `ed25519-consensus` when it fails.
-fn verify_one(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Result<(), SignatureError> {
-    if key.verify_strict(message, &Signature::from_bytes(signature)).is_ok() {
-        return Ok(());
-    }
-    zip215(key, message, signature)
+/// A signature taken apart for the cofactored equation: `R` decoded (any encoding), `S`
+/// canonical, and `k = SHA-512(R ‖ A ‖ M) mod ℓ`.
+struct Parts {
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
 }
 
-/// The cofactored check alone (ZIP-215, `ed25519-consensus`).
-fn zip215(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Result<(), SignatureError> {
-    let key = ed25519_consensus::VerificationKey::try_from(key.to_bytes()).map_err(|_| SignatureError::BadPublicKey)?;
-    key.verify(&ed25519_consensus::Signature::from(*signature), message).map_err(|_| SignatureError::BadSignature)
+impl Parts {
+    fn of(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Option<Parts> {
+        let r_bytes: [u8; 32] = signature[..32].try_into().ok()?;
+        let s_bytes: [u8; 32] = signature[32..].try_into().ok()?;
+        let r = CompressedEdwardsY(r_bytes).decompress()?;
+        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+        let mut hash = [0u8; 64];
+        hash.copy_from_slice(
+            &Sha512::new().chain_update(r_bytes).chain_update(key.as_bytes()).chain_update(message).finalize(),
+        );
+        Some(Parts { r, s, k: Scalar::from_bytes_mod_order_wide(&hash) })
+    }
 }
+
+/// One signature under the module's rule, `key` from [`signer_key`]:
+/// `[8](R − ([S]B − [k]A))` is the identity.
+fn verify_one(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Result<(), SignatureError> {
+    let parts = Parts::of(key, message, signature).ok_or(SignatureError::BadSignature)?;
+    let expected = EdwardsPoint::vartime_double_scalar_mul_basepoint(&parts.k, &-key.to_edwards(), &parts.s);
+    if (parts.r - expected).mul_by_cofactor().is_identity() { Ok(()) } else { Err(SignatureError::BadSignature) }
+}
+
+/// Whether every signature of a batch meets the rule (see the module's documentation), keys from
+/// [`signer_key`]. False when any does not (with probability at least 1 − 2⁻¹²⁸).
+fn batch_holds(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey]) -> bool {
+    let mut parts = Vec::with_capacity(signatures.len());
+    for ((message, signature), key) in messages.iter().zip(signatures).zip(keys) {
+        match Parts::of(key, message, signature) {
+            Some(p) => parts.push(p),
+            None => return false,
+        }
+    }
+    // the coefficients: 128 bits each, from a hash of every input (k covers R, A and the message)
+    let mut transcript = blake3::Hasher::new();
+    transcript.update(BATCH_DOMAIN);
+    transcript.update(&(parts.len() as u64).to_le_bytes());
+    for (p, signature) in parts.iter().zip(signatures) {
+        transcript.update(signature);
+        transcript.update(p.k.as_bytes());
+    }
+    let mut coefficients = transcript.finalize_xof();
+    let zs: Vec<Scalar> = parts
+        .iter()
+        .map(|_| {
+            let mut z = [0u8; 16];
+            coefficients.fill(&mut z);
+            Scalar::from(u128::from_le_bytes(z))
+        })
+        .collect();
+    let b_coefficient: Scalar = parts.iter().zip(&zs).map(|(p, z)| z * p.s).sum();
+    let scalars =
+        std::iter::once(-b_coefficient).chain(zs.iter().copied()).chain(parts.iter().zip(&zs).map(|(p, z)| z * p.k));
+    let points = std::iter::once(curve25519_dalek::constants::ED25519_BASEPOINT_POINT)
+        .chain(parts.iter().map(|p| p.r))
+        .chain(keys.iter().map(VerifyingKey::to_edwards));
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
+}
+
+/// The domain of the batch check's coefficients.
+const BATCH_DOMAIN: &[u8] = b"gridmint/signature-batch/v1";
+
+/// A failed batch at most this large is checked one by one rather than halved again.
+const BISECT_LEAF: usize = 16;
 
 /// Verifies many signatures at once under the module's rule, the verdict per transaction exact
 /// (batch verification, about three times cheaper a signature than one by one): a batch that
-/// fails is halved until its bad signatures are isolated and checked one by one, so a few bad
-/// signatures cost a few small batches, not a whole batch one by one. Keys come from `cache`.
+/// fails is halved until its bad signatures are isolated in groups of at most 16, checked one by
+/// one, so a few bad signatures cost a few small batches, not a whole batch one by one. Keys
+/// come from `cache`.
 pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), SignatureError>> {
     let mut results = vec![Ok(()); txs.len()];
     // a signer whose key is refused is refused alone; the others are checked together
@@ -156,23 +227,34 @@ pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<R
     results
 }
 
-/// Batch-verifies; when a batch fails, halves it down to single checks. A pass of
-/// `ed25519_dalek::verify_batch` (cofactorless, its coefficients drawn from a hash of every input)
-/// implies the cofactored rule for each signature: see the module's documentation.
+/// Whether every transaction of `txs` has a valid signature: one batch check when they all do
+/// (a block's signatures: the first bad one makes it invalid, no need to find the others).
+pub fn all_valid(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Result<(), SignatureError> {
+    let mut keys = Vec::with_capacity(txs.len());
+    for tx in txs {
+        keys.push(cache.get(&tx.tx.signer)?);
+    }
+    let messages: Vec<Vec<u8>> = txs.iter().map(|t| signing_bytes(chain_id, &t.tx)).collect();
+    let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let signatures: Vec<[u8; 64]> = txs.iter().map(|t| t.signature).collect();
+    if batch_holds(&message_refs, &signatures, &keys) { Ok(()) } else { Err(SignatureError::BadSignature) }
+}
+
+/// Batch-verifies; when a batch fails, halves it down to groups of at most [`BISECT_LEAF`],
+/// checked one by one (as are groups of one or two).
 fn bisect(
     messages: &[&[u8]],
     signatures: &[[u8; 64]],
     keys: &[VerifyingKey],
     results: &mut [Result<(), SignatureError>],
 ) {
-    if messages.len() <= 2 {
+    if messages.len() > 2 && batch_holds(messages, signatures, keys) {
+        return;
+    }
+    if messages.len() <= BISECT_LEAF {
         for (((message, signature), key), result) in messages.iter().zip(signatures).zip(keys).zip(results) {
             *result = verify_one(key, message, signature);
         }
-        return;
-    }
-    let parsed: Vec<Signature> = signatures.iter().map(Signature::from_bytes).collect();
-    if ed25519_dalek::verify_batch(messages, &parsed, keys).is_ok() {
         return;
     }
     let half = messages.len() / 2;
@@ -433,6 +515,7 @@ mod tests {
         /// The little-endian encoding of `p + y` (`p = 2²⁵⁵ − 19`): a non-canonical encoding of
         /// the y-coordinate `y` (x positive), for `y` < 19.
         pub fn non_canonical_y(y: u8) -> [u8; 32] {
+            assert!(y < 19, "p + {y} does not fit in 255 bits");
             let mut bytes = [0xff; 32];
             bytes[31] = 0x7f;
             bytes[0] = 0xed + y;
@@ -442,6 +525,36 @@ mod tests {
         pub fn torsion(i: usize) -> EdwardsPoint {
             curve25519_dalek::constants::EIGHT_TORSION[i % 8]
         }
+
+        /// Every encoding that decodes to a small-order point: the eight points' canonical
+        /// encodings, the non-canonical p (y = 0) and p + 1 (y = 1), each with either sign bit.
+        pub fn small_order_encodings() -> Vec<[u8; 32]> {
+            let mut all: Vec<[u8; 32]> = (0..8).map(|i| torsion(i).compress().to_bytes()).collect();
+            all.extend([non_canonical_y(0), non_canonical_y(1)]);
+            let flipped: Vec<[u8; 32]> = all
+                .iter()
+                .map(|e| {
+                    let mut e = *e;
+                    e[31] ^= 0x80;
+                    e
+                })
+                .collect();
+            all.extend(flipped);
+            all.sort_unstable();
+            all.dedup();
+            all.retain(|e| curve25519_dalek::edwards::CompressedEdwardsY(*e).decompress().is_some());
+            all
+        }
+    }
+
+    /// The rule's reference: the signer check of point 1, then ZIP-215 as `ed25519-consensus`
+    /// implements it.
+    fn reference(tx: &SignedTx, chain: &str) -> Result<(), SignatureError> {
+        signer_key(&tx.tx.signer)?;
+        let key =
+            ed25519_consensus::VerificationKey::try_from(tx.tx.signer.0).map_err(|_| SignatureError::BadPublicKey)?;
+        key.verify(&ed25519_consensus::Signature::from(tx.signature), &signing_bytes(chain, &tx.tx))
+            .map_err(|_| SignatureError::BadSignature)
     }
 
     fn hand_tx(a: &curve25519_dalek::Scalar, nonce: u64) -> Tx {
@@ -465,16 +578,17 @@ mod tests {
             let signed = SignedTx { tx: tx.clone(), signature };
             let key = VerifyingKey::from_bytes(&tx.signer.0).unwrap();
             assert!(
-                key.verify_strict(&signing_bytes(chain, &tx), &Signature::from_bytes(&signature)).is_err(),
+                key.verify_strict(&signing_bytes(chain, &tx), &ed25519_dalek::Signature::from_bytes(&signature))
+                    .is_err(),
                 "torsion {t}: the case must be one verify_strict refuses"
             );
             cases.push(("torsion in R", signed, Ok(())));
         }
-        // the identity, encoded canonically and as p + 1
-        let mut identity = [0u8; 32];
-        identity[0] = 1;
-        for big_r in [identity, hand::non_canonical_y(1)] {
-            let signature = hand::sign_small_r(&a, &tx, chain, big_r);
+        // every encoding of a small-order point as R, S = k·a
+        let small = hand::small_order_encodings();
+        assert_eq!(small.len(), 14, "the 14 encodings of small-order points dalek decodes");
+        for big_r in &small {
+            let signature = hand::sign_small_r(&a, &tx, chain, *big_r);
             cases.push(("small-order R", SignedTx { tx: tx.clone(), signature }, Ok(())));
         }
         let signature = hand::non_canonical_s(plain);
@@ -484,12 +598,16 @@ mod tests {
         cases.push(("another message", wrong, Err(SignatureError::BadSignature)));
         // a small-order signer: S = 0 and a small-order R satisfy the cofactored equation for
         // any message, so the key itself must be refused
-        for t in 0..8 {
-            let signer = Address(hand::torsion(t).compress().to_bytes());
-            let tx = Tx { signer, ..hand_tx(&a, 0) };
+        for (t, signer) in small.iter().enumerate() {
+            let tx = Tx { signer: Address(*signer), ..hand_tx(&a, 0) };
             let mut signature = [0u8; 64];
-            signature[..32].copy_from_slice(&hand::torsion(t + 3).compress().to_bytes());
-            cases.push(("small-order signer", SignedTx { tx, signature }, Err(SignatureError::BadPublicKey)));
+            signature[..32].copy_from_slice(&small[(t + 3) % small.len()]);
+            let signed = SignedTx { tx, signature };
+            let forged = ed25519_consensus::VerificationKey::try_from(*signer).is_ok_and(|k| {
+                k.verify(&ed25519_consensus::Signature::from(signature), &signing_bytes(chain, &signed.tx)).is_ok()
+            });
+            assert!(forged, "the case must be a forgery ZIP-215 alone accepts");
+            cases.push(("small-order signer", signed, Err(SignatureError::BadPublicKey)));
         }
         // a non-canonical encoding of a point that is not of small order (y + p for a small y)
         let encoding = (2..19)
@@ -506,6 +624,7 @@ mod tests {
             })
             .collect();
         for (name, signed, expected) in &cases {
+            assert_eq!(reference(signed, chain), *expected, "{name}: the reference");
             assert_eq!(signed.verify(chain), *expected, "{name}: one at a time");
             for position in [0, 7, 20, 40] {
                 let mut batch = valid.clone();
@@ -519,8 +638,10 @@ mod tests {
         }
     }
 
-    /// Batches mixing every case at random positions give each transaction the verdict of its
-    /// check one at a time (the seed is printed; GRIDMINT_SEED replays it).
+    /// Batches mixing every case at random positions, up to 1,024 (the multiplication's large
+    /// path), give each transaction the reference's verdict, as does the check one at a time; a
+    /// batch of valid signatures only, whatever their R, holds as a whole (the seed is printed;
+    /// GRIDMINT_SEED replays it).
     #[test]
     fn a_batch_gives_each_transaction_its_own_verdict() {
         let seed: u64 = std::env::var("GRIDMINT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -536,14 +657,15 @@ mod tests {
             (state >> 33) as usize
         };
         let cache = KeyCache::new(64);
-        for round in 0..6 {
-            let n = 3 + next() % 150;
+        for round in 0..8 {
+            let n = if round == 0 { 1024 } else { 3 + next() % 300 };
             let batch: Vec<SignedTx> = (0..n)
                 .map(|i| {
                     let a = hand::scalar(&format!("{seed} {round} {i}"));
                     let tx = hand_tx(&a, i as u64);
                     let r = hand::scalar(&format!("r {seed} {round} {i}"));
-                    let signature = match next() % 7 {
+                    let kind = if round == 0 { next() % 4 } else { next() % 8 };
+                    let signature = match kind {
                         0..=2 => hand::sign(&a, &tx, chain, &r, &hand::torsion(0)),
                         3 => hand::sign(&a, &tx, chain, &r, &hand::torsion(next())),
                         4 => hand::non_canonical_s(hand::sign(&a, &tx, chain, &r, &hand::torsion(next()))),
@@ -552,15 +674,30 @@ mod tests {
                             s[next() % 64] ^= 1 << (next() % 8);
                             s
                         }
-                        _ => hand::sign(&a, &tx, "another chain", &r, &hand::torsion(0)),
+                        6 => hand::sign(&a, &tx, "another chain", &r, &hand::torsion(0)),
+                        _ => {
+                            let small = hand::small_order_encodings();
+                            hand::sign_small_r(&a, &tx, chain, small[next() % small.len()])
+                        }
                     };
                     SignedTx { tx, signature }
                 })
                 .collect();
             let results = verify_batch(&batch, chain, &cache);
             for (i, (tx, result)) in batch.iter().zip(&results).enumerate() {
-                assert_eq!(*result, tx.verify(chain), "seed {seed}, round {round}, transaction {i}");
+                let expected = reference(tx, chain);
+                assert_eq!(*result, expected, "seed {seed}, round {round}, transaction {i}: in the batch");
+                assert_eq!(tx.verify(chain), expected, "seed {seed}, round {round}, transaction {i}: alone");
             }
+            let valid: Vec<SignedTx> =
+                batch.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(t, _)| t.clone()).collect();
+            assert_eq!(
+                all_valid(&valid, chain, &cache),
+                Ok(()),
+                "seed {seed}, round {round}: the valid ones hold as a batch"
+            );
+            let all_ok = results.iter().all(Result::is_ok);
+            assert_eq!(all_valid(&batch, chain, &cache).is_ok(), all_ok, "seed {seed}, round {round}: the whole batch");
         }
     }
 
