@@ -231,8 +231,8 @@ async fn watch_events(
 
 /// Forwards admitted transactions to `peers` in batches (the binary batch format, marked as
 /// forwarded: a peer does not forward them again, so each transaction crosses each link once and
-/// is admitted once per node), then releases them in this node's mempool (admission holds them
-/// until then, so that this node proposes only what the others hold). What still waits here
+/// is admitted once per node). This node proposes them meanwhile: a validator checks in a batch
+/// the signatures of a proposal's transactions it has not admitted yet. What still waits here
 /// [`FORWARD_RETRY_AFTER`] after it was sent is sent again, up to [`FORWARD_RETRIES`] times: a
 /// peer that did not answer (a timeout, a restart) gets it later, and a full node, which proposes
 /// nothing, does not keep its client's transaction to itself.
@@ -242,7 +242,7 @@ async fn forward(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
-    // a peer that hangs delays this node's own proposals of what it forwards by this much at most
+    // a peer that hangs delays the forwarding of what follows by this much at most
     let clients: Vec<Client> = peers.iter().map(|p| Client::with_timeout(p, FORWARD_TIMEOUT)).collect();
     // the operator's retry timing, never the ledger's
     #[allow(clippy::disallowed_methods)]
@@ -285,13 +285,6 @@ async fn forward(
             continue;
         }
         send_all(&clients, &batch).await;
-        // the peers hold them now (or did not answer): this node may propose them
-        let ids: Vec<[u8; 32]> = batch.iter().map(SignedTx::id).collect();
-        let released = shared.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            released.mempool.lock().unwrap_or_else(|e| e.into_inner()).release(&ids);
-        })
-        .await;
         kept += batch.len();
         sent.push_back((now(), 0, batch));
         // bounded: the oldest are given up first (they still wait in this node's mempool)

@@ -1709,14 +1709,12 @@ fn admit_screened(
         match mempool.admit_checked(tx, id, &ledger.state, crate::node::now_seconds(), checked) {
             Ok(Admitted::New) => {
                 shared.metrics.admitted.fetch_add(1, Ordering::Relaxed);
-                if let Some((to, tx)) = forward {
-                    // not proposed by this node until the others have it (the forwarder
-                    // releases it); one that cannot be queued is proposed as it is
-                    if to.try_send(tx).is_ok() {
-                        mempool.hold(id);
-                    } else {
-                        shared.metrics.not_forwarded.fetch_add(1, Ordering::Relaxed);
-                    }
+                // proposable at once by this node, and forwarded to the others (their
+                // validation checks in a batch what they have not admitted yet)
+                if let Some((to, tx)) = forward
+                    && to.try_send(tx).is_err()
+                {
+                    shared.metrics.not_forwarded.fetch_add(1, Ordering::Relaxed);
                 }
                 outcomes.push(Outcome::Pending(id));
             }
@@ -2147,11 +2145,8 @@ mod tests {
         let answer = send(&t1, false).await;
         assert_eq!(answer["results"].as_array().map(Vec::len), Some(1));
         assert_eq!(forwarded.try_recv().ok(), Some(t1.clone()), "a client's transaction is forwarded");
-        let mut mempool = shared.mempool.lock().unwrap();
-        assert!(mempool.contains(&t0.id()) && mempool.contains(&t1.id()));
-        assert_eq!(mempool.peek(10), vec![t0], "held until forwarded");
-        mempool.release(&[t1.id()]);
-        assert_eq!(mempool.peek(10).len(), 2);
+        let mempool = shared.mempool.lock().unwrap();
+        assert_eq!(mempool.peek(10), vec![t0, t1], "both proposable at once");
     }
 
     /// The transaction budget spends a batch's size at once and refuses, spending nothing, what

@@ -21,7 +21,7 @@
 
 use crate::signing::SignedTx;
 use gridmint_core::{Address, State, TxBody, TxError};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// How many dropped transaction ids are remembered.
 pub const DROPPED_MEMORY: usize = 100_000;
@@ -75,8 +75,6 @@ pub struct Mempool {
     queue: VecDeque<(SignedTx, [u8; 32])>,
     /// Each waiting id with the signature admitted under it and how that signature was checked.
     ids: BTreeMap<[u8; 32], ([u8; 64], Checked)>,
-    /// Waiting ids not to propose yet: being forwarded to the other nodes ([`Mempool::hold`]).
-    held: BTreeSet<[u8; 32]>,
     /// Per signer: (next nonce after its waiting transactions, how many wait).
     pending: BTreeMap<Address, (u64, u32)>,
     /// Recently dropped ids and why, oldest first.
@@ -91,7 +89,6 @@ impl Mempool {
         Mempool {
             queue: VecDeque::new(),
             ids: BTreeMap::new(),
-            held: BTreeSet::new(),
             pending: BTreeMap::new(),
             dropped: BTreeMap::new(),
             dropped_order: VecDeque::new(),
@@ -207,7 +204,6 @@ impl Mempool {
         let (taken, ids): (Vec<SignedTx>, Vec<[u8; 32]>) = self.queue.drain(..n).unzip();
         for (tx, id) in taken.iter().zip(&ids) {
             self.ids.remove(id);
-            self.held.remove(id);
             if !matches!(tx.tx.body, TxBody::Heartbeat { .. })
                 && let Some(entry) = self.pending.get_mut(&tx.tx.signer)
             {
@@ -221,33 +217,10 @@ impl Mempool {
         (taken, ids)
     }
 
-    /// The oldest `max` waiting transactions that are not held, left waiting (a replicated
-    /// node's proposal: they leave the mempool only when a decided block holds them,
-    /// [`Mempool::remove`]).
+    /// The oldest `max` waiting transactions, left waiting (a replicated node's proposal: they
+    /// leave the mempool only when a decided block holds them, [`Mempool::remove`]).
     pub fn peek(&self, max: usize) -> Vec<SignedTx> {
-        self.queue.iter().filter(|(_, id)| !self.held.contains(id)).take(max).map(|(tx, _)| tx.clone()).collect()
-    }
-
-    /// Keeps `id` (waiting) out of [`Mempool::peek`] until [`Mempool::release`]: a replicated
-    /// node holds what a client sent it until it has forwarded it to the other nodes, so that its
-    /// proposals carry transactions the other validators hold already (checked at admission)
-    /// rather than ones they must check while the proposal's timeout runs.
-    pub fn hold(&mut self, id: [u8; 32]) {
-        if self.ids.contains_key(&id) {
-            self.held.insert(id);
-        }
-    }
-
-    /// Releases held ids (forwarded, or given up on).
-    pub fn release(&mut self, ids: &[[u8; 32]]) {
-        for id in ids {
-            self.held.remove(id);
-        }
-    }
-
-    /// How many waiting transactions are held.
-    pub fn held(&self) -> usize {
-        self.held.len()
+        self.queue.iter().take(max).map(|(tx, _)| tx.clone()).collect()
     }
 
     /// Removes the transactions whose ids are in `ids` (sorted): those of a decided block,
@@ -270,7 +243,6 @@ impl Mempool {
         }
         for id in ids {
             self.ids.remove(id);
-            self.held.remove(id);
         }
         for (signer, heartbeat) in removed {
             if !heartbeat && let Some(entry) = self.pending.get_mut(&signer) {
@@ -498,28 +470,6 @@ mod tests {
         assert!(!pool.verified(&signed(alice, 3)), "not waiting");
         pool.remove(&[t0.id()]);
         assert!(!pool.verified(&t0), "gone");
-    }
-
-    /// A held transaction waits but is not proposed until it is released; removing it forgets
-    /// the hold.
-    #[test]
-    fn held_transactions_are_not_proposed_until_released() {
-        let (alice, state) = funded(10 * gridmint_core::TOKEN);
-        let mut pool = Mempool::new(10);
-        let txs: Vec<SignedTx> = (0..3).map(|n| signed(alice, n)).collect();
-        for t in &txs {
-            pool.admit(t.clone(), t.id(), &state, 0).unwrap();
-        }
-        pool.hold(txs[1].id());
-        pool.hold(txs[2].id());
-        pool.hold([9; 32]);
-        assert_eq!(pool.held(), 2, "only waiting ids are held");
-        assert_eq!(pool.peek(10), vec![txs[0].clone()]);
-        assert_eq!(pool.len(), 3, "held, still waiting");
-        pool.release(&[txs[1].id()]);
-        assert_eq!(pool.peek(10), txs[..2].to_vec());
-        pool.remove(&[txs[2].id()]);
-        assert_eq!(pool.held(), 0);
     }
 
     /// Review finding 6: transactions behind a nonce gap (their predecessor left the mempool in
