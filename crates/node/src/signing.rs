@@ -150,6 +150,8 @@ impl Parts {
 /// One signature under the module's rule, `key` from [`signer_key`]:
 /// `[8](R − ([S]B − [k]A))` is the identity.
 fn verify_one(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Result<(), SignatureError> {
+    #[cfg(test)]
+    CHECKS.with(|c| c.set((c.get().0 + 1, c.get().1)));
     let parts = Parts::of(key, message, signature).ok_or(SignatureError::BadSignature)?;
     let expected = EdwardsPoint::vartime_double_scalar_mul_basepoint(&parts.k, &-key.to_edwards(), &parts.s);
     if (parts.r - expected).mul_by_cofactor().is_identity() { Ok(()) } else { Err(SignatureError::BadSignature) }
@@ -158,6 +160,8 @@ fn verify_one(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Resul
 /// Whether every signature of a batch meets the rule (see the module's documentation), keys from
 /// [`signer_key`]. False when any does not (with probability at least 1 − 2⁻¹²⁸).
 fn batch_holds(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey]) -> bool {
+    #[cfg(test)]
+    CHECKS.with(|c| c.set((c.get().0, c.get().1 + 1)));
     let mut parts = Vec::with_capacity(signatures.len());
     for ((message, signature), key) in messages.iter().zip(signatures).zip(keys) {
         match Parts::of(key, message, signature) {
@@ -191,6 +195,12 @@ fn batch_holds(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).mul_by_cofactor().is_identity()
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Checks made on this thread: (one by one, batches), for the tests of the search's cost.
+    static CHECKS: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
 /// The domain of the batch check's coefficients.
 const BATCH_DOMAIN: &[u8] = b"gridmint/signature-batch/v1";
 
@@ -199,9 +209,7 @@ const BISECT_LEAF: usize = 16;
 
 /// Verifies many signatures at once under the module's rule, the verdict per transaction exact
 /// (batch verification, about three times cheaper a signature than one by one): a batch that
-/// fails is halved until its bad signatures are isolated in groups of at most 16, checked one by
-/// one, so a few bad signatures cost a few small batches, not a whole batch one by one. Keys
-/// come from `cache`.
+/// fails is searched for its bad signatures ([`search`]). Keys come from `cache`.
 pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), SignatureError>> {
     let mut results = vec![Ok(()); txs.len()];
     // a signer whose key is refused is refused alone; the others are checked together
@@ -240,8 +248,7 @@ pub fn all_valid(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Result<(
     if batch_holds(&message_refs, &signatures, &keys) { Ok(()) } else { Err(SignatureError::BadSignature) }
 }
 
-/// Batch-verifies; when a batch fails, halves it down to groups of at most [`BISECT_LEAF`],
-/// checked one by one (as are groups of one or two).
+/// Batch-verifies; a batch that fails is searched for its bad signatures (see [`search`]).
 fn bisect(
     messages: &[&[u8]],
     signatures: &[[u8; 64]],
@@ -251,16 +258,43 @@ fn bisect(
     if messages.len() > 2 && batch_holds(messages, signatures, keys) {
         return;
     }
-    if messages.len() <= BISECT_LEAF {
+    search(messages, signatures, keys, results);
+}
+
+/// The search of a batch known to fail: each half is batch-checked; a half that holds is done,
+/// one that fails while the other holds is searched in turn, and when both fail the bad
+/// signatures are dense and both halves are checked one by one. Groups of at most
+/// [`BISECT_LEAF`] are checked one by one. So a few bad signatures cost a few small batches, and
+/// a batch of bad signatures only costs about 1.5 checks one by one a signature (the batch, its
+/// two halves, then each alone), never the whole descent.
+fn search(
+    messages: &[&[u8]],
+    signatures: &[[u8; 64]],
+    keys: &[VerifyingKey],
+    results: &mut [Result<(), SignatureError>],
+) {
+    let one_by_one = |messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey], results: &mut [_]| {
         for (((message, signature), key), result) in messages.iter().zip(signatures).zip(keys).zip(results) {
             *result = verify_one(key, message, signature);
         }
-        return;
+    };
+    if messages.len() <= BISECT_LEAF {
+        return one_by_one(messages, signatures, keys, results);
     }
     let half = messages.len() / 2;
     let (results_a, results_b) = results.split_at_mut(half);
-    bisect(&messages[..half], &signatures[..half], &keys[..half], results_a);
-    bisect(&messages[half..], &signatures[half..], &keys[half..], results_b);
+    let (ma, mb) = messages.split_at(half);
+    let (sa, sb) = signatures.split_at(half);
+    let (ka, kb) = keys.split_at(half);
+    match (batch_holds(ma, sa, ka), batch_holds(mb, sb, kb)) {
+        (true, false) => search(mb, sb, kb, results_b),
+        (false, true) => search(ma, sa, ka, results_a),
+        // both fail (or, against all odds, both hold while the whole failed): one by one
+        _ => {
+            one_by_one(ma, sa, ka, results_a);
+            one_by_one(mb, sb, kb, results_b);
+        }
+    }
 }
 
 /// Decompressed public keys of recent signers, each checked by [`signer_key`]: decompressing a
@@ -699,6 +733,47 @@ mod tests {
             let all_ok = results.iter().all(Result::is_ok);
             assert_eq!(all_valid(&batch, chain, &cache).is_ok(), all_ok, "seed {seed}, round {round}: the whole batch");
         }
+    }
+
+    /// What a search costs: one bad signature among 1,024 is found with a few small batches and
+    /// at most 16 checks one by one; 1,024 bad ones cost the batch, its two halves and each one
+    /// alone, not the whole descent.
+    #[test]
+    fn the_search_for_bad_signatures_is_bounded() {
+        let chain = "c";
+        let cache = KeyCache::new(2048);
+        let valid: Vec<SignedTx> = (0..1024u64)
+            .map(|i| {
+                let key = key_from_label(&format!("bounded {i}"));
+                SignedTx::sign(Tx { nonce: i, ..transfer(&key) }, &key, chain)
+            })
+            .collect();
+        let checks = |txs: &[SignedTx]| {
+            CHECKS.with(|c| c.set((0, 0)));
+            let results = verify_batch(txs, chain, &cache);
+            (results, CHECKS.with(std::cell::Cell::get))
+        };
+        let (results, (singles, batches)) = checks(&valid);
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!((singles, batches), (0, 1), "valid: one batch");
+        let mut one_bad = valid.clone();
+        one_bad[700].signature[40] ^= 1;
+        let (results, (singles, batches)) = checks(&one_bad);
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+        assert!(results[700].is_err());
+        // 1,024 → 512 → … → 16: the whole batch and two halves at each of 6 levels
+        assert!(singles <= 16 && batches <= 13, "one bad: {singles} alone, {batches} batches");
+        let all_bad: Vec<SignedTx> = valid
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                t.signature[3] ^= 1;
+                t
+            })
+            .collect();
+        let (results, (singles, batches)) = checks(&all_bad);
+        assert!(results.iter().all(Result::is_err));
+        assert_eq!((singles, batches), (1024, 3), "all bad: the batch, its halves, then each alone");
     }
 
     #[test]
