@@ -64,8 +64,9 @@ pub struct SignedTx {
 /// Why a signature is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The signer is not a valid ed25519 public key.
-    #[error("the signer is not a valid ed25519 public key")]
+    /// The signer is not a valid ed25519 public key: not a point's canonical encoding, or a point
+    /// of small order.
+    #[error("the signer is not a valid ed25519 public key (the canonical encoding of a point not of small order)")]
     BadPublicKey,
     /// The signature does not verify for this chain.
     #[error("the signature does not verify for this transaction on this chain")]
