@@ -153,8 +153,9 @@ impl LedgerApp {
         };
         let (positions, unchecked): (Vec<usize>, Vec<SignedTx>) = unchecked.into_iter().unzip();
         // one batch check a group of 1,024 (on every core); a group that fails is searched for
-        // its first bad signature and the block is invalid: the others need no check (a
-        // proposer filling a block with bad signatures costs a replica one group's search)
+        // its bad signature and the block is invalid: the groups after it need no check (a
+        // proposer filling a block with bad signatures costs a replica at most one group's
+        // search a thread)
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = unchecked.len().div_ceil(threads).max(64);
         let (keys, chain) = (&self.shared.keys, self.shared.chain_id.as_str());
@@ -172,7 +173,7 @@ impl LedgerApp {
                             }
                             if gridmint_node::signing::all_valid(group, chain, keys).is_err() {
                                 failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                                let results = gridmint_node::signing::verify_batch(group, chain, keys);
+                                let results = gridmint_node::signing::search_failed(group, chain, keys);
                                 let (i, e) =
                                     results.into_iter().enumerate().find_map(|(i, r)| r.err().map(|e| (i, e)))?;
                                 return Some((p * chunk + g * 1024 + i, e.to_string()));
@@ -214,7 +215,11 @@ impl LedgerApp {
                 .collect();
             parts
                 .into_iter()
-                .flat_map(|p| p.join().unwrap_or_else(|_| vec![Err("a signature check panicked".to_string())]))
+                .zip(txs.chunks(chunk))
+                .flat_map(|(p, part)| {
+                    // a part whose check panicked is refused whole, never taken as checked
+                    p.join().unwrap_or_else(|_| vec![Err("a signature check panicked".to_string()); part.len()])
+                })
                 .collect()
         })
     }

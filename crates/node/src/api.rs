@@ -1527,8 +1527,15 @@ fn verify_all(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = txs.chunks(chunk).map(|part| scope.spawn(move || verify_part(part))).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        let handles: Vec<_> =
+            txs.chunks(chunk).map(|part| (part.len(), scope.spawn(move || verify_part(part)))).collect();
+        // a part whose check panicked is refused whole, never taken as checked
+        handles
+            .into_iter()
+            .flat_map(|(len, h)| {
+                h.join().unwrap_or_else(|_| vec![Err(crate::signing::SignatureError::BadSignature); len])
+            })
+            .collect()
     })
 }
 
@@ -1648,7 +1655,10 @@ fn screen_verify_admit(shared: &Shared, txs: Vec<SignedTx>, forward: bool) -> Re
     for (refusal, signature) in screened {
         verified.push(match signature {
             Some(s) if refusal.is_none() && known(&Some(s)) => Ok(s),
-            _ if refusal.is_none() => results.next().unwrap_or(Ok(())).map(|()| Known::Checked(Checked::Verified)),
+            _ if refusal.is_none() => results
+                .next()
+                .unwrap_or(Err(crate::signing::SignatureError::BadSignature))
+                .map(|()| Known::Checked(Checked::Verified)),
             _ => Ok(Known::Checked(Checked::Unknown)),
         });
         refusals.push(refusal);

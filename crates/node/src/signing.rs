@@ -35,8 +35,10 @@
 //!   fails the rule leaves a defect with a prime-order part, which the random combination cancels
 //!   with probability at most 2⁻¹²⁸; small-order parts, which the rule ignores, the `[8]` removes.
 //!   So a batch passes exactly when each of its signatures would (a valid one never makes its
-//!   batch fail, whatever its `R`), and a batch that fails is halved down to small groups checked
-//!   one by one, so that the verdict per transaction is the rule's.
+//!   batch fail, whatever its `R`), and a batch that fails is searched, level by level, for its
+//!   bad signatures (halves, quarters, …, down to groups of 16 checked one by one; where most of a
+//!   level's groups fail, each of their signatures is checked alone), so that the verdict per
+//!   transaction is the rule's.
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
@@ -161,6 +163,7 @@ fn verify_one(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> Resul
 /// Whether every signature of a batch meets the rule (see the module's documentation), keys from
 /// [`signer_key`]. False when any does not (with probability at least 1 − 2⁻¹²⁸).
 fn batch_holds(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey]) -> bool {
+    debug_assert!(messages.len() == signatures.len() && keys.len() == signatures.len());
     #[cfg(test)]
     CHECKS.with(|c| c.set((c.get().0, c.get().1 + 1)));
     let mut parts = Vec::with_capacity(signatures.len());
@@ -174,8 +177,9 @@ fn batch_holds(messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey
     let mut transcript = blake3::Hasher::new();
     transcript.update(BATCH_DOMAIN);
     transcript.update(&(parts.len() as u64).to_le_bytes());
-    for (p, signature) in parts.iter().zip(signatures) {
+    for ((p, signature), key) in parts.iter().zip(signatures).zip(keys) {
         transcript.update(signature);
+        transcript.update(key.as_bytes());
         transcript.update(p.k.as_bytes());
     }
     let mut coefficients = transcript.finalize_xof();
@@ -212,6 +216,16 @@ const BISECT_LEAF: usize = 16;
 /// (batch verification, about three times cheaper a signature than one by one): a batch that
 /// fails is searched for its bad signatures ([`search`]). Keys come from `cache`.
 pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), SignatureError>> {
+    verify_with_search(txs, chain_id, cache, true)
+}
+
+/// [`verify_batch`], the whole batch checked first with `check_whole`, else searched at once.
+fn verify_with_search(
+    txs: &[SignedTx],
+    chain_id: &str,
+    cache: &KeyCache,
+    check_whole: bool,
+) -> Vec<Result<(), SignatureError>> {
     let mut results = vec![Ok(()); txs.len()];
     // a signer whose key is refused is refused alone; the others are checked together
     let mut keys = Vec::with_capacity(txs.len());
@@ -229,7 +243,11 @@ pub fn verify_batch(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<R
     let message_refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     let signatures: Vec<[u8; 64]> = positions.iter().map(|&i| txs[i].signature).collect();
     let mut checked = vec![Ok(()); positions.len()];
-    bisect(&message_refs, &signatures, &keys, &mut checked);
+    if check_whole {
+        bisect(&message_refs, &signatures, &keys, &mut checked);
+    } else {
+        search(&message_refs, &signatures, &keys, &mut checked);
+    }
     for (i, result) in positions.into_iter().zip(checked) {
         results[i] = result;
     }
@@ -262,40 +280,61 @@ fn bisect(
     search(messages, signatures, keys, results);
 }
 
-/// The search of a batch known to fail: each half is batch-checked; a half that holds is done,
-/// one that fails while the other holds is searched in turn, and when both fail the bad
-/// signatures are dense and both halves are checked one by one. Groups of at most
-/// [`BISECT_LEAF`] are checked one by one. So a few bad signatures cost a few small batches, and
-/// a batch of bad signatures only costs about 1.5 checks one by one a signature (the batch, its
-/// two halves, then each alone), never the whole descent.
+/// The search of a batch known to fail, level by level: each failing group is halved and each
+/// half batch-checked; halves that hold are done. From the second level on, when at least three
+/// quarters of a level's halves fail, the bad signatures are dense: each signature of the failing
+/// halves is checked alone. Groups of at most [`BISECT_LEAF`] are checked one by one. So a few bad
+/// signatures cost a few small batches a level, and a batch of bad ones costs its halves and
+/// quarters, then each alone (about twice a check one by one a signature), never the whole
+/// descent.
 fn search(
     messages: &[&[u8]],
     signatures: &[[u8; 64]],
     keys: &[VerifyingKey],
     results: &mut [Result<(), SignatureError>],
 ) {
-    let one_by_one = |messages: &[&[u8]], signatures: &[[u8; 64]], keys: &[VerifyingKey], results: &mut [_]| {
-        for (((message, signature), key), result) in messages.iter().zip(signatures).zip(keys).zip(results) {
-            *result = verify_one(key, message, signature);
+    let mut one_by_one = |range: std::ops::Range<usize>| {
+        for i in range {
+            results[i] = verify_one(&keys[i], messages[i], &signatures[i]);
         }
     };
-    if messages.len() <= BISECT_LEAF {
-        return one_by_one(messages, signatures, keys, results);
-    }
-    let half = messages.len() / 2;
-    let (results_a, results_b) = results.split_at_mut(half);
-    let (ma, mb) = messages.split_at(half);
-    let (sa, sb) = signatures.split_at(half);
-    let (ka, kb) = keys.split_at(half);
-    match (batch_holds(ma, sa, ka), batch_holds(mb, sb, kb)) {
-        (true, false) => search(mb, sb, kb, results_b),
-        (false, true) => search(ma, sa, ka, results_a),
-        // both fail (or, against all odds, both hold while the whole failed): one by one
-        _ => {
-            one_by_one(ma, sa, ka, results_a);
-            one_by_one(mb, sb, kb, results_b);
+    let holds = |range: &std::ops::Range<usize>| {
+        batch_holds(&messages[range.clone()], &signatures[range.clone()], &keys[range.clone()])
+    };
+    let mut failing: Vec<std::ops::Range<usize>> = std::iter::once(0..messages.len()).collect();
+    let mut first_level = true;
+    while !failing.is_empty() {
+        let (mut checked, mut next) = (0, Vec::new());
+        for range in failing {
+            if range.len() <= BISECT_LEAF {
+                one_by_one(range);
+                continue;
+            }
+            let middle = range.start + range.len() / 2;
+            let halves = [range.start..middle, middle..range.end];
+            let failed: Vec<_> = halves.into_iter().filter(|h| !holds(h)).collect();
+            checked += 2;
+            if failed.is_empty() {
+                // the whole failed, both halves hold: against all odds; settle it one by one
+                one_by_one(range);
+            }
+            next.extend(failed);
         }
+        if !first_level && next.len() * 4 >= checked * 3 {
+            for range in next {
+                one_by_one(range);
+            }
+            return;
+        }
+        first_level = false;
+        failing = next;
     }
+}
+
+/// [`verify_batch`] for transactions already known to fail as a batch (their [`all_valid`] was
+/// an error): the search for the bad ones, without checking the whole batch again.
+pub fn search_failed(txs: &[SignedTx], chain_id: &str, cache: &KeyCache) -> Vec<Result<(), SignatureError>> {
+    verify_with_search(txs, chain_id, cache, false)
 }
 
 /// Decompressed public keys of recent signers, each checked by [`signer_key`]: decompressing a
@@ -736,9 +775,9 @@ mod tests {
         }
     }
 
-    /// What a search costs: one bad signature among 1,024 is found with a few small batches and
-    /// at most 16 checks one by one; 1,024 bad ones cost the batch, its two halves and each one
-    /// alone, not the whole descent.
+    /// What a search costs: one or two bad signatures among 1,024 are found with a few small
+    /// batches and at most 16 checks one by one each; 1,024 bad ones cost the batch, its halves
+    /// and quarters, and each one alone, not the whole descent.
     #[test]
     fn the_search_for_bad_signatures_is_bounded() {
         let chain = "c";
@@ -764,6 +803,21 @@ mod tests {
         assert!(results[700].is_err());
         // 1,024 → 512 → … → 16: the whole batch and two halves at each of 6 levels
         assert!(singles <= 16 && batches <= 13, "one bad: {singles} alone, {batches} batches");
+        let mut two_bad = valid.clone();
+        two_bad[0].signature[40] ^= 1;
+        two_bad[1023].signature[40] ^= 1;
+        let (results, (singles, batches)) = checks(&two_bad);
+        let bad: Vec<usize> = (0..1024).filter(|&i| results[i].is_err()).collect();
+        assert_eq!(bad, vec![0, 1023]);
+        // both halves fail, then two of four quarters: not dense; two descents to 16 each
+        assert!(singles <= 32 && batches <= 23, "two bad: {singles} alone, {batches} batches");
+        let (results, (singles, batches)) = {
+            CHECKS.with(|c| c.set((0, 0)));
+            let results = search_failed(&two_bad, chain, &cache);
+            (results, CHECKS.with(std::cell::Cell::get))
+        };
+        assert_eq!((0..1024).filter(|&i| results[i].is_err()).collect::<Vec<_>>(), vec![0, 1023]);
+        assert!(singles <= 32 && batches <= 22, "searched at once: {singles} alone, {batches} batches");
         let all_bad: Vec<SignedTx> = valid
             .iter()
             .map(|t| {
@@ -774,7 +828,7 @@ mod tests {
             .collect();
         let (results, (singles, batches)) = checks(&all_bad);
         assert!(results.iter().all(Result::is_err));
-        assert_eq!((singles, batches), (1024, 3), "all bad: the batch, its halves, then each alone");
+        assert_eq!((singles, batches), (1024, 7), "all bad: the batch, its halves and quarters, then each alone");
     }
 
     #[test]
