@@ -9,11 +9,13 @@
 # each time fresh: at full speed (the throughput) and at an offered RATE (the latency at a
 # steady load). Every process shares the machine's cores with the client.
 # Usage: bash bench/network.sh [SENDERS PER_SENDER RATE]   (defaults 400 100 10000)
+# GRIDMINT_BLOCK_TIME_MS sets the network's least time per height (`testnet --block-time-ms`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 senders=${1:-400}
 per_sender=${2:-100}
 rate=${3:-10000}
+block_ms=${GRIDMINT_BLOCK_TIME_MS:-500}  # the testnet default
 # two builds: in one invocation the example's dev-dependencies unify features across the graph
 cargo build --release --locked -p gridmint >&2
 cargo build --release --locked -p gridmint-node --example loadgen >&2
@@ -54,7 +56,7 @@ kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 network() {
   local r=$1 net i urls=""
   rm -rf "$work/net"
-  "$bin" testnet --validators 4 --out "$work/net" --base-port 18800 >/dev/null
+  "$bin" testnet --validators 4 --out "$work/net" --base-port 18800 --block-time-ms "$block_ms" >/dev/null
   for i in 0 1 2 3; do
     "$bin" node --quiet --rate-limit 0 --config "$work/net/node$i/config.toml" >"$work/node$i.log" 2>&1 &
     pids+=($!)
@@ -69,7 +71,7 @@ network() {
   echo
   kill "${pids[@]}"; wait 2>/dev/null || true; pids=()
 }
-echo "-- 4 validators (Malachite on loopback, a height at least a second), full speed:"
+echo "-- 4 validators (Malachite on loopback, a height at least $block_ms ms), full speed:"
 network 0 >"$work/net.out"
 cat "$work/net.out"
 echo "-- 4 validators, $rate transfers/s offered:"

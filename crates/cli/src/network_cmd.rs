@@ -49,6 +49,10 @@ struct NetworkShape {
     /// A pruned node keeps the blocks of this many closed epochs (`keep_epochs` in its config).
     #[arg(long, value_name = "N", conflicts_with = "archive")]
     keep_epochs: Option<u64>,
+    /// The least time a height takes, in milliseconds (`block_time_ms` in each config; 100 to
+    /// 60000). Block times are milliseconds, so a height may be shorter than a second.
+    #[arg(long, value_name = "MS", default_value_t = gridmint_network::config::DEFAULT_BLOCK_TIME_MS)]
+    block_time_ms: u64,
 }
 
 impl NetworkShape {
@@ -65,6 +69,7 @@ impl NetworkShape {
             base_port: self.base_port,
             archive: self.archive,
             keep_epochs: self.keep_epochs,
+            block_time_ms: self.block_time_ms,
         })
     }
 }

@@ -131,8 +131,8 @@ pub enum ProposalPart {
         pol_round: Round,
         /// The proposer (the block's producer).
         proposer: Address,
-        /// The producer's time in seconds.
-        time: u64,
+        /// The producer's time in milliseconds since the Unix epoch (the ledger takes its whole seconds).
+        time_ms: u64,
         /// The parent block's hash.
         parent_hash: [u8; 32],
         /// The state root after the parent block.

@@ -191,7 +191,7 @@ pub fn signed_proposal_parts(
         round,
         pol_round,
         proposer: h.producer,
-        time: h.time,
+        time_ms: h.time_ms,
         parent_hash: h.parent_hash,
         parent_state_root: h.parent_state_root,
         tx_count,
@@ -838,10 +838,12 @@ impl Assembler {
 /// The value an `Init` part announces (`None` for another part).
 fn init_value(part: &ProposalPart) -> Option<BlockValue> {
     match part {
-        ProposalPart::Init { height, proposer, time, parent_hash, parent_state_root, tx_count, txs_root, .. } => {
+        ProposalPart::Init {
+            height, proposer, time_ms, parent_hash, parent_state_root, tx_count, txs_root, ..
+        } => {
             let header = BlockHeader {
                 height: *height,
-                time: *time,
+                time_ms: *time_ms,
                 parent_hash: *parent_hash,
                 parent_state_root: *parent_state_root,
                 producer: *proposer,

@@ -43,10 +43,18 @@ pub const VALUE_ID_DOMAIN: &[u8] = b"gridmint/consensus/value/v1";
 /// travelled twice and could exceed the network's message limit. Version 2 carries the header,
 /// the transaction count and [`txs_root`]. The change was made before any node ran, so no WAL or
 /// store holds version 1 bytes and nothing decodes them.
-pub const VALUE_VERSION: u8 = 2;
+///
+/// 3 since heights may be shorter than a second: the header's time is in milliseconds (version 2
+/// carried whole seconds, so a chain whose times strictly increase could not decide more than a
+/// block a second). A node of version 2 and one of version 3 compute different ids for the same
+/// fields, so they never count each other's votes: mixing them stalls, it never forks. A store
+/// written under version 2 is refused at start (its decided records cannot rebuild a version 3
+/// value); such a node starts again from an empty data dir and syncs.
+pub const VALUE_VERSION: u8 = 3;
 
-/// Version byte in front of a [`Block`]'s canonical bytes (what value sync ships).
-pub const BLOCK_VERSION: u8 = 1;
+/// Version byte in front of a [`Block`]'s canonical bytes (what value sync ships): 2 since the
+/// header's time is in milliseconds (see [`VALUE_VERSION`]).
+pub const BLOCK_VERSION: u8 = 2;
 
 /// Domain tag of [`txs_root`].
 pub const TXS_ROOT_DOMAIN: &[u8] = b"gridmint/consensus/txs/v1";
@@ -170,8 +178,8 @@ impl fmt::Debug for SignedTxBytes {
 pub struct BlockHeader {
     /// The block's height.
     pub height: Height,
-    /// The producer's time in seconds.
-    pub time: u64,
+    /// The producer's time in milliseconds since the Unix epoch (the ledger takes its whole seconds).
+    pub time_ms: u64,
     /// The parent block's hash (the genesis hash for block 1).
     pub parent_hash: [u8; 32],
     /// The state root after the parent block.
@@ -199,7 +207,7 @@ pub struct BlockValue(Arc<BlockValueInner>);
 #[derive(Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct ValueWire {
     pub height: u64,
-    pub time: u64,
+    pub time_ms: u64,
     pub parent_hash: [u8; 32],
     pub parent_state_root: [u8; 32],
     pub producer: [u8; 32],
@@ -248,7 +256,7 @@ impl BlockValue {
         block.value().value_id() == self.value_id()
     }
 
-    /// The canonical bytes: [`VALUE_VERSION`] then postcard of (height, time, parent hash, parent
+    /// The canonical bytes: [`VALUE_VERSION`] then postcard of (height, time in ms, parent hash, parent
     /// state root, producer, transaction count, transactions root).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         crate::codec::encode_versioned(VALUE_VERSION, &self.to_wire())
@@ -270,7 +278,7 @@ impl BlockValue {
 
     pub(crate) fn from_wire(wire: ValueWire) -> Self {
         BlockValue::new(
-            header_from(wire.height, wire.time, wire.parent_hash, wire.parent_state_root, wire.producer),
+            header_from(wire.height, wire.time_ms, wire.parent_hash, wire.parent_state_root, wire.producer),
             wire.tx_count,
             wire.txs_root,
         )
@@ -280,7 +288,7 @@ impl BlockValue {
 fn value_wire(h: &BlockHeader, tx_count: u32, txs_root: &[u8; 32]) -> ValueWire {
     ValueWire {
         height: h.height.0,
-        time: h.time,
+        time_ms: h.time_ms,
         parent_hash: h.parent_hash,
         parent_state_root: h.parent_state_root,
         producer: h.producer.0,
@@ -291,12 +299,12 @@ fn value_wire(h: &BlockHeader, tx_count: u32, txs_root: &[u8; 32]) -> ValueWire 
 
 fn header_from(
     height: u64,
-    time: u64,
+    time_ms: u64,
     parent_hash: [u8; 32],
     parent_state_root: [u8; 32],
     producer: [u8; 32],
 ) -> BlockHeader {
-    BlockHeader { height: Height(height), time, parent_hash, parent_state_root, producer: Address(producer) }
+    BlockHeader { height: Height(height), time_ms, parent_hash, parent_state_root, producer: Address(producer) }
 }
 
 /// Computes [`txs_root`] one transaction at a time, so that a receiver hashes Data parts as they
@@ -375,7 +383,7 @@ pub struct Block {
 #[derive(Serialize, Deserialize)]
 struct BlockWire {
     height: u64,
-    time: u64,
+    time_ms: u64,
     parent_hash: [u8; 32],
     parent_state_root: [u8; 32],
     producer: [u8; 32],
@@ -387,7 +395,7 @@ struct BlockWire {
 #[derive(Serialize)]
 struct BlockWireRef<'a> {
     height: u64,
-    time: u64,
+    time_ms: u64,
     parent_hash: &'a [u8; 32],
     parent_state_root: &'a [u8; 32],
     producer: &'a [u8; 32],
@@ -407,13 +415,13 @@ impl Block {
     }
 
     /// The canonical bytes (what value sync ships): [`BLOCK_VERSION`] then postcard of (height,
-    /// time, parent hash, parent state root, producer, then each transaction's signature and
+    /// time in ms, parent hash, parent state root, producer, then each transaction's signature and
     /// canonical bytes).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let h = &self.header;
         let wire = BlockWireRef {
             height: h.height.0,
-            time: h.time,
+            time_ms: h.time_ms,
             parent_hash: &h.parent_hash,
             parent_state_root: &h.parent_state_root,
             producer: &h.producer.0,
@@ -429,8 +437,10 @@ impl Block {
         if u32::try_from(w.txs.len()).is_err() {
             return Err(crate::codec::CodecError::NonCanonical);
         }
-        let block =
-            Block { header: header_from(w.height, w.time, w.parent_hash, w.parent_state_root, w.producer), txs: w.txs };
+        let block = Block {
+            header: header_from(w.height, w.time_ms, w.parent_hash, w.parent_state_root, w.producer),
+            txs: w.txs,
+        };
         if block.canonical_bytes() != bytes {
             return Err(crate::codec::CodecError::NonCanonical);
         }

@@ -112,7 +112,7 @@ impl Toy {
         Block {
             header: BlockHeader {
                 height,
-                time: height.0,
+                time_ms: height.0,
                 parent_hash: self.tip,
                 parent_state_root: self.state,
                 producer: producer.0,
@@ -141,7 +141,7 @@ impl Application for Toy {
         self.builds += 1;
         let mut block = self.block(height, proposer);
         // not deterministic: another time at every call
-        block.header.time = 1_000_000 + BUILDS.fetch_add(1, Ordering::Relaxed);
+        block.header.time_ms = 1_000_000 + BUILDS.fetch_add(1, Ordering::Relaxed);
         block
     }
     fn validate(&self, block: &Block) -> Result<(), String> {

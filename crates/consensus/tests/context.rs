@@ -47,7 +47,7 @@ fn value_id_changes_with_every_field() {
     h.height = Height(8);
     variants.push(BlockValue::new(h, n, root));
     let mut h = base;
-    h.time += 1;
+    h.time_ms += 1;
     variants.push(BlockValue::new(h, n, root));
     let mut h = base;
     h.parent_hash[0] ^= 1;
@@ -83,8 +83,9 @@ fn canonical_value_bytes_are_strict() {
     trailing.push(0);
     assert!(BlockValue::from_canonical_bytes(&trailing).is_err());
     assert_eq!(bytes[0], gridmint_consensus::types::VALUE_VERSION);
-    for v in [1, 3] {
+    for v in [1, 2, 4] {
         // Version 1 (the whole block, before step 4) is not decoded: no node ever wrote it.
+        // Version 2 (whole seconds) is not either: its ids are not version 3's.
         let mut version = bytes.clone();
         version[0] = v;
         assert!(BlockValue::from_canonical_bytes(&version).is_err());
@@ -231,7 +232,7 @@ fn proposal_parts_first_and_last() {
         round: Round::new(0),
         pol_round: Round::Nil,
         proposer: address(1).0,
-        time: 1,
+        time_ms: 1,
         parent_hash: [0; 32],
         parent_state_root: [0; 32],
         tx_count: 2,

@@ -160,7 +160,7 @@ impl Application for ToyApp {
     fn build(&mut self, height: Height, round: Round, proposer: ValidatorAddress) -> Block {
         let header = BlockHeader {
             height,
-            time: 1_700_000_000 + height.0,
+            time_ms: 1_700_000_000 + height.0,
             parent_hash: self.tip,
             parent_state_root: if self.corrupt_builds { [0xee; 32] } else { self.state },
             producer: proposer.0,

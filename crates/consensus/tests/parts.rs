@@ -49,7 +49,7 @@ fn block(height: u64, producer: u8, n: usize, len: usize, seed: u64) -> Block {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let header = BlockHeader {
         height: Height(height),
-        time: 1_700_000_000 + height,
+        time_ms: 1_700_000_000 + height,
         parent_hash: [0xaa; 32],
         parent_state_root: [0xbb; 32],
         producer: address(producer).0,
@@ -134,7 +134,7 @@ fn round_trips_of_zero_one_and_many_transactions() {
         assert_eq!(got.value, b.value());
         assert!(got.value.commits_to(&b));
         let mut other = b.clone();
-        other.header.time += 1;
+        other.header.time_ms += 1;
         assert!(!got.value.commits_to(&other));
         assert_eq!(got.value.tx_count() as usize, b.txs.len());
         assert_eq!((got.round, got.pol_round, got.proposer), (Round::new(3), Round::Nil, address(1)));
@@ -165,13 +165,13 @@ fn a_stream_rebuilt_from_its_signature_is_the_same_stream() {
 fn the_init_part_carries_the_header_count_and_root() {
     let b = big_block(9, 1);
     let parts = proposal_parts(&b, Round::new(0), Round::new(2), &signer(1)).unwrap();
-    let ProposalPart::Init { height, round, pol_round, proposer, time, tx_count, txs_root: root, .. } = &parts[0]
+    let ProposalPart::Init { height, round, pol_round, proposer, time_ms, tx_count, txs_root: root, .. } = &parts[0]
     else {
         panic!("not Init")
     };
     assert_eq!(
-        (*height, *round, *pol_round, *proposer, *time),
-        (Height(9), Round::new(0), Round::new(2), address(1).0, b.header.time)
+        (*height, *round, *pol_round, *proposer, *time_ms),
+        (Height(9), Round::new(0), Round::new(2), address(1).0, b.header.time_ms)
     );
     assert_eq!((*tx_count, *root), (3_000, txs_root(&b.txs)));
     // Streaming needs a round and the producer's key.

@@ -56,7 +56,7 @@ async fn proposals_verify_only_as_signed() {
     other.pol_round = Round::new(0);
     assert!(verifier().verify_signed_proposal(&other, &signed.signature, &pk).await.unwrap().is_invalid());
     let mut header = *p.value.header();
-    header.time += 1;
+    header.time_ms += 1;
     other = p.clone();
     other.value = gridmint_consensus::BlockValue::new(header, p.value.tx_count(), p.value.txs_root());
     assert!(verifier().verify_signed_proposal(&other, &signed.signature, &pk).await.unwrap().is_invalid());
@@ -183,10 +183,10 @@ fn proposal_parts_signatures_verify_only_as_signed() {
     assert!(signer(2).sign_proposal_parts(Round::new(2), Round::Nil, &v).is_err());
 }
 
-const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d746573740107010201222ff0f81d03eb6a9438991eae1a24209710ac98f8dab1a9e79b26a73aac4dcb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 const PINNED_NIL_VOTE_BYTES: &str = "677269646d696e742f636f6e73656e7375732f766f74652f76310d00677269646d696e742d7465737400070102008139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394";
-const PINNED_PROPOSAL_PARTS_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2d70617274732f76310d00677269646d696e742d746573740701020101f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e7698a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
-const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102f148341267bbbe678effeb5a56494afbb6d4c39ee43454de7d89548eb9e8e769008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_PROPOSAL_PARTS_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2d70617274732f76310d00677269646d696e742d746573740701020101222ff0f81d03eb6a9438991eae1a24209710ac98f8dab1a9e79b26a73aac4dcb8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+const PINNED_PROPOSAL_BYTES: &str = "677269646d696e742f636f6e73656e7375732f70726f706f73616c2f76310d00677269646d696e742d74657374070102222ff0f81d03eb6a9438991eae1a24209710ac98f8dab1a9e79b26a73aac4dcb008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
 
 /// The engine's own certificate checks (`VerifierExt`) rebuild each vote with the context's
 /// constructors and call our verifier: certificates made of our signatures must pass them, also

@@ -10,7 +10,7 @@
 //! peers = ["127.0.0.1:26603"]   # other nodes' p2p addresses, kept connected
 //! peer_apis = ["http://127.0.0.1:26602"]  # where admitted transactions are forwarded
 //! max_clock_drift_secs = 2      # a proposal's time at most this far ahead of this node's clock
-//! block_time_ms = 1000          # the least time a height takes
+//! block_time_ms = 500           # the least time a height takes (100 to 60000)
 //! ```
 
 use gridmint_node::node::{DEV_KEY_FILE, DEV_PREFUND_TOKENS, chain_id_for, now_seconds, with_allocations};
@@ -79,8 +79,15 @@ fn default_drift() -> u64 {
 }
 
 fn default_block_time() -> u64 {
-    1000
+    DEFAULT_BLOCK_TIME_MS
 }
+
+/// The least time a height takes unless the config says otherwise (ms).
+pub const DEFAULT_BLOCK_TIME_MS: u64 = 500;
+/// The shortest `block_time_ms` a config may ask for.
+pub const MIN_BLOCK_TIME_MS: u64 = 100;
+/// The longest `block_time_ms` a config may ask for.
+pub const MAX_BLOCK_TIME_MS: u64 = 60_000;
 
 impl NodeFile {
     /// Reads `path`, with the paths in it made relative to its directory.
@@ -96,9 +103,13 @@ impl NodeFile {
         if file.moniker.is_empty() || file.moniker.len() > 64 {
             return Err(format!("{}: moniker must be 1 to 64 characters", path.display()));
         }
-        // block times are whole seconds and strictly increase: a height takes at least one
-        if file.block_time_ms < 1000 || file.block_time_ms > 60_000 {
-            return Err(format!("{}: block_time_ms must be 1000 to 60000", path.display()));
+        // block times are milliseconds and strictly increase; below 100 ms a height would be
+        // mostly the engine's own round trips
+        if !(MIN_BLOCK_TIME_MS..=MAX_BLOCK_TIME_MS).contains(&file.block_time_ms) {
+            return Err(format!(
+                "{}: block_time_ms must be {MIN_BLOCK_TIME_MS} to {MAX_BLOCK_TIME_MS}",
+                path.display()
+            ));
         }
         for api in &file.peer_apis {
             if !api.starts_with("http://") {
@@ -150,6 +161,8 @@ pub struct TestnetSpec {
     pub archive: bool,
     /// A pruned node's window in closed epochs (`None`: 2, a single node's default).
     pub keep_epochs: Option<u64>,
+    /// The least time a height takes (ms; every node's `block_time_ms`).
+    pub block_time_ms: u64,
 }
 
 /// A node written by [`write_testnet`].
@@ -173,6 +186,9 @@ pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>,
     }
     if spec.followers > 100 {
         return Err("--followers must be at most 100".into());
+    }
+    if !(MIN_BLOCK_TIME_MS..=MAX_BLOCK_TIME_MS).contains(&spec.block_time_ms) {
+        return Err(format!("--block-time-ms must be {MIN_BLOCK_TIME_MS} to {MAX_BLOCK_TIME_MS}"));
     }
     let count = spec.validators + spec.followers;
     let last_port = u32::from(spec.base_port) + 2 * count as u32 - 1;
@@ -236,7 +252,7 @@ pub fn write_testnet(out: &Path, spec: &TestnetSpec) -> Result<Vec<TestnetNode>,
             peers: (0..count).filter(|j| *j != i).map(p2p).collect(),
             peer_apis: (0..count).filter(|j| *j != i).map(|j| format!("http://{}", api(j))).collect(),
             max_clock_drift_secs: default_drift(),
-            block_time_ms: default_block_time(),
+            block_time_ms: spec.block_time_ms,
             archive: spec.archive,
             keep_epochs: spec.keep_epochs.unwrap_or_else(default_keep_epochs),
         };

@@ -14,14 +14,18 @@ use gridmint_consensus::{Block, BlockHeader, DecidedCertificate, Height, SignedT
 use gridmint_node::block::StoredBlock;
 use serde::{Deserialize, Serialize};
 
-/// The record's version byte.
-pub const RECORD_VERSION: u8 = 1;
+/// The record's version byte: 2 since it holds the header's time in milliseconds (the stored
+/// block keeps whole seconds). Version 1 is refused: it belongs to headers in whole seconds,
+/// whose values this gridmint does not decide.
+pub const RECORD_VERSION: u8 = 2;
 
 /// The record stored beside a replicated block (the store's `decided` table).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecidedRecord {
     /// The state root the parent left (in the decided header).
     pub parent_state_root: [u8; 32],
+    /// The header's time (ms); the stored block holds its whole seconds.
+    pub time_ms: u64,
     /// The candidates the envelope refused, with their positions in the decided block.
     pub refused: Vec<(u32, SignedTxBytes)>,
     /// The commit certificate.
@@ -31,16 +35,18 @@ pub struct DecidedRecord {
 #[derive(Serialize, Deserialize)]
 struct RecordWire {
     parent_state_root: [u8; 32],
+    time_ms: u64,
     refused: Vec<(u32, SignedTxBytes)>,
     certificate: Vec<u8>,
 }
 
 impl DecidedRecord {
-    /// [`RECORD_VERSION`] then postcard of (parent state root, refused candidates, the
+    /// [`RECORD_VERSION`] then postcard of (parent state root, time in ms, refused candidates, the
     /// certificate's own encoding).
     pub fn encode(&self) -> Vec<u8> {
         let wire = RecordWire {
             parent_state_root: self.parent_state_root,
+            time_ms: self.time_ms,
             refused: self.refused.clone(),
             certificate: encode_certificate(&self.certificate),
         };
@@ -59,7 +65,12 @@ impl DecidedRecord {
             return Err(format!("{} bytes after a decided record", rest.len()));
         }
         let certificate = decode_certificate(&wire.certificate).map_err(|e| format!("its certificate: {e}"))?;
-        Ok(DecidedRecord { parent_state_root: wire.parent_state_root, refused: wire.refused, certificate })
+        Ok(DecidedRecord {
+            parent_state_root: wire.parent_state_root,
+            time_ms: wire.time_ms,
+            refused: wire.refused,
+            certificate,
+        })
     }
 }
 
@@ -103,10 +114,13 @@ pub fn rebuild(stored: &StoredBlock, record: &DecidedRecord) -> Result<Block, St
     if refused.next().is_some() || included.next().is_some() {
         return Err("the record's positions do not fit the block".into());
     }
+    if record.time_ms / 1000 != stored.time {
+        return Err(format!("the record's time {} ms is not in the block's second {}", record.time_ms, stored.time));
+    }
     Ok(Block {
         header: BlockHeader {
             height: Height(stored.height),
-            time: stored.time,
+            time_ms: record.time_ms,
             parent_hash: stored.parent,
             parent_state_root: record.parent_state_root,
             producer: stored.producer,
@@ -121,6 +135,40 @@ mod tests {
 
     fn tx(n: u8) -> SignedTxBytes {
         SignedTxBytes { signature: [n; 64], tx: vec![n; 3] }
+    }
+
+    /// A record of whole-second headers (version 1) is refused; a time outside the stored
+    /// block's second does not rebuild.
+    #[test]
+    fn old_records_and_stray_times_are_refused() {
+        let e = DecidedRecord::decode(&[1, 0, 0]).unwrap_err();
+        assert!(e.contains("version 1"), "{e}");
+        let stored = StoredBlock {
+            height: 1,
+            time: 7,
+            parent: [0; 32],
+            producer: gridmint_core::Address([1; 32]),
+            txs: vec![],
+            receipts: vec![],
+            state_root: [0; 32],
+            closed_epochs: vec![],
+        };
+        let certificate = DecidedCertificate::from_commit_certificate_and_extensions(
+            gridmint_consensus::app_channel::app::types::core::CommitCertificate {
+                height: Height(1),
+                round: gridmint_consensus::app_channel::app::types::core::Round::new(0),
+                value_id: gridmint_consensus::ValueId([0; 32]),
+                commit_signatures: vec![],
+            },
+            Default::default(),
+        );
+        let mut record = DecidedRecord { parent_state_root: [0; 32], time_ms: 7_999, refused: vec![], certificate };
+        assert_eq!(rebuild(&stored, &record).unwrap().header.time_ms, 7_999);
+        assert_eq!(DecidedRecord::decode(&record.encode()).unwrap(), record);
+        record.time_ms = 8_000;
+        assert!(rebuild(&stored, &record).unwrap_err().contains("not in the block's second"));
+        record.time_ms = 6_999;
+        assert!(rebuild(&stored, &record).is_err());
     }
 
     /// Positions found greedily; a duplicate after an included copy is the refused one.

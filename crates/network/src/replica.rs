@@ -9,7 +9,9 @@
 //! - the height is its tip's next, the parent hash is its tip's hash and the parent state root is
 //!   the root its own execution left: a replica whose state differs refuses every proposal, and
 //!   one asked to commit such a block stops (fail-stop, never a silent fork);
-//! - the time is strictly after the parent's;
+//! - the time (milliseconds, so that a height may be shorter than a second) is strictly after
+//!   the parent's; the ledger executes the block at its whole seconds, which therefore never go
+//!   back, and several blocks may share a second;
 //! - at most [`MAX_BLOCK_TXS`] transactions and [`MAX_BLOCK_BYTES`] bytes (rules of the chain,
 //!   not a node's settings);
 //! - every transaction decodes strictly, meets the cheap rules of [`Screen`] against the parent
@@ -18,7 +20,7 @@
 //!   batches, the chain id in the signed bytes; not checked a second time when this node's
 //!   mempool holds exactly those bytes and that signature, checked at admission: the same pure
 //!   check of the same input);
-//! - last, the time is at most `max_clock_drift` seconds ahead of its own clock: the one check
+//! - last, the time is at most `max_clock_drift_secs` ahead of its own clock: the one check
 //!   that depends on the node. A block that fails only it gets a nil vote but is persisted, so a
 //!   node whose clock is behind can still commit it once the others decide it.
 //!
@@ -33,7 +35,7 @@ use gridmint_consensus::{
     Application, Block, BlockHeader, DecidedCertificate, Equivocation, Height, ValidatorAddress, ValidatorSet,
 };
 use gridmint_node::evidence::{EvidenceRecord, SignedStatement};
-use gridmint_node::node::{Shared, now_seconds};
+use gridmint_node::node::{Shared, now_millis};
 use gridmint_node::{Proposal, SignedTx};
 use std::sync::Arc;
 
@@ -63,26 +65,62 @@ pub struct LedgerApp {
     /// The set in force at each of the last [`VALIDATOR_SETS_KEPT`] heights, by height; the last
     /// entry is the next height's (from the state after the tip, [`crate::election`]).
     sets: std::collections::BTreeMap<u64, ValidatorSet>,
-    /// How far ahead of this node's clock a proposal's time may be (seconds).
-    max_clock_drift: u64,
+    /// How far ahead of this node's clock a proposal's time may be (ms).
+    max_clock_drift_ms: u64,
     /// The state root after the last committed block (the next header's parent state root).
     tip_root: [u8; 32],
-    /// The clock (seconds since the Unix epoch); a test may set its own.
+    /// The last committed block's header time (ms): the next header's must be later. The
+    /// ledger keeps only whole seconds, so at start it comes from the tip's decided record; a
+    /// tip without one (genesis, or a snapshot this node started from) gives the last
+    /// millisecond of the tip's second, a bound that is never below the real time, so this node
+    /// never calls valid a block that the others refuse for its time.
+    tip_time_ms: u64,
+    /// The clock (milliseconds since the Unix epoch); a test may set its own.
     clock: fn() -> u64,
     /// The last block this node built (proposed again in its later rounds of the same height).
     last_built: Option<Block>,
 }
 
 impl LedgerApp {
-    /// The app over `shared`, with the genesis validator set.
-    pub fn new(shared: Arc<Shared>, validators: ValidatorSet, max_clock_drift: u64) -> LedgerApp {
-        let (tip_root, next, set) = {
+    /// The app over `shared`, with the genesis validator set; a proposal may be at most
+    /// `max_clock_drift_secs` ahead of this node's clock.
+    ///
+    /// # Errors
+    ///
+    /// The tip's decided record does not decode: a store written by a gridmint whose headers
+    /// carried whole seconds, or damaged.
+    pub fn new(shared: Arc<Shared>, validators: ValidatorSet, max_clock_drift_secs: u64) -> Result<LedgerApp, String> {
+        let (tip_root, tip, tip_second, set) = {
             let mut ledger = shared.ledger.write().unwrap_or_else(|e| e.into_inner());
             let set = crate::election::validator_set_from_state(&ledger.state, &validators);
-            (ledger.state.state_root(), ledger.state.height + 1, set)
+            (ledger.state.state_root(), ledger.state.height, ledger.state.time, set)
         };
-        let sets = std::collections::BTreeMap::from([(next, set)]);
-        LedgerApp { shared, validators, sets, max_clock_drift, tip_root, clock: now_seconds, last_built: None }
+        let record = shared.store.decided(tip).map_err(|e| format!("the decided record of block {tip}: {e}"))?;
+        let tip_time_ms =
+            match record {
+                Some(bytes) => DecidedRecord::decode(&bytes)
+                    .map_err(|e| {
+                        format!(
+                            "the decided record of block {tip}: {e} (a data dir of an older gridmint, whose headers \
+                             carried whole seconds, cannot serve this chain: start this node from an empty data dir \
+                             and it syncs)"
+                        )
+                    })?
+                    .time_ms,
+                None if tip == 0 => tip_second.saturating_mul(1000),
+                None => tip_second.saturating_mul(1000).saturating_add(999),
+            };
+        let sets = std::collections::BTreeMap::from([(tip + 1, set)]);
+        Ok(LedgerApp {
+            shared,
+            validators,
+            sets,
+            max_clock_drift_ms: max_clock_drift_secs.saturating_mul(1000),
+            tip_root,
+            tip_time_ms,
+            clock: now_millis,
+            last_built: None,
+        })
     }
 
     /// The shared node state.
@@ -90,7 +128,7 @@ impl LedgerApp {
         &self.shared
     }
 
-    /// Replaces the clock (tests).
+    /// Replaces the clock (milliseconds since the Unix epoch; tests).
     pub fn with_clock(mut self, clock: fn() -> u64) -> LedgerApp {
         self.clock = clock;
         self
@@ -317,7 +355,7 @@ impl Application for LedgerApp {
             return block.clone();
         }
         let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
-        let (parent_hash, parent_time) = (ledger.tip_hash, ledger.state.time);
+        let parent_hash = ledger.tip_hash;
         let (mut candidates, unchecked) = {
             let mempool = self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner());
             let candidates = mempool.peek(MAX_BLOCK_TXS);
@@ -335,8 +373,8 @@ impl Application for LedgerApp {
             self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
             candidates.retain(|t| bad.binary_search(&t.id()).is_err());
         }
-        let time = (self.clock)().max(parent_time + 1);
-        let mut screen = Screen::at(time);
+        let time_ms = (self.clock)().max(self.tip_time_ms + 1);
+        let mut screen = Screen::at(time_ms / 1000);
         let mut bytes = 0;
         let mut txs = Vec::new();
         for candidate in &candidates {
@@ -351,7 +389,13 @@ impl Application for LedgerApp {
         }
         drop(ledger);
         let block = Block {
-            header: BlockHeader { height, time, parent_hash, parent_state_root: self.tip_root, producer: proposer.0 },
+            header: BlockHeader {
+                height,
+                time_ms,
+                parent_hash,
+                parent_state_root: self.tip_root,
+                producer: proposer.0,
+            },
             txs,
         };
         self.last_built = Some(block.clone());
@@ -360,15 +404,14 @@ impl Application for LedgerApp {
 
     fn validate(&self, block: &Block) -> Result<(), String> {
         self.check_parent(&block.header)?;
-        let parent_time = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner()).state.time;
-        let time = block.header.time;
-        if time <= parent_time {
-            return Err(format!("time {time} is not after the parent's {parent_time}"));
+        let time_ms = block.header.time_ms;
+        if time_ms <= self.tip_time_ms {
+            return Err(format!("time {time_ms} ms is not after the parent's {} ms", self.tip_time_ms));
         }
         let txs = Self::decode(block)?;
         {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
-            let mut screen = Screen::at(time);
+            let mut screen = Screen::at(time_ms / 1000);
             for (i, tx) in txs.iter().enumerate() {
                 screen.admit(&ledger.state, tx).map_err(|e| format!("transaction {i}: {e}"))?;
             }
@@ -378,11 +421,11 @@ impl Application for LedgerApp {
         // of this node's clock gets a nil vote, yet is kept (persisted), so that this node can
         // commit it if the others decide it (its clock is behind theirs)
         let now = (self.clock)();
-        if time > now.saturating_add(self.max_clock_drift) {
+        if time_ms > now.saturating_add(self.max_clock_drift_ms) {
             let _ = crate::undecided::persist(&undecided_dir(&self.shared), None, block);
             return Err(format!(
-                "time {time} is more than {} s ahead of this node's clock ({now})",
-                self.max_clock_drift
+                "time {time_ms} ms is more than {} ms ahead of this node's clock ({now} ms)",
+                self.max_clock_drift_ms
             ));
         }
         Ok(())
@@ -401,20 +444,21 @@ impl Application for LedgerApp {
         // decided by a quorum: checked already (its signatures by this node when it voted, or
         // synced under the validators' certificate); only decoded here
         let txs = Self::decode(block)?;
-        let parent_state_root = block.header.parent_state_root;
+        let (parent_state_root, time_ms) = (block.header.parent_state_root, block.header.time_ms);
         let decided = &block.txs;
         let stored = self
             .shared
-            .commit_decided(Proposal { time: block.header.time, txs }, block.header.producer, |executed| {
+            .commit_decided(Proposal { time: block.header.time_ms / 1000, txs }, block.header.producer, |executed| {
                 let included: Vec<_> = executed.txs.iter().map(tx_bytes).collect();
                 let refused = refused_positions(decided, &included)
                     .into_iter()
                     .map(|i| (i, decided[i as usize].clone()))
                     .collect();
-                DecidedRecord { parent_state_root, refused, certificate: certificate.clone() }.encode()
+                DecidedRecord { parent_state_root, time_ms, refused, certificate: certificate.clone() }.encode()
             })
             .map_err(|e| format!("block {height} was decided but cannot be committed: {e}"))?;
         self.tip_root = stored.state_root;
+        self.tip_time_ms = time_ms;
         let set = {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
             crate::election::validator_set_from_state(&ledger.state, &self.validators)
@@ -478,7 +522,8 @@ impl Application for LedgerApp {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
             ledger.state.epoch_end_time(ledger.state.epoch)
         };
-        let horizon = (self.clock)().saturating_add(self.max_clock_drift).saturating_add(PREDICTION_MARGIN_SECS);
+        let horizon =
+            ((self.clock)().saturating_add(self.max_clock_drift_ms) / 1000).saturating_add(PREDICTION_MARGIN_SECS);
         (end > horizon).then(|| set.clone())
     }
 }

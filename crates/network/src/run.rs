@@ -126,7 +126,7 @@ pub async fn run(
         .await
         .map_err(|e| format!("cannot listen on {} for the API: {e}", file.api))?;
     println!("{} API: http://{}/v1/status", file.moniker, file.api);
-    let app = LedgerApp::new(shared.clone(), validators, file.max_clock_drift_secs);
+    let app = LedgerApp::new(shared.clone(), validators, file.max_clock_drift_secs)?;
     // the set in force at the next height (the election's, after a restart), not the genesis'
     let next = Height(shared.ledger.read().unwrap_or_else(|e| e.into_inner()).state.height + 1);
     let next_set = app.validator_set(next).ok_or("no validator set for the next height")?;

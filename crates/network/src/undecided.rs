@@ -111,7 +111,7 @@ mod tests {
         Block {
             header: BlockHeader {
                 height: Height(height),
-                time: 10 + height,
+                time_ms: 10 + height,
                 parent_hash: [n; 32],
                 parent_state_root: [2; 32],
                 producer: gridmint_core::Address([3; 32]),

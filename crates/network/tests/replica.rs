@@ -18,9 +18,14 @@ use std::sync::Arc;
 const GENESIS_TIME: u64 = 1_800_000_000;
 const CHAIN: &str = "netmind-replica-test";
 
-/// The test clock: well after genesis.
+/// The test clock: well after genesis (seconds, as the mempool takes it).
 fn clock() -> u64 {
     GENESIS_TIME + 100
+}
+
+/// The same clock in milliseconds, as a replica reads it: a quarter into its second.
+fn clock_ms() -> u64 {
+    clock() * 1000 + 250
 }
 
 struct Fixture {
@@ -47,7 +52,7 @@ fn fixture() -> Fixture {
     let ledger = Ledger::create(&dir.path().join("data"), genesis).unwrap();
     let shared = Shared::new(ledger, Config::default());
     let set = ValidatorSet::new(vec![Validator::new(address_of(&validator).0, 1).unwrap()]).unwrap();
-    let app = LedgerApp::new(shared.clone(), set, 2).with_clock(clock);
+    let app = LedgerApp::new(shared.clone(), set, 2).unwrap().with_clock(clock_ms);
     Fixture { _dir: dir, app, shared, proposer: ValidatorAddress(address_of(&validator)) }
 }
 
@@ -89,7 +94,7 @@ fn a_decided_block_is_stored_and_served_back_exactly() {
     let mut f = fixture();
     let poor = address_of(&key_from_label("replica-poor"));
     let mut first = f.app.build(Height(1), Round::new(0), f.proposer);
-    assert_eq!(first.header.time, clock(), "the proposer's clock, after the parent's");
+    assert_eq!(first.header.time_ms, clock_ms(), "the proposer's clock, after the parent's");
     assert!(first.txs.is_empty(), "nothing waits");
     // one base unit to a new account: it exists, and cannot pay a fee
     first.txs = vec![bytes(&transfer("replica-dev", 0, poor, 1))];
@@ -100,7 +105,7 @@ fn a_decided_block_is_stored_and_served_back_exactly() {
     let mut block = f.app.build(Height(2), Round::new(0), f.proposer);
     assert_eq!(block.header.parent_hash, stored1.hash());
     assert_eq!(block.header.parent_state_root, stored1.state_root);
-    assert!(block.header.time > first.header.time, "strictly after the parent's time");
+    assert!(block.header.time_ms > first.header.time_ms, "strictly after the parent's time");
     // the poor account cannot pay a fee: its transfer is no candidate (the screen)
     block.txs = vec![bytes(&transfer("replica-poor", 0, Address([7; 32]), 1))];
     assert!(f.app.validate(&block).unwrap_err().contains("InsufficientFee"));
@@ -127,6 +132,36 @@ fn a_decided_block_is_stored_and_served_back_exactly() {
     // committing the same height again changes nothing
     f.app.commit(&block, &cert).unwrap();
     assert_eq!(height(&f), 2);
+}
+
+/// Heights may be shorter than a second: with the clock standing still, each block's time is a
+/// millisecond after its parent's, the ledger executes them all at the same whole second, each is
+/// served back to value sync with its milliseconds, and a restarted replica takes its parent's
+/// milliseconds from the tip's decided record (a block at the parent's time is refused, the
+/// next millisecond is accepted).
+#[test]
+fn heights_may_share_a_second_and_a_restart_keeps_the_parents_milliseconds() {
+    let mut f = fixture();
+    let mut times = vec![];
+    for h in 1..=3u64 {
+        let mut b = f.app.build(Height(h), Round::new(0), f.proposer);
+        b.txs = vec![bytes(&dev_transfer(h - 1, 1))];
+        f.app.validate(&b).unwrap();
+        f.app.commit(&b, &certificate(&b)).unwrap();
+        times.push(b.header.time_ms);
+        assert_eq!(f.app.decided(Height(h)).unwrap().0, b, "served back with its milliseconds");
+        assert_eq!(f.shared.store.block(h).unwrap().unwrap().time, clock(), "the ledger's second");
+    }
+    assert_eq!(times, vec![clock_ms(), clock_ms() + 1, clock_ms() + 2]);
+    assert_eq!(height(&f), 3);
+    let set = f.app.validator_set(Height(4)).unwrap();
+    let mut app = LedgerApp::new(f.shared.clone(), set, 2).unwrap().with_clock(clock_ms);
+    let mut next = app.build(Height(4), Round::new(0), f.proposer);
+    assert_eq!(next.header.time_ms, clock_ms() + 3, "after block 3's milliseconds, kept across the restart");
+    next.header.time_ms = clock_ms() + 2;
+    assert!(app.validate(&next).unwrap_err().contains("not after"));
+    next.header.time_ms = clock_ms() + 3;
+    app.validate(&next).unwrap();
 }
 
 /// What would let a proposer fill blocks with transactions that pay nothing makes its block
@@ -165,7 +200,7 @@ fn free_riders_make_a_block_invalid() {
 fn a_block_ahead_of_the_clock_is_refused_but_kept() {
     let mut f = fixture();
     let mut ahead = f.app.build(Height(1), Round::new(0), f.proposer);
-    ahead.header.time = clock() + 3;
+    ahead.header.time_ms = clock_ms() + 2_001;
     ahead.txs = vec![bytes(&dev_transfer(0, 1))];
     assert!(f.app.validate(&ahead).expect_err("too far ahead").contains("ahead"));
     let kept = f.app.persisted_blocks(Height(1));
@@ -196,11 +231,11 @@ fn a_replica_refuses_what_does_not_extend_it() {
     assert!(refused("height", &|b| b.header.height = Height(2)).contains("height"));
     assert!(refused("parent", &|b| b.header.parent_hash[0] ^= 1).contains("parent hash"));
     assert!(refused("root", &|b| b.header.parent_state_root[0] ^= 1).contains("state root"));
-    assert!(refused("time", &|b| b.header.time = GENESIS_TIME).contains("not after"));
-    assert!(refused("clock", &|b| b.header.time = clock() + 3).contains("ahead"));
+    assert!(refused("time", &|b| b.header.time_ms = GENESIS_TIME * 1000).contains("not after"));
+    assert!(refused("clock", &|b| b.header.time_ms = clock_ms() + 2_001).contains("ahead"));
     // at the bound of the drift: accepted
     let mut at_bound = good.clone();
-    at_bound.header.time = clock() + 2;
+    at_bound.header.time_ms = clock_ms() + 2_000;
     f.app.validate(&at_bound).unwrap();
     assert!(refused("signature", &|b| b.txs[0].signature[5] ^= 1).contains("transaction 0"));
     assert!(refused("encoding", &|b| b.txs[0].tx.push(0)).contains("does not decode"));
@@ -314,8 +349,15 @@ fn a_genesis_with_an_unbonded_validator_is_refused() {
         base_port: 40000,
         archive: false,
         keep_epochs: None,
+        block_time_ms: 250,
     };
-    gridmint_network::config::write_testnet(&dir.path().join("net"), &spec).unwrap();
+    // a height shorter than a second is the node's to ask for; below 100 ms is refused
+    let short = gridmint_network::config::TestnetSpec { block_time_ms: 99, ..spec.clone() };
+    let e = gridmint_network::config::write_testnet(&dir.path().join("short"), &short).unwrap_err();
+    assert!(e.contains("--block-time-ms must be 100"), "{e}");
+    let nodes = gridmint_network::config::write_testnet(&dir.path().join("net"), &spec).unwrap();
+    let node0 = gridmint_network::config::NodeFile::load(&nodes[0].config).unwrap();
+    assert_eq!(node0.block_time_ms, 250);
     let path = dir.path().join("net/genesis.json");
     let genesis = gridmint_network::config::read_genesis(&path).expect("testnet bonds every validator");
     let mut unbonded = genesis.clone();
@@ -503,11 +545,11 @@ fn the_set_of_later_heights_is_predicted_only_far_from_an_epoch_close() {
 
     fn near_the_close() -> u64 {
         // netmind's epochs are a day; the first ends a day after genesis
-        GENESIS_TIME + 86_400 - 5
+        (GENESIS_TIME + 86_400 - 5) * 1000
     }
     let shared = f.shared.clone();
     let validators = set.clone();
-    let app = LedgerApp::new(shared, validators, 2).with_clock(near_the_close);
+    let app = LedgerApp::new(shared, validators, 2).unwrap().with_clock(near_the_close);
     assert_eq!(app.validator_set(next), Some(set), "the next height's set is exact, close or not");
     assert_eq!(app.validator_set(Height(next.0 + 1)), None, "5 s before a close: no prediction");
 }
@@ -522,9 +564,12 @@ fn the_screen_refuses_free_heartbeats_and_unfunded_chains() {
     fn later() -> u64 {
         GENESIS_TIME + 3_600
     }
+    fn later_ms() -> u64 {
+        later() * 1000
+    }
     let mut f = fixture();
     let set = f.app.validator_set(Height(1)).unwrap();
-    f.app = LedgerApp::new(f.shared.clone(), set, 2).with_clock(later);
+    f.app = LedgerApp::new(f.shared.clone(), set, 2).unwrap().with_clock(later_ms);
     let clock = later;
     let owner = key_from_label("replica-dev");
     let machine = key_from_label("replica-machine");

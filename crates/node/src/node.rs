@@ -436,6 +436,15 @@ pub fn now_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the Unix epoch: a replicated proposer's clock (a consensus header's time;
+/// the ledger takes its whole seconds).
+#[allow(clippy::disallowed_methods)]
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// The dev account's prefund: 100,000,000 tokens, minted at genesis on top of the policy's cap.
 pub const DEV_PREFUND_TOKENS: u128 = 100_000_000;
 

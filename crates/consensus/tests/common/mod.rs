@@ -27,7 +27,7 @@ pub fn address(i: u8) -> ValidatorAddress {
 pub fn block() -> Block {
     let header = BlockHeader {
         height: Height(7),
-        time: 1_700_000_000,
+        time_ms: 1_700_000_000,
         parent_hash: [0xaa; 32],
         parent_state_root: [0xbb; 32],
         producer: address(1).0,
