@@ -373,7 +373,7 @@ impl Application for LedgerApp {
             self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
             candidates.retain(|t| bad.binary_search(&t.id()).is_err());
         }
-        let time_ms = (self.clock)().max(self.tip_time_ms + 1);
+        let time_ms = (self.clock)().max(self.tip_time_ms.saturating_add(1));
         let mut screen = Screen::at(time_ms / 1000);
         let mut bytes = 0;
         let mut txs = Vec::new();
