@@ -69,12 +69,9 @@ pub struct LedgerApp {
     max_clock_drift_ms: u64,
     /// The state root after the last committed block (the next header's parent state root).
     tip_root: [u8; 32],
-    /// The last committed block's header time (ms): the next header's must be later. The
-    /// ledger keeps only whole seconds, so at start it comes from the tip's decided record; a
-    /// tip without one (genesis, or a snapshot this node started from) gives the last
-    /// millisecond of the tip's second, a bound that is never below the real time, so this node
-    /// never calls valid a block that the others refuse for its time.
-    tip_time_ms: u64,
+    /// The last committed block's header time (ms) as far as this node knows it: the next
+    /// header's must be later ([`TipTime`]).
+    tip_time: TipTime,
     /// The clock (milliseconds since the Unix epoch); a test may set its own.
     clock: fn() -> u64,
     /// The last block this node built (proposed again in its later rounds of the same height).
@@ -96,9 +93,9 @@ impl LedgerApp {
             (ledger.state.state_root(), ledger.state.height, ledger.state.time, set)
         };
         let record = shared.store.decided(tip).map_err(|e| format!("the decided record of block {tip}: {e}"))?;
-        let tip_time_ms =
-            match record {
-                Some(bytes) => DecidedRecord::decode(&bytes)
+        let tip_time = match record {
+            Some(bytes) => TipTime::exact(
+                DecidedRecord::decode(&bytes)
                     .map_err(|e| {
                         format!(
                             "the decided record of block {tip}: {e} (a data dir of an older gridmint, whose headers \
@@ -107,9 +104,10 @@ impl LedgerApp {
                         )
                     })?
                     .time_ms,
-                None if tip == 0 => tip_second.saturating_mul(1000),
-                None => tip_second.saturating_mul(1000).saturating_add(999),
-            };
+            ),
+            None if tip == 0 => TipTime::exact(tip_second.saturating_mul(1000)),
+            None => TipTime::within_second(tip_second),
+        };
         let sets = std::collections::BTreeMap::from([(tip + 1, set)]);
         Ok(LedgerApp {
             shared,
@@ -117,7 +115,7 @@ impl LedgerApp {
             sets,
             max_clock_drift_ms: max_clock_drift_secs.saturating_mul(1000),
             tip_root,
-            tip_time_ms,
+            tip_time,
             clock: now_millis,
             last_built: None,
         })
@@ -263,6 +261,34 @@ impl LedgerApp {
     }
 }
 
+/// What a replica knows of its tip's header time (ms). The ledger keeps only whole seconds, so at
+/// start the milliseconds come from the tip's decided record (exact). A tip without one — a
+/// snapshot this node started from, or a tip whose record was pruned — is known only to lie in
+/// its second: this node builds after the last millisecond of that second (so its own proposal is
+/// valid for everyone), and calls valid any time after the second's first millisecond (the real
+/// parent's time is at or after it, so a block the others call valid is valid here too; and its
+/// second is never before the parent's, which is all the ledger needs). Were it to refuse a
+/// time in that second, the next block — synced with its certificate, often in the same second
+/// with heights of half a second — would be invalid here for ever, and the node would stall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TipTime {
+    /// A header's time must be greater than this to be valid here.
+    earliest_ms: u64,
+    /// This node's proposals take a time greater than this.
+    latest_ms: u64,
+}
+
+impl TipTime {
+    fn exact(ms: u64) -> TipTime {
+        TipTime { earliest_ms: ms, latest_ms: ms }
+    }
+
+    fn within_second(second: u64) -> TipTime {
+        let first = second.saturating_mul(1000);
+        TipTime { earliest_ms: first, latest_ms: first.saturating_add(999) }
+    }
+}
+
 /// The rules a block's candidates must meet against the parent state, besides their signatures:
 /// each cheap, deterministic, and what lets a candidate be refused at execution for little more
 /// than its own signer's doing. A proposer that breaks one would make every replica store and
@@ -373,7 +399,7 @@ impl Application for LedgerApp {
             self.shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).remove(&bad);
             candidates.retain(|t| bad.binary_search(&t.id()).is_err());
         }
-        let time_ms = (self.clock)().max(self.tip_time_ms.saturating_add(1));
+        let time_ms = (self.clock)().max(self.tip_time.latest_ms.saturating_add(1));
         let mut screen = Screen::at(time_ms / 1000);
         let mut bytes = 0;
         let mut txs = Vec::new();
@@ -405,8 +431,8 @@ impl Application for LedgerApp {
     fn validate(&self, block: &Block) -> Result<(), String> {
         self.check_parent(&block.header)?;
         let time_ms = block.header.time_ms;
-        if time_ms <= self.tip_time_ms {
-            return Err(format!("time {time_ms} ms is not after the parent's {} ms", self.tip_time_ms));
+        if time_ms <= self.tip_time.earliest_ms {
+            return Err(format!("time {time_ms} ms is not after the parent's {} ms", self.tip_time.earliest_ms));
         }
         let txs = Self::decode(block)?;
         {
@@ -458,7 +484,7 @@ impl Application for LedgerApp {
             })
             .map_err(|e| format!("block {height} was decided but cannot be committed: {e}"))?;
         self.tip_root = stored.state_root;
-        self.tip_time_ms = time_ms;
+        self.tip_time = TipTime::exact(time_ms);
         let set = {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
             crate::election::validator_set_from_state(&ledger.state, &self.validators)
@@ -522,8 +548,10 @@ impl Application for LedgerApp {
             let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
             ledger.state.epoch_end_time(ledger.state.epoch)
         };
-        let horizon =
-            ((self.clock)().saturating_add(self.max_clock_drift_ms) / 1000).saturating_add(PREDICTION_MARGIN_SECS);
+        let horizon = (self.clock)()
+            .saturating_add(self.max_clock_drift_ms)
+            .div_ceil(1000)
+            .saturating_add(PREDICTION_MARGIN_SECS);
         (end > horizon).then(|| set.clone())
     }
 }

@@ -164,6 +164,36 @@ fn heights_may_share_a_second_and_a_restart_keeps_the_parents_milliseconds() {
     app.validate(&next).unwrap();
 }
 
+/// A tip without a decided record (a node started from a snapshot) is known only to lie in its
+/// second: the node proposes after that second's last millisecond, and calls valid a block from
+/// the second's first millisecond on, so that the next block, decided by the others and often in
+/// the same second, is not refused here for ever (the node would stall).
+#[test]
+fn a_tip_without_its_milliseconds_accepts_its_whole_second() {
+    let f = fixture();
+    f.shared.ledger.write().unwrap().commit(gridmint_node::Proposal { time: clock(), txs: vec![] }).unwrap();
+    assert!(f.shared.store.decided(1).unwrap().is_none(), "a tip without a decided record");
+    let set = f.app.validator_set(Height(1)).unwrap();
+    let mut app = LedgerApp::new(f.shared.clone(), set, 2).unwrap().with_clock(clock_ms);
+    let mut block = app.build(Height(2), Round::new(0), f.proposer);
+    assert_eq!(block.header.time_ms, (clock() + 1) * 1000, "after the whole second, valid for everyone");
+    app.validate(&block).unwrap();
+    block.header.time_ms = clock() * 1000 + 1;
+    app.validate(&block).expect("a time in the parent's second may be after the parent's");
+    // the parent's time is at least its second's first millisecond: a block at it is not after
+    for before in [clock() * 1000, clock() * 1000 - 1] {
+        block.header.time_ms = before;
+        assert!(app.validate(&block).unwrap_err().contains("not after"), "{before}");
+    }
+    // once this node commits a block, it knows its milliseconds exactly again
+    block.header.time_ms = clock() * 1000 + 1;
+    app.commit(&block, &certificate(&block)).unwrap();
+    let mut next = app.build(Height(3), Round::new(0), f.proposer);
+    assert_eq!(next.header.time_ms, clock_ms(), "the clock, after the exact parent");
+    next.header.time_ms = clock() * 1000 + 1;
+    assert!(app.validate(&next).unwrap_err().contains("not after"));
+}
+
 /// What would let a proposer fill blocks with transactions that pay nothing makes its block
 /// invalid: a duplicate, a signer without an account, a nonce out of order, a heartbeat from an
 /// unregistered machine.
