@@ -117,6 +117,7 @@ pub fn summary_json(result: &SimResult, parameters: Value) -> Value {
         "machine_rewards_gini": format!("{:.6}", result.machine_rewards_gini),
         "policy_log": state.policy_log,
         "refused_upgrades": result.refused_upgrades,
+        "refused_proposals": result.refused_proposals,
         "leaderboard": {
             "machines": state.machine_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
             "validators": state.validator_leaderboard(10).iter().map(|(a, r)| json!([a.to_hex(), r.to_string()])).collect::<Vec<_>>(),
@@ -198,6 +199,13 @@ pub fn table(result: &SimResult, symbol: &str) -> String {
             out,
             "  upgrade to {} v{} at epoch {} refused (the old policy stayed): {}",
             refused.policy, refused.version, refused.from_epoch, refused.reason
+        );
+    }
+    for refused in &result.refused_proposals {
+        let _ = writeln!(
+            out,
+            "  proposal {} (epoch {}) refused by the ledger, never voted on: {} (code {})",
+            refused.index, refused.epoch, refused.reason, refused.code
         );
     }
     out

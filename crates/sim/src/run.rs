@@ -117,8 +117,24 @@ pub struct SimResult {
     pub rejections_by_kind: BTreeMap<(&'static str, u16), u64>,
     /// Scheduled upgrades a close refused to install (the old policy stayed; G12).
     pub refused_upgrades: Vec<gridmint_core::epoch::RefusedUpgrade>,
+    /// Scenario proposals the ledger refused to open (NM12's bounds: one open proposal a
+    /// proposer, the policy's `governance.max_open_proposals`, the proposer's bond).
+    pub refused_proposals: Vec<RefusedProposal>,
     /// The seed.
     pub seed: u64,
+}
+
+/// A scenario proposal the ledger refused to open: it was never voted on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RefusedProposal {
+    /// The epoch it was raised at.
+    pub epoch: u64,
+    /// Its position in the scenario's `proposals` (from 0).
+    pub index: usize,
+    /// The ledger's error code.
+    pub code: u16,
+    /// Why (the code's description).
+    pub reason: String,
 }
 
 /// A run that could not start.
@@ -199,6 +215,7 @@ struct Agents {
     rejected: u64,
     rejections: BTreeMap<u16, u64>,
     rejections_by_kind: BTreeMap<(&'static str, u16), u64>,
+    refused_proposals: Vec<RefusedProposal>,
 }
 
 /// Runs a simulation. `progress` is called after each epoch with the epochs done.
@@ -242,6 +259,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         rejected: 0,
         rejections: BTreeMap::new(),
         rejections_by_kind: BTreeMap::new(),
+        refused_proposals: Vec::new(),
     };
     let machine_count = config.machines.or(scenario.machines.as_ref().map(|m| m.count)).unwrap_or(0);
     if let Some(machines) = &scenario.machines {
@@ -364,6 +382,7 @@ pub fn run(config: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimRes
         rejections: agents.rejections,
         rejections_by_kind: agents.rejections_by_kind,
         refused_upgrades,
+        refused_proposals: agents.refused_proposals,
         seed: config.seed,
     })
 }
@@ -591,18 +610,28 @@ fn close_drawing_uptime(
 }
 
 fn send(state: &mut State, agents: &mut Agents, signer: Address, body: TxBody) -> bool {
+    try_send(state, agents, signer, body).is_ok()
+}
+
+/// [`send`], with the ledger's error when it refuses.
+fn try_send(
+    state: &mut State,
+    agents: &mut Agents,
+    signer: Address,
+    body: TxBody,
+) -> Result<(), gridmint_core::TxError> {
     let nonce =
         if matches!(body, TxBody::Heartbeat { .. }) { 0 } else { state.account(&signer).map_or(0, |a| a.nonce) };
     agents.sent += 1;
     let tx = Tx { signer, nonce, body };
     let body = &tx.body;
     match state.apply_tx(&tx, agents.producer) {
-        Ok(_) => true,
+        Ok(_) => Ok(()),
         Err(error) => {
             agents.rejected += 1;
             *agents.rejections.entry(error.code()).or_default() += 1;
             *agents.rejections_by_kind.entry((body.kind_name(), error.code())).or_default() += 1;
-            false
+            Err(error)
         }
     }
 }
@@ -813,7 +842,7 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
         }
     }
     // governance
-    for proposal in scenario.proposals.iter().filter(|p| p.epoch == epoch) {
+    for (index, proposal) in scenario.proposals.iter().enumerate().filter(|(_, p)| p.epoch == epoch) {
         let action = match &proposal.treasury_spend {
             Some(amount) => ProposalAction::TreasurySpend {
                 to: agents.funding.unwrap_or(agents.producer),
@@ -834,7 +863,11 @@ fn agent_transactions(state: &mut State, agents: &mut Agents, scenario: &Scenari
             .find(|v| !has_open(v))
             .or_else(|| agents.validators.first().copied())
             .unwrap_or(agents.producer);
-        if send(state, agents, proposer, TxBody::Propose { action }) {
+        if let Err(error) = try_send(state, agents, proposer, TxBody::Propose { action }) {
+            // said in the summary and the JSON, never only counted: the scenario asked for it
+            let reason = error.describe().to_string();
+            agents.refused_proposals.push(RefusedProposal { epoch, index, code: error.code(), reason });
+        } else {
             let id = state.next_proposal - 1;
             let voters: Vec<Address> = agents.validators.iter().chain(&agents.delegators).copied().collect();
             for voter in voters {

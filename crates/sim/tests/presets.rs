@@ -145,3 +145,38 @@ fn funding_from_the_locked_treasury_is_refused() {
     let error = run(&config, &|_| {}).unwrap_err().to_string();
     assert!(error.contains("funding") && error.contains("governance treasury"), "{error}");
 }
+
+/// A scenario asking for more proposals than the policy lets be open at once (NM12:
+/// `governance.max_open_proposals`, 16 in the preset) gets the first 16 opened and voted on;
+/// the others are refused by the ledger and said so, in the result, the JSON summary and the
+/// text summary, never only counted among the rejections.
+#[test]
+fn proposals_past_the_open_limit_are_reported_not_dropped_silently() {
+    let mut scenario = Scenario::default_for("netmind");
+    // the agents funded from the first epoch (the preset's funding account vests later)
+    scenario.prefund = Some("10000000".into());
+    let before = scenario.proposals.len();
+    for _ in 0..18 {
+        scenario.proposals.push(gridmint_sim::scenario::ProposalEvent {
+            epoch: 3,
+            set: Default::default(),
+            treasury_spend: Some("1".into()),
+            yes_share: 0.9,
+        });
+    }
+    // the validators (bonds of 10,000) may propose: the preset asks 100,000 of a proposer
+    let lower = [("governance.proposer_min".to_string(), "1000".to_string())];
+    let policy = scenario.apply_overrides(Policy::preset("netmind").unwrap(), &lower).unwrap();
+    assert_eq!(policy.governance.as_ref().and_then(|g| g.max_open_proposals), Some(16));
+    let config = SimConfig { policy, scenario, epochs: 5, machines: None, seed: 7, threads: 1 };
+    let result = run(&config, &|_| {}).unwrap();
+    result.state.assert_invariants();
+    let refused: Vec<(u64, usize, u16)> = result.refused_proposals.iter().map(|r| (r.epoch, r.index, r.code)).collect();
+    let code = TxError::TooManyOpenProposals.code();
+    assert_eq!(refused, vec![(3, before + 16, code), (3, before + 17, code)]);
+    assert!(result.refused_proposals[0].reason.contains("max_open_proposals"), "{:?}", result.refused_proposals);
+    let json = gridmint_sim::output::summary_json(&result, serde_json::json!({}));
+    assert_eq!(json["refused_proposals"].as_array().map(Vec::len), Some(2), "{}", json["refused_proposals"]);
+    let text = gridmint_sim::output::table(&result, "NMT");
+    assert!(text.contains(&format!("proposal {} (epoch 3) refused by the ledger", before + 16)), "{text}");
+}
