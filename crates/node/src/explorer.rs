@@ -181,6 +181,12 @@ fn api_error(e: crate::api::ApiError) -> Response {
     error_page(e.status(), e.message())
 }
 
+/// The page of a record this node cannot read (checksum, length): a 500 naming the table and
+/// the key, as the API says it; never a page that shows the record as missing.
+fn damaged(e: crate::store::StoreError) -> Response {
+    error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("this node's store: {e}"))
+}
+
 /// A link to an account's page.
 fn account_link(hex: &str) -> String {
     format!("<a href=\"/accounts/{0}\"><code>{1}</code></a>", escape(hex), escape(&short(hex)))
@@ -397,8 +403,15 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
     // the latest blocks: their headers only, whatever their size
     let base = shared.store.base_height();
     let lowest = n.height.saturating_sub(LATEST_BLOCKS - 1).max(base + 1).max(1);
-    let latest: Vec<_> =
-        (lowest..=n.height).rev().filter_map(|h| shared.store.block_header(h).ok().flatten()).collect();
+    // a damaged record is said (a 500 naming it), never shown as missing
+    let mut latest = Vec::new();
+    for h in (lowest..=n.height).rev() {
+        match shared.store.block_header(h) {
+            Ok(Some(header)) => latest.push(header),
+            Ok(None) => {} // pruned since the state was read
+            Err(e) => return damaged(e),
+        }
+    }
     // which of them closed epochs: the closes index, newest epochs first
     let mut closes = std::collections::BTreeMap::new();
     for e in (1..n.epoch).rev().take(LATEST_BLOCKS as usize) {
@@ -406,18 +419,27 @@ async fn network(State(shared): State<Arc<Shared>>) -> Response {
             Ok(Some(h)) if h >= lowest => {
                 closes.insert(h, e);
             }
-            _ => break,
+            Ok(_) => break,
+            Err(e) => return damaged(e),
         }
     }
-    // the charts: closed epochs' summaries, at most CHART_EPOCHS of them
+    // the charts: closed epochs' summaries, at most CHART_EPOCHS of them (an epoch closed before
+    // the snapshot this node started from has none here)
     let (sampled, step) = sampled_epochs(n.epoch);
-    let summaries: Vec<(u64, serde_json::Value)> = sampled
-        .iter()
-        .filter_map(|e| {
-            let bytes = shared.store.epoch_summary(*e).ok().flatten()?;
-            Some((*e, serde_json::from_slice(&bytes).ok()?))
-        })
-        .collect();
+    let mut summaries: Vec<(u64, serde_json::Value)> = Vec::new();
+    for e in &sampled {
+        match shared.store.epoch_summary(*e) {
+            Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(summary) => summaries.push((*e, summary)),
+                Err(error) => {
+                    let message = format!("this node's summary of epoch {e} is not JSON ({error})");
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR, &message);
+                }
+            },
+            Ok(None) => {}
+            Err(e) => return damaged(e),
+        }
+    }
 
     let mut body = String::new();
     let _ = write!(body, "<h1>Network <span class=\"muted\">{}</span></h1>", escape(&n.chain_id));
@@ -749,7 +771,10 @@ async fn epoch(State(shared): State<Arc<Shared>>, Path(text): Path<String>) -> R
         Ok(found) => found,
         Err(e) => return api_error(e),
     };
-    let close = shared.store.epoch_close(epoch).ok().flatten();
+    let close = match shared.store.epoch_close(epoch) {
+        Ok(close) => close,
+        Err(e) => return damaged(e),
+    };
     let open = crate::api::read_state(&shared, |l| l.state.epoch);
     let mut body = String::new();
     let _ = write!(body, "<h1>Epoch {epoch}</h1><p class=\"nav\">");
@@ -962,16 +987,25 @@ async fn account(
     if last >= 1 {
         // an epoch closed before the snapshot this node started from has no leaves here: its
         // total is unknown (not 0), and neither it nor the next epoch's earnings are shown
-        let total_at = |e: u64| {
+        let total_at = |e: u64| -> Result<Option<u128>, crate::store::StoreError> {
             if e == 0 {
-                return Some(0);
+                return Ok(Some(0));
             }
-            shared.store.epoch_close(e).ok().flatten()?;
-            shared.store.leaf_total(e, &parsed).ok().map(|t| t.unwrap_or(0))
+            shared
+                .store
+                .epoch_close(e)?
+                .map(|_| shared.store.leaf_total(e, &parsed).map(|t| t.unwrap_or(0)))
+                .transpose()
         };
-        let mut before = total_at(first - 1);
+        let mut before = match total_at(first - 1) {
+            Ok(total) => total,
+            Err(e) => return damaged(e),
+        };
         for e in first..=last {
-            let after = total_at(e);
+            let after = match total_at(e) {
+                Ok(total) => total,
+                Err(e) => return damaged(e),
+            };
             if let (Some(b), Some(t)) = (before, after) {
                 rewards.push((e, t.saturating_sub(b), t));
             }
@@ -1550,7 +1584,8 @@ fn search_target(shared: &Shared, q: &str) -> Result<String, String> {
     if q.len() == 64 && q.bytes().all(|b| b.is_ascii_hexdigit()) {
         let mut id = [0u8; 32];
         if hex::decode_to_slice(q, &mut id).is_ok()
-            && (shared.store.tx(&id).ok().flatten().is_some()
+            // a damaged index entry leads to the transaction's page, which says so
+            && (matches!(shared.store.tx(&id), Ok(Some(_)) | Err(_))
                 || shared.mempool.lock().unwrap_or_else(|e| e.into_inner()).contains(&id))
         {
             return Ok(format!("/tx/{lower}"));
