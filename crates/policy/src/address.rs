@@ -298,6 +298,23 @@ impl Address {
     }
 }
 
+impl Address {
+    /// Every encoding [`Address::is_weak_key`] flags: the seven small-order y values, each with
+    /// the sign bit clear and set (14 in all), in that order. For tests of other checks of the
+    /// same rule (the bridge contract's).
+    pub fn weak_keys() -> Vec<Address> {
+        [0u8, 0x80]
+            .iter()
+            .flat_map(|sign| {
+                WEAK_KEY_Y.map(|mut y| {
+                    y[31] |= sign;
+                    Address(y)
+                })
+            })
+            .collect()
+    }
+}
+
 /// y coordinates (sign bit cleared) that decode to a small-order point; see
 /// [`Address::is_weak_key`]. The same list as libsodium's blocklist.
 const WEAK_KEY_Y: [[u8; 32]; 7] = [
@@ -611,16 +628,9 @@ mod tests {
     #[test]
     fn weak_keys_match_ed25519_dalek() {
         // every y of our list with both sign bits, kept where is_weak_key says so
-        let flagged: std::collections::BTreeSet<[u8; 32]> = [0u8, 0x80]
-            .iter()
-            .flat_map(|sign| {
-                WEAK_KEY_Y.map(|mut y| {
-                    y[31] |= sign;
-                    y
-                })
-            })
-            .filter(|bytes| Address(*bytes).is_weak_key())
-            .collect();
+        let flagged: std::collections::BTreeSet<[u8; 32]> =
+            Address::weak_keys().into_iter().filter(Address::is_weak_key).map(|a| a.0).collect();
+        assert_eq!(Address::weak_keys().len(), 14);
         let points: std::collections::BTreeSet<[u8; 32]> = flagged
             .iter()
             .map(|bytes| {
