@@ -889,8 +889,13 @@ async fn transaction(State(shared): State<Arc<Shared>>, Path(id): Path<String>) 
                     ("Fee", amount_cell(&r.fee)),
                 ],
             );
-            // its body, from its block: one block read, only this transaction decoded
-            if let Ok(Some(page)) = shared.store.block_page(r.height, r.index as usize, 1, false)
+            // its body, from its block: one block read, only this transaction decoded (a pruned
+            // block has none to show; a damaged one is said, never left out)
+            let page = match shared.store.block_page(r.height, r.index as usize, 1, false) {
+                Ok(page) => page,
+                Err(e) => return damaged(e),
+            };
+            if let Some(page) = page
                 && let Some((tx, _)) = page.rows.first()
             {
                 let value = serde_json::to_value(tx).unwrap_or_default();

@@ -405,6 +405,20 @@ fn tables(input: &ReportInput, symbol: &str) -> String {
         }
         out.push_str("</tbody></table></section>\n");
     }
+    // proposals the scenario asked for and the ledger refused to open
+    if !result.refused_proposals.is_empty() {
+        out.push_str("<section id=\"refused-proposals\"><h2>Proposals the ledger refused</h2><table><thead><tr><th scope=\"col\">epoch</th><th scope=\"col\">scenario proposal</th><th scope=\"col\">why</th></tr></thead><tbody>\n");
+        for refused in &result.refused_proposals {
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                refused.epoch,
+                refused.index,
+                escape(&format!("{} (code {})", refused.reason, refused.code))
+            );
+        }
+        out.push_str("</tbody></table></section>\n");
+    }
     // summary
     out.push_str("<section id=\"summary\"><h2>Summary at the end</h2><table><tbody>\n");
     row(&mut out, "epochs", &result.rows.len().to_string());

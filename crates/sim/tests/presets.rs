@@ -177,6 +177,16 @@ fn proposals_past_the_open_limit_are_reported_not_dropped_silently() {
     assert!(result.refused_proposals[0].reason.contains("max_open_proposals"), "{:?}", result.refused_proposals);
     let json = gridmint_sim::output::summary_json(&result, serde_json::json!({}));
     assert_eq!(json["refused_proposals"].as_array().map(Vec::len), Some(2), "{}", json["refused_proposals"]);
+    let html = gridmint_sim::report::report_html(&gridmint_sim::report::ReportInput {
+        result: &result,
+        context: "refused proposals".into(),
+        summary: json.clone(),
+        parameters: serde_json::json!({}),
+        initial_cap: result.state.policy.token.cap.0,
+        multi: None,
+    });
+    let section = &html[html.find("id=\"refused-proposals\"").expect("report.html lists them")..];
+    assert_eq!(section[..section.find("</section>").unwrap()].matches("<tr><td").count(), 2);
     let text = gridmint_sim::output::table(&result, "NMT");
     assert!(text.contains(&format!("proposal {} (epoch 3) refused by the ledger", before + 16)), "{text}");
 }
