@@ -147,6 +147,15 @@ pub trait Application: Send + 'static {
     /// restreamed or replayed by another publisher, is not checked again).
     fn validate(&self, block: &Block) -> Result<(), String>;
 
+    /// The checks of a block that arrives with a commit certificate (value sync): the engine
+    /// checks the certificate against the block's value id, so the block was decided by a
+    /// quorum; what is left to check is whether it extends this replica, without the rules that
+    /// depend on this node alone (its clock). Refusing a certified block would hold this node
+    /// at its height until it restarts. By default, [`Application::validate`].
+    fn validate_decided(&self, block: &Block) -> Result<(), String> {
+        self.validate(block)
+    }
+
     /// Executes and stores the decided block with its commit certificate. Idempotent: a block at
     /// a height already committed is a no-op (`Ok`).
     fn commit(&mut self, block: &Block, certificate: &DecidedCertificate) -> Result<(), String>;
@@ -876,6 +885,31 @@ impl<A: Application> State<A> {
         }
     }
 
+    /// The validity of a synced `block` (value `id`, sent with a commit certificate the engine
+    /// checks): a Valid verdict already found for it, else
+    /// [`Application::validate_decided`]'s, a Valid one remembered. A proposal's Invalid verdict
+    /// is not reused: it may rest on this node's clock alone, which a certified block need not
+    /// meet.
+    fn synced_validity(&mut self, id: ValueId, block: &Block) -> Validity {
+        let height = block.header.height;
+        if self.verdicts.get(&(height, id)) == Some(&Validity::Valid) {
+            return Validity::Valid;
+        }
+        match blocking(|| self.app.validate_decided(block)) {
+            Ok(()) => {
+                let cached = self.verdicts.range((height, ValueId([0; 32]))..=(height, ValueId([0xff; 32]))).count();
+                if cached < MAX_VERDICTS_PER_HEIGHT || self.verdicts.contains_key(&(height, id)) {
+                    self.verdicts.insert((height, id), Validity::Valid);
+                }
+                Validity::Valid
+            }
+            Err(reason) => {
+                warn!(moniker = %self.moniker, %height, producer = %ValidatorAddress(block.header.producer), %reason, "synced block invalid");
+                Validity::Invalid
+            }
+        }
+    }
+
     /// Files a valid synced block (persisted first): a further one past
     /// [`SYNCED_BLOCKS_PER_HEIGHT`] pushes the oldest out of memory. That is safe only because it
     /// stays persisted: the engine compares a synced value's id with its certificate after the
@@ -1214,7 +1248,7 @@ impl<A: Application> State<A> {
                         let id = value.value_id();
                         // apart from proposals' bounds: a sync peer can send many valid-looking
                         // blocks of the height (the engine checks the id after this reply)
-                        let validity = self.validity(id, &block);
+                        let validity = self.synced_validity(id, &block);
                         if validity == Validity::Valid {
                             self.keep_synced(id, block)?;
                         }

@@ -22,7 +22,8 @@
 //!   check of the same input);
 //! - last, the time is at most `max_clock_drift_secs` ahead of its own clock: the one check
 //!   that depends on the node. A block that fails only it gets a nil vote but is persisted, so a
-//!   node whose clock is behind can still commit it once the others decide it.
+//!   node whose clock is behind can still commit it once the others decide it; a block synced
+//!   with its commit certificate is not held to it (`validate_decided`).
 //!
 //! The rest of the envelope (fees, balances) is not checked here: the block executes candidates
 //! in order and leaves out those the envelope refuses, identically on every replica (G10), as the
@@ -155,6 +156,27 @@ impl LedgerApp {
                 hex::encode(self.tip_root)
             ));
         }
+        Ok(())
+    }
+
+    /// Every check of a block but the one on this node's clock: it extends this replica (height,
+    /// parent hash and state root), its time is after the parent's, its candidates pass the
+    /// screen and their signatures verify.
+    fn check(&self, block: &Block) -> Result<(), String> {
+        self.check_parent(&block.header)?;
+        let time_ms = block.header.time_ms;
+        if time_ms <= self.tip_time.earliest_ms {
+            return Err(format!("time {time_ms} ms is not after the parent's {} ms", self.tip_time.earliest_ms));
+        }
+        let txs = Self::decode(block)?;
+        {
+            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
+            let mut screen = Screen::at(time_ms / 1000);
+            for (i, tx) in txs.iter().enumerate() {
+                screen.admit(&ledger.state, tx).map_err(|e| format!("transaction {i}: {e}"))?;
+            }
+        }
+        self.verify(&txs)?;
         Ok(())
     }
 
@@ -429,24 +451,11 @@ impl Application for LedgerApp {
     }
 
     fn validate(&self, block: &Block) -> Result<(), String> {
-        self.check_parent(&block.header)?;
-        let time_ms = block.header.time_ms;
-        if time_ms <= self.tip_time.earliest_ms {
-            return Err(format!("time {time_ms} ms is not after the parent's {} ms", self.tip_time.earliest_ms));
-        }
-        let txs = Self::decode(block)?;
-        {
-            let ledger = self.shared.ledger.read().unwrap_or_else(|e| e.into_inner());
-            let mut screen = Screen::at(time_ms / 1000);
-            for (i, tx) in txs.iter().enumerate() {
-                screen.admit(&ledger.state, tx).map_err(|e| format!("transaction {i}: {e}"))?;
-            }
-        }
-        self.verify(&txs)?;
+        self.check(block)?;
         // last, and the only check that depends on this node: a block valid but for being ahead
         // of this node's clock gets a nil vote, yet is kept (persisted), so that this node can
         // commit it if the others decide it (its clock is behind theirs)
-        let now = (self.clock)();
+        let (time_ms, now) = (block.header.time_ms, (self.clock)());
         if time_ms > now.saturating_add(self.max_clock_drift_ms) {
             let _ = crate::undecided::persist(&undecided_dir(&self.shared), None, block);
             return Err(format!(
@@ -455,6 +464,12 @@ impl Application for LedgerApp {
             ));
         }
         Ok(())
+    }
+
+    /// A block synced with its commit certificate: every check but the clock's (the others'
+    /// clocks decided it), so that a node whose clock is behind is not held at its height.
+    fn validate_decided(&self, block: &Block) -> Result<(), String> {
+        self.check(block)
     }
 
     fn commit(&mut self, block: &Block, certificate: &DecidedCertificate) -> Result<(), String> {

@@ -233,6 +233,12 @@ fn a_block_ahead_of_the_clock_is_refused_but_kept() {
     ahead.header.time_ms = clock_ms() + 2_001;
     ahead.txs = vec![bytes(&dev_transfer(0, 1))];
     assert!(f.app.validate(&ahead).expect_err("too far ahead").contains("ahead"));
+    // the same block synced with its certificate: decided by the others' clocks, it is valid
+    // here (refusing it would hold this node at its height until a restart)
+    f.app.validate_decided(&ahead).expect("no clock rule for a certified block");
+    let mut before_parent = ahead.clone();
+    before_parent.header.time_ms = GENESIS_TIME * 1000;
+    assert!(f.app.validate_decided(&before_parent).unwrap_err().contains("not after"), "the other rules hold");
     let kept = f.app.persisted_blocks(Height(1));
     assert!(kept.iter().any(|(_, b)| *b == ahead), "persisted for a commit");
     f.app.commit(&ahead, &certificate(&ahead)).unwrap();
