@@ -887,27 +887,27 @@ impl<A: Application> State<A> {
 
     /// The validity of a synced `block` (value `id`, sent with a commit certificate the engine
     /// checks): a Valid verdict already found for it, else
-    /// [`Application::validate_decided`]'s, a Valid one remembered. A proposal's Invalid verdict
-    /// is not reused: it may rest on this node's clock alone, which a certified block need not
-    /// meet.
+    /// [`Application::validate_decided`]'s, remembered. A proposal's Invalid verdict is not
+    /// reused: it may rest on this node's clock alone, which a certified block need not meet.
     fn synced_validity(&mut self, id: ValueId, block: &Block) -> Validity {
         let height = block.header.height;
         if self.verdicts.get(&(height, id)) == Some(&Validity::Valid) {
             return Validity::Valid;
         }
-        match blocking(|| self.app.validate_decided(block)) {
-            Ok(()) => {
-                let cached = self.verdicts.range((height, ValueId([0; 32]))..=(height, ValueId([0xff; 32]))).count();
-                if cached < MAX_VERDICTS_PER_HEIGHT || self.verdicts.contains_key(&(height, id)) {
-                    self.verdicts.insert((height, id), Validity::Valid);
-                }
-                Validity::Valid
-            }
+        let validity = match blocking(|| self.app.validate_decided(block)) {
+            Ok(()) => Validity::Valid,
             Err(reason) => {
                 warn!(moniker = %self.moniker, %height, producer = %ValidatorAddress(block.header.producer), %reason, "synced block invalid");
                 Validity::Invalid
             }
+        };
+        // remembered either way (a peer resending the same block costs no second check): an
+        // Invalid here fails checks that `validate` makes too, so a proposal may reuse it
+        let cached = self.verdicts.range((height, ValueId([0; 32]))..=(height, ValueId([0xff; 32]))).count();
+        if cached < MAX_VERDICTS_PER_HEIGHT || self.verdicts.contains_key(&(height, id)) {
+            self.verdicts.insert((height, id), validity);
         }
+        validity
     }
 
     /// Files a valid synced block (persisted first): a further one past
